@@ -1,0 +1,58 @@
+# aioxide: `make run` and `make test` are the contract with a new user.
+# Everything is installed into a local virtualenv (.venv) by these targets.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(VENV)/bin/pip
+STAMP  := $(VENV)/.deps-stamp
+EXT_STAMP := $(VENV)/.ext-stamp
+RUST_SRC := $(shell find crates -name '*.rs' -o -name Cargo.toml) Cargo.toml Cargo.lock
+PY_SRC := $(shell find python -name '*.py' -o -name '*.pyi')
+
+.PHONY: all run test test-rust test-python bench lint fmt build clean
+
+all: build
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q "maturin>=1.5,<2" multidict yarl
+	$(PIP) install -q aiohttp==3.14.5 "pytest>=8" "pytest-asyncio>=0.24" "pytest-timeout>=2" \
+		"uvloop>=0.19" "trustme>=1.1" "ruff>=0.6" "mypy>=1.10"
+	touch $@
+
+# Build the extension in release mode into the virtualenv (editable install).
+$(EXT_STAMP): $(STAMP) $(RUST_SRC) pyproject.toml
+	VIRTUAL_ENV=$(abspath $(VENV)) PATH=$(abspath $(VENV))/bin:$$PATH \
+		$(VENV)/bin/maturin develop --release --quiet
+	touch $@
+
+build: $(EXT_STAMP)
+
+run: build
+	$(PY) examples/main.py
+
+test: test-rust test-python
+
+test-rust:
+	cargo test --release -p aioxide
+
+test-python: build
+	$(PY) -m pytest -q -p no:cacheprovider
+
+bench: build
+	bench/run.sh $(abspath $(PY))
+
+lint: $(STAMP)
+	cargo fmt --all -- --check
+	cargo clippy --release --all-targets -- -D warnings
+	$(VENV)/bin/ruff check python tests bench examples
+	$(VENV)/bin/mypy python/aioxide
+
+fmt:
+	cargo fmt --all
+	$(VENV)/bin/ruff format python tests bench examples
+
+clean:
+	rm -rf target $(VENV)

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Usage: bench/run.sh PYTHON [bench.py options, e.g. --clients aiohttp --scenarios seq --quick]
+#
+# Starts a private nginx (bench/nginx.conf) on 127.0.0.1:<free port>, runs bench/bench.py
+# against it under a hard timeout, and always stops nginx and removes its temp dir on exit.
+# Installs nginx with apt-get first if it is missing (needs root).
+set -euo pipefail
+
+PY=${1:?usage: bench/run.sh PYTHON [bench.py options]}
+shift
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+TIMEOUT=${BENCH_TIMEOUT:-1200}
+
+find_nginx() { command -v nginx || { [ -x /usr/sbin/nginx ] && echo /usr/sbin/nginx; }; }
+if ! NGINX=$(find_nginx); then
+    echo "bench: nginx is missing; installing it with apt-get" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq nginx-light >/dev/null || apt-get install -y -qq nginx >/dev/null
+    NGINX=$(find_nginx)
+fi
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/aioxide-bench.XXXXXX")
+chmod 755 "$TMP"  # nginx's worker drops to nobody when started as root
+NGINX_PID=
+BENCH_PID=
+
+cleanup() {
+    trap - EXIT INT TERM
+    if [ -n "$BENCH_PID" ]; then
+        kill -TERM "$BENCH_PID" 2>/dev/null || true  # timeout passes it to its whole group
+        wait "$BENCH_PID" 2>/dev/null || true
+    fi
+    if [ -n "$NGINX_PID" ]; then
+        kill -TERM "$NGINX_PID" 2>/dev/null || true
+        for _ in $(seq 50); do kill -0 "$NGINX_PID" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$NGINX_PID" 2>/dev/null || true
+        wait "$NGINX_PID" 2>/dev/null || true
+    fi
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+"$PY" "$HERE/bench.py" --write-docroot "$TMP/www"
+mkdir -p "$TMP/tmp"
+
+# Start nginx on a free port; retry if another process took the port meanwhile.
+for attempt in 1 2 3 4 5; do
+    PORT=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0));
+print(s.getsockname()[1])')
+    sed -e "s|@PREFIX@|$TMP|g" -e "s|@PORT@|$PORT|g" "$HERE/nginx.conf" >"$TMP/nginx.conf"
+    "$NGINX" -p "$TMP" -e "$TMP/error.log" -c "$TMP/nginx.conf" &
+    NGINX_PID=$!
+    for _ in $(seq 100); do
+        kill -0 "$NGINX_PID" 2>/dev/null || break
+        if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then break 2; fi
+        sleep 0.05
+    done
+    kill -TERM "$NGINX_PID" 2>/dev/null || true
+    wait "$NGINX_PID" 2>/dev/null || true
+    NGINX_PID=
+    echo "bench: nginx failed to start on port $PORT (attempt $attempt)" >&2
+done
+if [ -z "$NGINX_PID" ]; then exit 1; fi
+echo "bench: $("$NGINX" -v 2>&1) on 127.0.0.1:$PORT (pid $NGINX_PID)"
+
+# In the background so that a signal to this script runs the trap at once.
+timeout "$TIMEOUT" "$PY" "$HERE/bench.py" --url "http://127.0.0.1:$PORT" "$@" &
+BENCH_PID=$!
+rc=0
+wait "$BENCH_PID" || rc=$?
+BENCH_PID=
+if [ "$rc" = 124 ]; then echo "bench: timed out after $TIMEOUT s" >&2; fi
+exit "$rc"

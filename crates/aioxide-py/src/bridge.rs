@@ -1,0 +1,181 @@
+//! The asyncio <-> tokio bridge.
+//!
+//! Tokio tasks push finished results onto a queue and write an eventfd only
+//! when the queue turns non-empty; the event loop watches the eventfd
+//! (`loop.add_reader(fd, bridge.drain)`) and completes the whole batch of
+//! asyncio futures in one callback.  Tokio threads never take the GIL: what a
+//! task leaves is plain Rust data plus a function that turns it into Python
+//! objects, run by `drain` on the loop's thread.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use pyo3::exceptions::PyRuntimeError;
+use pyo3::prelude::*;
+use tokio::task::AbortHandle;
+
+use crate::runtime::RuntimeRef;
+
+/// Turns a task's result into a Python value (or exception) under the GIL.
+pub type Deliver = Box<dyn FnOnce(Python<'_>) -> PyResult<Py<PyAny>> + Send>;
+
+struct Shared {
+    queue: Mutex<Vec<(u64, Deliver)>>,
+    efd: OwnedFd,
+    closed: AtomicBool,
+}
+
+impl Shared {
+    fn push(&self, id: u64, d: Deliver) {
+        if self.closed.load(Ordering::Acquire) {
+            return;
+        }
+        let was_empty = {
+            let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+            let e = q.is_empty();
+            q.push((id, d));
+            e
+        };
+        if was_empty {
+            let one: u64 = 1;
+            // SAFETY: writing 8 bytes from a valid u64 to an eventfd we own.
+            unsafe {
+                libc::write(self.efd.as_raw_fd(), (&one as *const u64).cast(), 8);
+            }
+        }
+    }
+}
+
+struct Pending {
+    fut: Py<PyAny>,
+    abort: AbortHandle,
+}
+
+#[pyclass(frozen, module = "aioxide._aioxide")]
+pub struct Bridge {
+    shared: Arc<Shared>,
+    pending: Mutex<HashMap<u64, Pending>>,
+    next_id: AtomicU64,
+    runtime: Mutex<Option<RuntimeRef>>,
+}
+
+impl Bridge {
+    fn pending(&self) -> MutexGuard<'_, HashMap<u64, Pending>> {
+        self.pending.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Run `task` on the engine; its result completes `fut` through `drain`.
+    pub fn spawn<F>(&self, fut: Py<PyAny>, task: F) -> PyResult<u64>
+    where
+        F: Future<Output = Deliver> + Send + 'static,
+    {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let shared = self.shared.clone();
+        let rt = self.runtime.lock().unwrap_or_else(|p| p.into_inner());
+        let handle = rt
+            .as_ref()
+            .and_then(|r| {
+                r.spawn(async move {
+                    let d = task.await;
+                    shared.push(id, d);
+                })
+            })
+            .ok_or_else(|| PyRuntimeError::new_err("the event loop's bridge is closed"))?;
+        drop(rt);
+        // The loop thread holds the GIL here, so drain cannot run before this.
+        self.pending().insert(id, Pending { fut, abort: handle.abort_handle() });
+        Ok(id)
+    }
+}
+
+#[pymethods]
+impl Bridge {
+    #[new]
+    fn new() -> PyResult<Self> {
+        // SAFETY: plain syscall; the result is checked.
+        let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error().into());
+        }
+        // SAFETY: fd is a fresh descriptor we own.
+        let efd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let runtime = RuntimeRef::acquire()?;
+        Ok(Bridge {
+            shared: Arc::new(Shared { queue: Mutex::new(Vec::new()), efd, closed: AtomicBool::new(false) }),
+            pending: Mutex::new(HashMap::new()),
+            next_id: AtomicU64::new(1),
+            runtime: Mutex::new(Some(runtime)),
+        })
+    }
+
+    /// The eventfd the event loop watches.
+    #[getter]
+    fn fd(&self) -> i32 {
+        self.shared.efd.as_raw_fd()
+    }
+
+    /// Complete every finished future (the loop's reader callback).
+    fn drain(&self, py: Python<'_>) -> PyResult<()> {
+        let mut buf: u64 = 0;
+        // SAFETY: reading 8 bytes into a valid u64 from our eventfd.
+        unsafe {
+            libc::read(self.shared.efd.as_raw_fd(), (&mut buf as *mut u64).cast(), 8);
+        }
+        let batch = std::mem::take(&mut *self.shared.queue.lock().unwrap_or_else(|p| p.into_inner()));
+        for (id, deliver) in batch {
+            let Some(p) = self.pending().remove(&id) else { continue };
+            let fut = p.fut.bind(py);
+            let outcome = deliver(py);
+            let r = match outcome {
+                Ok(v) => fut.call_method1(pyo3::intern!(py, "set_result"), (v,)),
+                Err(e) => fut.call_method1(pyo3::intern!(py, "set_exception"), (e.into_value(py),)),
+            };
+            // A cancelled future refuses a result: nothing else to do.
+            drop(r);
+        }
+        Ok(())
+    }
+
+    /// Abort the engine task behind `id` (its asyncio future was cancelled).
+    fn abort(&self, id: u64) {
+        if let Some(p) = self.pending().remove(&id) {
+            p.abort.abort();
+        }
+    }
+
+    /// Number of futures still waiting on the engine.
+    fn pending_count(&self) -> usize {
+        self.pending().len()
+    }
+
+    /// Abort everything in flight and release the runtime.
+    fn close(&self, py: Python<'_>) {
+        self.shared.closed.store(true, Ordering::Release);
+        let drained: Vec<Pending> = self.pending().drain().map(|(_, p)| p).collect();
+        for p in &drained {
+            p.abort.abort();
+        }
+        drop(drained);
+        let rt = self.runtime.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(mut rt) = rt {
+            py.detach(move || rt.release());
+        }
+    }
+
+    #[getter]
+    fn closed(&self) -> bool {
+        self.shared.closed.load(Ordering::Acquire)
+    }
+}
+
+impl Drop for Bridge {
+    fn drop(&mut self) {
+        self.shared.closed.store(true, Ordering::Release);
+        for (_, p) in self.pending().drain() {
+            p.abort.abort();
+        }
+    }
+}

@@ -1,0 +1,132 @@
+//! The one place an engine error becomes a Python exception, of the class
+//! aiohttp raises for the same failure.
+
+use aioxide::{Error, ErrorKind};
+use pyo3::exceptions::{PyRuntimeError, PyTimeoutError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyList, PyTuple};
+
+use crate::Head;
+
+static EXC: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
+static REQREP: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
+static CONNECTOR: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
+
+fn module<'py>(py: Python<'py>, cell: &PyOnceLock<Py<PyModule>>, name: &str) -> PyResult<Bound<'py, PyModule>> {
+    Ok(cell.get_or_try_init(py, || py.import(name).map(Bound::unbind))?.bind(py).clone())
+}
+
+fn class<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
+    module(py, &EXC, "aioxide.client_exceptions")?.getattr(name)
+}
+
+fn connection_key<'py>(py: Python<'py>, e: &Error) -> PyResult<Bound<'py, PyAny>> {
+    let key = module(py, &CONNECTOR, "aioxide.connector")?.getattr("ConnectionKey")?;
+    key.call1((
+        e.host.clone().unwrap_or_default(),
+        e.port.unwrap_or(0),
+        e.is_tls,
+        e.is_tls,
+        py.None(),
+        py.None(),
+        py.None(),
+    ))
+}
+
+fn os_error<'py>(py: Python<'py>, e: &Error) -> PyResult<Bound<'py, PyAny>> {
+    let oserror = py.get_type::<pyo3::exceptions::PyOSError>();
+    match e.errno {
+        Some(n) => {
+            let text = std::io::Error::from_raw_os_error(n).to_string();
+            let text = text.split(" (os error").next().unwrap_or(&text).to_owned();
+            oserror.call1((n, text))
+        }
+        None => oserror.call1((e.message.clone(),)),
+    }
+}
+
+/// aiohttp's `RequestInfo` for the request an error happened on.
+pub fn request_info<'py>(py: Python<'py>, e: &Error) -> PyResult<Bound<'py, PyAny>> {
+    let reqrep = module(py, &REQREP, "aioxide.client_reqrep")?;
+    match &e.request {
+        Some(r) => reqrep.getattr("_request_info")?.call1((r.method.clone(), r.url.clone(), r.headers.clone())),
+        None => reqrep
+            .getattr("_request_info")?
+            .call1(("GET", e.url.clone().unwrap_or_default(), Vec::<(String, String)>::new())),
+    }
+}
+
+fn history<'py>(py: Python<'py>, e: &Error) -> PyResult<Bound<'py, PyTuple>> {
+    let heads = PyList::empty(py);
+    for h in &e.history {
+        heads.append(Py::new(py, Head::from_engine(h.clone()))?)?;
+    }
+    let reqrep = module(py, &REQREP, "aioxide.client_reqrep")?;
+    let t = reqrep.getattr("_history_from_heads")?.call1((heads,))?;
+    Ok(t.cast_into::<PyTuple>()?)
+}
+
+/// Build the Python exception for `e`.
+pub fn to_py(py: Python<'_>, e: Error) -> PyErr {
+    match build(py, &e) {
+        Ok(err) => err,
+        Err(inner) => inner,
+    }
+}
+
+fn build(py: Python<'_>, e: &Error) -> PyResult<PyErr> {
+    let msg = e.message.clone();
+    let url = e.url.clone().unwrap_or_default();
+    let exc = match e.kind {
+        ErrorKind::InvalidArgument => return Ok(PyValueError::new_err(msg)),
+        ErrorKind::Closed => return Ok(PyRuntimeError::new_err(msg)),
+        ErrorKind::TotalTimeout => return Ok(PyTimeoutError::new_err(())),
+        ErrorKind::InvalidUrl => class(py, "InvalidUrlClientError")?.call1((url,))?,
+        ErrorKind::NonHttpUrl => class(py, "NonHttpUrlClientError")?.call1((url,))?,
+        ErrorKind::InvalidRedirectUrl => class(py, "InvalidUrlRedirectClientError")?.call1((url, msg))?,
+        ErrorKind::NonHttpRedirectUrl => class(py, "NonHttpUrlRedirectClientError")?.call1((url,))?,
+        ErrorKind::Dns => class(py, "ClientConnectorDNSError")?.call1((connection_key(py, e)?, os_error(py, e)?))?,
+        ErrorKind::Connect => class(py, "ClientConnectorError")?.call1((connection_key(py, e)?, os_error(py, e)?))?,
+        ErrorKind::Tls => {
+            let ssl_err = py.import("ssl")?.getattr("SSLError")?.call1((1, msg))?;
+            class(py, "ClientConnectorSSLError")?.call1((connection_key(py, e)?, ssl_err))?
+        }
+        ErrorKind::Certificate => {
+            let cert_err = py.import("ssl")?.getattr("SSLCertVerificationError")?.call1((1, msg))?;
+            class(py, "ClientConnectorCertificateError")?.call1((connection_key(py, e)?, cert_err))?
+        }
+        ErrorKind::ConnectTimeout => class(py, "ConnectionTimeoutError")?.call1((msg,))?,
+        ErrorKind::ReadTimeout => class(py, "SocketTimeoutError")?.call1((msg,))?,
+        ErrorKind::ServerDisconnected => class(py, "ServerDisconnectedError")?.call0()?,
+        ErrorKind::Payload => class(py, "ClientPayloadError")?.call1((msg,))?,
+        ErrorKind::Io => match e.errno {
+            Some(n) => class(py, "ClientOSError")?.call1((n, msg))?,
+            None => class(py, "ClientOSError")?.call1((msg,))?,
+        },
+        ErrorKind::BadResponse => {
+            let kwargs = pyo3::types::PyDict::new(py);
+            kwargs.set_item("status", 400)?;
+            kwargs.set_item("message", msg)?;
+            class(py, "ClientResponseError")?.call((request_info(py, e)?, history(py, e)?), Some(&kwargs))?
+        }
+        ErrorKind::TooManyRedirects => {
+            let hist = history(py, e)?;
+            let first = hist.get_item(0).ok();
+            let info = match &first {
+                Some(r) => r.getattr("request_info")?,
+                None => request_info(py, e)?,
+            };
+            let kwargs = pyo3::types::PyDict::new(py);
+            if let Some(r) = &first {
+                let last = hist.get_item(hist.len() - 1)?;
+                kwargs.set_item("status", last.getattr("status")?)?;
+                kwargs.set_item("message", last.getattr("reason")?)?;
+                kwargs.set_item("headers", last.getattr("headers")?)?;
+                let _ = r;
+            }
+            class(py, "TooManyRedirects")?.call((info, hist), Some(&kwargs))?
+        }
+    };
+    Ok(PyErr::from_value(exc))
+}

@@ -1,0 +1,337 @@
+//! PyO3 glue: builds `aioxide._aioxide`.  No decisions live here: it moves
+//! arguments into the engine and results back out through the bridge.
+
+mod bridge;
+mod errors;
+mod runtime;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aioxide::{Client, ClientConfig, Request, ResponseBody, ResponseHead, Timeouts, TlsMode};
+use bytes::Bytes;
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::pybacked::PyBackedBytes;
+use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
+
+use bridge::{Bridge, Deliver};
+
+/// `Content-Type` -> `Content-Type`, `x-foo-bar` -> `X-Foo-Bar`.
+fn title_case(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut up = true;
+    for c in name.chars() {
+        if up {
+            out.push(c.to_ascii_uppercase());
+        } else {
+            out.push(c);
+        }
+        up = c == '-';
+    }
+    out
+}
+
+/// A response's status line, headers and the request that produced it.
+#[pyclass(frozen, module = "aioxide._aioxide")]
+pub struct Head {
+    head: ResponseHead,
+}
+
+impl Head {
+    pub fn from_engine(head: ResponseHead) -> Self {
+        Head { head }
+    }
+}
+
+#[pymethods]
+impl Head {
+    #[getter]
+    fn status(&self) -> u16 {
+        self.head.status
+    }
+    #[getter]
+    fn reason(&self) -> &str {
+        &self.head.reason
+    }
+    #[getter]
+    fn version(&self) -> (u8, u8) {
+        self.head.version
+    }
+    #[getter]
+    fn url(&self) -> &str {
+        &self.head.url
+    }
+    /// Headers as (name, value) pairs, names in Title-Case.
+    fn headers<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let list = PyList::empty(py);
+        for (k, v) in &self.head.headers {
+            let value = String::from_utf8_lossy(v.as_bytes());
+            list.append(PyTuple::new(py, [PyString::new(py, &title_case(k.as_str())), PyString::new(py, &value)])?)?;
+        }
+        Ok(list)
+    }
+    /// Headers as a tuple of (bytes, bytes) pairs.
+    fn raw_headers<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        let items: Vec<Bound<'py, PyTuple>> = self
+            .head
+            .headers
+            .iter()
+            .map(|(k, v)| {
+                PyTuple::new(py, [PyBytes::new(py, title_case(k.as_str()).as_bytes()), PyBytes::new(py, v.as_bytes())])
+            })
+            .collect::<PyResult<_>>()?;
+        PyTuple::new(py, items)
+    }
+    #[getter]
+    fn request_method(&self) -> &str {
+        &self.head.request.method
+    }
+    #[getter]
+    fn request_url(&self) -> &str {
+        &self.head.request.url
+    }
+    fn request_headers(&self) -> Vec<(String, String)> {
+        self.head.request.headers.clone()
+    }
+}
+
+#[derive(Default)]
+struct BodyState {
+    body: Option<ResponseBody>,
+    /// Everything was handed out.
+    eof: bool,
+}
+
+/// The engine's response: head, history and the body still to read.
+#[pyclass(frozen, module = "aioxide._aioxide")]
+pub struct Response {
+    #[pyo3(get)]
+    head: Py<Head>,
+    history: Vec<ResponseHead>,
+    /// The whole body, when it was read before the response was handed back.
+    #[pyo3(get)]
+    body: Option<Py<PyBytes>>,
+    state: Arc<Mutex<BodyState>>,
+}
+
+fn lock(s: &Mutex<BodyState>) -> std::sync::MutexGuard<'_, BodyState> {
+    s.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn closed_error(py: Python<'_>) -> PyErr {
+    match py
+        .import("aioxide.client_exceptions")
+        .and_then(|m| m.getattr("ClientConnectionError"))
+        .and_then(|c| c.call1(("Connection closed",)))
+    {
+        Ok(e) => PyErr::from_value(e),
+        Err(e) => e,
+    }
+}
+
+impl Response {
+    /// Take the body for an operation; `Ok(None)` means already at EOF.
+    fn take_body(&self, py: Python<'_>) -> PyResult<Option<ResponseBody>> {
+        let mut st = lock(&self.state);
+        if st.eof {
+            return Ok(None);
+        }
+        match st.body.take() {
+            Some(b) => Ok(Some(b)),
+            None => Err(closed_error(py)),
+        }
+    }
+}
+
+fn ready_none(bridge: &Bridge, fut: Py<PyAny>) -> PyResult<u64> {
+    bridge.spawn(fut, async { Box::new(|py: Python<'_>| Ok(py.None())) as Deliver })
+}
+
+#[pymethods]
+impl Response {
+    fn history<'py>(&self, py: Python<'py>) -> PyResult<Vec<Py<Head>>> {
+        self.history.iter().map(|h| Py::new(py, Head::from_engine(h.clone()))).collect()
+    }
+
+    /// Read the rest of the body; completes `fut` with bytes.
+    fn read_all(&self, py: Python<'_>, bridge: &Bridge, fut: Py<PyAny>) -> PyResult<u64> {
+        let Some(mut body) = self.take_body(py)? else {
+            return bridge.spawn(fut, async { Box::new(|py: Python<'_>| Ok(PyBytes::new(py, b"").into_any().unbind())) as Deliver });
+        };
+        let state = self.state.clone();
+        bridge.spawn(fut, async move {
+            let r = body.read_to_end().await;
+            let mut st = lock(&state);
+            st.eof = r.is_ok();
+            drop(body);
+            drop(st);
+            Box::new(move |py: Python<'_>| match r {
+                Ok(b) => Ok(PyBytes::new(py, &b).into_any().unbind()),
+                Err(e) => Err(errors::to_py(py, e)),
+            }) as Deliver
+        })
+    }
+
+    /// The next piece of the body, at most `max` bytes; None at EOF.
+    fn chunk(&self, py: Python<'_>, bridge: &Bridge, fut: Py<PyAny>, max: usize) -> PyResult<u64> {
+        let Some(mut body) = self.take_body(py)? else {
+            return ready_none(bridge, fut);
+        };
+        let state = self.state.clone();
+        bridge.spawn(fut, async move {
+            let r = body.chunk(max).await;
+            let mut st = lock(&state);
+            match &r {
+                Ok(Some(_)) => st.body = Some(body),
+                Ok(None) => st.eof = true,
+                Err(_) => {}
+            }
+            drop(st);
+            Box::new(move |py: Python<'_>| match r {
+                Ok(Some(b)) => Ok(PyBytes::new(py, &b).into_any().unbind()),
+                Ok(None) => Ok(py.None()),
+                Err(e) => Err(errors::to_py(py, e)),
+            }) as Deliver
+        })
+    }
+
+    /// Whether every byte of the body has been handed out.
+    fn at_eof(&self) -> bool {
+        lock(&self.state).eof
+    }
+
+    /// Bytes received from the wire so far.
+    fn raw_bytes(&self) -> u64 {
+        lock(&self.state).body.as_ref().map(|b| b.raw_bytes()).unwrap_or(0)
+    }
+
+    /// Stop reading: an unfinished connection is closed, not reused.
+    fn close(&self) {
+        let mut st = lock(&self.state);
+        if let Some(mut b) = st.body.take() {
+            b.close();
+        }
+        if !st.eof {
+            st.eof = false;
+        }
+    }
+}
+
+fn to_response(py: Python<'_>, mut r: aioxide::Response) -> PyResult<Py<PyAny>> {
+    let (body, state) = if r.body.is_done() {
+        let data = r.body.take_buffered();
+        (Some(PyBytes::new(py, &data).unbind()), BodyState { body: None, eof: true })
+    } else {
+        (None, BodyState { body: Some(r.body), eof: false })
+    };
+    let head = Py::new(py, Head::from_engine(r.head))?;
+    Ok(Py::new(py, Response { head, history: r.history, body, state: Arc::new(Mutex::new(state)) })?.into_any())
+}
+
+/// A session's engine: the connection pool and its settings.
+#[pyclass(frozen, module = "aioxide._aioxide")]
+pub struct Session {
+    client: Client,
+}
+
+#[pymethods]
+impl Session {
+    #[new]
+    #[pyo3(signature = (*, limit=100, limit_per_host=0, force_close=false, keepalive_timeout=Some(15.0), user_agent=None, max_head_size=65536))]
+    fn new(
+        limit: usize,
+        limit_per_host: usize,
+        force_close: bool,
+        keepalive_timeout: Option<f64>,
+        user_agent: Option<String>,
+        max_head_size: usize,
+    ) -> PyResult<Self> {
+        let mut cfg = ClientConfig::default();
+        cfg.pool.limit = limit;
+        cfg.pool.limit_per_host = limit_per_host;
+        cfg.pool.force_close = force_close;
+        cfg.pool.keepalive = match keepalive_timeout {
+            Some(s) if s.is_finite() && s >= 0.0 => Some(Duration::from_secs_f64(s)),
+            Some(_) => return Err(PyValueError::new_err("keepalive_timeout must be >= 0")),
+            None => None,
+        };
+        cfg.pool.max_head_size = max_head_size;
+        if let Some(ua) = user_agent {
+            cfg.user_agent = ua;
+        }
+        Ok(Session { client: Client::new(cfg) })
+    }
+
+    /// Start a request; `fut` completes with a `Response` or an exception.
+    #[pyo3(signature = (bridge, fut, method, url, headers, body, content_type, auth, skip_auto_headers, allow_redirects, max_redirects, total, connect, sock_read, sock_connect, auto_decompress, verify_ssl))]
+    #[allow(clippy::too_many_arguments)]
+    fn request(
+        &self,
+        bridge: &Bridge,
+        fut: Py<PyAny>,
+        method: String,
+        url: String,
+        headers: Vec<(String, String)>,
+        body: Option<PyBackedBytes>,
+        content_type: Option<String>,
+        auth: Option<String>,
+        skip_auto_headers: Vec<String>,
+        allow_redirects: bool,
+        max_redirects: u32,
+        total: Option<f64>,
+        connect: Option<f64>,
+        sock_read: Option<f64>,
+        sock_connect: Option<f64>,
+        auto_decompress: bool,
+        verify_ssl: bool,
+    ) -> PyResult<u64> {
+        let req = Request {
+            method,
+            url,
+            headers,
+            body: body.map(Bytes::from_owner),
+            content_type,
+            auth,
+            skip_auto_headers,
+            allow_redirects,
+            max_redirects,
+            timeouts: Timeouts::from_secs(total, connect, sock_read, sock_connect),
+            auto_decompress,
+            tls: if verify_ssl { TlsMode::Verify } else { TlsMode::NoVerify },
+        };
+        let client = self.client.clone();
+        bridge.spawn(fut, async move {
+            let r = client.execute(req).await;
+            Box::new(move |py: Python<'_>| match r {
+                Ok(resp) => to_response(py, resp),
+                Err(e) => Err(errors::to_py(py, e)),
+            }) as Deliver
+        })
+    }
+
+    /// Close idle connections; later requests fail.
+    fn close(&self) {
+        self.client.close();
+    }
+
+    #[getter]
+    fn closed(&self) -> bool {
+        self.client.is_closed()
+    }
+
+    /// Idle connections in the pool right now.
+    fn idle_count(&self) -> usize {
+        self.client.pool().idle_count()
+    }
+}
+
+#[pymodule]
+fn _aioxide(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<Bridge>()?;
+    m.add_class::<Session>()?;
+    m.add_class::<Response>()?;
+    m.add_class::<Head>()?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

@@ -1,0 +1,3 @@
+//! Request payloads and response decoding.
+
+pub mod decode;

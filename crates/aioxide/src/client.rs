@@ -1,0 +1,130 @@
+//! The public Rust API: a [`Client`] (aiohttp's session + connector) and the
+//! [`Request`] it executes.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::connect::tls::TlsMode;
+use crate::error::Error;
+use crate::policy::timeout::Timeouts;
+use crate::pool::{Pool, PoolConfig};
+use crate::response::Response;
+
+/// Session-wide settings.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    pub pool: PoolConfig,
+    /// The `User-Agent` sent unless the request has one.
+    pub user_agent: String,
+    /// Bodies up to this size are read before the response is handed back.
+    pub read_ahead: usize,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            pool: PoolConfig::default(),
+            user_agent: format!("aioxide/{}", env!("CARGO_PKG_VERSION")),
+            read_ahead: 64 * 1024,
+        }
+    }
+}
+
+/// One request, as aiohttp's `ClientSession._request` takes it.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub method: String,
+    /// An absolute http(s) URL, already percent-encoded: its path and query
+    /// are sent exactly as given.
+    pub url: String,
+    /// Headers in order, duplicates allowed.
+    pub headers: Vec<(String, String)>,
+    pub body: Option<Bytes>,
+    /// The `Content-Type` of `body`, sent unless `headers` has one.
+    pub content_type: Option<String>,
+    /// A ready `Authorization` value (aiohttp's `auth=`).
+    pub auth: Option<String>,
+    pub skip_auto_headers: Vec<String>,
+    pub allow_redirects: bool,
+    /// 0 means no limit.
+    pub max_redirects: u32,
+    pub timeouts: Timeouts,
+    pub auto_decompress: bool,
+    pub tls: TlsMode,
+}
+
+impl Request {
+    pub fn new(method: &str, url: &str) -> Self {
+        Request {
+            method: method.to_owned(),
+            url: url.to_owned(),
+            headers: Vec::new(),
+            body: None,
+            content_type: None,
+            auth: None,
+            skip_auto_headers: Vec::new(),
+            allow_redirects: true,
+            max_redirects: 10,
+            timeouts: Timeouts::from_secs(Some(300.0), None, None, Some(30.0)),
+            auto_decompress: true,
+            tls: TlsMode::Verify,
+        }
+    }
+
+    pub fn get(url: &str) -> Self {
+        Request::new("GET", url)
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    pub fn body(mut self, body: impl Into<Bytes>) -> Self {
+        self.body = Some(body.into());
+        self
+    }
+}
+
+/// A client: a connection pool and settings, cheap to clone and share.
+#[derive(Clone)]
+pub struct Client {
+    pool: Arc<Pool>,
+    cfg: Arc<ClientConfig>,
+}
+
+impl Default for Client {
+    fn default() -> Self {
+        Client::new(ClientConfig::default())
+    }
+}
+
+impl Client {
+    pub fn new(cfg: ClientConfig) -> Self {
+        Client { pool: Pool::new(cfg.pool.clone()), cfg: Arc::new(cfg) }
+    }
+
+    pub fn config(&self) -> &ClientConfig {
+        &self.cfg
+    }
+
+    pub fn pool(&self) -> &Arc<Pool> {
+        &self.pool
+    }
+
+    /// Send `req` and follow redirects; the body is left to read.
+    /// Must run inside a tokio runtime.
+    pub async fn execute(&self, req: Request) -> Result<Response, Error> {
+        crate::run::execute(&self.pool, &self.cfg, req).await
+    }
+
+    /// Close idle connections and refuse new requests.
+    pub fn close(&self) {
+        self.pool.close();
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.pool.is_closed()
+    }
+}

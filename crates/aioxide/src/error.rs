@@ -1,0 +1,130 @@
+//! One error type whose kinds cover aiohttp's whole client exception tree.
+//!
+//! The glue maps each [`ErrorKind`] to exactly one aiohttp exception class; no
+//! code anywhere matches on the message text.
+
+use std::fmt;
+
+use crate::response::ResponseHead;
+
+/// What went wrong, in aiohttp's terms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The request URL cannot be parsed or has no host (`InvalidUrlClientError`).
+    InvalidUrl,
+    /// The request URL is not http/https (`NonHttpUrlClientError`).
+    NonHttpUrl,
+    /// A redirect `Location` cannot be parsed (`InvalidUrlRedirectClientError`).
+    InvalidRedirectUrl,
+    /// A redirect points at a non-http scheme (`NonHttpUrlRedirectClientError`).
+    NonHttpRedirectUrl,
+    /// Bad argument combination (`ValueError`).
+    InvalidArgument,
+    /// Name resolution failed (`ClientConnectorDNSError`).
+    Dns,
+    /// TCP connect failed: refused, unreachable... (`ClientConnectorError`).
+    Connect,
+    /// TLS handshake failed for a reason other than the certificate
+    /// (`ClientConnectorSSLError`).
+    Tls,
+    /// The server's certificate was rejected (`ClientConnectorCertificateError`).
+    Certificate,
+    /// `ClientTimeout.connect` / `sock_connect` elapsed (`ConnectionTimeoutError`).
+    ConnectTimeout,
+    /// `ClientTimeout.sock_read` elapsed (`SocketTimeoutError`).
+    ReadTimeout,
+    /// `ClientTimeout.total` elapsed (`asyncio.TimeoutError`).
+    TotalTimeout,
+    /// The peer closed before answering (`ServerDisconnectedError`).
+    ServerDisconnected,
+    /// The response head is not valid HTTP (`ClientResponseError`, status 400).
+    BadResponse,
+    /// The body is truncated or badly framed or encoded (`ClientPayloadError`).
+    Payload,
+    /// Too many redirects (`TooManyRedirects`).
+    TooManyRedirects,
+    /// Any other socket error (`ClientOSError`).
+    Io,
+    /// The session or connector is closed (`RuntimeError`).
+    Closed,
+}
+
+/// The engine's error: a kind, a human message and the context aiohttp's
+/// exceptions carry.
+#[derive(Debug)]
+pub struct Error {
+    pub kind: ErrorKind,
+    pub message: String,
+    /// Host and port of the connection attempt, where there was one.
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    pub is_tls: bool,
+    /// The OS error number, where the cause was an OS error.
+    pub errno: Option<i32>,
+    /// The offending URL (invalid / non-http / redirect errors).
+    pub url: Option<String>,
+    /// Responses seen before the error (TooManyRedirects).
+    pub history: Vec<ResponseHead>,
+    /// The request in flight when the error happened, for `request_info`.
+    pub request: Option<Box<crate::response::RequestInfo>>,
+}
+
+impl Error {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Error {
+            kind,
+            message: message.into(),
+            host: None,
+            port: None,
+            is_tls: false,
+            errno: None,
+            url: None,
+            history: Vec::new(),
+            request: None,
+        }
+    }
+
+    pub fn with_url(mut self, url: impl Into<String>) -> Self {
+        self.url = Some(url.into());
+        self
+    }
+
+    pub fn with_addr(mut self, host: &str, port: u16, is_tls: bool) -> Self {
+        self.host = Some(host.to_owned());
+        self.port = Some(port);
+        self.is_tls = is_tls;
+        self
+    }
+
+    pub fn with_io(mut self, e: &std::io::Error) -> Self {
+        self.errno = e.raw_os_error();
+        self
+    }
+
+    pub fn with_request(mut self, req: &crate::response::RequestInfo) -> Self {
+        if self.request.is_none() {
+            self.request = Some(Box::new(req.clone()));
+        }
+        self
+    }
+
+    pub(crate) fn payload(msg: impl Into<String>) -> Self {
+        Error::new(ErrorKind::Payload, msg)
+    }
+
+    pub(crate) fn read_timeout() -> Self {
+        Error::new(ErrorKind::ReadTimeout, "Timeout on reading data from socket")
+    }
+
+    pub(crate) fn total_timeout() -> Self {
+        Error::new(ErrorKind::TotalTimeout, "")
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}: {}", self.kind, self.message)
+    }
+}
+
+impl std::error::Error for Error {}

@@ -1,0 +1,25 @@
+//! aioxide: the engine of an aiohttp-compatible HTTP client.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), aioxide::Error> {
+//! let client = aioxide::Client::default();
+//! let mut resp = client.execute(aioxide::Request::get("http://127.0.0.1:8080/")).await?;
+//! let body = resp.body.read_to_end().await?;
+//! println!("{} {} bytes", resp.head.status, body.len());
+//! # Ok(()) }
+//! ```
+
+pub mod body;
+pub mod client;
+pub mod connect;
+pub mod error;
+pub mod policy;
+pub mod pool;
+pub mod response;
+pub mod run;
+
+pub use client::{Client, ClientConfig, Request};
+pub use connect::tls::TlsMode;
+pub use error::{Error, ErrorKind};
+pub use policy::timeout::Timeouts;
+pub use response::{RequestInfo, Response, ResponseBody, ResponseHead};

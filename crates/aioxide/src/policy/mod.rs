@@ -1,0 +1,5 @@
+//! Decisions as pure functions, unit-tested without sockets.
+
+pub mod decompress;
+pub mod redirect;
+pub mod timeout;

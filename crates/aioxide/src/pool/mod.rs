@@ -1,0 +1,295 @@
+//! Our own keep-alive pool with aiohttp's connector semantics: reuse per
+//! (host, port, TLS mode); `limit` and `limit_per_host` count connections in
+//! use; a connection goes back to the idle list only when its response was
+//! read to the end; `force_close` never reuses; idle ones expire after
+//! `keepalive_timeout`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::client::conn::http1;
+use hyper_util::rt::TokioIo;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::connect::{self, Target};
+use crate::error::{Error, ErrorKind};
+use crate::policy::timeout::Deadline;
+
+/// The request body type the connections carry.
+pub type ReqBody = Full<Bytes>;
+
+/// The pool key: aiohttp's (host, port, is_ssl) plus how TLS is checked.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Key {
+    pub host: String,
+    pub port: u16,
+    pub tls: Option<connect::tls::TlsMode>,
+}
+
+/// Pool limits and reuse policy (TCPConnector's parameters).
+#[derive(Debug, Clone)]
+pub struct PoolConfig {
+    /// Total connections in use at once; 0 means no limit.
+    pub limit: usize,
+    /// Connections in use per key at once; 0 means no limit.
+    pub limit_per_host: usize,
+    /// How long an idle connection may be reused; `None`: no expiry.
+    pub keepalive: Option<Duration>,
+    /// Never reuse a connection.
+    pub force_close: bool,
+    /// Largest response head hyper accepts, in bytes.
+    pub max_head_size: usize,
+}
+
+impl Default for PoolConfig {
+    fn default() -> Self {
+        PoolConfig {
+            limit: 100,
+            limit_per_host: 0,
+            keepalive: Some(Duration::from_secs(15)),
+            force_close: false,
+            max_head_size: 64 * 1024,
+        }
+    }
+}
+
+/// One HTTP/1.1 connection: the hyper sender and the task driving the socket.
+pub struct Conn {
+    pub sender: http1::SendRequest<ReqBody>,
+    task: tokio::task::AbortHandle,
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        // Closing = stopping the task that owns the socket.
+        self.task.abort();
+    }
+}
+
+struct Idle {
+    conn: Conn,
+    since: Instant,
+}
+
+#[derive(Default)]
+struct Inner {
+    idle: HashMap<Key, Vec<Idle>>,
+    hosts: HashMap<Key, Arc<Semaphore>>,
+    closed: bool,
+}
+
+pub struct Pool {
+    cfg: PoolConfig,
+    total: Option<Arc<Semaphore>>,
+    inner: Mutex<Inner>,
+}
+
+/// A connection checked out of the pool, with the slots it holds.
+pub struct Lease {
+    pool: Arc<Pool>,
+    key: Key,
+    conn: Option<Conn>,
+    _total: Option<OwnedSemaphorePermit>,
+    _host: Option<OwnedSemaphorePermit>,
+    /// Whether this connection served an earlier request.
+    pub reused: bool,
+}
+
+impl Lease {
+    pub fn sender(&mut self) -> Option<&mut http1::SendRequest<ReqBody>> {
+        self.conn.as_mut().map(|c| &mut c.sender)
+    }
+
+    /// The response was read to its end: the connection may serve again.
+    pub fn release(mut self) {
+        if let Some(conn) = self.conn.take() {
+            self.pool.put_back(&self.key, conn);
+        }
+    }
+}
+
+pub(crate) async fn until<F: std::future::Future>(deadline: Option<Deadline>, f: F) -> Result<F::Output, Error> {
+    match deadline {
+        None => Ok(f.await),
+        Some((at, kind)) => match tokio::time::timeout_at(at.into(), f).await {
+            Ok(v) => Ok(v),
+            Err(_) => Err(timeout_error(kind)),
+        },
+    }
+}
+
+pub(crate) fn timeout_error(kind: ErrorKind) -> Error {
+    match kind {
+        ErrorKind::ReadTimeout => Error::read_timeout(),
+        ErrorKind::ConnectTimeout => Error::new(kind, "Connection timeout"),
+        _ => Error::total_timeout(),
+    }
+}
+
+pub(crate) use until as with_deadline;
+
+impl Pool {
+    pub fn new(cfg: PoolConfig) -> Arc<Self> {
+        let total = (cfg.limit > 0).then(|| Arc::new(Semaphore::new(cfg.limit)));
+        Arc::new(Pool { cfg, total, inner: Mutex::new(Inner::default()) })
+    }
+
+    pub fn config(&self) -> &PoolConfig {
+        &self.cfg
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Close every idle connection; later acquisitions fail.
+    pub fn close(&self) {
+        let mut inner = self.lock();
+        inner.closed = true;
+        inner.idle.clear();
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.lock().closed
+    }
+
+    /// Idle connections right now (all keys).
+    pub fn idle_count(&self) -> usize {
+        self.lock().idle.values().map(Vec::len).sum()
+    }
+
+    fn put_back(&self, key: &Key, conn: Conn) {
+        if self.cfg.force_close || conn.sender.is_closed() {
+            return;
+        }
+        let mut inner = self.lock();
+        if inner.closed {
+            return;
+        }
+        inner.idle.entry(key.clone()).or_default().push(Idle { conn, since: Instant::now() });
+    }
+
+    fn take_idle(&self, key: &Key) -> Option<Conn> {
+        let mut inner = self.lock();
+        let list = inner.idle.get_mut(key)?;
+        while let Some(idle) = list.pop() {
+            let expired = self.cfg.keepalive.is_some_and(|ka| idle.since.elapsed() >= ka);
+            if !expired && !idle.conn.sender.is_closed() {
+                return Some(idle.conn);
+            }
+        }
+        None
+    }
+
+    /// Check out a connection for `key`: wait for a slot (bounded by
+    /// `acquire`), reuse an idle connection or open one (bounded by
+    /// `sock_connect`, computed when the slot is had).
+    pub async fn acquire(
+        self: &Arc<Self>,
+        key: &Key,
+        acquire: Option<Deadline>,
+        sock_connect: impl Fn(Instant) -> Option<Deadline>,
+        fresh: bool,
+    ) -> Result<Lease, Error> {
+        if self.is_closed() {
+            return Err(Error::new(ErrorKind::Closed, "Connector is closed."));
+        }
+        let total = match &self.total {
+            None => None,
+            Some(s) => Some(
+                until(acquire, s.clone().acquire_owned())
+                    .await?
+                    .map_err(|_| Error::new(ErrorKind::Closed, "Connector is closed."))?,
+            ),
+        };
+        let host = if self.cfg.limit_per_host > 0 {
+            let sem = self
+                .lock()
+                .hosts
+                .entry(key.clone())
+                .or_insert_with(|| Arc::new(Semaphore::new(self.cfg.limit_per_host)))
+                .clone();
+            Some(
+                until(acquire, sem.acquire_owned())
+                    .await?
+                    .map_err(|_| Error::new(ErrorKind::Closed, "Connector is closed."))?,
+            )
+        } else {
+            None
+        };
+        let mut lease =
+            Lease { pool: self.clone(), key: key.clone(), conn: None, _total: total, _host: host, reused: false };
+        if !fresh && !self.cfg.force_close {
+            while let Some(mut conn) = self.take_idle(key) {
+                // Usually ready at once; an error means the peer closed it.
+                if let Ok(Ok(())) = until(acquire, conn.sender.ready()).await {
+                    lease.conn = Some(conn);
+                    lease.reused = true;
+                    return Ok(lease);
+                }
+            }
+        }
+        let deadline = sock_connect(Instant::now());
+        let conn = until(deadline, self.open(key)).await??;
+        lease.conn = Some(conn);
+        Ok(lease)
+    }
+
+    async fn open(&self, key: &Key) -> Result<Conn, Error> {
+        let target = Target { host: key.host.clone(), port: key.port, tls: key.tls.clone() };
+        let stream = connect::connect(&target).await?;
+        let mut b = http1::Builder::new();
+        b.title_case_headers(true)
+            .max_buf_size(self.cfg.max_head_size.max(8192))
+            .allow_obsolete_multiline_headers_in_responses(true)
+            .allow_spaces_after_header_name_in_responses(true);
+        let (sender, conn) = b.handshake(TokioIo::new(stream)).await.map_err(|e| {
+            Error::new(ErrorKind::Io, format!("HTTP handshake failed: {e}"))
+                .with_addr(&key.host, key.port, key.tls.is_some())
+        })?;
+        let task = tokio::spawn(async move {
+            let _ = conn.await;
+        })
+        .abort_handle();
+        Ok(Conn { sender, task })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_aiohttp() {
+        let c = PoolConfig::default();
+        assert_eq!(c.limit, 100);
+        assert_eq!(c.limit_per_host, 0);
+        assert_eq!(c.keepalive, Some(Duration::from_secs(15)));
+        assert!(!c.force_close);
+    }
+
+    #[tokio::test]
+    async fn limit_bounds_acquisition() {
+        let pool = Pool::new(PoolConfig { limit: 1, ..PoolConfig::default() });
+        let key = Key { host: "127.0.0.1".into(), port: 9, tls: None };
+        // Hold the only slot by hand, then a bounded acquisition must time out
+        // with the connect-timeout kind, without touching the network.
+        let permit = pool.total.clone().unwrap().acquire_owned().await.unwrap();
+        let dl = Some((Instant::now() + Duration::from_millis(50), ErrorKind::ConnectTimeout));
+        let err = pool.acquire(&key, dl, |_| None, false).await.err().unwrap();
+        assert_eq!(err.kind, ErrorKind::ConnectTimeout);
+        drop(permit);
+    }
+
+    #[tokio::test]
+    async fn closed_pool_refuses() {
+        let pool = Pool::new(PoolConfig::default());
+        pool.close();
+        let key = Key { host: "127.0.0.1".into(), port: 9, tls: None };
+        let err = pool.acquire(&key, None, |_| None, false).await.err().unwrap();
+        assert_eq!(err.kind, ErrorKind::Closed);
+    }
+}

@@ -1,0 +1,310 @@
+//! What a request gives back: the head, the history, and the body stream.
+
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+
+use bytes::{Bytes, BytesMut};
+use http::HeaderMap;
+use http_body::Body as _;
+use hyper::body::Incoming;
+
+use crate::body::decode::Decoder;
+use crate::error::Error;
+use crate::policy::timeout::{self, Deadline, Timeouts};
+use crate::pool::{with_deadline, Lease};
+
+/// The request as sent, for aiohttp's `request_info`.
+#[derive(Debug, Clone)]
+pub struct RequestInfo {
+    pub method: String,
+    pub url: String,
+    /// Every header sent, the automatic ones included.
+    pub headers: Vec<(String, String)>,
+}
+
+/// Status line and headers of one response.
+#[derive(Debug, Clone)]
+pub struct ResponseHead {
+    pub status: u16,
+    pub reason: String,
+    pub version: (u8, u8),
+    /// The URL that answered (after redirects, for the final one).
+    pub url: String,
+    pub headers: HeaderMap,
+    pub request: RequestInfo,
+}
+
+/// A response: its head, the redirects before it, and its body.
+pub struct Response {
+    pub head: ResponseHead,
+    pub history: Vec<ResponseHead>,
+    pub body: ResponseBody,
+}
+
+/// The body of a response, read chunk by chunk or whole.
+///
+/// Reading it to the end hands the connection back to the pool; dropping it
+/// earlier closes the connection.
+pub struct ResponseBody {
+    incoming: Option<Incoming>,
+    decoder: Option<Decoder>,
+    lease: Option<Lease>,
+    total: Option<Deadline>,
+    timeouts: Timeouts,
+    /// Decoded bytes read ahead and not yet handed out.
+    ready: BytesMut,
+    done: bool,
+    /// Raw (undecoded) bytes received so far.
+    raw_bytes: u64,
+    size_hint: Option<u64>,
+    /// The connection must be closed at the end, not reused.
+    no_reuse: bool,
+}
+
+fn body_error(e: hyper::Error) -> Error {
+    if e.is_incomplete_message() {
+        Error::payload("Response payload is not completed")
+    } else {
+        Error::payload(format!("Response payload is not completed: {e}"))
+    }
+}
+
+impl ResponseBody {
+    pub(crate) fn new(
+        incoming: Incoming,
+        decoder: Option<Decoder>,
+        lease: Lease,
+        total: Option<Deadline>,
+        timeouts: Timeouts,
+    ) -> Self {
+        let size_hint = incoming.size_hint().exact();
+        let done = incoming.is_end_stream() && decoder.is_none();
+        let mut b = ResponseBody {
+            incoming: Some(incoming),
+            decoder,
+            lease: Some(lease),
+            total,
+            timeouts,
+            ready: BytesMut::new(),
+            done: false,
+            raw_bytes: 0,
+            size_hint,
+            no_reuse: false,
+        };
+        if done {
+            b.finish_ok();
+        }
+        b
+    }
+
+    /// An already complete body (tests, and bodies read ahead).
+    pub fn complete(data: Bytes) -> Self {
+        ResponseBody {
+            incoming: None,
+            decoder: None,
+            lease: None,
+            total: None,
+            timeouts: Timeouts::default(),
+            ready: BytesMut::from(&data[..]),
+            done: true,
+            raw_bytes: data.len() as u64,
+            size_hint: Some(data.len() as u64),
+            no_reuse: true,
+        }
+    }
+
+    /// The body length announced by the server (before decoding), if known.
+    pub fn size_hint(&self) -> Option<u64> {
+        self.size_hint
+    }
+
+    /// Bytes received from the wire so far (before decoding).
+    pub fn raw_bytes(&self) -> u64 {
+        self.raw_bytes
+    }
+
+    /// Whether the whole body has been received (some may still be buffered).
+    pub fn is_done(&self) -> bool {
+        self.done
+    }
+
+    /// Whether everything has been received and handed out.
+    pub fn is_eof(&self) -> bool {
+        self.done && self.ready.is_empty()
+    }
+
+    fn finish_ok(&mut self) {
+        self.done = true;
+        self.incoming = None;
+        if let Some(lease) = self.lease.take() {
+            if !self.no_reuse {
+                lease.release();
+            }
+        }
+    }
+
+    /// Close the connection at the end of this body instead of reusing it.
+    pub fn forbid_reuse(&mut self) {
+        self.no_reuse = true;
+        if self.done {
+            self.lease = None;
+        }
+    }
+
+    fn fail(&mut self, e: Error) -> Error {
+        self.done = true;
+        self.incoming = None;
+        // Dropping the lease closes the connection: never reused half-read.
+        self.lease = None;
+        self.ready.clear();
+        e
+    }
+
+    /// Close the body now; an unfinished connection is closed, not reused.
+    pub fn close(&mut self) {
+        if !self.done {
+            self.done = true;
+            self.incoming = None;
+            self.lease = None;
+        }
+        self.ready.clear();
+    }
+
+    /// Handle one frame result; returns false at the end of the body.
+    fn on_frame(&mut self, frame: Option<Result<hyper::body::Frame<Bytes>, hyper::Error>>) -> Result<bool, Error> {
+        match frame {
+            None => {
+                if let Some(d) = self.decoder.as_mut() {
+                    match d.finish() {
+                        Ok(tail) => self.ready.extend_from_slice(&tail),
+                        Err(e) => return Err(self.fail(e)),
+                    }
+                }
+                self.finish_ok();
+                Ok(false)
+            }
+            Some(Err(e)) => Err(self.fail(body_error(e))),
+            Some(Ok(frame)) => {
+                if let Ok(data) = frame.into_data() {
+                    self.raw_bytes += data.len() as u64;
+                    match self.decoder.as_mut() {
+                        None => {
+                            if self.ready.is_empty() {
+                                // Take ownership without copying when we can.
+                                self.ready = BytesMut::from(data);
+                            } else {
+                                self.ready.extend_from_slice(&data);
+                            }
+                        }
+                        Some(d) => match d.feed(&data) {
+                            Ok(out) => self.ready.extend_from_slice(&out),
+                            Err(e) => return Err(self.fail(e)),
+                        },
+                    }
+                }
+                Ok(true)
+            }
+        }
+    }
+
+    /// Poll for a frame without waiting; `None` when none is ready.
+    fn try_frame(&mut self) -> Option<Option<Result<hyper::body::Frame<Bytes>, hyper::Error>>> {
+        let incoming = self.incoming.as_mut()?;
+        let mut cx = Context::from_waker(Waker::noop());
+        match Pin::new(incoming).poll_frame(&mut cx) {
+            Poll::Ready(f) => Some(f),
+            Poll::Pending => None,
+        }
+    }
+
+    async fn next_frame(&mut self) -> Result<bool, Error> {
+        let deadline = timeout::read_deadline(std::time::Instant::now(), self.total, &self.timeouts);
+        let Some(incoming) = self.incoming.as_mut() else {
+            return Ok(false);
+        };
+        let frame = std::future::poll_fn(|cx| Pin::new(&mut *incoming).poll_frame(cx));
+        match with_deadline(deadline, frame).await {
+            Ok(f) => self.on_frame(f),
+            Err(e) => Err(self.fail(e)),
+        }
+    }
+
+    /// Take what arrived without waiting, up to `max` decoded bytes buffered.
+    pub fn read_available(&mut self, max: usize) -> Result<(), Error> {
+        while !self.done && self.ready.len() < max {
+            match self.try_frame() {
+                Some(f) => {
+                    if !self.on_frame(f)? {
+                        break;
+                    }
+                }
+                None => break,
+            }
+        }
+        Ok(())
+    }
+
+    /// The next piece of the body, at most `max` bytes (more may be
+    /// buffered for later); `None` at the end.  Waits for at least one byte.
+    pub async fn chunk(&mut self, max: usize) -> Result<Option<Bytes>, Error> {
+        let max = max.max(1);
+        while self.ready.is_empty() && !self.done {
+            self.next_frame().await?;
+        }
+        self.read_available(max)?;
+        if self.ready.is_empty() {
+            return Ok(None);
+        }
+        let n = self.ready.len().min(max);
+        Ok(Some(self.ready.split_to(n).freeze()))
+    }
+
+    /// Everything left in the body.
+    pub async fn read_to_end(&mut self) -> Result<Bytes, Error> {
+        while !self.done {
+            self.next_frame().await?;
+        }
+        Ok(std::mem::take(&mut self.ready).freeze())
+    }
+
+    /// Read the whole body now if it is small and announced, or take what
+    /// has already arrived; used to answer small responses in one hop.
+    pub async fn read_ahead(&mut self, limit: usize) -> Result<(), Error> {
+        if self.done {
+            return Ok(());
+        }
+        if self.size_hint.is_some_and(|n| n as usize <= limit) {
+            while !self.done {
+                self.next_frame().await?;
+            }
+            return Ok(());
+        }
+        // Unknown length: let the connection task deliver what it has
+        // buffered, but never wait on the network.
+        for _ in 0..2 {
+            self.read_available(limit)?;
+            if self.done || self.ready.len() >= limit {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        self.read_available(limit)
+    }
+
+    /// Decoded bytes buffered and not handed out.
+    pub fn buffered(&self) -> usize {
+        self.ready.len()
+    }
+
+    /// Take the whole buffer (only meaningful once `is_done`).
+    pub fn take_buffered(&mut self) -> Bytes {
+        std::mem::take(&mut self.ready).freeze()
+    }
+}
+
+impl Drop for ResponseBody {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+

@@ -1,0 +1,87 @@
+"""One asyncio <-> engine bridge per event loop.
+
+The engine completes futures in batches: it writes an eventfd that the loop
+watches, and ``Bridge.drain`` (the loop's reader callback) sets every finished
+future.  A bridge counts the sessions using it; when the last one closes, the
+bridge leaves the loop and releases the engine runtime (whose thread stops
+when no loop needs it any more).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import weakref
+from typing import Any, Callable
+
+from ._aioxide import Bridge
+
+__all__ = ("LoopBridge", "bridge_for", "call_engine")
+
+
+class LoopBridge:
+    __slots__ = ("__weakref__", "_loop", "bridge", "users", "pid")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.bridge = Bridge()
+        self._loop = weakref.ref(loop)
+        self.users = 0
+        self.pid = os.getpid()
+        loop.add_reader(self.bridge.fd, self.bridge.drain)
+
+    def acquire(self) -> None:
+        self.users += 1
+
+    def release(self) -> None:
+        self.users -= 1
+        if self.users <= 0:
+            self.close()
+
+    def close(self) -> None:
+        if self.bridge.closed:
+            return
+        loop = self._loop()
+        if loop is not None:
+            _bridges.pop(loop, None)
+            if not loop.is_closed():
+                try:
+                    loop.remove_reader(self.bridge.fd)
+                except (RuntimeError, ValueError, OSError):
+                    pass
+        self.bridge.close()
+
+
+_bridges: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LoopBridge] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _close(lb: LoopBridge) -> None:
+    lb.close()
+
+
+def bridge_for(loop: asyncio.AbstractEventLoop) -> LoopBridge:
+    """The bridge of ``loop`` (made on first use)."""
+    lb = _bridges.get(loop)
+    if lb is None or lb.bridge.closed or lb.pid != os.getpid():
+        lb = LoopBridge(loop)
+        _bridges[loop] = lb
+        weakref.finalize(loop, _close, lb)
+    return lb
+
+
+async def call_engine(
+    loop: asyncio.AbstractEventLoop, bridge: Bridge, fn: Callable[..., int], *args: Any
+) -> Any:
+    """Run one engine operation and wait for its result.
+
+    ``fn(bridge, future, *args)`` starts the operation and returns its id;
+    cancelling the awaiting task aborts the engine task.
+    """
+    fut = loop.create_future()
+    rid = fn(bridge, fut, *args)
+    try:
+        return await fut
+    except asyncio.CancelledError:
+        bridge.abort(rid)
+        raise

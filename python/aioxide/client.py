@@ -1,0 +1,572 @@
+"""ClientSession and request() (``aiohttp.client``).
+
+This layer is thin: it turns aiohttp's arguments into one engine call and
+the engine's answer into a ClientResponse.  Redirects, timeouts, the pool
+and decompression happen in the engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json as _json
+import warnings
+from collections.abc import Mapping
+from types import SimpleNamespace, TracebackType
+from typing import Any, Awaitable, Callable, Coroutine, Generator, Generic, Iterable, TypeVar
+from urllib.parse import urlencode
+
+from multidict import CIMultiDict, CIMultiDictProxy, MultiDict, istr
+from yarl import URL
+
+from . import hdrs
+from ._bridge import bridge_for
+from .client_exceptions import InvalidUrlClientError
+from .client_reqrep import ClientResponse, RequestInfo
+from .connector import BaseConnector, TCPConnector, _not_supported
+from .helpers import _SENTINEL, BasicAuth, sentinel
+from .http import HttpVersion, HttpVersion11
+
+__all__ = ("ClientSession", "ClientTimeout", "request")
+
+
+@dataclasses.dataclass(frozen=True)
+class ClientTimeout:
+    """Timeouts of a request, in seconds (None or 0: no limit).
+
+    total: the whole operation, body reading included; connect: getting a
+    connection (pool wait included); sock_connect: opening one connection;
+    sock_read: the longest wait for the next bytes from the server.
+    """
+
+    total: float | None = None
+    connect: float | None = None
+    sock_read: float | None = None
+    sock_connect: float | None = None
+    ceil_threshold: float = 5
+
+
+DEFAULT_TIMEOUT: ClientTimeout = ClientTimeout(total=5 * 60, sock_connect=30)
+
+_R = TypeVar("_R", bound=ClientResponse)
+
+
+def _prepare_body(data: Any, json: Any, json_serialize: Callable[[Any], str]) -> tuple[Any, Any]:
+    """The request body as bytes and its default Content-Type."""
+    if data is not None and json is not None:
+        raise ValueError("data and json parameters can not be used at the same time")
+    if json is not None:
+        return json_serialize(json).encode("utf-8"), "application/json"
+    if data is None:
+        return None, None
+    if isinstance(data, bytes):
+        return data, "application/octet-stream"
+    if isinstance(data, (bytearray, memoryview)):
+        return bytes(data), "application/octet-stream"
+    if isinstance(data, str):
+        return data.encode("utf-8"), "text/plain; charset=utf-8"
+    if isinstance(data, (Mapping, list, tuple)):
+        items = list(data.items()) if isinstance(data, Mapping) else list(data)
+        if all(isinstance(v, (str, int, float)) for _, v in items):
+            return (
+                urlencode(items, doseq=True).encode(),
+                "application/x-www-form-urlencoded",
+            )
+    raise _not_supported(f"data of type {type(data).__name__}")
+
+
+class ClientSession:
+    """First-class interface for making HTTP requests."""
+
+    _connector: BaseConnector | None = None
+    _closed_flag = True
+
+    def __init__(
+        self,
+        base_url: Any = None,
+        *,
+        connector: BaseConnector | None = None,
+        loop: asyncio.AbstractEventLoop | None = None,
+        cookies: Any = None,
+        headers: Any = None,
+        proxy: Any = None,
+        proxy_auth: BasicAuth | None = None,
+        skip_auto_headers: Iterable[str] | None = None,
+        auth: BasicAuth | None = None,
+        json_serialize: Callable[[Any], str] = _json.dumps,
+        json_serialize_bytes: Any = None,
+        request_class: Any = None,
+        response_class: type[ClientResponse] = ClientResponse,
+        ws_response_class: Any = None,
+        version: HttpVersion = HttpVersion11,
+        cookie_jar: Any = None,
+        connector_owner: bool = True,
+        raise_for_status: bool | Callable[[ClientResponse], Awaitable[None]] = False,
+        read_timeout: float | _SENTINEL = sentinel,
+        conn_timeout: float | None = None,
+        timeout: Any = sentinel,
+        auto_decompress: bool = True,
+        trust_env: bool = False,
+        requote_redirect_url: bool = True,
+        trace_configs: list[Any] | None = None,
+        read_bufsize: int = 2**16,
+        max_line_size: int = 8190,
+        max_field_size: int = 8190,
+        max_headers: int = 128,
+        fallback_charset_resolver: Callable[[ClientResponse, bytes], str] = lambda r, b: "utf-8",
+        middlewares: Any = (),
+        ssl_shutdown_timeout: Any = sentinel,
+    ) -> None:
+        if connector is not None and loop is None:
+            loop = connector._loop
+        loop = loop or asyncio.get_running_loop()
+        self._loop = loop
+        if base_url is None or isinstance(base_url, URL):
+            self._base_url: URL | None = base_url
+        else:
+            self._base_url = URL(base_url)
+        if self._base_url is not None and not self._base_url.path.endswith("/"):
+            raise ValueError("base_url must have a trailing '/'")
+        for name, value, default in (
+            ("cookies", cookies, None),
+            ("cookie_jar", cookie_jar, None),
+            ("proxy", proxy, None),
+            ("proxy_auth", proxy_auth, None),
+            ("trace_configs", trace_configs, None),
+            ("json_serialize_bytes", json_serialize_bytes, None),
+            ("request_class", request_class, None),
+            ("ws_response_class", ws_response_class, None),
+        ):
+            if value is not default and value:
+                raise _not_supported(f"ClientSession({name}=...)")
+        if middlewares:
+            raise _not_supported("ClientSession(middlewares=...)")
+        if trust_env:
+            raise _not_supported("ClientSession(trust_env=True)")
+        if version != HttpVersion11:
+            raise _not_supported("ClientSession(version=HttpVersion10)")
+
+        if timeout is sentinel or timeout is None:
+            self._timeout = DEFAULT_TIMEOUT if timeout is sentinel else ClientTimeout()
+            if read_timeout is not sentinel:
+                warnings.warn("read_timeout is deprecated, use timeout argument instead",
+                              DeprecationWarning, stacklevel=2)
+                self._timeout = dataclasses.replace(self._timeout, total=read_timeout)
+            if conn_timeout is not None:
+                warnings.warn("conn_timeout is deprecated, use timeout argument instead",
+                              DeprecationWarning, stacklevel=2)
+                self._timeout = dataclasses.replace(self._timeout, connect=conn_timeout)
+        else:
+            if not isinstance(timeout, ClientTimeout):
+                raise ValueError(
+                    f"timeout parameter cannot be of {type(timeout)} type, "
+                    "please use 'timeout=ClientTimeout(...)'"
+                )
+            if read_timeout is not sentinel or conn_timeout is not None:
+                raise ValueError("read_timeout and conn_timeout are deprecated; use timeout")
+            self._timeout = timeout
+
+        if connector is None:
+            connector = TCPConnector(loop=loop)
+        self._connector = connector
+        self._connector_owner = connector_owner
+        self._default_auth = auth
+        self._default_headers: CIMultiDict[str] = (
+            CIMultiDict(headers) if headers is not None else CIMultiDict()
+        )
+        self._skip_auto_headers = (
+            frozenset(istr(i) for i in skip_auto_headers) if skip_auto_headers else frozenset()
+        )
+        self._json_serialize = json_serialize
+        self._response_class = response_class
+        self._version = version
+        self._raise_for_status = raise_for_status
+        self._auto_decompress = auto_decompress
+        self._trust_env = trust_env
+        self._requote_redirect_url = requote_redirect_url
+        self._read_bufsize = read_bufsize
+        self._max_line_size = max_line_size
+        self._max_field_size = max_field_size
+        self._max_headers = max_headers
+        self._resolve_charset = fallback_charset_resolver
+        self._middlewares = middlewares
+        self._lb = bridge_for(loop)
+        self._lb.acquire()
+        self._closed_flag = False
+
+    # -- attributes ------------------------------------------------------
+    @property
+    def closed(self) -> bool:
+        return self._closed_flag or self._connector is None or self._connector.closed
+
+    @property
+    def connector(self) -> BaseConnector | None:
+        return self._connector
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        return self._loop
+
+    @property
+    def timeout(self) -> ClientTimeout:
+        return self._timeout
+
+    @property
+    def headers(self) -> CIMultiDict[str]:
+        return self._default_headers
+
+    @property
+    def skip_auto_headers(self) -> frozenset[istr]:
+        return self._skip_auto_headers
+
+    @property
+    def auth(self) -> BasicAuth | None:
+        return self._default_auth
+
+    @property
+    def json_serialize(self) -> Callable[[Any], str]:
+        return self._json_serialize
+
+    @property
+    def connector_owner(self) -> bool:
+        return self._connector_owner
+
+    @property
+    def raise_for_status(self) -> Any:
+        return self._raise_for_status
+
+    @property
+    def auto_decompress(self) -> bool:
+        return self._auto_decompress
+
+    @property
+    def trust_env(self) -> bool:
+        return self._trust_env
+
+    @property
+    def version(self) -> HttpVersion:
+        return self._version
+
+    @property
+    def requote_redirect_url(self) -> bool:
+        return self._requote_redirect_url
+
+    @property
+    def trace_configs(self) -> list[Any]:
+        return []
+
+    @property
+    def cookie_jar(self) -> Any:
+        return _NO_JAR
+
+    # -- requests --------------------------------------------------------
+    def request(self, method: str, url: Any, **kwargs: Any) -> "_RequestContextManager":
+        """Perform HTTP request."""
+        return _RequestContextManager(self._request(method, url, **kwargs))
+
+    def get(self, url: Any, *, allow_redirects: bool = True, **kwargs: Any) -> "_RequestContextManager":
+        return _RequestContextManager(
+            self._request(hdrs.METH_GET, url, allow_redirects=allow_redirects, **kwargs)
+        )
+
+    def options(self, url: Any, *, allow_redirects: bool = True, **kwargs: Any) -> "_RequestContextManager":
+        return _RequestContextManager(
+            self._request(hdrs.METH_OPTIONS, url, allow_redirects=allow_redirects, **kwargs)
+        )
+
+    def head(self, url: Any, *, allow_redirects: bool = False, **kwargs: Any) -> "_RequestContextManager":
+        return _RequestContextManager(
+            self._request(hdrs.METH_HEAD, url, allow_redirects=allow_redirects, **kwargs)
+        )
+
+    def post(self, url: Any, *, data: Any = None, **kwargs: Any) -> "_RequestContextManager":
+        return _RequestContextManager(self._request(hdrs.METH_POST, url, data=data, **kwargs))
+
+    def put(self, url: Any, *, data: Any = None, **kwargs: Any) -> "_RequestContextManager":
+        return _RequestContextManager(self._request(hdrs.METH_PUT, url, data=data, **kwargs))
+
+    def patch(self, url: Any, *, data: Any = None, **kwargs: Any) -> "_RequestContextManager":
+        return _RequestContextManager(self._request(hdrs.METH_PATCH, url, data=data, **kwargs))
+
+    def delete(self, url: Any, **kwargs: Any) -> "_RequestContextManager":
+        return _RequestContextManager(self._request(hdrs.METH_DELETE, url, **kwargs))
+
+    def _build_url(self, str_or_url: Any) -> URL:
+        url = URL(str_or_url)
+        if self._base_url is not None and not url.absolute:
+            return self._base_url.join(url)
+        return url
+
+    def _prepare_headers(self, headers: Any) -> list[tuple[str, str]]:
+        if not headers:
+            if not self._default_headers:
+                return []
+            return [(str(k), v) for k, v in self._default_headers.items()]
+        result = CIMultiDict(self._default_headers)
+        if not isinstance(headers, (MultiDict, CIMultiDict, CIMultiDictProxy)):
+            headers = CIMultiDict(headers)
+        added: set[str] = set()
+        for key, value in headers.items():
+            if key in added:
+                result.add(key, value)
+            else:
+                result[key] = value
+                added.add(key)
+        return [(str(k), v) for k, v in result.items()]
+
+    async def _request(
+        self,
+        method: str,
+        str_or_url: Any,
+        *,
+        params: Any = None,
+        data: Any = None,
+        json: Any = None,
+        cookies: Any = None,
+        headers: Any = None,
+        skip_auto_headers: Iterable[str] | None = None,
+        auth: BasicAuth | None = None,
+        allow_redirects: bool = True,
+        max_redirects: int = 10,
+        compress: Any = None,
+        chunked: bool | None = None,
+        expect100: bool = False,
+        raise_for_status: Any = None,
+        read_until_eof: bool = True,
+        proxy: Any = None,
+        proxy_auth: BasicAuth | None = None,
+        timeout: Any = sentinel,
+        verify_ssl: bool | None = None,
+        fingerprint: bytes | None = None,
+        ssl_context: Any = None,
+        ssl: Any = True,
+        server_hostname: str | None = None,
+        proxy_headers: Any = None,
+        trace_request_ctx: Any = None,
+        read_bufsize: int | None = None,
+        auto_decompress: bool | None = None,
+        max_line_size: int | None = None,
+        max_field_size: int | None = None,
+        max_headers: int | None = None,
+        middlewares: Any = None,
+        upload_tracker: Any = None,
+    ) -> ClientResponse:
+        if self.closed:
+            raise RuntimeError("Session is closed")
+        if (
+            cookies
+            or compress
+            or chunked
+            or expect100
+            or proxy is not None
+            or fingerprint is not None
+            or ssl_context is not None
+            or server_hostname is not None
+            or middlewares
+            or not read_until_eof
+        ):
+            raise _not_supported("this request option")
+        if ssl is not True and ssl is not None and not isinstance(ssl, bool):
+            raise _not_supported("an SSLContext or Fingerprint as ssl=")
+
+        body, content_type = _prepare_body(data, json, self._json_serialize)
+        try:
+            url = self._build_url(str_or_url)
+        except (ValueError, TypeError) as e:
+            raise InvalidUrlClientError(str_or_url) from e
+        if params:
+            url = url.extend_query(params)
+
+        hdrs_list = self._prepare_headers(headers)
+        if auth is None:
+            auth = self._default_auth
+        auth_header = auth.encode() if auth is not None else None
+
+        if timeout is sentinel:
+            t = self._timeout
+        elif isinstance(timeout, ClientTimeout):
+            t = timeout
+        else:
+            t = ClientTimeout(total=timeout)
+
+        skip: list[str] = list(self._skip_auto_headers)
+        if skip_auto_headers is not None:
+            skip.extend(str(h) for h in skip_auto_headers)
+        verify = ssl is not False and verify_ssl is not False and self._connector._verify_ssl  # type: ignore[union-attr]
+        if auto_decompress is None:
+            auto_decompress = self._auto_decompress
+
+        loop = self._loop
+        lb = self._lb
+        bridge = lb.bridge
+        fut = loop.create_future()
+        rid = self._connector._engine.request(  # type: ignore[union-attr]
+            bridge,
+            fut,
+            method,
+            str(url),
+            hdrs_list,
+            body,
+            content_type,
+            auth_header,
+            skip,
+            allow_redirects,
+            max_redirects,
+            t.total,
+            t.connect,
+            t.sock_read,
+            t.sock_connect,
+            auto_decompress,
+            verify,
+        )
+        try:
+            raw = await fut
+        except asyncio.CancelledError:
+            bridge.abort(rid)
+            raise
+
+        history: tuple[ClientResponse, ...] = ()
+        heads = raw.history()
+        if heads:
+            history = tuple(
+                self._response_class._from_engine(None, h, None, None, self) for h in heads
+            )
+        resp = self._response_class._from_engine(raw, raw.head, loop, bridge, self, history)
+
+        if raise_for_status is None:
+            raise_for_status = self._raise_for_status
+        if raise_for_status is None or raise_for_status is False:
+            pass
+        elif callable(raise_for_status):
+            await raise_for_status(resp)
+        elif raise_for_status:
+            resp.raise_for_status()
+        return resp
+
+    # -- lifecycle -------------------------------------------------------
+    async def close(self) -> None:
+        """Close the underlying connector (when owned)."""
+        if not self._closed_flag:
+            self._closed_flag = True
+            if self._connector is not None and self._connector_owner:
+                await self._connector.close()
+            self._connector = None
+            self._lb.release()
+
+    def detach(self) -> None:
+        """Detach the connector from the session without closing it."""
+        self._connector = None
+
+    def __del__(self) -> None:
+        if not self._closed_flag:
+            self._closed_flag = True
+            if self._connector is not None and self._connector_owner:
+                self._connector._close()
+
+    async def __aenter__(self) -> "ClientSession":
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_val: BaseException | None,
+        exc_tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+
+_NO_JAR = SimpleNamespace(unsafe=False, quote_cookie=True)
+
+
+class _RequestContextManager(Generic[_R]):
+    """Awaitable and async context manager around a request coroutine."""
+
+    __slots__ = ("_coro", "_resp")
+
+    def __init__(self, coro: Coroutine[Any, Any, _R]) -> None:
+        self._coro = coro
+        self._resp: _R | None = None
+
+    def send(self, arg: None) -> Any:
+        return self._coro.send(arg)
+
+    def throw(self, *args: Any, **kwargs: Any) -> Any:
+        return self._coro.throw(*args, **kwargs)
+
+    def close(self) -> None:
+        self._coro.close()
+
+    def __await__(self) -> Generator[Any, None, _R]:
+        return self._coro.__await__()
+
+    def __iter__(self) -> Generator[Any, None, _R]:
+        return self.__await__()
+
+    async def __aenter__(self) -> _R:
+        self._resp = await self._coro
+        return await self._resp.__aenter__()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        assert self._resp is not None
+        self._resp.release()
+
+
+class _SessionRequestContextManager:
+    __slots__ = ("_coro", "_resp", "_session")
+
+    def __init__(self, coro: Coroutine[Any, Any, ClientResponse], session: ClientSession) -> None:
+        self._coro = coro
+        self._resp: ClientResponse | None = None
+        self._session = session
+
+    async def __aenter__(self) -> ClientResponse:
+        try:
+            self._resp = await self._coro
+        except BaseException:
+            await self._session.close()
+            raise
+        return self._resp
+
+    async def __aexit__(self, *exc: Any) -> None:
+        assert self._resp is not None
+        self._resp.release()
+        await self._session.close()
+
+    def __await__(self) -> Generator[Any, None, ClientResponse]:
+        return self.__aenter__().__await__()
+
+
+def request(
+    method: str,
+    url: Any,
+    *,
+    version: HttpVersion = HttpVersion11,
+    connector: BaseConnector | None = None,
+    loop: asyncio.AbstractEventLoop | None = None,
+    **kwargs: Any,
+) -> _SessionRequestContextManager:
+    """Make one request with a session of its own, closed afterwards.
+
+    Use as ``async with aioxide.request("GET", url) as resp: ...``.
+    """
+    connector_owner = False
+    if connector is None:
+        connector_owner = True
+        connector = TCPConnector(loop=loop, force_close=True)
+    session = ClientSession(
+        loop=loop,
+        cookies=kwargs.pop("cookies", None),
+        version=version,
+        timeout=kwargs.pop("timeout", sentinel),
+        connector=connector,
+        connector_owner=connector_owner,
+    )
+    return _SessionRequestContextManager(session._request(method, url, **kwargs), session)
+
+
+__all__ += ("RequestInfo",)

@@ -1,0 +1,179 @@
+"""Connectors (``aiohttp.connector``): the pool lives in the engine; these
+classes carry aiohttp's parameters to it."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from typing import Any, NamedTuple
+
+from ._aioxide import Session as _EngineSession
+from .helpers import _SENTINEL, sentinel
+from .http import SERVER_SOFTWARE
+
+__all__ = ("BaseConnector", "ConnectionKey", "TCPConnector")
+
+
+class ConnectionKey(NamedTuple):
+    host: str
+    port: int | None
+    is_ssl: bool
+    ssl: Any
+    proxy: Any
+    proxy_auth: Any
+    proxy_headers_hash: int | None
+    server_hostname: str | None = None
+
+
+def _not_supported(name: str) -> NotImplementedError:
+    return NotImplementedError(
+        f"aioxide does not support {name} yet; see docs/COMPATIBILITY.md"
+    )
+
+
+class BaseConnector:
+    """Connection pool settings (aiohttp's BaseConnector)."""
+
+    allowed_protocol_schema_set: frozenset[str] = frozenset({"", "http", "https"})
+
+    def __init__(
+        self,
+        *,
+        keepalive_timeout: float | None | _SENTINEL = sentinel,
+        force_close: bool = False,
+        limit: int = 100,
+        limit_per_host: int = 0,
+        enable_cleanup_closed: bool = False,
+        loop: asyncio.AbstractEventLoop | None = None,
+        timeout_ceil_threshold: float = 5,
+    ) -> None:
+        if force_close:
+            if keepalive_timeout is not None and keepalive_timeout is not sentinel:
+                raise ValueError("keepalive_timeout cannot be set if force_close is True")
+            keepalive_timeout = None
+        elif keepalive_timeout is sentinel:
+            keepalive_timeout = 15.0
+        self._loop = loop or asyncio.get_running_loop()
+        self._keepalive_timeout: float | None = keepalive_timeout  # type: ignore[assignment]
+        self._force_close = force_close
+        self._limit = limit
+        self._limit_per_host = limit_per_host
+        self._cleanup_closed_disabled = not enable_cleanup_closed
+        self._timeout_ceil_threshold = timeout_ceil_threshold
+        self._closed = False
+        self._engine = _EngineSession(
+            limit=limit,
+            limit_per_host=limit_per_host,
+            force_close=force_close,
+            keepalive_timeout=keepalive_timeout,
+            user_agent=SERVER_SOFTWARE,
+        )
+
+    # The engine decides TLS verification per request; the connector default.
+    _verify_ssl = True
+
+    @property
+    def closed(self) -> bool:
+        """Is the connector closed."""
+        return self._closed
+
+    @property
+    def force_close(self) -> bool:
+        """Ultimately close connection on releasing if True."""
+        return self._force_close
+
+    @property
+    def limit(self) -> int:
+        """The total number of simultaneous connections (0: no limit)."""
+        return self._limit
+
+    @property
+    def limit_per_host(self) -> int:
+        """The limit for simultaneous connections to the same endpoint (0: no limit)."""
+        return self._limit_per_host
+
+    async def close(self, *, abort_ssl: bool = False) -> None:
+        """Close all opened transports."""
+        self._close()
+
+    def _close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._engine.close()
+
+    def __del__(self) -> None:
+        if not getattr(self, "_closed", True):
+            self._engine.close()
+
+    async def __aenter__(self) -> "BaseConnector":
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.close()
+
+
+class TCPConnector(BaseConnector):
+    """TCP connector (aiohttp's TCPConnector)."""
+
+    def __init__(
+        self,
+        *,
+        verify_ssl: bool = True,
+        fingerprint: bytes | None = None,
+        use_dns_cache: bool = True,
+        ttl_dns_cache: int | None = 10,
+        dns_cache_max_size: int = 1000,
+        family: socket.AddressFamily = socket.AddressFamily.AF_UNSPEC,
+        ssl_context: Any = None,
+        ssl: Any = True,
+        local_addr: tuple[str, int] | None = None,
+        resolver: Any = None,
+        keepalive_timeout: None | float | _SENTINEL = sentinel,
+        force_close: bool = False,
+        limit: int = 100,
+        limit_per_host: int = 0,
+        enable_cleanup_closed: bool = False,
+        loop: asyncio.AbstractEventLoop | None = None,
+        timeout_ceil_threshold: float = 5,
+        happy_eyeballs_delay: float | None = 0.25,
+        interleave: int | None = None,
+        socket_factory: Any = None,
+        ssl_shutdown_timeout: Any = sentinel,
+    ) -> None:
+        if fingerprint is not None:
+            raise _not_supported("fingerprint=")
+        if ssl_context is not None or not isinstance(ssl, bool):
+            raise _not_supported("an SSLContext or Fingerprint as ssl=")
+        if local_addr is not None:
+            raise _not_supported("local_addr=")
+        if resolver is not None:
+            raise _not_supported("resolver=")
+        if socket_factory is not None:
+            raise _not_supported("socket_factory=")
+        if family not in (0, socket.AF_UNSPEC):
+            raise _not_supported("family=")
+        super().__init__(
+            keepalive_timeout=keepalive_timeout,
+            force_close=force_close,
+            limit=limit,
+            limit_per_host=limit_per_host,
+            enable_cleanup_closed=enable_cleanup_closed,
+            loop=loop,
+            timeout_ceil_threshold=timeout_ceil_threshold,
+        )
+        self._verify_ssl = bool(ssl) and verify_ssl
+        self._use_dns_cache = use_dns_cache
+        self._ttl_dns_cache = ttl_dns_cache
+        self._family = family
+        self._happy_eyeballs_delay = happy_eyeballs_delay
+        self._interleave = interleave
+
+    @property
+    def family(self) -> int:
+        """Socket family like AF_INET."""
+        return self._family
+
+    @property
+    def use_dns_cache(self) -> bool:
+        """True if local DNS caching is enabled."""
+        return self._use_dns_cache

@@ -1,0 +1,89 @@
+"""Shared fixtures: real loopback servers and the client module under test.
+
+The suite is written against aiohttp's client API.  By default it tests aioxide;
+``AIOXIDE_TEST_TARGET=aiohttp pytest`` runs the same tests against aiohttp itself,
+which is how a test is checked to describe aiohttp's real behaviour.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import os
+import socket
+from typing import Any, AsyncIterator, Awaitable, Callable
+
+import pytest
+from aiohttp import web
+
+TARGET = os.environ.get("AIOXIDE_TEST_TARGET", "aioxide")
+client: Any = importlib.import_module(TARGET)
+
+
+@pytest.fixture
+def aiohttp() -> Any:
+    """The client module under test (aioxide, or aiohttp as the reference)."""
+    return client
+
+
+@pytest.fixture
+async def serve() -> AsyncIterator[Callable[[web.Application], Awaitable[str]]]:
+    """Start an aiohttp.web app on 127.0.0.1:<free port>; returns its base URL."""
+    runners: list[web.AppRunner] = []
+
+    async def start(app: web.Application) -> str:
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        runners.append(runner)
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        return f"http://127.0.0.1:{port}"
+
+    yield start
+    for r in runners:
+        await r.cleanup()
+
+
+RawHandler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+@pytest.fixture
+async def raw_server() -> AsyncIterator[Callable[[RawHandler], Awaitable[str]]]:
+    """Start a raw asyncio socket server (for misbehaving peers); returns its base URL.
+
+    The handler gets (reader, writer); the writer is closed after the handler returns.
+    """
+    servers: list[asyncio.AbstractServer] = []
+
+    async def start(handler: RawHandler) -> str:
+        async def wrapped(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+            try:
+                await handler(r, w)
+            except (ConnectionError, asyncio.IncompleteReadError):
+                pass
+            finally:
+                w.close()
+
+        srv = await asyncio.start_server(wrapped, "127.0.0.1", 0)
+        servers.append(srv)
+        port = srv.sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}"
+
+    yield start
+    for s in servers:
+        s.close()
+        await s.wait_closed()
+
+
+async def read_request_head(reader: asyncio.StreamReader) -> bytes:
+    """Read one request head (up to the blank line) from a raw connection."""
+    return await reader.readuntil(b"\r\n\r\n")
+
+
+@pytest.fixture
+def unused_port() -> int:
+    """A loopback port with nothing listening on it."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
