@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 from urllib.parse import parse_qsl
 
 import pytest
@@ -85,11 +86,10 @@ async def base(serve: Any, release_hang: asyncio.Event) -> str:
 
 
 async def _get_echo(aiohttp: Any, method: str, url: str, **kwargs: Any) -> dict[str, Any]:
-    async with aiohttp.ClientSession() as s:
-        async with s.request(method, url, **kwargs) as resp:
-            assert resp.status == 200
-            result: dict[str, Any] = await resp.json()
-            return result
+    async with aiohttp.ClientSession() as s, s.request(method, url, **kwargs) as resp:
+        assert resp.status == 200
+        result: dict[str, Any] = await resp.json()
+        return result
 
 
 # --------------------------------------------------------------------------- params
@@ -129,10 +129,9 @@ async def test_params_extend_existing_query(aiohttp: Any, base: str) -> None:
 
 
 async def test_params_response_url_includes_query(aiohttp: Any, base: str) -> None:
-    async with aiohttp.ClientSession() as s:
-        async with s.get(base + "/echo", params={"q": "a b"}) as resp:
-            assert resp.url == URL(base + "/echo").with_query({"q": "a b"})
-            assert resp.url.query["q"] == "a b"
+    async with aiohttp.ClientSession() as s, s.get(base + "/echo", params={"q": "a b"}) as resp:
+        assert resp.url == URL(base + "/echo").with_query({"q": "a b"})
+        assert resp.url.query["q"] == "a b"
 
 
 # --------------------------------------------------------------------------- headers
@@ -307,9 +306,7 @@ def _basic(userpass: bytes) -> str:
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 async def test_auth_basic_auth(aiohttp: Any, base: str) -> None:
-    echo = await _get_echo(
-        aiohttp, "GET", base + "/echo", auth=aiohttp.BasicAuth("user", "pass")
-    )
+    echo = await _get_echo(aiohttp, "GET", base + "/echo", auth=aiohttp.BasicAuth("user", "pass"))
     assert _values(echo, "Authorization") == ["Basic dXNlcjpwYXNz"]
 
 
@@ -323,9 +320,11 @@ async def test_auth_basic_auth_latin1_default_encoding(aiohttp: Any, base: str) 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 async def test_session_auth_applies_to_requests(aiohttp: Any, base: str) -> None:
-    async with aiohttp.ClientSession(auth=aiohttp.BasicAuth("sess", "pw")) as s:
-        async with s.get(base + "/echo") as resp:
-            echo = await resp.json()
+    async with (
+        aiohttp.ClientSession(auth=aiohttp.BasicAuth("sess", "pw")) as s,
+        s.get(base + "/echo") as resp,
+    ):
+        echo = await resp.json()
     assert _values(echo, "Authorization") == [_basic(b"sess:pw")]
 
 
@@ -344,16 +343,13 @@ async def test_encode_basic_auth_header(aiohttp: Any, base: str) -> None:
         ("onlyuser", b"onlyuser:"),
     ],
 )
-async def test_credentials_in_url(
-    aiohttp: Any, base: str, userinfo: str, expected: bytes
-) -> None:
+async def test_credentials_in_url(aiohttp: Any, base: str, userinfo: str, expected: bytes) -> None:
     url = base.replace("http://", f"http://{userinfo}@") + "/echo"
-    async with aiohttp.ClientSession() as s:
-        async with s.get(url) as resp:
-            echo = await resp.json()
-            # credentials are moved into the header, not kept in the URL
-            assert resp.url == URL(base + "/echo")
-            assert resp.url.user is None
+    async with aiohttp.ClientSession() as s, s.get(url) as resp:
+        echo = await resp.json()
+        # credentials are moved into the header, not kept in the URL
+        assert resp.url == URL(base + "/echo")
+        assert resp.url.user is None
     assert _values(echo, "Authorization") == [_basic(expected)]
     assert echo["raw_path"] == "/echo"
 

@@ -11,7 +11,8 @@ import codecs
 import hashlib
 import json
 import random
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from aiohttp import web
@@ -51,7 +52,7 @@ class _Server:
 
     async def mislabelled(self, request: web.Request) -> web.Response:
         return web.Response(
-            body="naïve café".encode("utf-8"),
+            body="naïve café".encode(),
             headers={"Content-Type": "text/plain; charset=iso-8859-1"},
         )
 
@@ -199,7 +200,9 @@ async def test_custom_reason_phrase(raw_server: Any, session: Any) -> None:
         assert await resp.text() == "ok"
 
 
-async def test_http10_response_read_until_close(aiohttp: Any, raw_server: Any, session: Any) -> None:
+async def test_http10_response_read_until_close(
+    aiohttp: Any, raw_server: Any, session: Any
+) -> None:
     # no Content-Length, no chunking: the body runs until the server closes
     base = await raw_server(_raw_responder(b"HTTP/1.0 200 OK\r\nX-V: 0\r\n\r\nold school body"))
     async with session.get(base + "/") as resp:
@@ -322,7 +325,9 @@ async def test_content_type_and_charset(
 
 
 async def test_missing_content_type(raw_server: Any, session: Any) -> None:
-    base = await raw_server(_raw_responder(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nh\xc3\xa9llo"))
+    base = await raw_server(
+        _raw_responder(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nh\xc3\xa9llo")
+    )
     async with session.get(base + "/") as resp:
         assert "Content-Type" not in resp.headers
         assert resp.content_type == "application/octet-stream"
@@ -384,7 +389,7 @@ async def test_text_explicit_encoding_overrides_header(server: Any, session: Any
     async with session.get(server.base + "/mislabelled") as resp:
         assert await resp.text(encoding="utf-8") == "naïve café"
         # with the header's (wrong) charset the UTF-8 bytes decode as latin-1
-        assert await resp.text() == "naïve café".encode("utf-8").decode("latin-1")
+        assert await resp.text() == "naïve café".encode().decode("latin-1")
 
 
 async def test_text_errors_argument(server: Any, session: Any) -> None:

@@ -7,7 +7,8 @@ Every test here must pass against aiohttp 3.14.5 (AIOXIDE_TEST_TARGET=aiohttp).
 from __future__ import annotations
 
 import asyncio
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from aiohttp import web
@@ -128,13 +129,17 @@ async def test_session_owned_connector_is_closed_with_session(aiohttp: Any, base
 async def test_connector_owner_false_leaves_connector_open(aiohttp: Any, base: str) -> None:
     conn = aiohttp.TCPConnector()
     try:
-        async with aiohttp.ClientSession(connector=conn, connector_owner=False) as s:
-            async with s.get(base + "/echo") as resp:
-                assert resp.status == 200
+        async with (
+            aiohttp.ClientSession(connector=conn, connector_owner=False) as s,
+            s.get(base + "/echo") as resp,
+        ):
+            assert resp.status == 200
         assert conn.closed is False
-        async with aiohttp.ClientSession(connector=conn, connector_owner=False) as s2:
-            async with s2.get(base + "/echo") as resp:
-                assert resp.status == 200
+        async with (
+            aiohttp.ClientSession(connector=conn, connector_owner=False) as s2,
+            s2.get(base + "/echo") as resp,
+        ):
+            assert resp.status == 200
     finally:
         await conn.close()
     assert conn.closed is True
@@ -145,17 +150,16 @@ async def test_connector_owner_false_leaves_connector_open(aiohttp: Any, base: s
 
 @pytest.mark.parametrize("verb", METHODS)
 async def test_verb_helper_as_async_context_manager(aiohttp: Any, base: str, verb: str) -> None:
-    async with aiohttp.ClientSession() as s:
-        async with getattr(s, verb)(base + "/echo") as resp:
-            assert resp.status == 200
-            assert resp.method == verb.upper()
-            assert resp.headers["X-Method"] == verb.upper()
-            if verb == "head":
-                assert await resp.read() == b""
-            else:
-                echo = await resp.json()
-                assert echo["method"] == verb.upper()
-                assert echo["path"] == "/echo"
+    async with aiohttp.ClientSession() as s, getattr(s, verb)(base + "/echo") as resp:
+        assert resp.status == 200
+        assert resp.method == verb.upper()
+        assert resp.headers["X-Method"] == verb.upper()
+        if verb == "head":
+            assert await resp.read() == b""
+        else:
+            echo = await resp.json()
+            assert echo["method"] == verb.upper()
+            assert echo["path"] == "/echo"
 
 
 @pytest.mark.parametrize("verb", METHODS)
@@ -188,10 +192,9 @@ async def test_request_with_method_name(aiohttp: Any, base: str, verb: str) -> N
 
 
 async def test_request_accepts_yarl_url(aiohttp: Any, base: str) -> None:
-    async with aiohttp.ClientSession() as s:
-        async with s.get(URL(base) / "echo") as resp:
-            assert resp.url == URL(base + "/echo")
-            assert (await resp.json())["path"] == "/echo"
+    async with aiohttp.ClientSession() as s, s.get(URL(base) / "echo") as resp:
+        assert resp.url == URL(base + "/echo")
+        assert (await resp.json())["path"] == "/echo"
 
 
 async def test_module_level_request_context_manager(aiohttp: Any, base: str) -> None:
@@ -224,28 +227,31 @@ async def test_module_level_request_context_manager(aiohttp: Any, base: str) -> 
 async def test_base_url_joins_relative_urls(
     aiohttp: Any, base: str, relative: str, expected_raw_path: str
 ) -> None:
-    async with aiohttp.ClientSession(base_url=base + "/api/v1/") as s:
-        async with s.get(relative) as resp:
-            echo = await resp.json()
-            assert echo["raw_path"] == expected_raw_path
-            assert resp.url == URL(base + expected_raw_path)
-            assert resp.url.is_absolute()
+    async with aiohttp.ClientSession(base_url=base + "/api/v1/") as s, s.get(relative) as resp:
+        echo = await resp.json()
+        assert echo["raw_path"] == expected_raw_path
+        assert resp.url == URL(base + expected_raw_path)
+        assert resp.url.is_absolute()
 
 
 async def test_base_url_as_yarl_url_and_params(aiohttp: Any, base: str) -> None:
-    async with aiohttp.ClientSession(base_url=URL(base + "/api/")) as s:
-        async with s.get("things", params={"q": "a b"}) as resp:
-            assert (await resp.json())["raw_path"] == "/api/things?q=a+b"
+    async with (
+        aiohttp.ClientSession(base_url=URL(base + "/api/")) as s,
+        s.get("things", params={"q": "a b"}) as resp,
+    ):
+        assert (await resp.json())["raw_path"] == "/api/things?q=a+b"
 
 
 async def test_base_url_ignored_for_absolute_url(aiohttp: Any, base: str, serve: Any) -> None:
     other_app = web.Application()
     other_app.router.add_route("*", "/{tail:.*}", _echo)
     other = await serve(other_app)
-    async with aiohttp.ClientSession(base_url=base + "/api/") as s:
-        async with s.get(other + "/elsewhere") as resp:
-            assert resp.url == URL(other + "/elsewhere")
-            assert (await resp.json())["raw_path"] == "/elsewhere"
+    async with (
+        aiohttp.ClientSession(base_url=base + "/api/") as s,
+        s.get(other + "/elsewhere") as resp,
+    ):
+        assert resp.url == URL(other + "/elsewhere")
+        assert (await resp.json())["raw_path"] == "/elsewhere"
 
 
 async def test_base_url_with_path_needs_trailing_slash(aiohttp: Any, base: str) -> None:
@@ -293,9 +299,11 @@ async def test_session_timeout_applies_to_requests(aiohttp: Any, base: str) -> N
 
 async def test_request_timeout_overrides_session_timeout(aiohttp: Any, base: str) -> None:
     # short session timeout, longer per-request timeout: the request succeeds
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=0.05)) as s:
-        async with s.get(base + "/slow", timeout=aiohttp.ClientTimeout(total=20)) as resp:
-            assert await resp.text() == "slow done"
+    async with (
+        aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=0.05)) as s,
+        s.get(base + "/slow", timeout=aiohttp.ClientTimeout(total=20)) as resp,
+    ):
+        assert await resp.text() == "slow done"
     # long session timeout, short per-request timeout: the request times out
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20)) as s:
         with pytest.raises(asyncio.TimeoutError):
@@ -346,11 +354,13 @@ async def test_session_raise_for_status_ignores_success_and_redirect(
 
 
 async def test_request_raise_for_status_false_overrides_session(aiohttp: Any, base: str) -> None:
-    async with aiohttp.ClientSession(raise_for_status=True) as s:
-        async with s.get(base + "/status/404", raise_for_status=False) as resp:
-            assert resp.status == 404
-            assert resp.ok is False
-            assert await resp.text() == "status 404"
+    async with (
+        aiohttp.ClientSession(raise_for_status=True) as s,
+        s.get(base + "/status/404", raise_for_status=False) as resp,
+    ):
+        assert resp.status == 404
+        assert resp.ok is False
+        assert await resp.text() == "status 404"
 
 
 async def test_request_raise_for_status_true_overrides_session(aiohttp: Any, base: str) -> None:
@@ -444,9 +454,7 @@ class _InFlight:
             self.now += 1
             self.per_server[name] = self.per_server.get(name, 0) + 1
             self.max = max(self.max, self.now)
-            self.per_server_max[name] = max(
-                self.per_server_max.get(name, 0), self.per_server[name]
-            )
+            self.per_server_max[name] = max(self.per_server_max.get(name, 0), self.per_server[name])
             if self.now >= self.target:
                 self.reached.set()
             try:

@@ -152,13 +152,19 @@ class ClientResponse:
     # -- attributes ------------------------------------------------------
     @property
     def url(self) -> URL:
+        """The URL that answered, without its fragment."""
         if self._url is None:
-            self._url = URL(self._head.url, encoded=True)
+            self._url = self.real_url.with_fragment(None)
         return self._url
 
     @property
     def real_url(self) -> URL:
-        return self.url
+        """The URL that answered, fragment included."""
+        real = self.__dict__.get("_real_url")
+        if real is None:
+            real = URL(self._head.url, encoded=True)
+            self.__dict__["_real_url"] = real
+        return real
 
     @property
     def host(self) -> str:

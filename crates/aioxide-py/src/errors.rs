@@ -111,21 +111,13 @@ fn build(py: Python<'_>, e: &Error) -> PyResult<PyErr> {
             class(py, "ClientResponseError")?.call((request_info(py, e)?, history(py, e)?), Some(&kwargs))?
         }
         ErrorKind::TooManyRedirects => {
+            // As aiohttp: the first request's info, the whole history, no status.
             let hist = history(py, e)?;
-            let first = hist.get_item(0).ok();
-            let info = match &first {
-                Some(r) => r.getattr("request_info")?,
-                None => request_info(py, e)?,
+            let info = match hist.get_item(0) {
+                Ok(first) => first.getattr("request_info")?,
+                Err(_) => request_info(py, e)?,
             };
-            let kwargs = pyo3::types::PyDict::new(py);
-            if let Some(r) = &first {
-                let last = hist.get_item(hist.len() - 1)?;
-                kwargs.set_item("status", last.getattr("status")?)?;
-                kwargs.set_item("message", last.getattr("reason")?)?;
-                kwargs.set_item("headers", last.getattr("headers")?)?;
-                let _ = r;
-            }
-            class(py, "TooManyRedirects")?.call((info, hist), Some(&kwargs))?
+            class(py, "TooManyRedirects")?.call1((info, hist))?
         }
     };
     Ok(PyErr::from_value(exc))

@@ -1,57 +1,73 @@
-//! The one tokio runtime: one worker thread, shared by every event loop's
-//! bridge, shut down when the last bridge closes, rebuilt after a fork.
+//! The one tokio runtime: a current-thread scheduler driven by one dedicated
+//! thread, shared by every event loop's bridge, stopped when the last bridge
+//! closes, rebuilt after a fork.
 
 use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Duration;
 
-use tokio::runtime::Runtime;
+use tokio::runtime::Handle;
+use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 struct State {
-    rt: Arc<Runtime>,
+    handle: Handle,
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
     users: usize,
     pid: u32,
+    generation: u64,
 }
 
 static STATE: Mutex<Option<State>> = Mutex::new(None);
+static GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 fn lock() -> std::sync::MutexGuard<'static, Option<State>> {
     STATE.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// A counted reference to the runtime; the last one dropped shuts it down.
+fn start(pid: u32) -> std::io::Result<State> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .max_blocking_threads(8)
+        .thread_keep_alive(Duration::from_secs(5))
+        .thread_name("aioxide-blocking")
+        .enable_all()
+        .build()?;
+    let handle = rt.handle().clone();
+    let (tx, rx) = oneshot::channel::<()>();
+    let thread = std::thread::Builder::new().name("aioxide-engine".into()).spawn(move || {
+        rt.block_on(async move {
+            let _ = rx.await;
+        });
+        rt.shutdown_timeout(Duration::from_secs(2));
+    })?;
+    let generation = GENERATION.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    Ok(State { handle, stop: Some(tx), thread: Some(thread), users: 0, pid, generation })
+}
+
+/// A counted reference to the runtime; the last one released stops it.
 pub struct RuntimeRef {
-    rt: Option<Arc<Runtime>>,
+    handle: Option<Handle>,
     pid: u32,
+    generation: u64,
 }
 
 impl RuntimeRef {
     pub fn acquire() -> std::io::Result<Self> {
         let pid = std::process::id();
         let mut st = lock();
-        if let Some(s) = st.as_ref() {
-            if s.pid != pid {
-                // A forked child: the parent's worker threads do not exist
-                // here; leak the runtime rather than join ghosts.
-                if let Some(old) = st.take() {
-                    std::mem::forget(old.rt);
-                }
+        if st.as_ref().is_some_and(|s| s.pid != pid) {
+            // A forked child: the parent's engine thread does not exist here.
+            if let Some(old) = st.take() {
+                std::mem::forget(old);
             }
         }
         if st.is_none() {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(1)
-                .max_blocking_threads(8)
-                .thread_keep_alive(Duration::from_secs(5))
-                .thread_name("aioxide-engine")
-                .enable_all()
-                .build()?;
-            *st = Some(State { rt: Arc::new(rt), users: 0, pid });
+            *st = Some(start(pid)?);
         }
         let s = st.as_mut().ok_or_else(|| std::io::Error::other("runtime"))?;
         s.users += 1;
-        Ok(RuntimeRef { rt: Some(s.rt.clone()), pid })
+        Ok(RuntimeRef { handle: Some(s.handle.clone()), pid, generation: s.generation })
     }
 
     pub fn spawn<F>(&self, fut: F) -> Option<JoinHandle<F::Output>>
@@ -59,31 +75,35 @@ impl RuntimeRef {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.rt.as_ref().map(|rt| rt.spawn(fut))
+        self.handle.as_ref().map(|h| h.spawn(fut))
     }
 
-    /// Give up this reference; the last one shuts the runtime down and
-    /// waits (briefly) for its threads.  Call without holding the GIL.
+    /// Give up this reference; the last one stops the engine thread and
+    /// waits (briefly) for it.  Call without holding the GIL.
     pub fn release(&mut self) {
-        let Some(rt) = self.rt.take() else { return };
+        if self.handle.take().is_none() {
+            return;
+        }
         let mut st = lock();
         let last = match st.as_mut() {
-            Some(s) if s.pid == self.pid && Arc::ptr_eq(&s.rt, &rt) => {
+            Some(s) if s.pid == self.pid && s.generation == self.generation => {
                 s.users = s.users.saturating_sub(1);
                 s.users == 0
             }
             _ => false,
         };
         if last {
-            if let Some(s) = st.take() {
+            if let Some(mut s) = st.take() {
                 drop(st);
-                drop(s.rt);
-                if let Ok(owned) = Arc::try_unwrap(rt) {
-                    owned.shutdown_timeout(Duration::from_secs(2));
+                if let Some(tx) = s.stop.take() {
+                    let _ = tx.send(());
+                }
+                if let Some(t) = s.thread.take() {
+                    if t.thread().id() != std::thread::current().id() {
+                        let _ = t.join();
+                    }
                 }
             }
-        } else if self.pid != std::process::id() {
-            std::mem::forget(rt);
         }
     }
 }

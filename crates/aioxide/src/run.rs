@@ -37,6 +37,12 @@ pub fn parse_url(raw: &str, redirected: bool) -> Result<Url, Error> {
     } else {
         (ErrorKind::InvalidUrl, ErrorKind::NonHttpUrl)
     };
+    // WHATWG parsing reads "http:///x" as host "x"; aiohttp (yarl) sees no host.
+    if let Some(i) = raw.find("://") {
+        if matches!(raw.as_bytes().get(i + 3), None | Some(b'/' | b'?' | b'#')) {
+            return Err(Error::new(invalid, "URL has no host").with_url(raw));
+        }
+    }
     let url = Url::parse(raw).map_err(|e| Error::new(invalid, e.to_string()).with_url(raw))?;
     match url.scheme() {
         "http" | "https" => {}
@@ -164,13 +170,22 @@ fn prepare(
     if let Some(a) = auth {
         sent.push(("Authorization".into(), a.clone()));
     }
+    if !has_header(headers, "content-type") && !skip("content-type") {
+        // aiohttp labels bodies it knows, and any POST/PUT/PATCH body.
+        let ct = match (body, &req.content_type) {
+            (Some(_), Some(ct)) => Some(ct.as_str()),
+            _ if matches!(method, "POST" | "PUT" | "PATCH") => Some("application/octet-stream"),
+            _ => None,
+        };
+        if let Some(ct) = ct {
+            sent.push(("Content-Type".into(), ct.to_owned()));
+        }
+    }
+    if cfg.pool.force_close && !has_header(headers, "connection") {
+        sent.push(("Connection".into(), "close".into()));
+    }
     match body {
         Some(b) => {
-            if let Some(ct) = &req.content_type {
-                if !has_header(headers, "content-type") && !skip("content-type") {
-                    sent.push(("Content-Type".into(), ct.clone()));
-                }
-            }
             if !has_header(headers, "content-length") && !has_header(headers, "transfer-encoding") {
                 sent.push(("Content-Length".into(), b.len().to_string()));
             }
@@ -401,6 +416,7 @@ mod tests {
     fn url_checks() {
         assert_eq!(parse_url("not a url", false).unwrap_err().kind, ErrorKind::InvalidUrl);
         assert_eq!(parse_url("http://", false).unwrap_err().kind, ErrorKind::InvalidUrl);
+        assert_eq!(parse_url("http:///path", false).unwrap_err().kind, ErrorKind::InvalidUrl);
         assert_eq!(parse_url("ftp://x/", false).unwrap_err().kind, ErrorKind::NonHttpUrl);
         assert_eq!(parse_url("ftp://x/", true).unwrap_err().kind, ErrorKind::NonHttpRedirectUrl);
         assert!(parse_url("https://example.com/x", false).is_ok());
