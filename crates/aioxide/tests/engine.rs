@@ -1,0 +1,219 @@
+//! The engine against raw loopback servers: pool reuse, framing, errors.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use aioxide::{Client, ClientConfig, ErrorKind, Request, Timeouts};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// Serve each connection with `answer(n)` for its n-th request (0-based);
+/// returns the base URL and the count of accepted connections.
+async fn serve<F>(answer: F) -> (String, Arc<AtomicUsize>)
+where
+    F: Fn(usize) -> Vec<u8> + Send + Sync + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let conns = Arc::new(AtomicUsize::new(0));
+    let answer = Arc::new(answer);
+    let c = conns.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((sock, _)) = listener.accept().await else { return };
+            c.fetch_add(1, Ordering::SeqCst);
+            let answer = answer.clone();
+            tokio::spawn(handle(sock, answer));
+        }
+    });
+    (format!("http://{addr}"), conns)
+}
+
+async fn handle<F: Fn(usize) -> Vec<u8>>(mut sock: TcpStream, answer: Arc<F>) {
+    let mut buf = Vec::new();
+    let mut n = 0;
+    loop {
+        let mut tmp = [0u8; 4096];
+        let Ok(k) = sock.read(&mut tmp).await else { return };
+        if k == 0 {
+            return;
+        }
+        buf.extend_from_slice(&tmp[..k]);
+        while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            buf.drain(..end + 4);
+            let out = answer(n);
+            n += 1;
+            if out.is_empty() || sock.write_all(&out).await.is_err() {
+                return;
+            }
+            if out.ends_with(b"\n\n\n") {
+                // Marker: close after this answer.
+                return;
+            }
+        }
+    }
+}
+
+fn ok(body: &str) -> Vec<u8> {
+    format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{}", body.len(), body).into_bytes()
+}
+
+#[tokio::test]
+async fn sequential_requests_share_one_connection() {
+    let (base, conns) = serve(|_| ok("hello")).await;
+    let client = Client::default();
+    for _ in 0..5 {
+        let mut r = client.execute(Request::get(&format!("{base}/"))).await.unwrap();
+        assert_eq!(r.head.status, 200);
+        assert_eq!(&r.body.read_to_end().await.unwrap()[..], b"hello");
+    }
+    assert_eq!(conns.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn unread_body_closes_the_connection() {
+    let big = "x".repeat(200_000);
+    let (base, conns) = serve(move |_| ok(&big)).await;
+    let client = Client::default();
+    let mut r = client.execute(Request::get(&format!("{base}/"))).await.unwrap();
+    let first = r.body.chunk(10).await.unwrap().unwrap();
+    assert_eq!(first.len(), 10);
+    drop(r);
+    let mut r = client.execute(Request::get(&format!("{base}/"))).await.unwrap();
+    assert_eq!(r.body.read_to_end().await.unwrap().len(), 200_000);
+    assert_eq!(conns.load(Ordering::SeqCst), 2, "a half-read connection is never reused");
+}
+
+#[tokio::test]
+async fn force_close_opens_one_connection_per_request() {
+    let (base, conns) = serve(|_| ok("x")).await;
+    let mut cfg = ClientConfig::default();
+    cfg.pool.force_close = true;
+    let client = Client::new(cfg);
+    for _ in 0..3 {
+        let mut r = client.execute(Request::get(&format!("{base}/"))).await.unwrap();
+        r.body.read_to_end().await.unwrap();
+    }
+    assert_eq!(conns.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
+async fn truncated_body_is_a_payload_error() {
+    let (base, _) = serve(|_| b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc\n\n\n".to_vec()).await;
+    let client = Client::default();
+    let err = match client.execute(Request::get(&format!("{base}/"))).await {
+        Ok(mut r) => r.body.read_to_end().await.unwrap_err(),
+        Err(e) => e,
+    };
+    assert_eq!(err.kind, ErrorKind::Payload);
+}
+
+#[tokio::test]
+async fn bad_chunk_size_is_a_payload_error() {
+    let (base, _) =
+        serve(|_| b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n".to_vec()).await;
+    let client = Client::default();
+    let err = match client.execute(Request::get(&format!("{base}/"))).await {
+        Ok(mut r) => r.body.read_to_end().await.unwrap_err(),
+        Err(e) => e,
+    };
+    assert_eq!(err.kind, ErrorKind::Payload);
+}
+
+#[tokio::test]
+async fn content_length_with_chunked_is_not_reused() {
+    let (base, conns) = serve(|_| {
+        b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n".to_vec()
+    })
+    .await;
+    let client = Client::default();
+    for _ in 0..2 {
+        if let Ok(mut r) = client.execute(Request::get(&format!("{base}/"))).await {
+            let _ = r.body.read_to_end().await;
+        }
+    }
+    assert_eq!(conns.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn closed_without_answer_is_server_disconnected() {
+    let (base, _) = serve(|_| Vec::new()).await;
+    let err = Client::default().execute(Request::get(&format!("{base}/"))).await.err().unwrap();
+    assert_eq!(err.kind, ErrorKind::ServerDisconnected);
+}
+
+#[tokio::test]
+async fn refused_is_a_connect_error() {
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = l.local_addr().unwrap().port();
+    drop(l);
+    let err = Client::default().execute(Request::get(&format!("http://127.0.0.1:{port}/"))).await.err().unwrap();
+    assert_eq!(err.kind, ErrorKind::Connect);
+    assert_eq!(err.port, Some(port));
+    assert!(err.errno.is_some());
+}
+
+#[tokio::test]
+async fn sock_read_timeout() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let (_sock, _) = listener.accept().await.unwrap();
+        tokio::time::sleep(Duration::from_secs(30)).await;
+    });
+    let mut req = Request::get(&format!("http://{addr}/"));
+    req.timeouts = Timeouts::from_secs(Some(20.0), None, Some(0.2), None);
+    let err = Client::default().execute(req).await.err().unwrap();
+    assert_eq!(err.kind, ErrorKind::ReadTimeout);
+    let mut req = Request::get(&format!("http://{addr}/"));
+    req.timeouts = Timeouts::from_secs(Some(0.2), None, None, None);
+    let err = Client::default().execute(req).await.err().unwrap();
+    assert_eq!(err.kind, ErrorKind::TotalTimeout);
+}
+
+#[tokio::test]
+async fn follows_redirects_and_records_history() {
+    let (base, _) = serve(|n| match n {
+        0 => b"HTTP/1.1 302 Found\r\nLocation: /next\r\nContent-Length: 0\r\n\r\n".to_vec(),
+        _ => ok("done"),
+    })
+    .await;
+    let mut r = Client::default().execute(Request::get(&format!("{base}/start"))).await.unwrap();
+    assert_eq!(r.head.status, 200);
+    assert_eq!(r.history.len(), 1);
+    assert_eq!(r.history[0].status, 302);
+    assert!(r.head.url.ends_with("/next"));
+    assert_eq!(&r.body.read_to_end().await.unwrap()[..], b"done");
+}
+
+#[tokio::test]
+async fn too_many_redirects() {
+    let (base, _) = serve(|_| b"HTTP/1.1 302 Found\r\nLocation: /again\r\nContent-Length: 0\r\n\r\n".to_vec()).await;
+    let mut req = Request::get(&format!("{base}/"));
+    req.max_redirects = 3;
+    let err = Client::default().execute(req).await.err().unwrap();
+    assert_eq!(err.kind, ErrorKind::TooManyRedirects);
+    assert_eq!(err.history.len(), 3);
+}
+
+#[tokio::test]
+async fn gzip_body_is_decoded() {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(b"compressed hello").unwrap();
+    let z = e.finish().unwrap();
+    let (base, _) = serve(move |_| {
+        let mut out =
+            format!("HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\n\r\n", z.len()).into_bytes();
+        out.extend_from_slice(&z);
+        out
+    })
+    .await;
+    let mut r = Client::default().execute(Request::get(&format!("{base}/"))).await.unwrap();
+    assert_eq!(&r.body.read_to_end().await.unwrap()[..], b"compressed hello");
+    let mut req = Request::get(&format!("{base}/"));
+    req.auto_decompress = false;
+    let mut r = Client::default().execute(req).await.unwrap();
+    assert_ne!(&r.body.read_to_end().await.unwrap()[..], b"compressed hello");
+}
