@@ -25,11 +25,11 @@ from typing import Any, Callable
 
 import pytest
 from aiohttp import web
-
 from conftest import read_request_head
 
-PAYLOAD = b"".join(b"line %06d: the quick brown fox jumps over the lazy dog\n" % i
-                   for i in range(2000))  # ~112 KB, compresses well
+PAYLOAD = b"".join(
+    b"line %06d: the quick brown fox jumps over the lazy dog\n" % i for i in range(2000)
+)  # ~112 KB, compresses well
 
 
 def _has_module(*names: str) -> bool:
@@ -120,36 +120,33 @@ async def test_decodes(aiohttp: Any, raw_server: Any, codec: str, chunked: bool)
     assert body != PAYLOAD and len(body) < len(PAYLOAD) // 4
     enc = _encoding_name(codec)
     url = await raw_server(_canned(_response(enc, body, chunked=chunked, chunk=1000)))
-    async with aiohttp.ClientSession() as s:
-        async with s.get(url + "/") as resp:
-            assert resp.status == 200
-            assert await resp.read() == PAYLOAD
-            # Headers describe the wire form and are not rewritten.
-            assert resp.headers["Content-Encoding"] == enc
-            if chunked:
-                assert "Content-Length" not in resp.headers
-            else:
-                assert resp.headers["Content-Length"] == str(len(body))
+    async with aiohttp.ClientSession() as s, s.get(url + "/") as resp:
+        assert resp.status == 200
+        assert await resp.read() == PAYLOAD
+        # Headers describe the wire form and are not rewritten.
+        assert resp.headers["Content-Encoding"] == enc
+        if chunked:
+            assert "Content-Length" not in resp.headers
+        else:
+            assert resp.headers["Content-Length"] == str(len(body))
 
 
 async def test_brotli(aiohttp: Any, raw_server: Any) -> None:
     brotli = pytest.importorskip("brotli")
     body = brotli.compress(PAYLOAD)
     url = await raw_server(_canned(_response("br", body, chunked=True, chunk=500)))
-    async with aiohttp.ClientSession() as s:
-        async with s.get(url + "/") as resp:
-            assert await resp.read() == PAYLOAD
-            assert resp.headers["Content-Encoding"] == "br"
+    async with aiohttp.ClientSession() as s, s.get(url + "/") as resp:
+        assert await resp.read() == PAYLOAD
+        assert resp.headers["Content-Encoding"] == "br"
 
 
 async def test_zstd(aiohttp: Any, raw_server: Any) -> None:
     compress = _zstd_compress()
     body = compress(PAYLOAD)
     url = await raw_server(_canned(_response("zstd", body, chunked=True, chunk=500)))
-    async with aiohttp.ClientSession() as s:
-        async with s.get(url + "/") as resp:
-            assert await resp.read() == PAYLOAD
-            assert resp.headers["Content-Encoding"] == "zstd"
+    async with aiohttp.ClientSession() as s, s.get(url + "/") as resp:
+        assert await resp.read() == PAYLOAD
+        assert resp.headers["Content-Encoding"] == "zstd"
 
 
 async def test_gzip_with_tiny_chunks(aiohttp: Any, raw_server: Any) -> None:
@@ -157,68 +154,59 @@ async def test_gzip_with_tiny_chunks(aiohttp: Any, raw_server: Any) -> None:
     small = PAYLOAD[:3000]
     body = gzip.compress(small)
     url = await raw_server(_canned(_response("gzip", body, chunked=True, chunk=3)))
-    async with aiohttp.ClientSession() as s:
-        async with s.get(url + "/") as resp:
-            assert await resp.read() == small
+    async with aiohttp.ClientSession() as s, s.get(url + "/") as resp:
+        assert await resp.read() == small
 
 
 async def test_coding_token_is_case_insensitive(aiohttp: Any, raw_server: Any) -> None:
     body = gzip.compress(PAYLOAD)
     url = await raw_server(_canned(_response("GZIP", body)))
-    async with aiohttp.ClientSession() as s:
-        async with s.get(url + "/") as resp:
-            assert await resp.read() == PAYLOAD
-            assert resp.headers["Content-Encoding"] == "GZIP"
+    async with aiohttp.ClientSession() as s, s.get(url + "/") as resp:
+        assert await resp.read() == PAYLOAD
+        assert resp.headers["Content-Encoding"] == "GZIP"
 
 
 async def test_concatenated_gzip_members(aiohttp: Any, raw_server: Any) -> None:
     a, b = PAYLOAD[:5000], PAYLOAD[5000:9000]
     body = gzip.compress(a) + gzip.compress(b)
     url = await raw_server(_canned(_response("gzip", body)))
-    async with aiohttp.ClientSession() as s:
-        async with s.get(url + "/") as resp:
-            assert await resp.read() == a + b
+    async with aiohttp.ClientSession() as s, s.get(url + "/") as resp:
+        assert await resp.read() == a + b
 
 
 async def test_streamed_decoding_large_body(aiohttp: Any, raw_server: Any) -> None:
     big = PAYLOAD * 20  # ~2.2 MB decoded, highly compressible
     body = gzip.compress(big)
     url = await raw_server(_canned(_response("gzip", body, chunked=True, chunk=4096)))
-    async with aiohttp.ClientSession() as s:
-        async with s.get(url + "/") as resp:
-            first = await resp.content.readexactly(10)
-            assert first == big[:10]
-            parts = [first]
-            async for piece in resp.content.iter_chunked(65536):
-                assert len(piece) <= 65536
-                parts.append(piece)
+    async with aiohttp.ClientSession() as s, s.get(url + "/") as resp:
+        first = await resp.content.readexactly(10)
+        assert first == big[:10]
+        parts = [first]
+        async for piece in resp.content.iter_chunked(65536):
+            assert len(piece) <= 65536
+            parts.append(piece)
     assert b"".join(parts) == big
 
 
 async def test_empty_gzip_body_and_204(aiohttp: Any, raw_server: Any) -> None:
     url = await raw_server(_canned(_response("gzip", b"")))
-    async with aiohttp.ClientSession() as s:
-        async with s.get(url + "/") as resp:
-            assert resp.status == 200
-            assert await resp.read() == b""
-    url2 = await raw_server(
-        _canned(b"HTTP/1.1 204 No Content\r\nContent-Encoding: gzip\r\n\r\n")
-    )
-    async with aiohttp.ClientSession() as s:
-        async with s.get(url2 + "/") as resp:
-            assert resp.status == 204
-            assert await resp.read() == b""
+    async with aiohttp.ClientSession() as s, s.get(url + "/") as resp:
+        assert resp.status == 200
+        assert await resp.read() == b""
+    url2 = await raw_server(_canned(b"HTTP/1.1 204 No Content\r\nContent-Encoding: gzip\r\n\r\n"))
+    async with aiohttp.ClientSession() as s, s.get(url2 + "/") as resp:
+        assert resp.status == 204
+        assert await resp.read() == b""
 
 
 @pytest.mark.parametrize("enc", ["foo", "identity", "x-gzip", "deflate, gzip"])
 async def test_unhandled_codings_pass_through(aiohttp: Any, raw_server: Any, enc: str) -> None:
     body = gzip.compress(PAYLOAD)
     url = await raw_server(_canned(_response(enc, body)))
-    async with aiohttp.ClientSession() as s:
-        async with s.get(url + "/") as resp:
-            assert resp.status == 200
-            assert await resp.read() == body
-            assert resp.headers["Content-Encoding"] == enc
+    async with aiohttp.ClientSession() as s, s.get(url + "/") as resp:
+        assert resp.status == 200
+        assert await resp.read() == body
+        assert resp.headers["Content-Encoding"] == enc
 
 
 # ---------------------------------------------------------------------------
@@ -249,9 +237,9 @@ async def test_auto_decompress_per_request_override(aiohttp: Any, raw_server: An
             assert await resp.read() == body
         async with s.get(url + "/") as resp:
             assert await resp.read() == PAYLOAD
-    async with aiohttp.ClientSession(auto_decompress=False) as s:
-        async with s.get(url + "/", auto_decompress=True) as resp:
-            assert await resp.read() == PAYLOAD
+    s = aiohttp.ClientSession(auto_decompress=False)
+    async with s, s.get(url + "/", auto_decompress=True) as resp:
+        assert await resp.read() == PAYLOAD
 
 
 # ---------------------------------------------------------------------------
@@ -306,24 +294,22 @@ async def test_default_accept_encoding(
 ) -> None:
     heads: list[bytes] = []
     url = await raw_server(_canned(_response(None, b"ok"), heads))
-    async with aiohttp.ClientSession(auto_decompress=auto_decompress) as s:
-        async with s.get(url + "/") as resp:
-            assert await resp.read() == b"ok"
+    s = aiohttp.ClientSession(auto_decompress=auto_decompress)
+    async with s, s.get(url + "/") as resp:
+        assert await resp.read() == b"ok"
     assert len(heads) == 1
     assert _header_values(heads[0], b"Accept-Encoding") == [_expected_accept_encoding()]
 
 
-async def test_explicit_accept_encoding_replaces_default(
-    aiohttp: Any, raw_server: Any
-) -> None:
+async def test_explicit_accept_encoding_replaces_default(aiohttp: Any, raw_server: Any) -> None:
     heads: list[bytes] = []
     url = await raw_server(_canned(_response(None, b"ok"), heads))
-    async with aiohttp.ClientSession() as s:
-        async with s.get(url + "/", headers={"Accept-Encoding": "identity"}) as resp:
-            assert await resp.read() == b"ok"
-    async with aiohttp.ClientSession(headers={"accept-encoding": "gzip"}) as s:
-        async with s.get(url + "/") as resp:
-            assert await resp.read() == b"ok"
+    s = aiohttp.ClientSession()
+    async with s, s.get(url + "/", headers={"Accept-Encoding": "identity"}) as resp:
+        assert await resp.read() == b"ok"
+    s = aiohttp.ClientSession(headers={"accept-encoding": "gzip"})
+    async with s, s.get(url + "/") as resp:
+        assert await resp.read() == b"ok"
     assert _header_values(heads[0], b"Accept-Encoding") == [b"identity"]
     assert _header_values(heads[1], b"Accept-Encoding") == [b"gzip"]
 
@@ -338,8 +324,7 @@ async def test_round_trip_with_compressing_server(aiohttp: Any, serve: Any) -> N
     app = web.Application()
     app.router.add_get("/", handler)
     url = await serve(app)
-    async with aiohttp.ClientSession() as s:
-        async with s.get(url + "/") as resp:
-            assert resp.status == 200
-            assert resp.headers["Content-Encoding"] in ("gzip", "deflate", "br", "zstd")
-            assert await resp.read() == PAYLOAD
+    async with aiohttp.ClientSession() as s, s.get(url + "/") as resp:
+        assert resp.status == 200
+        assert resp.headers["Content-Encoding"] in ("gzip", "deflate", "br", "zstd")
+        assert await resp.read() == PAYLOAD

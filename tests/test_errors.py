@@ -29,9 +29,8 @@ import time
 from typing import Any
 
 import pytest
-from yarl import URL
-
 from conftest import read_request_head
+from yarl import URL
 
 PROMPT = 10.0  # seconds: an error must surface well within this
 GOOD = b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\ngood"
@@ -160,18 +159,14 @@ async def test_long_header_and_many_headers_within_limits_are_accepted(
 ) -> None:
     value = b"a" * 8000
     headers = b"".join(b"X-H%d: %d\r\n" % (i, i) for i in range(120))
-    ok = (
-        b"HTTP/1.1 200 OK\r\nX-Long: " + value + b"\r\n" + headers
-        + b"Content-Length: 2\r\n\r\nok"
-    )
+    ok = b"HTTP/1.1 200 OK\r\nX-Long: " + value + b"\r\n" + headers + b"Content-Length: 2\r\n\r\nok"
     base = await raw_server(_server(ok, hold=True))
-    async with aiohttp.ClientSession() as s:
-        async with s.get(base + "/fits") as resp:
-            assert resp.status == 200
-            assert resp.headers["X-Long"] == value.decode()
-            assert resp.headers["X-H119"] == "119"
-            assert len(resp.headers) == 122
-            assert await resp.read() == b"ok"
+    async with aiohttp.ClientSession() as s, s.get(base + "/fits") as resp:
+        assert resp.status == 200
+        assert resp.headers["X-Long"] == value.decode()
+        assert resp.headers["X-H119"] == "119"
+        assert len(resp.headers) == 122
+        assert await resp.read() == b"ok"
 
 
 # ---------------------------------------------------------------------------

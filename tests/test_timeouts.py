@@ -24,7 +24,6 @@ import time
 from typing import Any
 
 import pytest
-
 from conftest import read_request_head
 
 PROMPT = 10.0  # generous upper bound (seconds) for "raised promptly"
@@ -57,9 +56,7 @@ def _delayed_server(delay: float, body: bytes = b"late"):
             except asyncio.IncompleteReadError:
                 return
             await asyncio.sleep(delay)
-            writer.write(
-                b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
-            )
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
             await writer.drain()
 
     return handler
@@ -151,11 +148,11 @@ async def test_total_timeout_while_reading_slow_body(aiohttp: Any, raw_server: A
 
     url = await raw_server(trickle)
     t0 = time.monotonic()
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=0.5)) as s:
-        async with s.get(url + "/") as resp:
-            assert resp.status == 200  # headers arrived within the total budget
-            with pytest.raises(asyncio.TimeoutError) as ei:
-                await resp.read()
+    tmo = aiohttp.ClientTimeout(total=0.5)
+    async with aiohttp.ClientSession(timeout=tmo) as s, s.get(url + "/") as resp:
+        assert resp.status == 200  # headers arrived within the total budget
+        with pytest.raises(asyncio.TimeoutError) as ei:
+            await resp.read()
     _assert_plain_timeout(ei.value, aiohttp)
     assert time.monotonic() - t0 < PROMPT
 
@@ -168,10 +165,10 @@ async def test_total_timeout_also_limits_stalled_body(aiohttp: Any, raw_server: 
         await reader.read()
 
     url = await raw_server(partial)
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=0.3)) as s:
-        async with s.get(url + "/") as resp:
-            with pytest.raises(asyncio.TimeoutError) as ei:
-                await resp.read()
+    tmo = aiohttp.ClientTimeout(total=0.3)
+    async with aiohttp.ClientSession(timeout=tmo) as s, s.get(url + "/") as resp:
+        with pytest.raises(asyncio.TimeoutError) as ei:
+            await resp.read()
     _assert_plain_timeout(ei.value, aiohttp)
 
 
@@ -208,11 +205,10 @@ async def test_sock_read_timeout_mid_body(aiohttp: Any, raw_server: Any) -> None
 
     url = await raw_server(partial)
     tmo = aiohttp.ClientTimeout(total=None, sock_read=0.3)
-    async with aiohttp.ClientSession(timeout=tmo) as s:
-        async with s.get(url + "/") as resp:
-            assert resp.status == 200
-            with pytest.raises(aiohttp.SocketTimeoutError) as ei:
-                await resp.read()
+    async with aiohttp.ClientSession(timeout=tmo) as s, s.get(url + "/") as resp:
+        assert resp.status == 200
+        with pytest.raises(aiohttp.SocketTimeoutError) as ei:
+            await resp.read()
     assert ei.type is aiohttp.SocketTimeoutError
     assert isinstance(ei.value, asyncio.TimeoutError)
 
@@ -233,9 +229,8 @@ async def test_sock_read_not_triggered_while_data_flows(aiohttp: Any, raw_server
     url = await raw_server(steady)
     tmo = aiohttp.ClientTimeout(total=None, sock_read=0.6)
     t0 = time.monotonic()
-    async with aiohttp.ClientSession(timeout=tmo) as s:
-        async with s.get(url + "/") as resp:
-            body = await resp.read()
+    async with aiohttp.ClientSession(timeout=tmo) as s, s.get(url + "/") as resp:
+        body = await resp.read()
     elapsed = time.monotonic() - t0
     assert body == b"".join(b"%d" % i * 10 for i in range(pieces))
     # The transfer as a whole took longer than sock_read, so sock_read is per-read.
@@ -370,6 +365,6 @@ async def test_per_request_timeout_none_disables_session_total(
     aiohttp: Any, raw_server: Any
 ) -> None:
     url = await raw_server(_delayed_server(0.8))
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=0.3)) as s:
-        async with s.get(url + "/", timeout=None) as resp:
-            assert await resp.read() == b"late"
+    tmo = aiohttp.ClientTimeout(total=0.3)
+    async with aiohttp.ClientSession(timeout=tmo) as s, s.get(url + "/", timeout=None) as resp:
+        assert await resp.read() == b"late"

@@ -10,11 +10,13 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
+use tokio::sync::Notify;
 use tokio::task::AbortHandle;
 
 use crate::runtime::RuntimeRef;
@@ -22,10 +24,49 @@ use crate::runtime::RuntimeRef;
 /// Turns a task's result into a Python value (or exception) under the GIL.
 pub type Deliver = Box<dyn FnOnce(Python<'_>) -> PyResult<Py<PyAny>> + Send>;
 
+type Job = (Pin<Box<dyn Future<Output = ()> + Send>>, Arc<AbortSlot>);
+
 struct Shared {
     queue: Mutex<Vec<(u64, Deliver)>>,
     efd: OwnedFd,
     closed: AtomicBool,
+    /// Work submitted from the loop thread, handed to the engine in batches:
+    /// one wake-up of the engine thread per batch, not one per request.
+    submit: Mutex<Vec<Job>>,
+    notify: Notify,
+}
+
+/// Where a submitted job's abort handle lands once the engine spawned it.
+#[derive(Default)]
+struct AbortSlot {
+    state: Mutex<(bool, Option<AbortHandle>)>,
+}
+
+impl AbortSlot {
+    fn abort(&self) {
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        st.0 = true;
+        if let Some(h) = st.1.take() {
+            h.abort();
+        }
+    }
+}
+
+/// The engine side of submission: spawn every job of each batch.
+async fn dispatch(shared: Arc<Shared>) {
+    loop {
+        shared.notify.notified().await;
+        let jobs = std::mem::take(&mut *shared.submit.lock().unwrap_or_else(|p| p.into_inner()));
+        for (job, slot) in jobs {
+            let mut st = slot.state.lock().unwrap_or_else(|p| p.into_inner());
+            if !st.0 {
+                st.1 = Some(tokio::spawn(job).abort_handle());
+            }
+        }
+        if shared.closed.load(Ordering::Acquire) {
+            return;
+        }
+    }
 }
 
 impl Shared {
@@ -51,7 +92,7 @@ impl Shared {
 
 struct Pending {
     fut: Py<PyAny>,
-    abort: AbortHandle,
+    abort: Arc<AbortSlot>,
 }
 
 #[pyclass(frozen, module = "aioxide._aioxide")]
@@ -72,21 +113,27 @@ impl Bridge {
     where
         F: Future<Output = Deliver> + Send + 'static,
     {
+        if self.shared.closed.load(Ordering::Acquire) {
+            return Err(PyRuntimeError::new_err("the event loop's bridge is closed"));
+        }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let shared = self.shared.clone();
-        let rt = self.runtime.lock().unwrap_or_else(|p| p.into_inner());
-        let handle = rt
-            .as_ref()
-            .and_then(|r| {
-                r.spawn(async move {
-                    let d = task.await;
-                    shared.push(id, d);
-                })
-            })
-            .ok_or_else(|| PyRuntimeError::new_err("the event loop's bridge is closed"))?;
-        drop(rt);
+        let job = Box::pin(async move {
+            let d = task.await;
+            shared.push(id, d);
+        });
+        let slot = Arc::new(AbortSlot::default());
         // The loop thread holds the GIL here, so drain cannot run before this.
-        self.pending().insert(id, Pending { fut, abort: handle.abort_handle() });
+        self.pending().insert(id, Pending { fut, abort: slot.clone() });
+        let was_empty = {
+            let mut q = self.shared.submit.lock().unwrap_or_else(|p| p.into_inner());
+            let e = q.is_empty();
+            q.push((job, slot));
+            e
+        };
+        if was_empty {
+            self.shared.notify.notify_one();
+        }
         Ok(id)
     }
 }
@@ -103,8 +150,18 @@ impl Bridge {
         // SAFETY: fd is a fresh descriptor we own.
         let efd = unsafe { OwnedFd::from_raw_fd(fd) };
         let runtime = RuntimeRef::acquire()?;
+        let shared = Arc::new(Shared {
+            queue: Mutex::new(Vec::new()),
+            efd,
+            closed: AtomicBool::new(false),
+            submit: Mutex::new(Vec::new()),
+            notify: Notify::new(),
+        });
+        runtime
+            .spawn(dispatch(shared.clone()))
+            .ok_or_else(|| PyRuntimeError::new_err("engine runtime unavailable"))?;
         Ok(Bridge {
-            shared: Arc::new(Shared { queue: Mutex::new(Vec::new()), efd, closed: AtomicBool::new(false) }),
+            shared,
             pending: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
             runtime: Mutex::new(Some(runtime)),
@@ -146,6 +203,11 @@ impl Bridge {
         }
     }
 
+    /// A round trip through the engine that does nothing (measures the bridge).
+    fn ping(&self, fut: Py<PyAny>) -> PyResult<u64> {
+        self.spawn(fut, async { Box::new(|py: Python<'_>| Ok(py.None())) as Deliver })
+    }
+
     /// Number of futures still waiting on the engine.
     fn pending_count(&self) -> usize {
         self.pending().len()
@@ -154,6 +216,7 @@ impl Bridge {
     /// Abort everything in flight and release the runtime.
     fn close(&self, py: Python<'_>) {
         self.shared.closed.store(true, Ordering::Release);
+        self.shared.notify.notify_one();
         let drained: Vec<Pending> = self.pending().drain().map(|(_, p)| p).collect();
         for p in &drained {
             p.abort.abort();
@@ -174,6 +237,7 @@ impl Bridge {
 impl Drop for Bridge {
     fn drop(&mut self) {
         self.shared.closed.store(true, Ordering::Release);
+        self.shared.notify.notify_one();
         for (_, p) in self.pending().drain() {
             p.abort.abort();
         }

@@ -50,7 +50,7 @@ fn os_error<'py>(py: Python<'py>, e: &Error) -> PyResult<Bound<'py, PyAny>> {
 pub fn request_info<'py>(py: Python<'py>, e: &Error) -> PyResult<Bound<'py, PyAny>> {
     let reqrep = module(py, &REQREP, "aioxide.client_reqrep")?;
     match &e.request {
-        Some(r) => reqrep.getattr("_request_info")?.call1((r.method.clone(), r.url.clone(), r.headers.clone())),
+        Some(r) => reqrep.getattr("_request_info")?.call1((r.method.clone(), r.url.clone(), crate::header_pairs(&r.headers))),
         None => reqrep
             .getattr("_request_info")?
             .call1(("GET", e.url.clone().unwrap_or_default(), Vec::<(String, String)>::new())),

@@ -1,6 +1,9 @@
 //! PyO3 glue: builds `aioxide._aioxide`.  No decisions live here: it moves
 //! arguments into the engine and results back out through the bridge.
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod bridge;
 mod errors;
 mod runtime;
@@ -30,6 +33,11 @@ fn title_case(name: &str) -> String {
         up = c == '-';
     }
     out
+}
+
+/// Header pairs with Title-Case names, values decoded leniently.
+pub fn header_pairs(h: &http::HeaderMap) -> Vec<(String, String)> {
+    h.iter().map(|(k, v)| (title_case(k.as_str()), String::from_utf8_lossy(v.as_bytes()).into_owned())).collect()
 }
 
 /// A response's status line, headers and the request that produced it.
@@ -92,7 +100,7 @@ impl Head {
         &self.head.request.url
     }
     fn request_headers(&self) -> Vec<(String, String)> {
-        self.head.request.headers.clone()
+        header_pairs(&self.head.request.headers)
     }
 }
 

@@ -66,7 +66,7 @@ pub struct Error {
     /// Responses seen before the error (TooManyRedirects).
     pub history: Vec<ResponseHead>,
     /// The request in flight when the error happened, for `request_info`.
-    pub request: Option<Box<crate::response::RequestInfo>>,
+    pub request: Option<std::sync::Arc<crate::response::RequestInfo>>,
 }
 
 impl Error {
@@ -101,9 +101,9 @@ impl Error {
         self
     }
 
-    pub fn with_request(mut self, req: &crate::response::RequestInfo) -> Self {
+    pub fn with_request(mut self, req: &std::sync::Arc<crate::response::RequestInfo>) -> Self {
         if self.request.is_none() {
-            self.request = Some(Box::new(req.clone()));
+            self.request = Some(req.clone());
         }
         self
     }

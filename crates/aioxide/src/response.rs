@@ -19,7 +19,7 @@ pub struct RequestInfo {
     pub method: String,
     pub url: String,
     /// Every header sent, the automatic ones included.
-    pub headers: Vec<(String, String)>,
+    pub headers: HeaderMap,
 }
 
 /// Status line and headers of one response.
@@ -31,7 +31,7 @@ pub struct ResponseHead {
     /// The URL that answered (after redirects, for the final one).
     pub url: String,
     pub headers: HeaderMap,
-    pub request: RequestInfo,
+    pub request: std::sync::Arc<RequestInfo>,
 }
 
 /// A response: its head, the redirects before it, and its body.

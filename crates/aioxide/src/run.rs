@@ -30,13 +30,105 @@ fn is_idempotent(method: &str) -> bool {
     matches!(method, "GET" | "HEAD" | "OPTIONS" | "TRACE" | "PUT" | "DELETE")
 }
 
-/// Parse and check the request URL, as aiohttp does before any I/O.
-pub fn parse_url(raw: &str, redirected: bool) -> Result<Url, Error> {
-    let (invalid, non_http) = if redirected {
+/// Where a request goes: what the engine needs of its URL.
+#[derive(Debug, Clone)]
+pub struct Dest {
+    /// The URL as a string (as given, or as serialized after a redirect).
+    pub url: String,
+    pub tls: bool,
+    /// Host name or IP literal, without IPv6 brackets.
+    pub host: String,
+    pub port: u16,
+    /// The `Host` header value: host, with the port when not the default.
+    pub host_header: String,
+    /// The origin-form request target: path and query.
+    pub target: String,
+    /// `Basic` credentials from the URL's userinfo, already encoded.
+    pub auth: Option<String>,
+}
+
+impl Dest {
+    fn same_origin(&self, other: &Dest) -> bool {
+        self.tls == other.tls && self.host.eq_ignore_ascii_case(&other.host) && self.port == other.port
+    }
+}
+
+fn url_errors(redirected: bool) -> (ErrorKind, ErrorKind) {
+    if redirected {
         (ErrorKind::InvalidRedirectUrl, ErrorKind::NonHttpRedirectUrl)
     } else {
         (ErrorKind::InvalidUrl, ErrorKind::NonHttpUrl)
+    }
+}
+
+/// The common case, without a general URL parser: `http(s)://host[:port]/...`
+/// with a plain lowercase ASCII host and no userinfo (what yarl hands over).
+fn fast_dest(raw: &str) -> Option<Dest> {
+    let (tls, rest) = if let Some(r) = raw.strip_prefix("http://") {
+        (false, r)
+    } else if let Some(r) = raw.strip_prefix("https://") {
+        (true, r)
+    } else {
+        return None;
     };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..end];
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, p)) => {
+            if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            (h, Some(p.parse::<u16>().ok()?))
+        }
+        None => (authority, None),
+    };
+    let plain = !host.is_empty()
+        && host.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+        && !host.starts_with(['.', '-'])
+        && !host.ends_with('-');
+    if !plain {
+        return None;
+    }
+    let default = if tls { 443 } else { 80 };
+    let port_n = port.unwrap_or(default);
+    let host_header = if port_n == default { host.to_owned() } else { format!("{host}:{port_n}") };
+    Some(Dest {
+        url: raw.to_owned(),
+        tls,
+        host: host.to_owned(),
+        port: port_n,
+        host_header,
+        target: request_target(raw),
+        auth: None,
+    })
+}
+
+fn dest_from_url(mut url: Url, raw: Option<&str>) -> Dest {
+    let auth = take_url_auth(&mut url);
+    let tls = url.scheme() == "https";
+    let host = match url.host() {
+        Some(url::Host::Ipv6(a)) => a.to_string(),
+        Some(h) => h.to_string(),
+        None => String::new(),
+    };
+    let port = url.port_or_known_default().unwrap_or(if tls { 443 } else { 80 });
+    let url_str = url.to_string();
+    let target = request_target(raw.filter(|_| auth.is_none()).unwrap_or(&url_str));
+    Dest { url: url_str.clone(), tls, host, port, host_header: host_header(&url), target, auth }
+}
+
+/// Parse and check a request URL, as aiohttp does before any I/O.
+pub fn parse_dest(raw: &str, redirected: bool) -> Result<Dest, Error> {
+    if let Some(d) = fast_dest(raw) {
+        return Ok(d);
+    }
+    let url = parse_url(raw, redirected)?;
+    Ok(dest_from_url(url, Some(raw)))
+}
+
+/// Parse and check the request URL with a full parser.
+pub fn parse_url(raw: &str, redirected: bool) -> Result<Url, Error> {
+    let (invalid, non_http) = url_errors(redirected);
     // WHATWG parsing reads "http:///x" as host "x"; aiohttp (yarl) sees no host.
     if let Some(i) = raw.find("://") {
         if matches!(raw.as_bytes().get(i + 3), None | Some(b'/' | b'?' | b'#')) {
@@ -117,27 +209,30 @@ fn host_header(url: &Url) -> String {
     }
 }
 
-fn key_for(url: &Url, tls: &TlsMode) -> Key {
-    let host = match url.host() {
-        Some(url::Host::Ipv6(a)) => a.to_string(),
-        Some(h) => h.to_string(),
-        None => String::new(),
-    };
-    let is_tls = url.scheme() == "https";
-    Key {
-        host,
-        port: url.port_or_known_default().unwrap_or(if is_tls { 443 } else { 80 }),
-        tls: is_tls.then(|| tls.clone()),
-    }
+fn key_for(dest: &Dest, tls: &TlsMode) -> Key {
+    Key { host: dest.host.clone(), port: dest.port, tls: dest.tls.then(|| tls.clone()) }
 }
 
 fn has_header(headers: &[(String, String)], name: &str) -> bool {
     headers.iter().any(|(k, _)| k.eq_ignore_ascii_case(name))
 }
 
+/// A request ready to go on the wire (and to go again, for a retry).
 struct Prepared {
-    req: http::Request<Full<Bytes>>,
-    info: RequestInfo,
+    method: Method,
+    uri: http::Uri,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl Prepared {
+    fn build(&self) -> http::Request<Full<Bytes>> {
+        let mut req = http::Request::new(Full::new(self.body.clone()));
+        *req.method_mut() = self.method.clone();
+        *req.uri_mut() = self.uri.clone();
+        *req.headers_mut() = self.headers.clone();
+        req
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -145,71 +240,65 @@ fn prepare(
     cfg: &ClientConfig,
     req: &Request,
     method: &str,
-    url: &Url,
-    target: &str,
+    dest: &Dest,
     headers: &[(String, String)],
     body: &Option<Bytes>,
     auth: &Option<String>,
 ) -> Result<Prepared, Error> {
+    use http::header;
     let invalid = |e: &dyn std::fmt::Display| Error::new(ErrorKind::InvalidArgument, e.to_string());
     let skip = |name: &str| req.skip_auto_headers.iter().any(|s| s.eq_ignore_ascii_case(name));
-    let mut sent: Vec<(String, String)> = Vec::with_capacity(headers.len() + 6);
-    if !has_header(headers, "host") && !skip("host") {
-        sent.push(("Host".into(), host_header(url)));
+    let auto = |name: &str| !has_header(headers, name) && !skip(name);
+    let value = |v: &str, k: &str| HeaderValue::from_str(v).map_err(|e| invalid(&format!("{e}: {k}: {v:?}")));
+    let mut map = HeaderMap::with_capacity(headers.len() + 8);
+    if auto("host") {
+        map.append(header::HOST, value(&dest.host_header, "Host")?);
     }
-    sent.extend(headers.iter().cloned());
-    if !has_header(headers, "accept") && !skip("accept") {
-        sent.push(("Accept".into(), "*/*".into()));
+    for (k, v) in headers {
+        let name = HeaderName::from_bytes(k.as_bytes()).map_err(|e| invalid(&format!("{e}: {k:?}")))?;
+        map.append(name, value(v, k)?);
     }
-    if !has_header(headers, "accept-encoding") && !skip("accept-encoding") {
-        sent.push(("Accept-Encoding".into(), ACCEPT_ENCODING.into()));
+    if auto("accept") {
+        map.append(header::ACCEPT, HeaderValue::from_static("*/*"));
     }
-    if !has_header(headers, "user-agent") && !skip("user-agent") {
-        sent.push(("User-Agent".into(), cfg.user_agent.clone()));
+    if auto("accept-encoding") {
+        map.append(header::ACCEPT_ENCODING, HeaderValue::from_static(ACCEPT_ENCODING));
+    }
+    if auto("user-agent") {
+        map.append(header::USER_AGENT, value(&cfg.user_agent, "User-Agent")?);
     }
     if let Some(a) = auth {
-        sent.push(("Authorization".into(), a.clone()));
+        map.append(header::AUTHORIZATION, value(a, "Authorization")?);
     }
-    if !has_header(headers, "content-type") && !skip("content-type") {
+    if auto("content-type") {
         // aiohttp labels bodies it knows, and any POST/PUT/PATCH body.
-        let ct = match (body, &req.content_type) {
-            (Some(_), Some(ct)) => Some(ct.as_str()),
-            _ if matches!(method, "POST" | "PUT" | "PATCH") => Some("application/octet-stream"),
-            _ => None,
-        };
-        if let Some(ct) = ct {
-            sent.push(("Content-Type".into(), ct.to_owned()));
+        match (body, &req.content_type) {
+            (Some(_), Some(ct)) => {
+                map.append(header::CONTENT_TYPE, value(ct, "Content-Type")?);
+            }
+            _ if matches!(method, "POST" | "PUT" | "PATCH") => {
+                map.append(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+            }
+            _ => {}
         }
     }
     if cfg.pool.force_close && !has_header(headers, "connection") {
-        sent.push(("Connection".into(), "close".into()));
+        map.append(header::CONNECTION, HeaderValue::from_static("close"));
     }
-    match body {
-        Some(b) => {
-            if !has_header(headers, "content-length") && !has_header(headers, "transfer-encoding") {
-                sent.push(("Content-Length".into(), b.len().to_string()));
+    if !has_header(headers, "content-length") && !has_header(headers, "transfer-encoding") {
+        match body {
+            Some(b) => {
+                map.append(header::CONTENT_LENGTH, HeaderValue::from(b.len()));
             }
-        }
-        None => {
-            if !is_get_like(method) && !has_header(headers, "content-length") {
-                sent.push(("Content-Length".into(), "0".into()));
+            None if !is_get_like(method) => {
+                map.append(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
             }
+            None => {}
         }
     }
     let m = Method::from_bytes(method.as_bytes()).map_err(|e| invalid(&e))?;
-    let mut builder = http::Request::builder().method(m).uri(target).version(Version::HTTP_11);
-    let hmap = builder.headers_mut().ok_or_else(|| invalid(&"invalid request target"))?;
-    for (k, v) in &sent {
-        let name = HeaderName::from_bytes(k.as_bytes()).map_err(|e| invalid(&format!("{e}: {k:?}")))?;
-        let value = HeaderValue::from_str(v).map_err(|e| invalid(&format!("{e}: {k}: {v:?}")))?;
-        hmap.append(name, value);
-    }
-    let req_body = Full::new(body.clone().unwrap_or_default());
-    let built = builder.body(req_body).map_err(|e| invalid(&e))?;
-    Ok(Prepared {
-        req: built,
-        info: RequestInfo { method: method.to_owned(), url: url.to_string(), headers: sent },
-    })
+    let uri = http::Uri::try_from(dest.target.as_str()).map_err(|e| invalid(&e))?;
+    Ok(Prepared { method: m, uri, headers: map, body: body.clone().unwrap_or_default() })
 }
 
 fn send_error(e: hyper::Error) -> Error {
@@ -228,27 +317,18 @@ fn send_error(e: hyper::Error) -> Error {
     }
 }
 
-fn head_of(parts: &http::response::Parts, url: &Url, info: RequestInfo) -> ResponseHead {
-    let reason = parts
-        .extensions
-        .get::<hyper::ext::ReasonPhrase>()
-        .map(|r| String::from_utf8_lossy(r.as_bytes()).into_owned())
-        .or_else(|| parts.status.canonical_reason().map(str::to_owned))
-        .unwrap_or_default();
+fn head_of(parts: http::response::Parts, url: &str, info: Arc<RequestInfo>) -> ResponseHead {
+    let reason = match parts.extensions.get::<hyper::ext::ReasonPhrase>() {
+        Some(r) => String::from_utf8_lossy(r.as_bytes()).into_owned(),
+        None => parts.status.canonical_reason().unwrap_or("").to_owned(),
+    };
     let version = match parts.version {
         Version::HTTP_10 => (1, 0),
         Version::HTTP_09 => (0, 9),
         Version::HTTP_2 => (2, 0),
         _ => (1, 1),
     };
-    ResponseHead {
-        status: parts.status.as_u16(),
-        reason,
-        version,
-        url: url.to_string(),
-        headers: parts.headers.clone(),
-        request: info,
-    }
+    ResponseHead { status: parts.status.as_u16(), reason, version, url: url.to_owned(), headers: parts.headers, request: info }
 }
 
 /// A response framed two ways must not leave its connection reusable.
@@ -261,16 +341,19 @@ pub async fn execute(pool: &Arc<Pool>, cfg: &ClientConfig, req: Request) -> Resu
     let start = Instant::now();
     let total = timeout::total_deadline(start, &req.timeouts);
     // The total deadline bounds everything, even steps that check no deadline.
-    match with_deadline(total, run(pool, cfg, req, start)).await {
+    match with_deadline(total, run(pool, cfg, req, total)).await {
         Ok(r) => r,
         Err(e) => Err(e),
     }
 }
 
-async fn run(pool: &Arc<Pool>, cfg: &ClientConfig, req: Request, start: Instant) -> Result<Response, Error> {
-    let total = timeout::total_deadline(start, &req.timeouts);
-    let mut url = parse_url(&req.url, false)?;
-    let mut target = request_target(&req.url);
+async fn run(
+    pool: &Arc<Pool>,
+    cfg: &ClientConfig,
+    req: Request,
+    total: Option<timeout::Deadline>,
+) -> Result<Response, Error> {
+    let mut dest = parse_dest(&req.url, false)?;
     let mut method = req.method.to_ascii_uppercase();
     let mut headers = req.headers.clone();
     let mut body = req.body.clone();
@@ -278,7 +361,7 @@ async fn run(pool: &Arc<Pool>, cfg: &ClientConfig, req: Request, start: Instant)
     let mut history: Vec<ResponseHead> = Vec::new();
 
     loop {
-        let url_auth = take_url_auth(&mut url);
+        let url_auth = dest.auth.take();
         if history.is_empty() && auth.is_some() && url_auth.is_some() {
             return Err(Error::new(
                 ErrorKind::InvalidArgument,
@@ -294,19 +377,19 @@ async fn run(pool: &Arc<Pool>, cfg: &ClientConfig, req: Request, start: Instant)
                 "Cannot combine AUTHORIZATION header with AUTH argument or credentials encoded in URL",
             ));
         }
-        let key = key_for(&url, &req.tls);
-        let prepared = prepare(cfg, &req, &method, &url, &target, &headers, &body, &auth)?;
-        let info = prepared.info.clone();
-        let (lease, resp) = send(pool, &req, &key, prepared, &method, total)
-            .await
-            .map_err(|e| e.with_request(&info))?;
+        let key = key_for(&dest, &req.tls);
+        let prepared = prepare(cfg, &req, &method, &dest, &headers, &body, &auth)?;
+        let sent = send(pool, &req, &key, &prepared, &method, total).await;
+        let info = Arc::new(RequestInfo { method: method.clone(), url: dest.url.clone(), headers: prepared.headers });
+        let (lease, resp) = sent.map_err(|e| e.with_request(&info))?;
         let (parts, incoming) = resp.into_parts();
-        let head = head_of(&parts, &url, info.clone());
+        let status = parts.status.as_u16();
 
-        let location = if req.allow_redirects && redirect::is_redirect(head.status) {
-            head.headers
+        let location = if req.allow_redirects && redirect::is_redirect(status) {
+            parts
+                .headers
                 .get(http::header::LOCATION)
-                .or_else(|| head.headers.get("uri"))
+                .or_else(|| parts.headers.get("uri"))
                 .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
         } else {
             None
@@ -315,8 +398,10 @@ async fn run(pool: &Arc<Pool>, cfg: &ClientConfig, req: Request, start: Instant)
             Some(c) if req.auto_decompress => Some(Decoder::new(c)?),
             _ => None,
         };
+        let ambiguous = ambiguous_framing(&parts.headers);
+        let head = head_of(parts, &dest.url, info.clone());
         let mut rbody = ResponseBody::new(incoming, decoder, lease, total, req.timeouts);
-        if ambiguous_framing(&head.headers) {
+        if ambiguous {
             rbody.forbid_reuse();
         }
 
@@ -330,7 +415,6 @@ async fn run(pool: &Arc<Pool>, cfg: &ClientConfig, req: Request, start: Instant)
             let _ = rbody.read_to_end().await;
         }
         drop(rbody);
-        let status = head.status;
         history.push(head);
         if req.max_redirects > 0 && history.len() as u32 >= req.max_redirects {
             let mut e = Error::new(ErrorKind::TooManyRedirects, "Exceeded redirect limit").with_request(&info);
@@ -343,14 +427,16 @@ async fn run(pool: &Arc<Pool>, cfg: &ClientConfig, req: Request, start: Instant)
             body = None;
             headers.retain(|(k, _)| !k.eq_ignore_ascii_case("content-length"));
         }
-        let next = redirect::resolve_location(&url, &location)
-            .map_err(|kind| Error::new(kind, "Server attempted redirecting to an invalid URL").with_url(location.clone()))?;
-        if !redirect::same_origin(&url, &next) {
+        let current = parse_url(&dest.url, true)?;
+        let next = redirect::resolve_location(&current, &location).map_err(|kind| {
+            Error::new(kind, "Server attempted redirecting to an invalid URL").with_url(location.clone())
+        })?;
+        let next = dest_from_url(next, None);
+        if !dest.same_origin(&next) {
             auth = None;
             headers.retain(|(k, _)| !redirect::is_origin_bound_header(k));
         }
-        target = request_target(next.as_str());
-        url = next;
+        dest = next;
     }
 }
 
@@ -358,13 +444,10 @@ async fn send(
     pool: &Arc<Pool>,
     req: &Request,
     key: &Key,
-    prepared: Prepared,
+    prepared: &Prepared,
     method: &str,
     total: Option<timeout::Deadline>,
 ) -> Result<(Lease, http::Response<hyper::body::Incoming>), Error> {
-    let Prepared { req: hreq, .. } = prepared;
-    // Keep what it takes to send again if a reused connection was dead.
-    let (parts, body) = hreq.into_parts();
     let mut fresh = false;
     loop {
         let now = Instant::now();
@@ -376,10 +459,9 @@ async fn send(
         let Some(sender) = lease.sender() else {
             return Err(Error::new(ErrorKind::ServerDisconnected, "Server disconnected"));
         };
-        let mut again = http::Request::from_parts(parts.clone(), body.clone());
-        *again.headers_mut() = parts.headers.clone();
-        let deadline = timeout::read_deadline(Instant::now(), total, &req.timeouts);
-        let result = with_deadline(deadline, sender.send_request(again)).await?;
+        // The total deadline is enforced around the whole request already.
+        let deadline = req.timeouts.sock_read.map(|d| (Instant::now() + d, ErrorKind::ReadTimeout));
+        let result = with_deadline(deadline, sender.send_request(prepared.build())).await?;
         match result {
             Ok(resp) => return Ok((lease, resp)),
             Err(e) => {
@@ -430,6 +512,33 @@ mod tests {
         assert_eq!(u.as_str(), "http://h/");
         let mut u = Url::parse("http://h/").unwrap();
         assert!(take_url_auth(&mut u).is_none());
+    }
+
+    #[test]
+    fn fast_and_full_parsing_agree() {
+        for raw in [
+            "http://h/x?y=1",
+            "http://h:8080/",
+            "https://example.com",
+            "https://example.com:443/a",
+            "http://127.0.0.1:18080/small",
+            "http://a-b.c/?q",
+        ] {
+            let fast = fast_dest(raw).expect(raw);
+            let full = dest_from_url(parse_url(raw, false).unwrap(), Some(raw));
+            assert_eq!((fast.tls, &fast.host, fast.port), (full.tls, &full.host, full.port), "{raw}");
+            assert_eq!(fast.host_header, full.host_header, "{raw}");
+            assert_eq!(fast.target, full.target, "{raw}");
+        }
+        // Everything else goes through the full parser.
+        for raw in ["http://User@h/", "http://H/", "http://[::1]/", "http://xn--d-0fa.example/", "http://h:99999/"] {
+            assert!(fast_dest(raw).is_none() || raw.contains("xn--"), "{raw}");
+        }
+        let d = parse_dest("http://u:p@h:81/x", false).unwrap();
+        assert_eq!(d.auth.as_deref(), Some(basic_auth("u", "p").as_str()));
+        assert_eq!((d.host.as_str(), d.port, d.target.as_str()), ("h", 81, "/x"));
+        assert_eq!(parse_dest("http://[::1]:81/", false).unwrap().host, "::1");
+        assert_eq!(parse_dest("ftp://x/", false).unwrap_err().kind, ErrorKind::NonHttpUrl);
     }
 
     #[test]

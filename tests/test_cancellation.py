@@ -1,0 +1,551 @@
+"""Cancellation, connection cleanup and resource release.
+
+* Cancelling a request (task.cancel(), asyncio.wait_for timeout) raises promptly, closes
+  that connection (the server sees EOF/RST) and leaves the session usable.
+* Leaving ``async with session.get() as resp`` without reading the body closes the
+  connection instead of returning it to the pool.
+* After the session and the event loop are closed, the process has the same number of
+  open file descriptors and threads as before (no engine runtime left behind).
+* Exiting the interpreter with a session still open is clean (exit status 0, no crash).
+* The same round-trips work under uvloop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Awaitable, Iterator
+from typing import Any, Callable
+
+import pytest
+from conftest import TARGET, read_request_head
+
+PROMPT = 10.0
+BIG = 16 * 1024 * 1024  # larger than any loopback socket buffering
+
+
+# ---------------------------------------------------------------------------
+# a raw test server usable from any event loop (pytest-asyncio's or uvloop's)
+# ---------------------------------------------------------------------------
+
+
+class Tracker:
+    """Per-server bookkeeping: one 'closed' event per accepted connection."""
+
+    def __init__(self) -> None:
+        self.conns: list[asyncio.Event] = []
+        self.stall_heads = asyncio.Event()
+
+    @property
+    def connections(self) -> int:
+        return len(self.conns)
+
+    async def all_closed(self, timeout: float = 5.0) -> None:
+        await asyncio.wait_for(asyncio.gather(*(e.wait() for e in self.conns)), timeout)
+
+
+def make_handler(
+    t: Tracker,
+) -> Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]:
+    """Paths: /stall (never answers), /stall-body (head + partial body, then nothing),
+    /big (16 MiB body), anything else: 200 "good" with keep-alive."""
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        closed = asyncio.Event()
+        t.conns.append(closed)
+        try:
+            while True:
+                try:
+                    head = await read_request_head(reader)
+                except asyncio.IncompleteReadError:
+                    return
+                path = head.split(b" ", 2)[1]
+                if path in (b"/stall", b"/stall-body"):
+                    if path == b"/stall-body":
+                        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\nabc")
+                        await writer.drain()
+                    t.stall_heads.set()
+                    await reader.read()  # until the client closes
+                    return
+                if path == b"/big":
+                    writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % BIG)
+                    piece = b"z" * 65536
+                    for _ in range(BIG // len(piece)):
+                        writer.write(piece)
+                        await writer.drain()
+                    continue
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\ngood")
+                await writer.drain()
+        except ConnectionError:
+            pass
+        finally:
+            closed.set()
+            writer.close()
+
+    return handler
+
+
+async def start_server(t: Tracker) -> tuple[asyncio.AbstractServer, str]:
+    srv = await asyncio.start_server(make_handler(t), "127.0.0.1", 0)
+    return srv, f"http://127.0.0.1:{srv.sockets[0].getsockname()[1]}"
+
+
+async def _good(s: Any, base: str) -> None:
+    async with s.get(base + "/good") as resp:
+        assert resp.status == 200
+        assert await resp.read() == b"good"
+
+
+# ---------------------------------------------------------------------------
+# scenarios (shared by the default-loop tests and the uvloop tests)
+# ---------------------------------------------------------------------------
+
+
+async def scenario_cancel_waiting_for_headers(aiohttp: Any) -> None:
+    t = Tracker()
+    srv, base = await start_server(t)
+    try:
+        async with aiohttp.ClientSession() as s:
+            task = asyncio.ensure_future(s.get(base + "/stall"))
+            await asyncio.wait_for(t.stall_heads.wait(), 5)
+            t0 = time.monotonic()
+            task.cancel()
+            done, _ = await asyncio.wait({task}, timeout=PROMPT)
+            assert task in done, "cancellation was not honoured promptly"
+            assert task.cancelled()
+            assert time.monotonic() - t0 < PROMPT
+            # The server sees that connection go away.
+            await asyncio.wait_for(t.conns[0].wait(), 5)
+            # And the session keeps working.
+            await _good(s, base)
+            assert t.connections == 2
+    finally:
+        srv.close()
+
+
+async def scenario_plain_get(aiohttp: Any) -> None:
+    t = Tracker()
+    srv, base = await start_server(t)
+    try:
+        async with aiohttp.ClientSession() as s:
+            for _ in range(3):
+                await _good(s, base)
+        assert t.connections == 1  # keep-alive reuse
+        await t.all_closed()  # closing the session closes the pooled connection
+    finally:
+        srv.close()
+
+
+# ---------------------------------------------------------------------------
+# default event loop
+# ---------------------------------------------------------------------------
+
+
+async def test_cancel_while_waiting_for_headers(aiohttp: Any) -> None:
+    await scenario_cancel_waiting_for_headers(aiohttp)
+
+
+async def test_cancel_while_reading_body(aiohttp: Any) -> None:
+    t = Tracker()
+    srv, base = await start_server(t)
+    try:
+        async with aiohttp.ClientSession() as s:
+            resp = await s.get(base + "/stall-body")
+            assert resp.status == 200
+            task = asyncio.ensure_future(resp.read())
+            await asyncio.sleep(0.1)
+            assert not task.done()
+            task.cancel()
+            done, _ = await asyncio.wait({task}, timeout=PROMPT)
+            assert task in done and task.cancelled()
+            resp.release()
+            await asyncio.wait_for(t.conns[0].wait(), 5)
+            await _good(s, base)
+            assert t.connections == 2
+    finally:
+        srv.close()
+
+
+async def test_cancel_inside_async_with_block(aiohttp: Any) -> None:
+    t = Tracker()
+    srv, base = await start_server(t)
+    try:
+        async with aiohttp.ClientSession() as s:
+
+            async def fetch() -> None:
+                async with s.get(base + "/stall") as resp:
+                    await resp.read()
+
+            task = asyncio.ensure_future(fetch())
+            await asyncio.wait_for(t.stall_heads.wait(), 5)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await asyncio.wait_for(task, PROMPT)
+            await asyncio.wait_for(t.conns[0].wait(), 5)
+            await _good(s, base)
+    finally:
+        srv.close()
+
+
+async def test_wait_for_timeout_on_request(aiohttp: Any) -> None:
+    t = Tracker()
+    srv, base = await start_server(t)
+    try:
+        async with aiohttp.ClientSession() as s:
+            t0 = time.monotonic()
+            with pytest.raises(asyncio.TimeoutError) as ei:
+                await asyncio.wait_for(s.get(base + "/stall"), 0.2)
+            assert time.monotonic() - t0 < PROMPT
+            assert type(ei.value) is asyncio.TimeoutError
+            await asyncio.wait_for(t.conns[0].wait(), 5)
+            await _good(s, base)
+            assert t.connections == 2
+    finally:
+        srv.close()
+
+
+async def test_many_cancelled_requests_do_not_exhaust_pool(aiohttp: Any) -> None:
+    t = Tracker()
+    srv, base = await start_server(t)
+    try:
+        connector = aiohttp.TCPConnector(limit=2)
+        async with aiohttp.ClientSession(connector=connector) as s:
+            for _ in range(6):
+                with pytest.raises(asyncio.TimeoutError):
+                    await asyncio.wait_for(s.get(base + "/stall"), 0.2)
+            # With a pool of 2, leaked connections would make this hang.
+            await asyncio.wait_for(_good(s, base), PROMPT)
+            await asyncio.wait_for(asyncio.gather(*(c.wait() for c in t.conns[:6])), 5)
+    finally:
+        srv.close()
+
+
+async def test_fully_read_response_reuses_connection(aiohttp: Any) -> None:
+    t = Tracker()
+    srv, base = await start_server(t)
+    try:
+        async with aiohttp.ClientSession() as s:
+            await _good(s, base)
+            await _good(s, base)
+            assert t.connections == 1
+            assert not t.conns[0].is_set()
+    finally:
+        srv.close()
+
+
+async def test_unread_body_closes_connection_on_exit(aiohttp: Any) -> None:
+    t = Tracker()
+    srv, base = await start_server(t)
+    try:
+        async with aiohttp.ClientSession() as s:
+            async with s.get(base + "/big") as resp:
+                assert resp.status == 200
+                assert resp.content_length == BIG
+                await resp.content.readexactly(10)  # read a little, leave the rest
+            # Not returned to the pool: the server sees the connection closed.
+            await asyncio.wait_for(t.conns[0].wait(), 5)
+            await _good(s, base)
+            assert t.connections == 2
+    finally:
+        srv.close()
+
+
+async def test_session_close_closes_pooled_connections(aiohttp: Any) -> None:
+    t = Tracker()
+    srv, base = await start_server(t)
+    try:
+        s = aiohttp.ClientSession()
+        await asyncio.gather(*(_good(s, base) for _ in range(4)))
+        assert t.connections >= 1
+        assert not any(c.is_set() for c in t.conns)  # kept alive in the pool
+        await s.close()
+        assert s.closed
+        await t.all_closed()
+    finally:
+        srv.close()
+
+
+# ---------------------------------------------------------------------------
+# resource release after session + loop close (fresh loops, sync tests)
+# ---------------------------------------------------------------------------
+
+SERVER_SCRIPT = textwrap.dedent(
+    """
+    import asyncio
+    from aiohttp import web
+
+    BIG = b"y" * (4 * 1024 * 1024)
+
+    async def small(request):
+        return web.Response(body=b"x" * 100)
+
+    async def big(request):
+        return web.Response(body=BIG)
+
+    async def stall(request):
+        await asyncio.sleep(3600)
+        return web.Response()
+
+    async def main():
+        app = web.Application()
+        app.router.add_get("/small", small)
+        app.router.add_get("/big", big)
+        app.router.add_get("/stall", stall)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        print(site._server.sockets[0].getsockname()[1], flush=True)
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def external_server() -> Iterator[str]:
+    """An aiohttp.web server in a subprocess, so it adds no fds/threads to this one."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SERVER_SCRIPT],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert proc.stdout is not None
+        port = int(proc.stdout.readline())
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+def _fd_count() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def _os_thread_count() -> int:
+    # Counts native threads too (e.g. a Rust runtime's workers), unlike threading.
+    return len(os.listdir("/proc/self/task"))
+
+
+def _run_in_fresh_loop(main: Callable[[], Awaitable[None]], new_loop: Callable[[], Any]) -> None:
+    loop = new_loop()
+    try:
+        loop.run_until_complete(asyncio.wait_for(main(), 45))
+    finally:
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.run_until_complete(loop.shutdown_default_executor())
+        loop.close()
+
+
+def _settle(measure: Callable[[], int], expected: int, timeout: float = 5.0) -> int:
+    deadline = time.monotonic() + timeout
+    while True:
+        gc.collect()
+        n = measure()
+        if n == expected or time.monotonic() > deadline:
+            return n
+        time.sleep(0.05)
+
+
+def _workload(aiohttp: Any, base: str, refused_port: int) -> Callable[[], Awaitable[None]]:
+    async def main() -> None:
+        async with aiohttp.ClientSession() as s:
+            for _ in range(20):
+                async with s.get(base + "/small") as r:
+                    assert await r.read() == b"x" * 100
+
+            async def one() -> bytes:
+                async with s.get(base + "/small") as r:
+                    return await r.read()
+
+            assert await asyncio.gather(*(one() for _ in range(10))) == [b"x" * 100] * 10
+            for _ in range(3):  # released unread: these connections get closed
+                async with s.get(base + "/big") as r:
+                    assert r.status == 200
+            with pytest.raises(aiohttp.ClientConnectorError):
+                await s.get(f"http://127.0.0.1:{refused_port}/")
+            with pytest.raises(asyncio.TimeoutError):
+                await asyncio.wait_for(s.get(base + "/stall"), 0.2)
+
+    return main
+
+
+@pytest.fixture
+def _proc_fs() -> None:
+    if not os.path.isdir("/proc/self/fd") or not os.path.isdir("/proc/self/task"):
+        pytest.skip("needs /proc")
+
+
+@pytest.mark.usefixtures("_proc_fs")
+def test_fds_released_after_session_and_loop_close(
+    aiohttp: Any, external_server: str, unused_port: int
+) -> None:
+    gc.collect()
+    before = _fd_count()
+    _run_in_fresh_loop(_workload(aiohttp, external_server, unused_port), asyncio.new_event_loop)
+    after = _settle(_fd_count, before)
+    assert after == before, f"fd leak: {before} open before, {after} after"
+
+
+@pytest.mark.usefixtures("_proc_fs")
+def test_threads_released_after_session_and_loop_close(
+    aiohttp: Any, external_server: str, unused_port: int
+) -> None:
+    # Trivial for aiohttp (no threads); for aioxide this checks that the engine's
+    # runtime threads are shut down once the session and its loop are gone.
+    before_py = threading.active_count()
+    before_os = _os_thread_count()
+    _run_in_fresh_loop(_workload(aiohttp, external_server, unused_port), asyncio.new_event_loop)
+    assert _settle(threading.active_count, before_py) == before_py
+    after_os = _settle(_os_thread_count, before_os)
+    assert after_os == before_os, f"thread leak: {before_os} threads before, {after_os} after"
+
+
+@pytest.mark.usefixtures("_proc_fs")
+def test_repeated_loops_do_not_accumulate_resources(aiohttp: Any, external_server: str) -> None:
+    async def main() -> None:
+        async with aiohttp.ClientSession() as s, s.get(external_server + "/small") as r:
+            assert await r.read() == b"x" * 100
+
+    gc.collect()
+    fds, threads = _fd_count(), _os_thread_count()
+    for _ in range(10):
+        _run_in_fresh_loop(main, asyncio.new_event_loop)
+    assert _settle(_fd_count, fds) == fds
+    assert _settle(_os_thread_count, threads) == threads
+
+
+# ---------------------------------------------------------------------------
+# interpreter exit with a session still open
+# ---------------------------------------------------------------------------
+
+EXIT_PRELUDE = textwrap.dedent(
+    """
+    import asyncio, importlib, os, sys
+    aiohttp = importlib.import_module(os.environ["AIOXIDE_TEST_TARGET"])
+    base = sys.argv[1]
+    """
+)
+
+EXIT_SCRIPTS = {
+    # asyncio.run() closes the loop; the session is never closed.
+    "open_session_after_asyncio_run": """
+        KEEP = []
+        async def main():
+            s = aiohttp.ClientSession()
+            KEEP.append(s)
+            async with s.get(base + "/small") as r:
+                assert (await r.read()) == b"x" * 100
+        asyncio.run(main())
+        print("done", flush=True)
+    """,
+    # The loop is never closed, and a response body is left unread.
+    "open_loop_unread_response": """
+        loop = asyncio.new_event_loop()
+        async def main():
+            s = aiohttp.ClientSession()
+            r = await s.get(base + "/big")
+            assert r.status == 200
+            return s, r
+        KEEP = loop.run_until_complete(main())
+        print("done", flush=True)
+    """,
+    # A request is still in flight when the interpreter exits.
+    "request_in_flight": """
+        loop = asyncio.new_event_loop()
+        async def main():
+            s = aiohttp.ClientSession()
+            t = asyncio.ensure_future(s.get(base + "/stall"))
+            await asyncio.sleep(0.3)
+            assert not t.done()
+            return s, t
+        KEEP = loop.run_until_complete(main())
+        print("done", flush=True)
+    """,
+    # sys.exit() from inside a coroutine while a request is pending.
+    "sys_exit_inside_coroutine": """
+        async def main():
+            s = aiohttp.ClientSession()
+            t = asyncio.ensure_future(s.get(base + "/stall"))
+            await asyncio.sleep(0.3)
+            print("done", flush=True)
+            sys.exit(0)
+        asyncio.run(main())
+    """,
+}
+
+
+@pytest.mark.parametrize("name", list(EXIT_SCRIPTS))
+def test_interpreter_exit_with_open_session(external_server: str, name: str) -> None:
+    script = EXIT_PRELUDE + textwrap.dedent(EXIT_SCRIPTS[name])
+    env = dict(os.environ, AIOXIDE_TEST_TARGET=TARGET)
+    proc = subprocess.run(
+        [sys.executable, "-c", script, external_server],
+        check=False,
+        capture_output=True,
+        env=env,
+        timeout=30,
+    )
+    err = proc.stderr.decode(errors="replace")
+    assert proc.returncode == 0, err
+    assert proc.stdout.decode().strip() == "done"
+    assert "Fatal Python error" not in err
+    assert "Segmentation fault" not in err
+    assert "panicked" not in err
+
+
+# ---------------------------------------------------------------------------
+# uvloop
+# ---------------------------------------------------------------------------
+
+
+def _uvloop() -> Any:
+    return pytest.importorskip("uvloop")
+
+
+def test_uvloop_plain_get(aiohttp: Any) -> None:
+    uvloop = _uvloop()
+
+    async def main() -> None:
+        assert isinstance(asyncio.get_running_loop(), uvloop.Loop)
+        await scenario_plain_get(aiohttp)
+
+    _run_in_fresh_loop(main, uvloop.new_event_loop)
+
+
+def test_uvloop_cancellation(aiohttp: Any) -> None:
+    uvloop = _uvloop()
+
+    async def main() -> None:
+        assert isinstance(asyncio.get_running_loop(), uvloop.Loop)
+        await scenario_cancel_waiting_for_headers(aiohttp)
+
+    _run_in_fresh_loop(main, uvloop.new_event_loop)
+
+
+def test_uvloop_wait_for_timeout(aiohttp: Any) -> None:
+    uvloop = _uvloop()
+
+    async def main() -> None:
+        t = Tracker()
+        srv, base = await start_server(t)
+        try:
+            async with aiohttp.ClientSession() as s:
+                with pytest.raises(asyncio.TimeoutError):
+                    await asyncio.wait_for(s.get(base + "/stall"), 0.2)
+                await asyncio.wait_for(t.conns[0].wait(), 5)
+                await _good(s, base)
+        finally:
+            srv.close()
+
+    _run_in_fresh_loop(main, uvloop.new_event_loop)
