@@ -191,11 +191,6 @@ ACCEPTED_DIFFERENCES: dict[str, str] = {
         "'2;' (a ';' with no extension name): hyper skips chunk extensions without "
         "validating them; the size is unambiguous and the body is checked"
     ),
-    "own_identical_duplicate_content_length": _SAME_LENGTHS,
-    "own_identical_content_length_list": _SAME_LENGTHS,
-    "own_content_length_shorter_than_chunked": _TE_WINS,
-    "own_content_length_longer_than_chunked": _TE_WINS,
-    "own_transfer_encoding_then_content_length": _TE_WINS,
 }
 
 # The same, for the reference run against aiohttp (AIOXIDE_TEST_TARGET=aiohttp).

@@ -418,6 +418,8 @@ class ClientSession:
             t.sock_connect,
             auto_decompress,
             verify,
+            self._max_line_size if max_line_size is None else max_line_size,
+            self._max_field_size if max_field_size is None else max_field_size,
         )
         try:
             raw = await fut

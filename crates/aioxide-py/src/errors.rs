@@ -34,6 +34,23 @@ fn connection_key<'py>(py: Python<'py>, e: &Error) -> PyResult<Bound<'py, PyAny>
     ))
 }
 
+/// The socket.gaierror getaddrinfo's failure would have raised in Python.
+fn gai_error<'py>(py: Python<'py>, e: &Error) -> PyResult<Bound<'py, PyAny>> {
+    let code = e.errno.unwrap_or(libc::EAI_NONAME);
+    // SAFETY: gai_strerror returns a static C string for any code.
+    let text = unsafe { std::ffi::CStr::from_ptr(libc::gai_strerror(code)) }.to_string_lossy().into_owned();
+    py.import("socket")?.getattr("gaierror")?.call1((code, text))
+}
+
+/// The URL of an URL error: a yarl.URL when yarl can read it, as aiohttp.
+fn url_value<'py>(py: Python<'py>, e: &Error) -> PyResult<Bound<'py, PyAny>> {
+    let raw = e.url.clone().unwrap_or_default();
+    match py.import("yarl").and_then(|y| y.getattr("URL")).and_then(|u| u.call1((raw.clone(),))) {
+        Ok(u) => Ok(u),
+        Err(_) => Ok(pyo3::types::PyString::new(py, &raw).into_any()),
+    }
+}
+
 fn os_error<'py>(py: Python<'py>, e: &Error) -> PyResult<Bound<'py, PyAny>> {
     let oserror = py.get_type::<pyo3::exceptions::PyOSError>();
     match e.errno {
@@ -77,16 +94,17 @@ pub fn to_py(py: Python<'_>, e: Error) -> PyErr {
 
 fn build(py: Python<'_>, e: &Error) -> PyResult<PyErr> {
     let msg = e.message.clone();
-    let url = e.url.clone().unwrap_or_default();
     let exc = match e.kind {
         ErrorKind::InvalidArgument => return Ok(PyValueError::new_err(msg)),
         ErrorKind::Closed => return Ok(PyRuntimeError::new_err(msg)),
         ErrorKind::TotalTimeout => return Ok(PyTimeoutError::new_err(())),
-        ErrorKind::InvalidUrl => class(py, "InvalidUrlClientError")?.call1((url,))?,
-        ErrorKind::NonHttpUrl => class(py, "NonHttpUrlClientError")?.call1((url,))?,
-        ErrorKind::InvalidRedirectUrl => class(py, "InvalidUrlRedirectClientError")?.call1((url, msg))?,
-        ErrorKind::NonHttpRedirectUrl => class(py, "NonHttpUrlRedirectClientError")?.call1((url,))?,
-        ErrorKind::Dns => class(py, "ClientConnectorDNSError")?.call1((connection_key(py, e)?, os_error(py, e)?))?,
+        ErrorKind::InvalidUrl => class(py, "InvalidUrlClientError")?.call1((url_value(py, e)?,))?,
+        ErrorKind::NonHttpUrl => class(py, "NonHttpUrlClientError")?.call1((url_value(py, e)?,))?,
+        ErrorKind::InvalidRedirectUrl => {
+            class(py, "InvalidUrlRedirectClientError")?.call1((url_value(py, e)?, msg))?
+        }
+        ErrorKind::NonHttpRedirectUrl => class(py, "NonHttpUrlRedirectClientError")?.call1((url_value(py, e)?,))?,
+        ErrorKind::Dns => class(py, "ClientConnectorDNSError")?.call1((connection_key(py, e)?, gai_error(py, e)?))?,
         ErrorKind::Connect => class(py, "ClientConnectorError")?.call1((connection_key(py, e)?, os_error(py, e)?))?,
         ErrorKind::Tls => {
             let ssl_err = py.import("ssl")?.getattr("SSLError")?.call1((1, msg))?;

@@ -11,7 +11,7 @@ mod runtime;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use aioxide::{Client, ClientConfig, Request, ResponseBody, ResponseHead, Timeouts, TlsMode};
+use aioxide::{Client, ClientConfig, HeadLimits, Request, ResponseBody, ResponseHead, Timeouts, TlsMode};
 use bytes::Bytes;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -227,7 +227,7 @@ impl Response {
 }
 
 fn to_response(py: Python<'_>, mut r: aioxide::Response) -> PyResult<Py<PyAny>> {
-    let (body, state) = if r.body.is_done() {
+    let (body, state) = if r.body.is_complete() {
         let data = r.body.take_buffered();
         (Some(PyBytes::new(py, &data).unbind()), BodyState { body: None, eof: true })
     } else {
@@ -246,14 +246,14 @@ pub struct Session {
 #[pymethods]
 impl Session {
     #[new]
-    #[pyo3(signature = (*, limit=100, limit_per_host=0, force_close=false, keepalive_timeout=Some(15.0), user_agent=None, max_head_size=65536))]
+    #[pyo3(signature = (*, limit=100, limit_per_host=0, force_close=false, keepalive_timeout=Some(15.0), user_agent=None, max_headers=128))]
     fn new(
         limit: usize,
         limit_per_host: usize,
         force_close: bool,
         keepalive_timeout: Option<f64>,
         user_agent: Option<String>,
-        max_head_size: usize,
+        max_headers: usize,
     ) -> PyResult<Self> {
         let mut cfg = ClientConfig::default();
         cfg.pool.limit = limit;
@@ -264,7 +264,7 @@ impl Session {
             Some(_) => return Err(PyValueError::new_err("keepalive_timeout must be >= 0")),
             None => None,
         };
-        cfg.pool.max_head_size = max_head_size;
+        cfg.pool.max_headers = max_headers;
         if let Some(ua) = user_agent {
             cfg.user_agent = ua;
         }
@@ -272,7 +272,7 @@ impl Session {
     }
 
     /// Start a request; `fut` completes with a `Response` or an exception.
-    #[pyo3(signature = (bridge, fut, method, url, headers, body, content_type, auth, skip_auto_headers, allow_redirects, max_redirects, total, connect, sock_read, sock_connect, auto_decompress, verify_ssl))]
+    #[pyo3(signature = (bridge, fut, method, url, headers, body, content_type, auth, skip_auto_headers, allow_redirects, max_redirects, total, connect, sock_read, sock_connect, auto_decompress, verify_ssl, max_line_size=8190, max_field_size=8190))]
     #[allow(clippy::too_many_arguments)]
     fn request(
         &self,
@@ -293,6 +293,8 @@ impl Session {
         sock_connect: Option<f64>,
         auto_decompress: bool,
         verify_ssl: bool,
+        max_line_size: usize,
+        max_field_size: usize,
     ) -> PyResult<u64> {
         let req = Request {
             method,
@@ -307,6 +309,7 @@ impl Session {
             timeouts: Timeouts::from_secs(total, connect, sock_read, sock_connect),
             auto_decompress,
             tls: if verify_ssl { TlsMode::Verify } else { TlsMode::NoVerify },
+            head_limits: HeadLimits { max_line_size, max_field_size },
         };
         let client = self.client.clone();
         bridge.spawn(fut, async move {

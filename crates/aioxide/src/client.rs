@@ -7,6 +7,7 @@ use bytes::Bytes;
 
 use crate::connect::tls::TlsMode;
 use crate::error::Error;
+use crate::policy::framing::HeadLimits;
 use crate::policy::timeout::Timeouts;
 use crate::pool::{Pool, PoolConfig};
 use crate::response::Response;
@@ -52,6 +53,8 @@ pub struct Request {
     pub timeouts: Timeouts,
     pub auto_decompress: bool,
     pub tls: TlsMode,
+    /// Size limits on the response head.
+    pub head_limits: HeadLimits,
 }
 
 impl Request {
@@ -69,6 +72,7 @@ impl Request {
             timeouts: Timeouts::from_secs(Some(300.0), None, None, Some(30.0)),
             auto_decompress: true,
             tls: TlsMode::Verify,
+            head_limits: HeadLimits::default(),
         }
     }
 

@@ -21,5 +21,6 @@ pub mod run;
 pub use client::{Client, ClientConfig, Request};
 pub use connect::tls::TlsMode;
 pub use error::{Error, ErrorKind};
+pub use policy::framing::HeadLimits;
 pub use policy::timeout::Timeouts;
 pub use response::{RequestInfo, Response, ResponseBody, ResponseHead};

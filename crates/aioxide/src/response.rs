@@ -59,6 +59,8 @@ pub struct ResponseBody {
     size_hint: Option<u64>,
     /// The connection must be closed at the end, not reused.
     no_reuse: bool,
+    /// An error met while reading ahead, raised by the next read.
+    pending: Option<Error>,
 }
 
 fn body_error(e: hyper::Error) -> Error {
@@ -90,6 +92,7 @@ impl ResponseBody {
             raw_bytes: 0,
             size_hint,
             no_reuse: false,
+            pending: None,
         };
         if done {
             b.finish_ok();
@@ -110,6 +113,7 @@ impl ResponseBody {
             raw_bytes: data.len() as u64,
             size_hint: Some(data.len() as u64),
             no_reuse: true,
+            pending: None,
         }
     }
 
@@ -130,7 +134,12 @@ impl ResponseBody {
 
     /// Whether everything has been received and handed out.
     pub fn is_eof(&self) -> bool {
-        self.done && self.ready.is_empty()
+        self.done && self.ready.is_empty() && self.pending.is_none()
+    }
+
+    /// Whether the whole body arrived intact and is buffered.
+    pub fn is_complete(&self) -> bool {
+        self.done && self.pending.is_none()
     }
 
     fn finish_ok(&mut self) {
@@ -247,6 +256,9 @@ impl ResponseBody {
     /// The next piece of the body, at most `max` bytes (more may be
     /// buffered for later); `None` at the end.  Waits for at least one byte.
     pub async fn chunk(&mut self, max: usize) -> Result<Option<Bytes>, Error> {
+        if let Some(e) = self.pending.take() {
+            return Err(e);
+        }
         let max = max.max(1);
         while self.ready.is_empty() && !self.done {
             self.next_frame().await?;
@@ -261,34 +273,31 @@ impl ResponseBody {
 
     /// Everything left in the body.
     pub async fn read_to_end(&mut self) -> Result<Bytes, Error> {
+        if let Some(e) = self.pending.take() {
+            return Err(e);
+        }
         while !self.done {
             self.next_frame().await?;
         }
         Ok(std::mem::take(&mut self.ready).freeze())
     }
 
-    /// Read the whole body now if it is small and announced, or take what
-    /// has already arrived; used to answer small responses in one hop.
-    pub async fn read_ahead(&mut self, limit: usize) -> Result<(), Error> {
-        if self.done {
-            return Ok(());
-        }
-        if self.size_hint.is_some_and(|n| n as usize <= limit) {
-            while !self.done {
-                self.next_frame().await?;
+    /// Take what has already arrived, up to `limit` bytes, without waiting
+    /// on the network: a small body that came with its head is answered in
+    /// the same hop.  An error met here is kept for the next read, as aiohttp
+    /// raises body errors from `read()`, not from the request.
+    pub async fn read_ahead(&mut self, limit: usize) {
+        for _ in 0..3 {
+            if let Err(e) = self.read_available(limit) {
+                self.pending = Some(e);
+                return;
             }
-            return Ok(());
-        }
-        // Unknown length: let the connection task deliver what it has
-        // buffered, but never wait on the network.
-        for _ in 0..2 {
-            self.read_available(limit)?;
             if self.done || self.ready.len() >= limit {
-                break;
+                return;
             }
+            // Let the connection task hand over what it has buffered.
             tokio::task::yield_now().await;
         }
-        self.read_available(limit)
     }
 
     /// Decoded bytes buffered and not handed out.

@@ -15,6 +15,7 @@ use crate::client::{ClientConfig, Request};
 use crate::connect::tls::TlsMode;
 use crate::error::{Error, ErrorKind};
 use crate::policy::decompress::{coding_for, ACCEPT_ENCODING};
+use crate::policy::framing;
 use crate::policy::redirect;
 use crate::policy::timeout;
 use crate::pool::{with_deadline, Key, Lease, Pool};
@@ -131,6 +132,10 @@ pub fn parse_url(raw: &str, redirected: bool) -> Result<Url, Error> {
     let (invalid, non_http) = url_errors(redirected);
     // WHATWG parsing reads "http:///x" as host "x"; aiohttp (yarl) sees no host.
     if let Some(i) = raw.find("://") {
+        let scheme = &raw[..i];
+        if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
+            return Err(Error::new(non_http, "not an http URL").with_url(raw));
+        }
         if matches!(raw.as_bytes().get(i + 3), None | Some(b'/' | b'?' | b'#')) {
             return Err(Error::new(invalid, "URL has no host").with_url(raw));
         }
@@ -398,6 +403,11 @@ async fn run(
             Some(c) if req.auto_decompress => Some(Decoder::new(c)?),
             _ => None,
         };
+        let reason_len = parts.extensions.get::<hyper::ext::ReasonPhrase>().map_or(0, |r| r.as_bytes().len());
+        if let Err(msg) = framing::check_head(reason_len, &parts.headers, &req.head_limits) {
+            // The connection is dropped with the lease: never reused.
+            return Err(Error::new(ErrorKind::BadResponse, msg).with_request(&info));
+        }
         let ambiguous = ambiguous_framing(&parts.headers);
         let head = head_of(parts, &dest.url, info.clone());
         let mut rbody = ResponseBody::new(incoming, decoder, lease, total, req.timeouts);
@@ -406,7 +416,7 @@ async fn run(
         }
 
         let Some(location) = location else {
-            rbody.read_ahead(cfg.read_ahead).await.map_err(|e| e.with_request(&info))?;
+            rbody.read_ahead(cfg.read_ahead).await;
             return Ok(Response { head, history, body: rbody });
         };
 

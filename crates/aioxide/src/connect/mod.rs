@@ -80,30 +80,77 @@ pub struct Target {
     pub tls: Option<tls::TlsMode>,
 }
 
-/// Resolve `host` (a name or an IP literal, IPv6 possibly in brackets).
+/// Resolve `host` (a name or an IP literal, IPv6 possibly in brackets)
+/// with the system's getaddrinfo, in the blocking pool.  A failure keeps
+/// getaddrinfo's EAI code, so that Python gets the socket.gaierror it knows.
 pub async fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, Error> {
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    let bare = host.trim_start_matches('[').trim_end_matches(']').to_owned();
     if let Ok(ip) = bare.parse::<std::net::IpAddr>() {
         return Ok(vec![SocketAddr::new(ip, port)]);
     }
-    let dns_err = |msg: String, e: Option<&io::Error>| {
-        let mut err = Error::new(ErrorKind::Dns, msg).with_addr(host, port, false);
-        if let Some(e) = e {
-            err = err.with_io(e);
-        }
-        err
+    let looked_up = tokio::task::spawn_blocking(move || getaddrinfo(&bare, port)).await;
+    let failed = |code: i32, msg: String| {
+        let mut e = Error::new(ErrorKind::Dns, format!("Cannot connect to host {host}:{port}: {msg}"))
+            .with_addr(host, port, false);
+        e.errno = Some(code);
+        e
     };
-    match tokio::net::lookup_host((bare, port)).await {
-        Ok(addrs) => {
-            let v: Vec<SocketAddr> = addrs.collect();
-            if v.is_empty() {
-                Err(dns_err(format!("Cannot connect to host {host}:{port}: no address"), None))
-            } else {
-                Ok(v)
-            }
-        }
-        Err(e) => Err(dns_err(format!("Cannot connect to host {host}:{port}: {e}"), Some(&e))),
+    match looked_up {
+        Ok(Ok(v)) if !v.is_empty() => Ok(v),
+        Ok(Ok(_)) => Err(failed(libc::EAI_NONAME, "no address".into())),
+        Ok(Err((code, msg))) => Err(failed(code, msg)),
+        Err(_) => Err(failed(libc::EAI_FAIL, "resolver task failed".into())),
     }
+}
+
+/// getaddrinfo(3) for TCP: the addresses, or the EAI code and its message.
+fn getaddrinfo(host: &str, port: u16) -> Result<Vec<SocketAddr>, (i32, String)> {
+    use std::ffi::{CStr, CString};
+    let c_host = CString::new(host).map_err(|_| (libc::EAI_NONAME, "invalid host name".to_owned()))?;
+    // SAFETY: a zeroed addrinfo is a valid "no hints" value; we set three fields.
+    let mut hints: libc::addrinfo = unsafe { std::mem::zeroed() };
+    hints.ai_family = libc::AF_UNSPEC;
+    hints.ai_socktype = libc::SOCK_STREAM;
+    hints.ai_flags = libc::AI_ADDRCONFIG;
+    let mut res: *mut libc::addrinfo = std::ptr::null_mut();
+    // SAFETY: valid C string and hints; res is freed below with freeaddrinfo.
+    let rc = unsafe { libc::getaddrinfo(c_host.as_ptr(), std::ptr::null(), &hints, &mut res) };
+    if rc != 0 {
+        let msg = if rc == libc::EAI_SYSTEM {
+            io::Error::last_os_error().to_string()
+        } else {
+            // SAFETY: gai_strerror returns a static C string.
+            unsafe { CStr::from_ptr(libc::gai_strerror(rc)) }.to_string_lossy().into_owned()
+        };
+        return Err((rc, msg));
+    }
+    let mut out = Vec::new();
+    let mut cur = res;
+    while !cur.is_null() {
+        // SAFETY: cur walks the list getaddrinfo returned; each ai_addr is
+        // valid for ai_addrlen bytes and matches ai_family.
+        unsafe {
+            let ai = &*cur;
+            match ai.ai_family {
+                libc::AF_INET => {
+                    let sa = &*(ai.ai_addr as *const libc::sockaddr_in);
+                    let ip = std::net::Ipv4Addr::from(u32::from_be(sa.sin_addr.s_addr));
+                    out.push(SocketAddr::new(ip.into(), port));
+                }
+                libc::AF_INET6 => {
+                    let sa = &*(ai.ai_addr as *const libc::sockaddr_in6);
+                    let ip = std::net::Ipv6Addr::from(sa.sin6_addr.s6_addr);
+                    out.push(SocketAddr::V6(std::net::SocketAddrV6::new(ip, port, 0, sa.sin6_scope_id)));
+                }
+                _ => {}
+            }
+            cur = ai.ai_next;
+        }
+    }
+    // SAFETY: res came from a successful getaddrinfo.
+    unsafe { libc::freeaddrinfo(res) };
+    out.dedup();
+    Ok(out)
 }
 
 /// Open a connection to `target`: resolve, connect to each address in turn,

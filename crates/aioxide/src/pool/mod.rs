@@ -40,8 +40,10 @@ pub struct PoolConfig {
     pub keepalive: Option<Duration>,
     /// Never reuse a connection.
     pub force_close: bool,
-    /// Largest response head hyper accepts, in bytes.
+    /// Largest response head accepted, in bytes.
     pub max_head_size: usize,
+    /// Most header fields accepted in a response head (aiohttp's max_headers).
+    pub max_headers: usize,
 }
 
 impl Default for PoolConfig {
@@ -51,7 +53,9 @@ impl Default for PoolConfig {
             limit_per_host: 0,
             keepalive: Some(Duration::from_secs(15)),
             force_close: false,
-            max_head_size: 64 * 1024,
+            // aiohttp accepts 128 fields of up to 8190 bytes each.
+            max_head_size: 128 * 8192 + 16 * 1024,
+            max_headers: 128,
         }
     }
 }
@@ -244,6 +248,7 @@ impl Pool {
         let mut b = http1::Builder::new();
         b.title_case_headers(true)
             .max_buf_size(self.cfg.max_head_size.max(8192))
+            .max_headers(self.cfg.max_headers)
             .allow_obsolete_multiline_headers_in_responses(true)
             .allow_spaces_after_header_name_in_responses(true);
         let (sender, conn) = b.handshake(TokioIo::new(stream)).await.map_err(|e| {

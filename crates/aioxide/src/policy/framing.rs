@@ -1,0 +1,88 @@
+//! What makes a response head unacceptable, beyond what the HTTP parser
+//! itself refuses: aiohttp's limits and its refusal of ambiguous framing.
+
+use http::header::{CONTENT_LENGTH, TRANSFER_ENCODING};
+use http::HeaderMap;
+
+/// Size limits on a response head (aiohttp's max_line_size / max_field_size).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeadLimits {
+    /// The status line, in bytes.
+    pub max_line_size: usize,
+    /// One header field (name and value), in bytes.
+    pub max_field_size: usize,
+}
+
+impl Default for HeadLimits {
+    fn default() -> Self {
+        HeadLimits { max_line_size: 8190, max_field_size: 8190 }
+    }
+}
+
+/// Why a head is refused (the message of aiohttp's 400 ClientResponseError).
+pub fn check_head(reason_len: usize, headers: &HeaderMap, limits: &HeadLimits) -> Result<(), String> {
+    // "HTTP/1.1 200 " is 13 bytes before the reason phrase.
+    if 13 + reason_len > limits.max_line_size {
+        return Err(format!("Got more than {} bytes when reading status line", limits.max_line_size));
+    }
+    for (name, value) in headers {
+        if name.as_str().len() + value.len() > limits.max_field_size {
+            return Err(format!(
+                "Got more than {} bytes when reading header {:?}",
+                limits.max_field_size,
+                name.as_str()
+            ));
+        }
+    }
+    let mut lengths = headers.get_all(CONTENT_LENGTH).iter();
+    if let Some(first) = lengths.next() {
+        if lengths.next().is_some() || first.as_bytes().contains(&b',') {
+            return Err("Duplicate Content-Length".into());
+        }
+        if headers.contains_key(TRANSFER_ENCODING) {
+            return Err("Transfer-Encoding can't be present with Content-Length".into());
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    fn h(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut m = HeaderMap::new();
+        for (k, v) in pairs {
+            m.append(*k, HeaderValue::from_str(v).unwrap());
+        }
+        m
+    }
+
+    #[test]
+    fn plain_heads_pass() {
+        let l = HeadLimits::default();
+        assert!(check_head(2, &h(&[("content-length", "3")]), &l).is_ok());
+        assert!(check_head(2, &h(&[("transfer-encoding", "chunked")]), &l).is_ok());
+        assert!(check_head(2, &h(&[("x", &"v".repeat(8189))]), &l).is_ok());
+    }
+
+    #[test]
+    fn ambiguous_framing_is_refused() {
+        let l = HeadLimits::default();
+        assert!(check_head(2, &h(&[("content-length", "3"), ("content-length", "3")]), &l).is_err());
+        assert!(check_head(2, &h(&[("content-length", "3"), ("content-length", "4")]), &l).is_err());
+        assert!(check_head(2, &h(&[("content-length", "3, 3")]), &l).is_err());
+        assert!(check_head(2, &h(&[("content-length", "3"), ("transfer-encoding", "chunked")]), &l).is_err());
+    }
+
+    #[test]
+    fn limits() {
+        let l = HeadLimits::default();
+        assert!(check_head(2, &h(&[("x", &"v".repeat(8190))]), &l).is_err());
+        assert!(check_head(8178, &HeaderMap::new(), &l).is_err());
+        assert!(check_head(8177, &HeaderMap::new(), &l).is_ok());
+        let small = HeadLimits { max_line_size: 100, max_field_size: 10 };
+        assert!(check_head(2, &h(&[("abc", "12345678")]), &small).is_err());
+    }
+}
