@@ -18,8 +18,10 @@ pub struct ClientConfig {
     pub pool: PoolConfig,
     /// The `User-Agent` sent unless the request has one.
     pub user_agent: String,
-    /// Bodies up to this size are read before the response is handed back.
+    /// Bodies up to this size are read before the response is handed back...
     pub read_ahead: usize,
+    /// ...when they arrive within this time after their head.
+    pub read_ahead_grace: std::time::Duration,
 }
 
 impl Default for ClientConfig {
@@ -28,6 +30,7 @@ impl Default for ClientConfig {
             pool: PoolConfig::default(),
             user_agent: format!("aioxide/{}", env!("CARGO_PKG_VERSION")),
             read_ahead: 64 * 1024,
+            read_ahead_grace: std::time::Duration::from_millis(2),
         }
     }
 }

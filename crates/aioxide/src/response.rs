@@ -282,11 +282,13 @@ impl ResponseBody {
         Ok(std::mem::take(&mut self.ready).freeze())
     }
 
-    /// Take what has already arrived, up to `limit` bytes, without waiting
-    /// on the network: a small body that came with its head is answered in
-    /// the same hop.  An error met here is kept for the next read, as aiohttp
-    /// raises body errors from `read()`, not from the request.
-    pub async fn read_ahead(&mut self, limit: usize) {
+    /// Read ahead what is at hand so that a small response is answered in
+    /// one hop: what has already arrived, and a small announced body that
+    /// follows its head within `grace` (servers often write the body in a
+    /// second segment).  Never longer: a stalled body leaves the response to
+    /// be answered at its head, as aiohttp does.  An error met here is kept
+    /// for the next read, as aiohttp raises body errors from `read()`.
+    pub async fn read_ahead(&mut self, limit: usize, grace: std::time::Duration) {
         for _ in 0..3 {
             if let Err(e) = self.read_available(limit) {
                 self.pending = Some(e);
@@ -297,6 +299,23 @@ impl ResponseBody {
             }
             // Let the connection task hand over what it has buffered.
             tokio::task::yield_now().await;
+        }
+        if !self.size_hint.is_some_and(|n| n as usize <= limit) {
+            return;
+        }
+        let until = tokio::time::Instant::now() + grace;
+        while !self.done {
+            let Some(incoming) = self.incoming.as_mut() else { return };
+            let frame = std::future::poll_fn(|cx| Pin::new(&mut *incoming).poll_frame(cx));
+            match tokio::time::timeout_at(until, frame).await {
+                Ok(f) => {
+                    if let Err(e) = self.on_frame(f) {
+                        self.pending = Some(e);
+                        return;
+                    }
+                }
+                Err(_) => return,
+            }
         }
     }
 

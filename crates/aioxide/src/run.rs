@@ -416,7 +416,7 @@ async fn run(
         }
 
         let Some(location) = location else {
-            rbody.read_ahead(cfg.read_ahead).await;
+            rbody.read_ahead(cfg.read_ahead, cfg.read_ahead_grace).await;
             return Ok(Response { head, history, body: rbody });
         };
 
