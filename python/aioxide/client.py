@@ -171,6 +171,10 @@ class ClientSession:
         self._connector = connector
         self._connector_owner = connector_owner
         self._default_auth = auth
+        self._default_auth_header = auth.encode() if auth is not None else None
+        self._base_url_origin = (
+            str(self._base_url.origin()) if self._base_url is not None else None
+        )
         self._default_headers: CIMultiDict[str] = (
             CIMultiDict(headers) if headers is not None else CIMultiDict()
         )
@@ -378,8 +382,6 @@ class ClientSession:
             url = url.extend_query(params)
 
         hdrs_list = self._prepare_headers(headers)
-        if auth is None:
-            auth = self._default_auth
         auth_header = auth.encode() if auth is not None else None
 
         if timeout is sentinel:
@@ -420,6 +422,8 @@ class ClientSession:
             verify,
             self._max_line_size if max_line_size is None else max_line_size,
             self._max_field_size if max_field_size is None else max_field_size,
+            self._default_auth_header,
+            self._base_url_origin,
         )
         try:
             raw = await fut

@@ -272,7 +272,7 @@ impl Session {
     }
 
     /// Start a request; `fut` completes with a `Response` or an exception.
-    #[pyo3(signature = (bridge, fut, method, url, headers, body, content_type, auth, skip_auto_headers, allow_redirects, max_redirects, total, connect, sock_read, sock_connect, auto_decompress, verify_ssl, max_line_size=8190, max_field_size=8190))]
+    #[pyo3(signature = (bridge, fut, method, url, headers, body, content_type, auth, skip_auto_headers, allow_redirects, max_redirects, total, connect, sock_read, sock_connect, auto_decompress, verify_ssl, max_line_size=8190, max_field_size=8190, default_auth=None, default_auth_origin=None))]
     #[allow(clippy::too_many_arguments)]
     fn request(
         &self,
@@ -295,6 +295,8 @@ impl Session {
         verify_ssl: bool,
         max_line_size: usize,
         max_field_size: usize,
+        default_auth: Option<String>,
+        default_auth_origin: Option<String>,
     ) -> PyResult<u64> {
         let req = Request {
             method,
@@ -303,6 +305,8 @@ impl Session {
             body: body.map(Bytes::from_owner),
             content_type,
             auth,
+            default_auth,
+            default_auth_origin,
             skip_auto_headers,
             allow_redirects,
             max_redirects,

@@ -47,8 +47,12 @@ pub struct Request {
     pub body: Option<Bytes>,
     /// The `Content-Type` of `body`, sent unless `headers` has one.
     pub content_type: Option<String>,
-    /// A ready `Authorization` value (aiohttp's `auth=`).
+    /// A ready `Authorization` value (aiohttp's per-request `auth=`).
     pub auth: Option<String>,
+    /// The session's `auth=`: used when the request has none of its own, for
+    /// URLs of `default_auth_origin` (the session's base_url) when given.
+    pub default_auth: Option<String>,
+    pub default_auth_origin: Option<String>,
     pub skip_auto_headers: Vec<String>,
     pub allow_redirects: bool,
     /// 0 means no limit.
@@ -69,6 +73,8 @@ impl Request {
             body: None,
             content_type: None,
             auth: None,
+            default_auth: None,
+            default_auth_origin: None,
             skip_auto_headers: Vec::new(),
             allow_redirects: true,
             max_redirects: 10,

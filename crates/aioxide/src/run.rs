@@ -359,6 +359,10 @@ async fn run(
     total: Option<timeout::Deadline>,
 ) -> Result<Response, Error> {
     let mut dest = parse_dest(&req.url, false)?;
+    let default_origin = match &req.default_auth_origin {
+        Some(o) => Some(parse_dest(o, false)?),
+        None => None,
+    };
     let mut method = req.method.to_ascii_uppercase();
     let mut headers = req.headers.clone();
     let mut body = req.body.clone();
@@ -375,6 +379,17 @@ async fn run(
         }
         if url_auth.is_some() && (auth.is_none() || !history.is_empty()) {
             auth = url_auth;
+        }
+        if auth.is_none() {
+            if let Some(default) = &req.default_auth {
+                let in_scope = match &default_origin {
+                    None => true,
+                    Some(o) => o.same_origin(&dest),
+                };
+                if in_scope {
+                    auth = Some(default.clone());
+                }
+            }
         }
         if auth.is_some() && has_header(&headers, "authorization") {
             return Err(Error::new(
