@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Iterator
 from typing import Any, Callable
 
 import pytest
+
 from conftest import TARGET, read_request_head
 
 PROMPT = 10.0

@@ -25,6 +25,7 @@ from typing import Any, Callable
 
 import pytest
 from aiohttp import web
+
 from conftest import TARGET, read_request_head
 
 PAYLOAD = b"".join(

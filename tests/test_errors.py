@@ -29,8 +29,9 @@ import time
 from typing import Any
 
 import pytest
-from conftest import TARGET, read_request_head
 from yarl import URL
+
+from conftest import TARGET, read_request_head
 
 PROMPT = 10.0  # seconds: an error must surface well within this
 GOOD = b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\ngood"

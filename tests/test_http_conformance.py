@@ -72,6 +72,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from conftest import TARGET, read_request_head
 
 CONFORMANCE_DIR = Path(__file__).resolve().parents[2] / "shared" / "conformance"

@@ -24,6 +24,7 @@ import time
 from typing import Any
 
 import pytest
+
 from conftest import read_request_head
 
 PROMPT = 10.0  # generous upper bound (seconds) for "raised promptly"

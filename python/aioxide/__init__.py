@@ -1,10 +1,10 @@
 """aioxide: aiohttp's client API with a Rust engine.
 
-    import aioxide as aiohttp
+import aioxide as aiohttp
 
-    async with aiohttp.ClientSession() as session:
-        async with session.get("http://example.org/") as resp:
-            print(resp.status, await resp.text())
+async with aiohttp.ClientSession() as session:
+    async with session.get("http://example.org/") as resp:
+        print(resp.status, await resp.text())
 """
 
 from __future__ import annotations

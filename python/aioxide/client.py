@@ -27,7 +27,7 @@ from .connector import BaseConnector, TCPConnector, _not_supported
 from .helpers import _SENTINEL, BasicAuth, sentinel
 from .http import HttpVersion, HttpVersion11
 
-__all__ = ("ClientSession", "ClientTimeout", "request")
+__all__ = ("ClientSession", "ClientTimeout", "RequestInfo", "request")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -149,12 +149,18 @@ class ClientSession:
         if timeout is sentinel or timeout is None:
             self._timeout = DEFAULT_TIMEOUT if timeout is sentinel else ClientTimeout()
             if read_timeout is not sentinel:
-                warnings.warn("read_timeout is deprecated, use timeout argument instead",
-                              DeprecationWarning, stacklevel=2)
+                warnings.warn(
+                    "read_timeout is deprecated, use timeout argument instead",
+                    DeprecationWarning,
+                    stacklevel=2,
+                )
                 self._timeout = dataclasses.replace(self._timeout, total=read_timeout)
             if conn_timeout is not None:
-                warnings.warn("conn_timeout is deprecated, use timeout argument instead",
-                              DeprecationWarning, stacklevel=2)
+                warnings.warn(
+                    "conn_timeout is deprecated, use timeout argument instead",
+                    DeprecationWarning,
+                    stacklevel=2,
+                )
                 self._timeout = dataclasses.replace(self._timeout, connect=conn_timeout)
         else:
             if not isinstance(timeout, ClientTimeout):
@@ -172,9 +178,7 @@ class ClientSession:
         self._connector_owner = connector_owner
         self._default_auth = auth
         self._default_auth_header = auth.encode() if auth is not None else None
-        self._base_url_origin = (
-            str(self._base_url.origin()) if self._base_url is not None else None
-        )
+        self._base_url_origin = str(self._base_url.origin()) if self._base_url is not None else None
         self._default_headers: CIMultiDict[str] = (
             CIMultiDict(headers) if headers is not None else CIMultiDict()
         )
@@ -268,17 +272,23 @@ class ClientSession:
         """Perform HTTP request."""
         return _RequestContextManager(self._request(method, url, **kwargs))
 
-    def get(self, url: Any, *, allow_redirects: bool = True, **kwargs: Any) -> "_RequestContextManager":
+    def get(
+        self, url: Any, *, allow_redirects: bool = True, **kwargs: Any
+    ) -> "_RequestContextManager":
         return _RequestContextManager(
             self._request(hdrs.METH_GET, url, allow_redirects=allow_redirects, **kwargs)
         )
 
-    def options(self, url: Any, *, allow_redirects: bool = True, **kwargs: Any) -> "_RequestContextManager":
+    def options(
+        self, url: Any, *, allow_redirects: bool = True, **kwargs: Any
+    ) -> "_RequestContextManager":
         return _RequestContextManager(
             self._request(hdrs.METH_OPTIONS, url, allow_redirects=allow_redirects, **kwargs)
         )
 
-    def head(self, url: Any, *, allow_redirects: bool = False, **kwargs: Any) -> "_RequestContextManager":
+    def head(
+        self, url: Any, *, allow_redirects: bool = False, **kwargs: Any
+    ) -> "_RequestContextManager":
         return _RequestContextManager(
             self._request(hdrs.METH_HEAD, url, allow_redirects=allow_redirects, **kwargs)
         )
@@ -510,7 +520,8 @@ class _RequestContextManager(Generic[_R]):
 
     async def __aenter__(self) -> _R:
         self._resp = await self._coro
-        return await self._resp.__aenter__()
+        await self._resp.__aenter__()
+        return self._resp
 
     async def __aexit__(
         self,
@@ -575,4 +586,3 @@ def request(
     return _SessionRequestContextManager(session._request(method, url, **kwargs), session)
 
 
-__all__ += ("RequestInfo",)

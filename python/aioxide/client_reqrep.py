@@ -68,6 +68,7 @@ class ClientResponse:
     _closed = True
     _in_context = False
     _raw: Any = None
+    _head: Any = None
     _headers: "CIMultiDictProxy[str] | None" = None
     _url: URL | None = None
     _history: tuple["ClientResponse", ...] = ()
@@ -76,7 +77,7 @@ class ClientResponse:
     _content_type_v: str | None = None
     _content_dict: "MappingProxyType[str, str] | None" = None
     _stored_content_type: Any = sentinel
-    _resolve_charset: Callable[["ClientResponse", bytes], str] = staticmethod(  # type: ignore[assignment]
+    _resolve_charset: Callable[["ClientResponse", bytes], str] = staticmethod(
         _default_charset_resolver
     )
 
@@ -186,7 +187,9 @@ class ClientResponse:
     def request_info(self) -> RequestInfo:
         if self._request_info_v is None:
             h = self._head
-            self._request_info_v = _request_info(h.request_method, h.request_url, h.request_headers())
+            self._request_info_v = _request_info(
+                h.request_method, h.request_url, h.request_headers()
+            )
         return self._request_info_v
 
     @property

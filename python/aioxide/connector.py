@@ -26,9 +26,7 @@ class ConnectionKey(NamedTuple):
 
 
 def _not_supported(name: str) -> NotImplementedError:
-    return NotImplementedError(
-        f"aioxide does not support {name} yet; see docs/COMPATIBILITY.md"
-    )
+    return NotImplementedError(f"aioxide does not support {name} yet; see docs/COMPATIBILITY.md")
 
 
 class BaseConnector:
@@ -54,7 +52,7 @@ class BaseConnector:
         elif keepalive_timeout is sentinel:
             keepalive_timeout = 15.0
         self._loop = loop or asyncio.get_running_loop()
-        self._keepalive_timeout: float | None = keepalive_timeout  # type: ignore[assignment]
+        self._keepalive_timeout = keepalive_timeout
         self._force_close = force_close
         self._limit = limit
         self._limit_per_host = limit_per_host

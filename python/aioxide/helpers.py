@@ -75,18 +75,18 @@ class BasicAuth(namedtuple("BasicAuth", ["login", "password", "encoding"])):
         try:
             scheme, b64_creds = auth_header.split(" ", 1)
         except ValueError:
-            raise ValueError("Could not parse authorization header.")
+            raise ValueError("Could not parse authorization header.")  # noqa: B904 (as aiohttp)
         if scheme.lower() != "basic":
             raise ValueError(f"Unknown authorization method {scheme}")
         try:
             creds = base64.b64decode(b64_creds.encode("ascii"), validate=True).decode(encoding)
         except binascii.Error:
-            raise ValueError("Invalid base64 encoding.")
+            raise ValueError("Invalid base64 encoding.")  # noqa: B904 (as aiohttp)
         # RFC 2617: the colon is mandatory; either side may be empty.
         try:
             login, password = creds.split(":", 1)
         except ValueError:
-            raise ValueError("Invalid credentials.")
+            raise ValueError("Invalid credentials.")  # noqa: B904 (as aiohttp)
         return _basic_auth_no_warn(login, password, encoding)
 
     @classmethod
@@ -146,7 +146,8 @@ def parse_content_type(raw: str) -> tuple[str, "MappingProxyType[str, str]"]:
     """Content type and parameters of a Content-Type value, as email.message reads it."""
     msg = _EnsureOctetStream()
     msg["content-type"] = raw
-    return msg.get_content_type(), MappingProxyType(dict(msg.get_params()[1:]))
+    params = msg.get_params() or [("", "")]
+    return msg.get_content_type(), MappingProxyType(dict(params[1:]))
 
 
 class _EnsureOctetStream(EmailMessage):

@@ -18,6 +18,4 @@ HttpVersion11 = HttpVersion(1, 1)
 
 __version__ = "0.1.0"
 
-SERVER_SOFTWARE: str = (
-    f"Python/{sys.version_info[0]}.{sys.version_info[1]} aioxide/{__version__}"
-)
+SERVER_SOFTWARE: str = f"Python/{sys.version_info[0]}.{sys.version_info[1]} aioxide/{__version__}"

@@ -37,7 +37,7 @@ class AsyncStreamIterator(Generic[_T]):
         try:
             rv = await self.read_func()
         except EofStream:
-            raise StopAsyncIteration
+            raise StopAsyncIteration from None
         if rv == b"":
             raise StopAsyncIteration
         return rv

@@ -124,7 +124,13 @@ impl Bridge {
         });
         let slot = Arc::new(AbortSlot::default());
         // The loop thread holds the GIL here, so drain cannot run before this.
-        self.pending().insert(id, Pending { fut, abort: slot.clone() });
+        self.pending().insert(
+            id,
+            Pending {
+                fut,
+                abort: slot.clone(),
+            },
+        );
         let was_empty = {
             let mut q = self.shared.submit.lock().unwrap_or_else(|p| p.into_inner());
             let e = q.is_empty();
@@ -179,11 +185,18 @@ impl Bridge {
         let mut buf: u64 = 0;
         // SAFETY: reading 8 bytes into a valid u64 from our eventfd.
         unsafe {
-            libc::read(self.shared.efd.as_raw_fd(), (&mut buf as *mut u64).cast(), 8);
+            libc::read(
+                self.shared.efd.as_raw_fd(),
+                (&mut buf as *mut u64).cast(),
+                8,
+            );
         }
-        let batch = std::mem::take(&mut *self.shared.queue.lock().unwrap_or_else(|p| p.into_inner()));
+        let batch =
+            std::mem::take(&mut *self.shared.queue.lock().unwrap_or_else(|p| p.into_inner()));
         for (id, deliver) in batch {
-            let Some(p) = self.pending().remove(&id) else { continue };
+            let Some(p) = self.pending().remove(&id) else {
+                continue;
+            };
             let fut = p.fut.bind(py);
             let outcome = deliver(py);
             let r = match outcome {
@@ -205,7 +218,9 @@ impl Bridge {
 
     /// A round trip through the engine that does nothing (measures the bridge).
     fn ping(&self, fut: Py<PyAny>) -> PyResult<u64> {
-        self.spawn(fut, async { Box::new(|py: Python<'_>| Ok(py.None())) as Deliver })
+        self.spawn(fut, async {
+            Box::new(|py: Python<'_>| Ok(py.None())) as Deliver
+        })
     }
 
     /// Number of futures still waiting on the engine.
@@ -222,7 +237,11 @@ impl Bridge {
             p.abort.abort();
         }
         drop(drained);
-        let rt = self.runtime.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let rt = self
+            .runtime
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
         if let Some(mut rt) = rt {
             py.detach(move || rt.release());
         }

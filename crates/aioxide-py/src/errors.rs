@@ -13,8 +13,15 @@ static EXC: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
 static REQREP: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
 static CONNECTOR: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
 
-fn module<'py>(py: Python<'py>, cell: &PyOnceLock<Py<PyModule>>, name: &str) -> PyResult<Bound<'py, PyModule>> {
-    Ok(cell.get_or_try_init(py, || py.import(name).map(Bound::unbind))?.bind(py).clone())
+fn module<'py>(
+    py: Python<'py>,
+    cell: &PyOnceLock<Py<PyModule>>,
+    name: &str,
+) -> PyResult<Bound<'py, PyModule>> {
+    Ok(cell
+        .get_or_try_init(py, || py.import(name).map(Bound::unbind))?
+        .bind(py)
+        .clone())
 }
 
 fn class<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
@@ -38,14 +45,22 @@ fn connection_key<'py>(py: Python<'py>, e: &Error) -> PyResult<Bound<'py, PyAny>
 fn gai_error<'py>(py: Python<'py>, e: &Error) -> PyResult<Bound<'py, PyAny>> {
     let code = e.errno.unwrap_or(libc::EAI_NONAME);
     // SAFETY: gai_strerror returns a static C string for any code.
-    let text = unsafe { std::ffi::CStr::from_ptr(libc::gai_strerror(code)) }.to_string_lossy().into_owned();
-    py.import("socket")?.getattr("gaierror")?.call1((code, text))
+    let text = unsafe { std::ffi::CStr::from_ptr(libc::gai_strerror(code)) }
+        .to_string_lossy()
+        .into_owned();
+    py.import("socket")?
+        .getattr("gaierror")?
+        .call1((code, text))
 }
 
 /// The URL of an URL error: a yarl.URL when yarl can read it, as aiohttp.
 fn url_value<'py>(py: Python<'py>, e: &Error) -> PyResult<Bound<'py, PyAny>> {
     let raw = e.url.clone().unwrap_or_default();
-    match py.import("yarl").and_then(|y| y.getattr("URL")).and_then(|u| u.call1((raw.clone(),))) {
+    match py
+        .import("yarl")
+        .and_then(|y| y.getattr("URL"))
+        .and_then(|u| u.call1((raw.clone(),)))
+    {
         Ok(u) => Ok(u),
         Err(_) => Ok(pyo3::types::PyString::new(py, &raw).into_any()),
     }
@@ -67,10 +82,16 @@ fn os_error<'py>(py: Python<'py>, e: &Error) -> PyResult<Bound<'py, PyAny>> {
 pub fn request_info<'py>(py: Python<'py>, e: &Error) -> PyResult<Bound<'py, PyAny>> {
     let reqrep = module(py, &REQREP, "aioxide.client_reqrep")?;
     match &e.request {
-        Some(r) => reqrep.getattr("_request_info")?.call1((r.method.clone(), r.url.clone(), crate::header_pairs(&r.headers))),
-        None => reqrep
-            .getattr("_request_info")?
-            .call1(("GET", e.url.clone().unwrap_or_default(), Vec::<(String, String)>::new())),
+        Some(r) => reqrep.getattr("_request_info")?.call1((
+            r.method.clone(),
+            r.url.clone(),
+            crate::header_pairs(&r.headers),
+        )),
+        None => reqrep.getattr("_request_info")?.call1((
+            "GET",
+            e.url.clone().unwrap_or_default(),
+            Vec::<(String, String)>::new(),
+        )),
     }
 }
 
@@ -103,16 +124,25 @@ fn build(py: Python<'_>, e: &Error) -> PyResult<PyErr> {
         ErrorKind::InvalidRedirectUrl => {
             class(py, "InvalidUrlRedirectClientError")?.call1((url_value(py, e)?, msg))?
         }
-        ErrorKind::NonHttpRedirectUrl => class(py, "NonHttpUrlRedirectClientError")?.call1((url_value(py, e)?,))?,
-        ErrorKind::Dns => class(py, "ClientConnectorDNSError")?.call1((connection_key(py, e)?, gai_error(py, e)?))?,
-        ErrorKind::Connect => class(py, "ClientConnectorError")?.call1((connection_key(py, e)?, os_error(py, e)?))?,
+        ErrorKind::NonHttpRedirectUrl => {
+            class(py, "NonHttpUrlRedirectClientError")?.call1((url_value(py, e)?,))?
+        }
+        ErrorKind::Dns => class(py, "ClientConnectorDNSError")?
+            .call1((connection_key(py, e)?, gai_error(py, e)?))?,
+        ErrorKind::Connect => {
+            class(py, "ClientConnectorError")?.call1((connection_key(py, e)?, os_error(py, e)?))?
+        }
         ErrorKind::Tls => {
             let ssl_err = py.import("ssl")?.getattr("SSLError")?.call1((1, msg))?;
             class(py, "ClientConnectorSSLError")?.call1((connection_key(py, e)?, ssl_err))?
         }
         ErrorKind::Certificate => {
-            let cert_err = py.import("ssl")?.getattr("SSLCertVerificationError")?.call1((1, msg))?;
-            class(py, "ClientConnectorCertificateError")?.call1((connection_key(py, e)?, cert_err))?
+            let cert_err = py
+                .import("ssl")?
+                .getattr("SSLCertVerificationError")?
+                .call1((1, msg))?;
+            class(py, "ClientConnectorCertificateError")?
+                .call1((connection_key(py, e)?, cert_err))?
         }
         ErrorKind::ConnectTimeout => class(py, "ConnectionTimeoutError")?.call1((msg,))?,
         ErrorKind::ReadTimeout => class(py, "SocketTimeoutError")?.call1((msg,))?,
@@ -126,7 +156,8 @@ fn build(py: Python<'_>, e: &Error) -> PyResult<PyErr> {
             let kwargs = pyo3::types::PyDict::new(py);
             kwargs.set_item("status", 400)?;
             kwargs.set_item("message", msg)?;
-            class(py, "ClientResponseError")?.call((request_info(py, e)?, history(py, e)?), Some(&kwargs))?
+            class(py, "ClientResponseError")?
+                .call((request_info(py, e)?, history(py, e)?), Some(&kwargs))?
         }
         ErrorKind::TooManyRedirects => {
             // As aiohttp: the first request's info, the whole history, no status.

@@ -11,7 +11,9 @@ mod runtime;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use aioxide::{Client, ClientConfig, HeadLimits, Request, ResponseBody, ResponseHead, Timeouts, TlsMode};
+use aioxide::{
+    Client, ClientConfig, HeadLimits, Request, ResponseBody, ResponseHead, Timeouts, TlsMode,
+};
 use bytes::Bytes;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -37,7 +39,14 @@ fn title_case(name: &str) -> String {
 
 /// Header pairs with Title-Case names, values decoded leniently.
 pub fn header_pairs(h: &http::HeaderMap) -> Vec<(String, String)> {
-    h.iter().map(|(k, v)| (title_case(k.as_str()), String::from_utf8_lossy(v.as_bytes()).into_owned())).collect()
+    h.iter()
+        .map(|(k, v)| {
+            (
+                title_case(k.as_str()),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect()
 }
 
 /// A response's status line, headers and the request that produced it.
@@ -75,7 +84,13 @@ impl Head {
         let list = PyList::empty(py);
         for (k, v) in &self.head.headers {
             let value = String::from_utf8_lossy(v.as_bytes());
-            list.append(PyTuple::new(py, [PyString::new(py, &title_case(k.as_str())), PyString::new(py, &value)])?)?;
+            list.append(PyTuple::new(
+                py,
+                [
+                    PyString::new(py, &title_case(k.as_str())),
+                    PyString::new(py, &value),
+                ],
+            )?)?;
         }
         Ok(list)
     }
@@ -86,7 +101,13 @@ impl Head {
             .headers
             .iter()
             .map(|(k, v)| {
-                PyTuple::new(py, [PyBytes::new(py, title_case(k.as_str()).as_bytes()), PyBytes::new(py, v.as_bytes())])
+                PyTuple::new(
+                    py,
+                    [
+                        PyBytes::new(py, title_case(k.as_str()).as_bytes()),
+                        PyBytes::new(py, v.as_bytes()),
+                    ],
+                )
             })
             .collect::<PyResult<_>>()?;
         PyTuple::new(py, items)
@@ -153,19 +174,26 @@ impl Response {
 }
 
 fn ready_none(bridge: &Bridge, fut: Py<PyAny>) -> PyResult<u64> {
-    bridge.spawn(fut, async { Box::new(|py: Python<'_>| Ok(py.None())) as Deliver })
+    bridge.spawn(fut, async {
+        Box::new(|py: Python<'_>| Ok(py.None())) as Deliver
+    })
 }
 
 #[pymethods]
 impl Response {
     fn history<'py>(&self, py: Python<'py>) -> PyResult<Vec<Py<Head>>> {
-        self.history.iter().map(|h| Py::new(py, Head::from_engine(h.clone()))).collect()
+        self.history
+            .iter()
+            .map(|h| Py::new(py, Head::from_engine(h.clone())))
+            .collect()
     }
 
     /// Read the rest of the body; completes `fut` with bytes.
     fn read_all(&self, py: Python<'_>, bridge: &Bridge, fut: Py<PyAny>) -> PyResult<u64> {
         let Some(mut body) = self.take_body(py)? else {
-            return bridge.spawn(fut, async { Box::new(|py: Python<'_>| Ok(PyBytes::new(py, b"").into_any().unbind())) as Deliver });
+            return bridge.spawn(fut, async {
+                Box::new(|py: Python<'_>| Ok(PyBytes::new(py, b"").into_any().unbind())) as Deliver
+            });
         };
         let state = self.state.clone();
         bridge.spawn(fut, async move {
@@ -211,7 +239,11 @@ impl Response {
 
     /// Bytes received from the wire so far.
     fn raw_bytes(&self) -> u64 {
-        lock(&self.state).body.as_ref().map(|b| b.raw_bytes()).unwrap_or(0)
+        lock(&self.state)
+            .body
+            .as_ref()
+            .map(|b| b.raw_bytes())
+            .unwrap_or(0)
     }
 
     /// Stop reading: an unfinished connection is closed, not reused.
@@ -229,12 +261,33 @@ impl Response {
 fn to_response(py: Python<'_>, mut r: aioxide::Response) -> PyResult<Py<PyAny>> {
     let (body, state) = if r.body.is_complete() {
         let data = r.body.take_buffered();
-        (Some(PyBytes::new(py, &data).unbind()), BodyState { body: None, eof: true })
+        (
+            Some(PyBytes::new(py, &data).unbind()),
+            BodyState {
+                body: None,
+                eof: true,
+            },
+        )
     } else {
-        (None, BodyState { body: Some(r.body), eof: false })
+        (
+            None,
+            BodyState {
+                body: Some(r.body),
+                eof: false,
+            },
+        )
     };
     let head = Py::new(py, Head::from_engine(r.head))?;
-    Ok(Py::new(py, Response { head, history: r.history, body, state: Arc::new(Mutex::new(state)) })?.into_any())
+    Ok(Py::new(
+        py,
+        Response {
+            head,
+            history: r.history,
+            body,
+            state: Arc::new(Mutex::new(state)),
+        },
+    )?
+    .into_any())
 }
 
 /// A session's engine: the connection pool and its settings.
@@ -268,7 +321,9 @@ impl Session {
         if let Some(ua) = user_agent {
             cfg.user_agent = ua;
         }
-        Ok(Session { client: Client::new(cfg) })
+        Ok(Session {
+            client: Client::new(cfg),
+        })
     }
 
     /// Start a request; `fut` completes with a `Response` or an exception.
@@ -312,8 +367,15 @@ impl Session {
             max_redirects,
             timeouts: Timeouts::from_secs(total, connect, sock_read, sock_connect),
             auto_decompress,
-            tls: if verify_ssl { TlsMode::Verify } else { TlsMode::NoVerify },
-            head_limits: HeadLimits { max_line_size, max_field_size },
+            tls: if verify_ssl {
+                TlsMode::Verify
+            } else {
+                TlsMode::NoVerify
+            },
+            head_limits: HeadLimits {
+                max_line_size,
+                max_field_size,
+            },
         };
         let client = self.client.clone();
         bridge.spawn(fut, async move {

@@ -35,14 +35,23 @@ fn start(pid: u32) -> std::io::Result<State> {
         .build()?;
     let handle = rt.handle().clone();
     let (tx, rx) = oneshot::channel::<()>();
-    let thread = std::thread::Builder::new().name("aioxide-engine".into()).spawn(move || {
-        rt.block_on(async move {
-            let _ = rx.await;
-        });
-        rt.shutdown_timeout(Duration::from_secs(2));
-    })?;
+    let thread = std::thread::Builder::new()
+        .name("aioxide-engine".into())
+        .spawn(move || {
+            rt.block_on(async move {
+                let _ = rx.await;
+            });
+            rt.shutdown_timeout(Duration::from_secs(2));
+        })?;
     let generation = GENERATION.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    Ok(State { handle, stop: Some(tx), thread: Some(thread), users: 0, pid, generation })
+    Ok(State {
+        handle,
+        stop: Some(tx),
+        thread: Some(thread),
+        users: 0,
+        pid,
+        generation,
+    })
 }
 
 /// A counted reference to the runtime; the last one released stops it.
@@ -65,9 +74,15 @@ impl RuntimeRef {
         if st.is_none() {
             *st = Some(start(pid)?);
         }
-        let s = st.as_mut().ok_or_else(|| std::io::Error::other("runtime"))?;
+        let s = st
+            .as_mut()
+            .ok_or_else(|| std::io::Error::other("runtime"))?;
         s.users += 1;
-        Ok(RuntimeRef { handle: Some(s.handle.clone()), pid, generation: s.generation })
+        Ok(RuntimeRef {
+            handle: Some(s.handle.clone()),
+            pid,
+            generation: s.generation,
+        })
     }
 
     pub fn spawn<F>(&self, fut: F) -> Option<JoinHandle<F::Output>>

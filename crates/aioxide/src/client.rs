@@ -115,7 +115,10 @@ impl Default for Client {
 
 impl Client {
     pub fn new(cfg: ClientConfig) -> Self {
-        Client { pool: Pool::new(cfg.pool.clone()), cfg: Arc::new(cfg) }
+        Client {
+            pool: Pool::new(cfg.pool.clone()),
+            cfg: Arc::new(cfg),
+        }
     }
 
     pub fn config(&self) -> &ClientConfig {

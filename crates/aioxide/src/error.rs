@@ -113,7 +113,10 @@ impl Error {
     }
 
     pub(crate) fn read_timeout() -> Self {
-        Error::new(ErrorKind::ReadTimeout, "Timeout on reading data from socket")
+        Error::new(
+            ErrorKind::ReadTimeout,
+            "Timeout on reading data from socket",
+        )
     }
 
     pub(crate) fn total_timeout() -> Self {

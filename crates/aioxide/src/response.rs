@@ -180,7 +180,10 @@ impl ResponseBody {
     }
 
     /// Handle one frame result; returns false at the end of the body.
-    fn on_frame(&mut self, frame: Option<Result<hyper::body::Frame<Bytes>, hyper::Error>>) -> Result<bool, Error> {
+    fn on_frame(
+        &mut self,
+        frame: Option<Result<hyper::body::Frame<Bytes>, hyper::Error>>,
+    ) -> Result<bool, Error> {
         match frame {
             None => {
                 if let Some(d) = self.decoder.as_mut() {
@@ -227,7 +230,8 @@ impl ResponseBody {
     }
 
     async fn next_frame(&mut self) -> Result<bool, Error> {
-        let deadline = timeout::read_deadline(std::time::Instant::now(), self.total, &self.timeouts);
+        let deadline =
+            timeout::read_deadline(std::time::Instant::now(), self.total, &self.timeouts);
         let Some(incoming) = self.incoming.as_mut() else {
             return Ok(false);
         };
@@ -300,12 +304,14 @@ impl ResponseBody {
             // Let the connection task hand over what it has buffered.
             tokio::task::yield_now().await;
         }
-        if !self.size_hint.is_some_and(|n| n as usize <= limit) {
+        if self.size_hint.is_none_or(|n| n as usize > limit) {
             return;
         }
         let until = tokio::time::Instant::now() + grace;
         while !self.done {
-            let Some(incoming) = self.incoming.as_mut() else { return };
+            let Some(incoming) = self.incoming.as_mut() else {
+                return;
+            };
             let frame = std::future::poll_fn(|cx| Pin::new(&mut *incoming).poll_frame(cx));
             match tokio::time::timeout_at(until, frame).await {
                 Ok(f) => {
@@ -335,4 +341,3 @@ impl Drop for ResponseBody {
         self.close();
     }
 }
-

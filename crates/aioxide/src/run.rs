@@ -28,7 +28,10 @@ fn is_get_like(method: &str) -> bool {
 
 /// Methods safe to retry once when a reused connection turns out closed.
 fn is_idempotent(method: &str) -> bool {
-    matches!(method, "GET" | "HEAD" | "OPTIONS" | "TRACE" | "PUT" | "DELETE")
+    matches!(
+        method,
+        "GET" | "HEAD" | "OPTIONS" | "TRACE" | "PUT" | "DELETE"
+    )
 }
 
 /// Where a request goes: what the engine needs of its URL.
@@ -50,7 +53,9 @@ pub struct Dest {
 
 impl Dest {
     fn same_origin(&self, other: &Dest) -> bool {
-        self.tls == other.tls && self.host.eq_ignore_ascii_case(&other.host) && self.port == other.port
+        self.tls == other.tls
+            && self.host.eq_ignore_ascii_case(&other.host)
+            && self.port == other.port
     }
 }
 
@@ -84,7 +89,9 @@ fn fast_dest(raw: &str) -> Option<Dest> {
         None => (authority, None),
     };
     let plain = !host.is_empty()
-        && host.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
         && !host.starts_with(['.', '-'])
         && !host.ends_with('-');
     if !plain {
@@ -92,7 +99,11 @@ fn fast_dest(raw: &str) -> Option<Dest> {
     }
     let default = if tls { 443 } else { 80 };
     let port_n = port.unwrap_or(default);
-    let host_header = if port_n == default { host.to_owned() } else { format!("{host}:{port_n}") };
+    let host_header = if port_n == default {
+        host.to_owned()
+    } else {
+        format!("{host}:{port_n}")
+    };
     Some(Dest {
         url: raw.to_owned(),
         tls,
@@ -112,10 +123,20 @@ fn dest_from_url(mut url: Url, raw: Option<&str>) -> Dest {
         Some(h) => h.to_string(),
         None => String::new(),
     };
-    let port = url.port_or_known_default().unwrap_or(if tls { 443 } else { 80 });
+    let port = url
+        .port_or_known_default()
+        .unwrap_or(if tls { 443 } else { 80 });
     let url_str = url.to_string();
     let target = request_target(raw.filter(|_| auth.is_none()).unwrap_or(&url_str));
-    Dest { url: url_str.clone(), tls, host, port, host_header: host_header(&url), target, auth }
+    Dest {
+        url: url_str.clone(),
+        tls,
+        host,
+        port,
+        host_header: host_header(&url),
+        target,
+        auth,
+    }
 }
 
 /// Parse and check a request URL, as aiohttp does before any I/O.
@@ -199,7 +220,10 @@ pub fn basic_auth(user: &str, pass: &str) -> String {
     } else {
         joined.into_bytes()
     };
-    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(bytes))
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    )
 }
 
 fn host_header(url: &Url) -> String {
@@ -215,7 +239,11 @@ fn host_header(url: &Url) -> String {
 }
 
 fn key_for(dest: &Dest, tls: &TlsMode) -> Key {
-    Key { host: dest.host.clone(), port: dest.port, tls: dest.tls.then(|| tls.clone()) }
+    Key {
+        host: dest.host.clone(),
+        port: dest.port,
+        tls: dest.tls.then(|| tls.clone()),
+    }
 }
 
 fn has_header(headers: &[(String, String)], name: &str) -> bool {
@@ -252,22 +280,32 @@ fn prepare(
 ) -> Result<Prepared, Error> {
     use http::header;
     let invalid = |e: &dyn std::fmt::Display| Error::new(ErrorKind::InvalidArgument, e.to_string());
-    let skip = |name: &str| req.skip_auto_headers.iter().any(|s| s.eq_ignore_ascii_case(name));
+    let skip = |name: &str| {
+        req.skip_auto_headers
+            .iter()
+            .any(|s| s.eq_ignore_ascii_case(name))
+    };
     let auto = |name: &str| !has_header(headers, name) && !skip(name);
-    let value = |v: &str, k: &str| HeaderValue::from_str(v).map_err(|e| invalid(&format!("{e}: {k}: {v:?}")));
+    let value = |v: &str, k: &str| {
+        HeaderValue::from_str(v).map_err(|e| invalid(&format!("{e}: {k}: {v:?}")))
+    };
     let mut map = HeaderMap::with_capacity(headers.len() + 8);
     if auto("host") {
         map.append(header::HOST, value(&dest.host_header, "Host")?);
     }
     for (k, v) in headers {
-        let name = HeaderName::from_bytes(k.as_bytes()).map_err(|e| invalid(&format!("{e}: {k:?}")))?;
+        let name =
+            HeaderName::from_bytes(k.as_bytes()).map_err(|e| invalid(&format!("{e}: {k:?}")))?;
         map.append(name, value(v, k)?);
     }
     if auto("accept") {
         map.append(header::ACCEPT, HeaderValue::from_static("*/*"));
     }
     if auto("accept-encoding") {
-        map.append(header::ACCEPT_ENCODING, HeaderValue::from_static(ACCEPT_ENCODING));
+        map.append(
+            header::ACCEPT_ENCODING,
+            HeaderValue::from_static(ACCEPT_ENCODING),
+        );
     }
     if auto("user-agent") {
         map.append(header::USER_AGENT, value(&cfg.user_agent, "User-Agent")?);
@@ -282,7 +320,10 @@ fn prepare(
                 map.append(header::CONTENT_TYPE, value(ct, "Content-Type")?);
             }
             _ if matches!(method, "POST" | "PUT" | "PATCH") => {
-                map.append(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+                map.append(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/octet-stream"),
+                );
             }
             _ => {}
         }
@@ -303,7 +344,12 @@ fn prepare(
     }
     let m = Method::from_bytes(method.as_bytes()).map_err(|e| invalid(&e))?;
     let uri = http::Uri::try_from(dest.target.as_str()).map_err(|e| invalid(&e))?;
-    Ok(Prepared { method: m, uri, headers: map, body: body.clone().unwrap_or_default() })
+    Ok(Prepared {
+        method: m,
+        uri,
+        headers: map,
+        body: body.clone().unwrap_or_default(),
+    })
 }
 
 fn send_error(e: hyper::Error) -> Error {
@@ -317,7 +363,10 @@ fn send_error(e: hyper::Error) -> Error {
         let io = std::error::Error::source(&e).and_then(|s| s.downcast_ref::<std::io::Error>());
         match io {
             Some(ioe) => Error::new(ErrorKind::Io, ioe.to_string()).with_io(ioe),
-            None => Error::new(ErrorKind::ServerDisconnected, format!("Server disconnected: {e}")),
+            None => Error::new(
+                ErrorKind::ServerDisconnected,
+                format!("Server disconnected: {e}"),
+            ),
         }
     }
 }
@@ -333,7 +382,14 @@ fn head_of(parts: http::response::Parts, url: &str, info: Arc<RequestInfo>) -> R
         Version::HTTP_2 => (2, 0),
         _ => (1, 1),
     };
-    ResponseHead { status: parts.status.as_u16(), reason, version, url: url.to_owned(), headers: parts.headers, request: info }
+    ResponseHead {
+        status: parts.status.as_u16(),
+        reason,
+        version,
+        url: url.to_owned(),
+        headers: parts.headers,
+        request: info,
+    }
 }
 
 /// A response framed two ways must not leave its connection reusable.
@@ -342,7 +398,11 @@ fn ambiguous_framing(h: &HeaderMap) -> bool {
 }
 
 /// Run one request to its final response (redirects followed).
-pub async fn execute(pool: &Arc<Pool>, cfg: &ClientConfig, req: Request) -> Result<Response, Error> {
+pub async fn execute(
+    pool: &Arc<Pool>,
+    cfg: &ClientConfig,
+    req: Request,
+) -> Result<Response, Error> {
     let start = Instant::now();
     let total = timeout::total_deadline(start, &req.timeouts);
     // The total deadline bounds everything, even steps that check no deadline.
@@ -400,7 +460,11 @@ async fn run(
         let key = key_for(&dest, &req.tls);
         let prepared = prepare(cfg, &req, &method, &dest, &headers, &body, &auth)?;
         let sent = send(pool, &req, &key, &prepared, &method, total).await;
-        let info = Arc::new(RequestInfo { method: method.clone(), url: dest.url.clone(), headers: prepared.headers });
+        let info = Arc::new(RequestInfo {
+            method: method.clone(),
+            url: dest.url.clone(),
+            headers: prepared.headers,
+        });
         let (lease, resp) = sent.map_err(|e| e.with_request(&info))?;
         let (parts, incoming) = resp.into_parts();
         let status = parts.status.as_u16();
@@ -414,11 +478,19 @@ async fn run(
         } else {
             None
         };
-        let decoder = match coding_for(parts.headers.get(http::header::CONTENT_ENCODING).and_then(|v| v.to_str().ok())) {
+        let decoder = match coding_for(
+            parts
+                .headers
+                .get(http::header::CONTENT_ENCODING)
+                .and_then(|v| v.to_str().ok()),
+        ) {
             Some(c) if req.auto_decompress => Some(Decoder::new(c)?),
             _ => None,
         };
-        let reason_len = parts.extensions.get::<hyper::ext::ReasonPhrase>().map_or(0, |r| r.as_bytes().len());
+        let reason_len = parts
+            .extensions
+            .get::<hyper::ext::ReasonPhrase>()
+            .map_or(0, |r| r.as_bytes().len());
         if let Err(msg) = framing::check_head(reason_len, &parts.headers, &req.head_limits) {
             // The connection is dropped with the lease: never reused.
             return Err(Error::new(ErrorKind::BadResponse, msg).with_request(&info));
@@ -432,17 +504,25 @@ async fn run(
 
         let Some(location) = location else {
             rbody.read_ahead(cfg.read_ahead, cfg.read_ahead_grace).await;
-            return Ok(Response { head, history, body: rbody });
+            return Ok(Response {
+                head,
+                history,
+                body: rbody,
+            });
         };
 
         // A redirect: keep the connection when its (small) body is at hand.
-        if rbody.size_hint().is_some_and(|n| n as usize <= cfg.read_ahead) {
+        if rbody
+            .size_hint()
+            .is_some_and(|n| n as usize <= cfg.read_ahead)
+        {
             let _ = rbody.read_to_end().await;
         }
         drop(rbody);
         history.push(head);
         if req.max_redirects > 0 && history.len() as u32 >= req.max_redirects {
-            let mut e = Error::new(ErrorKind::TooManyRedirects, "Exceeded redirect limit").with_request(&info);
+            let mut e = Error::new(ErrorKind::TooManyRedirects, "Exceeded redirect limit")
+                .with_request(&info);
             e.history = history;
             return Err(e);
         }
@@ -454,7 +534,8 @@ async fn run(
         }
         let current = parse_url(&dest.url, true)?;
         let next = redirect::resolve_location(&current, &location).map_err(|kind| {
-            Error::new(kind, "Server attempted redirecting to an invalid URL").with_url(location.clone())
+            Error::new(kind, "Server attempted redirecting to an invalid URL")
+                .with_url(location.clone())
         })?;
         let next = dest_from_url(next, None);
         if !dest.same_origin(&next) {
@@ -479,13 +560,24 @@ async fn send(
         let acquire = timeout::acquire_deadline(now, total, &req.timeouts);
         let timeouts = req.timeouts;
         let mut lease = pool
-            .acquire(key, acquire, |t| timeout::sock_connect_deadline(t, acquire, &timeouts), fresh)
+            .acquire(
+                key,
+                acquire,
+                |t| timeout::sock_connect_deadline(t, acquire, &timeouts),
+                fresh,
+            )
             .await?;
         let Some(sender) = lease.sender() else {
-            return Err(Error::new(ErrorKind::ServerDisconnected, "Server disconnected"));
+            return Err(Error::new(
+                ErrorKind::ServerDisconnected,
+                "Server disconnected",
+            ));
         };
         // The total deadline is enforced around the whole request already.
-        let deadline = req.timeouts.sock_read.map(|d| (Instant::now() + d, ErrorKind::ReadTimeout));
+        let deadline = req
+            .timeouts
+            .sock_read
+            .map(|d| (Instant::now() + d, ErrorKind::ReadTimeout));
         let result = with_deadline(deadline, sender.send_request(prepared.build())).await?;
         match result {
             Ok(resp) => return Ok((lease, resp)),
@@ -521,11 +613,26 @@ mod tests {
 
     #[test]
     fn url_checks() {
-        assert_eq!(parse_url("not a url", false).unwrap_err().kind, ErrorKind::InvalidUrl);
-        assert_eq!(parse_url("http://", false).unwrap_err().kind, ErrorKind::InvalidUrl);
-        assert_eq!(parse_url("http:///path", false).unwrap_err().kind, ErrorKind::InvalidUrl);
-        assert_eq!(parse_url("ftp://x/", false).unwrap_err().kind, ErrorKind::NonHttpUrl);
-        assert_eq!(parse_url("ftp://x/", true).unwrap_err().kind, ErrorKind::NonHttpRedirectUrl);
+        assert_eq!(
+            parse_url("not a url", false).unwrap_err().kind,
+            ErrorKind::InvalidUrl
+        );
+        assert_eq!(
+            parse_url("http://", false).unwrap_err().kind,
+            ErrorKind::InvalidUrl
+        );
+        assert_eq!(
+            parse_url("http:///path", false).unwrap_err().kind,
+            ErrorKind::InvalidUrl
+        );
+        assert_eq!(
+            parse_url("ftp://x/", false).unwrap_err().kind,
+            ErrorKind::NonHttpUrl
+        );
+        assert_eq!(
+            parse_url("ftp://x/", true).unwrap_err().kind,
+            ErrorKind::NonHttpRedirectUrl
+        );
         assert!(parse_url("https://example.com/x", false).is_ok());
     }
 
@@ -551,27 +658,49 @@ mod tests {
         ] {
             let fast = fast_dest(raw).expect(raw);
             let full = dest_from_url(parse_url(raw, false).unwrap(), Some(raw));
-            assert_eq!((fast.tls, &fast.host, fast.port), (full.tls, &full.host, full.port), "{raw}");
+            assert_eq!(
+                (fast.tls, &fast.host, fast.port),
+                (full.tls, &full.host, full.port),
+                "{raw}"
+            );
             assert_eq!(fast.host_header, full.host_header, "{raw}");
             assert_eq!(fast.target, full.target, "{raw}");
         }
         // Everything else goes through the full parser.
-        for raw in ["http://User@h/", "http://H/", "http://[::1]/", "http://xn--d-0fa.example/", "http://h:99999/"] {
+        for raw in [
+            "http://User@h/",
+            "http://H/",
+            "http://[::1]/",
+            "http://xn--d-0fa.example/",
+            "http://h:99999/",
+        ] {
             assert!(fast_dest(raw).is_none() || raw.contains("xn--"), "{raw}");
         }
         let d = parse_dest("http://u:p@h:81/x", false).unwrap();
         assert_eq!(d.auth.as_deref(), Some(basic_auth("u", "p").as_str()));
-        assert_eq!((d.host.as_str(), d.port, d.target.as_str()), ("h", 81, "/x"));
+        assert_eq!(
+            (d.host.as_str(), d.port, d.target.as_str()),
+            ("h", 81, "/x")
+        );
         assert_eq!(parse_dest("http://[::1]:81/", false).unwrap().host, "::1");
-        assert_eq!(parse_dest("ftp://x/", false).unwrap_err().kind, ErrorKind::NonHttpUrl);
+        assert_eq!(
+            parse_dest("ftp://x/", false).unwrap_err().kind,
+            ErrorKind::NonHttpUrl
+        );
     }
 
     #[test]
     fn host_headers() {
         assert_eq!(host_header(&Url::parse("http://h/").unwrap()), "h");
         assert_eq!(host_header(&Url::parse("http://h:80/").unwrap()), "h");
-        assert_eq!(host_header(&Url::parse("http://h:8080/").unwrap()), "h:8080");
-        assert_eq!(host_header(&Url::parse("http://[::1]:81/").unwrap()), "[::1]:81");
+        assert_eq!(
+            host_header(&Url::parse("http://h:8080/").unwrap()),
+            "h:8080"
+        );
+        assert_eq!(
+            host_header(&Url::parse("http://[::1]:81/").unwrap()),
+            "[::1]:81"
+        );
     }
 
     #[test]

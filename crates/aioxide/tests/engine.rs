@@ -1,4 +1,5 @@
 //! The engine against raw loopback servers: pool reuse, framing, errors.
+#![allow(clippy::unwrap_used)]
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -21,7 +22,9 @@ where
     let c = conns.clone();
     tokio::spawn(async move {
         loop {
-            let Ok((sock, _)) = listener.accept().await else { return };
+            let Ok((sock, _)) = listener.accept().await else {
+                return;
+            };
             c.fetch_add(1, Ordering::SeqCst);
             let answer = answer.clone();
             tokio::spawn(handle(sock, answer));
@@ -35,7 +38,9 @@ async fn handle<F: Fn(usize) -> Vec<u8>>(mut sock: TcpStream, answer: Arc<F>) {
     let mut n = 0;
     loop {
         let mut tmp = [0u8; 4096];
-        let Ok(k) = sock.read(&mut tmp).await else { return };
+        let Ok(k) = sock.read(&mut tmp).await else {
+            return;
+        };
         if k == 0 {
             return;
         }
@@ -56,7 +61,12 @@ async fn handle<F: Fn(usize) -> Vec<u8>>(mut sock: TcpStream, answer: Arc<F>) {
 }
 
 fn ok(body: &str) -> Vec<u8> {
-    format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{}", body.len(), body).into_bytes()
+    format!(
+        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{}",
+        body.len(),
+        body
+    )
+    .into_bytes()
 }
 
 #[tokio::test]
@@ -64,7 +74,10 @@ async fn sequential_requests_share_one_connection() {
     let (base, conns) = serve(|_| ok("hello")).await;
     let client = Client::default();
     for _ in 0..5 {
-        let mut r = client.execute(Request::get(&format!("{base}/"))).await.unwrap();
+        let mut r = client
+            .execute(Request::get(&format!("{base}/")))
+            .await
+            .unwrap();
         assert_eq!(r.head.status, 200);
         assert_eq!(&r.body.read_to_end().await.unwrap()[..], b"hello");
     }
@@ -76,13 +89,23 @@ async fn unread_body_closes_the_connection() {
     let big = "x".repeat(200_000);
     let (base, conns) = serve(move |_| ok(&big)).await;
     let client = Client::default();
-    let mut r = client.execute(Request::get(&format!("{base}/"))).await.unwrap();
+    let mut r = client
+        .execute(Request::get(&format!("{base}/")))
+        .await
+        .unwrap();
     let first = r.body.chunk(10).await.unwrap().unwrap();
     assert_eq!(first.len(), 10);
     drop(r);
-    let mut r = client.execute(Request::get(&format!("{base}/"))).await.unwrap();
+    let mut r = client
+        .execute(Request::get(&format!("{base}/")))
+        .await
+        .unwrap();
     assert_eq!(r.body.read_to_end().await.unwrap().len(), 200_000);
-    assert_eq!(conns.load(Ordering::SeqCst), 2, "a half-read connection is never reused");
+    assert_eq!(
+        conns.load(Ordering::SeqCst),
+        2,
+        "a half-read connection is never reused"
+    );
 }
 
 #[tokio::test]
@@ -92,7 +115,10 @@ async fn force_close_opens_one_connection_per_request() {
     cfg.pool.force_close = true;
     let client = Client::new(cfg);
     for _ in 0..3 {
-        let mut r = client.execute(Request::get(&format!("{base}/"))).await.unwrap();
+        let mut r = client
+            .execute(Request::get(&format!("{base}/")))
+            .await
+            .unwrap();
         r.body.read_to_end().await.unwrap();
     }
     assert_eq!(conns.load(Ordering::SeqCst), 3);
@@ -100,7 +126,8 @@ async fn force_close_opens_one_connection_per_request() {
 
 #[tokio::test]
 async fn truncated_body_is_a_payload_error() {
-    let (base, _) = serve(|_| b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc\n\n\n".to_vec()).await;
+    let (base, _) =
+        serve(|_| b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc\n\n\n".to_vec()).await;
     let client = Client::default();
     let err = match client.execute(Request::get(&format!("{base}/"))).await {
         Ok(mut r) => r.body.read_to_end().await.unwrap_err(),
@@ -111,8 +138,10 @@ async fn truncated_body_is_a_payload_error() {
 
 #[tokio::test]
 async fn bad_chunk_size_is_a_payload_error() {
-    let (base, _) =
-        serve(|_| b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n".to_vec()).await;
+    let (base, _) = serve(|_| {
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n".to_vec()
+    })
+    .await;
     let client = Client::default();
     let err = match client.execute(Request::get(&format!("{base}/"))).await {
         Ok(mut r) => r.body.read_to_end().await.unwrap_err(),
@@ -139,7 +168,11 @@ async fn content_length_with_chunked_is_not_reused() {
 #[tokio::test]
 async fn closed_without_answer_is_server_disconnected() {
     let (base, _) = serve(|_| Vec::new()).await;
-    let err = Client::default().execute(Request::get(&format!("{base}/"))).await.err().unwrap();
+    let err = Client::default()
+        .execute(Request::get(&format!("{base}/")))
+        .await
+        .err()
+        .unwrap();
     assert_eq!(err.kind, ErrorKind::ServerDisconnected);
 }
 
@@ -148,7 +181,11 @@ async fn refused_is_a_connect_error() {
     let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = l.local_addr().unwrap().port();
     drop(l);
-    let err = Client::default().execute(Request::get(&format!("http://127.0.0.1:{port}/"))).await.err().unwrap();
+    let err = Client::default()
+        .execute(Request::get(&format!("http://127.0.0.1:{port}/")))
+        .await
+        .err()
+        .unwrap();
     assert_eq!(err.kind, ErrorKind::Connect);
     assert_eq!(err.port, Some(port));
     assert!(err.errno.is_some());
@@ -179,7 +216,10 @@ async fn follows_redirects_and_records_history() {
         _ => ok("done"),
     })
     .await;
-    let mut r = Client::default().execute(Request::get(&format!("{base}/start"))).await.unwrap();
+    let mut r = Client::default()
+        .execute(Request::get(&format!("{base}/start")))
+        .await
+        .unwrap();
     assert_eq!(r.head.status, 200);
     assert_eq!(r.history.len(), 1);
     assert_eq!(r.history[0].status, 302);
@@ -189,7 +229,9 @@ async fn follows_redirects_and_records_history() {
 
 #[tokio::test]
 async fn too_many_redirects() {
-    let (base, _) = serve(|_| b"HTTP/1.1 302 Found\r\nLocation: /again\r\nContent-Length: 0\r\n\r\n".to_vec()).await;
+    let (base, _) =
+        serve(|_| b"HTTP/1.1 302 Found\r\nLocation: /again\r\nContent-Length: 0\r\n\r\n".to_vec())
+            .await;
     let mut req = Request::get(&format!("{base}/"));
     req.max_redirects = 3;
     let err = Client::default().execute(req).await.err().unwrap();
@@ -204,16 +246,28 @@ async fn gzip_body_is_decoded() {
     e.write_all(b"compressed hello").unwrap();
     let z = e.finish().unwrap();
     let (base, _) = serve(move |_| {
-        let mut out =
-            format!("HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\n\r\n", z.len()).into_bytes();
+        let mut out = format!(
+            "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\n\r\n",
+            z.len()
+        )
+        .into_bytes();
         out.extend_from_slice(&z);
         out
     })
     .await;
-    let mut r = Client::default().execute(Request::get(&format!("{base}/"))).await.unwrap();
-    assert_eq!(&r.body.read_to_end().await.unwrap()[..], b"compressed hello");
+    let mut r = Client::default()
+        .execute(Request::get(&format!("{base}/")))
+        .await
+        .unwrap();
+    assert_eq!(
+        &r.body.read_to_end().await.unwrap()[..],
+        b"compressed hello"
+    );
     let mut req = Request::get(&format!("{base}/"));
     req.auto_decompress = false;
     let mut r = Client::default().execute(req).await.unwrap();
-    assert_ne!(&r.body.read_to_end().await.unwrap()[..], b"compressed hello");
+    assert_ne!(
+        &r.body.read_to_end().await.unwrap()[..],
+        b"compressed hello"
+    );
 }

@@ -32,12 +32,17 @@ impl Decoder {
         let inner = match coding {
             Coding::Gzip => Inner::Gzip(flate2::write::MultiGzDecoder::new(Vec::new())),
             Coding::Deflate => Inner::PendingDeflate(Vec::new()),
-            Coding::Brotli => Inner::Brotli(Box::new(brotli::DecompressorWriter::new(Vec::new(), 8192))),
+            Coding::Brotli => {
+                Inner::Brotli(Box::new(brotli::DecompressorWriter::new(Vec::new(), 8192)))
+            }
             Coding::Zstd => Inner::Zstd(
                 zstd::stream::write::Decoder::new(Vec::new()).map_err(|e| corrupt("zstd", e))?,
             ),
         };
-        Ok(Decoder { inner, seen_input: false })
+        Ok(Decoder {
+            inner,
+            seen_input: false,
+        })
     }
 
     fn name(&self) -> &'static str {
@@ -143,7 +148,6 @@ fn unreachable_pending() -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Write as _;
 
     fn run(coding: Coding, data: &[u8], split: usize) -> Result<Vec<u8>, Error> {
         let mut d = Decoder::new(coding)?;
@@ -156,7 +160,9 @@ mod tests {
     }
 
     fn text() -> Vec<u8> {
-        (0..20_000u32).flat_map(|i| format!("line {i}\n").into_bytes()).collect()
+        (0..20_000u32)
+            .flat_map(|i| format!("line {i}\n").into_bytes())
+            .collect()
     }
 
     #[test]
@@ -167,7 +173,10 @@ mod tests {
         for split in [1, 7, 4096, z.len()] {
             assert_eq!(run(Coding::Gzip, &z, split).unwrap(), text());
         }
-        assert!(run(Coding::Gzip, &z[..z.len() - 10], 4096).is_err(), "truncated");
+        assert!(
+            run(Coding::Gzip, &z[..z.len() - 10], 4096).is_err(),
+            "truncated"
+        );
     }
 
     #[test]
@@ -190,7 +199,10 @@ mod tests {
             w.write_all(&text()).unwrap();
         }
         assert_eq!(run(Coding::Brotli, &out, 333).unwrap(), text());
-        assert!(run(Coding::Brotli, &out[..out.len() / 2], 333).is_err(), "truncated");
+        assert!(
+            run(Coding::Brotli, &out[..out.len() / 2], 333).is_err(),
+            "truncated"
+        );
     }
 
     #[test]

@@ -32,7 +32,11 @@ impl AsyncRead for Stream {
 }
 
 impl AsyncWrite for Stream {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             Stream::Tcp(s) => Pin::new(s).poll_write(cx, buf),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
@@ -84,14 +88,20 @@ pub struct Target {
 /// with the system's getaddrinfo, in the blocking pool.  A failure keeps
 /// getaddrinfo's EAI code, so that Python gets the socket.gaierror it knows.
 pub async fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, Error> {
-    let bare = host.trim_start_matches('[').trim_end_matches(']').to_owned();
+    let bare = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
     if let Ok(ip) = bare.parse::<std::net::IpAddr>() {
         return Ok(vec![SocketAddr::new(ip, port)]);
     }
     let looked_up = tokio::task::spawn_blocking(move || getaddrinfo(&bare, port)).await;
     let failed = |code: i32, msg: String| {
-        let mut e = Error::new(ErrorKind::Dns, format!("Cannot connect to host {host}:{port}: {msg}"))
-            .with_addr(host, port, false);
+        let mut e = Error::new(
+            ErrorKind::Dns,
+            format!("Cannot connect to host {host}:{port}: {msg}"),
+        )
+        .with_addr(host, port, false);
         e.errno = Some(code);
         e
     };
@@ -106,7 +116,8 @@ pub async fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, Error> {
 /// getaddrinfo(3) for TCP: the addresses, or the EAI code and its message.
 fn getaddrinfo(host: &str, port: u16) -> Result<Vec<SocketAddr>, (i32, String)> {
     use std::ffi::{CStr, CString};
-    let c_host = CString::new(host).map_err(|_| (libc::EAI_NONAME, "invalid host name".to_owned()))?;
+    let c_host =
+        CString::new(host).map_err(|_| (libc::EAI_NONAME, "invalid host name".to_owned()))?;
     // SAFETY: a zeroed addrinfo is a valid "no hints" value; we set three fields.
     let mut hints: libc::addrinfo = unsafe { std::mem::zeroed() };
     hints.ai_family = libc::AF_UNSPEC;
@@ -120,7 +131,9 @@ fn getaddrinfo(host: &str, port: u16) -> Result<Vec<SocketAddr>, (i32, String)> 
             io::Error::last_os_error().to_string()
         } else {
             // SAFETY: gai_strerror returns a static C string.
-            unsafe { CStr::from_ptr(libc::gai_strerror(rc)) }.to_string_lossy().into_owned()
+            unsafe { CStr::from_ptr(libc::gai_strerror(rc)) }
+                .to_string_lossy()
+                .into_owned()
         };
         return Err((rc, msg));
     }
@@ -140,7 +153,12 @@ fn getaddrinfo(host: &str, port: u16) -> Result<Vec<SocketAddr>, (i32, String)> 
                 libc::AF_INET6 => {
                     let sa = &*(ai.ai_addr as *const libc::sockaddr_in6);
                     let ip = std::net::Ipv6Addr::from(sa.sin6_addr.s6_addr);
-                    out.push(SocketAddr::V6(std::net::SocketAddrV6::new(ip, port, 0, sa.sin6_scope_id)));
+                    out.push(SocketAddr::V6(std::net::SocketAddrV6::new(
+                        ip,
+                        port,
+                        0,
+                        sa.sin6_scope_id,
+                    )));
                 }
                 _ => {}
             }
@@ -178,7 +196,10 @@ pub async fn connect(target: &Target) -> Result<Stream, Error> {
             let e = last.unwrap_or_else(|| io::Error::other("no address"));
             return Err(Error::new(
                 ErrorKind::Connect,
-                format!("Cannot connect to host {}:{} ssl:{} [{}]", target.host, target.port, is_tls, e),
+                format!(
+                    "Cannot connect to host {}:{} ssl:{} [{}]",
+                    target.host, target.port, is_tls, e
+                ),
             )
             .with_addr(&target.host, target.port, is_tls)
             .with_io(&e));

@@ -40,9 +40,14 @@ fn verify_config() -> Arc<ClientConfig> {
     CFG.get_or_init(|| {
         let mut cfg = ClientConfig::builder_with_provider(provider())
             .with_safe_default_protocol_versions()
-            .map(|b| b.with_root_certificates(system_roots()).with_no_client_auth())
+            .map(|b| {
+                b.with_root_certificates(system_roots())
+                    .with_no_client_auth()
+            })
             .unwrap_or_else(|_| {
-                ClientConfig::builder().with_root_certificates(system_roots()).with_no_client_auth()
+                ClientConfig::builder()
+                    .with_root_certificates(system_roots())
+                    .with_no_client_auth()
             });
         cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
         Arc::new(cfg)
@@ -71,7 +76,12 @@ impl ServerCertVerifier for NoVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn verify_tls13_signature(
@@ -80,7 +90,12 @@ impl ServerCertVerifier for NoVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
@@ -112,15 +127,26 @@ fn no_verify_config() -> Arc<ClientConfig> {
 }
 
 /// Run the TLS handshake over a connected socket.
-pub async fn handshake(tcp: TcpStream, host: &str, port: u16, mode: &TlsMode) -> Result<Stream, Error> {
+pub async fn handshake(
+    tcp: TcpStream,
+    host: &str,
+    port: u16,
+    mode: &TlsMode,
+) -> Result<Stream, Error> {
     let cfg = match mode {
         TlsMode::Verify => verify_config(),
         TlsMode::NoVerify => no_verify_config(),
     };
-    let bare = host.trim_start_matches('[').trim_end_matches(']').to_owned();
+    let bare = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
     let name = ServerName::try_from(bare).map_err(|e| {
-        Error::new(ErrorKind::Tls, format!("Cannot connect to host {host}:{port} ssl:True [{e}]"))
-            .with_addr(host, port, true)
+        Error::new(
+            ErrorKind::Tls,
+            format!("Cannot connect to host {host}:{port} ssl:True [{e}]"),
+        )
+        .with_addr(host, port, true)
     })?;
     let connector = tokio_rustls::TlsConnector::from(cfg);
     match connector.connect(name, tcp).await {
@@ -130,9 +156,12 @@ pub async fn handshake(tcp: TcpStream, host: &str, port: u16, mode: &TlsMode) ->
                 Some(rustls::Error::InvalidCertificate(_)) => ErrorKind::Certificate,
                 _ => ErrorKind::Tls,
             };
-            Err(Error::new(kind, format!("Cannot connect to host {host}:{port} ssl:True [{e}]"))
-                .with_addr(host, port, true)
-                .with_io(&e))
+            Err(Error::new(
+                kind,
+                format!("Cannot connect to host {host}:{port} ssl:True [{e}]"),
+            )
+            .with_addr(host, port, true)
+            .with_io(&e))
         }
     }
 }

@@ -15,15 +15,25 @@ pub struct HeadLimits {
 
 impl Default for HeadLimits {
     fn default() -> Self {
-        HeadLimits { max_line_size: 8190, max_field_size: 8190 }
+        HeadLimits {
+            max_line_size: 8190,
+            max_field_size: 8190,
+        }
     }
 }
 
 /// Why a head is refused (the message of aiohttp's 400 ClientResponseError).
-pub fn check_head(reason_len: usize, headers: &HeaderMap, limits: &HeadLimits) -> Result<(), String> {
+pub fn check_head(
+    reason_len: usize,
+    headers: &HeaderMap,
+    limits: &HeadLimits,
+) -> Result<(), String> {
     // "HTTP/1.1 200 " is 13 bytes before the reason phrase.
     if 13 + reason_len > limits.max_line_size {
-        return Err(format!("Got more than {} bytes when reading status line", limits.max_line_size));
+        return Err(format!(
+            "Got more than {} bytes when reading status line",
+            limits.max_line_size
+        ));
     }
     for (name, value) in headers {
         if name.as_str().len() + value.len() > limits.max_field_size {
@@ -70,10 +80,25 @@ mod tests {
     #[test]
     fn ambiguous_framing_is_refused() {
         let l = HeadLimits::default();
-        assert!(check_head(2, &h(&[("content-length", "3"), ("content-length", "3")]), &l).is_err());
-        assert!(check_head(2, &h(&[("content-length", "3"), ("content-length", "4")]), &l).is_err());
+        assert!(check_head(
+            2,
+            &h(&[("content-length", "3"), ("content-length", "3")]),
+            &l
+        )
+        .is_err());
+        assert!(check_head(
+            2,
+            &h(&[("content-length", "3"), ("content-length", "4")]),
+            &l
+        )
+        .is_err());
         assert!(check_head(2, &h(&[("content-length", "3, 3")]), &l).is_err());
-        assert!(check_head(2, &h(&[("content-length", "3"), ("transfer-encoding", "chunked")]), &l).is_err());
+        assert!(check_head(
+            2,
+            &h(&[("content-length", "3"), ("transfer-encoding", "chunked")]),
+            &l
+        )
+        .is_err());
     }
 
     #[test]
@@ -82,7 +107,10 @@ mod tests {
         assert!(check_head(2, &h(&[("x", &"v".repeat(8190))]), &l).is_err());
         assert!(check_head(8178, &HeaderMap::new(), &l).is_err());
         assert!(check_head(8177, &HeaderMap::new(), &l).is_ok());
-        let small = HeadLimits { max_line_size: 100, max_field_size: 10 };
+        let small = HeadLimits {
+            max_line_size: 100,
+            max_field_size: 10,
+        };
         assert!(check_head(2, &h(&[("abc", "12345678")]), &small).is_err());
     }
 }

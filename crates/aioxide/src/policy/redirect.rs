@@ -24,7 +24,9 @@ pub fn next_method(status: u16, method: &str) -> (String, bool) {
 
 /// Resolve a `Location` against the URL that answered it.
 pub fn resolve_location(current: &Url, location: &str) -> Result<Url, ErrorKind> {
-    let next = current.join(location.trim()).map_err(|_| ErrorKind::InvalidRedirectUrl)?;
+    let next = current
+        .join(location.trim())
+        .map_err(|_| ErrorKind::InvalidRedirectUrl)?;
     match next.scheme() {
         "http" | "https" => {}
         _ => return Err(ErrorKind::NonHttpRedirectUrl),
@@ -82,18 +84,44 @@ mod tests {
     #[test]
     fn locations() {
         let base = u("http://a.example/x/y?q=1");
-        assert_eq!(resolve_location(&base, "/z").unwrap().as_str(), "http://a.example/z");
-        assert_eq!(resolve_location(&base, "z").unwrap().as_str(), "http://a.example/x/z");
         assert_eq!(
-            resolve_location(&base, "https://b.example:8443/").unwrap().as_str(),
+            resolve_location(&base, "/z").unwrap().as_str(),
+            "http://a.example/z"
+        );
+        assert_eq!(
+            resolve_location(&base, "z").unwrap().as_str(),
+            "http://a.example/x/z"
+        );
+        assert_eq!(
+            resolve_location(&base, "https://b.example:8443/")
+                .unwrap()
+                .as_str(),
             "https://b.example:8443/"
         );
-        assert_eq!(resolve_location(&base, "//c.example/p").unwrap().as_str(), "http://c.example/p");
-        assert_eq!(resolve_location(&base, "http:/p").unwrap().as_str(), "http://a.example/p");
-        assert_eq!(resolve_location(&base, "ftp://x/"), Err(ErrorKind::NonHttpRedirectUrl));
-        assert_eq!(resolve_location(&base, "mailto:a@b"), Err(ErrorKind::NonHttpRedirectUrl));
-        assert_eq!(resolve_location(&base, "http://"), Err(ErrorKind::InvalidRedirectUrl));
-        assert_eq!(resolve_location(&base, "http://[::1"), Err(ErrorKind::InvalidRedirectUrl));
+        assert_eq!(
+            resolve_location(&base, "//c.example/p").unwrap().as_str(),
+            "http://c.example/p"
+        );
+        assert_eq!(
+            resolve_location(&base, "http:/p").unwrap().as_str(),
+            "http://a.example/p"
+        );
+        assert_eq!(
+            resolve_location(&base, "ftp://x/"),
+            Err(ErrorKind::NonHttpRedirectUrl)
+        );
+        assert_eq!(
+            resolve_location(&base, "mailto:a@b"),
+            Err(ErrorKind::NonHttpRedirectUrl)
+        );
+        assert_eq!(
+            resolve_location(&base, "http://"),
+            Err(ErrorKind::InvalidRedirectUrl)
+        );
+        assert_eq!(
+            resolve_location(&base, "http://[::1"),
+            Err(ErrorKind::InvalidRedirectUrl)
+        );
     }
 
     #[test]

@@ -26,7 +26,8 @@ impl Timeouts {
         sock_connect: Option<f64>,
     ) -> Self {
         fn d(v: Option<f64>) -> Option<Duration> {
-            v.filter(|s| s.is_finite() && *s > 0.0).map(Duration::from_secs_f64)
+            v.filter(|s| s.is_finite() && *s > 0.0)
+                .map(Duration::from_secs_f64)
         }
         Timeouts {
             total: d(total),
@@ -60,7 +61,10 @@ pub fn total_deadline(start: Instant, t: &Timeouts) -> Option<Deadline> {
 
 /// The deadline for getting a connection (pool wait + connect), from `now`.
 pub fn acquire_deadline(now: Instant, total: Option<Deadline>, t: &Timeouts) -> Option<Deadline> {
-    earliest(&[total, t.connect.map(|d| (now + d, ErrorKind::ConnectTimeout))])
+    earliest(&[
+        total,
+        t.connect.map(|d| (now + d, ErrorKind::ConnectTimeout)),
+    ])
 }
 
 /// The deadline for establishing one new connection, from `now`.
@@ -69,12 +73,18 @@ pub fn sock_connect_deadline(
     acquire: Option<Deadline>,
     t: &Timeouts,
 ) -> Option<Deadline> {
-    earliest(&[acquire, t.sock_connect.map(|d| (now + d, ErrorKind::ConnectTimeout))])
+    earliest(&[
+        acquire,
+        t.sock_connect.map(|d| (now + d, ErrorKind::ConnectTimeout)),
+    ])
 }
 
 /// The deadline for the next read from the peer, from `now`.
 pub fn read_deadline(now: Instant, total: Option<Deadline>, t: &Timeouts) -> Option<Deadline> {
-    earliest(&[total, t.sock_read.map(|d| (now + d, ErrorKind::ReadTimeout))])
+    earliest(&[
+        total,
+        t.sock_read.map(|d| (now + d, ErrorKind::ReadTimeout)),
+    ])
 }
 
 #[cfg(test)]
@@ -96,14 +106,23 @@ mod tests {
         let t = Timeouts::from_secs(Some(10.0), Some(1.0), Some(5.0), Some(0.5));
         let total = total_deadline(now, &t);
         let acq = acquire_deadline(now, total, &t).unwrap();
-        assert_eq!(acq, (now + Duration::from_secs(1), ErrorKind::ConnectTimeout));
+        assert_eq!(
+            acq,
+            (now + Duration::from_secs(1), ErrorKind::ConnectTimeout)
+        );
         let sc = sock_connect_deadline(now, Some(acq), &t).unwrap();
-        assert_eq!(sc, (now + Duration::from_millis(500), ErrorKind::ConnectTimeout));
+        assert_eq!(
+            sc,
+            (now + Duration::from_millis(500), ErrorKind::ConnectTimeout)
+        );
         let rd = read_deadline(now, total, &t).unwrap();
         assert_eq!(rd.1, ErrorKind::ReadTimeout);
         // Late in the request the total deadline is nearer than sock_read.
         let late = now + Duration::from_secs(8);
-        assert_eq!(read_deadline(late, total, &t).unwrap().1, ErrorKind::TotalTimeout);
+        assert_eq!(
+            read_deadline(late, total, &t).unwrap().1,
+            ErrorKind::TotalTimeout
+        );
     }
 
     #[test]
@@ -117,7 +136,10 @@ mod tests {
     #[test]
     fn tie_prefers_specific() {
         let now = Instant::now();
-        let e = earliest(&[Some((now, ErrorKind::TotalTimeout)), Some((now, ErrorKind::ReadTimeout))]);
+        let e = earliest(&[
+            Some((now, ErrorKind::TotalTimeout)),
+            Some((now, ErrorKind::ReadTimeout)),
+        ]);
         assert_eq!(e.unwrap().1, ErrorKind::ReadTimeout);
     }
 }

@@ -115,7 +115,10 @@ impl Lease {
     }
 }
 
-pub(crate) async fn until<F: std::future::Future>(deadline: Option<Deadline>, f: F) -> Result<F::Output, Error> {
+pub(crate) async fn until<F: std::future::Future>(
+    deadline: Option<Deadline>,
+    f: F,
+) -> Result<F::Output, Error> {
     match deadline {
         None => Ok(f.await),
         Some((at, kind)) => match tokio::time::timeout_at(at.into(), f).await {
@@ -138,7 +141,11 @@ pub(crate) use until as with_deadline;
 impl Pool {
     pub fn new(cfg: PoolConfig) -> Arc<Self> {
         let total = (cfg.limit > 0).then(|| Arc::new(Semaphore::new(cfg.limit)));
-        Arc::new(Pool { cfg, total, inner: Mutex::new(Inner::default()) })
+        Arc::new(Pool {
+            cfg,
+            total,
+            inner: Mutex::new(Inner::default()),
+        })
     }
 
     pub fn config(&self) -> &PoolConfig {
@@ -173,14 +180,20 @@ impl Pool {
         if inner.closed {
             return;
         }
-        inner.idle.entry(key.clone()).or_default().push(Idle { conn, since: Instant::now() });
+        inner.idle.entry(key.clone()).or_default().push(Idle {
+            conn,
+            since: Instant::now(),
+        });
     }
 
     fn take_idle(&self, key: &Key) -> Option<Conn> {
         let mut inner = self.lock();
         let list = inner.idle.get_mut(key)?;
         while let Some(idle) = list.pop() {
-            let expired = self.cfg.keepalive.is_some_and(|ka| idle.since.elapsed() >= ka);
+            let expired = self
+                .cfg
+                .keepalive
+                .is_some_and(|ka| idle.since.elapsed() >= ka);
             if !expired && !idle.conn.sender.is_closed() {
                 return Some(idle.conn);
             }
@@ -224,8 +237,14 @@ impl Pool {
         } else {
             None
         };
-        let mut lease =
-            Lease { pool: self.clone(), key: key.clone(), conn: None, _total: total, _host: host, reused: false };
+        let mut lease = Lease {
+            pool: self.clone(),
+            key: key.clone(),
+            conn: None,
+            _total: total,
+            _host: host,
+            reused: false,
+        };
         if !fresh && !self.cfg.force_close {
             while let Some(mut conn) = self.take_idle(key) {
                 // Usually ready at once; an error means the peer closed it.
@@ -243,7 +262,11 @@ impl Pool {
     }
 
     async fn open(&self, key: &Key) -> Result<Conn, Error> {
-        let target = Target { host: key.host.clone(), port: key.port, tls: key.tls.clone() };
+        let target = Target {
+            host: key.host.clone(),
+            port: key.port,
+            tls: key.tls.clone(),
+        };
         let stream = connect::connect(&target).await?;
         let mut b = http1::Builder::new();
         b.title_case_headers(true)
@@ -252,8 +275,11 @@ impl Pool {
             .allow_obsolete_multiline_headers_in_responses(true)
             .allow_spaces_after_header_name_in_responses(true);
         let (sender, conn) = b.handshake(TokioIo::new(stream)).await.map_err(|e| {
-            Error::new(ErrorKind::Io, format!("HTTP handshake failed: {e}"))
-                .with_addr(&key.host, key.port, key.tls.is_some())
+            Error::new(ErrorKind::Io, format!("HTTP handshake failed: {e}")).with_addr(
+                &key.host,
+                key.port,
+                key.tls.is_some(),
+            )
         })?;
         let task = tokio::spawn(async move {
             let _ = conn.await;
@@ -278,12 +304,22 @@ mod tests {
 
     #[tokio::test]
     async fn limit_bounds_acquisition() {
-        let pool = Pool::new(PoolConfig { limit: 1, ..PoolConfig::default() });
-        let key = Key { host: "127.0.0.1".into(), port: 9, tls: None };
+        let pool = Pool::new(PoolConfig {
+            limit: 1,
+            ..PoolConfig::default()
+        });
+        let key = Key {
+            host: "127.0.0.1".into(),
+            port: 9,
+            tls: None,
+        };
         // Hold the only slot by hand, then a bounded acquisition must time out
         // with the connect-timeout kind, without touching the network.
         let permit = pool.total.clone().unwrap().acquire_owned().await.unwrap();
-        let dl = Some((Instant::now() + Duration::from_millis(50), ErrorKind::ConnectTimeout));
+        let dl = Some((
+            Instant::now() + Duration::from_millis(50),
+            ErrorKind::ConnectTimeout,
+        ));
         let err = pool.acquire(&key, dl, |_| None, false).await.err().unwrap();
         assert_eq!(err.kind, ErrorKind::ConnectTimeout);
         drop(permit);
@@ -293,8 +329,16 @@ mod tests {
     async fn closed_pool_refuses() {
         let pool = Pool::new(PoolConfig::default());
         pool.close();
-        let key = Key { host: "127.0.0.1".into(), port: 9, tls: None };
-        let err = pool.acquire(&key, None, |_| None, false).await.err().unwrap();
+        let key = Key {
+            host: "127.0.0.1".into(),
+            port: 9,
+            tls: None,
+        };
+        let err = pool
+            .acquire(&key, None, |_| None, false)
+            .await
+            .err()
+            .unwrap();
         assert_eq!(err.kind, ErrorKind::Closed);
     }
 }
