@@ -12,7 +12,8 @@ use std::future::Future;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
 
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
@@ -34,6 +35,8 @@ struct Shared {
     /// one wake-up of the engine thread per batch, not one per request.
     submit: Mutex<Vec<Job>>,
     notify: Notify,
+    /// When the engine last had work (ns since process start), for spinning.
+    last_activity: AtomicU64,
 }
 
 /// Where a submitted job's abort handle lands once the engine spawned it.
@@ -52,11 +55,52 @@ impl AbortSlot {
     }
 }
 
+/// How long the engine keeps polling (instead of sleeping) after activity:
+/// a sequential caller's next request, or the peer's answer, usually comes
+/// sooner than a sleeping thread can be woken.  `AIOXIDE_SPIN_US` overrides.
+fn spin_window() -> Duration {
+    static SPIN: OnceLock<Duration> = OnceLock::new();
+    *SPIN.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        // On one core a spinning engine would only delay the loop's thread.
+        let default = if cores >= 2 { DEFAULT_SPIN_US } else { 0 };
+        let us = std::env::var("AIOXIDE_SPIN_US").ok().and_then(|v| v.parse().ok()).unwrap_or(default);
+        Duration::from_micros(us)
+    })
+}
+
+/// Measured on 2 cores against nginx: sequential GETs went from about 6,300
+/// to about 9,800 req/s (client CPU per request 110 -> 135 µs); no change with
+/// 64 in flight, where the engine never runs out of work.
+const DEFAULT_SPIN_US: u64 = 200;
+
+fn now_ns() -> u64 {
+    static BASE: OnceLock<Instant> = OnceLock::new();
+    BASE.get_or_init(Instant::now).elapsed().as_nanos() as u64
+}
+
 /// The engine side of submission: spawn every job of each batch.
 async fn dispatch(shared: Arc<Shared>) {
+    let spin = spin_window().as_nanos() as u64;
     loop {
-        shared.notify.notified().await;
+        let mut ready = false;
+        if spin > 0 {
+            // Yielding lets the scheduler poll the I/O driver without parking.
+            while now_ns().saturating_sub(shared.last_activity.load(Ordering::Relaxed)) < spin {
+                if !shared.submit.lock().unwrap_or_else(|p| p.into_inner()).is_empty() {
+                    ready = true;
+                    break;
+                }
+                tokio::task::yield_now().await;
+            }
+        }
+        if !ready {
+            shared.notify.notified().await;
+        }
         let jobs = std::mem::take(&mut *shared.submit.lock().unwrap_or_else(|p| p.into_inner()));
+        if !jobs.is_empty() {
+            shared.last_activity.store(now_ns(), Ordering::Relaxed);
+        }
         for (job, slot) in jobs {
             let mut st = slot.state.lock().unwrap_or_else(|p| p.into_inner());
             if !st.0 {
@@ -74,6 +118,7 @@ impl Shared {
         if self.closed.load(Ordering::Acquire) {
             return;
         }
+        self.last_activity.store(now_ns(), Ordering::Relaxed);
         let was_empty = {
             let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
             let e = q.is_empty();
@@ -162,6 +207,7 @@ impl Bridge {
             closed: AtomicBool::new(false),
             submit: Mutex::new(Vec::new()),
             notify: Notify::new(),
+            last_activity: AtomicU64::new(0),
         });
         runtime
             .spawn(dispatch(shared.clone()))
