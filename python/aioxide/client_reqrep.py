@@ -18,7 +18,7 @@ from yarl import URL
 from . import hdrs
 from .client_exceptions import ClientConnectionError, ClientResponseError, ContentTypeError
 from .helpers import parse_content_type, parse_mimetype, sentinel
-from .http import HttpVersion
+from .http import HttpVersion, HttpVersion11
 from .streams import StreamReader
 
 if TYPE_CHECKING:
@@ -84,7 +84,9 @@ class ClientResponse:
     version: HttpVersion | None = None
     status: int = None  # type: ignore[assignment]
     reason: str | None = None
-    content: StreamReader = None  # type: ignore[assignment]
+    _content: StreamReader | None = None
+    _ready_body: bytes | None = None
+    _bridge: Any = None
 
     def __init__(
         self,
@@ -130,8 +132,8 @@ class ClientResponse:
         self.method = head.request_method
         self.status = head.status
         self.reason = head.reason
-        major, minor = head.version
-        self.version = HttpVersion(major, minor)
+        version = head.version
+        self.version = HttpVersion11 if version == (1, 1) else HttpVersion(*version)
         self._loop = loop
         self._session = session
         self._history = history
@@ -141,14 +143,33 @@ class ClientResponse:
         self._in_context = False
         if session is not None:
             self._resolve_charset = session._resolve_charset
-        if raw is None:
-            self.content = StreamReader(None, loop, bridge, body=b"")
-        else:
-            body = raw.body
-            self.content = StreamReader(raw, loop, bridge, body=body)
-            if body is not None:
-                self._closed = True
+        self._bridge = bridge
+        # The whole body when the engine read it ahead: read() returns it
+        # directly, and resp.content is only built when asked for.
+        self._ready_body = None if raw is None else raw.body
+        if self._ready_body is not None:
+            self._closed = True
         return self
+
+    @property
+    def content(self) -> StreamReader:
+        """The body as a stream (aiohttp's StreamReader API)."""
+        stream = self._content
+        if stream is None:
+            raw = self._raw
+            if self._ready_body is not None:
+                stream = StreamReader(raw, self._loop, self._bridge, body=self._ready_body)
+                self._ready_body = None
+            elif raw is None or raw.body is not None:
+                stream = StreamReader(None, self._loop, self._bridge, body=b"")
+            else:
+                stream = StreamReader(raw, self._loop, self._bridge)
+            self._content = stream
+        return stream
+
+    @content.setter
+    def content(self, value: StreamReader) -> None:
+        self._content = value
 
     # -- attributes ------------------------------------------------------
     @property
@@ -263,6 +284,15 @@ class ClientResponse:
     async def read(self) -> bytes:
         """Read the whole body."""
         if self._body is None:
+            if self._released:
+                # As aiohttp: a released response's unread body is gone.
+                raise ClientConnectionError("Connection closed")
+            ready = self._ready_body
+            if ready is not None and self._content is None:
+                # Read ahead by the engine: no round trip.
+                self._body = ready
+                self._ready_body = None
+                return ready
             try:
                 self._body = await self.content.read()
             except BaseException:
@@ -321,13 +351,21 @@ class ClientResponse:
 
     def release(self) -> Any:
         """Give the connection back: closed if the body was not read to the end."""
+        self._notify_content()
         self._released = True
         self._closed = True
         if self._raw is not None:
             self._raw.close()
         return _noop()
 
+    def _notify_content(self) -> None:
+        content = self._content
+        if content is not None and content.exception() is None:
+            content.set_exception(ClientConnectionError("Connection closed"))
+
     def close(self) -> None:
+        if not self._released:
+            self._notify_content()
         self._closed = True
         if self._raw is not None:
             self._raw.close()

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -37,6 +37,8 @@ struct Shared {
     notify: Notify,
     /// When the engine last had work (ns since process start), for spinning.
     last_activity: AtomicU64,
+    /// Futures submitted and not yet completed on the loop's side.
+    outstanding: AtomicUsize,
 }
 
 /// Where a submitted job's abort handle lands once the engine spawned it.
@@ -84,7 +86,9 @@ async fn dispatch(shared: Arc<Shared>) {
     let spin = spin_window().as_nanos() as u64;
     loop {
         let mut ready = false;
-        if spin > 0 {
+        // Spinning pays off for a caller that waits on one request at a
+        // time; with many outstanding the engine is woken once per batch.
+        if spin > 0 && shared.outstanding.load(Ordering::Relaxed) <= 1 {
             // Yielding lets the scheduler poll the I/O driver without parking.
             while now_ns().saturating_sub(shared.last_activity.load(Ordering::Relaxed)) < spin {
                 if !shared.submit.lock().unwrap_or_else(|p| p.into_inner()).is_empty() {
@@ -208,6 +212,7 @@ impl Bridge {
             submit: Mutex::new(Vec::new()),
             notify: Notify::new(),
             last_activity: AtomicU64::new(0),
+            outstanding: AtomicUsize::new(0),
         });
         runtime
             .spawn(dispatch(shared.clone()))
@@ -258,6 +263,7 @@ impl Bridge {
     /// Abort the engine task behind `id` (its asyncio future was cancelled).
     fn abort(&self, id: u64) {
         if let Some(p) = self.pending().remove(&id) {
+            self.shared.outstanding.fetch_sub(1, Ordering::Relaxed);
             p.abort.abort();
         }
     }

@@ -47,7 +47,7 @@ pub struct Response {
 /// earlier closes the connection.
 pub struct ResponseBody {
     incoming: Option<Incoming>,
-    decoder: Option<Decoder>,
+    decoder: Option<Box<Decoder>>,
     lease: Option<Lease>,
     total: Option<Deadline>,
     timeouts: Timeouts,
@@ -74,7 +74,7 @@ fn body_error(e: hyper::Error) -> Error {
 impl ResponseBody {
     pub(crate) fn new(
         incoming: Incoming,
-        decoder: Option<Decoder>,
+        decoder: Option<Box<Decoder>>,
         lease: Lease,
         total: Option<Deadline>,
         timeouts: Timeouts,

@@ -406,7 +406,7 @@ pub async fn execute(
     let start = Instant::now();
     let total = timeout::total_deadline(start, &req.timeouts);
     // The total deadline bounds everything, even steps that check no deadline.
-    match with_deadline(total, run(pool, cfg, req, total)).await {
+    match with_deadline(total, Box::pin(run(pool, cfg, req, total))).await {
         Ok(r) => r,
         Err(e) => Err(e),
     }
@@ -459,7 +459,7 @@ async fn run(
         }
         let key = key_for(&dest, &req.tls);
         let prepared = prepare(cfg, &req, &method, &dest, &headers, &body, &auth)?;
-        let sent = send(pool, &req, &key, &prepared, &method, total).await;
+        let sent = Box::pin(send(pool, &req, &key, &prepared, &method, total)).await;
         let info = Arc::new(RequestInfo {
             method: method.clone(),
             url: dest.url.clone(),
@@ -484,7 +484,7 @@ async fn run(
                 .get(http::header::CONTENT_ENCODING)
                 .and_then(|v| v.to_str().ok()),
         ) {
-            Some(c) if req.auto_decompress => Some(Decoder::new(c)?),
+            Some(c) if req.auto_decompress => Some(Box::new(Decoder::new(c)?)),
             _ => None,
         };
         let reason_len = parts
@@ -503,7 +503,7 @@ async fn run(
         }
 
         let Some(location) = location else {
-            rbody.read_ahead(cfg.read_ahead, cfg.read_ahead_grace).await;
+            Box::pin(rbody.read_ahead(cfg.read_ahead, cfg.read_ahead_grace)).await;
             return Ok(Response {
                 head,
                 history,
@@ -516,7 +516,7 @@ async fn run(
             .size_hint()
             .is_some_and(|n| n as usize <= cfg.read_ahead)
         {
-            let _ = rbody.read_to_end().await;
+            let _ = Box::pin(rbody.read_to_end()).await;
         }
         drop(rbody);
         history.push(head);

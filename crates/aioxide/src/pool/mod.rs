@@ -256,7 +256,7 @@ impl Pool {
             }
         }
         let deadline = sock_connect(Instant::now());
-        let conn = until(deadline, self.open(key)).await??;
+        let conn = until(deadline, Box::pin(self.open(key))).await??;
         lease.conn = Some(conn);
         Ok(lease)
     }
