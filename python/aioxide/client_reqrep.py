@@ -354,9 +354,10 @@ class ClientResponse:
         self._notify_content()
         self._released = True
         self._closed = True
-        if self._raw is not None:
+        if self._raw is not None and self._ready_body is None and self._body is None:
+            # Only a body still streaming holds a connection.
             self._raw.close()
-        return _noop()
+        return _NOOP
 
     def _notify_content(self) -> None:
         content = self._content
@@ -396,12 +397,17 @@ class ClientResponse:
 
 
 class _Noop:
+    __slots__ = ()
+
     def __await__(self) -> Any:
         yield from ()
 
 
+_NOOP = _Noop()
+
+
 def _noop() -> _Noop:
-    return _Noop()
+    return _NOOP
 
 
 def _history_from_heads(heads: list[Any]) -> tuple[ClientResponse, ...]:

@@ -102,7 +102,7 @@ async fn dispatch(shared: Arc<Shared>) {
             shared.notify.notified().await;
         }
         let jobs = std::mem::take(&mut *shared.submit.lock().unwrap_or_else(|p| p.into_inner()));
-        if !jobs.is_empty() {
+        if jobs.len() == 1 {
             shared.last_activity.store(now_ns(), Ordering::Relaxed);
         }
         for (job, slot) in jobs {
@@ -122,7 +122,10 @@ impl Shared {
         if self.closed.load(Ordering::Acquire) {
             return;
         }
-        self.last_activity.store(now_ns(), Ordering::Relaxed);
+        if self.outstanding.load(Ordering::Relaxed) <= 2 {
+            // Only the spin (one request at a time) needs to know.
+            self.last_activity.store(now_ns(), Ordering::Relaxed);
+        }
         let was_empty = {
             let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
             let e = q.is_empty();

@@ -556,8 +556,10 @@ async fn send(
 ) -> Result<(Lease, http::Response<hyper::body::Incoming>), Error> {
     let mut fresh = false;
     loop {
-        let now = Instant::now();
-        let acquire = timeout::acquire_deadline(now, total, &req.timeouts);
+        let acquire = match req.timeouts.connect {
+            Some(_) => timeout::acquire_deadline(Instant::now(), total, &req.timeouts),
+            None => total,
+        };
         let timeouts = req.timeouts;
         let mut lease = pool
             .acquire(

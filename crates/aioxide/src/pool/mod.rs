@@ -216,11 +216,12 @@ impl Pool {
         }
         let total = match &self.total {
             None => None,
-            Some(s) => Some(
-                until(acquire, s.clone().acquire_owned())
+            Some(s) => Some(match s.clone().try_acquire_owned() {
+                Ok(p) => p,
+                Err(_) => until(acquire, s.clone().acquire_owned())
                     .await?
                     .map_err(|_| Error::new(ErrorKind::Closed, "Connector is closed."))?,
-            ),
+            }),
         };
         let host = if self.cfg.limit_per_host > 0 {
             let sem = self
@@ -229,11 +230,12 @@ impl Pool {
                 .entry(key.clone())
                 .or_insert_with(|| Arc::new(Semaphore::new(self.cfg.limit_per_host)))
                 .clone();
-            Some(
-                until(acquire, sem.acquire_owned())
+            Some(match sem.clone().try_acquire_owned() {
+                Ok(p) => p,
+                Err(_) => until(acquire, sem.acquire_owned())
                     .await?
                     .map_err(|_| Error::new(ErrorKind::Closed, "Connector is closed."))?,
-            )
+            })
         } else {
             None
         };
@@ -248,7 +250,7 @@ impl Pool {
         if !fresh && !self.cfg.force_close {
             while let Some(mut conn) = self.take_idle(key) {
                 // Usually ready at once; an error means the peer closed it.
-                if let Ok(Ok(())) = until(acquire, conn.sender.ready()).await {
+                if conn.sender.is_ready() || matches!(until(acquire, conn.sender.ready()).await, Ok(Ok(()))) {
                     lease.conn = Some(conn);
                     lease.reused = true;
                     return Ok(lease);
