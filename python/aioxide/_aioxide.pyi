@@ -1,7 +1,7 @@
 """Types of the engine extension (crates/aioxide-py)."""
 
 from asyncio import Future
-from typing import Any
+from typing import Any, Sequence
 
 __version__: str
 
@@ -75,7 +75,7 @@ class Session:
         body: bytes | None,
         content_type: str | None,
         auth: str | None,
-        skip_auto_headers: list[str],
+        skip_auto_headers: Sequence[str],
         allow_redirects: bool,
         max_redirects: int,
         total: float | None,

@@ -185,6 +185,7 @@ class ClientSession:
         self._skip_auto_headers = (
             frozenset(istr(i) for i in skip_auto_headers) if skip_auto_headers else frozenset()
         )
+        self._skip_list = tuple(str(h) for h in self._skip_auto_headers)
         self._json_serialize = json_serialize
         self._response_class = response_class
         self._version = version
@@ -401,9 +402,9 @@ class ClientSession:
         else:
             t = ClientTimeout(total=timeout)
 
-        skip: list[str] = list(self._skip_auto_headers)
+        skip: Any = self._skip_list
         if skip_auto_headers is not None:
-            skip.extend(str(h) for h in skip_auto_headers)
+            skip = [*skip, *(str(h) for h in skip_auto_headers)]
         verify = ssl is not False and verify_ssl is not False and self._connector._verify_ssl  # type: ignore[union-attr]
         if auto_decompress is None:
             auto_decompress = self._auto_decompress
@@ -494,6 +495,9 @@ class ClientSession:
 _NO_JAR = SimpleNamespace(unsafe=False, quote_cookie=True)
 
 
+_RESPONSE_AENTER = ClientResponse.__aenter__
+
+
 class _RequestContextManager(Generic[_R]):
     """Awaitable and async context manager around a request coroutine."""
 
@@ -519,9 +523,12 @@ class _RequestContextManager(Generic[_R]):
         return self.__await__()
 
     async def __aenter__(self) -> _R:
-        self._resp = await self._coro
-        await self._resp.__aenter__()
-        return self._resp
+        resp = self._resp = await self._coro
+        if type(resp).__aenter__ is _RESPONSE_AENTER:
+            resp._in_context = True  # what ClientResponse.__aenter__ does
+        else:
+            await resp.__aenter__()
+        return resp
 
     async def __aexit__(
         self,
