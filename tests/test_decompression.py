@@ -342,3 +342,22 @@ async def test_round_trip_with_compressing_server(aiohttp: Any, serve: Any) -> N
         assert resp.status == 200
         assert resp.headers["Content-Encoding"] in ("gzip", "deflate", "br", "zstd")
         assert await resp.read() == PAYLOAD
+
+
+@pytest.mark.skipif(
+    TARGET == "aiohttp", reason="aiohttp returns a truncated br/zstd body as if complete"
+)
+@pytest.mark.parametrize("codec", ["br", "zstd"])
+async def test_truncated_br_and_zstd_raise_payload_error(
+    aiohttp: Any, raw_server: Any, codec: str
+) -> None:
+    if codec == "br":
+        brotli = pytest.importorskip("brotli")
+        body = brotli.compress(PAYLOAD)
+    else:
+        body = _zstd_compress()(PAYLOAD)
+    # A complete Content-Length framing around half a compressed stream.
+    url = await raw_server(_canned(_response(codec, body[: len(body) // 2])))
+    async with aiohttp.ClientSession() as s, s.get(url + "/") as resp:
+        with pytest.raises(aiohttp.ClientPayloadError):
+            await resp.read()

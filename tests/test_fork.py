@@ -58,7 +58,9 @@ async def test_child_after_fork_can_make_requests(serve: Any) -> None:
         print("child", os.waitstatus_to_exitcode(status))
         """
     )
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-c", code, stdout=PIPE, stderr=PIPE)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", code, stdout=PIPE, stderr=PIPE
+    )
     out, err = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode == 0, err.decode()
     assert out.decode().strip() == "child 0"

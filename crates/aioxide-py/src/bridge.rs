@@ -66,7 +66,10 @@ fn spin_window() -> Duration {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         // On one core a spinning engine would only delay the loop's thread.
         let default = if cores >= 2 { DEFAULT_SPIN_US } else { 0 };
-        let us = std::env::var("AIOXIDE_SPIN_US").ok().and_then(|v| v.parse().ok()).unwrap_or(default);
+        let us = std::env::var("AIOXIDE_SPIN_US")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default);
         Duration::from_micros(us)
     })
 }
@@ -91,7 +94,12 @@ async fn dispatch(shared: Arc<Shared>) {
         if spin > 0 && shared.outstanding.load(Ordering::Relaxed) <= 1 {
             // Yielding lets the scheduler poll the I/O driver without parking.
             while now_ns().saturating_sub(shared.last_activity.load(Ordering::Relaxed)) < spin {
-                if !shared.submit.lock().unwrap_or_else(|p| p.into_inner()).is_empty() {
+                if !shared
+                    .submit
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .is_empty()
+                {
                     ready = true;
                     break;
                 }

@@ -230,12 +230,13 @@ impl ResponseBody {
     }
 
     async fn next_frame(&mut self) -> Result<bool, Error> {
-        let deadline =
-            match self.timeouts.sock_read {
-                // Only a per-read limit needs the time now.
-                Some(_) => timeout::read_deadline(std::time::Instant::now(), self.total, &self.timeouts),
-                None => self.total,
-            };
+        let deadline = match self.timeouts.sock_read {
+            // Only a per-read limit needs the time now.
+            Some(_) => {
+                timeout::read_deadline(std::time::Instant::now(), self.total, &self.timeouts)
+            }
+            None => self.total,
+        };
         let Some(incoming) = self.incoming.as_mut() else {
             return Ok(false);
         };

@@ -14,7 +14,8 @@ enum Inner {
     Zlib(flate2::write::ZlibDecoder<Vec<u8>>),
     Raw(flate2::write::DeflateDecoder<Vec<u8>>),
     Brotli(Box<brotli::DecompressorWriter<Vec<u8>>>),
-    Zstd(zstd::stream::write::Decoder<'static, Vec<u8>>),
+    /// The raw decoder, and whether the last frame is unfinished.
+    Zstd(Box<zstd::stream::raw::Decoder<'static>>, bool),
 }
 
 /// Decodes one response body chunk by chunk.
@@ -36,7 +37,8 @@ impl Decoder {
                 Inner::Brotli(Box::new(brotli::DecompressorWriter::new(Vec::new(), 8192)))
             }
             Coding::Zstd => Inner::Zstd(
-                zstd::stream::write::Decoder::new(Vec::new()).map_err(|e| corrupt("zstd", e))?,
+                Box::new(zstd::stream::raw::Decoder::new().map_err(|e| corrupt("zstd", e))?),
+                false,
             ),
         };
         Ok(Decoder {
@@ -50,7 +52,7 @@ impl Decoder {
             Inner::Gzip(_) => "gzip",
             Inner::PendingDeflate(_) | Inner::Zlib(_) | Inner::Raw(_) => "deflate",
             Inner::Brotli(_) => "br",
-            Inner::Zstd(_) => "zstd",
+            Inner::Zstd(..) => "zstd",
         }
     }
 
@@ -92,10 +94,8 @@ impl Decoder {
                 d.write_all(data).map_err(|e| corrupt(name, e))?;
                 std::mem::take(d.get_mut())
             }
-            Inner::Zstd(d) => {
-                d.write_all(data).map_err(|e| corrupt(name, e))?;
-                d.flush().map_err(|e| corrupt(name, e))?;
-                std::mem::take(d.get_mut())
+            Inner::Zstd(d, unfinished) => {
+                zstd_run(d, data, unfinished).map_err(|e| corrupt(name, e))?
             }
         };
         Ok(Bytes::from(out))
@@ -131,12 +131,37 @@ impl Decoder {
                 out.extend_from_slice(&std::mem::take(d.get_mut()));
                 out
             }
-            Inner::Zstd(d) => {
-                d.flush().map_err(|e| corrupt(name, e))?;
-                std::mem::take(d.get_mut())
+            Inner::Zstd(_, unfinished) => {
+                if *unfinished {
+                    return Err(corrupt(name, "truncated stream"));
+                }
+                Vec::new()
             }
         };
         Ok(Bytes::from(out))
+    }
+}
+
+/// Decode `data` with zstd; `unfinished` tracks whether a frame is open.
+fn zstd_run(
+    d: &mut zstd::stream::raw::Decoder<'static>,
+    data: &[u8],
+    unfinished: &mut bool,
+) -> std::io::Result<Vec<u8>> {
+    use zstd::stream::raw::{InBuffer, Operation, OutBuffer};
+    let mut out = Vec::new();
+    let mut input = InBuffer::around(data);
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let mut output = OutBuffer::around(&mut buf[..]);
+        let hint = d.run(&mut input, &mut output)?;
+        let produced = output.pos();
+        out.extend_from_slice(&buf[..produced]);
+        // hint == 0: a frame just ended; anything else means more to come.
+        *unfinished = hint != 0;
+        if input.pos() == data.len() && produced < buf.len() {
+            return Ok(out);
+        }
     }
 }
 
@@ -209,6 +234,26 @@ mod tests {
     fn zstd_roundtrip() {
         let z = zstd::encode_all(&text()[..], 3).unwrap();
         assert_eq!(run(Coding::Zstd, &z, 500).unwrap(), text());
+    }
+
+    #[test]
+    fn truncated_streams_are_errors() {
+        let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(&text()).unwrap();
+        let z = e.finish().unwrap();
+        assert!(
+            run(Coding::Deflate, &z[..z.len() / 2], 100).is_err(),
+            "zlib"
+        );
+        let mut e = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(&text()).unwrap();
+        let r = e.finish().unwrap();
+        assert!(
+            run(Coding::Deflate, &r[..r.len() / 2], 100).is_err(),
+            "raw deflate"
+        );
+        let zs = zstd::encode_all(&text()[..], 3).unwrap();
+        assert!(run(Coding::Zstd, &zs[..zs.len() / 2], 100).is_err(), "zstd");
     }
 
     #[test]

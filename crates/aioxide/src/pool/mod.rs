@@ -250,7 +250,9 @@ impl Pool {
         if !fresh && !self.cfg.force_close {
             while let Some(mut conn) = self.take_idle(key) {
                 // Usually ready at once; an error means the peer closed it.
-                if conn.sender.is_ready() || matches!(until(acquire, conn.sender.ready()).await, Ok(Ok(()))) {
+                if conn.sender.is_ready()
+                    || matches!(until(acquire, conn.sender.ready()).await, Ok(Ok(())))
+                {
                     lease.conn = Some(conn);
                     lease.reused = true;
                     return Ok(lease);
