@@ -14,7 +14,7 @@ PY_SRC := $(shell find python -name '*.py' -o -name '*.pyi')
 
 all: build
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q "maturin>=1.5,<2" multidict yarl
