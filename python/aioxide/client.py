@@ -11,21 +11,20 @@ import asyncio
 import dataclasses
 import json as _json
 import warnings
-from collections.abc import Mapping
 from types import SimpleNamespace, TracebackType
 from typing import Any, Awaitable, Callable, Coroutine, Generator, Generic, Iterable, TypeVar
-from urllib.parse import urlencode
 
 from multidict import CIMultiDict, CIMultiDictProxy, MultiDict, istr
 from yarl import URL
 
 from . import hdrs
 from ._bridge import bridge_for
-from .client_exceptions import InvalidUrlClientError
+from .client_exceptions import ClientConnectionError, InvalidUrlClientError
 from .client_reqrep import ClientResponse, RequestInfo
 from .connector import BaseConnector, TCPConnector, _not_supported
 from .helpers import _SENTINEL, BasicAuth, sentinel
 from .http import HttpVersion, HttpVersion11
+from .payload import Feeder, prepare_body
 
 __all__ = ("ClientSession", "ClientTimeout", "RequestInfo", "request")
 
@@ -49,30 +48,6 @@ class ClientTimeout:
 DEFAULT_TIMEOUT: ClientTimeout = ClientTimeout(total=5 * 60, sock_connect=30)
 
 _R = TypeVar("_R", bound=ClientResponse)
-
-
-def _prepare_body(data: Any, json: Any, json_serialize: Callable[[Any], str]) -> tuple[Any, Any]:
-    """The request body as bytes and its default Content-Type."""
-    if data is not None and json is not None:
-        raise ValueError("data and json parameters can not be used at the same time")
-    if json is not None:
-        return json_serialize(json).encode("utf-8"), "application/json"
-    if data is None:
-        return None, None
-    if isinstance(data, bytes):
-        return data, "application/octet-stream"
-    if isinstance(data, (bytearray, memoryview)):
-        return bytes(data), "application/octet-stream"
-    if isinstance(data, str):
-        return data.encode("utf-8"), "text/plain; charset=utf-8"
-    if isinstance(data, (Mapping, list, tuple)):
-        items = list(data.items()) if isinstance(data, Mapping) else list(data)
-        if all(isinstance(v, (str, int, float)) for _, v in items):
-            return (
-                urlencode(items, doseq=True).encode(),
-                "application/x-www-form-urlencoded",
-            )
-    raise _not_supported(f"data of type {type(data).__name__}")
 
 
 class ClientSession:
@@ -371,7 +346,6 @@ class ClientSession:
         if (
             cookies
             or compress
-            or chunked
             or expect100
             or proxy is not None
             or fingerprint is not None
@@ -384,7 +358,7 @@ class ClientSession:
         if ssl is not True and ssl is not None and not isinstance(ssl, bool):
             raise _not_supported("an SSLContext or Fingerprint as ssl=")
 
-        body, content_type = _prepare_body(data, json, self._json_serialize)
+        payload = prepare_body(data, json, self._json_serialize)
         try:
             url = self._build_url(str_or_url)
         except (ValueError, TypeError) as e:
@@ -393,6 +367,12 @@ class ClientSession:
             url = url.extend_query(params)
 
         hdrs_list = self._prepare_headers(headers)
+        if payload.headers:
+            present = {k.lower() for k, _ in hdrs_list}
+            hdrs_list += [(k, v) for k, v in payload.headers if k.lower() not in present]
+        feeder = None
+        if payload.source is not None:
+            feeder = Feeder(payload)
         auth_header = auth.encode() if auth is not None else None
 
         if timeout is sentinel:
@@ -419,8 +399,8 @@ class ClientSession:
             method,
             str(url),
             hdrs_list,
-            body,
-            content_type,
+            payload.data,
+            payload.content_type,
             auth_header,
             skip,
             allow_redirects,
@@ -435,12 +415,33 @@ class ClientSession:
             self._max_field_size if max_field_size is None else max_field_size,
             self._default_auth_header,
             self._base_url_origin,
+            None if feeder is None else feeder.reader,
+            bool(chunked),
         )
-        try:
-            raw = await fut
-        except asyncio.CancelledError:
-            bridge.abort(rid)
-            raise
+        if feeder is None:
+            try:
+                raw = await fut
+            except asyncio.CancelledError:
+                bridge.abort(rid)
+                raise
+        else:
+            feeder.start(payload.source, loop, bridge)
+            try:
+                raw = await fut
+            except asyncio.CancelledError:
+                bridge.abort(rid)
+                raise
+            except BaseException:
+                # A failing body source is the cause to report, as aiohttp.
+                if feeder.task is not None and not feeder.task.done():
+                    await asyncio.wait([feeder.task], timeout=1)
+                if feeder.error is not None:
+                    raise ClientConnectionError(
+                        f"Failed to send bytes into the underlying connection: {feeder.error!r}"
+                    ) from feeder.error
+                raise
+            finally:
+                feeder.stop()
 
         history: tuple[ClientResponse, ...] = ()
         heads = raw.history()
@@ -591,5 +592,3 @@ def request(
         connector_owner=connector_owner,
     )
     return _SessionRequestContextManager(session._request(method, url, **kwargs), session)
-
-

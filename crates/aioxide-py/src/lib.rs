@@ -11,6 +11,7 @@ mod runtime;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use aioxide::body::request::{BodyAborted, BodyItem, BodyStream};
 use aioxide::{
     Client, ClientConfig, HeadLimits, Request, ResponseBody, ResponseHead, Timeouts, TlsMode,
 };
@@ -290,6 +291,87 @@ fn to_response(py: Python<'_>, mut r: aioxide::Response) -> PyResult<Py<PyAny>> 
     .into_any())
 }
 
+/// The feeding end of a streamed request body.
+#[pyclass(frozen, module = "aioxide._aioxide")]
+pub struct BodyWriter {
+    tx: Mutex<Option<tokio::sync::mpsc::Sender<BodyItem>>>,
+}
+
+/// The end of a streamed request body that a request takes.
+#[pyclass(frozen, module = "aioxide._aioxide")]
+pub struct BodyReader {
+    stream: Mutex<Option<BodyStream>>,
+}
+
+/// A streamed request body: (writer, reader).  `capacity` chunks may wait
+/// in between; `length` is sent as Content-Length when known.
+#[pyfunction]
+#[pyo3(signature = (capacity, length=None))]
+fn body_channel(capacity: usize, length: Option<u64>) -> (BodyWriter, BodyReader) {
+    let (tx, stream) = aioxide::body::request::body_channel(capacity, length);
+    (
+        BodyWriter {
+            tx: Mutex::new(Some(tx)),
+        },
+        BodyReader {
+            stream: Mutex::new(Some(stream)),
+        },
+    )
+}
+
+#[pymethods]
+impl BodyWriter {
+    /// Queue a chunk if there is room now; False when the caller must wait
+    /// with `send`.  Raises ConnectionError once the request stopped reading.
+    fn try_send(&self, data: PyBackedBytes) -> PyResult<bool> {
+        let guard = self.tx.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(tx) = guard.as_ref() else {
+            return Err(pyo3::exceptions::PyConnectionError::new_err(
+                "request body closed",
+            ));
+        };
+        match tx.try_send(Ok(Bytes::from_owner(data))) {
+            Ok(()) => Ok(true),
+            Err(tokio::sync::mpsc::error::TrySendError::Full(_)) => Ok(false),
+            Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) => {
+                Err(pyo3::exceptions::PyConnectionError::new_err(
+                    "the request no longer reads its body",
+                ))
+            }
+        }
+    }
+
+    /// Queue a chunk, waiting for room; `fut` completes with True, or False
+    /// when the request no longer reads its body.
+    fn send(&self, bridge: &Bridge, fut: Py<PyAny>, data: PyBackedBytes) -> PyResult<u64> {
+        let tx = self.tx.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        bridge.spawn(fut, async move {
+            let ok = match tx {
+                Some(tx) => tx.send(Ok(Bytes::from_owner(data))).await.is_ok(),
+                None => false,
+            };
+            Box::new(move |py: Python<'_>| {
+                Ok(pyo3::types::PyBool::new(py, ok)
+                    .to_owned()
+                    .into_any()
+                    .unbind())
+            }) as Deliver
+        })
+    }
+
+    /// The body is complete.
+    fn close(&self) {
+        self.tx.lock().unwrap_or_else(|p| p.into_inner()).take();
+    }
+
+    /// The body failed: the request stops with an error.
+    fn abort(&self, reason: String) {
+        if let Some(tx) = self.tx.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            let _ = tx.try_send(Err(BodyAborted(reason)));
+        }
+    }
+}
+
 /// A session's engine: the connection pool and its settings.
 #[pyclass(frozen, module = "aioxide._aioxide")]
 pub struct Session {
@@ -327,7 +409,7 @@ impl Session {
     }
 
     /// Start a request; `fut` completes with a `Response` or an exception.
-    #[pyo3(signature = (bridge, fut, method, url, headers, body, content_type, auth, skip_auto_headers, allow_redirects, max_redirects, total, connect, sock_read, sock_connect, auto_decompress, verify_ssl, max_line_size=8190, max_field_size=8190, default_auth=None, default_auth_origin=None))]
+    #[pyo3(signature = (bridge, fut, method, url, headers, body, content_type, auth, skip_auto_headers, allow_redirects, max_redirects, total, connect, sock_read, sock_connect, auto_decompress, verify_ssl, max_line_size=8190, max_field_size=8190, default_auth=None, default_auth_origin=None, body_stream=None, chunked=false))]
     #[allow(clippy::too_many_arguments)]
     fn request(
         &self,
@@ -352,12 +434,26 @@ impl Session {
         max_field_size: usize,
         default_auth: Option<String>,
         default_auth_origin: Option<String>,
+        body_stream: Option<&BodyReader>,
+        chunked: bool,
     ) -> PyResult<u64> {
+        let body_stream = match body_stream {
+            Some(r) => Some(
+                r.stream
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .take()
+                    .ok_or_else(|| PyValueError::new_err("this request body was already used"))?,
+            ),
+            None => None,
+        };
         let req = Request {
             method,
             url,
             headers,
             body: body.map(Bytes::from_owner),
+            body_stream,
+            chunked,
             content_type,
             auth,
             default_auth,
@@ -409,6 +505,9 @@ fn _aioxide(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Session>()?;
     m.add_class::<Response>()?;
     m.add_class::<Head>()?;
+    m.add_class::<BodyWriter>()?;
+    m.add_class::<BodyReader>()?;
+    m.add_function(wrap_pyfunction!(body_channel, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

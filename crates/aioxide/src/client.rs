@@ -36,7 +36,7 @@ impl Default for ClientConfig {
 }
 
 /// One request, as aiohttp's `ClientSession._request` takes it.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Request {
     pub method: String,
     /// An absolute http(s) URL, already percent-encoded: its path and query
@@ -45,6 +45,11 @@ pub struct Request {
     /// Headers in order, duplicates allowed.
     pub headers: Vec<(String, String)>,
     pub body: Option<Bytes>,
+    /// A body streamed from elsewhere (instead of `body`): sent with its
+    /// length when known, chunked otherwise; it cannot be sent twice.
+    pub body_stream: Option<crate::body::request::BodyStream>,
+    /// Send the body with `Transfer-Encoding: chunked` (aiohttp's `chunked=True`).
+    pub chunked: bool,
     /// The `Content-Type` of `body`, sent unless `headers` has one.
     pub content_type: Option<String>,
     /// A ready `Authorization` value (aiohttp's per-request `auth=`).
@@ -71,6 +76,8 @@ impl Request {
             url: url.to_owned(),
             headers: Vec::new(),
             body: None,
+            body_stream: None,
+            chunked: false,
             content_type: None,
             auth: None,
             default_auth: None,

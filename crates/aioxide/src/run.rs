@@ -7,10 +7,10 @@ use base64::Engine as _;
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue};
 use http::{HeaderMap, Method, Version};
-use http_body_util::Full;
 use url::Url;
 
 use crate::body::decode::Decoder;
+use crate::body::request::{BodyStream, RequestBody};
 use crate::client::{ClientConfig, Request};
 use crate::connect::tls::TlsMode;
 use crate::error::{Error, ErrorKind};
@@ -250,17 +250,54 @@ fn has_header(headers: &[(String, String)], name: &str) -> bool {
     headers.iter().any(|(k, _)| k.eq_ignore_ascii_case(name))
 }
 
+/// The request body across redirects and retries.
+#[derive(Debug)]
+enum Payload {
+    None,
+    Bytes(Bytes),
+    /// A stream, until it is handed to a connection.
+    Stream(Option<BodyStream>),
+}
+
+impl Payload {
+    fn is_some(&self) -> bool {
+        !matches!(self, Payload::None)
+    }
+
+    /// The body length when known.
+    fn length(&self) -> Option<u64> {
+        match self {
+            Payload::None => Some(0),
+            Payload::Bytes(b) => Some(b.len() as u64),
+            Payload::Stream(s) => s.as_ref().and_then(|s| s.length),
+        }
+    }
+}
+
 /// A request ready to go on the wire (and to go again, for a retry).
 struct Prepared {
     method: Method,
     uri: http::Uri,
     headers: HeaderMap,
-    body: Bytes,
+    body: Payload,
 }
 
 impl Prepared {
-    fn build(&self) -> http::Request<Full<Bytes>> {
-        let mut req = http::Request::new(Full::new(self.body.clone()));
+    /// Whether the request can be sent again (its body is not a used stream).
+    fn replayable(&self) -> bool {
+        !matches!(self.body, Payload::Stream(None))
+    }
+
+    fn build(&mut self) -> http::Request<RequestBody> {
+        let body = match &mut self.body {
+            Payload::None => RequestBody::empty(),
+            Payload::Bytes(b) => RequestBody::Full(Some(b.clone())),
+            Payload::Stream(s) => match s.take() {
+                Some(s) => RequestBody::Stream(s),
+                None => RequestBody::empty(),
+            },
+        };
+        let mut req = http::Request::new(body);
         *req.method_mut() = self.method.clone();
         *req.uri_mut() = self.uri.clone();
         *req.headers_mut() = self.headers.clone();
@@ -275,7 +312,7 @@ fn prepare(
     method: &str,
     dest: &Dest,
     headers: &[(String, String)],
-    body: &Option<Bytes>,
+    body: Payload,
     auth: &Option<String>,
 ) -> Result<Prepared, Error> {
     use http::header;
@@ -315,8 +352,8 @@ fn prepare(
     }
     if auto("content-type") {
         // aiohttp labels bodies it knows, and any POST/PUT/PATCH body.
-        match (body, &req.content_type) {
-            (Some(_), Some(ct)) => {
+        match (body.is_some(), &req.content_type) {
+            (true, Some(ct)) => {
                 map.append(header::CONTENT_TYPE, value(ct, "Content-Type")?);
             }
             _ if matches!(method, "POST" | "PUT" | "PATCH") => {
@@ -332,14 +369,20 @@ fn prepare(
         map.append(header::CONNECTION, HeaderValue::from_static("close"));
     }
     if !has_header(headers, "content-length") && !has_header(headers, "transfer-encoding") {
-        match body {
-            Some(b) => {
-                map.append(header::CONTENT_LENGTH, HeaderValue::from(b.len()));
+        match (body.is_some(), body.length()) {
+            (true, Some(n)) if !req.chunked => {
+                map.append(header::CONTENT_LENGTH, HeaderValue::from(n));
             }
-            None if !is_get_like(method) => {
+            (true, _) => {
+                map.append(
+                    header::TRANSFER_ENCODING,
+                    HeaderValue::from_static("chunked"),
+                );
+            }
+            (false, _) if !is_get_like(method) && !req.chunked => {
                 map.append(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
             }
-            None => {}
+            (false, _) => {}
         }
     }
     let m = Method::from_bytes(method.as_bytes()).map_err(|e| invalid(&e))?;
@@ -348,7 +391,7 @@ fn prepare(
         method: m,
         uri,
         headers: map,
-        body: body.clone().unwrap_or_default(),
+        body,
     })
 }
 
@@ -415,7 +458,7 @@ pub async fn execute(
 async fn run(
     pool: &Arc<Pool>,
     cfg: &ClientConfig,
-    req: Request,
+    mut req: Request,
     total: Option<timeout::Deadline>,
 ) -> Result<Response, Error> {
     let mut dest = parse_dest(&req.url, false)?;
@@ -425,7 +468,11 @@ async fn run(
     };
     let mut method = req.method.to_ascii_uppercase();
     let mut headers = req.headers.clone();
-    let mut body = req.body.clone();
+    let mut body = match (req.body.take(), req.body_stream.take()) {
+        (_, Some(stream)) => Payload::Stream(Some(stream)),
+        (Some(b), None) => Payload::Bytes(b),
+        (None, None) => Payload::None,
+    };
     let mut auth = req.auth.clone();
     let mut history: Vec<ResponseHead> = Vec::new();
 
@@ -458,8 +505,10 @@ async fn run(
             ));
         }
         let key = key_for(&dest, &req.tls);
-        let prepared = prepare(cfg, &req, &method, &dest, &headers, &body, &auth)?;
-        let sent = Box::pin(send(pool, &req, &key, &prepared, &method, total)).await;
+        let payload = std::mem::replace(&mut body, Payload::None);
+        let mut prepared = prepare(cfg, &req, &method, &dest, &headers, payload, &auth)?;
+        let sent = Box::pin(send(pool, &req, &key, &mut prepared, &method, total)).await;
+        body = prepared.body;
         let info = Arc::new(RequestInfo {
             method: method.clone(),
             url: dest.url.clone(),
@@ -528,8 +577,15 @@ async fn run(
         }
         let (m, keep_body) = redirect::next_method(status, &method);
         method = m;
+        if keep_body && matches!(body, Payload::Stream(None)) {
+            return Err(Error::payload(
+                "Cannot follow redirect with a consumed request body. \
+                 Use bytes, a seekable file-like object, or set allow_redirects=False.",
+            )
+            .with_request(&info));
+        }
         if !keep_body {
-            body = None;
+            body = Payload::None;
             headers.retain(|(k, _)| !k.eq_ignore_ascii_case("content-length"));
         }
         let current = parse_url(&dest.url, true)?;
@@ -550,7 +606,7 @@ async fn send(
     pool: &Arc<Pool>,
     req: &Request,
     key: &Key,
-    prepared: &Prepared,
+    prepared: &mut Prepared,
     method: &str,
     total: Option<timeout::Deadline>,
 ) -> Result<(Lease, http::Response<hyper::body::Incoming>), Error> {
@@ -587,6 +643,7 @@ async fn send(
                 let err = send_error(e);
                 let retry = lease.reused
                     && !fresh
+                    && prepared.replayable()
                     && is_idempotent(method)
                     && matches!(err.kind, ErrorKind::ServerDisconnected | ErrorKind::Io);
                 drop(lease);

@@ -1,3 +1,4 @@
 //! Request payloads and response decoding.
 
 pub mod decode;
+pub mod request;

@@ -8,8 +8,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use http_body_util::Full;
 use hyper::client::conn::http1;
 use hyper_util::rt::TokioIo;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -19,7 +17,7 @@ use crate::error::{Error, ErrorKind};
 use crate::policy::timeout::Deadline;
 
 /// The request body type the connections carry.
-pub type ReqBody = Full<Bytes>;
+pub type ReqBody = crate::body::request::RequestBody;
 
 /// The pool key: aiohttp's (host, port, is_ssl) plus how TLS is checked.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

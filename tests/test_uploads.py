@@ -1,0 +1,185 @@
+"""Request bodies streamed from files and async iterables, and chunked=True."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import io
+import os
+import sys
+import textwrap
+from asyncio.subprocess import PIPE
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+TARGET = os.environ.get("AIOXIDE_TEST_TARGET", "aioxide")
+
+
+@pytest.fixture
+async def base(serve: Any) -> str:
+    async def up(request: web.Request) -> web.Response:
+        h = hashlib.sha256()
+        n = 0
+        async for chunk in request.content.iter_any():
+            h.update(chunk)
+            n += len(chunk)
+        return web.json_response(
+            {
+                "n": n,
+                "sha": h.hexdigest(),
+                "te": request.headers.get("Transfer-Encoding"),
+                "cl": request.headers.get("Content-Length"),
+                "ct": request.headers.get("Content-Type"),
+                "cd": request.headers.get("Content-Disposition"),
+            }
+        )
+
+    async def r307(request: web.Request) -> web.Response:
+        await request.read()
+        raise web.HTTPTemporaryRedirect("/up")
+
+    app = web.Application(client_max_size=2**31)
+    app.router.add_post("/up", up)
+    app.router.add_post("/r307", r307)
+    return str(await serve(app))
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+async def test_async_generator_is_sent_chunked(aiohttp: Any, base: str) -> None:
+    parts = [os.urandom(70_000) for _ in range(20)]
+
+    async def gen() -> Any:
+        for p in parts:
+            yield p
+
+    async with aiohttp.ClientSession() as s, s.post(base + "/up", data=gen()) as resp:
+        got = await resp.json()
+    assert got["n"] == sum(map(len, parts))
+    assert got["sha"] == _sha(b"".join(parts))
+    assert got["te"] == "chunked" and got["cl"] is None
+    assert got["ct"] == "application/octet-stream"
+
+
+async def test_file_is_streamed_with_its_length_and_name(
+    aiohttp: Any, base: str, tmp_path: Any
+) -> None:
+    path = tmp_path / "report.json"
+    data = os.urandom(300_000)
+    path.write_bytes(data)
+    with open(path, "rb") as f:
+        f.read(1000)  # what is left is sent, from the current position
+        async with aiohttp.ClientSession() as s, s.post(base + "/up", data=f) as resp:
+            got = await resp.json()
+    assert got["n"] == len(data) - 1000
+    assert got["sha"] == _sha(data[1000:])
+    assert got["cl"] == str(len(data) - 1000) and got["te"] is None
+    assert got["ct"] == "application/json"
+    assert got["cd"] is None  # aiohttp labels only multipart parts with a name
+
+
+async def test_bytesio_and_stringio(aiohttp: Any, base: str) -> None:
+    async with aiohttp.ClientSession() as s:
+        async with s.post(base + "/up", data=io.BytesIO(b"abc" * 1000)) as resp:
+            got = await resp.json()
+        assert (got["n"], got["cl"], got["ct"]) == (3000, "3000", "application/octet-stream")
+        async with s.post(base + "/up", data=io.StringIO("héllo")) as resp:
+            got = await resp.json()
+        assert got["sha"] == _sha("héllo".encode())
+        assert got["ct"] == "text/plain; charset=utf-8"
+
+
+async def test_chunked_true_with_bytes(aiohttp: Any, base: str) -> None:
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(base + "/up", data=b"hello", chunked=True) as resp,
+    ):
+        got = await resp.json()
+    assert (got["n"], got["te"], got["cl"]) == (5, "chunked", None)
+
+
+async def test_failing_generator_raises_client_connection_error(aiohttp: Any, base: str) -> None:
+    async def bad() -> Any:
+        yield b"a" * 10
+        raise ZeroDivisionError("boom")
+
+    async with aiohttp.ClientSession() as s:
+        with pytest.raises(aiohttp.ClientConnectionError) as info:
+            async with s.post(base + "/up", data=bad()):
+                pass  # pragma: no cover
+        assert isinstance(info.value.__cause__, ZeroDivisionError)
+        # The session is still usable.
+        async with s.post(base + "/up", data=b"ok") as resp:
+            assert (await resp.json())["n"] == 2
+
+
+async def test_redirect_307_with_consumed_stream(aiohttp: Any, base: str) -> None:
+    async def gen() -> Any:
+        yield b"x" * 10
+
+    async with aiohttp.ClientSession() as s:
+        with pytest.raises(aiohttp.ClientPayloadError):
+            await s.post(base + "/r307", data=gen())
+        # In-memory bodies are sent again.
+        async with s.post(base + "/r307", data=io.BytesIO(b"abc")) as resp:
+            assert (await resp.json())["n"] == 3
+
+
+_MEMORY_CHILD = """
+import asyncio, resource, sys, {target} as client
+
+async def main(url, path):
+    async with client.ClientSession() as s:
+        with open(path, "rb") as f:
+            async with s.post(url + "/up", data=f) as r:
+                got = await r.json()
+        assert got["n"] == {size}, got
+        n = 0
+        async with s.get(url + "/down") as r:
+            async for chunk in r.content.iter_chunked(2 ** 16):
+                n += len(chunk)
+        assert n == {size}, n
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+
+asyncio.run(main(sys.argv[1], sys.argv[2]))
+"""
+
+
+@pytest.mark.timeout(300)
+async def test_one_gib_up_and_down_in_bounded_memory(serve: Any, tmp_path: Any) -> None:
+    size = 2**30
+    path = tmp_path / "big.bin"
+    with open(path, "wb") as f:
+        f.truncate(size)  # sparse: reading it costs no disk
+
+    async def up(request: web.Request) -> web.Response:
+        n = 0
+        async for chunk in request.content.iter_any():
+            n += len(chunk)
+        return web.json_response({"n": n})
+
+    async def down(request: web.Request) -> web.StreamResponse:
+        resp = web.StreamResponse(headers={"Content-Length": str(size)})
+        await resp.prepare(request)
+        block = bytes(2**20)
+        for _ in range(size // len(block)):
+            await resp.write(block)
+        return resp
+
+    app = web.Application(client_max_size=2**31)
+    app.router.add_post("/up", up)
+    app.router.add_get("/down", down)
+    url = await serve(app)
+    code = textwrap.dedent(_MEMORY_CHILD).format(target=TARGET, size=size)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", code, url, str(path), stdout=PIPE, stderr=PIPE
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 280)
+    assert proc.returncode == 0, err.decode()
+    peak_mib = int(out.decode().strip())
+    print(f"peak RSS {peak_mib} MiB")
+    assert peak_mib < 100, f"peak RSS {peak_mib} MiB"
