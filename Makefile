@@ -36,7 +36,7 @@ run: build
 test: test-rust test-python
 
 test-rust:
-	cargo test --release -p aioxide
+	timeout 900 cargo test --release -p aioxide
 
 test-python: build
 	$(PY) -m pytest -q -p no:cacheprovider

@@ -44,9 +44,6 @@ transfer-encoding: No extension after semicolon (E)    200, b"aa"           Resp
 transfer-encoding: No semicolon before chunk           PayloadError         ResponseError
 extensions (E), Unbalanced chunk extensions quoting
 (E)
-own: identical duplicate Content-Length, ``3, 3``      200, b"abc"          ResponseError
-own: Content-Length with Transfer-Encoding (3 cases)   200, b"abc" (then a  ResponseError
-                                                       new connection)
 =====================================================  ===================  =================
 
 aiohttp's "Data after `Connection: close`" errors come from running llhttp without its
@@ -170,14 +167,6 @@ _BARE_LF = (
 _CHUNK_SIZE_WS = (
     "whitespace after the chunk size; the size is unambiguous and the body is checked "
     "(aiohttp turns on llhttp's lenient_spaces_after_chunk_size)"
-)
-_TE_WINS = (
-    "Transfer-Encoding: chunked overrides Content-Length (RFC 9112 section 6.3 rule 3); "
-    "the body is the chunked one and the connection is not reused (checked)"
-)
-_SAME_LENGTHS = (
-    "repeated Content-Length values that are all the same are allowed by RFC 9112 "
-    "section 6.3 rule 5"
 )
 ACCEPTED_DIFFERENCES: dict[str, str] = {
     "connection_http_1_1_with_keep_alive_disabled_and_204_status": _AFTER_CLOSE,

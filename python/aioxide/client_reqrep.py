@@ -86,6 +86,8 @@ class ClientResponse:
     reason: str | None = None
     _content: StreamReader | None = None
     _ready_body: bytes | None = None
+    _closed_by_user = False
+    _content_gone = False
     _bridge: Any = None
 
     def __init__(
@@ -164,6 +166,8 @@ class ClientResponse:
                 stream = StreamReader(None, self._loop, self._bridge, body=b"")
             else:
                 stream = StreamReader(raw, self._loop, self._bridge)
+            if self._content_gone:
+                stream.set_exception(ClientConnectionError("Connection closed"))
             self._content = stream
         return stream
 
@@ -284,7 +288,7 @@ class ClientResponse:
     async def read(self) -> bytes:
         """Read the whole body."""
         if self._body is None:
-            if self._released:
+            if self._released or self._closed_by_user:
                 # As aiohttp: a released response's unread body is gone.
                 raise ClientConnectionError("Connection closed")
             ready = self._ready_body
@@ -351,20 +355,26 @@ class ClientResponse:
 
     def release(self) -> Any:
         """Give the connection back: closed if the body was not read to the end."""
+        # Only a body still streaming holds a connection.
+        streaming = self._raw is not None and self._ready_body is None and self._body is None
         self._notify_content()
         self._released = True
         self._closed = True
-        if self._raw is not None and self._ready_body is None and self._body is None:
-            # Only a body still streaming holds a connection.
+        if streaming:
             self._raw.close()
         return _NOOP
 
     def _notify_content(self) -> None:
+        # As aiohttp: once released or closed, the unread body is gone.
         content = self._content
-        if content is not None and content.exception() is None:
+        if content is None:
+            self._ready_body = None
+            self._content_gone = True
+        elif content.exception() is None:
             content.set_exception(ClientConnectionError("Connection closed"))
 
     def close(self) -> None:
+        self._closed_by_user = True
         if not self._released:
             self._notify_content()
         self._closed = True

@@ -210,6 +210,8 @@ class StreamReader:
         return self._take(n)
 
     async def readany(self) -> bytes:
+        if self._exception is not None:
+            raise self._exception
         if not self._size:
             await self._fill(self._high_water)
         if not self._size:
@@ -224,6 +226,8 @@ class StreamReader:
         The engine does not keep HTTP chunk boundaries: every chunk is
         reported as not ending one; ``(b"", False)`` marks the end.
         """
+        if self._exception is not None:
+            raise self._exception
         if not self._size:
             await self._fill(self._high_water)
         if not self._size:
@@ -233,6 +237,8 @@ class StreamReader:
         return (data, False)
 
     async def readexactly(self, n: int) -> bytes:
+        if self._exception is not None:
+            raise self._exception
         while self._size < n:
             if not await self._fill(max(n - self._size, 1)):
                 partial = self._take(-1)
@@ -243,6 +249,8 @@ class StreamReader:
         return await self.readuntil(b"\n", max_size=max_line_length)
 
     async def readuntil(self, separator: bytes = b"\n", *, max_size: int | None = None) -> bytes:
+        if self._exception is not None:
+            raise self._exception
         seplen = len(separator)
         if seplen == 0:
             raise ValueError("Separator should be at least one-byte string")

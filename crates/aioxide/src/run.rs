@@ -560,13 +560,9 @@ async fn run(
             });
         };
 
-        // A redirect: keep the connection when its (small) body is at hand.
-        if rbody
-            .size_hint()
-            .is_some_and(|n| n as usize <= cfg.read_ahead)
-        {
-            let _ = Box::pin(rbody.read_to_end()).await;
-        }
+        // A redirect: keep the connection when its small body comes at once;
+        // never wait on it (dropping an unfinished body closes the connection).
+        Box::pin(rbody.read_ahead(cfg.read_ahead, cfg.read_ahead_grace)).await;
         drop(rbody);
         history.push(head);
         if req.max_redirects > 0 && history.len() as u32 >= req.max_redirects {

@@ -91,6 +91,7 @@ impl http_body::Body for RequestBody {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http_body::Body as _;
     use http_body_util::BodyExt;
 
     #[tokio::test]
@@ -113,7 +114,7 @@ mod tests {
 
     #[tokio::test]
     async fn aborted_stream_is_an_error() {
-        let (tx, s) = body_channel(1, Some(10));
+        let (tx, s) = body_channel(2, Some(10));
         tx.send(Ok(Bytes::from_static(b"ab"))).await.unwrap();
         tx.send(Err(BodyAborted("boom".into()))).await.unwrap();
         assert!(RequestBody::Stream(s).collect().await.is_err());
