@@ -42,17 +42,50 @@ from .client_exceptions import (
     UnixClientConnectorError,
     WSServerHandshakeError,
 )
-from .client_reqrep import ClientResponse, RequestInfo
+from .client_reqrep import ClientResponse, ContentDisposition, RequestInfo
+from .compression_utils import set_zlib_backend
 from .connector import BaseConnector, TCPConnector
-from .helpers import BasicAuth, encode_basic_auth
+from .formdata import FormData
+from .helpers import BasicAuth, ETag, encode_basic_auth
 from .http import HttpVersion, HttpVersion10, HttpVersion11
+from .multipart import (
+    BadContentDispositionHeader,
+    BadContentDispositionParam,
+    BodyPartReader,
+    MultipartReader,
+    MultipartWriter,
+    content_disposition_filename,
+    parse_content_disposition,
+)
+from .payload import (
+    AsyncIterablePayload,
+    BufferedReaderPayload,
+    BytesIOPayload,
+    BytesPayload,
+    IOBasePayload,
+    JsonPayload,
+    PAYLOAD_REGISTRY,
+    Payload,
+    StringIOPayload,
+    StringPayload,
+    TextIOPayload,
+    get_payload,
+    payload_type,
+)
 from .streams import EMPTY_PAYLOAD, StreamReader
 
 __version__ = "0.1.0"
 
 __all__ = (
+    "AsyncIterablePayload",
+    "BadContentDispositionHeader",
+    "BadContentDispositionParam",
     "BaseConnector",
     "BasicAuth",
+    "BodyPartReader",
+    "BufferedReaderPayload",
+    "BytesIOPayload",
+    "BytesPayload",
     "ClientConnectionError",
     "ClientConnectionResetError",
     "ClientConnectorCertificateError",
@@ -66,33 +99,50 @@ __all__ = (
     "ClientProxyConnectionError",
     "ClientResponse",
     "ClientResponseError",
-    "ClientSSLError",
     "ClientSession",
+    "ClientSSLError",
     "ClientTimeout",
     "ConnectionTimeoutError",
+    "content_disposition_filename",
+    "ContentDisposition",
     "ContentTypeError",
     "EMPTY_PAYLOAD",
+    "encode_basic_auth",
+    "ETag",
+    "FormData",
+    "get_payload",
+    "hdrs",
     "HttpVersion",
     "HttpVersion10",
     "HttpVersion11",
     "InvalidURL",
     "InvalidUrlClientError",
     "InvalidUrlRedirectClientError",
+    "IOBasePayload",
+    "JsonPayload",
+    "MultipartReader",
+    "MultipartWriter",
     "NonHttpUrlClientError",
     "NonHttpUrlRedirectClientError",
+    "parse_content_disposition",
+    "Payload",
+    "PAYLOAD_REGISTRY",
+    "payload_type",
     "RedirectClientError",
+    "request",
     "RequestInfo",
     "ServerConnectionError",
     "ServerDisconnectedError",
     "ServerFingerprintMismatch",
     "ServerTimeoutError",
+    "set_zlib_backend",
     "SocketTimeoutError",
     "StreamReader",
+    "StringIOPayload",
+    "StringPayload",
     "TCPConnector",
+    "TextIOPayload",
     "TooManyRedirects",
     "UnixClientConnectorError",
     "WSServerHandshakeError",
-    "encode_basic_auth",
-    "hdrs",
-    "request",
 )

@@ -31,6 +31,10 @@ json_re = re.compile(r"^application/(?:[\w.+-]+?\+)?json")
 _RequestInfo = namedtuple("_RequestInfo", ["url", "method", "headers", "real_url"])
 
 
+class ContentDisposition(namedtuple("ContentDisposition", ["type", "parameters", "filename"])):
+    """A parsed Content-Disposition header (placeholder; see the response-extras work)."""
+
+
 class RequestInfo(_RequestInfo):
     """The request a response answers: url, method, headers, real_url."""
 

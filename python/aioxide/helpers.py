@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import binascii
 import enum
 import warnings
@@ -162,3 +163,11 @@ class _EnsureOctetStream(EmailMessage):
         if ctype.count("/") != 1:
             return self.get_default_type()
         return ctype
+
+
+@dataclasses.dataclass(frozen=True)
+class ETag:
+    """An entity tag (placeholder; see the response-extras work)."""
+
+    value: str
+    is_weak: bool = False

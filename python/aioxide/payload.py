@@ -19,7 +19,23 @@ from urllib.parse import urlencode
 from ._aioxide import BodyWriter, body_channel
 from ._bridge import call_engine
 
-__all__ = ("Prepared", "prepare_body")
+__all__ = (
+    "PAYLOAD_REGISTRY",
+    "AsyncIterablePayload",
+    "BufferedReaderPayload",
+    "BytesIOPayload",
+    "BytesPayload",
+    "IOBasePayload",
+    "JsonPayload",
+    "Payload",
+    "Prepared",
+    "StringIOPayload",
+    "StringPayload",
+    "TextIOPayload",
+    "get_payload",
+    "payload_type",
+    "prepare_body",
+)
 
 CHUNK_SIZE = 2**16
 #: Chunks that may wait between the feeder and the connection.
@@ -172,3 +188,55 @@ async def _send(
     except ConnectionError:
         return False
     return bool(await call_engine(loop, bridge, writer.send, chunk))
+
+
+# Placeholders for aiohttp's payload classes (filled in by the FormData/multipart work).
+class Payload:
+    pass
+
+
+class BytesPayload(Payload):
+    pass
+
+
+class StringPayload(BytesPayload):
+    pass
+
+
+class StringIOPayload(StringPayload):
+    pass
+
+
+class IOBasePayload(Payload):
+    pass
+
+
+class TextIOPayload(IOBasePayload):
+    pass
+
+
+class BytesIOPayload(IOBasePayload):
+    pass
+
+
+class BufferedReaderPayload(IOBasePayload):
+    pass
+
+
+class JsonPayload(BytesPayload):
+    pass
+
+
+class AsyncIterablePayload(Payload):
+    pass
+
+
+PAYLOAD_REGISTRY: Any = None
+
+
+def get_payload(data: Any, *args: Any, **kwargs: Any) -> Payload:
+    raise NotImplementedError("get_payload: not yet")
+
+
+def payload_type(type: Any, *, order: Any = None) -> Callable[[Any], Any]:
+    raise NotImplementedError("payload_type: not yet")
