@@ -58,13 +58,13 @@ from .multipart import (
     parse_content_disposition,
 )
 from .payload import (
+    PAYLOAD_REGISTRY,
     AsyncIterablePayload,
     BufferedReaderPayload,
     BytesIOPayload,
     BytesPayload,
     IOBasePayload,
     JsonPayload,
-    PAYLOAD_REGISTRY,
     Payload,
     StringIOPayload,
     StringPayload,

@@ -90,7 +90,14 @@ class Session:
         default_auth_origin: str | None = None,
         body_stream: BodyReader | None = None,
         chunked: bool = False,
+        compress: str | None = None,
+        expect100: bool = False,
+        http10: bool = False,
+        read_until_eof: bool = True,
+        server_hostname: str | None = None,
+        max_headers: int = 128,
     ) -> int: ...
+    def raise_max_headers(self, n: int) -> None: ...
     def close(self) -> None: ...
     @property
     def closed(self) -> bool: ...

@@ -23,7 +23,7 @@ from .client_exceptions import ClientConnectionError, InvalidUrlClientError
 from .client_reqrep import ClientResponse, RequestInfo
 from .connector import BaseConnector, TCPConnector, _not_supported
 from .helpers import _SENTINEL, BasicAuth, sentinel
-from .http import HttpVersion, HttpVersion11
+from .http import HttpVersion, HttpVersion10, HttpVersion11
 from .payload import Feeder, prepare_body
 
 __all__ = ("ClientSession", "ClientTimeout", "RequestInfo", "request")
@@ -48,6 +48,12 @@ class ClientTimeout:
 DEFAULT_TIMEOUT: ClientTimeout = ClientTimeout(total=5 * 60, sock_connect=30)
 
 _R = TypeVar("_R", bound=ClientResponse)
+
+_AUTH_DEPRECATED = (
+    "The 'auth' parameter is deprecated and will be removed in v4;"
+    " pass headers={'Authorization': "
+    "aiohttp.encode_basic_auth(login, password)} instead"
+)
 
 
 class ClientSession:
@@ -118,8 +124,8 @@ class ClientSession:
             raise _not_supported("ClientSession(middlewares=...)")
         if trust_env:
             raise _not_supported("ClientSession(trust_env=True)")
-        if version != HttpVersion11:
-            raise _not_supported("ClientSession(version=HttpVersion10)")
+        if version != HttpVersion11 and version != HttpVersion10:
+            raise ValueError(f"aioxide speaks HTTP/1.1 and HTTP/1.0, not {version!r}")
 
         if timeout is sentinel or timeout is None:
             self._timeout = DEFAULT_TIMEOUT if timeout is sentinel else ClientTimeout()
@@ -147,6 +153,15 @@ class ClientSession:
                 raise ValueError("read_timeout and conn_timeout are deprecated; use timeout")
             self._timeout = timeout
 
+        if ssl_shutdown_timeout is not sentinel:
+            warnings.warn(
+                "The ssl_shutdown_timeout parameter is deprecated "
+                "and will be removed in aiohttp 4.0",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+        if auth is not None:
+            warnings.warn(_AUTH_DEPRECATED, DeprecationWarning, stacklevel=2)
         if connector is None:
             connector = TCPConnector(loop=loop)
         self._connector = connector
@@ -172,6 +187,9 @@ class ClientSession:
         self._max_line_size = max_line_size
         self._max_field_size = max_field_size
         self._max_headers = max_headers
+        if max_headers > 128:
+            connector._engine.raise_max_headers(max_headers)
+        self._http10 = version == HttpVersion10
         self._resolve_charset = fallback_charset_resolver
         self._middlewares = middlewares
         self._lb = bridge_for(loop)
@@ -189,6 +207,7 @@ class ClientSession:
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
+        warnings.warn("client.loop property is deprecated", DeprecationWarning, stacklevel=2)
         return self._loop
 
     @property
@@ -234,6 +253,15 @@ class ClientSession:
     @property
     def requote_redirect_url(self) -> bool:
         return self._requote_redirect_url
+
+    @requote_redirect_url.setter
+    def requote_redirect_url(self, val: bool) -> None:
+        warnings.warn(
+            "session.requote_redirect_url modification is deprecated #2778",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        self._requote_redirect_url = val
 
     @property
     def trace_configs(self) -> list[Any]:
@@ -345,14 +373,10 @@ class ClientSession:
             raise RuntimeError("Session is closed")
         if (
             cookies
-            or compress
-            or expect100
             or proxy is not None
             or fingerprint is not None
             or ssl_context is not None
-            or server_hostname is not None
             or middlewares
-            or not read_until_eof
         ):
             raise _not_supported("this request option")
         if ssl is not True and ssl is not None and not isinstance(ssl, bool):
@@ -373,7 +397,10 @@ class ClientSession:
         feeder = None
         if payload.source is not None:
             feeder = Feeder(payload)
-        auth_header = auth.encode() if auth is not None else None
+        auth_header = None
+        if auth is not None:
+            warnings.warn(_AUTH_DEPRECATED, DeprecationWarning, stacklevel=3)
+            auth_header = auth.encode()
 
         if timeout is sentinel:
             t = self._timeout
@@ -388,6 +415,14 @@ class ClientSession:
         verify = ssl is not False and verify_ssl is not False and self._connector._verify_ssl  # type: ignore[union-attr]
         if auto_decompress is None:
             auto_decompress = self._auto_decompress
+        if compress:
+            compress = compress if isinstance(compress, str) else "deflate"
+        else:
+            compress = None
+        if max_headers is None:
+            max_headers = self._max_headers
+        elif max_headers > 128:
+            self._connector._engine.raise_max_headers(max_headers)  # type: ignore[union-attr]
 
         loop = self._loop
         lb = self._lb
@@ -417,6 +452,12 @@ class ClientSession:
             self._base_url_origin,
             None if feeder is None else feeder.reader,
             bool(chunked),
+            compress,
+            expect100,
+            self._http10,
+            read_until_eof,
+            server_hostname,
+            max_headers,
         )
         if feeder is None:
             try:

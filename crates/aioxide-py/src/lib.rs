@@ -409,7 +409,7 @@ impl Session {
     }
 
     /// Start a request; `fut` completes with a `Response` or an exception.
-    #[pyo3(signature = (bridge, fut, method, url, headers, body, content_type, auth, skip_auto_headers, allow_redirects, max_redirects, total, connect, sock_read, sock_connect, auto_decompress, verify_ssl, max_line_size=8190, max_field_size=8190, default_auth=None, default_auth_origin=None, body_stream=None, chunked=false))]
+    #[pyo3(signature = (bridge, fut, method, url, headers, body, content_type, auth, skip_auto_headers, allow_redirects, max_redirects, total, connect, sock_read, sock_connect, auto_decompress, verify_ssl, max_line_size=8190, max_field_size=8190, default_auth=None, default_auth_origin=None, body_stream=None, chunked=false, compress=None, expect100=false, http10=false, read_until_eof=true, server_hostname=None, max_headers=128))]
     #[allow(clippy::too_many_arguments)]
     fn request(
         &self,
@@ -436,6 +436,12 @@ impl Session {
         default_auth_origin: Option<String>,
         body_stream: Option<&BodyReader>,
         chunked: bool,
+        compress: Option<String>,
+        expect100: bool,
+        http10: bool,
+        read_until_eof: bool,
+        server_hostname: Option<String>,
+        max_headers: usize,
     ) -> PyResult<u64> {
         let body_stream = match body_stream {
             Some(r) => Some(
@@ -471,7 +477,13 @@ impl Session {
             head_limits: HeadLimits {
                 max_line_size,
                 max_field_size,
+                max_headers,
             },
+            compress,
+            expect_continue: expect100,
+            http10,
+            read_until_eof,
+            server_hostname,
         };
         let client = self.client.clone();
         bridge.spawn(fut, async move {
@@ -491,6 +503,12 @@ impl Session {
     #[getter]
     fn closed(&self) -> bool {
         self.client.is_closed()
+    }
+
+    /// Let responses carry up to `n` header fields (a session's or a
+    /// request's max_headers above the connector's).
+    fn raise_max_headers(&self, n: usize) {
+        self.client.pool().raise_max_headers(n);
     }
 
     /// Idle connections in the pool right now.

@@ -67,6 +67,20 @@ pub struct Request {
     pub tls: TlsMode,
     /// Size limits on the response head.
     pub head_limits: HeadLimits,
+    /// Compress the body with this Content-Encoding ("deflate" or "gzip";
+    /// aiohttp's `compress=`).
+    pub compress: Option<String>,
+    /// Send `Expect: 100-continue` and hold the body until the server's
+    /// `100 Continue` (or a second, for servers that ignore Expect).
+    pub expect_continue: bool,
+    /// Speak HTTP/1.0 instead of HTTP/1.1 (aiohttp's `version=`).
+    pub http10: bool,
+    /// A response without Content-Length or chunked framing is read until
+    /// the server closes (`true`), or taken as empty (`false`).
+    pub read_until_eof: bool,
+    /// The TLS name to send (SNI) and check the certificate against,
+    /// instead of the URL's host (aiohttp's `server_hostname=`).
+    pub server_hostname: Option<String>,
 }
 
 impl Request {
@@ -89,6 +103,11 @@ impl Request {
             auto_decompress: true,
             tls: TlsMode::Verify,
             head_limits: HeadLimits::default(),
+            compress: None,
+            expect_continue: false,
+            http10: false,
+            read_until_eof: true,
+            server_hostname: None,
         }
     }
 

@@ -10,9 +10,9 @@ use http::{HeaderMap, Method, Version};
 use url::Url;
 
 use crate::body::decode::Decoder;
-use crate::body::request::{BodyStream, RequestBody};
+use crate::body::encode;
+use crate::body::request::{BodyStream, Gate, RequestBody};
 use crate::client::{ClientConfig, Request};
-use crate::connect::tls::TlsMode;
 use crate::error::{Error, ErrorKind};
 use crate::policy::decompress::{coding_for, ACCEPT_ENCODING};
 use crate::policy::framing;
@@ -238,13 +238,21 @@ fn host_header(url: &Url) -> String {
     }
 }
 
-fn key_for(dest: &Dest, tls: &TlsMode) -> Key {
+fn key_for(dest: &Dest, req: &Request) -> Key {
     Key {
         host: dest.host.clone(),
         port: dest.port,
-        tls: dest.tls.then(|| tls.clone()),
+        tls: dest.tls.then(|| req.tls.clone()),
+        server_name: if dest.tls {
+            req.server_hostname.clone()
+        } else {
+            None
+        },
     }
 }
+
+/// How long a body waits for `100 Continue` before it is sent anyway.
+const EXPECT_CONTINUE_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 fn has_header(headers: &[(String, String)], name: &str) -> bool {
     headers.iter().any(|(k, _)| k.eq_ignore_ascii_case(name))
@@ -264,6 +272,15 @@ impl Payload {
         !matches!(self, Payload::None)
     }
 
+    /// Whether there is something to send (aiohttp compresses only then).
+    fn is_nonempty(&self) -> bool {
+        match self {
+            Payload::None => false,
+            Payload::Bytes(b) => !b.is_empty(),
+            Payload::Stream(_) => true,
+        }
+    }
+
     /// The body length when known.
     fn length(&self) -> Option<u64> {
         match self {
@@ -278,8 +295,13 @@ impl Payload {
 struct Prepared {
     method: Method,
     uri: http::Uri,
+    version: Version,
     headers: HeaderMap,
     body: Payload,
+    /// The body waits for `100 Continue`.
+    expect: bool,
+    /// Set when the server answered `100 Continue` (when `expect`).
+    continued: Option<Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl Prepared {
@@ -297,11 +319,46 @@ impl Prepared {
                 None => RequestBody::empty(),
             },
         };
-        let mut req = http::Request::new(body);
+        let gated = self.expect && !http_body::Body::is_end_stream(&body);
+        let body = if gated {
+            let (tx, open) = tokio::sync::oneshot::channel();
+            let tx = std::sync::Mutex::new(Some(tx));
+            let continued = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            self.continued = Some(continued.clone());
+            let gate = RequestBody::Gated(Box::new(Gate {
+                open,
+                timer: Box::pin(tokio::time::sleep(EXPECT_CONTINUE_WAIT)),
+                inner: body,
+                opened: false,
+            }));
+            let mut req = http::Request::new(gate);
+            hyper::ext::on_informational(&mut req, move |res| {
+                if res.status() == http::StatusCode::CONTINUE {
+                    continued.store(true, std::sync::atomic::Ordering::Relaxed);
+                    if let Some(tx) = tx.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                        let _ = tx.send(());
+                    }
+                }
+            });
+            req
+        } else {
+            self.continued = None;
+            http::Request::new(body)
+        };
+        let mut req = body;
         *req.method_mut() = self.method.clone();
         *req.uri_mut() = self.uri.clone();
+        *req.version_mut() = self.version;
         *req.headers_mut() = self.headers.clone();
         req
+    }
+
+    /// The request announced `Expect: 100-continue` and the server never
+    /// answered `100`: its connection is in an unknown state.
+    fn missed_continue(&self) -> bool {
+        self.continued
+            .as_ref()
+            .is_some_and(|c| !c.load(std::sync::atomic::Ordering::Relaxed))
     }
 }
 
@@ -314,6 +371,7 @@ fn prepare(
     headers: &[(String, String)],
     body: Payload,
     auth: &Option<String>,
+    coding: Option<&str>,
 ) -> Result<Prepared, Error> {
     use http::header;
     let invalid = |e: &dyn std::fmt::Display| Error::new(ErrorKind::InvalidArgument, e.to_string());
@@ -365,12 +423,59 @@ fn prepare(
             _ => {}
         }
     }
-    if cfg.pool.force_close && !has_header(headers, "connection") {
-        map.append(header::CONNECTION, HeaderValue::from_static("close"));
+    if !has_header(headers, "connection") {
+        if cfg.pool.force_close {
+            if !req.http10 {
+                map.append(header::CONNECTION, HeaderValue::from_static("close"));
+            }
+        } else if req.http10 {
+            map.append(header::CONNECTION, HeaderValue::from_static("keep-alive"));
+        }
+    }
+    if let Some(c) = coding {
+        map.append(header::CONTENT_ENCODING, value(c, "Content-Encoding")?);
+    }
+    // aiohttp's update_transfer_encoding rules (compress implies chunked).
+    let user_te_chunked = headers.iter().any(|(k, v)| {
+        k.eq_ignore_ascii_case("transfer-encoding") && v.to_ascii_lowercase().contains("chunked")
+    });
+    let chunked = req.chunked || (coding.is_some() && matches!(body, Payload::Stream(_)));
+    if req.chunked && user_te_chunked {
+        return Err(Error::new(
+            ErrorKind::InvalidArgument,
+            "chunked can not be set if \"Transfer-Encoding: chunked\" header is set",
+        ));
+    }
+    if (req.chunked || coding.is_some())
+        && !user_te_chunked
+        && has_header(headers, "content-length")
+    {
+        return Err(Error::new(
+            ErrorKind::InvalidArgument,
+            "chunked can not be set if Content-Length header is set",
+        ));
+    }
+    if req.http10
+        && body.is_some()
+        && (chunked
+            || user_te_chunked
+            || (body.length().is_none() && !has_header(headers, "content-length")))
+    {
+        return Err(Error::new(
+            ErrorKind::InvalidArgument,
+            "HTTP/1.0 cannot send a chunked body: give it a known length",
+        ));
+    }
+    let expect = req.expect_continue
+        || headers.iter().any(|(k, v)| {
+            k.eq_ignore_ascii_case("expect") && v.eq_ignore_ascii_case("100-continue")
+        });
+    if req.expect_continue && !has_header(headers, "expect") {
+        map.append(header::EXPECT, HeaderValue::from_static("100-continue"));
     }
     if !has_header(headers, "content-length") && !has_header(headers, "transfer-encoding") {
         match (body.is_some(), body.length()) {
-            (true, Some(n)) if !req.chunked => {
+            (true, Some(n)) if !chunked => {
                 map.append(header::CONTENT_LENGTH, HeaderValue::from(n));
             }
             (true, _) => {
@@ -379,7 +484,7 @@ fn prepare(
                     HeaderValue::from_static("chunked"),
                 );
             }
-            (false, _) if !is_get_like(method) && !req.chunked => {
+            (false, _) if !is_get_like(method) && !chunked => {
                 map.append(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
             }
             (false, _) => {}
@@ -390,8 +495,15 @@ fn prepare(
     Ok(Prepared {
         method: m,
         uri,
+        version: if req.http10 {
+            Version::HTTP_10
+        } else {
+            Version::HTTP_11
+        },
         headers: map,
         body,
+        expect,
+        continued: None,
     })
 }
 
@@ -473,6 +585,30 @@ async fn run(
         (Some(b), None) => Payload::Bytes(b),
         (None, None) => Payload::None,
     };
+    // compress=: the body is compressed once, here; redirects resend it so.
+    let coding = match req.compress.as_deref() {
+        Some(c) if !encode::is_supported(c) => {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!("compress must be 'deflate' or 'gzip', not {c:?}"),
+            ))
+        }
+        Some(c) if body.is_nonempty() => {
+            if has_header(&headers, "content-encoding") {
+                return Err(Error::new(
+                    ErrorKind::InvalidArgument,
+                    "compress can not be set if Content-Encoding header is set",
+                ));
+            }
+            body = match body {
+                Payload::Bytes(b) => Payload::Bytes(encode::compress(c, &b).unwrap_or_default()),
+                Payload::Stream(Some(s)) => Payload::Stream(Some(s.compressed(c))),
+                other => other,
+            };
+            Some(c.to_ascii_lowercase())
+        }
+        _ => None,
+    };
     let mut auth = req.auth.clone();
     let mut history: Vec<ResponseHead> = Vec::new();
 
@@ -504,10 +640,18 @@ async fn run(
                 "Cannot combine AUTHORIZATION header with AUTH argument or credentials encoded in URL",
             ));
         }
-        let key = key_for(&dest, &req.tls);
+        let key = key_for(&dest, &req);
         let payload = std::mem::replace(&mut body, Payload::None);
-        let mut prepared = prepare(cfg, &req, &method, &dest, &headers, payload, &auth)?;
+        let coding_now = if payload.is_nonempty() {
+            coding.as_deref()
+        } else {
+            None
+        };
+        let mut prepared = prepare(
+            cfg, &req, &method, &dest, &headers, payload, &auth, coding_now,
+        )?;
         let sent = Box::pin(send(pool, &req, &key, &mut prepared, &method, total)).await;
+        let missed_continue = prepared.missed_continue();
         body = prepared.body;
         let info = Arc::new(RequestInfo {
             method: method.clone(),
@@ -544,9 +688,21 @@ async fn run(
             // The connection is dropped with the lease: never reused.
             return Err(Error::new(ErrorKind::BadResponse, msg).with_request(&info));
         }
-        let ambiguous = ambiguous_framing(&parts.headers);
+        let ambiguous = ambiguous_framing(&parts.headers) || missed_continue;
+        let until_close = !req.read_until_eof
+            && method != "HEAD"
+            && !matches!(status, 100..=199 | 204 | 304)
+            && !parts.headers.contains_key(http::header::CONTENT_LENGTH)
+            && !parts.headers.contains_key(http::header::TRANSFER_ENCODING);
         let head = head_of(parts, &dest.url, info.clone());
-        let mut rbody = ResponseBody::new(incoming, decoder, lease, total, req.timeouts);
+        let mut rbody = if until_close {
+            // read_until_eof=False: a body framed by the connection's end is
+            // taken as empty, and the connection is closed.
+            drop((incoming, lease));
+            ResponseBody::complete(Bytes::new())
+        } else {
+            ResponseBody::new(incoming, decoder, lease, total, req.timeouts)
+        };
         if ambiguous {
             rbody.forbid_reuse();
         }

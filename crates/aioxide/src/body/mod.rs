@@ -1,4 +1,5 @@
 //! Request payloads and response decoding.
 
 pub mod decode;
+pub mod encode;
 pub mod request;

@@ -1,12 +1,15 @@
 //! Request bodies: bytes at hand, or a stream fed from elsewhere (a file or
 //! an async generator on the Python side) through a bounded channel.
 
+use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http_body::{Frame, SizeHint};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::body::encode::Encoder;
 
 /// Why a streamed body stopped before its end.
 #[derive(Debug)]
@@ -28,12 +31,71 @@ pub type BodyItem = Result<Bytes, BodyAborted>;
 pub struct BodyStream {
     pub rx: mpsc::Receiver<BodyItem>,
     pub length: Option<u64>,
+    /// Compresses the chunks on their way (the length is then unknown).
+    pub encoder: Option<Box<Encoder>>,
+}
+
+impl BodyStream {
+    /// Compress this stream with `coding` (deflate or gzip).
+    pub fn compressed(mut self, coding: &str) -> Self {
+        if let Some(e) = Encoder::new(coding) {
+            self.encoder = Some(Box::new(e));
+            self.length = None;
+        }
+        self
+    }
+
+    fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<BodyItem>> {
+        loop {
+            let item = match self.rx.poll_recv(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(item) => item,
+            };
+            let Some(enc) = self.encoder.as_mut() else {
+                return Poll::Ready(item);
+            };
+            match item {
+                Some(Ok(b)) => {
+                    let out = enc.feed(&b);
+                    if !out.is_empty() {
+                        return Poll::Ready(Some(Ok(out)));
+                    }
+                }
+                Some(Err(e)) => return Poll::Ready(Some(Err(e))),
+                None => {
+                    let out = enc.finish();
+                    self.encoder = None;
+                    if !out.is_empty() {
+                        return Poll::Ready(Some(Ok(out)));
+                    }
+                    return Poll::Ready(None);
+                }
+            }
+        }
+    }
 }
 
 /// A streamed body and the sender that feeds it (capacity in chunks).
 pub fn body_channel(capacity: usize, length: Option<u64>) -> (mpsc::Sender<BodyItem>, BodyStream) {
     let (tx, rx) = mpsc::channel(capacity.max(1));
-    (tx, BodyStream { rx, length })
+    (
+        tx,
+        BodyStream {
+            rx,
+            length,
+            encoder: None,
+        },
+    )
+}
+
+/// A body held back until the server answers `100 Continue` (or a timer
+/// runs out, for servers that ignore `Expect`).
+#[derive(Debug)]
+pub struct Gate {
+    pub open: oneshot::Receiver<()>,
+    pub timer: Pin<Box<tokio::time::Sleep>>,
+    pub inner: RequestBody,
+    pub opened: bool,
 }
 
 /// What hyper sends.
@@ -41,6 +103,7 @@ pub fn body_channel(capacity: usize, length: Option<u64>) -> (mpsc::Sender<BodyI
 pub enum RequestBody {
     Full(Option<Bytes>),
     Stream(BodyStream),
+    Gated(Box<Gate>),
 }
 
 impl RequestBody {
@@ -63,22 +126,37 @@ impl http_body::Body for RequestBody {
                     .filter(|b| !b.is_empty())
                     .map(|b| Ok(Frame::data(b))),
             ),
-            RequestBody::Stream(s) => match s.rx.poll_recv(cx) {
+            RequestBody::Stream(s) => match s.poll_next(cx) {
                 Poll::Pending => Poll::Pending,
                 Poll::Ready(None) => Poll::Ready(None),
                 Poll::Ready(Some(Ok(b))) => Poll::Ready(Some(Ok(Frame::data(b)))),
                 Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e))),
             },
+            RequestBody::Gated(g) => {
+                if !g.opened {
+                    let answered = Pin::new(&mut g.open).poll(cx).is_ready();
+                    if !answered && g.timer.as_mut().poll(cx).is_pending() {
+                        return Poll::Pending;
+                    }
+                    g.opened = true;
+                }
+                Pin::new(&mut g.inner).poll_frame(cx)
+            }
         }
     }
 
     fn is_end_stream(&self) -> bool {
-        matches!(self, RequestBody::Full(None))
-            || matches!(self, RequestBody::Full(Some(b)) if b.is_empty())
+        match self {
+            RequestBody::Full(None) => true,
+            RequestBody::Full(Some(b)) => b.is_empty(),
+            RequestBody::Stream(_) => false,
+            RequestBody::Gated(g) => g.inner.is_end_stream(),
+        }
     }
 
     fn size_hint(&self) -> SizeHint {
         match self {
+            RequestBody::Gated(g) => g.inner.size_hint(),
             RequestBody::Full(b) => SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64)),
             RequestBody::Stream(s) => match s.length {
                 Some(n) => SizeHint::with_exact(n),
@@ -118,5 +196,51 @@ mod tests {
         tx.send(Ok(Bytes::from_static(b"ab"))).await.unwrap();
         tx.send(Err(BodyAborted("boom".into()))).await.unwrap();
         assert!(RequestBody::Stream(s).collect().await.is_err());
+    }
+
+    #[tokio::test]
+    async fn compressed_stream() {
+        use std::io::Read;
+        let (tx, s) = body_channel(2, Some(6));
+        let s = s.compressed("deflate");
+        assert_eq!(s.length, None);
+        tokio::spawn(async move {
+            for part in ["abc", "def"] {
+                tx.send(Ok(Bytes::from(part))).await.unwrap();
+            }
+        });
+        let z = RequestBody::Stream(s).collect().await.unwrap().to_bytes();
+        let mut back = Vec::new();
+        flate2::read::ZlibDecoder::new(&z[..])
+            .read_to_end(&mut back)
+            .unwrap();
+        assert_eq!(back, b"abcdef");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn gate_opens_on_continue_or_timer() {
+        let (tx, open) = oneshot::channel();
+        let b = RequestBody::Gated(Box::new(Gate {
+            open,
+            timer: Box::pin(tokio::time::sleep(std::time::Duration::from_secs(3600))),
+            inner: RequestBody::Full(Some(Bytes::from_static(b"x"))),
+            opened: false,
+        }));
+        assert_eq!(b.size_hint().exact(), Some(1));
+        let t = tokio::spawn(async move { b.collect().await.unwrap().to_bytes() });
+        tokio::task::yield_now().await;
+        assert!(!t.is_finished());
+        tx.send(()).unwrap();
+        assert_eq!(&t.await.unwrap()[..], b"x");
+
+        let (_tx, open) = oneshot::channel::<()>();
+        let b = RequestBody::Gated(Box::new(Gate {
+            open,
+            timer: Box::pin(tokio::time::sleep(std::time::Duration::from_secs(1))),
+            inner: RequestBody::Full(Some(Bytes::from_static(b"y"))),
+            opened: false,
+        }));
+        // Paused time: the timer fires when everything else is idle.
+        assert_eq!(&b.collect().await.unwrap().to_bytes()[..], b"y");
     }
 }

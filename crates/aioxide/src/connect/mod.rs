@@ -82,6 +82,8 @@ pub struct Target {
     pub host: String,
     pub port: u16,
     pub tls: Option<tls::TlsMode>,
+    /// The name for SNI and the certificate check, when not `host`.
+    pub server_name: Option<String>,
 }
 
 /// Resolve `host` (a name or an IP literal, IPv6 possibly in brackets)
@@ -208,6 +210,9 @@ pub async fn connect(target: &Target) -> Result<Stream, Error> {
     let _ = tcp.set_nodelay(true);
     match &target.tls {
         None => Ok(Stream::Tcp(tcp)),
-        Some(mode) => tls::handshake(tcp, &target.host, target.port, mode).await,
+        Some(mode) => {
+            let name = target.server_name.as_deref().unwrap_or(&target.host);
+            tls::handshake(tcp, &target.host, target.port, name, mode).await
+        }
     }
 }

@@ -131,13 +131,14 @@ pub async fn handshake(
     tcp: TcpStream,
     host: &str,
     port: u16,
+    server_name: &str,
     mode: &TlsMode,
 ) -> Result<Stream, Error> {
     let cfg = match mode {
         TlsMode::Verify => verify_config(),
         TlsMode::NoVerify => no_verify_config(),
     };
-    let bare = host
+    let bare = server_name
         .trim_start_matches('[')
         .trim_end_matches(']')
         .to_owned();

@@ -11,6 +11,8 @@ pub struct HeadLimits {
     pub max_line_size: usize,
     /// One header field (name and value), in bytes.
     pub max_field_size: usize,
+    /// Header fields in the head.
+    pub max_headers: usize,
 }
 
 impl Default for HeadLimits {
@@ -18,6 +20,7 @@ impl Default for HeadLimits {
         HeadLimits {
             max_line_size: 8190,
             max_field_size: 8190,
+            max_headers: 128,
         }
     }
 }
@@ -34,6 +37,9 @@ pub fn check_head(
             "Got more than {} bytes when reading status line",
             limits.max_line_size
         ));
+    }
+    if headers.len() > limits.max_headers {
+        return Err("Too many headers received".into());
     }
     for (name, value) in headers {
         if name.as_str().len() + value.len() > limits.max_field_size {
@@ -110,7 +116,13 @@ mod tests {
         let small = HeadLimits {
             max_line_size: 100,
             max_field_size: 10,
+            max_headers: 2,
         };
         assert!(check_head(2, &h(&[("abc", "12345678")]), &small).is_err());
+        assert!(check_head(2, &h(&[("a", "1"), ("a", "2")]), &small).is_ok());
+        assert_eq!(
+            check_head(2, &h(&[("a", "1"), ("a", "2"), ("b", "3")]), &small).unwrap_err(),
+            "Too many headers received"
+        );
     }
 }

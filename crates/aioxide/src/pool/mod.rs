@@ -25,6 +25,8 @@ pub struct Key {
     pub host: String,
     pub port: u16,
     pub tls: Option<connect::tls::TlsMode>,
+    /// The TLS name when it is not `host` (aiohttp's `server_hostname=`).
+    pub server_name: Option<String>,
 }
 
 /// Pool limits and reuse policy (TCPConnector's parameters).
@@ -85,6 +87,10 @@ struct Inner {
 
 pub struct Pool {
     cfg: PoolConfig,
+    /// The parser's header count limit for new connections: the largest
+    /// max_headers any session or request asked for (each response is then
+    /// checked against its own request's limit).
+    max_headers: std::sync::atomic::AtomicUsize,
     total: Option<Arc<Semaphore>>,
     inner: Mutex<Inner>,
 }
@@ -140,6 +146,7 @@ impl Pool {
     pub fn new(cfg: PoolConfig) -> Arc<Self> {
         let total = (cfg.limit > 0).then(|| Arc::new(Semaphore::new(cfg.limit)));
         Arc::new(Pool {
+            max_headers: std::sync::atomic::AtomicUsize::new(cfg.max_headers),
             cfg,
             total,
             inner: Mutex::new(Inner::default()),
@@ -148,6 +155,12 @@ impl Pool {
 
     pub fn config(&self) -> &PoolConfig {
         &self.cfg
+    }
+
+    /// Let new connections parse heads of up to `n` header fields.
+    pub fn raise_max_headers(&self, n: usize) {
+        self.max_headers
+            .fetch_max(n, std::sync::atomic::Ordering::Relaxed);
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -268,12 +281,17 @@ impl Pool {
             host: key.host.clone(),
             port: key.port,
             tls: key.tls.clone(),
+            server_name: key.server_name.clone(),
         };
         let stream = connect::connect(&target).await?;
         let mut b = http1::Builder::new();
         b.title_case_headers(true)
             .max_buf_size(self.cfg.max_head_size.max(8192))
-            .max_headers(self.cfg.max_headers)
+            .max_headers(
+                self.max_headers
+                    .load(std::sync::atomic::Ordering::Relaxed)
+                    .saturating_add(64),
+            )
             .allow_obsolete_multiline_headers_in_responses(true)
             .allow_spaces_after_header_name_in_responses(true);
         let (sender, conn) = b.handshake(TokioIo::new(stream)).await.map_err(|e| {
@@ -314,6 +332,7 @@ mod tests {
             host: "127.0.0.1".into(),
             port: 9,
             tls: None,
+            server_name: None,
         };
         // Hold the only slot by hand, then a bounded acquisition must time out
         // with the connect-timeout kind, without touching the network.
@@ -335,6 +354,7 @@ mod tests {
             host: "127.0.0.1".into(),
             port: 9,
             tls: None,
+            server_name: None,
         };
         let err = pool
             .acquire(&key, None, |_| None, false)
