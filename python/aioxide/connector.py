@@ -44,6 +44,7 @@ class BaseConnector:
         enable_cleanup_closed: bool = False,
         loop: asyncio.AbstractEventLoop | None = None,
         timeout_ceil_threshold: float = 5,
+        _engine_options: dict[str, Any] | None = None,
     ) -> None:
         if force_close:
             if keepalive_timeout is not None and keepalive_timeout is not sentinel:
@@ -65,6 +66,7 @@ class BaseConnector:
             force_close=force_close,
             keepalive_timeout=keepalive_timeout,
             user_agent=SERVER_SOFTWARE,
+            **(_engine_options or {}),
         )
 
     # The engine decides TLS verification per request; the connector default.
@@ -142,14 +144,12 @@ class TCPConnector(BaseConnector):
             raise _not_supported("fingerprint=")
         if ssl_context is not None or not isinstance(ssl, bool):
             raise _not_supported("an SSLContext or Fingerprint as ssl=")
-        if local_addr is not None:
-            raise _not_supported("local_addr=")
         if resolver is not None:
             raise _not_supported("resolver=")
         if socket_factory is not None:
             raise _not_supported("socket_factory=")
-        if family not in (0, socket.AF_UNSPEC):
-            raise _not_supported("family=")
+        if family not in (socket.AF_UNSPEC, socket.AF_INET, socket.AF_INET6):
+            raise ValueError(f"family must be AF_UNSPEC, AF_INET or AF_INET6, not {family!r}")
         super().__init__(
             keepalive_timeout=keepalive_timeout,
             force_close=force_close,
@@ -158,7 +158,17 @@ class TCPConnector(BaseConnector):
             enable_cleanup_closed=enable_cleanup_closed,
             loop=loop,
             timeout_ceil_threshold=timeout_ceil_threshold,
+            _engine_options={
+                "family": int(family),
+                "local_addr": None if local_addr is None else (local_addr[0], int(local_addr[1])),
+                "happy_eyeballs_delay": happy_eyeballs_delay,
+                "interleave": interleave,
+                "use_dns_cache": use_dns_cache,
+                "ttl_dns_cache": ttl_dns_cache,
+                "dns_cache_max_size": dns_cache_max_size,
+            },
         )
+        self._local_addr = local_addr
         self._verify_ssl = bool(ssl) and verify_ssl
         self._use_dns_cache = use_dns_cache
         self._ttl_dns_cache = ttl_dns_cache
@@ -175,3 +185,17 @@ class TCPConnector(BaseConnector):
     def use_dns_cache(self) -> bool:
         """True if local DNS caching is enabled."""
         return self._use_dns_cache
+
+    def clear_dns_cache(self, host: str | None = None, port: int | None = None) -> None:
+        """Remove specified host/port or clear all dns local cache."""
+        if host is not None and port is not None:
+            self._engine.clear_dns_cache(host, port)
+        elif host is not None or port is not None:
+            raise ValueError("either both host and port or none of them are allowed")
+        else:
+            self._engine.clear_dns_cache()
+
+    @property
+    def _cached_hosts_snapshot(self) -> dict[tuple[str, int], list[str]]:
+        """The DNS cache as {(host, port): [ip, ...]} (for tests and debugging)."""
+        return {k: v for k, v in self._engine.cached_hosts()}

@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aioxide::body::request::{BodyAborted, BodyItem, BodyStream};
+use aioxide::connect::dns::Family;
 use aioxide::{
     Client, ClientConfig, HeadLimits, Request, ResponseBody, ResponseHead, Timeouts, TlsMode,
 };
@@ -381,7 +382,8 @@ pub struct Session {
 #[pymethods]
 impl Session {
     #[new]
-    #[pyo3(signature = (*, limit=100, limit_per_host=0, force_close=false, keepalive_timeout=Some(15.0), user_agent=None, max_headers=128))]
+    #[pyo3(signature = (*, limit=100, limit_per_host=0, force_close=false, keepalive_timeout=Some(15.0), user_agent=None, max_headers=128, family=0, local_addr=None, happy_eyeballs_delay=Some(0.25), interleave=None, use_dns_cache=true, ttl_dns_cache=Some(10.0), dns_cache_max_size=1000))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         limit: usize,
         limit_per_host: usize,
@@ -389,6 +391,13 @@ impl Session {
         keepalive_timeout: Option<f64>,
         user_agent: Option<String>,
         max_headers: usize,
+        family: i32,
+        local_addr: Option<(String, u16)>,
+        happy_eyeballs_delay: Option<f64>,
+        interleave: Option<usize>,
+        use_dns_cache: bool,
+        ttl_dns_cache: Option<f64>,
+        dns_cache_max_size: usize,
     ) -> PyResult<Self> {
         let mut cfg = ClientConfig::default();
         cfg.pool.limit = limit;
@@ -400,6 +409,35 @@ impl Session {
             None => None,
         };
         cfg.pool.max_headers = max_headers;
+        let secs = |name: &str, v: Option<f64>| -> PyResult<Option<Duration>> {
+            match v {
+                Some(s) if s.is_finite() && s >= 0.0 => Ok(Some(Duration::from_secs_f64(s))),
+                Some(_) => Err(PyValueError::new_err(format!("{name} must be >= 0"))),
+                None => Ok(None),
+            }
+        };
+        let c = &mut cfg.pool.connect;
+        c.family = Family::from_af(family)
+            .ok_or_else(|| PyValueError::new_err(format!("unsupported address family {family}")))?;
+        c.local_addr = match local_addr {
+            None => None,
+            Some((host, port)) => {
+                use std::net::ToSocketAddrs;
+                let mut it = (host.as_str(), port).to_socket_addrs().map_err(|e| {
+                    pyo3::exceptions::PyOSError::new_err(format!("local_addr {host}:{port}: {e}"))
+                })?;
+                Some(it.next().ok_or_else(|| {
+                    pyo3::exceptions::PyOSError::new_err(format!(
+                        "local_addr {host}:{port}: no address"
+                    ))
+                })?)
+            }
+        };
+        c.happy_eyeballs_delay = secs("happy_eyeballs_delay", happy_eyeballs_delay)?;
+        c.interleave = interleave;
+        c.use_dns_cache = use_dns_cache;
+        c.ttl_dns_cache = secs("ttl_dns_cache", ttl_dns_cache)?;
+        c.dns_cache_max_size = dns_cache_max_size;
         if let Some(ua) = user_agent {
             cfg.user_agent = ua;
         }
@@ -509,6 +547,26 @@ impl Session {
     /// request's max_headers above the connector's).
     fn raise_max_headers(&self, n: usize) {
         self.client.pool().raise_max_headers(n);
+    }
+
+    /// Forget cached DNS answers: one (host, port), or all.
+    #[pyo3(signature = (host=None, port=None))]
+    fn clear_dns_cache(&self, host: Option<String>, port: Option<u16>) {
+        match (host, port) {
+            (Some(h), Some(p)) => self.client.pool().dns.clear(Some((&h, p))),
+            _ => self.client.pool().dns.clear(None),
+        }
+    }
+
+    /// The DNS cache: [((host, port), [ip, ...]), ...].
+    fn cached_hosts(&self) -> Vec<((String, u16), Vec<String>)> {
+        self.client
+            .pool()
+            .dns
+            .entries()
+            .into_iter()
+            .map(|(k, v)| (k, v.iter().map(|a| a.ip().to_string()).collect()))
+            .collect()
     }
 
     /// Idle connections in the pool right now.

@@ -1,5 +1,6 @@
 //! Opening connections: name resolution, TCP, TLS.
 
+pub mod dns;
 pub mod tls;
 
 use std::io;
@@ -8,7 +9,9 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
+
+use dns::{ConnectConfig, DnsCache};
 
 use crate::error::{Error, ErrorKind};
 
@@ -90,6 +93,41 @@ pub struct Target {
 /// with the system's getaddrinfo, in the blocking pool.  A failure keeps
 /// getaddrinfo's EAI code, so that Python gets the socket.gaierror it knows.
 pub async fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, Error> {
+    resolve_family(host, port, libc::AF_UNSPEC).await
+}
+
+/// Resolve through the DNS cache when it is on (TCPConnector's semantics:
+/// cached per (host, port) for `ttl_dns_cache`), keeping `family` only.
+pub async fn resolve_cached(
+    host: &str,
+    port: u16,
+    cfg: &ConnectConfig,
+    cache: &DnsCache,
+) -> Result<Vec<SocketAddr>, Error> {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    if let Ok(ip) = bare.parse::<std::net::IpAddr>() {
+        return Ok(vec![SocketAddr::new(ip, port)]);
+    }
+    let now = std::time::Instant::now();
+    if cfg.use_dns_cache {
+        if let Some(v) = cache.get(bare, port, cfg.ttl_dns_cache, now) {
+            return Ok(v);
+        }
+    }
+    let af = match cfg.family {
+        dns::Family::Any => libc::AF_UNSPEC,
+        dns::Family::V4 => libc::AF_INET,
+        dns::Family::V6 => libc::AF_INET6,
+    };
+    let mut addrs = resolve_family(host, port, af).await?;
+    addrs.retain(|a| cfg.family.admits(a));
+    if cfg.use_dns_cache {
+        cache.put(bare, port, addrs.clone(), cfg.dns_cache_max_size, now);
+    }
+    Ok(addrs)
+}
+
+async fn resolve_family(host: &str, port: u16, af: i32) -> Result<Vec<SocketAddr>, Error> {
     let bare = host
         .trim_start_matches('[')
         .trim_end_matches(']')
@@ -97,7 +135,7 @@ pub async fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, Error> {
     if let Ok(ip) = bare.parse::<std::net::IpAddr>() {
         return Ok(vec![SocketAddr::new(ip, port)]);
     }
-    let looked_up = tokio::task::spawn_blocking(move || getaddrinfo(&bare, port)).await;
+    let looked_up = tokio::task::spawn_blocking(move || getaddrinfo(&bare, port, af)).await;
     let failed = |code: i32, msg: String| {
         let mut e = Error::new(
             ErrorKind::Dns,
@@ -116,13 +154,13 @@ pub async fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, Error> {
 }
 
 /// getaddrinfo(3) for TCP: the addresses, or the EAI code and its message.
-fn getaddrinfo(host: &str, port: u16) -> Result<Vec<SocketAddr>, (i32, String)> {
+fn getaddrinfo(host: &str, port: u16, af: i32) -> Result<Vec<SocketAddr>, (i32, String)> {
     use std::ffi::{CStr, CString};
     let c_host =
         CString::new(host).map_err(|_| (libc::EAI_NONAME, "invalid host name".to_owned()))?;
     // SAFETY: a zeroed addrinfo is a valid "no hints" value; we set three fields.
     let mut hints: libc::addrinfo = unsafe { std::mem::zeroed() };
-    hints.ai_family = libc::AF_UNSPEC;
+    hints.ai_family = af;
     hints.ai_socktype = libc::SOCK_STREAM;
     hints.ai_flags = libc::AI_ADDRCONFIG;
     let mut res: *mut libc::addrinfo = std::ptr::null_mut();
@@ -175,27 +213,21 @@ fn getaddrinfo(host: &str, port: u16) -> Result<Vec<SocketAddr>, (i32, String)> 
 
 /// Open a connection to `target`: resolve, connect to each address in turn,
 /// then the TLS handshake when asked.
-pub async fn connect(target: &Target) -> Result<Stream, Error> {
+pub async fn connect(
+    target: &Target,
+    cfg: &ConnectConfig,
+    cache: &DnsCache,
+) -> Result<Stream, Error> {
     let is_tls = target.tls.is_some();
-    let addrs = resolve(&target.host, target.port).await.map_err(|mut e| {
-        e.is_tls = is_tls;
-        e
-    })?;
-    let mut last: Option<io::Error> = None;
-    let mut tcp = None;
-    for addr in addrs {
-        match TcpStream::connect(addr).await {
-            Ok(s) => {
-                tcp = Some(s);
-                break;
-            }
-            Err(e) => last = Some(e),
-        }
-    }
-    let tcp = match tcp {
-        Some(t) => t,
-        None => {
-            let e = last.unwrap_or_else(|| io::Error::other("no address"));
+    let addrs = resolve_cached(&target.host, target.port, cfg, cache)
+        .await
+        .map_err(|mut e| {
+            e.is_tls = is_tls;
+            e
+        })?;
+    let tcp = match connect_any(addrs, cfg).await {
+        Ok(t) => t,
+        Err(e) => {
             return Err(Error::new(
                 ErrorKind::Connect,
                 format!(
@@ -207,12 +239,154 @@ pub async fn connect(target: &Target) -> Result<Stream, Error> {
             .with_io(&e));
         }
     };
-    let _ = tcp.set_nodelay(true);
     match &target.tls {
         None => Ok(Stream::Tcp(tcp)),
         Some(mode) => {
             let name = target.server_name.as_deref().unwrap_or(&target.host);
             tls::handshake(tcp, &target.host, target.port, name, mode).await
         }
+    }
+}
+
+/// One TCP connection attempt, bound to `local` first when given.
+async fn connect_one(addr: SocketAddr, local: Option<SocketAddr>) -> io::Result<TcpStream> {
+    let sock = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    if let Some(l) = local {
+        sock.bind(l)?;
+    }
+    let s = sock.connect(addr).await?;
+    let _ = s.set_nodelay(true);
+    Ok(s)
+}
+
+/// Connect to the first address that answers.  With a happy-eyeballs delay
+/// (RFC 8305), the next attempt starts when the delay has passed or the
+/// previous attempt failed, whichever is first; the first to connect wins
+/// and the others are dropped.  Without one, addresses are tried in turn.
+pub async fn connect_any(addrs: Vec<SocketAddr>, cfg: &ConnectConfig) -> io::Result<TcpStream> {
+    let order = match (cfg.happy_eyeballs_delay, cfg.interleave) {
+        (_, Some(n)) => dns::interleave(&addrs, n),
+        (Some(_), None) => dns::interleave(&addrs, 1),
+        (None, None) => addrs,
+    };
+    let local = cfg.local_addr;
+    let mut last: Option<io::Error> = None;
+    let Some(delay) = cfg.happy_eyeballs_delay.filter(|_| order.len() > 1) else {
+        for addr in order {
+            match connect_one(addr, local).await {
+                Ok(s) => return Ok(s),
+                Err(e) => last = Some(e),
+            }
+        }
+        return Err(last.unwrap_or_else(|| io::Error::other("no address")));
+    };
+    let mut pending = order.into_iter();
+    let mut set = tokio::task::JoinSet::new();
+    if let Some(addr) = pending.next() {
+        set.spawn(connect_one(addr, local));
+    }
+    loop {
+        let more = pending.len() > 0;
+        if set.is_empty() && !more {
+            return Err(last.unwrap_or_else(|| io::Error::other("no address")));
+        }
+        tokio::select! {
+            done = set.join_next(), if !set.is_empty() => {
+                match done {
+                    Some(Ok(Ok(s))) => return Ok(s),
+                    Some(Ok(Err(e))) => last = Some(e),
+                    Some(Err(_)) => last = Some(io::Error::other("connection attempt failed")),
+                    None => {}
+                }
+                // A failure starts the next attempt at once.
+                if let Some(addr) = pending.next() {
+                    set.spawn(connect_one(addr, local));
+                }
+            }
+            _ = tokio::time::sleep(delay), if more => {
+                if let Some(addr) = pending.next() {
+                    set.spawn(connect_one(addr, local));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    #[tokio::test]
+    async fn happy_eyeballs_does_not_wait_for_a_black_hole() {
+        // A listener whose accept queue is full drops new SYNs: a connection
+        // attempt to it hangs.  The second address (a live listener) must
+        // win after the delay.
+        let full = TcpSocket::new_v4().unwrap();
+        full.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let full = full.listen(0).unwrap();
+        let dead = full.local_addr().unwrap();
+        let mut held = Vec::new();
+        for _ in 0..16 {
+            match tokio::time::timeout(Duration::from_millis(200), TcpStream::connect(dead)).await {
+                Ok(Ok(s)) => held.push(s),
+                _ => break,
+            }
+        }
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let live = l.local_addr().unwrap();
+        let cfg = ConnectConfig {
+            happy_eyeballs_delay: Some(Duration::from_millis(50)),
+            ..ConnectConfig::default()
+        };
+        let t = Instant::now();
+        let s = tokio::time::timeout(Duration::from_secs(5), connect_any(vec![dead, live], &cfg))
+            .await
+            .expect("bounded")
+            .unwrap();
+        assert_eq!(s.peer_addr().unwrap(), live);
+        assert!(t.elapsed() < Duration::from_secs(2));
+    }
+
+    #[tokio::test]
+    async fn sequential_without_delay_and_errors() {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let live = l.local_addr().unwrap();
+        let closed = {
+            let x = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            x.local_addr().unwrap()
+        };
+        let cfg = ConnectConfig {
+            happy_eyeballs_delay: None,
+            ..ConnectConfig::default()
+        };
+        let s = connect_any(vec![closed, live], &cfg).await.unwrap();
+        assert_eq!(s.peer_addr().unwrap(), live);
+        let e = connect_any(vec![closed], &cfg).await.unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::ConnectionRefused);
+        let he = ConnectConfig::default();
+        let e = connect_any(vec![closed, closed], &he).await.unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::ConnectionRefused);
+    }
+
+    #[tokio::test]
+    async fn local_addr_is_bound() {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let live = l.local_addr().unwrap();
+        let cfg = ConnectConfig {
+            local_addr: Some("127.0.0.1:0".parse().unwrap()),
+            ..ConnectConfig::default()
+        };
+        let s = connect_any(vec![live], &cfg).await.unwrap();
+        assert_eq!(s.local_addr().unwrap().ip(), live.ip());
+        let v6 = ConnectConfig {
+            local_addr: Some("[::1]:0".parse().unwrap()),
+            ..ConnectConfig::default()
+        };
+        assert!(connect_any(vec![live], &v6).await.is_err());
     }
 }

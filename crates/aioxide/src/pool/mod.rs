@@ -44,6 +44,8 @@ pub struct PoolConfig {
     pub max_head_size: usize,
     /// Most header fields accepted in a response head (aiohttp's max_headers).
     pub max_headers: usize,
+    /// Resolution and connection settings.
+    pub connect: connect::dns::ConnectConfig,
 }
 
 impl Default for PoolConfig {
@@ -56,6 +58,7 @@ impl Default for PoolConfig {
             // aiohttp accepts 128 fields of up to 8190 bytes each.
             max_head_size: 128 * 8192 + 16 * 1024,
             max_headers: 128,
+            connect: connect::dns::ConnectConfig::default(),
         }
     }
 }
@@ -91,6 +94,8 @@ pub struct Pool {
     /// max_headers any session or request asked for (each response is then
     /// checked against its own request's limit).
     max_headers: std::sync::atomic::AtomicUsize,
+    /// TCPConnector's DNS cache.
+    pub dns: connect::dns::DnsCache,
     total: Option<Arc<Semaphore>>,
     inner: Mutex<Inner>,
 }
@@ -147,6 +152,7 @@ impl Pool {
         let total = (cfg.limit > 0).then(|| Arc::new(Semaphore::new(cfg.limit)));
         Arc::new(Pool {
             max_headers: std::sync::atomic::AtomicUsize::new(cfg.max_headers),
+            dns: connect::dns::DnsCache::default(),
             cfg,
             total,
             inner: Mutex::new(Inner::default()),
@@ -283,7 +289,7 @@ impl Pool {
             tls: key.tls.clone(),
             server_name: key.server_name.clone(),
         };
-        let stream = connect::connect(&target).await?;
+        let stream = connect::connect(&target, &self.cfg.connect, &self.dns).await?;
         let mut b = http1::Builder::new();
         b.title_case_headers(true)
             .max_buf_size(self.cfg.max_head_size.max(8192))
