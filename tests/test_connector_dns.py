@@ -6,6 +6,7 @@ crates/aioxide/src/connect/mod.rs and connect/dns.rs.)
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from typing import Any
 
@@ -102,3 +103,172 @@ async def test_happy_eyeballs_options_accepted(aiohttp: Any, base: str) -> None:
         async with aiohttp.ClientSession(connector=connector) as s:
             async with s.get(f"http://localhost:{port_of(base)}/") as resp:
                 assert resp.status == 200
+
+
+# -- resolver= and socket_factory= -----------------------------------------------
+
+
+class MapResolver:
+    """A user resolver (aiohttp's AbstractResolver contract) over a fixed map."""
+
+    def __init__(self, table: dict[str, list[str]]) -> None:
+        self.table = table
+        self.calls: list[tuple[str, int, int]] = []
+        self.closed = False
+
+    async def resolve(self, host: str, port: int = 0, family: int = socket.AF_INET) -> list[Any]:
+        self.calls.append((host, port, int(family)))
+        await asyncio.sleep(0)
+        if host not in self.table:
+            raise OSError(-2, "Name or service not known")
+        return [
+            {
+                "hostname": host,
+                "host": ip,
+                "port": port,
+                "family": socket.AF_INET6 if ":" in ip else socket.AF_INET,
+                "proto": 0,
+                "flags": socket.AI_NUMERICHOST,
+            }
+            for ip in self.table[host]
+        ]
+
+    async def close(self) -> None:
+        self.closed = True
+
+
+def user_resolver(aiohttp: Any, table: dict[str, list[str]]) -> MapResolver:
+    base = aiohttp.abc.AbstractResolver
+
+    class R(MapResolver, base):  # type: ignore[misc,valid-type]
+        pass
+
+    return R(table)
+
+
+async def test_user_resolver_is_used_and_cached(aiohttp: Any, base: str) -> None:
+    port = port_of(base)
+    resolver = user_resolver(aiohttp, {"api.example.test": ["127.0.0.1"]})
+    connector = aiohttp.TCPConnector(resolver=resolver, force_close=True)
+    async with aiohttp.ClientSession(connector=connector) as s:
+        for _ in range(3):
+            async with s.get(f"http://api.example.test:{port}/") as resp:
+                assert await resp.text() == "127.0.0.1"
+    assert [c[:2] for c in resolver.calls] == [("api.example.test", port)]
+    assert resolver.closed is False  # a resolver the user gave is theirs to close
+
+
+async def test_dns_cache_ttl_expires(aiohttp: Any, base: str) -> None:
+    port = port_of(base)
+    resolver = user_resolver(aiohttp, {"ttl.example.test": ["127.0.0.1"]})
+    connector = aiohttp.TCPConnector(resolver=resolver, ttl_dns_cache=0.2, force_close=True)
+    async with aiohttp.ClientSession(connector=connector) as s:
+        for _ in range(2):
+            async with s.get(f"http://ttl.example.test:{port}/") as resp:
+                assert resp.status == 200
+        assert len(resolver.calls) == 1
+        await asyncio.sleep(0.3)
+        async with s.get(f"http://ttl.example.test:{port}/") as resp:
+            assert resp.status == 200
+        assert len(resolver.calls) == 2
+
+
+async def test_no_dns_cache_resolves_every_time(aiohttp: Any, base: str) -> None:
+    port = port_of(base)
+    resolver = user_resolver(aiohttp, {"nc.example.test": ["127.0.0.1"]})
+    connector = aiohttp.TCPConnector(resolver=resolver, use_dns_cache=False, force_close=True)
+    async with aiohttp.ClientSession(connector=connector) as s:
+        for _ in range(3):
+            async with s.get(f"http://nc.example.test:{port}/") as resp:
+                assert resp.status == 200
+    assert len(resolver.calls) == 3
+
+
+async def test_resolver_failure_is_dns_error(aiohttp: Any, base: str) -> None:
+    resolver = user_resolver(aiohttp, {})
+    connector = aiohttp.TCPConnector(resolver=resolver)
+    async with aiohttp.ClientSession(connector=connector) as s:
+        with pytest.raises(aiohttp.ClientConnectorDNSError) as info:
+            await s.get(f"http://missing.example.test:{port_of(base)}/")
+    assert isinstance(info.value, OSError)
+    assert info.value.host == "missing.example.test"
+
+
+async def test_resolver_gets_the_family(aiohttp: Any, base: str) -> None:
+    resolver = user_resolver(aiohttp, {"fam.example.test": ["127.0.0.1"]})
+    connector = aiohttp.TCPConnector(resolver=resolver, family=socket.AF_INET)
+    async with aiohttp.ClientSession(connector=connector) as s:
+        async with s.get(f"http://fam.example.test:{port_of(base)}/") as resp:
+            assert resp.status == 200
+    assert resolver.calls[0][2] == socket.AF_INET
+
+
+async def test_happy_eyeballs_skips_a_hanging_address(aiohttp: Any, base: str) -> None:
+    # A listener whose accept queue is full drops SYNs: connecting hangs.
+    full = socket.socket()
+    full.bind(("127.0.0.2", 0))
+    full.listen(0)
+    full.setblocking(False)
+    dead_port = full.getsockname()[1]
+    held = []
+    for _ in range(16):
+        c = socket.socket()
+        c.setblocking(False)
+        c.connect_ex(("127.0.0.2", dead_port))
+        held.append(c)
+    await asyncio.sleep(0.2)
+    # Both addresses carry the same port; the live server is on 127.0.0.1.
+    port = port_of(base)
+    full2 = socket.socket()
+    try:
+        full2.bind(("127.0.0.2", port))
+        full2.listen(0)
+        full2.setblocking(False)
+        for _ in range(16):
+            c = socket.socket()
+            c.setblocking(False)
+            c.connect_ex(("127.0.0.2", port))
+            held.append(c)
+        await asyncio.sleep(0.2)
+        resolver = user_resolver(aiohttp, {"he.example.test": ["127.0.0.2", "127.0.0.1"]})
+        connector = aiohttp.TCPConnector(resolver=resolver, happy_eyeballs_delay=0.1)
+        async with aiohttp.ClientSession(connector=connector) as s:
+            async with asyncio.timeout(5):
+                async with s.get(f"http://he.example.test:{port}/") as resp:
+                    assert await resp.text() == "127.0.0.1"
+    finally:
+        for c in held:
+            c.close()
+        full.close()
+        full2.close()
+
+
+async def test_socket_factory_makes_each_connection(aiohttp: Any, base: str) -> None:
+    made: list[Any] = []
+
+    def factory(addr_info: Any) -> socket.socket:
+        family, type_, proto, _, _ = addr_info
+        made.append(addr_info)
+        sock = socket.socket(family=family, type=type_, proto=proto)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        return sock
+
+    connector = aiohttp.TCPConnector(socket_factory=factory, force_close=True)
+    async with aiohttp.ClientSession(connector=connector) as s:
+        for _ in range(2):
+            async with s.get(base + "/") as resp:
+                assert await resp.text() == "127.0.0.1"
+    assert len(made) == 2
+    assert made[0][0] == socket.AF_INET
+    assert made[0][4][:2] == ("127.0.0.1", port_of(base))
+
+
+async def test_socket_factory_error_is_connector_error(aiohttp: Any, base: str) -> None:
+    def factory(addr_info: Any) -> socket.socket:
+        raise OSError(13, "Permission denied")
+
+    connector = aiohttp.TCPConnector(socket_factory=factory)
+    async with aiohttp.ClientSession(connector=connector) as s:
+        with pytest.raises(aiohttp.ClientConnectorError) as info:
+            await s.get(base + "/")
+    assert info.value.errno == 13

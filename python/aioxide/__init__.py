@@ -9,7 +9,7 @@ async with aiohttp.ClientSession() as session:
 
 from __future__ import annotations
 
-from . import hdrs
+from . import abc, hdrs
 from .client import ClientSession, ClientTimeout, request
 from .client_exceptions import (
     ClientConnectionError,
@@ -72,12 +72,15 @@ from .payload import (
     get_payload,
     payload_type,
 )
+from .resolver import AsyncResolver, DefaultResolver, ThreadedResolver
 from .streams import EMPTY_PAYLOAD, StreamReader
 
 __version__ = "0.1.0"
 
 __all__ = (
+    "abc",
     "AsyncIterablePayload",
+    "AsyncResolver",
     "BadContentDispositionHeader",
     "BadContentDispositionParam",
     "BaseConnector",
@@ -106,6 +109,7 @@ __all__ = (
     "content_disposition_filename",
     "ContentDisposition",
     "ContentTypeError",
+    "DefaultResolver",
     "EMPTY_PAYLOAD",
     "encode_basic_auth",
     "ETag",
@@ -142,6 +146,7 @@ __all__ = (
     "StringPayload",
     "TCPConnector",
     "TextIOPayload",
+    "ThreadedResolver",
     "TooManyRedirects",
     "UnixClientConnectorError",
     "WSServerHandshakeError",

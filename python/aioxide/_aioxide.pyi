@@ -1,7 +1,7 @@
 """Types of the engine extension (crates/aioxide-py)."""
 
 from asyncio import Future
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 __version__: str
 
@@ -71,6 +71,9 @@ class Session:
         use_dns_cache: bool = True,
         ttl_dns_cache: float | None = 10.0,
         dns_cache_max_size: int = 1000,
+        bridge: Bridge | None = None,
+        resolver: Callable[..., None] | None = None,
+        socket_factory: Callable[..., None] | None = None,
     ) -> None: ...
     def request(
         self,
@@ -124,3 +127,15 @@ class BodyReader:
     """The end of a streamed request body that a request takes."""
 
 def body_channel(capacity: int, length: int | None = None) -> tuple[BodyWriter, BodyReader]: ...
+
+class ResolveToken:
+    """Completes one resolution the engine asked Python for."""
+
+    def set(self, addrs: list[tuple[str, int]]) -> None: ...
+    def fail(self, message: str, errno: int | None = None) -> None: ...
+
+class SocketToken:
+    """Completes one socket_factory call the engine asked Python for."""
+
+    def set(self, fd: int) -> None: ...
+    def fail(self, message: str, errno: int | None = None) -> None: ...

@@ -4,12 +4,15 @@ classes carry aiohttp's parameters to it."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import socket
 from typing import Any, NamedTuple
 
 from ._aioxide import Session as _EngineSession
+from ._bridge import bridge_for
 from .helpers import _SENTINEL, sentinel
 from .http import SERVER_SOFTWARE
+from .resolver import ThreadedResolver, _make_socket, _start_resolve
 
 __all__ = ("BaseConnector", "ConnectionKey", "TCPConnector")
 
@@ -96,10 +99,15 @@ class BaseConnector:
         """Close all opened transports."""
         self._close()
 
+    _hooks_bridge: Any = None
+
     def _close(self) -> None:
         if not self._closed:
             self._closed = True
             self._engine.close()
+            if self._hooks_bridge is not None:
+                self._hooks_bridge.release()
+                self._hooks_bridge = None
 
     def __del__(self) -> None:
         if not getattr(self, "_closed", True):
@@ -144,10 +152,17 @@ class TCPConnector(BaseConnector):
             raise _not_supported("fingerprint=")
         if ssl_context is not None or not isinstance(ssl, bool):
             raise _not_supported("an SSLContext or Fingerprint as ssl=")
-        if resolver is not None:
-            raise _not_supported("resolver=")
+        hooks: dict[str, Any] = {}
+        if resolver is not None and type(resolver) is not ThreadedResolver:
+            hooks["resolver"] = functools.partial(_start_resolve, resolver)
         if socket_factory is not None:
-            raise _not_supported("socket_factory=")
+            hooks["socket_factory"] = functools.partial(_make_socket, socket_factory)
+        lb = None
+        if hooks:
+            # The engine calls these on this loop: keep its bridge open.
+            lb = bridge_for(loop or asyncio.get_running_loop())
+            lb.acquire()
+            hooks["bridge"] = lb.bridge
         if family not in (socket.AF_UNSPEC, socket.AF_INET, socket.AF_INET6):
             raise ValueError(f"family must be AF_UNSPEC, AF_INET or AF_INET6, not {family!r}")
         super().__init__(
@@ -166,8 +181,12 @@ class TCPConnector(BaseConnector):
                 "use_dns_cache": use_dns_cache,
                 "ttl_dns_cache": ttl_dns_cache,
                 "dns_cache_max_size": dns_cache_max_size,
+                **hooks,
             },
         )
+        self._hooks_bridge = lb
+        self._resolver = resolver
+        self._socket_factory = socket_factory
         self._local_addr = local_addr
         self._verify_ssl = bool(ssl) and verify_ssl
         self._use_dns_cache = use_dns_cache

@@ -150,6 +150,26 @@ impl Shared {
     }
 }
 
+/// Runs Python callables on the loop's thread, from engine tasks: the way
+/// the engine calls user hooks (resolvers, socket factories).
+#[derive(Clone)]
+pub struct LoopHandle(Arc<Shared>);
+
+/// Queue entries with this id are calls, not completions.
+const CALL_ID: u64 = 0;
+
+impl LoopHandle {
+    /// Run `f` on the loop's thread with the GIL, soon; false when the
+    /// loop's bridge is closed (then `f` is dropped, never run).
+    pub fn call_soon(&self, f: Deliver) -> bool {
+        if self.0.closed.load(Ordering::Acquire) {
+            return false;
+        }
+        self.0.push(CALL_ID, f);
+        true
+    }
+}
+
 struct Pending {
     fut: Py<PyAny>,
     abort: Arc<AbortSlot>,
@@ -166,6 +186,11 @@ pub struct Bridge {
 impl Bridge {
     fn pending(&self) -> MutexGuard<'_, HashMap<u64, Pending>> {
         self.pending.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A handle for engine tasks to call back into Python on this loop.
+    pub fn handle(&self) -> LoopHandle {
+        LoopHandle(self.shared.clone())
     }
 
     /// Run `task` on the engine; its result completes `fut` through `drain`.
@@ -256,6 +281,12 @@ impl Bridge {
         let batch =
             std::mem::take(&mut *self.shared.queue.lock().unwrap_or_else(|p| p.into_inner()));
         for (id, deliver) in batch {
+            if id == CALL_ID {
+                if let Err(e) = deliver(py) {
+                    e.write_unraisable(py, None);
+                }
+                continue;
+            }
             let Some(p) = self.pending().remove(&id) else {
                 continue;
             };

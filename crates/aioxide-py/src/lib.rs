@@ -6,13 +6,14 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod bridge;
 mod errors;
+mod hooks;
 mod runtime;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aioxide::body::request::{BodyAborted, BodyItem, BodyStream};
-use aioxide::connect::dns::Family;
+use aioxide::connect::dns::{Family, Hook};
 use aioxide::{
     Client, ClientConfig, HeadLimits, Request, ResponseBody, ResponseHead, Timeouts, TlsMode,
 };
@@ -382,7 +383,7 @@ pub struct Session {
 #[pymethods]
 impl Session {
     #[new]
-    #[pyo3(signature = (*, limit=100, limit_per_host=0, force_close=false, keepalive_timeout=Some(15.0), user_agent=None, max_headers=128, family=0, local_addr=None, happy_eyeballs_delay=Some(0.25), interleave=None, use_dns_cache=true, ttl_dns_cache=Some(10.0), dns_cache_max_size=1000))]
+    #[pyo3(signature = (*, limit=100, limit_per_host=0, force_close=false, keepalive_timeout=Some(15.0), user_agent=None, max_headers=128, family=0, local_addr=None, happy_eyeballs_delay=Some(0.25), interleave=None, use_dns_cache=true, ttl_dns_cache=Some(10.0), dns_cache_max_size=1000, bridge=None, resolver=None, socket_factory=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         limit: usize,
@@ -398,6 +399,9 @@ impl Session {
         use_dns_cache: bool,
         ttl_dns_cache: Option<f64>,
         dns_cache_max_size: usize,
+        bridge: Option<&Bridge>,
+        resolver: Option<Py<PyAny>>,
+        socket_factory: Option<Py<PyAny>>,
     ) -> PyResult<Self> {
         let mut cfg = ClientConfig::default();
         cfg.pool.limit = limit;
@@ -438,6 +442,25 @@ impl Session {
         c.use_dns_cache = use_dns_cache;
         c.ttl_dns_cache = secs("ttl_dns_cache", ttl_dns_cache)?;
         c.dns_cache_max_size = dns_cache_max_size;
+        if resolver.is_some() || socket_factory.is_some() {
+            let handle = bridge
+                .ok_or_else(|| PyValueError::new_err("hooks need the loop's bridge"))?
+                .handle();
+            c.resolver = resolver.map(|hook| {
+                Hook(Arc::new(hooks::PyResolver {
+                    loop_: handle.clone(),
+                    hook: Arc::new(hook),
+                })
+                    as Arc<dyn aioxide::connect::dns::Resolve>)
+            });
+            c.socket_factory = socket_factory.map(|hook| {
+                Hook(Arc::new(hooks::PySocketFactory {
+                    loop_: handle.clone(),
+                    hook: Arc::new(hook),
+                })
+                    as Arc<dyn aioxide::connect::dns::SocketFactory>)
+            });
+        }
         if let Some(ua) = user_agent {
             cfg.user_agent = ua;
         }
@@ -583,6 +606,8 @@ fn _aioxide(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Head>()?;
     m.add_class::<BodyWriter>()?;
     m.add_class::<BodyReader>()?;
+    m.add_class::<hooks::ResolveToken>()?;
+    m.add_class::<hooks::SocketToken>()?;
     m.add_function(wrap_pyfunction!(body_channel, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

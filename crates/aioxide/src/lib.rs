@@ -12,6 +12,7 @@
 pub mod body;
 pub mod client;
 pub mod connect;
+pub mod cookie;
 pub mod error;
 pub mod policy;
 pub mod pool;

@@ -591,7 +591,7 @@ async fn run(
             return Err(Error::new(
                 ErrorKind::InvalidArgument,
                 format!("compress must be 'deflate' or 'gzip', not {c:?}"),
-            ))
+            ));
         }
         Some(c) if body.is_nonempty() => {
             if has_header(&headers, "content-encoding") {

@@ -31,7 +31,10 @@ impl Encoder {
     /// `None` for a coding other than deflate or gzip.
     pub fn new(coding: &str) -> Option<Self> {
         if coding.eq_ignore_ascii_case("gzip") {
-            Some(Encoder::Gzip(GzEncoder::new(Vec::new(), Compression::default())))
+            Some(Encoder::Gzip(GzEncoder::new(
+                Vec::new(),
+                Compression::default(),
+            )))
         } else if coding.eq_ignore_ascii_case("deflate") {
             Some(Encoder::Zlib(ZlibEncoder::new(
                 Vec::new(),

@@ -3,9 +3,49 @@
 //! addresses are tried (RFC 8305's interleaving, aiohttp's `interleave`).
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Mutex;
+use std::os::fd::OwnedFd;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use crate::error::Error;
+
+/// A boxed future, for the hooks below.
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+/// A resolver supplied by the embedder (aiohttp's `resolver=`): the names
+/// of hosts to addresses, in the order to try them.
+pub trait Resolve: Send + Sync {
+    fn resolve(
+        &self,
+        host: &str,
+        port: u16,
+        family: Family,
+    ) -> BoxFuture<Result<Vec<SocketAddr>, Error>>;
+}
+
+/// A socket maker supplied by the embedder (aiohttp's `socket_factory=`):
+/// an unconnected stream socket for `addr`, called for each new connection.
+pub trait SocketFactory: Send + Sync {
+    fn socket(&self, addr: SocketAddr) -> BoxFuture<std::io::Result<OwnedFd>>;
+}
+
+/// A shared hook with a Debug form, so that configs stay printable.
+pub struct Hook<T: ?Sized>(pub Arc<T>);
+
+impl<T: ?Sized> Clone for Hook<T> {
+    fn clone(&self) -> Self {
+        Hook(self.0.clone())
+    }
+}
+
+impl<T: ?Sized> std::fmt::Debug for Hook<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Hook(..)")
+    }
+}
 
 /// Which address families to use (aiohttp's `family=`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -52,6 +92,10 @@ pub struct ConnectConfig {
     /// How long a cached answer is used; `None`: until cleared.
     pub ttl_dns_cache: Option<Duration>,
     pub dns_cache_max_size: usize,
+    /// Resolve names with this instead of getaddrinfo.
+    pub resolver: Option<Hook<dyn Resolve>>,
+    /// Make each connection's socket with this.
+    pub socket_factory: Option<Hook<dyn SocketFactory>>,
 }
 
 impl Default for ConnectConfig {
@@ -64,6 +108,8 @@ impl Default for ConnectConfig {
             use_dns_cache: true,
             ttl_dns_cache: Some(Duration::from_secs(10)),
             dns_cache_max_size: 1000,
+            resolver: None,
+            socket_factory: None,
         }
     }
 }

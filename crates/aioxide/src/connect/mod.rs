@@ -119,7 +119,23 @@ pub async fn resolve_cached(
         dns::Family::V4 => libc::AF_INET,
         dns::Family::V6 => libc::AF_INET6,
     };
-    let mut addrs = resolve_family(host, port, af).await?;
+    let mut addrs = match &cfg.resolver {
+        Some(r) => {
+            let v = r.0.resolve(bare, port, cfg.family).await.map_err(|mut e| {
+                e.kind = ErrorKind::Dns;
+                e.with_addr(host, port, false)
+            })?;
+            if v.is_empty() {
+                return Err(Error::new(
+                    ErrorKind::Dns,
+                    format!("Cannot connect to host {host}:{port}: no address"),
+                )
+                .with_addr(host, port, false));
+            }
+            v
+        }
+        None => resolve_family(host, port, af).await?,
+    };
     addrs.retain(|a| cfg.family.admits(a));
     if cfg.use_dns_cache {
         cache.put(bare, port, addrs.clone(), cfg.dns_cache_max_size, now);
@@ -249,11 +265,19 @@ pub async fn connect(
 }
 
 /// One TCP connection attempt, bound to `local` first when given.
-async fn connect_one(addr: SocketAddr, local: Option<SocketAddr>) -> io::Result<TcpStream> {
-    let sock = if addr.is_ipv4() {
-        TcpSocket::new_v4()?
-    } else {
-        TcpSocket::new_v6()?
+async fn connect_one(
+    addr: SocketAddr,
+    local: Option<SocketAddr>,
+    factory: Option<dns::Hook<dyn dns::SocketFactory>>,
+) -> io::Result<TcpStream> {
+    let sock = match factory {
+        Some(f) => {
+            let std_sock = std::net::TcpStream::from(f.0.socket(addr).await?);
+            std_sock.set_nonblocking(true)?;
+            TcpSocket::from_std_stream(std_sock)
+        }
+        None if addr.is_ipv4() => TcpSocket::new_v4()?,
+        None => TcpSocket::new_v6()?,
     };
     if let Some(l) = local {
         sock.bind(l)?;
@@ -277,7 +301,7 @@ pub async fn connect_any(addrs: Vec<SocketAddr>, cfg: &ConnectConfig) -> io::Res
     let mut last: Option<io::Error> = None;
     let Some(delay) = cfg.happy_eyeballs_delay.filter(|_| order.len() > 1) else {
         for addr in order {
-            match connect_one(addr, local).await {
+            match connect_one(addr, local, cfg.socket_factory.clone()).await {
                 Ok(s) => return Ok(s),
                 Err(e) => last = Some(e),
             }
@@ -287,7 +311,7 @@ pub async fn connect_any(addrs: Vec<SocketAddr>, cfg: &ConnectConfig) -> io::Res
     let mut pending = order.into_iter();
     let mut set = tokio::task::JoinSet::new();
     if let Some(addr) = pending.next() {
-        set.spawn(connect_one(addr, local));
+        set.spawn(connect_one(addr, local, cfg.socket_factory.clone()));
     }
     loop {
         let more = pending.len() > 0;
@@ -304,12 +328,12 @@ pub async fn connect_any(addrs: Vec<SocketAddr>, cfg: &ConnectConfig) -> io::Res
                 }
                 // A failure starts the next attempt at once.
                 if let Some(addr) = pending.next() {
-                    set.spawn(connect_one(addr, local));
+                    set.spawn(connect_one(addr, local, cfg.socket_factory.clone()));
                 }
             }
             _ = tokio::time::sleep(delay), if more => {
                 if let Some(addr) = pending.next() {
-                    set.spawn(connect_one(addr, local));
+                    set.spawn(connect_one(addr, local, cfg.socket_factory.clone()));
                 }
             }
         }

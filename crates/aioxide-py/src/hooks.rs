@@ -1,0 +1,171 @@
+//! User hooks the engine calls: a Python resolver (aiohttp's `resolver=`)
+//! and a socket factory (`socket_factory=`).  The engine task posts a call
+//! to the loop's thread and awaits a token that Python completes; nothing is
+//! decided here.
+
+use std::net::{IpAddr, SocketAddr};
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::sync::{Arc, Mutex};
+
+use aioxide::connect::dns::{BoxFuture, Family, Resolve, SocketFactory};
+use aioxide::error::{Error, ErrorKind};
+use pyo3::prelude::*;
+use tokio::sync::oneshot;
+
+use crate::bridge::LoopHandle;
+
+type Answer<T> = Mutex<Option<oneshot::Sender<Result<T, (String, Option<i32>)>>>>;
+
+/// Completes one resolution: Python calls `set` or `fail` exactly once.
+#[pyclass(frozen, module = "aioxide._aioxide")]
+pub struct ResolveToken {
+    tx: Answer<Vec<(String, u16)>>,
+}
+
+#[pymethods]
+impl ResolveToken {
+    /// The addresses, as (ip, port) pairs in the order to try them.
+    fn set(&self, addrs: Vec<(String, u16)>) {
+        if let Some(tx) = self.tx.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            let _ = tx.send(Ok(addrs));
+        }
+    }
+
+    /// The resolver failed: its message and errno (a gaierror's code).
+    #[pyo3(signature = (message, errno=None))]
+    fn fail(&self, message: String, errno: Option<i32>) {
+        if let Some(tx) = self.tx.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            let _ = tx.send(Err((message, errno)));
+        }
+    }
+}
+
+/// Completes one socket_factory call with a socket's file descriptor.
+#[pyclass(frozen, module = "aioxide._aioxide")]
+pub struct SocketToken {
+    tx: Answer<i32>,
+}
+
+#[pymethods]
+impl SocketToken {
+    /// A descriptor the engine now owns (Python detached it).
+    fn set(&self, fd: i32) {
+        if let Some(tx) = self.tx.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            let _ = tx.send(Ok(fd));
+        }
+    }
+
+    #[pyo3(signature = (message, errno=None))]
+    fn fail(&self, message: String, errno: Option<i32>) {
+        if let Some(tx) = self.tx.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            let _ = tx.send(Err((message, errno)));
+        }
+    }
+}
+
+/// `hook(host, port, family, token)` on the loop: starts the resolution.
+pub struct PyResolver {
+    pub loop_: LoopHandle,
+    pub hook: Arc<Py<PyAny>>,
+}
+
+impl Resolve for PyResolver {
+    fn resolve(
+        &self,
+        host: &str,
+        port: u16,
+        family: Family,
+    ) -> BoxFuture<Result<Vec<SocketAddr>, Error>> {
+        let (tx, rx) = oneshot::channel();
+        let token = ResolveToken {
+            tx: Mutex::new(Some(tx)),
+        };
+        let hook = self.hook.clone();
+        let host_s = host.to_owned();
+        let af = match family {
+            Family::Any => 0,
+            Family::V4 => libc::AF_INET,
+            Family::V6 => libc::AF_INET6,
+        };
+        let posted = self.loop_.call_soon(Box::new(move |py: Python<'_>| {
+            let token = Py::new(py, token)?;
+            hook.call1(py, (host_s, port, af, token))
+        }));
+        let host = host.to_owned();
+        Box::pin(async move {
+            let failed = |msg: String, errno: Option<i32>| {
+                let mut e = Error::new(
+                    ErrorKind::Dns,
+                    format!("Cannot connect to host {host}:{port}: {msg}"),
+                );
+                e.errno = errno;
+                e
+            };
+            if !posted {
+                return Err(failed("the event loop is closed".into(), None));
+            }
+            match rx.await {
+                Ok(Ok(pairs)) => {
+                    let mut out = Vec::with_capacity(pairs.len());
+                    for (ip, p) in pairs {
+                        let ip = ip.split('%').next().unwrap_or(&ip).to_owned();
+                        match ip.parse::<IpAddr>() {
+                            Ok(a) => out.push(SocketAddr::new(a, p)),
+                            Err(_) => {
+                                return Err(failed(
+                                    format!("resolver returned a non-IP host {ip:?}"),
+                                    None,
+                                ));
+                            }
+                        }
+                    }
+                    Ok(out)
+                }
+                Ok(Err((msg, errno))) => Err(failed(msg, errno)),
+                Err(_) => Err(failed("the resolver gave no answer".into(), None)),
+            }
+        })
+    }
+}
+
+/// `hook(family, ip, port, token)` on the loop: makes one socket.
+pub struct PySocketFactory {
+    pub loop_: LoopHandle,
+    pub hook: Arc<Py<PyAny>>,
+}
+
+impl SocketFactory for PySocketFactory {
+    fn socket(&self, addr: SocketAddr) -> BoxFuture<std::io::Result<OwnedFd>> {
+        let (tx, rx) = oneshot::channel();
+        let token = SocketToken {
+            tx: Mutex::new(Some(tx)),
+        };
+        let hook = self.hook.clone();
+        let af = if addr.is_ipv4() {
+            libc::AF_INET
+        } else {
+            libc::AF_INET6
+        };
+        let ip = addr.ip().to_string();
+        let port = addr.port();
+        let posted = self.loop_.call_soon(Box::new(move |py: Python<'_>| {
+            let token = Py::new(py, token)?;
+            hook.call1(py, (af, ip, port, token))
+        }));
+        Box::pin(async move {
+            if !posted {
+                return Err(std::io::Error::other("the event loop is closed"));
+            }
+            match rx.await {
+                // SAFETY: Python detached this descriptor and handed it over.
+                Ok(Ok(fd)) if fd >= 0 => Ok(unsafe { OwnedFd::from_raw_fd(fd) }),
+                Ok(Ok(_)) => Err(std::io::Error::other("socket_factory gave no socket")),
+                Ok(Err((msg, errno))) => Err(match errno {
+                    Some(n) => std::io::Error::from_raw_os_error(n),
+                    None => std::io::Error::other(msg),
+                }),
+                Err(_) => Err(std::io::Error::other("socket_factory gave no answer")),
+            }
+        })
+    }
+}
