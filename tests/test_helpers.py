@@ -14,6 +14,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 MODULES = ["aioxide.helpers", "aiohttp.helpers"]
@@ -262,3 +263,162 @@ def test_strip_auth_from_url_none(helpers: ModuleType) -> None:
     url, auth = helpers.strip_auth_from_url(src)
     assert url is src
     assert auth is None
+
+
+def test_decode_non_ascii_header(helpers: ModuleType) -> None:
+    # not caught by aiohttp: the header must be ASCII (UnicodeEncodeError is a ValueError)
+    with pytest.raises(UnicodeEncodeError):
+        helpers.BasicAuth.decode("Basic bmtp\xe9")
+
+
+def test_decode_undecodable_credentials(helpers: ModuleType) -> None:
+    header = "Basic " + base64.b64encode(b"\xff:x").decode()
+    with pytest.raises(UnicodeDecodeError):
+        helpers.BasicAuth.decode(header, encoding="utf-8")
+    assert helpers.BasicAuth.decode(header).login == "\xff"  # latin1 decodes anything
+
+
+def test_basic_auth_encode_unencodable(helpers: ModuleType) -> None:
+    auth = make_auth(helpers, "\u20ac", "x")  # latin1 (the default) has no euro sign
+    with pytest.raises(UnicodeEncodeError):
+        auth.encode()
+
+
+def test_basic_auth_tuple_behaviour(helpers: ModuleType) -> None:
+    auth = helpers.BasicAuth.decode("Basic bmtpbToxMjM0")
+    assert hash(auth) == hash(("nkim", "1234", "latin1"))
+    login, password, encoding = auth
+    assert (login, password, encoding) == ("nkim", "1234", "latin1")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        other = auth._replace(password="x")
+    assert type(other) is helpers.BasicAuth
+    assert other == ("nkim", "x", "latin1")
+
+
+# --------------------------------------------------------------------------
+# RequestInfo (client_reqrep)
+# --------------------------------------------------------------------------
+
+
+@pytest.fixture(params=["aioxide.client_reqrep", "aiohttp.client_reqrep"])
+def reqrep(request: pytest.FixtureRequest) -> ModuleType:
+    return importlib.import_module(request.param)
+
+
+def _headers() -> CIMultiDictProxy[str]:
+    return CIMultiDictProxy(CIMultiDict({"Host": "example.com", "X-A": "1"}))
+
+
+def test_request_info_fields(reqrep: ModuleType) -> None:
+    h = _headers()
+    info = reqrep.RequestInfo(URL("http://example.com/p#f"), "GET", h)
+    assert isinstance(info, tuple)
+    assert info._fields == ("url", "method", "headers", "real_url")
+    assert info.url == URL("http://example.com/p#f")
+    assert info.method == "GET"
+    assert info.headers is h
+    assert info.real_url is info.url  # defaults to url
+    assert info == (URL("http://example.com/p#f"), "GET", h, URL("http://example.com/p#f"))
+
+
+def test_request_info_real_url(reqrep: ModuleType) -> None:
+    h = _headers()
+    info = reqrep.RequestInfo(
+        url=URL("http://example.com/p"),
+        method="POST",
+        headers=h,
+        real_url=URL("http://example.com/p#frag"),
+    )
+    assert (info.url, info.real_url) == (
+        URL("http://example.com/p"),
+        URL("http://example.com/p#frag"),
+    )
+    url, method, headers, real_url = info
+    assert (url, method, headers, real_url) == tuple(info)
+    assert repr(info) == (
+        "RequestInfo(url=URL('http://example.com/p'), method='POST', "
+        "headers=<CIMultiDictProxy('Host': 'example.com', 'X-A': '1')>, "
+        "real_url=URL('http://example.com/p#frag'))"
+    )
+
+
+def test_request_info_replace(reqrep: ModuleType) -> None:
+    info = reqrep.RequestInfo(URL("http://example.com/"), "GET", _headers())
+    other = info._replace(method="HEAD")
+    assert type(other) is reqrep.RequestInfo
+    assert (other.method, other.url, other.real_url) == ("HEAD", info.url, info.real_url)
+
+
+# --------------------------------------------------------------------------
+# MIME types, ETag helpers
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "",
+        "*",
+        "text/html",
+        "Text/HTML; Charset=UTF-8",
+        "application/ld+json; profile=x; q",
+        'multipart/form-data; boundary="abc def"',
+    ],
+)
+def test_parse_mimetype(helpers: ModuleType, value: str) -> None:
+    ours = importlib.import_module("aioxide.helpers").parse_mimetype(value)
+    theirs = importlib.import_module("aiohttp.helpers").parse_mimetype(value)
+    assert (ours.type, ours.subtype, ours.suffix) == (theirs.type, theirs.subtype, theirs.suffix)
+    assert list(ours.parameters.items()) == list(theirs.parameters.items())
+    mt = helpers.parse_mimetype(value)
+    assert not isinstance(mt, tuple)  # an attrs class in aiohttp, a dataclass here
+    with pytest.raises(AttributeError):
+        mt.type = "x"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "text/plain",
+        'Text/Plain; Charset="UTF-8"; format=flowed',
+        "bogus",
+        "text/plain; charset*=utf-8''%E2%82%AC",
+        "a/b; x=1; x=2",
+    ],
+)
+def test_parse_content_type(helpers: ModuleType, value: str) -> None:
+    ctype, params = helpers.parse_content_type(value)
+    ref = importlib.import_module("aiohttp.helpers").parse_content_type(value)
+    assert (ctype, dict(params)) == (ref[0], dict(ref[1]))
+
+
+@pytest.mark.parametrize(
+    ("header", "tags"),
+    [
+        ('"a", W/"b"', [("a", False), ("b", True)]),
+        ("*", [("*", False)]),
+        ('"a", garbage', [("a", False)]),
+    ],
+)
+def test_etag_list_regex(helpers: ModuleType, header: str, tags: list[tuple[str, bool]]) -> None:
+    if header == helpers.ETAG_ANY:
+        got = [(helpers.ETAG_ANY, False)]
+    else:
+        got = []
+        for m in helpers.LIST_QUOTED_ETAG_RE.finditer(header):
+            is_weak, value, garbage = m.group(2, 3, 4)
+            if garbage:
+                break
+            got.append((value, bool(is_weak)))
+    assert got == tags
+    assert [helpers.ETag(value=v, is_weak=w) for v, w in got] == [
+        helpers.ETag(v, w) for v, w in tags
+    ]
+
+
+def test_token_sets(helpers: ModuleType) -> None:
+    ref = importlib.import_module("aiohttp.helpers")
+    assert helpers.TOKEN == ref.TOKEN
+    assert helpers.CHAR == ref.CHAR
+    assert "a" in helpers.TOKEN and ";" not in helpers.TOKEN

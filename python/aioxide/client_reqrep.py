@@ -5,34 +5,58 @@ from __future__ import annotations
 import asyncio
 import codecs
 import contextlib
+import dataclasses
+import io
 import json as _json
 import re
+import sys
+import warnings
 from collections import namedtuple
 from http.cookies import SimpleCookie
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Callable
 
-from multidict import CIMultiDict, CIMultiDictProxy
+from multidict import CIMultiDict, CIMultiDictProxy, MultiDict, MultiDictProxy
 from yarl import URL
 
 from . import hdrs
 from .client_exceptions import ClientConnectionError, ClientResponseError, ContentTypeError
-from .helpers import parse_content_type, parse_mimetype, sentinel
+from .helpers import (
+    EMPTY_BODY_METHODS,
+    EMPTY_BODY_STATUS_CODES,
+    parse_content_type,
+    parse_mimetype,
+    parse_set_cookie_headers,
+    sentinel,
+)
 from .http import HttpVersion, HttpVersion11
-from .streams import StreamReader
+from .streams import DEFAULT_LIMIT, EMPTY_PAYLOAD, StreamReader
 
 if TYPE_CHECKING:
     from .client import ClientSession
 
-__all__ = ("ClientResponse", "RequestInfo")
+__all__ = ("ClientResponse", "ContentDisposition", "RequestInfo")
 
 json_re = re.compile(r"^application/(?:[\w.+-]+?\+)?json")
+_LINK_PARAM_RE = re.compile(r"^([^\s=]+)\s*=\s*(?:(['\"])(.*?)\2|(\S*))$", re.M)
+# The Content-Encodings that aiohttp (and the engine) decode.
+_DECODED_ENCODINGS = frozenset(("gzip", "deflate", "br", "zstd"))
 
 _RequestInfo = namedtuple("_RequestInfo", ["url", "method", "headers", "real_url"])
 
 
-class ContentDisposition(namedtuple("ContentDisposition", ["type", "parameters", "filename"])):
-    """A parsed Content-Disposition header (placeholder; see the response-extras work)."""
+@dataclasses.dataclass(frozen=True, order=True)
+class ContentDisposition:
+    """A parsed Content-Disposition header (``ClientResponse.content_disposition``).
+
+    As aiohttp's (a frozen attrs class there): ``type`` (lower case, None when
+    the header is malformed), ``parameters`` (a read-only mapping) and
+    ``filename`` (from ``filename*`` or ``filename``, None when absent).
+    """
+
+    type: str | None
+    parameters: "MappingProxyType[str, str]"
+    filename: str | None
 
 
 class RequestInfo(_RequestInfo):
@@ -51,6 +75,18 @@ class RequestInfo(_RequestInfo):
 def _request_info(method: str, url: str, headers: list[tuple[str, str]]) -> RequestInfo:
     u = URL(url, encoded=True) if url else URL()
     return RequestInfo(u.with_fragment(None), method, CIMultiDictProxy(CIMultiDict(headers)), u)
+
+
+def _parse_content_disposition(header: str) -> tuple[str | None, dict[str, str]]:
+    from .multipart import parse_content_disposition  # lazily: no import cycle
+
+    return parse_content_disposition(header)
+
+
+def _content_disposition_filename(params: "MappingProxyType[str, str]") -> str | None:
+    from .multipart import content_disposition_filename
+
+    return content_disposition_filename(params)
 
 
 def _is_expected_content_type(response_content_type: str, expected_content_type: str) -> bool:
@@ -90,9 +126,12 @@ class ClientResponse:
     reason: str | None = None
     _content: StreamReader | None = None
     _ready_body: bytes | None = None
-    _closed_by_user = False
     _content_gone = False
     _bridge: Any = None
+    _cookies: SimpleCookie | None = None
+    # Per-request settings the session may set (None: the session's).
+    _read_bufsize: int | None = None
+    _auto_decompress: bool | None = None
 
     def __init__(
         self,
@@ -117,7 +156,6 @@ class ClientResponse:
         self._closed = False
         self._released = False
         self._body = None
-        self.cookies: SimpleCookie = SimpleCookie()
         if session is not None:
             self._resolve_charset = session._resolve_charset
 
@@ -162,22 +200,87 @@ class ClientResponse:
         """The body as a stream (aiohttp's StreamReader API)."""
         stream = self._content
         if stream is None:
-            raw = self._raw
-            if self._ready_body is not None:
-                stream = StreamReader(raw, self._loop, self._bridge, body=self._ready_body)
-                self._ready_body = None
-            elif raw is None or raw.body is not None:
-                stream = StreamReader(None, self._loop, self._bridge, body=b"")
-            else:
-                stream = StreamReader(raw, self._loop, self._bridge)
-            if self._content_gone:
-                stream.set_exception(ClientConnectionError("Connection closed"))
-            self._content = stream
+            stream = self._make_content()
         return stream
 
     @content.setter
     def content(self, value: StreamReader) -> None:
         self._content = value
+
+    def _make_content(self) -> StreamReader:
+        raw = self._raw
+        stream: StreamReader
+        if self._head is not None and (
+            self.status in EMPTY_BODY_STATUS_CODES or self.method in EMPTY_BODY_METHODS
+        ):
+            # As aiohttp: a response that cannot have a body reads as EMPTY_PAYLOAD.
+            stream = EMPTY_PAYLOAD
+        else:
+            limit = self._read_bufsize
+            if limit is None:
+                session = self._session
+                limit = session._read_bufsize if session is not None else DEFAULT_LIMIT
+            compressed, raw_length = self._decoded_body()
+            loop, bridge = self._loop, self._bridge
+            ready = self._ready_body
+            if ready is not None:
+                stream = StreamReader(
+                    raw,
+                    loop,
+                    bridge,
+                    body=ready,
+                    limit=limit,
+                    compressed=compressed,
+                    raw_length=raw_length,
+                )
+                self._ready_body = None
+            elif self._body is not None:
+                # read() took the body whole without a stream: the stream is
+                # as aiohttp's after read() (all read, at EOF).
+                stream = StreamReader(
+                    None,
+                    loop,
+                    bridge,
+                    body=b"",
+                    limit=limit,
+                    compressed=compressed,
+                    raw_length=raw_length,
+                )
+                stream.total_bytes = len(self._body)
+                stream.set_read_chunk_size(sys.maxsize)
+            elif raw is None or raw.body is not None:
+                stream = StreamReader(None, loop, bridge, body=b"", limit=limit)
+            else:
+                stream = StreamReader(
+                    raw, loop, bridge, limit=limit, compressed=compressed, raw_length=raw_length
+                )
+                stream.on_eof(self._response_eof)
+            if self._content_gone:
+                stream.set_exception(ClientConnectionError("Connection closed"))
+        self._content = stream
+        return stream
+
+    def _decoded_body(self) -> tuple[bool, int | None]:
+        """Whether the engine decodes the body (a Content-Encoding it knows, and
+        auto_decompress), and the undecoded length when announced."""
+        if self._head is None and self._headers is None:
+            return False, None  # (built directly, not by a session)
+        headers = self.headers
+        enc = headers.get(hdrs.CONTENT_ENCODING)
+        if enc is None or not enc.isascii() or enc.lower() not in _DECODED_ENCODINGS:
+            return False, None
+        auto = self._auto_decompress
+        if auto is None:
+            session = self._session
+            auto = session._auto_decompress if session is not None else True
+        if not auto:
+            return False, None
+        length = headers.get(hdrs.CONTENT_LENGTH)
+        return True, (int(length) if length is not None and length.isdigit() else None)
+
+    def _response_eof(self) -> None:
+        # As aiohttp: a response whose body has been received is closed.
+        self._closed = True
 
     # -- attributes ------------------------------------------------------
     @property
@@ -186,6 +289,12 @@ class ClientResponse:
         if self._url is None:
             self._url = self.real_url.with_fragment(None)
         return self._url
+
+    @property
+    def url_obj(self) -> URL:
+        """Deprecated alias of :attr:`url` (as aiohttp)."""
+        warnings.warn("Deprecated, use .url #1654", DeprecationWarning, stacklevel=2)
+        return self.url
 
     @property
     def real_url(self) -> URL:
@@ -210,7 +319,10 @@ class ClientResponse:
 
     @property
     def raw_headers(self) -> tuple[tuple[bytes, bytes], ...]:
-        return tuple(self._head.raw_headers())
+        raw = self.__dict__.get("_raw_headers_v")
+        if raw is None:
+            raw = self.__dict__["_raw_headers_v"] = tuple(self._head.raw_headers())
+        return raw
 
     @property
     def request_info(self) -> RequestInfo:
@@ -223,10 +335,12 @@ class ClientResponse:
 
     @property
     def history(self) -> tuple["ClientResponse", ...]:
+        """The responses of the redirects followed, oldest first."""
         return self._history
 
     @property
     def ok(self) -> bool:
+        """True if ``status`` is less than 400 (not a check for 200 OK)."""
         return 400 > self.status
 
     @property
@@ -238,24 +352,71 @@ class ClientResponse:
         return None
 
     @property
-    def _cookies(self) -> SimpleCookie:
-        c: SimpleCookie = SimpleCookie()
-        for v in self.headers.getall(hdrs.SET_COOKIE, ()):
-            with contextlib.suppress(Exception):
-                c.load(v)
-        return c
-
-    @property
     def cookies(self) -> SimpleCookie:
-        cached = self.__dict__.get("_cookies_v")
-        if cached is None:
-            cached = self._cookies
-            self.__dict__["_cookies_v"] = cached
-        return cached
+        """The Set-Cookie fields of this response (as aiohttp parses them)."""
+        cookies = self._cookies
+        if cookies is None:
+            cookies = SimpleCookie()
+            if self._head is not None:
+                fields = self.headers.getall(hdrs.SET_COOKIE, ())
+                if fields:
+                    cookies.update(parse_set_cookie_headers(fields))
+            self._cookies = cookies
+        return cookies
 
     @cookies.setter
     def cookies(self, value: SimpleCookie) -> None:
-        self.__dict__["_cookies_v"] = value
+        self._cookies = value
+
+    @property
+    def content_disposition(self) -> "ContentDisposition | None":
+        """The parsed Content-Disposition header, None when there is none."""
+        cache = self.__dict__
+        if "_content_disposition_v" in cache:
+            return cache["_content_disposition_v"]
+        raw = self.headers.get(hdrs.CONTENT_DISPOSITION)
+        if raw is None:
+            value = None
+        else:
+            disposition_type, params_dct = _parse_content_disposition(raw)
+            params = MappingProxyType(params_dct)
+            filename = _content_disposition_filename(params)
+            value = ContentDisposition(disposition_type, params, filename)
+        cache["_content_disposition_v"] = value
+        return value
+
+    @property
+    def links(self) -> "MultiDictProxy[MultiDictProxy[str | URL]]":
+        """The Link header, parsed: ``rel`` (or the URL) -> its parameters and ``url``."""
+        cache = self.__dict__
+        cached = cache.get("_links_v")
+        if cached is not None:
+            return cached
+        cache["_links_v"] = value = self._parse_links()
+        return value
+
+    def _parse_links(self) -> "MultiDictProxy[MultiDictProxy[str | URL]]":
+        links_str = ", ".join(self.headers.getall("link", []))
+        if not links_str:
+            return MultiDictProxy(MultiDict())
+        links: MultiDict[MultiDictProxy[str | URL]] = MultiDict()
+        for val in re.split(r",(?=\s*<)", links_str):
+            match = re.match(r"\s*<(.*)>(.*)", val)
+            if match is None:
+                continue
+            url, params_str = match.groups()
+            params = params_str.split(";")[1:]
+            link: MultiDict[str | URL] = MultiDict()
+            for param in params:
+                pmatch = _LINK_PARAM_RE.match(param.strip())
+                if pmatch is None:  # a malformed parameter
+                    continue
+                key, _, value_quoted, value_unquoted = pmatch.groups()
+                link.add(key, value_unquoted if value_quoted is None else value_quoted)
+            key = link.get("rel", url)
+            link.add("url", self.url.join(URL(url)))
+            links.add(str(key), MultiDictProxy(link))
+        return MultiDictProxy(links)
 
     def _parse_content_type(self) -> None:
         raw = self.headers.get(hdrs.CONTENT_TYPE)
@@ -269,32 +430,39 @@ class ClientResponse:
 
     @property
     def content_type(self) -> str:
+        """The media type of Content-Type (application/octet-stream by default)."""
         self._parse_content_type()
         assert self._content_type_v is not None
         return self._content_type_v
 
     @property
     def charset(self) -> str | None:
+        """The charset parameter of Content-Type, None when absent."""
         self._parse_content_type()
         assert self._content_dict is not None
         return self._content_dict.get("charset")
 
     @property
     def content_length(self) -> int | None:
+        """The Content-Length header as an int, None when absent."""
         v = self.headers.get(hdrs.CONTENT_LENGTH)
-        return int(v) if v is not None and v.isdigit() else None
+        return None if v is None else int(v)
 
     def __repr__(self) -> str:
-        out = f"<ClientResponse({self.url}) [{self.status} {self.reason}]>\n"
-        return out + str(self.headers)
+        out = io.StringIO()
+        ascii_encodable_url = str(self.url)
+        if self.reason:
+            reason = self.reason.encode("ascii", "backslashreplace").decode("ascii")
+        else:
+            reason = "None"
+        print(f"<ClientResponse({ascii_encodable_url}) [{self.status} {reason}]>", file=out)
+        print(self.headers, file=out)
+        return out.getvalue()
 
     # -- body ------------------------------------------------------------
     async def read(self) -> bytes:
         """Read the whole body."""
         if self._body is None:
-            if self._released or self._closed_by_user:
-                # As aiohttp: a released response's unread body is gone.
-                raise ClientConnectionError("Connection closed")
             ready = self._ready_body
             if ready is not None and self._content is None:
                 # Read ahead by the engine: no round trip.
@@ -302,6 +470,8 @@ class ClientResponse:
                 self._ready_body = None
                 return ready
             try:
+                # After release()/close() the stream raises "Connection closed"
+                # (EMPTY_PAYLOAD of a body-less response reads b"", as aiohttp).
                 self._body = await self.content.read()
             except BaseException:
                 self.close()
@@ -319,12 +489,14 @@ class ClientResponse:
             with contextlib.suppress(LookupError, ValueError):
                 return codecs.lookup(encoding).name
         if mimetype.type == "application" and mimetype.subtype in ("json", "rdap"):
+            # RFC 7159 (JSON) and RFC 7483 (application/rdap+json): UTF-8.
             return "utf-8"
         if self._body is None:
             raise RuntimeError("Cannot compute fallback encoding of a not yet read body")
         return self._resolve_charset(self, self._body)
 
     async def text(self, encoding: str | None = None, errors: str = "strict") -> str:
+        """Read the body and decode it (charset of Content-Type, or the fallback)."""
         if self._body is None:
             await self.read()
         if encoding is None:
@@ -338,6 +510,7 @@ class ClientResponse:
         loads: Callable[[str], Any] = _json.loads,
         content_type: str | None = "application/json",
     ) -> Any:
+        """Read the body and decode it as JSON (None for an empty body)."""
         if self._body is None:
             await self.read()
         if content_type:
@@ -361,8 +534,8 @@ class ClientResponse:
         """Give the connection back: closed if the body was not read to the end."""
         # Only a body still streaming holds a connection.
         streaming = self._raw is not None and self._ready_body is None and self._body is None
-        self._notify_content()
-        self._released = True
+        if not self._released:
+            self._notify_content()
         self._closed = True
         if streaming:
             self._raw.close()
@@ -376,9 +549,10 @@ class ClientResponse:
             self._content_gone = True
         elif content.exception() is None:
             content.set_exception(ClientConnectionError("Connection closed"))
+        self._released = True
 
     def close(self) -> None:
-        self._closed_by_user = True
+        """Close the connection (never reused); the unread body is gone."""
         if not self._released:
             self._notify_content()
         self._closed = True
@@ -389,6 +563,8 @@ class ClientResponse:
         self.release()
 
     def raise_for_status(self) -> None:
+        """Raise ClientResponseError for a status of 400 or more (releasing the
+        response unless inside ``async with``)."""
         if not self.ok:
             assert self.reason is not None
             if not self._in_context:
@@ -408,6 +584,7 @@ class ClientResponse:
     async def __aexit__(self, exc_type: Any, exc_val: Any, exc_tb: Any) -> None:
         self._in_context = False
         self.release()
+        await self.wait_for_close()
 
 
 class _Noop:
