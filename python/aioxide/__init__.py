@@ -42,7 +42,9 @@ from .client_exceptions import (
     UnixClientConnectorError,
     WSServerHandshakeError,
 )
-from .client_reqrep import ClientResponse, ContentDisposition, RequestInfo
+from .client_middleware_digest_auth import DigestAuthMiddleware
+from .client_middlewares import ClientHandlerType, ClientMiddlewareType
+from .client_reqrep import ClientRequest, ClientResponse, ContentDisposition, RequestInfo
 from .compression_utils import set_zlib_backend
 from .connector import BaseConnector, TCPConnector
 from .formdata import FormData
@@ -74,6 +76,25 @@ from .payload import (
 )
 from .resolver import AsyncResolver, DefaultResolver, ThreadedResolver
 from .streams import EMPTY_PAYLOAD, StreamReader
+from .tracing import (
+    TraceConfig,
+    TraceConnectionCreateEndParams,
+    TraceConnectionCreateStartParams,
+    TraceConnectionQueuedEndParams,
+    TraceConnectionQueuedStartParams,
+    TraceConnectionReuseconnParams,
+    TraceDnsCacheHitParams,
+    TraceDnsCacheMissParams,
+    TraceDnsResolveHostEndParams,
+    TraceDnsResolveHostStartParams,
+    TraceRequestChunkSentParams,
+    TraceRequestEndParams,
+    TraceRequestExceptionParams,
+    TraceRequestHeadersSentParams,
+    TraceRequestRedirectParams,
+    TraceRequestStartParams,
+    TraceResponseChunkReceivedParams,
+)
 
 __version__ = "0.1.0"
 
@@ -96,10 +117,13 @@ __all__ = (
     "ClientConnectorError",
     "ClientConnectorSSLError",
     "ClientError",
+    "ClientHandlerType",
     "ClientHttpProxyError",
+    "ClientMiddlewareType",
     "ClientOSError",
     "ClientPayloadError",
     "ClientProxyConnectionError",
+    "ClientRequest",
     "ClientResponse",
     "ClientResponseError",
     "ClientSession",
@@ -110,6 +134,7 @@ __all__ = (
     "ContentDisposition",
     "ContentTypeError",
     "DefaultResolver",
+    "DigestAuthMiddleware",
     "EMPTY_PAYLOAD",
     "encode_basic_auth",
     "ETag",
@@ -148,6 +173,23 @@ __all__ = (
     "TextIOPayload",
     "ThreadedResolver",
     "TooManyRedirects",
+    "TraceConfig",
+    "TraceConnectionCreateEndParams",
+    "TraceConnectionCreateStartParams",
+    "TraceConnectionQueuedEndParams",
+    "TraceConnectionQueuedStartParams",
+    "TraceConnectionReuseconnParams",
+    "TraceDnsCacheHitParams",
+    "TraceDnsCacheMissParams",
+    "TraceDnsResolveHostEndParams",
+    "TraceDnsResolveHostStartParams",
+    "TraceRequestChunkSentParams",
+    "TraceRequestEndParams",
+    "TraceRequestExceptionParams",
+    "TraceRequestHeadersSentParams",
+    "TraceRequestRedirectParams",
+    "TraceRequestStartParams",
+    "TraceResponseChunkReceivedParams",
     "UnixClientConnectorError",
     "WSServerHandshakeError",
 )

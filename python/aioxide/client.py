@@ -18,13 +18,25 @@ from multidict import CIMultiDict, CIMultiDictProxy, MultiDict, istr
 from yarl import URL
 
 from . import hdrs
+from ._aioxide import redirect_step as _redirect_step
 from ._bridge import bridge_for
-from .client_exceptions import ClientConnectionError, InvalidUrlClientError
-from .client_reqrep import ClientResponse, RequestInfo
+from .client_exceptions import (
+    ClientConnectionError,
+    ClientConnectorError,
+    ClientPayloadError,
+    ConnectionTimeoutError,
+    InvalidUrlClientError,
+    InvalidUrlRedirectClientError,
+    NonHttpUrlClientError,
+    TooManyRedirects,
+)
+from .client_middlewares import build_client_middlewares
+from .client_reqrep import ClientRequest, ClientResponse, RequestInfo
 from .connector import BaseConnector, TCPConnector, _not_supported
-from .helpers import _SENTINEL, BasicAuth, sentinel
+from .helpers import _SENTINEL, BasicAuth, sentinel, strip_auth_from_url
 from .http import HttpVersion, HttpVersion10, HttpVersion11
-from .payload import Feeder, prepare_body
+from .payload import Feeder, JsonPayload, prepare_body
+from .tracing import Trace
 
 __all__ = ("ClientSession", "ClientTimeout", "RequestInfo", "request")
 
@@ -110,18 +122,13 @@ class ClientSession:
             raise ValueError("base_url must have a trailing '/'")
         for name, value, default in (
             ("cookies", cookies, None),
-            ("cookie_jar", cookie_jar, None),
             ("proxy", proxy, None),
             ("proxy_auth", proxy_auth, None),
-            ("trace_configs", trace_configs, None),
             ("json_serialize_bytes", json_serialize_bytes, None),
-            ("request_class", request_class, None),
             ("ws_response_class", ws_response_class, None),
         ):
             if value is not default and value:
                 raise _not_supported(f"ClientSession({name}=...)")
-        if middlewares:
-            raise _not_supported("ClientSession(middlewares=...)")
         if trust_env:
             raise _not_supported("ClientSession(trust_env=True)")
         if version != HttpVersion11 and version != HttpVersion10:
@@ -191,7 +198,19 @@ class ClientSession:
             connector._engine.raise_max_headers(max_headers)
         self._http10 = version == HttpVersion10
         self._resolve_charset = fallback_charset_resolver
-        self._middlewares = middlewares
+        self._middlewares = tuple(middlewares) if middlewares else ()
+        self._request_class = request_class if request_class is not None else ClientRequest
+        self._trace_configs = list(trace_configs) if trace_configs else []
+        for trace_config in self._trace_configs:
+            trace_config.freeze()
+        self._cookie_jar = cookie_jar
+        # Requests go through Python hop by hop only when something there
+        # must see them; otherwise the engine does the whole request.
+        self._hooked = bool(
+            self._trace_configs
+            or cookie_jar is not None
+            or self._request_class is not ClientRequest
+        )
         self._lb = bridge_for(loop)
         self._lb.acquire()
         self._closed_flag = False
@@ -265,11 +284,15 @@ class ClientSession:
 
     @property
     def trace_configs(self) -> list[Any]:
-        return []
+        return self._trace_configs
 
     @property
     def cookie_jar(self) -> Any:
-        return _NO_JAR
+        return self._cookie_jar if self._cookie_jar is not None else _NO_JAR
+
+    @property
+    def middlewares(self) -> tuple[Any, ...]:
+        return self._middlewares
 
     # -- requests --------------------------------------------------------
     def request(self, method: str, url: Any, **kwargs: Any) -> "_RequestContextManager":
@@ -371,16 +394,41 @@ class ClientSession:
     ) -> ClientResponse:
         if self.closed:
             raise RuntimeError("Session is closed")
-        if (
-            cookies
-            or proxy is not None
-            or fingerprint is not None
-            or ssl_context is not None
-            or middlewares
-        ):
+        if proxy is not None or fingerprint is not None or ssl_context is not None:
             raise _not_supported("this request option")
         if ssl is not True and ssl is not None and not isinstance(ssl, bool):
             raise _not_supported("an SSLContext or Fingerprint as ssl=")
+        mws = self._middlewares if middlewares is None else middlewares
+        if mws or self._hooked or cookies:
+            return await self._request_hooked(
+                method.upper(),
+                str_or_url,
+                mws,
+                params=params,
+                data=data,
+                json=json,
+                cookies=cookies,
+                headers=headers,
+                skip_auto_headers=skip_auto_headers,
+                auth=auth,
+                allow_redirects=allow_redirects,
+                max_redirects=max_redirects,
+                compress=compress,
+                chunked=chunked,
+                expect100=expect100,
+                raise_for_status=raise_for_status,
+                read_until_eof=read_until_eof,
+                timeout=timeout,
+                verify=ssl is not False and verify_ssl is not False and self._connector._verify_ssl,  # type: ignore[union-attr]
+                ssl=ssl,
+                server_hostname=server_hostname,
+                trace_request_ctx=trace_request_ctx,
+                read_bufsize=read_bufsize,
+                auto_decompress=auto_decompress,
+                max_line_size=max_line_size,
+                max_field_size=max_field_size,
+                max_headers=max_headers,
+            )
 
         payload = prepare_body(data, json, self._json_serialize)
         try:
@@ -502,6 +550,268 @@ class ClientSession:
             resp.raise_for_status()
         return resp
 
+    # -- the hooked path: middlewares, tracing, a cookie jar in Python --------
+    async def _request_hooked(
+        self,
+        method: str,
+        str_or_url: Any,
+        middlewares: Any,
+        *,
+        params: Any,
+        data: Any,
+        json: Any,
+        cookies: Any,
+        headers: Any,
+        skip_auto_headers: Iterable[str] | None,
+        auth: BasicAuth | None,
+        allow_redirects: bool,
+        max_redirects: int,
+        compress: Any,
+        chunked: bool | None,
+        expect100: bool,
+        raise_for_status: Any,
+        read_until_eof: bool,
+        timeout: Any,
+        verify: bool,
+        ssl: Any,
+        server_hostname: str | None,
+        trace_request_ctx: Any,
+        read_bufsize: int | None,
+        auto_decompress: bool | None,
+        max_line_size: int | None,
+        max_field_size: int | None,
+        max_headers: int | None,
+    ) -> ClientResponse:
+        """A request hop by hop in Python: each hop is one engine call
+        (redirects off), wrapped by the middlewares, announced to the trace
+        configs, its cookies from and to the session's jar.  The redirect
+        decision itself is the engine's (``redirect_step``)."""
+        loop = self._loop
+        if data is not None and json is not None:
+            raise ValueError("data and json parameters can not be used at the same time")
+        if json is not None:
+            data = JsonPayload(json, dumps=self._json_serialize)
+        try:
+            url = self._build_url(str_or_url)
+        except (ValueError, TypeError) as e:
+            raise InvalidUrlClientError(str_or_url) from e
+        if url.scheme not in ("http", "https"):
+            raise NonHttpUrlClientError(url)
+        hdrs_md: CIMultiDict[str] = CIMultiDict(self._prepare_headers(headers))
+        skip: set[istr] = set(self._skip_auto_headers)
+        if skip_auto_headers is not None:
+            skip |= {istr(h) for h in skip_auto_headers}
+        if timeout is sentinel:
+            t = self._timeout
+        elif isinstance(timeout, ClientTimeout):
+            t = timeout
+        else:
+            t = ClientTimeout(total=timeout)
+        deadline = loop.time() + t.total if t.total else None
+        if auto_decompress is None:
+            auto_decompress = self._auto_decompress
+        compress_s = (compress if isinstance(compress, str) else "deflate") if compress else None
+        limits = (
+            self._max_line_size if max_line_size is None else max_line_size,
+            self._max_field_size if max_field_size is None else max_field_size,
+            self._max_headers if max_headers is None else max_headers,
+        )
+        traces = [
+            Trace(self, tc, tc.trace_config_ctx(trace_request_ctx=trace_request_ctx))
+            for tc in self._trace_configs
+        ]
+        for trace in traces:
+            await trace.send_request_start(method, url.update_query(params), hdrs_md)
+
+        history: list[ClientResponse] = []
+        resp: ClientResponse | None = None
+        req: ClientRequest | None = None
+        jar = self._cookie_jar
+        engine = self._connector._engine  # type: ignore[union-attr]
+        lb = self._lb
+
+        async def send(req: ClientRequest) -> ClientResponse:
+            """The innermost handler: one hop through the engine."""
+            source = req._payload_source()
+            payload = prepare_body(source, None, self._json_serialize)
+            req._streamed = payload.source is not None  # type: ignore[attr-defined]
+            hdrs_list = [(str(k), v) for k, v in req.headers.items()]
+            if payload.headers:
+                present = {k.lower() for k, _ in hdrs_list}
+                hdrs_list += [(k, v) for k, v in payload.headers if k.lower() not in present]
+            total = None
+            if deadline is not None:
+                total = max(deadline - loop.time(), 0.001)
+            feeder = Feeder(payload) if payload.source is not None else None
+            fut = loop.create_future()
+            bridge = lb.bridge
+            rid = engine.request(
+                bridge,
+                fut,
+                req.method,
+                str(req.url),
+                hdrs_list,
+                payload.data,
+                payload.content_type,
+                None,
+                [str(h) for h in req.skip_auto_headers],
+                False,
+                0,
+                total,
+                t.connect,
+                t.sock_read,
+                t.sock_connect,
+                auto_decompress,
+                verify,
+                limits[0],
+                limits[1],
+                None,
+                None,
+                None if feeder is None else feeder.reader,
+                bool(req.chunked),
+                compress_s,
+                req.expect100,
+                self._http10,
+                read_until_eof,
+                req.server_hostname,
+                limits[2],
+                [],
+            )
+            if feeder is not None:
+                feeder.start(payload.source, loop, bridge)
+            try:
+                raw = await fut
+            except asyncio.CancelledError:
+                bridge.abort(rid)
+                raise
+            except BaseException as e:
+                if traces:
+                    await _trace_failed_hop(traces, req, e, payload.data)
+                raise
+            finally:
+                if feeder is not None:
+                    feeder.stop()
+            r = req.response_class._from_engine(raw, raw.head, loop, bridge, self, ())
+            if traces:
+                r._traces = traces
+                await _trace_hop(traces, req, raw.head, payload.data)
+            return r
+
+        handler = build_client_middlewares(send, middlewares)
+        redirects = 0
+        try:
+            while True:
+                url, auth_from_url = strip_auth_from_url(url)
+                if not url.raw_host:
+                    raise (InvalidUrlRedirectClientError if redirects else InvalidUrlClientError)(
+                        url
+                    )
+                if not history and auth and auth_from_url:
+                    raise ValueError("Cannot combine AUTH argument with credentials encoded in URL")
+                if auth is None or (history and auth_from_url is not None):
+                    auth = auth_from_url
+                if (
+                    auth is None
+                    and self._default_auth
+                    and (not self._base_url or self._base_url_origin == str(url.origin()))
+                ):
+                    auth = self._default_auth
+                if auth is not None and hdrs.AUTHORIZATION in hdrs_md:
+                    raise ValueError(
+                        "Cannot combine AUTHORIZATION header "
+                        "with AUTH argument or credentials "
+                        "encoded in URL"
+                    )
+                all_cookies = jar.filter_cookies(url) if jar is not None else None
+                if cookies is not None:
+                    req_cookies = _request_cookies(cookies, url)
+                    if all_cookies is None:
+                        all_cookies = req_cookies
+                    elif req_cookies:
+                        all_cookies.load(req_cookies)
+                req = self._request_class(
+                    method,
+                    url,
+                    params=params,
+                    headers=hdrs_md,
+                    skip_auto_headers=skip or None,
+                    data=data,
+                    cookies=all_cookies,
+                    auth=auth,
+                    version=self._version,
+                    compress=compress,
+                    chunked=chunked,
+                    expect100=expect100,
+                    loop=loop,
+                    response_class=self._response_class,
+                    session=self,
+                    ssl=ssl,
+                    server_hostname=server_hostname,
+                    traces=traces,
+                )
+                resp = await handler(req)
+                if jar is not None:
+                    set_cookies = resp.headers.getall(hdrs.SET_COOKIE, ())
+                    if set_cookies:
+                        jar.update_cookies_from_headers(set_cookies, resp.url)
+                if resp.status in (301, 302, 303, 307, 308) and allow_redirects:
+                    for trace in traces:
+                        await trace.send_request_redirect(
+                            method, url.update_query(params), hdrs_md, resp
+                        )
+                    redirects += 1
+                    history.append(resp)
+                    if max_redirects and redirects >= max_redirects:
+                        resp.close()
+                        raise TooManyRedirects(history[0].request_info, tuple(history))
+                    location = resp.headers.get(hdrs.LOCATION) or resp.headers.get(hdrs.URI)
+                    if location is None:
+                        break
+                    resp.release()
+                    next_method, keep_body, next_url, same = _redirect_step(
+                        resp.status, method, str(url.update_query(params)), location
+                    )
+                    if keep_body:
+                        if getattr(req, "_streamed", False):
+                            raise ClientPayloadError(
+                                "Cannot follow redirect with a consumed request body. "
+                                "Use bytes, a seekable file-like object, "
+                                "or set allow_redirects=False."
+                            )
+                        data = req._payload_source()
+                    else:
+                        method = next_method
+                        data = None
+                        hdrs_md.popall(hdrs.CONTENT_LENGTH, None)
+                    if not same:
+                        auth = None
+                        cookies = None
+                        hdrs_md.popall(hdrs.AUTHORIZATION, None)
+                        hdrs_md.popall(hdrs.COOKIE, None)
+                        hdrs_md.popall(hdrs.PROXY_AUTHORIZATION, None)
+                    url = URL(next_url, encoded=True)
+                    params = None
+                    continue
+                break
+            if raise_for_status is None:
+                raise_for_status = self._raise_for_status
+            if raise_for_status is None or raise_for_status is False:
+                pass
+            elif callable(raise_for_status):
+                await raise_for_status(resp)
+            elif raise_for_status:
+                resp.raise_for_status()
+            resp._history = tuple(history)
+            for trace in traces:
+                await trace.send_request_end(method, url.update_query(params), hdrs_md, resp)
+            return resp
+        except BaseException as e:
+            if resp is not None:
+                resp.close()
+            for trace in traces:
+                await trace.send_request_exception(method, url.update_query(params), hdrs_md, e)
+            raise
+
     # -- lifecycle -------------------------------------------------------
     async def close(self) -> None:
         """Close the underlying connector (when owned)."""
@@ -535,6 +845,58 @@ class ClientSession:
 
 
 _NO_JAR = SimpleNamespace(unsafe=False, quote_cookie=True)
+
+
+def _request_cookies(cookies: Any, url: URL) -> Any:
+    """A request's own cookies= for ``url`` (as aiohttp's temporary jar)."""
+    from http.cookies import SimpleCookie
+
+    c: SimpleCookie = SimpleCookie()
+    items = cookies.items() if hasattr(cookies, "items") else cookies
+    for name, value in items:
+        c[name] = value.value if hasattr(value, "coded_value") else value
+    return c
+
+
+async def _trace_hop(traces: list[Any], req: ClientRequest, head: Any, body: bytes | None) -> None:
+    """The connection and send signals of one hop, from what the engine saw."""
+    reused, queued, dns = head.conn_info
+    host = req.url.raw_host or ""
+    for trace in traces:
+        if queued:
+            await trace.send_connection_queued_start()
+            await trace.send_connection_queued_end()
+        if reused:
+            await trace.send_connection_reuseconn()
+        else:
+            await trace.send_connection_create_start()
+            if dns == 1:
+                await trace.send_dns_cache_hit(host)
+            elif dns == 2:
+                await trace.send_dns_cache_miss(host)
+            if dns in (2, 3):
+                await trace.send_dns_resolvehost_start(host)
+                await trace.send_dns_resolvehost_end(host)
+            await trace.send_connection_create_end()
+        sent: CIMultiDict[str] = CIMultiDict(head.request_headers())
+        await trace.send_request_headers(req.method, req.url, sent)
+        if body:
+            await trace.send_request_chunk_sent(req.method, req.url, body)
+
+
+async def _trace_failed_hop(
+    traces: list[Any], req: ClientRequest, exc: BaseException, body: bytes | None
+) -> None:
+    """The signals of a hop that failed: only the connection attempt when
+    it could not connect; the connection and the request when it failed later."""
+    connected = not isinstance(exc, (ClientConnectorError, ConnectionTimeoutError))
+    for trace in traces:
+        await trace.send_connection_create_start()
+        if connected:
+            await trace.send_connection_create_end()
+            await trace.send_request_headers(req.method, req.url, req.headers)
+            if body:
+                await trace.send_request_chunk_sent(req.method, req.url, body)
 
 
 _RESPONSE_AENTER = ClientResponse.__aenter__

@@ -35,7 +35,7 @@ from .streams import DEFAULT_LIMIT, EMPTY_PAYLOAD, StreamReader
 if TYPE_CHECKING:
     from .client import ClientSession
 
-__all__ = ("ClientResponse", "ContentDisposition", "RequestInfo")
+__all__ = ("ClientRequest", "ClientResponse", "ContentDisposition", "RequestInfo")
 
 json_re = re.compile(r"^application/(?:[\w.+-]+?\+)?json")
 _LINK_PARAM_RE = re.compile(r"^([^\s=]+)\s*=\s*(?:(['\"])(.*?)\2|(\S*))$", re.M)
@@ -132,6 +132,8 @@ class ClientResponse:
     # Per-request settings the session may set (None: the session's).
     _read_bufsize: int | None = None
     _auto_decompress: bool | None = None
+    # Trace objects of the request (tracing: response_chunk_received).
+    _traces: Any = ()
 
     def __init__(
         self,
@@ -468,6 +470,8 @@ class ClientResponse:
                 # Read ahead by the engine: no round trip.
                 self._body = ready
                 self._ready_body = None
+                if self._traces:
+                    await self._trace_body(ready)
                 return ready
             try:
                 # After release()/close() the stream raises "Connection closed"
@@ -477,9 +481,15 @@ class ClientResponse:
                 self.close()
                 raise
             self._closed = True
+            if self._traces:
+                await self._trace_body(self._body)
         elif self._released:
             raise ClientConnectionError("Connection closed")
         return self._body
+
+    async def _trace_body(self, body: bytes) -> None:
+        for trace in self._traces:
+            await trace.send_response_chunk_received(self.method, self.url, body)
 
     def get_encoding(self) -> str:
         ctype = self.headers.get(hdrs.CONTENT_TYPE, "").lower()
@@ -604,3 +614,231 @@ def _noop() -> _Noop:
 def _history_from_heads(heads: list[Any]) -> tuple[ClientResponse, ...]:
     """History responses (bodies already released) from engine heads."""
     return tuple(ClientResponse._from_engine(None, h, None, None, None) for h in heads)
+
+
+_CONTAINS_CONTROL_CHAR_RE = re.compile(r"[^-!#$%&'*+.^_`|~0-9a-zA-Z]")
+
+#: What the engine sends as Accept-Encoding (it decodes all four).
+ACCEPT_ENCODING = "gzip, deflate, br, zstd"
+
+
+class ClientRequest:
+    """One request as middlewares see it (aiohttp's ClientRequest).
+
+    aioxide builds one per hop only when the session has middlewares, trace
+    configs or a cookie jar of the user's own; otherwise requests go straight
+    to the engine.  What a middleware changes here (method, url, headers,
+    body) is what the engine sends.
+    """
+
+    GET_METHODS = {hdrs.METH_GET, hdrs.METH_HEAD, hdrs.METH_OPTIONS, hdrs.METH_TRACE}
+    POST_METHODS = {hdrs.METH_PATCH, hdrs.METH_POST, hdrs.METH_PUT}
+    ALL_METHODS = GET_METHODS.union(POST_METHODS).union({hdrs.METH_DELETE})
+    DEFAULT_HEADERS = {hdrs.ACCEPT: "*/*", hdrs.ACCEPT_ENCODING: ACCEPT_ENCODING}
+
+    auth: Any = None
+    _body: Any = None
+
+    def __init__(
+        self,
+        method: str,
+        url: URL,
+        *,
+        params: Any = None,
+        headers: Any = None,
+        skip_auto_headers: Any = None,
+        data: Any = None,
+        cookies: Any = None,
+        auth: Any = None,
+        version: HttpVersion = HttpVersion11,
+        compress: str | bool | None = None,
+        chunked: bool | None = None,
+        expect100: bool = False,
+        loop: asyncio.AbstractEventLoop | None = None,
+        response_class: type["ClientResponse"] | None = None,
+        proxy: URL | None = None,
+        proxy_auth: Any = None,
+        timer: Any = None,
+        session: "ClientSession | None" = None,
+        ssl: Any = True,
+        proxy_headers: Any = None,
+        traces: Any = None,
+        trust_env: bool = False,
+        server_hostname: str | None = None,
+    ) -> None:
+        from .helpers import _basic_auth_no_warn
+        from .http import SERVER_SOFTWARE
+
+        if loop is None:
+            loop = asyncio.get_event_loop()
+        if match := _CONTAINS_CONTROL_CHAR_RE.search(method):
+            raise ValueError(
+                f"Method cannot contain non-token characters {method!r} "
+                f"(found at least {match.group()!r})"
+            )
+        self._session = session
+        if params:
+            url = url.extend_query(params)
+        self.original_url = url
+        self.url = url.with_fragment(None) if url.raw_fragment else url
+        self.method = method.upper()
+        self.chunked = chunked
+        self.compress = compress
+        self.loop = loop
+        self.length = None
+        self.response_class: type[ClientResponse] = response_class or ClientResponse
+        self._ssl = ssl if ssl is not None else True
+        self.server_hostname = server_hostname
+        self.version = version
+        self.proxy = proxy
+        self.proxy_auth = proxy_auth
+        self.proxy_headers = proxy_headers
+        self.expect100 = expect100
+        if url.raw_user or url.raw_password:
+            self.auth = _basic_auth_no_warn(url.user or "", url.password or "")
+        # Headers as aiohttp builds them: Host, the user's, the automatic ones.
+        self.headers: CIMultiDict[str] = CIMultiDict()
+        host = self.url.host_port_subcomponent
+        if host is not None:
+            self.headers[hdrs.HOST] = host
+        if headers:
+            items = (
+                headers.items()
+                if isinstance(headers, (dict, MultiDictProxy, MultiDict))
+                else headers
+            )
+            for key, value in items:
+                if key.lower() == "host":
+                    self.headers[key] = value
+                else:
+                    self.headers.add(key, value)
+        self._skip_auto_headers = CIMultiDict((h, None) for h in sorted(skip_auto_headers or ()))
+        used = self.headers.copy()
+        used.extend(self._skip_auto_headers)  # type: ignore[arg-type]
+        for hdr, val in self.DEFAULT_HEADERS.items():
+            if hdr not in used:
+                self.headers[hdr] = val
+        if hdrs.USER_AGENT not in used:
+            self.headers[hdrs.USER_AGENT] = SERVER_SOFTWARE
+        self.update_cookies(cookies)
+        if auth is not None:
+            self.auth = auth
+        if self.auth is not None:
+            self.headers[hdrs.AUTHORIZATION] = self.auth.encode()
+        self._body = None
+        self._data = data
+        self._traces = [] if traces is None else traces
+
+    # -- attributes of the reference ------------------------------------------
+    @property
+    def skip_auto_headers(self) -> CIMultiDict[None]:
+        return self._skip_auto_headers
+
+    def is_ssl(self) -> bool:
+        return self.url.scheme in ("https", "wss")
+
+    @property
+    def ssl(self) -> Any:
+        return self._ssl
+
+    @property
+    def host(self) -> str:
+        ret = self.url.raw_host
+        assert ret is not None
+        return ret
+
+    @property
+    def port(self) -> int | None:
+        return self.url.port
+
+    @property
+    def connection_key(self) -> Any:
+        from .connector import ConnectionKey
+
+        return ConnectionKey(
+            self.host,
+            self.port,
+            self.is_ssl(),
+            self._ssl,
+            None,
+            None,
+            None,
+            self.server_hostname,
+        )
+
+    @property
+    def body(self) -> Any:
+        """The request body: a Payload, or b"" when there is none."""
+        if self._body is None and self._data is not None:
+            self._body = _to_payload(self._data)
+        return self._body or b""
+
+    @body.setter
+    def body(self, value: Any) -> None:
+        self._data = value
+        self._body = None
+
+    async def update_body(self, body: Any) -> None:
+        """Replace the body (closing the old payload, as aiohttp)."""
+        old = self._body
+        if old is not None and hasattr(old, "close"):
+            await old.close()
+        self._data = body
+        self._body = None
+
+    @property
+    def request_info(self) -> RequestInfo:
+        return tuple.__new__(
+            RequestInfo,
+            (self.url, self.method, CIMultiDictProxy(self.headers), self.original_url),
+        )
+
+    @property
+    def session(self) -> "ClientSession":
+        assert self._session is not None
+        return self._session
+
+    def update_cookies(self, cookies: Any) -> None:
+        """Add cookies to the Cookie header (over ones of the same name)."""
+        from http.cookies import Morsel
+
+        if not cookies:
+            return
+        c: SimpleCookie = SimpleCookie()
+        if hdrs.COOKIE in self.headers:
+            c.load(self.headers.get(hdrs.COOKIE, ""))
+            del self.headers[hdrs.COOKIE]
+        items = cookies.items() if hasattr(cookies, "items") else cookies
+        for name, value in items:
+            if isinstance(value, Morsel):
+                m: Morsel[str] = Morsel()
+                m.set(value.key, value.value, value.coded_value)
+                c[name] = m
+            else:
+                c[name] = value
+        self.headers[hdrs.COOKIE] = c.output(header="", sep=";").strip()
+
+    def _payload_source(self) -> Any:
+        """What the engine sends: the body as given, or the payload it became."""
+        return self._body if self._body is not None else self._data
+
+    async def close(self) -> None:
+        if self._body is not None and hasattr(self._body, "close"):
+            await self._body.close()
+
+    def __repr__(self) -> str:
+        return f"<ClientRequest({self.method} {self.url})>"
+
+
+def _to_payload(data: Any) -> Any:
+    from . import payload as _payload
+    from .formdata import FormData
+
+    if isinstance(data, _payload.Payload):
+        return data
+    if isinstance(data, FormData):
+        return data()
+    try:
+        return _payload.PAYLOAD_REGISTRY.get(data, disposition=None)
+    except _payload.LookupError:
+        return FormData(data)()

@@ -70,6 +70,20 @@ impl Head {
     fn status(&self) -> u16 {
         self.head.status
     }
+    /// (reused, queued, dns): dns is 0 no lookup, 1 cache hit, 2 cache
+    /// miss, 3 looked up without the cache.
+    #[getter]
+    fn conn_info(&self) -> (bool, bool, u8) {
+        use aioxide::connect::dns::DnsOutcome;
+        let c = self.head.conn;
+        let dns = match c.dns {
+            DnsOutcome::None => 0,
+            DnsOutcome::CacheHit => 1,
+            DnsOutcome::CacheMiss => 2,
+            DnsOutcome::Resolved => 3,
+        };
+        (c.reused, c.queued, dns)
+    }
     #[getter]
     fn reason(&self) -> &str {
         &self.head.reason
@@ -470,7 +484,7 @@ impl Session {
     }
 
     /// Start a request; `fut` completes with a `Response` or an exception.
-    #[pyo3(signature = (bridge, fut, method, url, headers, body, content_type, auth, skip_auto_headers, allow_redirects, max_redirects, total, connect, sock_read, sock_connect, auto_decompress, verify_ssl, max_line_size=8190, max_field_size=8190, default_auth=None, default_auth_origin=None, body_stream=None, chunked=false, compress=None, expect100=false, http10=false, read_until_eof=true, server_hostname=None, max_headers=128))]
+    #[pyo3(signature = (bridge, fut, method, url, headers, body, content_type, auth, skip_auto_headers, allow_redirects, max_redirects, total, connect, sock_read, sock_connect, auto_decompress, verify_ssl, max_line_size=8190, max_field_size=8190, default_auth=None, default_auth_origin=None, body_stream=None, chunked=false, compress=None, expect100=false, http10=false, read_until_eof=true, server_hostname=None, max_headers=128, cookies=Vec::new()))]
     #[allow(clippy::too_many_arguments)]
     fn request(
         &self,
@@ -503,6 +517,7 @@ impl Session {
         read_until_eof: bool,
         server_hostname: Option<String>,
         max_headers: usize,
+        cookies: Vec<(String, String)>,
     ) -> PyResult<u64> {
         let body_stream = match body_stream {
             Some(r) => Some(
@@ -545,6 +560,8 @@ impl Session {
             http10,
             read_until_eof,
             server_hostname,
+            cookie_jar: None,
+            cookies,
         };
         let client = self.client.clone();
         bridge.spawn(fut, async move {
@@ -598,6 +615,31 @@ impl Session {
     }
 }
 
+/// One redirect decision, as the engine makes it: the next method, whether
+/// the body goes along, the next URL and whether it keeps the origin.
+/// Raises InvalidUrlRedirectClientError / NonHttpUrlRedirectClientError.
+#[pyfunction]
+fn redirect_step(
+    py: Python<'_>,
+    status: u16,
+    method: &str,
+    url: &str,
+    location: &str,
+) -> PyResult<(String, bool, String, bool)> {
+    use aioxide::policy::redirect;
+    let current = aioxide::run::parse_url(url, true).map_err(|e| errors::to_py(py, e))?;
+    let next = redirect::resolve_location(&current, location).map_err(|kind| {
+        errors::to_py(
+            py,
+            aioxide::error::Error::new(kind, "Server attempted redirecting to an invalid URL")
+                .with_url(location.to_owned()),
+        )
+    })?;
+    let (m, keep) = redirect::next_method(status, method);
+    let same = redirect::same_origin(&current, &next);
+    Ok((m, keep, next.to_string(), same))
+}
+
 #[pymodule]
 fn _aioxide(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Bridge>()?;
@@ -609,6 +651,7 @@ fn _aioxide(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<hooks::ResolveToken>()?;
     m.add_class::<hooks::SocketToken>()?;
     m.add_function(wrap_pyfunction!(body_channel, m)?)?;
+    m.add_function(wrap_pyfunction!(redirect_step, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

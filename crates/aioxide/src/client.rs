@@ -81,6 +81,12 @@ pub struct Request {
     /// The TLS name to send (SNI) and check the certificate against,
     /// instead of the URL's host (aiohttp's `server_hostname=`).
     pub server_hostname: Option<String>,
+    /// The session's cookie jar: its cookies go out with each request and
+    /// redirect hop, and every response's Set-Cookie goes into it.
+    pub cookie_jar: Option<Arc<std::sync::Mutex<crate::cookie::CookieJar>>>,
+    /// The request's own cookies (name, encoded value), sent to every hop,
+    /// over the jar's of the same name (aiohttp's `cookies=`).
+    pub cookies: Vec<(String, String)>,
 }
 
 impl Request {
@@ -108,6 +114,8 @@ impl Request {
             http10: false,
             read_until_eof: true,
             server_hostname: None,
+            cookie_jar: None,
+            cookies: Vec::new(),
         }
     }
 

@@ -22,9 +22,20 @@ pub struct RequestInfo {
     pub headers: HeaderMap,
 }
 
+/// How a response's connection was obtained: aiohttp's tracing signals
+/// (connection queued / create / reuse, DNS cache hit / miss) from it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ConnInfo {
+    pub reused: bool,
+    pub queued: bool,
+    pub dns: crate::connect::dns::DnsOutcome,
+}
+
 /// Status line and headers of one response.
 #[derive(Debug, Clone)]
 pub struct ResponseHead {
+    /// How the connection was obtained (for tracing).
+    pub conn: ConnInfo,
     pub status: u16,
     pub reason: String,
     pub version: (u8, u8),

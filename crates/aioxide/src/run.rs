@@ -251,6 +251,98 @@ fn key_for(dest: &Dest, req: &Request) -> Key {
     }
 }
 
+/// The headers of one hop with its `Cookie` header: the user's own `Cookie`
+/// header, overridden by the jar's cookies for this URL, overridden by the
+/// request's `cookies=` (aiohttp's order).  Untouched when there are none.
+fn with_cookies<'a>(
+    req: &Request,
+    req_cookies: &[(String, String)],
+    dest: &Dest,
+    headers: &'a [(String, String)],
+) -> std::borrow::Cow<'a, [(String, String)]> {
+    use std::borrow::Cow;
+    let jar = req
+        .cookie_jar
+        .as_ref()
+        .map(|j| j.lock().unwrap_or_else(|p| p.into_inner()));
+    let jar = jar.filter(|j| !j.is_empty());
+    if jar.is_none() && req_cookies.is_empty() {
+        return Cow::Borrowed(headers);
+    }
+    let now = std::time::SystemTime::now();
+    let path = dest.target.split('?').next().unwrap_or("/");
+    let target = crate::cookie::CookieTarget {
+        scheme: if dest.tls { "https" } else { "http" },
+        host: &dest.host,
+        port: dest.port,
+        path,
+    };
+    let user = headers
+        .iter()
+        .position(|(k, _)| k.eq_ignore_ascii_case("cookie"));
+    let value = if user.is_none() && req_cookies.is_empty() {
+        match jar.and_then(|j| j.cookie_header_target(&target, now)) {
+            Some(v) => v,
+            None => return Cow::Borrowed(headers),
+        }
+    } else {
+        let mut pairs: Vec<(String, String)> = Vec::new();
+        let mut upsert = |name: &str, value: String| match pairs.iter_mut().find(|(n, _)| n == name)
+        {
+            Some(p) => p.1 = value,
+            None => pairs.push((name.to_owned(), value)),
+        };
+        if let Some(i) = user {
+            for part in headers[i].1.split(';') {
+                if let Some((n, v)) = part.trim().split_once('=') {
+                    upsert(n.trim(), v.trim().to_owned());
+                }
+            }
+        }
+        if let Some(j) = &jar {
+            let quote = j.config().quote_cookie;
+            for c in j.matching_target(&target, now) {
+                upsert(
+                    &c.name,
+                    crate::cookie::encode_value(&c.value, quote).into_owned(),
+                );
+            }
+        }
+        for (n, v) in req_cookies {
+            upsert(n, v.clone());
+        }
+        if pairs.is_empty() {
+            return Cow::Borrowed(headers);
+        }
+        pairs
+            .iter()
+            .map(|(n, v)| format!("{n}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    let mut out: Vec<(String, String)> = headers
+        .iter()
+        .filter(|(k, _)| !k.eq_ignore_ascii_case("cookie"))
+        .cloned()
+        .collect();
+    out.push(("Cookie".to_owned(), value));
+    Cow::Owned(out)
+}
+
+/// Put a response's Set-Cookie headers into the session's jar.
+fn store_cookies(req: &Request, url: &str, headers: &HeaderMap) {
+    let Some(jar) = &req.cookie_jar else { return };
+    if !headers.contains_key(http::header::SET_COOKIE) {
+        return;
+    }
+    let Ok(url) = Url::parse(url) else { return };
+    jar.lock().unwrap_or_else(|p| p.into_inner()).update_from_response(
+        &url,
+        headers.get_all(http::header::SET_COOKIE),
+        std::time::SystemTime::now(),
+    );
+}
+
 /// How long a body waits for `100 Continue` before it is sent anyway.
 const EXPECT_CONTINUE_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
@@ -526,7 +618,12 @@ fn send_error(e: hyper::Error) -> Error {
     }
 }
 
-fn head_of(parts: http::response::Parts, url: &str, info: Arc<RequestInfo>) -> ResponseHead {
+fn head_of(
+    parts: http::response::Parts,
+    url: &str,
+    info: Arc<RequestInfo>,
+    conn: crate::response::ConnInfo,
+) -> ResponseHead {
     let reason = match parts.extensions.get::<hyper::ext::ReasonPhrase>() {
         Some(r) => String::from_utf8_lossy(r.as_bytes()).into_owned(),
         None => parts.status.canonical_reason().unwrap_or("").to_owned(),
@@ -538,6 +635,7 @@ fn head_of(parts: http::response::Parts, url: &str, info: Arc<RequestInfo>) -> R
         _ => (1, 1),
     };
     ResponseHead {
+        conn,
         status: parts.status.as_u16(),
         reason,
         version,
@@ -611,6 +709,7 @@ async fn run(
     };
     let mut auth = req.auth.clone();
     let mut history: Vec<ResponseHead> = Vec::new();
+    let mut same_origin_so_far = true;
 
     loop {
         let url_auth = dest.auth.take();
@@ -647,9 +746,23 @@ async fn run(
         } else {
             None
         };
+        let req_cookies: &[(String, String)] = if same_origin_so_far {
+            &req.cookies
+        } else {
+            &[]
+        };
+        let hop_headers = with_cookies(&req, req_cookies, &dest, &headers);
         let mut prepared = prepare(
-            cfg, &req, &method, &dest, &headers, payload, &auth, coding_now,
+            cfg,
+            &req,
+            &method,
+            &dest,
+            &hop_headers,
+            payload,
+            &auth,
+            coding_now,
         )?;
+        drop(hop_headers);
         let sent = Box::pin(send(pool, &req, &key, &mut prepared, &method, total)).await;
         let missed_continue = prepared.missed_continue();
         body = prepared.body;
@@ -659,8 +772,14 @@ async fn run(
             headers: prepared.headers,
         });
         let (lease, resp) = sent.map_err(|e| e.with_request(&info))?;
+        let conn_info = crate::response::ConnInfo {
+            reused: lease.reused,
+            queued: lease.queued,
+            dns: lease.dns,
+        };
         let (parts, incoming) = resp.into_parts();
         let status = parts.status.as_u16();
+        store_cookies(&req, &dest.url, &parts.headers);
 
         let location = if req.allow_redirects && redirect::is_redirect(status) {
             parts
@@ -694,7 +813,7 @@ async fn run(
             && !matches!(status, 100..=199 | 204 | 304)
             && !parts.headers.contains_key(http::header::CONTENT_LENGTH)
             && !parts.headers.contains_key(http::header::TRANSFER_ENCODING);
-        let head = head_of(parts, &dest.url, info.clone());
+        let head = head_of(parts, &dest.url, info.clone(), conn_info);
         let mut rbody = if until_close {
             // read_until_eof=False: a body framed by the connection's end is
             // taken as empty, and the connection is closed.
@@ -747,6 +866,8 @@ async fn run(
         })?;
         let next = dest_from_url(next, None);
         if !dest.same_origin(&next) {
+            // aiohttp drops the request's cookies= with its auth here.
+            same_origin_so_far = false;
             auth = None;
             headers.retain(|(k, _)| !redirect::is_origin_bound_header(k));
         }

@@ -76,6 +76,20 @@ impl Family {
     }
 }
 
+/// What name resolution did for a new connection (for tracing).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum DnsOutcome {
+    /// No lookup: an IP address.
+    #[default]
+    None,
+    /// The DNS cache had the answer.
+    CacheHit,
+    /// Looked up, then cached.
+    CacheMiss,
+    /// Looked up; the cache is off.
+    Resolved,
+}
+
 /// How connections are opened (TCPConnector's parameters).
 #[derive(Debug, Clone)]
 pub struct ConnectConfig {

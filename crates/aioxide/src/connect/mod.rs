@@ -103,15 +103,15 @@ pub async fn resolve_cached(
     port: u16,
     cfg: &ConnectConfig,
     cache: &DnsCache,
-) -> Result<Vec<SocketAddr>, Error> {
+) -> Result<(Vec<SocketAddr>, dns::DnsOutcome), Error> {
     let bare = host.trim_start_matches('[').trim_end_matches(']');
     if let Ok(ip) = bare.parse::<std::net::IpAddr>() {
-        return Ok(vec![SocketAddr::new(ip, port)]);
+        return Ok((vec![SocketAddr::new(ip, port)], dns::DnsOutcome::None));
     }
     let now = std::time::Instant::now();
     if cfg.use_dns_cache {
         if let Some(v) = cache.get(bare, port, cfg.ttl_dns_cache, now) {
-            return Ok(v);
+            return Ok((v, dns::DnsOutcome::CacheHit));
         }
     }
     let af = match cfg.family {
@@ -139,8 +139,10 @@ pub async fn resolve_cached(
     addrs.retain(|a| cfg.family.admits(a));
     if cfg.use_dns_cache {
         cache.put(bare, port, addrs.clone(), cfg.dns_cache_max_size, now);
+        Ok((addrs, dns::DnsOutcome::CacheMiss))
+    } else {
+        Ok((addrs, dns::DnsOutcome::Resolved))
     }
-    Ok(addrs)
 }
 
 async fn resolve_family(host: &str, port: u16, af: i32) -> Result<Vec<SocketAddr>, Error> {
@@ -233,9 +235,9 @@ pub async fn connect(
     target: &Target,
     cfg: &ConnectConfig,
     cache: &DnsCache,
-) -> Result<Stream, Error> {
+) -> Result<(Stream, dns::DnsOutcome), Error> {
     let is_tls = target.tls.is_some();
-    let addrs = resolve_cached(&target.host, target.port, cfg, cache)
+    let (addrs, outcome) = resolve_cached(&target.host, target.port, cfg, cache)
         .await
         .map_err(|mut e| {
             e.is_tls = is_tls;
@@ -255,13 +257,14 @@ pub async fn connect(
             .with_io(&e));
         }
     };
-    match &target.tls {
-        None => Ok(Stream::Tcp(tcp)),
+    let stream = match &target.tls {
+        None => Stream::Tcp(tcp),
         Some(mode) => {
             let name = target.server_name.as_deref().unwrap_or(&target.host);
-            tls::handshake(tcp, &target.host, target.port, name, mode).await
+            tls::handshake(tcp, &target.host, target.port, name, mode).await?
         }
-    }
+    };
+    Ok((stream, outcome))
 }
 
 /// One TCP connection attempt, bound to `local` first when given.

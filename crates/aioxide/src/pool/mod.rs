@@ -109,6 +109,10 @@ pub struct Lease {
     _host: Option<OwnedSemaphorePermit>,
     /// Whether this connection served an earlier request.
     pub reused: bool,
+    /// Whether the request waited for a free slot (limit / limit_per_host).
+    pub queued: bool,
+    /// What name resolution did for a new connection.
+    pub dns: connect::dns::DnsOutcome,
 }
 
 impl Lease {
@@ -231,11 +235,15 @@ impl Pool {
         if self.is_closed() {
             return Err(Error::new(ErrorKind::Closed, "Connector is closed."));
         }
+        let mut queued = false;
         let total = match &self.total {
             None => None,
             Some(s) => Some(match s.clone().try_acquire_owned() {
                 Ok(p) => p,
-                Err(_) => until(acquire, s.clone().acquire_owned())
+                Err(_) => until(acquire, {
+                    queued = true;
+                    s.clone().acquire_owned()
+                })
                     .await?
                     .map_err(|_| Error::new(ErrorKind::Closed, "Connector is closed."))?,
             }),
@@ -249,7 +257,10 @@ impl Pool {
                 .clone();
             Some(match sem.clone().try_acquire_owned() {
                 Ok(p) => p,
-                Err(_) => until(acquire, sem.acquire_owned())
+                Err(_) => until(acquire, {
+                    queued = true;
+                    sem.acquire_owned()
+                })
                     .await?
                     .map_err(|_| Error::new(ErrorKind::Closed, "Connector is closed."))?,
             })
@@ -263,6 +274,8 @@ impl Pool {
             _total: total,
             _host: host,
             reused: false,
+            queued,
+            dns: connect::dns::DnsOutcome::None,
         };
         if !fresh && !self.cfg.force_close {
             while let Some(mut conn) = self.take_idle(key) {
@@ -277,19 +290,20 @@ impl Pool {
             }
         }
         let deadline = sock_connect(Instant::now());
-        let conn = until(deadline, Box::pin(self.open(key))).await??;
+        let (conn, dns) = until(deadline, Box::pin(self.open(key))).await??;
         lease.conn = Some(conn);
+        lease.dns = dns;
         Ok(lease)
     }
 
-    async fn open(&self, key: &Key) -> Result<Conn, Error> {
+    async fn open(&self, key: &Key) -> Result<(Conn, connect::dns::DnsOutcome), Error> {
         let target = Target {
             host: key.host.clone(),
             port: key.port,
             tls: key.tls.clone(),
             server_name: key.server_name.clone(),
         };
-        let stream = connect::connect(&target, &self.cfg.connect, &self.dns).await?;
+        let (stream, dns) = connect::connect(&target, &self.cfg.connect, &self.dns).await?;
         let mut b = http1::Builder::new();
         b.title_case_headers(true)
             .max_buf_size(self.cfg.max_head_size.max(8192))
@@ -311,7 +325,7 @@ impl Pool {
             let _ = conn.await;
         })
         .abort_handle();
-        Ok(Conn { sender, task })
+        Ok((Conn { sender, task }, dns))
     }
 }
 
