@@ -420,3 +420,42 @@ async def test_server_hostname_is_sent_as_sni(aiohttp: Any, ca: trustme.CA) -> N
     finally:
         await runner.cleanup()
     assert names == ["sni.example"]
+
+
+# -- the stale-connection retry ------------------------------------------------
+
+
+@pytest.mark.parametrize("retry", [True, False])
+async def test_stale_pooled_connection_retry_switch(
+    aiohttp: Any, raw_server: Any, retry: bool
+) -> None:
+    # The first connection answers one request, then drops the next one
+    # unanswered (as a server that timed it out at that moment would).
+    connections = 0
+
+    async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        first = connections == 1
+        await read_request_head(r)
+        w.write(OK)
+        await w.drain()
+        if first:
+            await read_request_head(r)
+            w.transport.abort()  # type: ignore[attr-defined]
+            return
+        await asyncio.sleep(0.5)
+
+    url = await raw_server(handler)
+    async with aiohttp.ClientSession() as s:
+        s._retry_connection = retry
+        async with s.get(url) as resp:
+            assert await resp.read() == b"ok"
+        if retry:
+            async with s.get(url) as resp:
+                assert await resp.read() == b"ok"
+            assert connections == 2
+        else:
+            with pytest.raises((aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)):
+                await s.get(url)
+            assert connections == 1

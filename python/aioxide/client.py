@@ -102,7 +102,7 @@ class ClientSession:
         trust_env: bool = False,
         requote_redirect_url: bool = True,
         trace_configs: list[Any] | None = None,
-        read_bufsize: int = 2**16,
+        read_bufsize: int = 2**18,
         max_line_size: int = 8190,
         max_field_size: int = 8190,
         max_headers: int = 128,
@@ -194,6 +194,8 @@ class ClientSession:
         self._max_line_size = max_line_size
         self._max_field_size = max_field_size
         self._max_headers = max_headers
+        # aiohttp's switch for the one retry on a stale pooled connection.
+        self._retry_connection = True
         if max_headers > 128:
             connector._engine.raise_max_headers(max_headers)
         self._http10 = version == HttpVersion10
@@ -506,6 +508,8 @@ class ClientSession:
             read_until_eof,
             server_hostname,
             max_headers,
+            (),
+            self._retry_connection,
         )
         if feeder is None:
             try:
@@ -539,6 +543,10 @@ class ClientSession:
                 self._response_class._from_engine(None, h, None, None, self) for h in heads
             )
         resp = self._response_class._from_engine(raw, raw.head, loop, bridge, self, history)
+        if read_bufsize is not None:
+            resp._read_bufsize = read_bufsize
+        if auto_decompress is not self._auto_decompress:
+            resp._auto_decompress = auto_decompress
 
         if raise_for_status is None:
             raise_for_status = self._raise_for_status
@@ -676,6 +684,7 @@ class ClientSession:
                 req.server_hostname,
                 limits[2],
                 [],
+                self._retry_connection,
             )
             if feeder is not None:
                 feeder.start(payload.source, loop, bridge)
@@ -692,6 +701,10 @@ class ClientSession:
                 if feeder is not None:
                     feeder.stop()
             r = req.response_class._from_engine(raw, raw.head, loop, bridge, self, ())
+            if read_bufsize is not None:
+                r._read_bufsize = read_bufsize
+            if auto_decompress is not self._auto_decompress:
+                r._auto_decompress = auto_decompress
             if traces:
                 r._traces = traces
                 await _trace_hop(traces, req, raw.head, payload.data)

@@ -484,7 +484,7 @@ impl Session {
     }
 
     /// Start a request; `fut` completes with a `Response` or an exception.
-    #[pyo3(signature = (bridge, fut, method, url, headers, body, content_type, auth, skip_auto_headers, allow_redirects, max_redirects, total, connect, sock_read, sock_connect, auto_decompress, verify_ssl, max_line_size=8190, max_field_size=8190, default_auth=None, default_auth_origin=None, body_stream=None, chunked=false, compress=None, expect100=false, http10=false, read_until_eof=true, server_hostname=None, max_headers=128, cookies=Vec::new()))]
+    #[pyo3(signature = (bridge, fut, method, url, headers, body, content_type, auth, skip_auto_headers, allow_redirects, max_redirects, total, connect, sock_read, sock_connect, auto_decompress, verify_ssl, max_line_size=8190, max_field_size=8190, default_auth=None, default_auth_origin=None, body_stream=None, chunked=false, compress=None, expect100=false, http10=false, read_until_eof=true, server_hostname=None, max_headers=128, cookies=Vec::new(), retry=true))]
     #[allow(clippy::too_many_arguments)]
     fn request(
         &self,
@@ -518,6 +518,7 @@ impl Session {
         server_hostname: Option<String>,
         max_headers: usize,
         cookies: Vec<(String, String)>,
+        retry: bool,
     ) -> PyResult<u64> {
         let body_stream = match body_stream {
             Some(r) => Some(
@@ -562,6 +563,7 @@ impl Session {
             server_hostname,
             cookie_jar: None,
             cookies,
+            retry_stale: retry,
         };
         let client = self.client.clone();
         bridge.spawn(fut, async move {

@@ -87,6 +87,9 @@ pub struct Request {
     /// The request's own cookies (name, encoded value), sent to every hop,
     /// over the jar's of the same name (aiohttp's `cookies=`).
     pub cookies: Vec<(String, String)>,
+    /// Retry an idempotent request once on a fresh connection when a
+    /// reused one turns out closed by the server (aiohttp 3.10+).
+    pub retry_stale: bool,
 }
 
 impl Request {
@@ -116,6 +119,7 @@ impl Request {
             server_hostname: None,
             cookie_jar: None,
             cookies: Vec::new(),
+            retry_stale: true,
         }
     }
 

@@ -336,11 +336,13 @@ fn store_cookies(req: &Request, url: &str, headers: &HeaderMap) {
         return;
     }
     let Ok(url) = Url::parse(url) else { return };
-    jar.lock().unwrap_or_else(|p| p.into_inner()).update_from_response(
-        &url,
-        headers.get_all(http::header::SET_COOKIE),
-        std::time::SystemTime::now(),
-    );
+    jar.lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .update_from_response(
+            &url,
+            headers.get_all(http::header::SET_COOKIE),
+            std::time::SystemTime::now(),
+        );
 }
 
 /// How long a body waits for `100 Continue` before it is sent anyway.
@@ -914,7 +916,8 @@ async fn send(
             Ok(resp) => return Ok((lease, resp)),
             Err(e) => {
                 let err = send_error(e);
-                let retry = lease.reused
+                let retry = req.retry_stale
+                    && lease.reused
                     && !fresh
                     && prepared.replayable()
                     && is_idempotent(method)
