@@ -38,6 +38,7 @@ async def base(serve: Any) -> str:
     app.router.add_route("*", "/echo", echo)
     app.router.add_get("/redirect", redirect)
     app.router.add_get("/flaky", flaky)
+
     async def token(request: web.Request) -> web.Response:
         return web.Response(text="secret-token")
 

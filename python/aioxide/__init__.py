@@ -46,7 +46,8 @@ from .client_middleware_digest_auth import DigestAuthMiddleware
 from .client_middlewares import ClientHandlerType, ClientMiddlewareType
 from .client_reqrep import ClientRequest, ClientResponse, ContentDisposition, RequestInfo
 from .compression_utils import set_zlib_backend
-from .connector import BaseConnector, TCPConnector
+from .connector import BaseConnector, Connection, TCPConnector, UnixConnector
+from .cookiejar import CookieJar, DummyCookieJar
 from .formdata import FormData
 from .helpers import BasicAuth, ETag, encode_basic_auth
 from .http import HttpVersion, HttpVersion10, HttpVersion11
@@ -129,12 +130,15 @@ __all__ = (
     "ClientSession",
     "ClientSSLError",
     "ClientTimeout",
+    "Connection",
     "ConnectionTimeoutError",
     "content_disposition_filename",
     "ContentDisposition",
     "ContentTypeError",
+    "CookieJar",
     "DefaultResolver",
     "DigestAuthMiddleware",
+    "DummyCookieJar",
     "EMPTY_PAYLOAD",
     "encode_basic_auth",
     "ETag",
@@ -191,5 +195,6 @@ __all__ = (
     "TraceRequestStartParams",
     "TraceResponseChunkReceivedParams",
     "UnixClientConnectorError",
+    "UnixConnector",
     "WSServerHandshakeError",
 )

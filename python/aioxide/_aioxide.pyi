@@ -76,6 +76,7 @@ class Session:
         bridge: Bridge | None = None,
         resolver: Callable[..., None] | None = None,
         socket_factory: Callable[..., None] | None = None,
+        unix_path: str | None = None,
     ) -> None: ...
     def request(
         self,
@@ -108,8 +109,9 @@ class Session:
         read_until_eof: bool = True,
         server_hostname: str | None = None,
         max_headers: int = 128,
-        cookies: list[tuple[str, str]] = ...,
+        cookies: Sequence[tuple[str, str]] = ...,
         retry: bool = True,
+        cookie_jar: CookieStore | None = None,
     ) -> int: ...
     def raise_max_headers(self, n: int) -> None: ...
     def clear_dns_cache(self, host: str | None = None, port: int | None = None) -> None: ...
@@ -196,3 +198,32 @@ class CookieStore:
     def to_json(self) -> str: ...
     def load_json(self, json: str) -> None: ...
     def take_from(self, other: CookieStore) -> None: ...
+
+class TlsConfig:
+    """An engine TLS configuration (an SSLContext's or a Fingerprint's), built once."""
+
+    def __init__(
+        self,
+        *,
+        verify: bool = True,
+        check_hostname: bool = True,
+        system_roots: bool = True,
+        ca_ders: Sequence[bytes] | None = None,
+        client_cert: str | None = None,
+        client_key: str | None = None,
+        client_key_password: bool = False,
+        fingerprint: bytes | None = None,
+        min_version: int | None = None,
+        max_version: int | None = None,
+        cipher_suites: Sequence[int] | None = None,
+        keylog_filename: str | None = None,
+        resumption: bool = True,
+    ) -> None: ...
+    @property
+    def id(self) -> int: ...
+    @property
+    def fingerprint(self) -> bytes | None: ...
+    @property
+    def verify(self) -> bool: ...
+    @property
+    def check_hostname(self) -> bool: ...

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sized
-from http.cookies import BaseCookie, Morsel
+from http.cookies import BaseCookie, Morsel, SimpleCookie
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from yarl import URL
@@ -59,10 +61,33 @@ ClearCookiePredicate = Callable[["Morsel[str]"], bool]
 class AbstractCookieJar(Sized, IterableBase):
     """Abstract Cookie Jar."""
 
+    def __init__(self, *, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        self._loop = loop
+
+    @property
+    @abstractmethod
+    def unsafe(self) -> bool:
+        """Return True if cookies can be used with IP addresses."""
+
     @property
     @abstractmethod
     def quote_cookie(self) -> bool:
         """Return True if cookies should be quoted."""
+
+    @property
+    def treat_as_secure_origin(self) -> frozenset[URL]:
+        """Return origins considered secure even over cleartext connections."""
+        return frozenset()
+
+    @property
+    @abstractmethod
+    def cookies(self) -> MappingProxyType[tuple[str, str], SimpleCookie]:
+        """Return the cookies stored in this jar."""
+
+    @property
+    @abstractmethod
+    def host_only_cookies(self) -> frozenset[tuple[str, str, str]]:
+        """Return the host-only cookies stored in this jar."""
 
     @abstractmethod
     def clear(self, predicate: ClearCookiePredicate | None = None) -> None:

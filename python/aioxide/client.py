@@ -11,7 +11,7 @@ import asyncio
 import dataclasses
 import json as _json
 import warnings
-from types import SimpleNamespace, TracebackType
+from types import TracebackType
 from typing import Any, Awaitable, Callable, Coroutine, Generator, Generic, Iterable, TypeVar
 
 from multidict import CIMultiDict, CIMultiDictProxy, MultiDict, istr
@@ -33,6 +33,7 @@ from .client_exceptions import (
 from .client_middlewares import build_client_middlewares
 from .client_reqrep import ClientRequest, ClientResponse, RequestInfo
 from .connector import BaseConnector, TCPConnector, _not_supported
+from .cookiejar import CookieJar, DummyCookieJar
 from .helpers import _SENTINEL, BasicAuth, sentinel, strip_auth_from_url
 from .http import HttpVersion, HttpVersion10, HttpVersion11
 from .payload import Feeder, JsonPayload, prepare_body
@@ -121,7 +122,6 @@ class ClientSession:
         if self._base_url is not None and not self._base_url.path.endswith("/"):
             raise ValueError("base_url must have a trailing '/'")
         for name, value, default in (
-            ("cookies", cookies, None),
             ("proxy", proxy, None),
             ("proxy_auth", proxy_auth, None),
             ("json_serialize_bytes", json_serialize_bytes, None),
@@ -205,12 +205,19 @@ class ClientSession:
         self._trace_configs = list(trace_configs) if trace_configs else []
         for trace_config in self._trace_configs:
             trace_config.freeze()
+        if cookie_jar is None:
+            cookie_jar = CookieJar(loop=loop)
         self._cookie_jar = cookie_jar
+        # aioxide's own jar lives in the engine, which sets and sends its
+        # cookies itself (redirects included); any other jar is called here.
+        self._engine_jar = cookie_jar._store if type(cookie_jar) is CookieJar else None
+        if cookies:
+            cookie_jar.update_cookies(cookies)
         # Requests go through Python hop by hop only when something there
         # must see them; otherwise the engine does the whole request.
         self._hooked = bool(
             self._trace_configs
-            or cookie_jar is not None
+            or (self._engine_jar is None and type(cookie_jar) is not DummyCookieJar)
             or self._request_class is not ClientRequest
         )
         self._lb = bridge_for(loop)
@@ -290,7 +297,7 @@ class ClientSession:
 
     @property
     def cookie_jar(self) -> Any:
-        return self._cookie_jar if self._cookie_jar is not None else _NO_JAR
+        return self._cookie_jar
 
     @property
     def middlewares(self) -> tuple[Any, ...]:
@@ -401,7 +408,7 @@ class ClientSession:
         if ssl is not True and ssl is not None and not isinstance(ssl, bool):
             raise _not_supported("an SSLContext or Fingerprint as ssl=")
         mws = self._middlewares if middlewares is None else middlewares
-        if mws or self._hooked or cookies:
+        if mws or self._hooked:
             return await self._request_hooked(
                 method.upper(),
                 str_or_url,
@@ -508,8 +515,9 @@ class ClientSession:
             read_until_eof,
             server_hostname,
             max_headers,
-            (),
+            _request_cookies_list(cookies) if cookies else (),
             self._retry_connection,
+            self._engine_jar,
         )
         if feeder is None:
             try:
@@ -517,6 +525,11 @@ class ClientSession:
             except asyncio.CancelledError:
                 bridge.abort(rid)
                 raise
+            except ClientConnectorError as e:
+                err = self._connector._connect_error(e)  # type: ignore[union-attr]
+                if err is e:
+                    raise
+                raise err from e
         else:
             feeder.start(payload.source, loop, bridge)
             try:
@@ -524,6 +537,11 @@ class ClientSession:
             except asyncio.CancelledError:
                 bridge.abort(rid)
                 raise
+            except ClientConnectorError as e:
+                err = self._connector._connect_error(e)  # type: ignore[union-attr]
+                if err is e:
+                    raise
+                raise err from e
             except BaseException:
                 # A failing body source is the cause to report, as aiohttp.
                 if feeder.task is not None and not feeder.task.done():
@@ -634,7 +652,7 @@ class ClientSession:
         history: list[ClientResponse] = []
         resp: ClientResponse | None = None
         req: ClientRequest | None = None
-        jar = self._cookie_jar
+        jar = self._cookie_jar if type(self._cookie_jar) is not DummyCookieJar else None
         engine = self._connector._engine  # type: ignore[union-attr]
         lb = self._lb
 
@@ -696,6 +714,10 @@ class ClientSession:
             except BaseException as e:
                 if traces:
                     await _trace_failed_hop(traces, req, e, payload.data)
+                if isinstance(e, ClientConnectorError):
+                    err = self._connector._connect_error(e)  # type: ignore[union-attr]
+                    if err is not e:
+                        raise err from e
                 raise
             finally:
                 if feeder is not None:
@@ -857,7 +879,10 @@ class ClientSession:
         await self.close()
 
 
-_NO_JAR = SimpleNamespace(unsafe=False, quote_cookie=True)
+def _request_cookies_list(cookies: Any) -> list[tuple[str, str]]:
+    """A request's cookies= as (name, encoded value) pairs for the engine."""
+    c = _request_cookies(cookies, URL())
+    return [(name, m.coded_value) for name, m in c.items()]
 
 
 def _request_cookies(cookies: Any, url: URL) -> Any:

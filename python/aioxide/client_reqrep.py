@@ -350,8 +350,20 @@ class ClientResponse:
         return self._closed
 
     @property
-    def connection(self) -> None:
-        return None
+    def connection(self) -> Any:
+        """The connection while the body is unread; None once released."""
+        if self._released or self._closed or self._session is None:
+            return None
+        conn = self.__dict__.get("_connection")
+        if conn is None:
+            from .connector import Connection
+
+            connector = self._session.connector
+            if connector is None:
+                return None
+            conn = Connection(connector, self.url.origin(), self)
+            self.__dict__["_connection"] = conn
+        return conn
 
     @property
     def cookies(self) -> SimpleCookie:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
 import socket
 from typing import Any, NamedTuple
 
@@ -14,7 +15,7 @@ from .helpers import _SENTINEL, sentinel
 from .http import SERVER_SOFTWARE
 from .resolver import ThreadedResolver, _make_socket, _start_resolve
 
-__all__ = ("BaseConnector", "ConnectionKey", "TCPConnector")
+__all__ = ("BaseConnector", "Connection", "ConnectionKey", "TCPConnector", "UnixConnector")
 
 
 class ConnectionKey(NamedTuple):
@@ -98,6 +99,18 @@ class BaseConnector:
     async def close(self, *, abort_ssl: bool = False) -> None:
         """Close all opened transports."""
         self._close()
+
+    async def connect(self, req: Any, traces: Any = None, timeout: Any = None) -> "Connection":
+        """aiohttp hands out a raw connection here; aioxide's connections live
+        in the engine and carry requests only."""
+        raise NotImplementedError(
+            "aioxide's connections live in its engine: BaseConnector.connect() does not "
+            "hand one out; see docs/COMPATIBILITY.md"
+        )
+
+    def _connect_error(self, e: Exception) -> Exception:
+        """The exception a failed connection raises for this connector."""
+        return e
 
     _hooks_bridge: Any = None
 
@@ -218,3 +231,101 @@ class TCPConnector(BaseConnector):
     def _cached_hosts_snapshot(self) -> dict[tuple[str, int], list[str]]:
         """The DNS cache as {(host, port): [ip, ...]} (for tests and debugging)."""
         return {k: v for k, v in self._engine.cached_hosts()}
+
+
+class UnixConnector(BaseConnector):
+    """Every request goes to one Unix domain socket (aiohttp's UnixConnector)."""
+
+    allowed_protocol_schema_set: frozenset[str] = frozenset({"", "http", "https", "unix"})
+
+    def __init__(
+        self,
+        path: str,
+        force_close: bool = False,
+        keepalive_timeout: float | None | _SENTINEL = sentinel,
+        limit: int = 100,
+        limit_per_host: int = 0,
+        loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        super().__init__(
+            force_close=force_close,
+            keepalive_timeout=keepalive_timeout,
+            limit=limit,
+            limit_per_host=limit_per_host,
+            loop=loop,
+            _engine_options={"unix_path": os.fspath(path)},
+        )
+        self._path = path
+
+    @property
+    def path(self) -> str:
+        """Path to unix socket."""
+        return self._path
+
+    def _connect_error(self, e: Exception) -> Exception:
+        from .client_exceptions import ClientConnectorError, UnixClientConnectorError
+
+        if isinstance(e, ClientConnectorError) and not isinstance(e, UnixClientConnectorError):
+            err = UnixClientConnectorError(self._path, e._conn_key, e._os_error)
+            err.__cause__ = e.__cause__
+            return err
+        return e
+
+
+class Connection:
+    """The connection behind a response (aiohttp's Connection).
+
+    The socket lives in the engine: ``transport`` and ``protocol`` are None.
+    ``release()`` and ``close()`` act on the response that holds it.
+    """
+
+    def __init__(self, connector: BaseConnector, key: Any, response: Any) -> None:
+        self._connector = connector
+        self._key = key
+        self._response = response
+        self._loop = connector._loop
+        self._callbacks: list[Any] = []
+
+    def __repr__(self) -> str:
+        return f"Connection<{self._key}>"
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        return self._loop
+
+    @property
+    def transport(self) -> None:
+        return None
+
+    @property
+    def protocol(self) -> None:
+        return None
+
+    @property
+    def closed(self) -> bool:
+        r = self._response
+        return r is None or r._released or r._closed
+
+    def add_callback(self, callback: Any) -> None:
+        if callback is not None:
+            self._callbacks.append(callback)
+
+    def _notify(self) -> None:
+        callbacks, self._callbacks = self._callbacks, []
+        for cb in callbacks:
+            try:
+                cb()
+            except Exception:  # noqa: BLE001 - as aiohttp: callbacks must not break release
+                pass
+
+    def close(self) -> None:
+        r, self._response = self._response, None
+        if r is not None:
+            r.close()
+        self._notify()
+
+    def release(self) -> None:
+        r, self._response = self._response, None
+        if r is not None:
+            r.release()
+        self._notify()

@@ -5,6 +5,7 @@
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod bridge;
+mod cookies;
 mod errors;
 mod hooks;
 mod runtime;
@@ -397,7 +398,7 @@ pub struct Session {
 #[pymethods]
 impl Session {
     #[new]
-    #[pyo3(signature = (*, limit=100, limit_per_host=0, force_close=false, keepalive_timeout=Some(15.0), user_agent=None, max_headers=128, family=0, local_addr=None, happy_eyeballs_delay=Some(0.25), interleave=None, use_dns_cache=true, ttl_dns_cache=Some(10.0), dns_cache_max_size=1000, bridge=None, resolver=None, socket_factory=None))]
+    #[pyo3(signature = (*, limit=100, limit_per_host=0, force_close=false, keepalive_timeout=Some(15.0), user_agent=None, max_headers=128, family=0, local_addr=None, happy_eyeballs_delay=Some(0.25), interleave=None, use_dns_cache=true, ttl_dns_cache=Some(10.0), dns_cache_max_size=1000, bridge=None, resolver=None, socket_factory=None, unix_path=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         limit: usize,
@@ -416,6 +417,7 @@ impl Session {
         bridge: Option<&Bridge>,
         resolver: Option<Py<PyAny>>,
         socket_factory: Option<Py<PyAny>>,
+        unix_path: Option<std::path::PathBuf>,
     ) -> PyResult<Self> {
         let mut cfg = ClientConfig::default();
         cfg.pool.limit = limit;
@@ -456,6 +458,7 @@ impl Session {
         c.use_dns_cache = use_dns_cache;
         c.ttl_dns_cache = secs("ttl_dns_cache", ttl_dns_cache)?;
         c.dns_cache_max_size = dns_cache_max_size;
+        c.unix_path = unix_path;
         if resolver.is_some() || socket_factory.is_some() {
             let handle = bridge
                 .ok_or_else(|| PyValueError::new_err("hooks need the loop's bridge"))?
@@ -484,7 +487,7 @@ impl Session {
     }
 
     /// Start a request; `fut` completes with a `Response` or an exception.
-    #[pyo3(signature = (bridge, fut, method, url, headers, body, content_type, auth, skip_auto_headers, allow_redirects, max_redirects, total, connect, sock_read, sock_connect, auto_decompress, verify_ssl, max_line_size=8190, max_field_size=8190, default_auth=None, default_auth_origin=None, body_stream=None, chunked=false, compress=None, expect100=false, http10=false, read_until_eof=true, server_hostname=None, max_headers=128, cookies=Vec::new(), retry=true))]
+    #[pyo3(signature = (bridge, fut, method, url, headers, body, content_type, auth, skip_auto_headers, allow_redirects, max_redirects, total, connect, sock_read, sock_connect, auto_decompress, verify_ssl, max_line_size=8190, max_field_size=8190, default_auth=None, default_auth_origin=None, body_stream=None, chunked=false, compress=None, expect100=false, http10=false, read_until_eof=true, server_hostname=None, max_headers=128, cookies=Vec::new(), retry=true, cookie_jar=None))]
     #[allow(clippy::too_many_arguments)]
     fn request(
         &self,
@@ -519,6 +522,7 @@ impl Session {
         max_headers: usize,
         cookies: Vec<(String, String)>,
         retry: bool,
+        cookie_jar: Option<&cookies::CookieStore>,
     ) -> PyResult<u64> {
         let body_stream = match body_stream {
             Some(r) => Some(
@@ -561,7 +565,7 @@ impl Session {
             http10,
             read_until_eof,
             server_hostname,
-            cookie_jar: None,
+            cookie_jar: cookie_jar.map(|s| s.core()),
             cookies,
             retry_stale: retry,
         };
@@ -652,6 +656,7 @@ fn _aioxide(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<BodyReader>()?;
     m.add_class::<hooks::ResolveToken>()?;
     m.add_class::<hooks::SocketToken>()?;
+    m.add_class::<cookies::CookieStore>()?;
     m.add_function(wrap_pyfunction!(body_channel, m)?)?;
     m.add_function(wrap_pyfunction!(redirect_step, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

@@ -110,6 +110,8 @@ pub struct ConnectConfig {
     pub resolver: Option<Hook<dyn Resolve>>,
     /// Make each connection's socket with this.
     pub socket_factory: Option<Hook<dyn SocketFactory>>,
+    /// Connect every request to this Unix socket (UnixConnector).
+    pub unix_path: Option<std::path::PathBuf>,
 }
 
 impl Default for ConnectConfig {
@@ -124,6 +126,7 @@ impl Default for ConnectConfig {
             dns_cache_max_size: 1000,
             resolver: None,
             socket_factory: None,
+            unix_path: None,
         }
     }
 }

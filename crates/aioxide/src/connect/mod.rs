@@ -18,6 +18,8 @@ use crate::error::{Error, ErrorKind};
 /// A connected byte stream: plain TCP or TLS over TCP.
 pub enum Stream {
     Tcp(TcpStream),
+    /// UnixConnector's socket.
+    Unix(tokio::net::UnixStream),
     Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
 }
 
@@ -29,6 +31,7 @@ impl AsyncRead for Stream {
     ) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Stream::Tcp(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Unix(s) => Pin::new(s).poll_read(cx, buf),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
         }
     }
@@ -42,6 +45,7 @@ impl AsyncWrite for Stream {
     ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             Stream::Tcp(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Unix(s) => Pin::new(s).poll_write(cx, buf),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
         }
     }
@@ -53,6 +57,7 @@ impl AsyncWrite for Stream {
     ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             Stream::Tcp(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            Stream::Unix(s) => Pin::new(s).poll_write_vectored(cx, bufs),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
         }
     }
@@ -60,6 +65,7 @@ impl AsyncWrite for Stream {
     fn is_write_vectored(&self) -> bool {
         match self {
             Stream::Tcp(s) => s.is_write_vectored(),
+            Stream::Unix(s) => s.is_write_vectored(),
             Stream::Tls(s) => s.is_write_vectored(),
         }
     }
@@ -67,6 +73,7 @@ impl AsyncWrite for Stream {
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Stream::Tcp(s) => Pin::new(s).poll_flush(cx),
+            Stream::Unix(s) => Pin::new(s).poll_flush(cx),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
         }
     }
@@ -74,6 +81,7 @@ impl AsyncWrite for Stream {
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Stream::Tcp(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Unix(s) => Pin::new(s).poll_shutdown(cx),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
     }
@@ -237,6 +245,9 @@ pub async fn connect(
     cache: &DnsCache,
 ) -> Result<(Stream, dns::DnsOutcome), Error> {
     let is_tls = target.tls.is_some();
+    if let Some(path) = &cfg.unix_path {
+        return connect_unix(path, target).await;
+    }
     let (addrs, outcome) = resolve_cached(&target.host, target.port, cfg, cache)
         .await
         .map_err(|mut e| {
@@ -265,6 +276,37 @@ pub async fn connect(
         }
     };
     Ok((stream, outcome))
+}
+
+/// UnixConnector: every request goes to one socket path, whatever its host.
+async fn connect_unix(
+    path: &std::path::Path,
+    target: &Target,
+) -> Result<(Stream, dns::DnsOutcome), Error> {
+    let is_tls = target.tls.is_some();
+    if is_tls {
+        return Err(Error::new(
+            ErrorKind::Connect,
+            format!(
+                "Cannot connect to unix socket {} ssl:true [TLS over a Unix socket is not supported]",
+                path.display()
+            ),
+        )
+        .with_addr(&target.host, target.port, true));
+    }
+    match tokio::net::UnixStream::connect(path).await {
+        Ok(s) => Ok((Stream::Unix(s), dns::DnsOutcome::None)),
+        Err(e) => Err(Error::new(
+            ErrorKind::Connect,
+            format!(
+                "Cannot connect to unix socket {} ssl:default [{}]",
+                path.display(),
+                e
+            ),
+        )
+        .with_addr(&target.host, target.port, false)
+        .with_io(&e)),
+    }
 }
 
 /// One TCP connection attempt, bound to `local` first when given.

@@ -73,3 +73,5 @@ pub use store::{
     Stored, StoredCookie, MAX_COOKIES_PER_DOMAIN, MAX_COOKIES_PER_REQUEST,
     MAX_COOKIES_PER_RESPONSE, MAX_COOKIES_TOTAL, MAX_COOKIE_HEADER_LEN,
 };
+/// The URL type the jar takes, for callers without their own `url` dependency.
+pub use url::Url;

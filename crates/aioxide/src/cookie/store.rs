@@ -709,6 +709,31 @@ impl CookieJar {
         self.select(t, now).into_iter().map(|e| &e.cookie).collect()
     }
 
+    /// aiohttp's `filter_cookies`: [`Self::matching`] with one cookie per name,
+    /// the most specific one (longest domain, then longest path, as aiohttp
+    /// picks it), in header order.
+    pub fn filter(&self, url: &Url, now: SystemTime) -> Vec<&StoredCookie> {
+        self.filter_target(&CookieTarget::from_url(url), now)
+    }
+
+    /// [`Self::filter`] for a request given by its parts.
+    pub fn filter_target(&self, t: &CookieTarget<'_>, now: SystemTime) -> Vec<&StoredCookie> {
+        let all = self.matching_target(t, now);
+        let specificity = |c: &StoredCookie| (c.domain.len(), c.path.len());
+        let mut best: HashMap<&str, usize> = HashMap::with_capacity(all.len());
+        for (i, c) in all.iter().enumerate() {
+            let slot = best.entry(c.name.as_str()).or_insert(i);
+            if specificity(c) > specificity(all[*slot]) {
+                *slot = i;
+            }
+        }
+        all.iter()
+            .enumerate()
+            .filter(|(i, c)| best.get(c.name.as_str()) == Some(i))
+            .map(|(_, c)| *c)
+            .collect()
+    }
+
     /// The `Cookie` header for a request to `url`, or `None` when no cookie
     /// applies. O(1) and allocation-free on an empty jar.
     pub fn cookie_header(&self, url: &Url, now: SystemTime) -> Option<String> {

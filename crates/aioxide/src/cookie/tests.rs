@@ -659,3 +659,33 @@ fn jar_is_send_and_sync() {
     fn check<T: Send + Sync>() {}
     check::<CookieJar>();
 }
+
+#[test]
+fn filter_keeps_the_most_specific_of_each_name() {
+    let mut j = jar();
+    set(
+        &mut j,
+        "http://www.example.com/a/b",
+        &[
+            "n=parent-deep; Domain=example.com; Path=/a",
+            "n=host-root; Path=/",
+            "m=1; Path=/a",
+            "m=2; Path=/a/",
+        ],
+        t(0),
+    );
+    let got: Vec<(String, String)> = j
+        .filter(&url("http://www.example.com/a/b"), t(1))
+        .into_iter()
+        .map(|c| (c.name.clone(), c.value.clone()))
+        .collect();
+    // The host's own cookie beats a longer path on the parent domain; of two
+    // paths on one domain the longer wins. Header order is kept.
+    assert_eq!(
+        got,
+        [
+            ("m".to_owned(), "2".to_owned()),
+            ("n".to_owned(), "host-root".to_owned())
+        ]
+    );
+}

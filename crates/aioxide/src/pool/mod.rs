@@ -244,8 +244,8 @@ impl Pool {
                     queued = true;
                     s.clone().acquire_owned()
                 })
-                    .await?
-                    .map_err(|_| Error::new(ErrorKind::Closed, "Connector is closed."))?,
+                .await?
+                .map_err(|_| Error::new(ErrorKind::Closed, "Connector is closed."))?,
             }),
         };
         let host = if self.cfg.limit_per_host > 0 {
@@ -261,8 +261,8 @@ impl Pool {
                     queued = true;
                     sem.acquire_owned()
                 })
-                    .await?
-                    .map_err(|_| Error::new(ErrorKind::Closed, "Connector is closed."))?,
+                .await?
+                .map_err(|_| Error::new(ErrorKind::Closed, "Connector is closed."))?,
             })
         } else {
             None

@@ -1,0 +1,170 @@
+"""Cookies through a session: the jar set from responses (redirects
+included) and sent with requests, session and request cookies=, DummyCookieJar,
+a jar of the user's own, and resp.cookies."""
+
+from __future__ import annotations
+
+from http.cookies import BaseCookie, SimpleCookie
+from typing import Any
+
+import pytest
+from aiohttp import web
+from yarl import URL
+
+
+@pytest.fixture
+async def base(serve: Any) -> str:
+    async def set_(request: web.Request) -> web.Response:
+        resp = web.Response(text="set")
+        for k, v in request.query.items():
+            resp.set_cookie(k, v)
+        return resp
+
+    async def show(request: web.Request) -> web.Response:
+        return web.json_response(
+            {"cookies": dict(request.cookies), "header": request.headers.get("Cookie")}
+        )
+
+    async def set_and_redirect(request: web.Request) -> web.Response:
+        resp = web.HTTPFound("/show")
+        resp.set_cookie("hop", "1")
+        raise resp
+
+    app = web.Application()
+    app.router.add_get("/set", set_)
+    app.router.add_get("/show", show)
+    app.router.add_get("/set-and-redirect", set_and_redirect)
+    return str(await serve(app))
+
+
+def jar(aiohttp: Any) -> Any:
+    return aiohttp.CookieJar(unsafe=True)  # the test servers are on 127.0.0.1
+
+
+async def test_jar_stores_and_sends(aiohttp: Any, base: str) -> None:
+    async with aiohttp.ClientSession(cookie_jar=jar(aiohttp)) as s:
+        async with s.get(base + "/set", params={"a": "1", "b": "2"}) as resp:
+            assert resp.cookies["a"].value == "1"
+        assert {m.key for m in s.cookie_jar} == {"a", "b"}
+        assert len(s.cookie_jar) == 2
+        async with s.get(base + "/show") as resp:
+            assert (await resp.json())["cookies"] == {"a": "1", "b": "2"}
+
+
+async def test_default_jar_refuses_ip_hosts(aiohttp: Any, base: str) -> None:
+    async with aiohttp.ClientSession() as s:
+        assert isinstance(s.cookie_jar, aiohttp.CookieJar)
+        async with s.get(base + "/set", params={"a": "1"}) as resp:
+            await resp.read()
+        assert len(s.cookie_jar) == 0
+
+
+async def test_cookie_set_on_redirect_goes_to_its_target(aiohttp: Any, base: str) -> None:
+    async with aiohttp.ClientSession(cookie_jar=jar(aiohttp)) as s:
+        async with s.get(base + "/set-and-redirect") as resp:
+            got = await resp.json()
+    assert got["cookies"] == {"hop": "1"}
+
+
+async def test_session_cookies(aiohttp: Any, base: str) -> None:
+    async with aiohttp.ClientSession(cookie_jar=jar(aiohttp), cookies={"s": "1"}) as s:
+        async with s.get(base + "/show") as resp:
+            assert (await resp.json())["cookies"] == {"s": "1"}
+
+
+async def test_request_cookies_override_jar(aiohttp: Any, base: str) -> None:
+    async with aiohttp.ClientSession(cookie_jar=jar(aiohttp), cookies={"a": "jar", "b": "2"}) as s:
+        async with s.get(base + "/show", cookies={"a": "req", "c": "3"}) as resp:
+            got = (await resp.json())["cookies"]
+        assert got == {"a": "req", "b": "2", "c": "3"}
+        # The request's cookies are not stored.
+        assert {m.key for m in s.cookie_jar} == {"a", "b"}
+
+
+async def test_request_cookies_with_default_jar(aiohttp: Any, base: str) -> None:
+    async with aiohttp.ClientSession() as s:
+        async with s.get(base + "/show", cookies={"x": "y z"}) as resp:
+            got = (await resp.json())["cookies"]
+    assert got == {"x": "y z"}
+
+
+async def test_explicit_cookie_header_merges(aiohttp: Any, base: str) -> None:
+    async with aiohttp.ClientSession(cookie_jar=jar(aiohttp), cookies={"a": "jar"}) as s:
+        async with s.get(base + "/show", headers={"Cookie": "h=1; a=header"}) as resp:
+            got = (await resp.json())["cookies"]
+    assert got == {"h": "1", "a": "jar"}
+
+
+async def test_dummy_cookie_jar_keeps_nothing(aiohttp: Any, base: str) -> None:
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as s:
+        async with s.get(base + "/set", params={"a": "1"}) as resp:
+            await resp.read()
+        assert len(s.cookie_jar) == 0
+        async with s.get(base + "/show", cookies={"r": "1"}) as resp:
+            assert (await resp.json())["cookies"] == {"r": "1"}
+
+
+async def test_user_cookie_jar_is_used(aiohttp: Any, base: str) -> None:
+    class MyJar(aiohttp.abc.AbstractCookieJar):  # type: ignore[name-defined,misc]
+        def __init__(self) -> None:
+            self.updates: list[Any] = []
+            self.filtered: list[URL] = []
+
+        @property
+        def quote_cookie(self) -> bool:
+            return True
+
+        @property
+        def unsafe(self) -> bool:
+            return True
+
+        @property
+        def cookies(self) -> Any:
+            return {}
+
+        @property
+        def host_only_cookies(self) -> Any:
+            return frozenset()
+
+        def __len__(self) -> int:
+            return 0
+
+        def __iter__(self) -> Any:
+            return iter(())
+
+        def clear(self, predicate: Any = None) -> None:
+            pass
+
+        def clear_domain(self, domain: str) -> None:
+            pass
+
+        def update_cookies(self, cookies: Any, response_url: URL = URL()) -> None:
+            self.updates.append((dict(cookies), response_url))
+
+        def filter_cookies(self, request_url: URL) -> BaseCookie[str]:
+            self.filtered.append(request_url)
+            c: SimpleCookie = SimpleCookie()
+            c["from_jar"] = "yes"
+            return c
+
+    my = MyJar()
+    async with aiohttp.ClientSession(cookie_jar=my) as s:
+        assert s.cookie_jar is my
+        async with s.get(base + "/set-and-redirect") as resp:
+            got = await resp.json()
+    assert got["cookies"] == {"from_jar": "yes"}
+    assert [u.path for u in my.filtered] == ["/set-and-redirect", "/show"]
+    assert my.updates and "hop" in my.updates[0][0]
+
+
+async def test_save_and_load_through_session(aiohttp: Any, base: str, tmp_path: Any) -> None:
+    path = tmp_path / "cookies.json"
+    async with aiohttp.ClientSession(cookie_jar=jar(aiohttp)) as s:
+        async with s.get(base + "/set", params={"k": "v"}) as resp:
+            await resp.read()
+        s.cookie_jar.save(path)
+    j2 = jar(aiohttp)
+    j2.load(path)
+    async with aiohttp.ClientSession(cookie_jar=j2) as s:
+        async with s.get(base + "/show") as resp:
+            assert (await resp.json())["cookies"] == {"k": "v"}
