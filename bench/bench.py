@@ -11,6 +11,10 @@ and the median wall time and median CPU time are reported):
   dl    200 GETs of /1m (1 MiB) read with `await resp.read()`, one at a time
   up    200 POSTs of a 1 MiB bytes body to /upload, one at a time
   json  5000 GETs of /json (~2 KB) parsed with `await resp.json()`, one at a time
+  tls_conc  20000 GETs of /small over HTTPS (ssl=False), 64 in flight
+  tls_dl    200 GETs of /1m over HTTPS (ssl=False), one at a time
+  mw    as conc, through one trivial client middleware (its cost: compare with conc)
+  trace as conc, with one TraceConfig (a no-op on_request_start handler)
 
 Each (client, loop) pair runs in a fresh subprocess with a fresh event loop, so one
 client's threads or caches never count in the other's figures.  Each scenario uses its own
@@ -47,7 +51,13 @@ SCENARIOS = {
     "dl": (200, 20),
     "up": (200, 20),
     "json": (5000, 200),
+    "tls_conc": (20000, 640),
+    "tls_dl": (200, 20),
+    "mw": (20000, 640),
+    "trace": (20000, 640),
 }
+CONCURRENT = ("conc", "tls_conc", "mw", "trace")
+BYTES_SCENARIOS = ("dl", "up", "tls_dl")
 CLIENTS = ("aiohttp", "aioxide")
 LOOPS = ("asyncio", "uvloop")
 TIMEOUT = 120  # seconds for one scenario, warm-up and repeats included
@@ -79,6 +89,13 @@ def write_docroot(root: str) -> None:
     for name, data in files.items():
         with open(os.path.join(root, name), "wb") as f:
             f.write(data)
+    # A certificate for the HTTPS server (next to the docroot, not in it).
+    import trustme
+
+    cert = trustme.CA().issue_cert("127.0.0.1")
+    parent = os.path.dirname(os.path.abspath(root))
+    cert.cert_chain_pems[0].write_to_path(os.path.join(parent, "cert.pem"))
+    cert.private_key_pem.write_to_path(os.path.join(parent, "key.pem"))
 
 
 # ---------------------------------------------------------------- worker (one client, one loop)
@@ -96,16 +113,19 @@ def fail(what: str, status: int, got: object) -> NoReturn:
 def request_fn(name: str, session: Any, base: str) -> tuple[Callable[[], Awaitable[None]], int]:
     """One request of scenario `name`, which checks its answer; and the bytes it moves."""
     small, big, doc = base + "/small", base + "/1m", base + "/json"
+    extra: dict[str, Any] = {}
+    if name.startswith("tls_"):
+        extra["ssl"] = False
     payload = b"u" * MIB
 
     async def get_small() -> None:
-        async with session.get(small) as resp:
+        async with session.get(small, **extra) as resp:
             body = await resp.read()
             if resp.status != 200 or len(body) != SMALL_SIZE:
                 fail("GET /small", resp.status, body)
 
     async def download() -> None:
-        async with session.get(big) as resp:
+        async with session.get(big, **extra) as resp:
             body = await resp.read()
             if resp.status != 200 or len(body) != MIB:
                 fail("GET /1m", resp.status, len(body))
@@ -128,7 +148,30 @@ def request_fn(name: str, session: Any, base: str) -> tuple[Callable[[], Awaitab
         "dl": (download, MIB),
         "up": (upload, MIB),
         "json": (get_json, len(json.dumps(json_doc()))),
+        "tls_conc": (get_small, SMALL_SIZE),
+        "tls_dl": (download, MIB),
+        "mw": (get_small, SMALL_SIZE),
+        "trace": (get_small, SMALL_SIZE),
     }[name]
+
+
+def session_options(http: Any, name: str) -> dict[str, Any]:
+    """What the scenario adds to the session: a middleware or a trace config."""
+    if name == "mw":
+
+        async def passthrough(req: Any, handler: Any) -> Any:
+            return await handler(req)
+
+        return {"middlewares": (passthrough,)}
+    if name == "trace":
+
+        async def on_start(session: Any, ctx: Any, params: Any) -> None:
+            return None
+
+        tc = http.TraceConfig()
+        tc.on_request_start.append(on_start)
+        return {"trace_configs": [tc]}
+    return {}
 
 
 async def drive(one: Callable[[], Awaitable[None]], n: int, concurrency: int) -> None:
@@ -158,9 +201,11 @@ async def measure(
     http: Any, name: str, base: str, n: int, warmup: int, repeat: int
 ) -> dict[str, Any]:
     """Warm up, then time `n` requests `repeat` times; keep the median wall and CPU time."""
-    concurrency = CONCURRENCY if name == "conc" else 1
+    concurrency = CONCURRENCY if name in CONCURRENT else 1
     walls, cpus = [], []
-    async with http.ClientSession(connector=http.TCPConnector(limit=CONCURRENCY)) as session:
+    connector = http.TCPConnector(limit=CONCURRENCY)
+    options = session_options(http, name)
+    async with http.ClientSession(connector=connector, **options) as session:
         one, size = request_fn(name, session, base)
         await drive(one, warmup, concurrency)
         for _ in range(repeat):
@@ -181,7 +226,13 @@ async def measure(
 
 
 def worker_main(
-    client: str, loop_name: str, base: str, names: list[str], scale: int, repeat: int
+    client: str,
+    loop_name: str,
+    base: str,
+    names: list[str],
+    scale: int,
+    repeat: int,
+    tls_base: str | None = None,
 ) -> None:
     http = importlib.import_module(client)
     if loop_name == "uvloop":
@@ -193,7 +244,13 @@ def worker_main(
     asyncio.set_event_loop(loop)
     results = []
     for name in names:
-        run = asyncio.wait_for(measure(http, name, base, *counts(name, scale), repeat), TIMEOUT)
+        url = base
+        if name.startswith("tls_"):
+            if not tls_base:
+                results.append({"scenario": name, "error": "no --tls-url given"})
+                continue
+            url = tls_base
+        run = asyncio.wait_for(measure(http, name, url, *counts(name, scale), repeat), TIMEOUT)
         try:
             results.append(loop.run_until_complete(run))
         except Exception as e:  # noqa: BLE001 - any failure is reported, then the next runs
@@ -226,6 +283,8 @@ def importable(module: str) -> str | None:
 def run_pair(client: str, loop: str, args: argparse.Namespace, names: list[str]) -> list[dict]:
     """Run one worker subprocess; its stderr goes straight to ours."""
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", "--url", args.url]
+    if args.tls_url:
+        cmd += ["--tls-url", args.tls_url]
     cmd += ["--clients", client, "--loops", loop, "--scenarios", ",".join(names)]
     cmd += ["--repeat", str(args.repeat)] + (["--quick"] if args.quick else [])
     try:
@@ -249,7 +308,7 @@ def figures(row: dict) -> tuple[float, float] | None:
     """(rate, CPU µs per request); rate is MiB/s for dl/up, req/s otherwise."""
     if "error" in row:
         return None
-    per_s = row["bytes"] / MIB if row["scenario"] in ("dl", "up") else row["requests"]
+    per_s = row["bytes"] / MIB if row["scenario"] in BYTES_SCENARIOS else row["requests"]
     return per_s / row["wall_s"], row["cpu_s"] * 1e6 / row["requests"]
 
 
@@ -270,7 +329,7 @@ def print_table(rows: list[dict], names: list[str]) -> None:
                 if fig is None:
                     print(f"{lead}ERROR {r['error']}")
                     continue
-                unit = "MiB/s" if name in ("dl", "up") else "req/s"
+                unit = "MiB/s" if name in BYTES_SCENARIOS else "req/s"
                 ratio = ""
                 if base and r["client"] != "aiohttp":
                     ratio = f"{fig[0] / base[0]:>7.2f}{fig[1] / base[1]:>7.2f}"
@@ -281,6 +340,7 @@ def print_table(rows: list[dict], names: list[str]) -> None:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--url", help="base URL of the server, e.g. http://127.0.0.1:8080")
+    ap.add_argument("--tls-url", help="base URL of the same server over HTTPS")
     ap.add_argument("--clients", default=",".join(CLIENTS))
     ap.add_argument("--loops", default=",".join(LOOPS))
     ap.add_argument("--scenarios", default=",".join(SCENARIOS))
@@ -306,7 +366,8 @@ def main() -> int:
         ap.error(f"unknown client, loop, scenario or bad count: {', '.join(bad)}")
     scale = 10 if args.quick else 1
     if args.worker:
-        worker_main(clients[0], loops[0], args.url.rstrip("/"), names, scale, args.repeat)
+        tls = args.tls_url.rstrip("/") if args.tls_url else None
+        worker_main(clients[0], loops[0], args.url.rstrip("/"), names, scale, args.repeat, tls)
         return 0
 
     for module in [*clients, *(["uvloop"] if "uvloop" in loops else [])]:

@@ -48,9 +48,12 @@ mkdir -p "$TMP/tmp"
 
 # Start nginx on a free port; retry if another process took the port meanwhile.
 for attempt in 1 2 3 4 5; do
-    PORT=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0));
-print(s.getsockname()[1])')
-    sed -e "s|@PREFIX@|$TMP|g" -e "s|@PORT@|$PORT|g" "$HERE/nginx.conf" >"$TMP/nginx.conf"
+    read -r PORT TLSPORT < <("$PY" -c 'import socket
+a, b = socket.socket(), socket.socket()
+a.bind(("127.0.0.1", 0)); b.bind(("127.0.0.1", 0))
+print(a.getsockname()[1], b.getsockname()[1])')
+    sed -e "s|@PREFIX@|$TMP|g" -e "s|@PORT@|$PORT|g" -e "s|@TLSPORT@|$TLSPORT|g" \
+        "$HERE/nginx.conf" >"$TMP/nginx.conf"
     "$NGINX" -p "$TMP" -e "$TMP/error.log" -c "$TMP/nginx.conf" &
     NGINX_PID=$!
     for _ in $(seq 100); do
@@ -67,7 +70,8 @@ if [ -z "$NGINX_PID" ]; then exit 1; fi
 echo "bench: $("$NGINX" -v 2>&1) on 127.0.0.1:$PORT (pid $NGINX_PID)"
 
 # In the background so that a signal to this script runs the trap at once.
-timeout "$TIMEOUT" "$PY" "$HERE/bench.py" --url "http://127.0.0.1:$PORT" "$@" &
+timeout "$TIMEOUT" "$PY" "$HERE/bench.py" --url "http://127.0.0.1:$PORT" \
+    --tls-url "https://127.0.0.1:$TLSPORT" "$@" &
 BENCH_PID=$!
 rc=0
 wait "$BENCH_PID" || rc=$?
