@@ -550,3 +550,32 @@ def test_uvloop_wait_for_timeout(aiohttp: Any) -> None:
             srv.close()
 
     _run_in_fresh_loop(main, uvloop.new_event_loop)
+
+
+@pytest.mark.skipif(TARGET != "aioxide", reason="the bridge's bookkeeping is aioxide's")
+async def test_bridge_outstanding_count_returns_to_zero(aiohttp: Any, raw_server: Any) -> None:
+    # The engine spins only while at most one request is outstanding: the
+    # count must follow completions and cancellations exactly.
+    from aioxide._bridge import bridge_for
+
+    async def slow(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        await read_request_head(r)
+        await asyncio.sleep(0.3)
+        w.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        await w.drain()
+
+    url = await raw_server(slow)
+    async with aiohttp.ClientSession() as s:
+        bridge = bridge_for(asyncio.get_running_loop()).bridge
+        assert bridge.outstanding() == 0
+        task = asyncio.ensure_future(s.get(url))
+        await asyncio.sleep(0.05)
+        assert bridge.outstanding() == 1
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert bridge.outstanding() == 0
+        resps = await asyncio.gather(*(s.get(url) for _ in range(3)))
+        for r in resps:
+            assert await r.read() == b"ok"
+        assert bridge.outstanding() == 0

@@ -24,12 +24,13 @@ from .client_exceptions import ClientConnectionError, ClientResponseError, Conte
 from .helpers import (
     EMPTY_BODY_METHODS,
     EMPTY_BODY_STATUS_CODES,
+    _basic_auth_no_warn,
     parse_content_type,
     parse_mimetype,
     parse_set_cookie_headers,
     sentinel,
 )
-from .http import HttpVersion, HttpVersion11
+from .http import SERVER_SOFTWARE, HttpVersion, HttpVersion11
 from .streams import DEFAULT_LIMIT, EMPTY_PAYLOAD, StreamReader
 
 if TYPE_CHECKING:
@@ -628,6 +629,8 @@ def _history_from_heads(heads: list[Any]) -> tuple[ClientResponse, ...]:
     return tuple(ClientResponse._from_engine(None, h, None, None, None) for h in heads)
 
 
+_NO_SKIP: CIMultiDict[None] = CIMultiDict()
+
 _CONTAINS_CONTROL_CHAR_RE = re.compile(r"[^-!#$%&'*+.^_`|~0-9a-zA-Z]")
 
 #: What the engine sends as Accept-Encoding (it decodes all four).
@@ -678,9 +681,6 @@ class ClientRequest:
         trust_env: bool = False,
         server_hostname: str | None = None,
     ) -> None:
-        from .helpers import _basic_auth_no_warn
-        from .http import SERVER_SOFTWARE
-
         if loop is None:
             loop = asyncio.get_event_loop()
         if match := _CONTAINS_CONTROL_CHAR_RE.search(method):
@@ -724,9 +724,13 @@ class ClientRequest:
                     self.headers[key] = value
                 else:
                     self.headers.add(key, value)
-        self._skip_auto_headers = CIMultiDict((h, None) for h in sorted(skip_auto_headers or ()))
-        used = self.headers.copy()
-        used.extend(self._skip_auto_headers)  # type: ignore[arg-type]
+        if skip_auto_headers:
+            self._skip_auto_headers = CIMultiDict((h, None) for h in sorted(skip_auto_headers))
+            used = self.headers.copy()
+            used.extend(self._skip_auto_headers)  # type: ignore[arg-type]
+        else:
+            self._skip_auto_headers = _NO_SKIP
+            used = self.headers
         for hdr, val in self.DEFAULT_HEADERS.items():
             if hdr not in used:
                 self.headers[hdr] = val

@@ -79,6 +79,27 @@ fn spin_window() -> Duration {
 /// 64 in flight, where the engine never runs out of work.
 const DEFAULT_SPIN_US: u64 = 200;
 
+/// How long the engine spins for the caller's next request once the last one
+/// is answered (`AIOXIDE_IDLE_SPIN_US` overrides): long enough for a tight
+/// loop of requests, short enough not to burn a core while Python works.
+fn idle_spin_window() -> Duration {
+    static SPIN: OnceLock<Duration> = OnceLock::new();
+    *SPIN.get_or_init(|| {
+        let default = if spin_window().is_zero() {
+            0
+        } else {
+            DEFAULT_IDLE_SPIN_US
+        };
+        let us = std::env::var("AIOXIDE_IDLE_SPIN_US")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default);
+        Duration::from_micros(us)
+    })
+}
+
+const DEFAULT_IDLE_SPIN_US: u64 = 60;
+
 fn now_ns() -> u64 {
     static BASE: OnceLock<Instant> = OnceLock::new();
     BASE.get_or_init(Instant::now).elapsed().as_nanos() as u64
@@ -87,13 +108,20 @@ fn now_ns() -> u64 {
 /// The engine side of submission: spawn every job of each batch.
 async fn dispatch(shared: Arc<Shared>) {
     let spin = spin_window().as_nanos() as u64;
+    let idle_spin = idle_spin_window().as_nanos() as u64;
     loop {
         let mut ready = false;
         // Spinning pays off for a caller that waits on one request at a
         // time; with many outstanding the engine is woken once per batch.
-        if spin > 0 && shared.outstanding.load(Ordering::Relaxed) <= 1 {
+        let outstanding = shared.outstanding.load(Ordering::Relaxed);
+        // While the request is in flight, spin for its answer; once it is
+        // answered, only briefly for the caller's next request (a caller
+        // that spends longer in Python between requests pays a wake-up
+        // instead of a spinning core).
+        let window = if outstanding == 0 { idle_spin } else { spin };
+        if window > 0 && outstanding <= 1 {
             // Yielding lets the scheduler poll the I/O driver without parking.
-            while now_ns().saturating_sub(shared.last_activity.load(Ordering::Relaxed)) < spin {
+            while now_ns().saturating_sub(shared.last_activity.load(Ordering::Relaxed)) < window {
                 if !shared
                     .submit
                     .lock()
@@ -208,6 +236,7 @@ impl Bridge {
             shared.push(id, d);
         });
         let slot = Arc::new(AbortSlot::default());
+        self.shared.outstanding.fetch_add(1, Ordering::Relaxed);
         // The loop thread holds the GIL here, so drain cannot run before this.
         self.pending().insert(
             id,
@@ -290,6 +319,7 @@ impl Bridge {
             let Some(p) = self.pending().remove(&id) else {
                 continue;
             };
+            self.shared.outstanding.fetch_sub(1, Ordering::Relaxed);
             let fut = p.fut.bind(py);
             let outcome = deliver(py);
             let r = match outcome {
@@ -320,6 +350,11 @@ impl Bridge {
     /// Number of futures still waiting on the engine.
     fn pending_count(&self) -> usize {
         self.pending().len()
+    }
+
+    /// The count the engine's spin decision reads (futures not completed).
+    fn outstanding(&self) -> usize {
+        self.shared.outstanding.load(Ordering::Relaxed)
     }
 
     /// Abort everything in flight and release the runtime.
