@@ -44,3 +44,25 @@ async def test_idle_connection_kept_within_keepalive_timeout(aiohttp: Any, serve
                 assert await r.text() == "ok"
             await asyncio.sleep(0.1)
     assert len(peers) == 1
+
+
+async def test_idle_connection_is_closed_for_the_server(aiohttp: Any, raw_server: Any) -> None:
+    # The server must see the idle connection closed once keepalive_timeout
+    # has passed, without any further request (aiohttp's connector does it).
+    from conftest import read_request_head
+
+    closed = asyncio.Event()
+
+    async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        await read_request_head(r)
+        w.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        await w.drain()
+        if await r.read(1) == b"":
+            closed.set()
+
+    url = await raw_server(handler)
+    conn = aiohttp.TCPConnector(keepalive_timeout=0.2)
+    async with aiohttp.ClientSession(connector=conn) as s:
+        async with s.get(url) as r:
+            assert await r.read() == b"ok"
+        await asyncio.wait_for(closed.wait(), 3)

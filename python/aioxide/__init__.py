@@ -10,6 +10,7 @@ async with aiohttp.ClientSession() as session:
 from __future__ import annotations
 
 from . import abc, hdrs
+from ._tls import Fingerprint
 from .client import ClientSession, ClientTimeout, request
 from .client_exceptions import (
     ClientConnectionError,
@@ -142,6 +143,7 @@ __all__ = (
     "EMPTY_PAYLOAD",
     "encode_basic_auth",
     "ETag",
+    "Fingerprint",
     "FormData",
     "get_payload",
     "hdrs",

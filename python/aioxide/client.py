@@ -20,6 +20,7 @@ from yarl import URL
 from . import hdrs
 from ._aioxide import redirect_step as _redirect_step
 from ._bridge import bridge_for
+from ._tls import tls_for
 from .client_exceptions import (
     ClientConnectionError,
     ClientConnectorError,
@@ -403,10 +404,9 @@ class ClientSession:
     ) -> ClientResponse:
         if self.closed:
             raise RuntimeError("Session is closed")
-        if proxy is not None or fingerprint is not None or ssl_context is not None:
-            raise _not_supported("this request option")
-        if ssl is not True and ssl is not None and not isinstance(ssl, bool):
-            raise _not_supported("an SSLContext or Fingerprint as ssl=")
+        if proxy is not None:
+            raise _not_supported("proxy=")
+        tls = tls_for(self._connector._ssl, ssl, verify_ssl, ssl_context, fingerprint)  # type: ignore[union-attr]
         mws = self._middlewares if middlewares is None else middlewares
         if mws or self._hooked:
             return await self._request_hooked(
@@ -428,7 +428,7 @@ class ClientSession:
                 raise_for_status=raise_for_status,
                 read_until_eof=read_until_eof,
                 timeout=timeout,
-                verify=ssl is not False and verify_ssl is not False and self._connector._verify_ssl,  # type: ignore[union-attr]
+                tls=tls,
                 ssl=ssl,
                 server_hostname=server_hostname,
                 trace_request_ctx=trace_request_ctx,
@@ -469,7 +469,7 @@ class ClientSession:
         skip: Any = self._skip_list
         if skip_auto_headers is not None:
             skip = [*skip, *(str(h) for h in skip_auto_headers)]
-        verify = ssl is not False and verify_ssl is not False and self._connector._verify_ssl  # type: ignore[union-attr]
+        verify = tls if isinstance(tls, bool) else True
         if auto_decompress is None:
             auto_decompress = self._auto_decompress
         if compress:
@@ -518,6 +518,7 @@ class ClientSession:
             _request_cookies_list(cookies) if cookies else (),
             self._retry_connection,
             self._engine_jar,
+            None if isinstance(tls, bool) else tls,
         )
         if feeder is None:
             try:
@@ -598,7 +599,7 @@ class ClientSession:
         raise_for_status: Any,
         read_until_eof: bool,
         timeout: Any,
-        verify: bool,
+        tls: Any,
         ssl: Any,
         server_hostname: str | None,
         trace_request_ctx: Any,
@@ -688,7 +689,7 @@ class ClientSession:
                 t.sock_read,
                 t.sock_connect,
                 auto_decompress,
-                verify,
+                tls if isinstance(tls, bool) else True,
                 limits[0],
                 limits[1],
                 None,
@@ -703,6 +704,8 @@ class ClientSession:
                 limits[2],
                 [],
                 self._retry_connection,
+                None,
+                None if isinstance(tls, bool) else tls,
             )
             if feeder is not None:
                 feeder.start(payload.source, loop, bridge)

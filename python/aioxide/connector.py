@@ -11,6 +11,7 @@ from typing import Any, NamedTuple
 
 from ._aioxide import Session as _EngineSession
 from ._bridge import bridge_for
+from ._tls import connector_ssl_from_args
 from .helpers import _SENTINEL, sentinel
 from .http import SERVER_SOFTWARE
 from .resolver import ThreadedResolver, _make_socket, _start_resolve
@@ -75,6 +76,7 @@ class BaseConnector:
 
     # The engine decides TLS verification per request; the connector default.
     _verify_ssl = True
+    _ssl: Any = True
 
     @property
     def closed(self) -> bool:
@@ -161,10 +163,7 @@ class TCPConnector(BaseConnector):
         socket_factory: Any = None,
         ssl_shutdown_timeout: Any = sentinel,
     ) -> None:
-        if fingerprint is not None:
-            raise _not_supported("fingerprint=")
-        if ssl_context is not None or not isinstance(ssl, bool):
-            raise _not_supported("an SSLContext or Fingerprint as ssl=")
+        self._ssl = connector_ssl_from_args(verify_ssl, fingerprint, ssl_context, ssl)
         hooks: dict[str, Any] = {}
         if resolver is not None and type(resolver) is not ThreadedResolver:
             hooks["resolver"] = functools.partial(_start_resolve, resolver)
@@ -201,7 +200,7 @@ class TCPConnector(BaseConnector):
         self._resolver = resolver
         self._socket_factory = socket_factory
         self._local_addr = local_addr
-        self._verify_ssl = bool(ssl) and verify_ssl
+        self._verify_ssl = self._ssl is not False
         self._use_dns_cache = use_dns_cache
         self._ttl_dns_cache = ttl_dns_cache
         self._family = family

@@ -2,7 +2,7 @@
 //! aiohttp raises for the same failure.
 
 use aioxide::{Error, ErrorKind};
-use pyo3::exceptions::{PyRuntimeError, PyTimeoutError, PyValueError};
+use pyo3::exceptions::{PyNotImplementedError, PyRuntimeError, PyTimeoutError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyList, PyTuple};
@@ -55,7 +55,7 @@ fn gai_error<'py>(py: Python<'py>, e: &Error) -> PyResult<Bound<'py, PyAny>> {
 
 /// The URL of an URL error: a yarl.URL when yarl can read it, as aiohttp.
 fn url_value<'py>(py: Python<'py>, e: &Error) -> PyResult<Bound<'py, PyAny>> {
-    let raw = e.url.clone().unwrap_or_default();
+    let raw = e.url.as_deref().unwrap_or_default().to_owned();
     match py
         .import("yarl")
         .and_then(|y| y.getattr("URL"))
@@ -89,7 +89,7 @@ pub fn request_info<'py>(py: Python<'py>, e: &Error) -> PyResult<Bound<'py, PyAn
         )),
         None => reqrep.getattr("_request_info")?.call1((
             "GET",
-            e.url.clone().unwrap_or_default(),
+            e.url.as_deref().unwrap_or_default().to_owned(),
             Vec::<(String, String)>::new(),
         )),
     }
@@ -118,6 +118,7 @@ fn build(py: Python<'_>, e: &Error) -> PyResult<PyErr> {
     let exc = match e.kind {
         ErrorKind::InvalidArgument => return Ok(PyValueError::new_err(msg)),
         ErrorKind::Closed => return Ok(PyRuntimeError::new_err(msg)),
+        ErrorKind::Unsupported => return Ok(PyNotImplementedError::new_err(msg)),
         ErrorKind::TotalTimeout => return Ok(PyTimeoutError::new_err(())),
         ErrorKind::InvalidUrl => class(py, "InvalidUrlClientError")?.call1((url_value(py, e)?,))?,
         ErrorKind::NonHttpUrl => class(py, "NonHttpUrlClientError")?.call1((url_value(py, e)?,))?,
@@ -143,6 +144,18 @@ fn build(py: Python<'_>, e: &Error) -> PyResult<PyErr> {
                 .call1((1, msg))?;
             class(py, "ClientConnectorCertificateError")?
                 .call1((connection_key(py, e)?, cert_err))?
+        }
+        ErrorKind::FingerprintMismatch => {
+            let (expected, got) = match &e.fingerprints {
+                Some(f) => (f.expected.as_slice(), f.got.as_slice()),
+                None => (&[][..], &[][..]),
+            };
+            class(py, "ServerFingerprintMismatch")?.call1((
+                pyo3::types::PyBytes::new(py, expected),
+                pyo3::types::PyBytes::new(py, got),
+                e.host.clone().unwrap_or_default(),
+                e.port.unwrap_or(0),
+            ))?
         }
         ErrorKind::ConnectTimeout => class(py, "ConnectionTimeoutError")?.call1((msg,))?,
         ErrorKind::ReadTimeout => class(py, "SocketTimeoutError")?.call1((msg,))?,

@@ -9,6 +9,7 @@ mod cookies;
 mod errors;
 mod hooks;
 mod runtime;
+mod tls;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -487,7 +488,7 @@ impl Session {
     }
 
     /// Start a request; `fut` completes with a `Response` or an exception.
-    #[pyo3(signature = (bridge, fut, method, url, headers, body, content_type, auth, skip_auto_headers, allow_redirects, max_redirects, total, connect, sock_read, sock_connect, auto_decompress, verify_ssl, max_line_size=8190, max_field_size=8190, default_auth=None, default_auth_origin=None, body_stream=None, chunked=false, compress=None, expect100=false, http10=false, read_until_eof=true, server_hostname=None, max_headers=128, cookies=Vec::new(), retry=true, cookie_jar=None))]
+    #[pyo3(signature = (bridge, fut, method, url, headers, body, content_type, auth, skip_auto_headers, allow_redirects, max_redirects, total, connect, sock_read, sock_connect, auto_decompress, verify_ssl, max_line_size=8190, max_field_size=8190, default_auth=None, default_auth_origin=None, body_stream=None, chunked=false, compress=None, expect100=false, http10=false, read_until_eof=true, server_hostname=None, max_headers=128, cookies=Vec::new(), retry=true, cookie_jar=None, tls=None))]
     #[allow(clippy::too_many_arguments)]
     fn request(
         &self,
@@ -523,6 +524,7 @@ impl Session {
         cookies: Vec<(String, String)>,
         retry: bool,
         cookie_jar: Option<&cookies::CookieStore>,
+        tls: Option<&tls::TlsConfig>,
     ) -> PyResult<u64> {
         let body_stream = match body_stream {
             Some(r) => Some(
@@ -550,10 +552,10 @@ impl Session {
             max_redirects,
             timeouts: Timeouts::from_secs(total, connect, sock_read, sock_connect),
             auto_decompress,
-            tls: if verify_ssl {
-                TlsMode::Verify
-            } else {
-                TlsMode::NoVerify
+            tls: match tls {
+                Some(t) => t.mode(),
+                None if verify_ssl => TlsMode::Verify,
+                None => TlsMode::NoVerify,
             },
             head_limits: HeadLimits {
                 max_line_size,
@@ -656,6 +658,7 @@ fn _aioxide(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<BodyReader>()?;
     m.add_class::<hooks::ResolveToken>()?;
     m.add_class::<hooks::SocketToken>()?;
+    m.add_class::<tls::TlsConfig>()?;
     m.add_class::<cookies::CookieStore>()?;
     m.add_function(wrap_pyfunction!(body_channel, m)?)?;
     m.add_function(wrap_pyfunction!(redirect_step, m)?)?;

@@ -29,6 +29,12 @@ pub enum ErrorKind {
     Tls,
     /// The server's certificate was rejected (`ClientConnectorCertificateError`).
     Certificate,
+    /// The leaf certificate's SHA-256 is not the pinned one
+    /// (`ServerFingerprintMismatch`); the digests are in [`Error::fingerprints`].
+    FingerprintMismatch,
+    /// A configuration the engine cannot honour, e.g. an SSLContext setting
+    /// rustls has no equivalent for (`NotImplementedError`).
+    Unsupported,
     /// `ClientTimeout.connect` / `sock_connect` elapsed (`ConnectionTimeoutError`).
     ConnectTimeout,
     /// `ClientTimeout.sock_read` elapsed (`SocketTimeoutError`).
@@ -61,12 +67,22 @@ pub struct Error {
     pub is_tls: bool,
     /// The OS error number, where the cause was an OS error.
     pub errno: Option<i32>,
-    /// The offending URL (invalid / non-http / redirect errors).
-    pub url: Option<String>,
+    /// The offending URL (invalid / non-http / redirect errors); boxed to
+    /// keep `Error` within clippy's large-error bound.
+    pub url: Option<Box<str>>,
     /// Responses seen before the error (TooManyRedirects).
     pub history: Vec<ResponseHead>,
     /// The request in flight when the error happened, for `request_info`.
     pub request: Option<std::sync::Arc<crate::response::RequestInfo>>,
+    /// Expected and received certificate digests (FingerprintMismatch).
+    pub fingerprints: Option<Box<Fingerprints>>,
+}
+
+/// The pinned and the presented SHA-256 digest of a server's certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fingerprints {
+    pub expected: Vec<u8>,
+    pub got: Vec<u8>,
 }
 
 impl Error {
@@ -81,11 +97,12 @@ impl Error {
             url: None,
             history: Vec::new(),
             request: None,
+            fingerprints: None,
         }
     }
 
     pub fn with_url(mut self, url: impl Into<String>) -> Self {
-        self.url = Some(url.into());
+        self.url = Some(url.into().into_boxed_str());
         self
     }
 

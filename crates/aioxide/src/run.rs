@@ -611,6 +611,11 @@ fn send_error(e: hyper::Error) -> Error {
     } else {
         let io = std::error::Error::source(&e).and_then(|s| s.downcast_ref::<std::io::Error>());
         match io {
+            // A TLS peer that hangs up without close_notify: a disconnect.
+            Some(ioe) if ioe.kind() == std::io::ErrorKind::UnexpectedEof => Error::new(
+                ErrorKind::ServerDisconnected,
+                format!("Server disconnected: {ioe}"),
+            ),
             Some(ioe) => Error::new(ErrorKind::Io, ioe.to_string()).with_io(ioe),
             None => Error::new(
                 ErrorKind::ServerDisconnected,

@@ -1,14 +1,27 @@
-//! TLS through rustls, verifying against the system's trust store.
+//! TLS through rustls (TLS 1.2 and 1.3): the system's trust store
+//! (`ssl=True`), no verification (`ssl=False`), or a configuration built once
+//! from what an `ssl.SSLContext` / `Fingerprint` asks for
+//! ([`TlsMode::Custom`]).
 
-use std::sync::{Arc, OnceLock};
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls::client::WebPkiServerVerifier;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::{
+    CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
+    SupportedProtocolVersion,
+};
 use tokio::net::TcpStream;
 
 use super::Stream;
-use crate::error::{Error, ErrorKind};
+use crate::error::{Error, ErrorKind, Fingerprints};
 
 /// How to check the server (aiohttp's `ssl=`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -17,22 +30,197 @@ pub enum TlsMode {
     Verify,
     /// `ssl=False`: no verification at all.
     NoVerify,
+    /// An `SSLContext` or a `Fingerprint`: a configuration built once
+    /// ([`TlsMode::custom`]); equal only to itself (its id).
+    Custom(Arc<TlsSpec>),
+}
+
+impl TlsMode {
+    /// Build a custom mode from `opts` (reads the client certificate files).
+    pub fn custom(opts: &TlsOptions) -> Result<TlsMode, Error> {
+        Ok(TlsMode::Custom(Arc::new(TlsSpec::build(opts)?)))
+    }
+}
+
+/// TLS 1.2's wire number (`ssl.TLSVersion.TLSv1_2`).
+pub const TLS12: u16 = 0x0303;
+/// TLS 1.3's wire number (`ssl.TLSVersion.TLSv1_3`).
+pub const TLS13: u16 = 0x0304;
+
+/// A client certificate chain for mutual TLS, as `load_cert_chain` got it:
+/// PEM files; the key is in `cert_path` when `key_path` is `None`.
+#[derive(Debug, Clone, Default)]
+pub struct ClientCert {
+    pub cert_path: PathBuf,
+    pub key_path: Option<PathBuf>,
+    /// A password was given: only unencrypted keys can be used, so an
+    /// encrypted key is refused with [`ErrorKind::Unsupported`] either way.
+    pub has_password: bool,
+}
+
+/// What a custom TLS configuration is made of.
+#[derive(Debug, Clone)]
+pub struct TlsOptions {
+    /// Verify the certificate chain (`verify_mode != CERT_NONE`).
+    pub verify: bool,
+    /// Check the certificate against the server name (`check_hostname`);
+    /// ignored without `verify`.
+    pub check_hostname: bool,
+    /// Trust the system's store (rustls-native-certs).
+    pub system_roots: bool,
+    /// Trust these DER certificates too.
+    pub ca_ders: Vec<Vec<u8>>,
+    pub client_cert: Option<ClientCert>,
+    /// The SHA-256 digest the leaf certificate must have (aiohttp's
+    /// `Fingerprint`), checked after the handshake; 32 bytes.
+    pub fingerprint: Option<Vec<u8>>,
+    /// Lowest and highest protocol version as wire numbers
+    /// ([`TLS12`], [`TLS13`]); `None`: no bound.
+    pub min_version: Option<u16>,
+    pub max_version: Option<u16>,
+    /// Only these cipher suites (IANA numbers) where the list was narrowed;
+    /// `None`: rustls' defaults.
+    pub cipher_suites: Option<Vec<u16>>,
+    /// Append the session secrets here, in NSS key log format
+    /// (`SSLContext.keylog_filename`).
+    pub keylog_path: Option<PathBuf>,
+    /// Offer session resumption (off for `OP_NO_TICKET`).
+    pub resumption: bool,
+}
+
+impl Default for TlsOptions {
+    fn default() -> Self {
+        TlsOptions {
+            verify: true,
+            check_hostname: true,
+            system_roots: true,
+            ca_ders: Vec::new(),
+            client_cert: None,
+            fingerprint: None,
+            min_version: None,
+            max_version: None,
+            cipher_suites: None,
+            keylog_path: None,
+            resumption: true,
+        }
+    }
+}
+
+/// A custom TLS configuration: the rustls config, built once, and the
+/// checks made after the handshake.  Equal and hashed by its id, so that
+/// connections made with it are pooled apart from every other one.
+pub struct TlsSpec {
+    id: u64,
+    config: Arc<ClientConfig>,
+    fingerprint: Option<Vec<u8>>,
+    verify: bool,
+    check_hostname: bool,
+}
+
+impl TlsSpec {
+    /// Build the rustls configuration for `opts`.  Errors are
+    /// [`ErrorKind::InvalidArgument`] (bad input: a fingerprint that is not
+    /// 32 bytes, unreadable or empty PEM files, an empty version range) or
+    /// [`ErrorKind::Unsupported`] (what rustls cannot do: an encrypted key,
+    /// only versions below TLS 1.2, no usable cipher suite).
+    pub fn build(opts: &TlsOptions) -> Result<TlsSpec, Error> {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        if let Some(fp) = &opts.fingerprint {
+            if fp.len() != 32 {
+                return Err(invalid(format!(
+                    "a fingerprint is a SHA-256 digest of 32 bytes, not {}",
+                    fp.len()
+                )));
+            }
+        }
+        let config = build_config(opts)?;
+        Ok(TlsSpec {
+            id: NEXT.fetch_add(1, Ordering::Relaxed),
+            config: Arc::new(config),
+            fingerprint: opts.fingerprint.clone(),
+            verify: opts.verify,
+            check_hostname: opts.verify && opts.check_hostname,
+        })
+    }
+
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The pinned SHA-256 digest of the leaf certificate, if any.
+    pub fn fingerprint(&self) -> Option<&[u8]> {
+        self.fingerprint.as_deref()
+    }
+
+    pub fn verify(&self) -> bool {
+        self.verify
+    }
+
+    pub fn check_hostname(&self) -> bool {
+        self.check_hostname
+    }
+
+    pub fn config(&self) -> &Arc<ClientConfig> {
+        &self.config
+    }
+}
+
+impl fmt::Debug for TlsSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TlsSpec")
+            .field("id", &self.id)
+            .field("verify", &self.verify)
+            .field("check_hostname", &self.check_hostname)
+            .field("fingerprint", &self.fingerprint.is_some())
+            .finish()
+    }
+}
+
+impl PartialEq for TlsSpec {
+    fn eq(&self, other: &Self) -> bool {
+        self.id == other.id
+    }
+}
+
+impl Eq for TlsSpec {}
+
+impl Hash for TlsSpec {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.id.hash(state);
+    }
+}
+
+fn invalid(msg: impl Into<String>) -> Error {
+    Error::new(ErrorKind::InvalidArgument, msg)
+}
+
+fn unsupported(msg: impl Into<String>) -> Error {
+    Error::new(ErrorKind::Unsupported, msg)
 }
 
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
+    static P: OnceLock<Arc<rustls::crypto::CryptoProvider>> = OnceLock::new();
+    P.get_or_init(|| Arc::new(rustls::crypto::ring::default_provider()))
+        .clone()
 }
 
-fn system_roots() -> RootCertStore {
-    let mut roots = RootCertStore::empty();
-    let found = rustls_native_certs::load_native_certs();
-    for cert in found.certs {
-        let _ = roots.add(cert);
-    }
-    if roots.is_empty() {
-        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    }
-    roots
+/// The system's trust store, loaded once (the bundled Mozilla roots when
+/// the system has none).
+fn system_roots() -> Arc<RootCertStore> {
+    static ROOTS: OnceLock<Arc<RootCertStore>> = OnceLock::new();
+    ROOTS
+        .get_or_init(|| {
+            let mut roots = RootCertStore::empty();
+            let found = rustls_native_certs::load_native_certs();
+            for cert in found.certs {
+                let _ = roots.add(cert);
+            }
+            if roots.is_empty() {
+                roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+            }
+            Arc::new(roots)
+        })
+        .clone()
 }
 
 fn verify_config() -> Arc<ClientConfig> {
@@ -103,6 +291,346 @@ impl ServerCertVerifier for NoVerifier {
     }
 }
 
+/// `check_hostname=False` with verification on: the chain is verified (its
+/// errors come first in webpki), a name mismatch is not an error.
+#[derive(Debug)]
+struct AnyNameVerifier(Arc<WebPkiServerVerifier>);
+
+impl ServerCertVerifier for AnyNameVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        match self
+            .0
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
+        {
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+            )) => Ok(ServerCertVerified::assertion()),
+            other => other,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.supported_verify_schemes()
+    }
+}
+
+/// `SSLContext.keylog_filename`: session secrets appended in NSS format.
+struct FileKeyLog {
+    path: PathBuf,
+    file: Mutex<Option<std::fs::File>>,
+}
+
+impl fmt::Debug for FileKeyLog {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FileKeyLog")
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+impl rustls::KeyLog for FileKeyLog {
+    fn log(&self, label: &str, client_random: &[u8], secret: &[u8]) {
+        let mut line = String::with_capacity(label.len() + 2 + 2 * (32 + secret.len()));
+        line.push_str(label);
+        line.push(' ');
+        for b in client_random {
+            line.push_str(&format!("{b:02x}"));
+        }
+        line.push(' ');
+        for b in secret {
+            line.push_str(&format!("{b:02x}"));
+        }
+        line.push('\n');
+        let mut guard = self.file.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(f) = guard.as_mut() {
+            let _ = f.write_all(line.as_bytes());
+        }
+    }
+}
+
+fn protocol_versions(opts: &TlsOptions) -> Result<Vec<&'static SupportedProtocolVersion>, Error> {
+    let lo = opts.min_version.unwrap_or(TLS12);
+    let hi = opts.max_version.unwrap_or(TLS13);
+    let mut out = Vec::new();
+    if lo <= TLS12 && TLS12 <= hi {
+        out.push(&rustls::version::TLS12);
+    }
+    if lo <= TLS13 && TLS13 <= hi {
+        out.push(&rustls::version::TLS13);
+    }
+    if out.is_empty() {
+        let msg = format!(
+            "the TLS version range {} to {} admits neither TLS 1.2 nor TLS 1.3",
+            version_name(lo),
+            version_name(hi)
+        );
+        return Err(if lo > hi {
+            invalid(msg)
+        } else {
+            unsupported(msg)
+        });
+    }
+    Ok(out)
+}
+
+fn version_name(v: u16) -> String {
+    match v {
+        0x0300 => "SSLv3".into(),
+        0x0301 => "TLSv1".into(),
+        0x0302 => "TLSv1.1".into(),
+        0x0303 => "TLSv1.2".into(),
+        0x0304 => "TLSv1.3".into(),
+        v => format!("0x{v:04x}"),
+    }
+}
+
+fn crypto_provider(opts: &TlsOptions) -> Result<Arc<rustls::crypto::CryptoProvider>, Error> {
+    let Some(allowed) = &opts.cipher_suites else {
+        return Ok(provider());
+    };
+    let mut p = rustls::crypto::ring::default_provider();
+    p.cipher_suites
+        .retain(|s| allowed.contains(&u16::from(s.suite())));
+    if p.cipher_suites.is_empty() {
+        return Err(unsupported(
+            "none of the cipher suites in the SSLContext's cipher list is one rustls \
+             supports (ECDHE with AES-GCM or ChaCha20-Poly1305)",
+        ));
+    }
+    Ok(Arc::new(p))
+}
+
+fn roots(opts: &TlsOptions) -> Result<Arc<RootCertStore>, Error> {
+    if opts.ca_ders.is_empty() {
+        return Ok(if opts.system_roots {
+            system_roots()
+        } else {
+            Arc::new(RootCertStore::empty())
+        });
+    }
+    let mut store = if opts.system_roots {
+        (*system_roots()).clone()
+    } else {
+        RootCertStore::empty()
+    };
+    let (added, _ignored) = store.add_parsable_certificates(
+        opts.ca_ders
+            .iter()
+            .map(|d| CertificateDer::from(d.as_slice()).into_owned()),
+    );
+    if added == 0 && !opts.system_roots {
+        return Err(unsupported(
+            "none of the SSLContext's CA certificates can be used as a trust anchor",
+        ));
+    }
+    Ok(Arc::new(store))
+}
+
+fn read_pem(path: &PathBuf, what: &str) -> Result<Vec<u8>, Error> {
+    std::fs::read(path)
+        .map_err(|e| invalid(format!("cannot read the {what} {}: {e}", path.display())))
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+fn client_identity(
+    cert: &ClientCert,
+) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), Error> {
+    let cert_pem = read_pem(&cert.cert_path, "client certificate file")?;
+    let chain = CertificateDer::pem_slice_iter(&cert_pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| {
+            invalid(format!(
+                "bad PEM in the client certificate file {}: {e}",
+                cert.cert_path.display()
+            ))
+        })?;
+    if chain.is_empty() {
+        return Err(invalid(format!(
+            "no certificate in the client certificate file {}",
+            cert.cert_path.display()
+        )));
+    }
+    let (key_pem, key_path) = match &cert.key_path {
+        Some(p) => (read_pem(p, "private key file")?, p),
+        None => (cert_pem, &cert.cert_path),
+    };
+    let encrypted = contains(&key_pem, b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
+        || contains(&key_pem, b"Proc-Type: 4,ENCRYPTED");
+    if encrypted {
+        return Err(unsupported(format!(
+            "the private key in {} is encrypted{}; aioxide (rustls) reads only \
+             unencrypted PEM keys: decrypt it (openssl pkey -in KEY -out PLAIN)",
+            key_path.display(),
+            if cert.has_password {
+                " (load_cert_chain(password=...))"
+            } else {
+                ""
+            }
+        )));
+    }
+    let key = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|e| {
+        invalid(format!(
+            "no usable private key in {}: {e}",
+            key_path.display()
+        ))
+    })?;
+    Ok((chain, key))
+}
+
+fn build_config(opts: &TlsOptions) -> Result<ClientConfig, Error> {
+    let p = crypto_provider(opts)?;
+    let versions = protocol_versions(opts)?;
+    let builder = ClientConfig::builder_with_provider(p.clone())
+        .with_protocol_versions(&versions)
+        .map_err(|e| unsupported(format!("no usable protocol version and cipher suite: {e}")))?;
+    let verifier: Arc<dyn ServerCertVerifier> = if opts.verify {
+        let webpki = WebPkiServerVerifier::builder_with_provider(roots(opts)?, p.clone())
+            .build()
+            .map_err(|e| unsupported(format!("cannot verify with these CA certificates: {e}")))?;
+        if opts.check_hostname {
+            webpki
+        } else {
+            Arc::new(AnyNameVerifier(webpki))
+        }
+    } else {
+        Arc::new(NoVerifier(p.clone()))
+    };
+    let builder = builder
+        .dangerous()
+        .with_custom_certificate_verifier(verifier);
+    let mut cfg = match &opts.client_cert {
+        None => builder.with_no_client_auth(),
+        Some(c) => {
+            let (chain, key) = client_identity(c)?;
+            builder.with_client_auth_cert(chain, key).map_err(|e| {
+                unsupported(format!(
+                    "the client certificate or key in {} cannot be used: {e}",
+                    c.cert_path.display()
+                ))
+            })?
+        }
+    };
+    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+    if !opts.resumption {
+        cfg.resumption = rustls::client::Resumption::disabled();
+    }
+    if let Some(path) = &opts.keylog_path {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|e| invalid(format!("cannot open the key log {}: {e}", path.display())))?;
+        cfg.key_log = Arc::new(FileKeyLog {
+            path: path.clone(),
+            file: Mutex::new(Some(file)),
+        });
+    }
+    Ok(cfg)
+}
+
+/// SHA-256 of `data`, through rustls' ring provider.
+fn sha256(data: &[u8]) -> Option<Vec<u8>> {
+    let suite = rustls::crypto::ring::cipher_suite::TLS13_AES_128_GCM_SHA256.tls13()?;
+    Some(suite.common.hash_provider.hash(data).as_ref().to_vec())
+}
+
+/// Run the TLS handshake over a connected socket.
+pub async fn handshake(
+    tcp: TcpStream,
+    host: &str,
+    port: u16,
+    server_name: &str,
+    mode: &TlsMode,
+) -> Result<Stream, Error> {
+    let (cfg, spec) = match mode {
+        TlsMode::Verify => (verify_config(), None),
+        TlsMode::NoVerify => (no_verify_config(), None),
+        TlsMode::Custom(spec) => (spec.config.clone(), Some(spec)),
+    };
+    let bare = server_name
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
+    let name = ServerName::try_from(bare).map_err(|e| {
+        Error::new(
+            ErrorKind::Tls,
+            format!("Cannot connect to host {host}:{port} ssl:True [{e}]"),
+        )
+        .with_addr(host, port, true)
+    })?;
+    let peer = tcp.peer_addr().ok();
+    let connector = tokio_rustls::TlsConnector::from(cfg);
+    let stream = match connector.connect(name, tcp).await {
+        Ok(s) => s,
+        Err(e) => {
+            let kind = match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+                Some(rustls::Error::InvalidCertificate(_)) => ErrorKind::Certificate,
+                _ => ErrorKind::Tls,
+            };
+            return Err(Error::new(
+                kind,
+                format!("Cannot connect to host {host}:{port} ssl:True [{e}]"),
+            )
+            .with_addr(host, port, true)
+            .with_io(&e));
+        }
+    };
+    if let Some(expected) = spec.and_then(|s| s.fingerprint.as_deref()) {
+        let leaf = stream
+            .get_ref()
+            .1
+            .peer_certificates()
+            .and_then(|c| c.first());
+        let got = leaf.and_then(|c| sha256(c.as_ref())).unwrap_or_default();
+        if got != expected {
+            // As aiohttp: the peer's address, from the socket.
+            let (ip, p) = match peer {
+                Some(a) => (a.ip().to_string(), a.port()),
+                None => (host.to_owned(), port),
+            };
+            let mut err = Error::new(
+                ErrorKind::FingerprintMismatch,
+                format!("Server fingerprint mismatch for {host}:{port}"),
+            )
+            .with_addr(&ip, p, true);
+            err.fingerprints = Some(Box::new(Fingerprints {
+                expected: expected.to_vec(),
+                got,
+            }));
+            return Err(err);
+        }
+    }
+    Ok(Stream::Tls(Box::new(stream)))
+}
+
 fn no_verify_config() -> Arc<ClientConfig> {
     static CFG: OnceLock<Arc<ClientConfig>> = OnceLock::new();
     CFG.get_or_init(|| {
@@ -124,45 +652,4 @@ fn no_verify_config() -> Arc<ClientConfig> {
         Arc::new(cfg)
     })
     .clone()
-}
-
-/// Run the TLS handshake over a connected socket.
-pub async fn handshake(
-    tcp: TcpStream,
-    host: &str,
-    port: u16,
-    server_name: &str,
-    mode: &TlsMode,
-) -> Result<Stream, Error> {
-    let cfg = match mode {
-        TlsMode::Verify => verify_config(),
-        TlsMode::NoVerify => no_verify_config(),
-    };
-    let bare = server_name
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .to_owned();
-    let name = ServerName::try_from(bare).map_err(|e| {
-        Error::new(
-            ErrorKind::Tls,
-            format!("Cannot connect to host {host}:{port} ssl:True [{e}]"),
-        )
-        .with_addr(host, port, true)
-    })?;
-    let connector = tokio_rustls::TlsConnector::from(cfg);
-    match connector.connect(name, tcp).await {
-        Ok(s) => Ok(Stream::Tls(Box::new(s))),
-        Err(e) => {
-            let kind = match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
-                Some(rustls::Error::InvalidCertificate(_)) => ErrorKind::Certificate,
-                _ => ErrorKind::Tls,
-            };
-            Err(Error::new(
-                kind,
-                format!("Cannot connect to host {host}:{port} ssl:True [{e}]"),
-            )
-            .with_addr(host, port, true)
-            .with_io(&e))
-        }
-    }
 }

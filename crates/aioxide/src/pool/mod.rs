@@ -86,6 +86,8 @@ struct Inner {
     idle: HashMap<Key, Vec<Idle>>,
     hosts: HashMap<Key, Arc<Semaphore>>,
     closed: bool,
+    /// A reaper task is running (closes idle connections as they expire).
+    reaper: bool,
 }
 
 pub struct Pool {
@@ -193,7 +195,7 @@ impl Pool {
         self.lock().idle.values().map(Vec::len).sum()
     }
 
-    fn put_back(&self, key: &Key, conn: Conn) {
+    fn put_back(self: &Arc<Self>, key: &Key, conn: Conn) {
         if self.cfg.force_close || conn.sender.is_closed() {
             return;
         }
@@ -205,6 +207,36 @@ impl Pool {
             conn,
             since: Instant::now(),
         });
+        if let Some(ka) = self.cfg.keepalive {
+            if !inner.reaper {
+                if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                    inner.reaper = true;
+                    rt.spawn(reap(Arc::downgrade(self), ka));
+                }
+            }
+        }
+    }
+
+    /// Close the idle connections older than `ka`; when the next expires.
+    fn sweep(&self, ka: Duration) -> Option<Instant> {
+        let mut inner = self.lock();
+        let now = Instant::now();
+        let mut next: Option<Instant> = None;
+        inner.idle.retain(|_, list| {
+            list.retain(|idle| {
+                let alive = now.duration_since(idle.since) < ka && !idle.conn.sender.is_closed();
+                if alive {
+                    let at = idle.since + ka;
+                    next = Some(next.map_or(at, |n| n.min(at)));
+                }
+                alive
+            });
+            !list.is_empty()
+        });
+        if next.is_none() {
+            inner.reaper = false;
+        }
+        next
     }
 
     fn take_idle(&self, key: &Key) -> Option<Conn> {
@@ -326,6 +358,21 @@ impl Pool {
         })
         .abort_handle();
         Ok((Conn { sender, task }, dns))
+    }
+}
+
+/// Closes idle connections when their keepalive_timeout runs out, so that
+/// servers see them closed (aiohttp's connector does the same); it ends
+/// when no idle connection is left, or with the pool.
+async fn reap(pool: std::sync::Weak<Pool>, ka: Duration) {
+    let mut wait = ka;
+    loop {
+        tokio::time::sleep(wait).await;
+        let Some(pool) = pool.upgrade() else { return };
+        match pool.sweep(ka) {
+            Some(next) => wait = next.saturating_duration_since(Instant::now()),
+            None => return,
+        }
     }
 }
 
