@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from conftest import TARGET
+
 
 @pytest.fixture
 async def base(serve: Any) -> str:
@@ -272,3 +274,16 @@ async def test_socket_factory_error_is_connector_error(aiohttp: Any, base: str) 
         with pytest.raises(aiohttp.ClientConnectorError) as info:
             await s.get(base + "/")
     assert info.value.errno == 13
+
+
+@pytest.mark.skipif(TARGET != "aioxide", reason="aiohttp 3.14 has no public cached_hosts")
+async def test_cached_hosts_snapshot(aiohttp: Any, base: str) -> None:
+    port = port_of(base)
+    connector = aiohttp.TCPConnector()
+    async with aiohttp.ClientSession(connector=connector) as s:
+        async with s.get(f"http://localhost:{port}/") as resp:
+            assert resp.status == 200
+        assert connector.dns_cache is True
+        hosts = connector.cached_hosts
+        assert hosts[("localhost", port)][0]["hostname"] == "localhost"
+        assert hosts[("localhost", port)][0]["port"] == port

@@ -227,6 +227,29 @@ class TCPConnector(BaseConnector):
             self._engine.clear_dns_cache()
 
     @property
+    def dns_cache(self) -> bool:
+        """True if local DNS caching is enabled (older name of use_dns_cache)."""
+        return self._use_dns_cache
+
+    @property
+    def cached_hosts(self) -> dict[tuple[str, int], list[dict[str, Any]]]:
+        """The DNS cache now: {(host, port): [ResolveResult, ...]} (a snapshot)."""
+        out: dict[tuple[str, int], list[dict[str, Any]]] = {}
+        for (host, port), ips in self._engine.cached_hosts():
+            out[(host, port)] = [
+                {
+                    "hostname": host,
+                    "host": ip,
+                    "port": port,
+                    "family": socket.AF_INET6 if ":" in ip else socket.AF_INET,
+                    "proto": 0,
+                    "flags": socket.AI_NUMERICHOST,
+                }
+                for ip in ips
+            ]
+        return out
+
+    @property
     def _cached_hosts_snapshot(self) -> dict[tuple[str, int], list[str]]:
         """The DNS cache as {(host, port): [ip, ...]} (for tests and debugging)."""
         return {k: v for k, v in self._engine.cached_hosts()}
