@@ -459,3 +459,40 @@ async def test_stale_pooled_connection_retry_switch(
             with pytest.raises((aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)):
                 await s.get(url)
             assert connections == 1
+
+
+# -- 307/308 with a streamed file body -------------------------------------------
+
+
+@pytest.mark.parametrize("status", [307, 308])
+async def test_redirect_resends_a_file_body(
+    aiohttp: Any, serve: Any, tmp_path: Any, status: int
+) -> None:
+    got: list[bytes] = []
+
+    async def first(request: web.Request) -> web.Response:
+        await request.read()
+        raise (
+            web.HTTPTemporaryRedirect("/second")
+            if status == 307
+            else web.HTTPPermanentRedirect("/second")
+        )
+
+    async def second(request: web.Request) -> web.Response:
+        got.append(await request.read())
+        return web.Response(text="done")
+
+    app = web.Application()
+    app.router.add_post("/first", first)
+    app.router.add_post("/second", second)
+    url = await serve(app)
+    data = os.urandom(300_000)
+    path = tmp_path / "body.bin"
+    path.write_bytes(data)
+    async with aiohttp.ClientSession() as s:
+        with open(path, "rb") as f:
+            async with s.post(url + "/first", data=f) as resp:
+                assert resp.status == 200
+                assert await resp.text() == "done"
+                assert [h.status for h in resp.history] == [status]
+    assert got == [data]

@@ -168,3 +168,36 @@ async def test_save_and_load_through_session(aiohttp: Any, base: str, tmp_path: 
     async with aiohttp.ClientSession(cookie_jar=j2) as s:
         async with s.get(base + "/show") as resp:
             assert (await resp.json())["cookies"] == {"k": "v"}
+
+
+@pytest.mark.parametrize("hooked", [False, True])
+async def test_request_cookies_dropped_on_cross_origin_redirect(
+    aiohttp: Any, serve: Any, hooked: bool
+) -> None:
+    async def show(request: web.Request) -> web.Response:
+        return web.json_response(dict(request.cookies))
+
+    port_box: list[int] = []
+
+    async def away(request: web.Request) -> web.Response:
+        raise web.HTTPFound(f"http://localhost:{port_box[0]}/show")
+
+    async def near(request: web.Request) -> web.Response:
+        raise web.HTTPFound("/show")
+
+    app = web.Application()
+    app.router.add_get("/show", show)
+    app.router.add_get("/away", away)
+    app.router.add_get("/near", near)
+    url = await serve(app)
+    port_box.append(int(url.rsplit(":", 1)[1]))
+
+    async def mw(req: Any, handler: Any) -> Any:
+        return await handler(req)
+
+    async with aiohttp.ClientSession(middlewares=(mw,) if hooked else ()) as s:
+        async with s.get(url + "/near", cookies={"r": "1"}) as resp:
+            assert await resp.json() == {"r": "1"}
+        async with s.get(url + "/away", cookies={"r": "1"}) as resp:
+            assert resp.url.host == "localhost"
+            assert await resp.json() == {}

@@ -184,3 +184,63 @@ async def test_unsupported_version_is_refused(aiohttp: Any) -> None:
         pytest.skip("aiohttp accepts any version and sends it as given")
     with pytest.raises(ValueError):
         aiohttp.ClientSession(version=aiohttp.HttpVersion(2, 0))
+
+
+async def test_request_class_subclass_is_used(aiohttp: Any, echo: str) -> None:
+    made: list[Any] = []
+
+    class MyRequest(aiohttp.ClientRequest):  # type: ignore[name-defined,misc]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    async with aiohttp.ClientSession(request_class=MyRequest) as s:
+        async with s.get(echo + "/status/200") as resp:
+            assert resp.status == 200
+    assert len(made) == 1 and isinstance(made[0], MyRequest)
+
+
+async def test_fallback_charset_resolver(aiohttp: Any, serve: Any) -> None:
+    async def latin(request: web.Request) -> web.Response:
+        return web.Response(body="café".encode("latin-1"), content_type="text/plain")
+
+    app = web.Application()
+    app.router.add_get("/", latin)
+    url = await serve(app)
+    calls: list[bytes] = []
+
+    def resolver(resp: Any, body: bytes) -> str:
+        calls.append(body)
+        return "latin-1"
+
+    async with aiohttp.ClientSession(fallback_charset_resolver=resolver) as s:
+        async with s.get(url + "/") as resp:
+            assert await resp.text() == "café"
+    assert calls == ["café".encode("latin-1")]
+
+
+async def test_deprecated_read_and_conn_timeout(aiohttp: Any) -> None:
+    with pytest.warns(DeprecationWarning, match="read_timeout"):
+        s = aiohttp.ClientSession(read_timeout=7)
+    assert s.timeout.total == 7
+    await s.close()
+    with pytest.warns(DeprecationWarning, match="conn_timeout"):
+        s = aiohttp.ClientSession(conn_timeout=3)
+    assert s.timeout.connect == 3
+    await s.close()
+    with pytest.raises(ValueError):
+        aiohttp.ClientSession(read_timeout=1, timeout=aiohttp.ClientTimeout(total=2))
+
+
+async def test_request_auth_warns_on_every_path(aiohttp: Any, echo: str) -> None:
+    async def mw(req: Any, handler: Any) -> Any:
+        return await handler(req)
+
+    with pytest.warns(DeprecationWarning):
+        auth = aiohttp.BasicAuth("u", "p")
+    for middlewares in ((), (mw,)):
+        async with aiohttp.ClientSession(middlewares=middlewares) as s:
+            with pytest.warns(DeprecationWarning, match="'auth' parameter is deprecated"):
+                async with s.get(echo + "/echo", auth=auth) as resp:
+                    got = await resp.json()
+            assert got["headers"]["Authorization"].startswith("Basic ")

@@ -37,7 +37,7 @@ from .connector import BaseConnector, TCPConnector, _not_supported
 from .cookiejar import CookieJar, DummyCookieJar
 from .helpers import _SENTINEL, BasicAuth, sentinel, strip_auth_from_url
 from .http import HttpVersion, HttpVersion10, HttpVersion11
-from .payload import Feeder, JsonPayload, prepare_body
+from .payload import Feeder, JsonPayload, Rewinder, prepare_body
 from .tracing import Trace
 
 __all__ = ("ClientSession", "ClientTimeout", "RequestInfo", "request")
@@ -407,6 +407,8 @@ class ClientSession:
         if proxy is not None:
             raise _not_supported("proxy=")
         tls = tls_for(self._connector._ssl, ssl, verify_ssl, ssl_context, fingerprint)  # type: ignore[union-attr]
+        if auth is not None:
+            warnings.warn(_AUTH_DEPRECATED, DeprecationWarning, stacklevel=3)
         mws = self._middlewares if middlewares is None else middlewares
         if mws or self._hooked:
             return await self._request_hooked(
@@ -452,12 +454,12 @@ class ClientSession:
             present = {k.lower() for k, _ in hdrs_list}
             hdrs_list += [(k, v) for k, v in payload.headers if k.lower() not in present]
         feeder = None
+        rewinder = None
         if payload.source is not None:
+            if Rewinder.applies(payload):
+                rewinder = Rewinder(payload, self._loop, self._lb.bridge)
             feeder = Feeder(payload)
-        auth_header = None
-        if auth is not None:
-            warnings.warn(_AUTH_DEPRECATED, DeprecationWarning, stacklevel=3)
-            auth_header = auth.encode()
+        auth_header = None if auth is None else auth.encode()
 
         if timeout is sentinel:
             t = self._timeout
@@ -519,6 +521,7 @@ class ClientSession:
             self._retry_connection,
             self._engine_jar,
             None if isinstance(tls, bool) else tls,
+            rewinder,
         )
         if feeder is None:
             try:
@@ -554,6 +557,8 @@ class ClientSession:
                 raise
             finally:
                 feeder.stop()
+                if rewinder is not None:
+                    await rewinder.close()
 
         history: tuple[ClientResponse, ...] = ()
         heads = raw.history()

@@ -353,7 +353,7 @@ class ClientResponse:
     @property
     def connection(self) -> Any:
         """The connection while the body is unread; None once released."""
-        if self._released or self._closed or self._session is None:
+        if self._released or self._session is None:
             return None
         conn = self.__dict__.get("_connection")
         if conn is None:

@@ -69,7 +69,7 @@ internal_logger = logging.getLogger("aioxide.internal")
 class Prepared:
     """A request body: bytes, or a source to stream, with its headers."""
 
-    __slots__ = ("data", "source", "length", "content_type", "headers")
+    __slots__ = ("data", "source", "length", "content_type", "headers", "payload")
 
     def __init__(
         self,
@@ -84,6 +84,7 @@ class Prepared:
         self.length = length
         self.content_type = content_type
         self.headers = headers or []
+        self.payload: Any = None
 
 
 # -- header helpers (aiohttp.helpers / aiohttp.http_writer) ------------------
@@ -903,13 +904,16 @@ def _prepare_payload(p: Payload) -> Prepared:
     if mem is not None:
         return Prepared(mem, content_type=content_type, headers=extra)
     size = p.size
-    return Prepared(
+    prepared = Prepared(
         source=_body_source(p, size), length=size, content_type=content_type, headers=extra
     )
+    prepared.payload = p
+    return prepared
 
 
-async def _body_source(p: Payload, length: int | None) -> AsyncIterator[bytes]:
-    """The chunks of a streamed body; the payload is closed afterwards (as aiohttp)."""
+async def _body_source(p: Payload, length: int | None, close: bool = True) -> AsyncIterator[bytes]:
+    """The chunks of a streamed body; the payload is closed afterwards (as
+    aiohttp), unless the request closes it itself (it may send it again)."""
     try:
         chunks = _payload_chunks(p, True)
         if length is None:
@@ -929,10 +933,51 @@ async def _body_source(p: Payload, length: int | None) -> AsyncIterator[bytes]:
                 if chunk:
                     yield chunk
     finally:
+        if close:
+            try:
+                await p.close()
+            except Exception:  # pragma: no cover - a user's close() failing
+                internal_logger.exception("Failed to close the request body %r", p)
+
+
+class Rewinder:
+    """Sends a seekable payload again from its start, when the engine asks
+    (a 307/308 redirect keeps the body): aiohttp re-sends files so."""
+
+    __slots__ = ("payload", "length", "loop", "bridge", "feeders")
+
+    def __init__(self, prepared: Prepared, loop: asyncio.AbstractEventLoop, bridge: Any) -> None:
+        self.payload: Payload = prepared.payload
+        self.length = prepared.length
+        self.loop = loop
+        self.bridge = bridge
+        self.feeders: list[Feeder] = []
+        # The first pass must not close it: this request may send it again.
+        prepared.source = _body_source(self.payload, self.length, close=False)
+
+    @staticmethod
+    def applies(prepared: Prepared) -> bool:
+        p = getattr(prepared, "payload", None)
+        return isinstance(p, IOBasePayload) and not p.consumed
+
+    def __call__(self, token: Any) -> None:
+        if self.payload.consumed:
+            token.set(None)
+            return
+        again = Prepared(source=_body_source(self.payload, self.length, close=False))
+        again.length = self.length
+        feeder = Feeder(again)
+        feeder.start(again.source, self.loop, self.bridge)
+        self.feeders.append(feeder)
+        token.set(feeder.reader)
+
+    async def close(self) -> None:
+        for f in self.feeders:
+            f.stop()
         try:
-            await p.close()
+            await self.payload.close()
         except Exception:  # pragma: no cover - a user's close() failing
-            internal_logger.exception("Failed to close the request body %r", p)
+            internal_logger.exception("Failed to close the request body %r", self.payload)
 
 
 # -- prepare_body --------------------------------------------------------------

@@ -7,6 +7,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::sync::{Arc, Mutex};
 
+use aioxide::body::request::{BodyStream, Rewind};
 use aioxide::connect::dns::{BoxFuture, Family, Resolve, SocketFactory};
 use aioxide::error::{Error, ErrorKind};
 use pyo3::prelude::*;
@@ -60,6 +61,48 @@ impl SocketToken {
         if let Some(tx) = self.tx.lock().unwrap_or_else(|p| p.into_inner()).take() {
             let _ = tx.send(Err((message, errno)));
         }
+    }
+}
+
+/// Completes one rewind: Python hands over a fresh body reader, or None.
+#[pyclass(frozen, module = "aioxide._aioxide")]
+pub struct RewindToken {
+    tx: Mutex<Option<oneshot::Sender<Option<BodyStream>>>>,
+}
+
+#[pymethods]
+impl RewindToken {
+    #[pyo3(signature = (reader=None))]
+    fn set(&self, reader: Option<&crate::BodyReader>) {
+        if let Some(tx) = self.tx.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            let _ = tx.send(reader.and_then(|r| r.take_stream()));
+        }
+    }
+}
+
+/// `hook(token)` on the loop: restarts a streamed body from its start.
+pub struct PyRewind {
+    pub loop_: LoopHandle,
+    pub hook: Arc<Py<PyAny>>,
+}
+
+impl Rewind for PyRewind {
+    fn rewind(&self) -> BoxFuture<Option<BodyStream>> {
+        let (tx, rx) = oneshot::channel();
+        let token = RewindToken {
+            tx: Mutex::new(Some(tx)),
+        };
+        let hook = self.hook.clone();
+        let posted = self.loop_.call_soon(Box::new(move |py: Python<'_>| {
+            let token = Py::new(py, token)?;
+            hook.call1(py, (token,))
+        }));
+        Box::pin(async move {
+            if !posted {
+                return None;
+            }
+            rx.await.ok().flatten()
+        })
     }
 }
 

@@ -321,6 +321,13 @@ pub struct BodyReader {
     stream: Mutex<Option<BodyStream>>,
 }
 
+impl BodyReader {
+    /// The stream, once (a request takes it).
+    pub(crate) fn take_stream(&self) -> Option<BodyStream> {
+        self.stream.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+}
+
 /// A streamed request body: (writer, reader).  `capacity` chunks may wait
 /// in between; `length` is sent as Content-Length when known.
 #[pyfunction]
@@ -488,7 +495,7 @@ impl Session {
     }
 
     /// Start a request; `fut` completes with a `Response` or an exception.
-    #[pyo3(signature = (bridge, fut, method, url, headers, body, content_type, auth, skip_auto_headers, allow_redirects, max_redirects, total, connect, sock_read, sock_connect, auto_decompress, verify_ssl, max_line_size=8190, max_field_size=8190, default_auth=None, default_auth_origin=None, body_stream=None, chunked=false, compress=None, expect100=false, http10=false, read_until_eof=true, server_hostname=None, max_headers=128, cookies=Vec::new(), retry=true, cookie_jar=None, tls=None))]
+    #[pyo3(signature = (bridge, fut, method, url, headers, body, content_type, auth, skip_auto_headers, allow_redirects, max_redirects, total, connect, sock_read, sock_connect, auto_decompress, verify_ssl, max_line_size=8190, max_field_size=8190, default_auth=None, default_auth_origin=None, body_stream=None, chunked=false, compress=None, expect100=false, http10=false, read_until_eof=true, server_hostname=None, max_headers=128, cookies=Vec::new(), retry=true, cookie_jar=None, tls=None, body_rewind=None))]
     #[allow(clippy::too_many_arguments)]
     fn request(
         &self,
@@ -525,6 +532,7 @@ impl Session {
         retry: bool,
         cookie_jar: Option<&cookies::CookieStore>,
         tls: Option<&tls::TlsConfig>,
+        body_rewind: Option<Py<PyAny>>,
     ) -> PyResult<u64> {
         let body_stream = match body_stream {
             Some(r) => Some(
@@ -570,6 +578,13 @@ impl Session {
             cookie_jar: cookie_jar.map(|s| s.core()),
             cookies,
             retry_stale: retry,
+            body_rewind: body_rewind.map(|hook| {
+                Hook(Arc::new(hooks::PyRewind {
+                    loop_: bridge.handle(),
+                    hook: Arc::new(hook),
+                })
+                    as Arc<dyn aioxide::body::request::Rewind>)
+            }),
         };
         let client = self.client.clone();
         bridge.spawn(fut, async move {
@@ -658,6 +673,7 @@ fn _aioxide(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<BodyReader>()?;
     m.add_class::<hooks::ResolveToken>()?;
     m.add_class::<hooks::SocketToken>()?;
+    m.add_class::<hooks::RewindToken>()?;
     m.add_class::<tls::TlsConfig>()?;
     m.add_class::<cookies::CookieStore>()?;
     m.add_function(wrap_pyfunction!(body_channel, m)?)?;

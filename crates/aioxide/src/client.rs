@@ -90,6 +90,8 @@ pub struct Request {
     /// Retry an idempotent request once on a fresh connection when a
     /// reused one turns out closed by the server (aiohttp 3.10+).
     pub retry_stale: bool,
+    /// Remakes `body_stream` for a redirect that keeps the body.
+    pub body_rewind: Option<crate::connect::dns::Hook<dyn crate::body::request::Rewind>>,
 }
 
 impl Request {
@@ -120,6 +122,7 @@ impl Request {
             cookie_jar: None,
             cookies: Vec::new(),
             retry_stale: true,
+            body_rewind: None,
         }
     }
 

@@ -856,6 +856,16 @@ async fn run(
         let (m, keep_body) = redirect::next_method(status, &method);
         method = m;
         if keep_body && matches!(body, Payload::Stream(None)) {
+            if let Some(r) = &req.body_rewind {
+                if let Some(mut s) = r.0.rewind().await {
+                    if let Some(c) = coding.as_deref() {
+                        s = s.compressed(c);
+                    }
+                    body = Payload::Stream(Some(s));
+                }
+            }
+        }
+        if keep_body && matches!(body, Payload::Stream(None)) {
             return Err(Error::payload(
                 "Cannot follow redirect with a consumed request body. \
                  Use bytes, a seekable file-like object, or set allow_redirects=False.",

@@ -75,6 +75,12 @@ impl BodyStream {
     }
 }
 
+/// Makes a streamed body again from its start (a seekable file), so that a
+/// 307/308 redirect can send it once more; `None` when it cannot.
+pub trait Rewind: Send + Sync {
+    fn rewind(&self) -> crate::connect::dns::BoxFuture<Option<BodyStream>>;
+}
+
 /// A streamed body and the sender that feeds it (capacity in chunks).
 pub fn body_channel(capacity: usize, length: Option<u64>) -> (mpsc::Sender<BodyItem>, BodyStream) {
     let (tx, rx) = mpsc::channel(capacity.max(1));
