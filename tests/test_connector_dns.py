@@ -287,3 +287,17 @@ async def test_cached_hosts_snapshot(aiohttp: Any, base: str) -> None:
         hosts = connector.cached_hosts
         assert hosts[("localhost", port)][0]["hostname"] == "localhost"
         assert hosts[("localhost", port)][0]["port"] == port
+
+
+async def test_threaded_resolver_resolves(aiohttp: Any, base: str) -> None:
+    resolver = aiohttp.ThreadedResolver()
+    infos = await resolver.resolve("localhost", 80, socket.AF_INET)
+    assert infos and infos[0]["host"] == "127.0.0.1" and infos[0]["port"] == 80
+    assert infos[0]["hostname"] == "localhost"
+    await resolver.close()
+    assert aiohttp.DefaultResolver in (aiohttp.ThreadedResolver, aiohttp.AsyncResolver)
+    # Given to a connector, it resolves names for requests.
+    connector = aiohttp.TCPConnector(resolver=aiohttp.ThreadedResolver())
+    async with aiohttp.ClientSession(connector=connector) as s:
+        async with s.get(f"http://localhost:{port_of(base)}/") as resp:
+            assert await resp.text() == "127.0.0.1"

@@ -496,3 +496,32 @@ async def test_redirect_resends_a_file_body(
                 assert await resp.text() == "done"
                 assert [h.status for h in resp.history] == [status]
     assert got == [data]
+
+
+async def test_per_request_head_limits(aiohttp: Any, raw_server: Any) -> None:
+    async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        await read_request_head(r)
+        w.write(b"HTTP/1.1 200 OK\r\nX-Long: " + b"v" * 300 + b"\r\nContent-Length: 2\r\n\r\nok")
+        await w.drain()
+
+    url = await raw_server(handler)
+    async with aiohttp.ClientSession() as s:
+        async with s.get(url) as resp:
+            assert await resp.read() == b"ok"
+        with pytest.raises(aiohttp.ClientResponseError) as info:
+            await s.get(url, max_field_size=100)
+        assert info.value.status == 400
+    async with aiohttp.ClientSession(max_field_size=100) as s:
+        with pytest.raises(aiohttp.ClientResponseError):
+            await s.get(url)
+        async with s.get(url, max_field_size=1000) as resp:
+            assert await resp.read() == b"ok"
+
+
+async def test_per_request_read_bufsize(aiohttp: Any, raw_server: Any) -> None:
+    cap = Capture()
+    url = await raw_server(cap)
+    async with aiohttp.ClientSession() as s:
+        async with s.get(url, read_bufsize=1000) as resp:
+            assert resp.content.get_read_buffer_limits() == (1000, 2000)
+            await resp.read()
