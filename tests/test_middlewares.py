@@ -180,3 +180,30 @@ async def test_client_request_attributes(aiohttp: Any, base: str) -> None:
     assert seen["body"] == b""
     assert seen["ua"] is True
     assert isinstance(aiohttp.ClientRequest, type)
+
+
+async def test_auth_rules_on_the_middleware_path(aiohttp: Any, base: str) -> None:
+    seen: list[Any] = []
+
+    async def mw(req: Any, handler: Any) -> Any:
+        seen.append(req.headers.get("Authorization"))
+        return await handler(req)
+
+    with pytest.warns(DeprecationWarning):
+        auth = aiohttp.BasicAuth("u", "p")
+    user_url = URL(base + "/echo").with_user("x").with_password("y")
+    with pytest.warns(DeprecationWarning):
+        s = aiohttp.ClientSession(base + "/", auth=auth, middlewares=(mw,))
+    async with s:
+        async with s.get("echo") as resp:
+            got = await resp.json()
+        assert got["headers"]["Authorization"] == auth.encode()
+        # Another origin (localhost, not 127.0.0.1): the session's auth stays home.
+        other = base.replace("127.0.0.1", "localhost") + "/echo"
+        async with s.get(other) as resp:
+            assert "Authorization" not in (await resp.json())["headers"]
+        with pytest.warns(DeprecationWarning), pytest.raises(ValueError):
+            await s.get(user_url, auth=auth)
+        with pytest.raises(ValueError):
+            await s.get("echo", headers={"Authorization": "Bearer t"})
+    assert seen[:2] == [auth.encode(), None]

@@ -235,3 +235,12 @@ class RewindToken:
     """Completes one request-body rewind the engine asked Python for."""
 
     def set(self, reader: BodyReader | None = None) -> None: ...
+
+def hop_auth(
+    auth: str | None,
+    url_auth: str | None,
+    redirected: bool,
+    default: str | None,
+    default_in_scope: bool,
+    has_header: bool,
+) -> str | None: ...

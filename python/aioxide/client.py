@@ -18,6 +18,7 @@ from multidict import CIMultiDict, CIMultiDictProxy, MultiDict, istr
 from yarl import URL
 
 from . import hdrs
+from ._aioxide import hop_auth as _hop_auth
 from ._aioxide import redirect_step as _redirect_step
 from ._bridge import bridge_for
 from ._tls import tls_for
@@ -749,22 +750,23 @@ class ClientSession:
                     raise (InvalidUrlRedirectClientError if redirects else InvalidUrlClientError)(
                         url
                     )
-                if not history and auth and auth_from_url:
-                    raise ValueError("Cannot combine AUTH argument with credentials encoded in URL")
-                if auth is None or (history and auth_from_url is not None):
-                    auth = auth_from_url
-                if (
-                    auth is None
-                    and self._default_auth
-                    and (not self._base_url or self._base_url_origin == str(url.origin()))
-                ):
-                    auth = self._default_auth
-                if auth is not None and hdrs.AUTHORIZATION in hdrs_md:
-                    raise ValueError(
-                        "Cannot combine AUTHORIZATION header "
-                        "with AUTH argument or credentials "
-                        "encoded in URL"
-                    )
+                # The engine's rule (policy/auth.rs) picks this hop's credentials.
+                chosen = _hop_auth(
+                    None if auth is None else auth.encode(),
+                    None if auth_from_url is None else auth_from_url.encode(),
+                    bool(history),
+                    self._default_auth_header,
+                    not self._base_url or self._base_url_origin == str(url.origin()),
+                    hdrs.AUTHORIZATION in hdrs_md,
+                )
+                auth = next(
+                    (
+                        a
+                        for a in (auth_from_url, auth, self._default_auth)
+                        if a is not None and a.encode() == chosen
+                    ),
+                    None,
+                )
                 all_cookies = jar.filter_cookies(url) if jar is not None else None
                 if cookies is not None:
                     req_cookies = _request_cookies(cookies, url)

@@ -663,6 +663,29 @@ fn redirect_step(
     Ok((m, keep, next.to_string(), same))
 }
 
+/// One hop's Authorization value by the engine's rule (policy/auth.rs);
+/// raises ValueError for the combinations aiohttp refuses.
+#[pyfunction]
+fn hop_auth(
+    py: Python<'_>,
+    auth: Option<String>,
+    url_auth: Option<String>,
+    redirected: bool,
+    default: Option<String>,
+    default_in_scope: bool,
+    has_header: bool,
+) -> PyResult<Option<String>> {
+    aioxide::policy::auth::hop_auth(
+        auth,
+        url_auth,
+        redirected,
+        default.as_deref(),
+        default_in_scope,
+        has_header,
+    )
+    .map_err(|e| errors::to_py(py, e))
+}
+
 #[pymodule]
 fn _aioxide(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Bridge>()?;
@@ -678,6 +701,7 @@ fn _aioxide(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<cookies::CookieStore>()?;
     m.add_function(wrap_pyfunction!(body_channel, m)?)?;
     m.add_function(wrap_pyfunction!(redirect_step, m)?)?;
+    m.add_function(wrap_pyfunction!(hop_auth, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -720,32 +720,18 @@ async fn run(
 
     loop {
         let url_auth = dest.auth.take();
-        if history.is_empty() && auth.is_some() && url_auth.is_some() {
-            return Err(Error::new(
-                ErrorKind::InvalidArgument,
-                "Cannot combine AUTH argument with credentials encoded in URL",
-            ));
-        }
-        if url_auth.is_some() && (auth.is_none() || !history.is_empty()) {
-            auth = url_auth;
-        }
-        if auth.is_none() {
-            if let Some(default) = &req.default_auth {
-                let in_scope = match &default_origin {
-                    None => true,
-                    Some(o) => o.same_origin(&dest),
-                };
-                if in_scope {
-                    auth = Some(default.clone());
-                }
-            }
-        }
-        if auth.is_some() && has_header(&headers, "authorization") {
-            return Err(Error::new(
-                ErrorKind::InvalidArgument,
-                "Cannot combine AUTHORIZATION header with AUTH argument or credentials encoded in URL",
-            ));
-        }
+        let in_scope = match &default_origin {
+            None => true,
+            Some(o) => o.same_origin(&dest),
+        };
+        auth = crate::policy::auth::hop_auth(
+            auth,
+            url_auth,
+            !history.is_empty(),
+            req.default_auth.as_deref(),
+            in_scope,
+            has_header(&headers, "authorization"),
+        )?;
         let key = key_for(&dest, &req);
         let payload = std::mem::replace(&mut body, Payload::None);
         let coding_now = if payload.is_nonempty() {

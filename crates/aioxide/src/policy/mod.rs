@@ -1,5 +1,6 @@
 //! Decisions as pure functions, unit-tested without sockets.
 
+pub mod auth;
 pub mod decompress;
 pub mod framing;
 pub mod redirect;
