@@ -41,13 +41,22 @@ from .client_exceptions import (
     SocketTimeoutError,
     TooManyRedirects,
     UnixClientConnectorError,
+    UploadAbortedError,
+    WSMessageTypeError,
     WSServerHandshakeError,
 )
 from .client_middleware_digest_auth import DigestAuthMiddleware
 from .client_middlewares import ClientHandlerType, ClientMiddlewareType
 from .client_reqrep import ClientRequest, ClientResponse, ContentDisposition, RequestInfo
 from .compression_utils import set_zlib_backend
-from .connector import BaseConnector, Connection, TCPConnector, UnixConnector
+from .connector import (
+    AddrInfoType,
+    BaseConnector,
+    Connection,
+    SocketFactoryType,
+    TCPConnector,
+    UnixConnector,
+)
 from .cookiejar import CookieJar, DummyCookieJar
 from .formdata import FormData
 from .helpers import BasicAuth, ETag, encode_basic_auth
@@ -77,7 +86,7 @@ from .payload import (
     payload_type,
 )
 from .resolver import AsyncResolver, DefaultResolver, ThreadedResolver
-from .streams import EMPTY_PAYLOAD, StreamReader
+from .streams import EMPTY_PAYLOAD, EofStream, StreamReader
 from .tracing import (
     TraceConfig,
     TraceConnectionCreateEndParams,
@@ -102,6 +111,7 @@ __version__ = "0.1.0"
 
 __all__ = (
     "abc",
+    "AddrInfoType",
     "AsyncIterablePayload",
     "AsyncResolver",
     "BadContentDispositionHeader",
@@ -142,6 +152,7 @@ __all__ = (
     "DummyCookieJar",
     "EMPTY_PAYLOAD",
     "encode_basic_auth",
+    "EofStream",
     "ETag",
     "Fingerprint",
     "FormData",
@@ -171,6 +182,7 @@ __all__ = (
     "ServerFingerprintMismatch",
     "ServerTimeoutError",
     "set_zlib_backend",
+    "SocketFactoryType",
     "SocketTimeoutError",
     "StreamReader",
     "StringIOPayload",
@@ -198,5 +210,7 @@ __all__ = (
     "TraceResponseChunkReceivedParams",
     "UnixClientConnectorError",
     "UnixConnector",
+    "UploadAbortedError",
+    "WSMessageTypeError",
     "WSServerHandshakeError",
 )

@@ -7,7 +7,7 @@ import asyncio
 import functools
 import os
 import socket
-from typing import Any, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 from ._aioxide import Session as _EngineSession
 from ._bridge import bridge_for
@@ -16,7 +16,19 @@ from .helpers import _SENTINEL, sentinel
 from .http import SERVER_SOFTWARE
 from .resolver import ThreadedResolver, _make_socket, _start_resolve
 
-__all__ = ("BaseConnector", "Connection", "ConnectionKey", "TCPConnector", "UnixConnector")
+__all__ = (
+    "AddrInfoType",
+    "BaseConnector",
+    "Connection",
+    "ConnectionKey",
+    "SocketFactoryType",
+    "TCPConnector",
+    "UnixConnector",
+)
+
+#: What socket_factory is called with: (family, type, proto, canonname, sockaddr).
+AddrInfoType = tuple[int, int, int, str, "tuple[str, int] | tuple[str, int, int, int]"]
+SocketFactoryType = Callable[[AddrInfoType], socket.socket]
 
 
 class ConnectionKey(NamedTuple):
