@@ -497,11 +497,6 @@ async def test_total_raw_bytes_gzip_chunked_streamed(session: Any, raw_server: A
         assert resp.content.total_raw_bytes == len(GZIPPED)
 
 
-@pytest.mark.xfail(
-    TARGET == "aioxide",
-    reason="engine: Response.raw_bytes() is lost once read_all() takes the rest of the body",
-    strict=False,
-)
 async def test_total_raw_bytes_gzip_chunked_read(session: Any, raw_server: Any) -> None:
     pieces = [GZIPPED[i : i + 700] for i in range(0, len(GZIPPED), 700)]
     url = await raw_server(_chunked_handler(pieces, headers=b"Content-Encoding: gzip\r\n"))

@@ -149,6 +149,8 @@ struct BodyState {
     body: Option<ResponseBody>,
     /// Everything was handed out.
     eof: bool,
+    /// Bytes received from the wire by a body that is gone (read to its end).
+    raw_done: u64,
 }
 
 /// The engine's response: head, history and the body still to read.
@@ -219,6 +221,7 @@ impl Response {
             let r = body.read_to_end().await;
             let mut st = lock(&state);
             st.eof = r.is_ok();
+            st.raw_done = body.raw_bytes();
             drop(body);
             drop(st);
             Box::new(move |py: Python<'_>| match r {
@@ -239,7 +242,10 @@ impl Response {
             let mut st = lock(&state);
             match &r {
                 Ok(Some(_)) => st.body = Some(body),
-                Ok(None) => st.eof = true,
+                Ok(None) => {
+                    st.eof = true;
+                    st.raw_done = body.raw_bytes();
+                }
                 Err(_) => {}
             }
             drop(st);
@@ -258,11 +264,8 @@ impl Response {
 
     /// Bytes received from the wire so far.
     fn raw_bytes(&self) -> u64 {
-        lock(&self.state)
-            .body
-            .as_ref()
-            .map(|b| b.raw_bytes())
-            .unwrap_or(0)
+        let st = lock(&self.state);
+        st.body.as_ref().map_or(st.raw_done, |b| b.raw_bytes())
     }
 
     /// Stop reading: an unfinished connection is closed, not reused.
@@ -285,6 +288,7 @@ fn to_response(py: Python<'_>, mut r: aioxide::Response) -> PyResult<Py<PyAny>> 
             BodyState {
                 body: None,
                 eof: true,
+                raw_done: r.body.raw_bytes(),
             },
         )
     } else {
@@ -293,6 +297,7 @@ fn to_response(py: Python<'_>, mut r: aioxide::Response) -> PyResult<Py<PyAny>> 
             BodyState {
                 body: Some(r.body),
                 eof: false,
+                raw_done: 0,
             },
         )
     };
