@@ -296,6 +296,12 @@ impl ResponseBody {
         if let Some(e) = self.pending.take() {
             return Err(e);
         }
+        if let (None, Some(n)) = (&self.decoder, self.size_hint) {
+            // The announced length at once: no regrowth copies (bounded, in
+            // case a server announces more than it sends).
+            let want = (n as usize).min(64 << 20);
+            self.ready.reserve(want.saturating_sub(self.ready.len()));
+        }
         while !self.done {
             self.next_frame().await?;
         }
