@@ -393,3 +393,45 @@ async def test_allow_redirects_false_returns_redirect(
         assert resp.url == URL(server.base + f"/redirect/{status}")
     assert server.hits["redirect"] == 1
     assert "echo" not in server.hits
+
+
+@pytest.mark.parametrize("hooked", [False, True])
+@pytest.mark.parametrize("requote,expected", [(True, "/t/a~b?x=~"), (False, "/t/a%7Eb?x=%7e")])
+async def test_requote_redirect_url(
+    aiohttp: Any, raw_server: Any, requote: bool, expected: str, hooked: bool
+) -> None:
+    import asyncio
+
+    seen: list[str] = []
+    port: list[int] = []
+
+    async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        while True:
+            try:
+                head = await asyncio.wait_for(r.readuntil(b"\r\n\r\n"), 5)
+            except (asyncio.IncompleteReadError, asyncio.TimeoutError):
+                return
+            path = head.split(b" ")[1].decode()
+            if path == "/start":
+                # Absolute, and sent as is (aiohttp.web would requote it).
+                loc = f"http://127.0.0.1:{port[0]}/t/a%7Eb?x=%7e".encode()
+                w.write(
+                    b"HTTP/1.1 302 Found\r\nLocation: " + loc + b"\r\nContent-Length: 0\r\n\r\n"
+                )
+            else:
+                seen.append(path)
+                w.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            await w.drain()
+
+    url = await raw_server(handler)
+    port.append(int(url.rsplit(":", 1)[1]))
+
+    async def mw(req: Any, handler: Any) -> Any:
+        return await handler(req)
+
+    async with aiohttp.ClientSession(
+        requote_redirect_url=requote, middlewares=(mw,) if hooked else ()
+    ) as s:
+        async with s.get(url + "/start") as resp:
+            assert await resp.text() == "ok"
+    assert seen == [expected]

@@ -523,6 +523,7 @@ class ClientSession:
             self._engine_jar,
             None if isinstance(tls, bool) else tls,
             rewinder,
+            self._requote_redirect_url,
         )
         if feeder is None:
             try:
@@ -834,7 +835,7 @@ class ClientSession:
                         hdrs_md.popall(hdrs.AUTHORIZATION, None)
                         hdrs_md.popall(hdrs.COOKIE, None)
                         hdrs_md.popall(hdrs.PROXY_AUTHORIZATION, None)
-                    url = URL(next_url, encoded=True)
+                    url = URL(next_url, encoded=not self._requote_redirect_url)
                     params = None
                     continue
                 break

@@ -500,7 +500,7 @@ impl Session {
     }
 
     /// Start a request; `fut` completes with a `Response` or an exception.
-    #[pyo3(signature = (bridge, fut, method, url, headers, body, content_type, auth, skip_auto_headers, allow_redirects, max_redirects, total, connect, sock_read, sock_connect, auto_decompress, verify_ssl, max_line_size=8190, max_field_size=8190, default_auth=None, default_auth_origin=None, body_stream=None, chunked=false, compress=None, expect100=false, http10=false, read_until_eof=true, server_hostname=None, max_headers=128, cookies=Vec::new(), retry=true, cookie_jar=None, tls=None, body_rewind=None))]
+    #[pyo3(signature = (bridge, fut, method, url, headers, body, content_type, auth, skip_auto_headers, allow_redirects, max_redirects, total, connect, sock_read, sock_connect, auto_decompress, verify_ssl, max_line_size=8190, max_field_size=8190, default_auth=None, default_auth_origin=None, body_stream=None, chunked=false, compress=None, expect100=false, http10=false, read_until_eof=true, server_hostname=None, max_headers=128, cookies=Vec::new(), retry=true, cookie_jar=None, tls=None, body_rewind=None, requote=true))]
     #[allow(clippy::too_many_arguments)]
     fn request(
         &self,
@@ -538,6 +538,7 @@ impl Session {
         cookie_jar: Option<&cookies::CookieStore>,
         tls: Option<&tls::TlsConfig>,
         body_rewind: Option<Py<PyAny>>,
+        requote: bool,
     ) -> PyResult<u64> {
         let body_stream = match body_stream {
             Some(r) => Some(
@@ -583,6 +584,7 @@ impl Session {
             cookie_jar: cookie_jar.map(|s| s.core()),
             cookies,
             retry_stale: retry,
+            requote_redirect_url: requote,
             body_rewind: body_rewind.map(|hook| {
                 Hook(Arc::new(hooks::PyRewind {
                     loop_: bridge.handle(),

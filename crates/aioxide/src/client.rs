@@ -92,6 +92,8 @@ pub struct Request {
     pub retry_stale: bool,
     /// Remakes `body_stream` for a redirect that keeps the body.
     pub body_rewind: Option<crate::connect::dns::Hook<dyn crate::body::request::Rewind>>,
+    /// Requote a redirect's target as yarl does (aiohttp's default).
+    pub requote_redirect_url: bool,
 }
 
 impl Request {
@@ -123,6 +125,7 @@ impl Request {
             cookies: Vec::new(),
             retry_stale: true,
             body_rewind: None,
+            requote_redirect_url: true,
         }
     }
 

@@ -867,7 +867,10 @@ async fn run(
             Error::new(kind, "Server attempted redirecting to an invalid URL")
                 .with_url(location.clone())
         })?;
-        let next = dest_from_url(next, None);
+        let mut next = dest_from_url(next, None);
+        if req.requote_redirect_url {
+            next.target = redirect::requote_target(&next.target);
+        }
         if !dest.same_origin(&next) {
             // aiohttp drops the request's cookies= with its auth here.
             same_origin_so_far = false;

@@ -37,6 +37,45 @@ pub fn resolve_location(current: &Url, location: &str) -> Result<Url, ErrorKind>
     }
 }
 
+/// aiohttp's `requote_redirect_url=True` (yarl's requoting) on a request
+/// target: percent-escapes of characters that need none are decoded
+/// (unreserved ones; in the query also `/ : @ ?`), the others upper-cased.
+pub fn requote_target(target: &str) -> String {
+    fn hex(b: u8) -> Option<u8> {
+        (b as char).to_digit(16).map(|d| d as u8)
+    }
+    let bytes = target.as_bytes();
+    let mut out = String::with_capacity(target.len());
+    let mut in_query = false;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b == b'?' {
+            in_query = true;
+        }
+        if b == b'%' && i + 2 < bytes.len() {
+            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                let c = h * 16 + l;
+                let plain = c.is_ascii_alphanumeric()
+                    || matches!(c, b'-' | b'.' | b'_' | b'~')
+                    || (in_query && matches!(c, b'/' | b':' | b'@' | b'?'));
+                if plain {
+                    out.push(c as char);
+                } else {
+                    out.push('%');
+                    out.push(bytes[i + 1].to_ascii_uppercase() as char);
+                    out.push(bytes[i + 2].to_ascii_uppercase() as char);
+                }
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b as char);
+        i += 1;
+    }
+    out
+}
+
 /// Whether two URLs share scheme, host and port (credentials are dropped when
 /// a redirect leaves the origin).
 pub fn same_origin(a: &Url, b: &Url) -> bool {
@@ -133,5 +172,16 @@ mod tests {
         assert!(is_origin_bound_header("Authorization"));
         assert!(is_origin_bound_header("COOKIE"));
         assert!(!is_origin_bound_header("Accept"));
+    }
+
+    #[test]
+    fn requoting_as_yarl() {
+        assert_eq!(requote_target("/a%7Eb?x=%7e&y=%2F"), "/a~b?x=~&y=/");
+        assert_eq!(
+            requote_target("/p%2fq/%41%5a%e2%82%ac"),
+            "/p%2Fq/AZ%E2%82%AC"
+        );
+        assert_eq!(requote_target("/plain?q=1"), "/plain?q=1");
+        assert_eq!(requote_target("/bad%zz%4"), "/bad%zz%4");
     }
 }
