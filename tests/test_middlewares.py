@@ -207,3 +207,22 @@ async def test_auth_rules_on_the_middleware_path(aiohttp: Any, base: str) -> Non
         with pytest.raises(ValueError):
             await s.get("echo", headers={"Authorization": "Bearer t"})
     assert seen[:2] == [auth.encode(), None]
+
+
+async def test_client_request_update_methods(aiohttp: Any, base: str) -> None:
+    async def mw(req: Any, handler: Any) -> Any:
+        req.update_headers({"X-New": "1"})
+        with pytest.warns(DeprecationWarning):
+            req.update_auth(aiohttp.BasicAuth("m", "w"))
+        with pytest.raises(TypeError):
+            req.update_auth(("not", "basic"))
+        req.update_version("1.1")
+        assert req.version == aiohttp.HttpVersion11
+        assert req.response is None
+        return await handler(req)
+
+    async with aiohttp.ClientSession(middlewares=(mw,)) as s:
+        async with s.get(base + "/echo", headers={"X-Old": "1"}) as resp:
+            got = (await resp.json())["headers"]
+    assert got["X-New"] == "1" and "X-Old" not in got
+    assert got["Authorization"].startswith("Basic ")

@@ -814,6 +814,73 @@ class ClientRequest:
         assert self._session is not None
         return self._session
 
+    response: "ClientResponse | None" = None
+
+    def update_version(self, version: HttpVersion | str) -> None:
+        """Set the HTTP version ("1.1", "1.0" or an HttpVersion)."""
+        if isinstance(version, str):
+            v = [part.strip() for part in version.split(".", 1)]
+            try:
+                version = HttpVersion(int(v[0]), int(v[1]))
+            except ValueError:
+                raise ValueError(f"Can not parse http version number: {version}") from None
+        self.version = version
+
+    def update_host(self, url: URL) -> None:
+        """Check the URL's host; credentials in it become the auth."""
+        if not url.raw_host:
+            from .client_exceptions import InvalidURL
+
+            raise InvalidURL(url)
+        if url.raw_user or url.raw_password:
+            self.auth = _basic_auth_no_warn(url.user or "", url.password or "")
+
+    def update_headers(self, headers: Any) -> None:
+        """Replace the headers: Host, then the given ones."""
+        self.headers = CIMultiDict()
+        host = self.url.host_port_subcomponent
+        if host is not None:
+            self.headers[hdrs.HOST] = host
+        if headers:
+            items = headers.items() if hasattr(headers, "items") else headers
+            for key, value in items:
+                if key.lower() == "host":
+                    self.headers[key] = value
+                else:
+                    self.headers.add(key, value)
+
+    def update_auth(self, auth: Any, trust_env: bool = False) -> None:
+        """Set basic auth (the Authorization header)."""
+        if auth is None:
+            auth = self.auth
+        if auth is None:
+            return
+        from .helpers import BasicAuth
+
+        if not isinstance(auth, BasicAuth):
+            raise TypeError("BasicAuth() tuple is required instead")
+        self.headers[hdrs.AUTHORIZATION] = auth.encode()
+
+    def update_expect_continue(self, expect: bool = False) -> None:
+        if expect:
+            self.headers[hdrs.EXPECT] = "100-continue"
+            self.expect100 = True
+        elif self.headers.get(hdrs.EXPECT, "").lower() == "100-continue":
+            self.expect100 = True
+
+    def update_body_from_data(self, body: Any, _stacklevel: int = 3) -> None:
+        """Replace the body from data, as the constructor does."""
+        self._data = body
+        self._body = None
+
+    def terminate(self) -> None:
+        """Nothing to stop: the engine writes the body (aiohttp cancels its writer task)."""
+
+    async def send(self, conn: Any) -> "ClientResponse":
+        raise NotImplementedError(
+            "aioxide sends requests in its engine: ClientRequest.send() is not available"
+        )
+
     def update_cookies(self, cookies: Any) -> None:
         """Add cookies to the Cookie header (over ones of the same name)."""
         from http.cookies import Morsel
