@@ -11,6 +11,7 @@ import asyncio
 import dataclasses
 import json as _json
 import warnings
+from collections.abc import AsyncIterable, AsyncIterator
 from types import TracebackType
 from typing import Any, Awaitable, Callable, Coroutine, Generator, Generic, Iterable, TypeVar
 
@@ -207,6 +208,12 @@ class ClientSession:
         self._trace_configs = list(trace_configs) if trace_configs else []
         for trace_config in self._trace_configs:
             trace_config.freeze()
+        # Frozen: whether any config listens to the per-hop signals at all.
+        self._hop_signals = any(
+            len(getattr(tc, name))
+            for tc in self._trace_configs
+            for name in _HOP_SIGNALS
+        )
         if cookie_jar is None:
             cookie_jar = CookieJar(loop=loop)
         self._cookie_jar = cookie_jar
@@ -677,6 +684,7 @@ class ClientSession:
             if deadline is not None:
                 total = max(deadline - loop.time(), 0.001)
             feeder = Feeder(payload) if payload.source is not None else None
+            hop = _HopTrace(traces, req, payload.data, loop) if self._hop_signals else None
             fut = loop.create_future()
             bridge = lb.bridge
             rid = engine.request(
@@ -713,17 +721,24 @@ class ClientSession:
                 self._retry_connection,
                 None,
                 None if isinstance(tls, bool) else tls,
+                on_send=None if hop is None else hop.on_send,
             )
             if feeder is not None:
-                feeder.start(payload.source, loop, bridge)
+                source = payload.source
+                if hop is not None and isinstance(source, AsyncIterable):
+                    source = hop.chunks(source)
+                feeder.start(source, loop, bridge)
             try:
                 raw = await fut
             except asyncio.CancelledError:
                 bridge.abort(rid)
                 raise
             except BaseException as e:
-                if traces:
-                    await _trace_failed_hop(traces, req, e, payload.data)
+                if hop is not None:
+                    if hop.tasks:
+                        await hop.finish()
+                    else:
+                        await _trace_failed_hop(traces, req, e, payload.data)
                 if isinstance(e, ClientConnectorError):
                     err = self._connector._connect_error(e)  # type: ignore[union-attr]
                     if err is not e:
@@ -739,7 +754,8 @@ class ClientSession:
                 r._auto_decompress = auto_decompress
             if traces:
                 r._traces = traces
-                await _trace_hop(traces, req, raw.head, payload.data)
+            if hop is not None:
+                await hop.finish()
             return r
 
         handler = build_client_middlewares(send, middlewares)
@@ -907,9 +923,78 @@ def _request_cookies(cookies: Any, url: URL) -> Any:
     return c
 
 
-async def _trace_hop(traces: list[Any], req: ClientRequest, head: Any, body: bytes | None) -> None:
+#: The signals of one hop, sent from the engine's report as it sends.
+_HOP_SIGNALS = (
+    "on_connection_queued_start",
+    "on_connection_queued_end",
+    "on_connection_create_start",
+    "on_connection_create_end",
+    "on_connection_reuseconn",
+    "on_dns_resolvehost_start",
+    "on_dns_resolvehost_end",
+    "on_dns_cache_hit",
+    "on_dns_cache_miss",
+    "on_request_headers_sent",
+    "on_request_chunk_sent",
+)
+
+
+class _HopTrace:
+    """The trace signals of one hop, sent as the engine reports it: when the
+    request goes on a connection (queued / reuse / create / DNS, headers
+    sent, an in-memory body), then each chunk of a streamed body."""
+
+    __slots__ = ("traces", "req", "body", "loop", "tasks", "ready")
+
+    def __init__(
+        self, traces: list[Any], req: ClientRequest, body: bytes | None, loop: Any
+    ) -> None:
+        self.traces = traces
+        self.req = req
+        self.body = body
+        self.loop = loop
+        self.tasks: list[asyncio.Task[None]] = []
+        self.ready = asyncio.Event()
+
+    def on_send(self, conn_info: tuple[bool, bool, int], headers: list[tuple[str, str]]) -> None:
+        """Called by the engine (on the loop) as the request goes out."""
+        previous = self.tasks[-1] if self.tasks else None
+        self.tasks.append(self.loop.create_task(self._emit(previous, conn_info, headers)))
+
+    async def _emit(
+        self,
+        previous: asyncio.Task[None] | None,
+        conn_info: tuple[bool, bool, int],
+        headers: list[tuple[str, str]],
+    ) -> None:
+        if previous is not None:
+            await previous
+        await _trace_hop(self.traces, self.req, conn_info, headers, self.body)
+        self.ready.set()
+
+    async def chunks(self, source: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
+        """A streamed body, after the headers' signal, each chunk announced."""
+        await self.ready.wait()
+        req = self.req
+        async for chunk in source:
+            for trace in self.traces:
+                await trace.send_request_chunk_sent(req.method, req.url, chunk)
+            yield chunk
+
+    async def finish(self) -> None:
+        if self.tasks:
+            await asyncio.gather(*self.tasks)
+
+
+async def _trace_hop(
+    traces: list[Any],
+    req: ClientRequest,
+    conn_info: tuple[bool, bool, int],
+    headers: list[tuple[str, str]],
+    body: bytes | None,
+) -> None:
     """The connection and send signals of one hop, from what the engine saw."""
-    reused, queued, dns = head.conn_info
+    reused, queued, dns = conn_info
     host = req.url.raw_host or ""
     for trace in traces:
         if queued:
@@ -927,7 +1012,7 @@ async def _trace_hop(traces: list[Any], req: ClientRequest, head: Any, body: byt
                 await trace.send_dns_resolvehost_start(host)
                 await trace.send_dns_resolvehost_end(host)
             await trace.send_connection_create_end()
-        sent: CIMultiDict[str] = CIMultiDict(head.request_headers())
+        sent: CIMultiDict[str] = CIMultiDict(headers)
         await trace.send_request_headers(req.method, req.url, sent)
         if body:
             await trace.send_request_chunk_sent(req.method, req.url, body)

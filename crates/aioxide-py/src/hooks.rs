@@ -106,6 +106,38 @@ impl Rewind for PyRewind {
     }
 }
 
+/// `hook((reused, queued, dns), headers)` on the loop: a request is going
+/// on a connection (tracing).
+pub struct PyOnSend {
+    pub loop_: LoopHandle,
+    pub hook: Arc<Py<PyAny>>,
+}
+
+impl aioxide::client::OnSend for PyOnSend {
+    fn sending(&self, conn: aioxide::response::ConnInfo, headers: &http::HeaderMap) {
+        use aioxide::connect::dns::DnsOutcome;
+        let dns: u8 = match conn.dns {
+            DnsOutcome::None => 0,
+            DnsOutcome::CacheHit => 1,
+            DnsOutcome::CacheMiss => 2,
+            DnsOutcome::Resolved => 3,
+        };
+        let pairs: Vec<(String, String)> = headers
+            .iter()
+            .map(|(k, v)| {
+                (
+                    crate::title_case(k.as_str()),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        let hook = self.hook.clone();
+        self.loop_.call_soon(Box::new(move |py: Python<'_>| {
+            hook.call1(py, ((conn.reused, conn.queued, dns), pairs))
+        }));
+    }
+}
+
 /// `hook(host, port, family, token)` on the loop: starts the resolution.
 pub struct PyResolver {
     pub loop_: LoopHandle,

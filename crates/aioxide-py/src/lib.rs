@@ -28,7 +28,7 @@ use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 use bridge::{Bridge, Deliver};
 
 /// `Content-Type` -> `Content-Type`, `x-foo-bar` -> `X-Foo-Bar`.
-fn title_case(name: &str) -> String {
+pub(crate) fn title_case(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
     let mut up = true;
     for c in name.chars() {
@@ -500,7 +500,7 @@ impl Session {
     }
 
     /// Start a request; `fut` completes with a `Response` or an exception.
-    #[pyo3(signature = (bridge, fut, method, url, headers, body, content_type, auth, skip_auto_headers, allow_redirects, max_redirects, total, connect, sock_read, sock_connect, auto_decompress, verify_ssl, max_line_size=8190, max_field_size=8190, default_auth=None, default_auth_origin=None, body_stream=None, chunked=false, compress=None, expect100=false, http10=false, read_until_eof=true, server_hostname=None, max_headers=128, cookies=Vec::new(), retry=true, cookie_jar=None, tls=None, body_rewind=None, requote=true))]
+    #[pyo3(signature = (bridge, fut, method, url, headers, body, content_type, auth, skip_auto_headers, allow_redirects, max_redirects, total, connect, sock_read, sock_connect, auto_decompress, verify_ssl, max_line_size=8190, max_field_size=8190, default_auth=None, default_auth_origin=None, body_stream=None, chunked=false, compress=None, expect100=false, http10=false, read_until_eof=true, server_hostname=None, max_headers=128, cookies=Vec::new(), retry=true, cookie_jar=None, tls=None, body_rewind=None, requote=true, on_send=None))]
     #[allow(clippy::too_many_arguments)]
     fn request(
         &self,
@@ -539,6 +539,7 @@ impl Session {
         tls: Option<&tls::TlsConfig>,
         body_rewind: Option<Py<PyAny>>,
         requote: bool,
+        on_send: Option<Py<PyAny>>,
     ) -> PyResult<u64> {
         let body_stream = match body_stream {
             Some(r) => Some(
@@ -585,6 +586,12 @@ impl Session {
             cookies,
             retry_stale: retry,
             requote_redirect_url: requote,
+            on_send: on_send.map(|hook| {
+                Hook(Arc::new(hooks::PyOnSend {
+                    loop_: bridge.handle(),
+                    hook: Arc::new(hook),
+                }) as Arc<dyn aioxide::client::OnSend>)
+            }),
             body_rewind: body_rewind.map(|hook| {
                 Hook(Arc::new(hooks::PyRewind {
                     loop_: bridge.handle(),

@@ -94,6 +94,14 @@ pub struct Request {
     pub body_rewind: Option<crate::connect::dns::Hook<dyn crate::body::request::Rewind>>,
     /// Requote a redirect's target as yarl does (aiohttp's default).
     pub requote_redirect_url: bool,
+    /// Told when a request goes on a connection (for tracing).
+    pub on_send: Option<crate::connect::dns::Hook<dyn OnSend>>,
+}
+
+/// Observes each request as it goes on a connection: how the connection
+/// was had and the headers sent (aiohttp's tracing signals come from this).
+pub trait OnSend: Send + Sync {
+    fn sending(&self, conn: crate::response::ConnInfo, headers: &http::HeaderMap);
 }
 
 impl Request {
@@ -126,6 +134,7 @@ impl Request {
             retry_stale: true,
             body_rewind: None,
             requote_redirect_url: true,
+            on_send: None,
         }
     }
 

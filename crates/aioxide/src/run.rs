@@ -904,6 +904,14 @@ async fn send(
                 fresh,
             )
             .await?;
+        if let Some(hook) = &req.on_send {
+            let info = crate::response::ConnInfo {
+                reused: lease.reused,
+                queued: lease.queued,
+                dns: lease.dns,
+            };
+            hook.0.sending(info, &prepared.headers);
+        }
         let Some(sender) = lease.sender() else {
             return Err(Error::new(
                 ErrorKind::ServerDisconnected,
