@@ -244,3 +244,13 @@ async def test_request_auth_warns_on_every_path(aiohttp: Any, echo: str) -> None
                 async with s.get(echo + "/echo", auth=auth) as resp:
                     got = await resp.json()
             assert got["headers"]["Authorization"].startswith("Basic ")
+
+
+async def test_deprecation_warnings_of_aiohttp(aiohttp: Any, echo: str) -> None:
+    with pytest.warns(DeprecationWarning, match="ssl_shutdown_timeout"):
+        connector = aiohttp.TCPConnector(ssl_shutdown_timeout=1)
+    await connector.close()
+    async with aiohttp.ClientSession() as s:
+        with pytest.warns(DeprecationWarning, match="Chunk size is deprecated"):
+            async with s.post(echo + "/echo", data=b"abc", chunked=1024) as resp:
+                assert (await resp.json())["body"] == "abc"

@@ -417,6 +417,16 @@ class ClientSession:
         tls = tls_for(self._connector._ssl, ssl, verify_ssl, ssl_context, fingerprint)  # type: ignore[union-attr]
         if auth is not None:
             warnings.warn(_AUTH_DEPRECATED, DeprecationWarning, stacklevel=3)
+        if proxy_auth is not None:
+            warnings.warn(
+                "The 'proxy_auth' parameter is deprecated and will be removed in v4;"
+                " pass proxy_headers={'Proxy-Authorization': "
+                "aiohttp.encode_basic_auth(login, password)} instead",
+                DeprecationWarning,
+                stacklevel=3,
+            )
+        if chunked is not None and not isinstance(chunked, bool):
+            warnings.warn("Chunk size is deprecated #1615", DeprecationWarning)
         mws = self._middlewares if middlewares is None else middlewares
         if mws or self._hooked:
             return await self._request_hooked(

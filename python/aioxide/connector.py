@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
+import warnings
 import socket
 from typing import Any, Callable, NamedTuple
 
@@ -176,6 +177,13 @@ class TCPConnector(BaseConnector):
         ssl_shutdown_timeout: Any = sentinel,
     ) -> None:
         self._ssl = connector_ssl_from_args(verify_ssl, fingerprint, ssl_context, ssl)
+        if ssl_shutdown_timeout is not sentinel:
+            warnings.warn(
+                "The ssl_shutdown_timeout parameter is deprecated "
+                "and will be removed in aiohttp 4.0",
+                DeprecationWarning,
+                stacklevel=2,
+            )
         hooks: dict[str, Any] = {}
         if resolver is not None and type(resolver) is not ThreadedResolver:
             hooks["resolver"] = functools.partial(_start_resolve, resolver)
