@@ -426,7 +426,7 @@ class ClientSession:
                 stacklevel=3,
             )
         if chunked is not None and not isinstance(chunked, bool):
-            warnings.warn("Chunk size is deprecated #1615", DeprecationWarning)
+            warnings.warn("Chunk size is deprecated #1615", DeprecationWarning, stacklevel=3)
         mws = self._middlewares if middlewares is None else middlewares
         if mws or self._hooked:
             return await self._request_hooked(

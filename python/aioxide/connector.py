@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
-import warnings
 import socket
+import warnings
 from typing import Any, Callable, NamedTuple
 
 from ._aioxide import Session as _EngineSession
