@@ -20,6 +20,7 @@ from yarl import URL
 
 from . import hdrs
 from ._aioxide import hop_auth as _hop_auth
+from ._aioxide import is_redirect as _is_redirect
 from ._aioxide import redirect_step as _redirect_step
 from ._bridge import bridge_for
 from ._tls import tls_for
@@ -826,7 +827,7 @@ class ClientSession:
                     set_cookies = resp.headers.getall(hdrs.SET_COOKIE, ())
                     if set_cookies:
                         jar.update_cookies_from_headers(set_cookies, resp.url)
-                if resp.status in (301, 302, 303, 307, 308) and allow_redirects:
+                if allow_redirects and _is_redirect(resp.status):
                     for trace in traces:
                         await trace.send_request_redirect(
                             method, url.update_query(params), hdrs_md, resp
@@ -840,9 +841,15 @@ class ClientSession:
                     if location is None:
                         break
                     resp.release()
-                    next_method, keep_body, next_url, same = _redirect_step(
-                        resp.status, method, str(url.update_query(params)), location
+                    next_method, keep_body, next_url, same, dropped = _redirect_step(
+                        resp.status,
+                        method,
+                        str(url.update_query(params)),
+                        location,
+                        self._requote_redirect_url,
                     )
+                    for name in dropped:
+                        hdrs_md.popall(name, None)
                     if keep_body:
                         if getattr(req, "_streamed", False):
                             raise ClientPayloadError(
@@ -854,14 +861,10 @@ class ClientSession:
                     else:
                         method = next_method
                         data = None
-                        hdrs_md.popall(hdrs.CONTENT_LENGTH, None)
                     if not same:
                         auth = None
                         cookies = None
-                        hdrs_md.popall(hdrs.AUTHORIZATION, None)
-                        hdrs_md.popall(hdrs.COOKIE, None)
-                        hdrs_md.popall(hdrs.PROXY_AUTHORIZATION, None)
-                    url = URL(next_url, encoded=not self._requote_redirect_url)
+                    url = URL(next_url, encoded=True)
                     params = None
                     continue
                 break

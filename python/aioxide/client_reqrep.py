@@ -20,6 +20,7 @@ from multidict import CIMultiDict, CIMultiDictProxy, MultiDict, MultiDictProxy
 from yarl import URL
 
 from . import hdrs
+from ._aioxide import ACCEPT_ENCODING  # what the engine sends (it decodes all four)
 from .client_exceptions import ClientConnectionError, ClientResponseError, ContentTypeError
 from .helpers import (
     EMPTY_BODY_METHODS,
@@ -633,8 +634,6 @@ _NO_SKIP: CIMultiDict[None] = CIMultiDict()
 
 _CONTAINS_CONTROL_CHAR_RE = re.compile(r"[^-!#$%&'*+.^_`|~0-9a-zA-Z]")
 
-#: What the engine sends as Accept-Encoding (it decodes all four).
-ACCEPT_ENCODING = "gzip, deflate, br, zstd"
 
 
 class ClientRequest:

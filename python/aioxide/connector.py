@@ -87,8 +87,7 @@ class BaseConnector:
             **(_engine_options or {}),
         )
 
-    # The engine decides TLS verification per request; the connector default.
-    _verify_ssl = True
+    # The connector's ssl= (True, False, an SSLContext or a Fingerprint).
     _ssl: Any = True
 
     @property
@@ -220,7 +219,6 @@ class TCPConnector(BaseConnector):
         self._resolver = resolver
         self._socket_factory = socket_factory
         self._local_addr = local_addr
-        self._verify_ssl = self._ssl is not False
         self._use_dns_cache = use_dns_cache
         self._ttl_dns_cache = ttl_dns_cache
         self._family = family

@@ -72,20 +72,6 @@ impl Head {
     fn status(&self) -> u16 {
         self.head.status
     }
-    /// (reused, queued, dns): dns is 0 no lookup, 1 cache hit, 2 cache
-    /// miss, 3 looked up without the cache.
-    #[getter]
-    fn conn_info(&self) -> (bool, bool, u8) {
-        use aioxide::connect::dns::DnsOutcome;
-        let c = self.head.conn;
-        let dns = match c.dns {
-            DnsOutcome::None => 0,
-            DnsOutcome::CacheHit => 1,
-            DnsOutcome::CacheMiss => 2,
-            DnsOutcome::Resolved => 3,
-        };
-        (c.reused, c.queued, dns)
-    }
     #[getter]
     fn reason(&self) -> &str {
         &self.head.reason
@@ -652,17 +638,26 @@ impl Session {
     }
 }
 
+/// Whether the engine follows this status (aiohttp's redirect statuses).
+#[pyfunction]
+fn is_redirect(status: u16) -> bool {
+    aioxide::policy::redirect::is_redirect(status)
+}
+
 /// One redirect decision, as the engine makes it: the next method, whether
-/// the body goes along, the next URL and whether it keeps the origin.
+/// the body goes along, the next URL (requoted as yarl when `requote`),
+/// whether it keeps the origin, and the request headers to remove.
 /// Raises InvalidUrlRedirectClientError / NonHttpUrlRedirectClientError.
 #[pyfunction]
+#[pyo3(signature = (status, method, url, location, requote=true))]
 fn redirect_step(
     py: Python<'_>,
     status: u16,
     method: &str,
     url: &str,
     location: &str,
-) -> PyResult<(String, bool, String, bool)> {
+    requote: bool,
+) -> PyResult<(String, bool, String, bool, Vec<&'static str>)> {
     use aioxide::policy::redirect;
     let current = aioxide::run::parse_url(url, true).map_err(|e| errors::to_py(py, e))?;
     let next = redirect::resolve_location(&current, location).map_err(|kind| {
@@ -674,7 +669,12 @@ fn redirect_step(
     })?;
     let (m, keep) = redirect::next_method(status, method);
     let same = redirect::same_origin(&current, &next);
-    Ok((m, keep, next.to_string(), same))
+    let next = if requote {
+        redirect::requote_target(next.as_str())
+    } else {
+        next.to_string()
+    };
+    Ok((m, keep, next, same, redirect::dropped_headers(keep, same)))
 }
 
 /// One hop's Authorization value by the engine's rule (policy/auth.rs);
@@ -715,6 +715,11 @@ fn _aioxide(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<cookies::CookieStore>()?;
     m.add_function(wrap_pyfunction!(body_channel, m)?)?;
     m.add_function(wrap_pyfunction!(redirect_step, m)?)?;
+    m.add_function(wrap_pyfunction!(is_redirect, m)?)?;
+    m.add(
+        "ACCEPT_ENCODING",
+        aioxide::policy::decompress::ACCEPT_ENCODING,
+    )?;
     m.add_function(wrap_pyfunction!(hop_auth, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

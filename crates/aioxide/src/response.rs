@@ -34,8 +34,6 @@ pub struct ConnInfo {
 /// Status line and headers of one response.
 #[derive(Debug, Clone)]
 pub struct ResponseHead {
-    /// How the connection was obtained (for tracing).
-    pub conn: ConnInfo,
     pub status: u16,
     pub reason: String,
     pub version: (u8, u8),

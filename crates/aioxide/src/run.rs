@@ -625,12 +625,7 @@ fn send_error(e: hyper::Error) -> Error {
     }
 }
 
-fn head_of(
-    parts: http::response::Parts,
-    url: &str,
-    info: Arc<RequestInfo>,
-    conn: crate::response::ConnInfo,
-) -> ResponseHead {
+fn head_of(parts: http::response::Parts, url: &str, info: Arc<RequestInfo>) -> ResponseHead {
     let reason = match parts.extensions.get::<hyper::ext::ReasonPhrase>() {
         Some(r) => String::from_utf8_lossy(r.as_bytes()).into_owned(),
         None => parts.status.canonical_reason().unwrap_or("").to_owned(),
@@ -642,7 +637,6 @@ fn head_of(
         _ => (1, 1),
     };
     ResponseHead {
-        conn,
         status: parts.status.as_u16(),
         reason,
         version,
@@ -765,11 +759,6 @@ async fn run(
             headers: prepared.headers,
         });
         let (lease, resp) = sent.map_err(|e| e.with_request(&info))?;
-        let conn_info = crate::response::ConnInfo {
-            reused: lease.reused,
-            queued: lease.queued,
-            dns: lease.dns,
-        };
         let (parts, incoming) = resp.into_parts();
         let status = parts.status.as_u16();
         store_cookies(&req, &dest.url, &parts.headers);
@@ -806,7 +795,7 @@ async fn run(
             && !matches!(status, 100..=199 | 204 | 304)
             && !parts.headers.contains_key(http::header::CONTENT_LENGTH)
             && !parts.headers.contains_key(http::header::TRANSFER_ENCODING);
-        let head = head_of(parts, &dest.url, info.clone(), conn_info);
+        let head = head_of(parts, &dest.url, info.clone());
         let mut rbody = if until_close {
             // read_until_eof=False: a body framed by the connection's end is
             // taken as empty, and the connection is closed.
@@ -860,7 +849,6 @@ async fn run(
         }
         if !keep_body {
             body = Payload::None;
-            headers.retain(|(k, _)| !k.eq_ignore_ascii_case("content-length"));
         }
         let current = parse_url(&dest.url, true)?;
         let next = redirect::resolve_location(&current, &location).map_err(|kind| {
@@ -871,12 +859,14 @@ async fn run(
         if req.requote_redirect_url {
             next.target = redirect::requote_target(&next.target);
         }
-        if !dest.same_origin(&next) {
+        let same_origin = dest.same_origin(&next);
+        if !same_origin {
             // aiohttp drops the request's cookies= with its auth here.
             same_origin_so_far = false;
             auth = None;
-            headers.retain(|(k, _)| !redirect::is_origin_bound_header(k));
         }
+        let dropped = redirect::dropped_headers(keep_body, same_origin);
+        headers.retain(|(k, _)| !dropped.iter().any(|d| k.eq_ignore_ascii_case(d)));
         dest = next;
     }
 }

@@ -84,9 +84,24 @@ pub fn same_origin(a: &Url, b: &Url) -> bool {
 
 /// Headers that must not follow a redirect to another origin.
 pub fn is_origin_bound_header(name: &str) -> bool {
-    name.eq_ignore_ascii_case("authorization")
-        || name.eq_ignore_ascii_case("cookie")
-        || name.eq_ignore_ascii_case("proxy-authorization")
+    ORIGIN_BOUND_HEADERS
+        .iter()
+        .any(|h| name.eq_ignore_ascii_case(h))
+}
+
+const ORIGIN_BOUND_HEADERS: [&str; 3] = ["authorization", "cookie", "proxy-authorization"];
+
+/// The request headers a redirect removes: Content-Length when the body is
+/// dropped, and the origin-bound ones when the redirect leaves the origin.
+pub fn dropped_headers(keep_body: bool, same_origin: bool) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    if !keep_body {
+        out.push("content-length");
+    }
+    if !same_origin {
+        out.extend(ORIGIN_BOUND_HEADERS);
+    }
+    out
 }
 
 #[cfg(test)]
@@ -183,5 +198,14 @@ mod tests {
         );
         assert_eq!(requote_target("/plain?q=1"), "/plain?q=1");
         assert_eq!(requote_target("/bad%zz%4"), "/bad%zz%4");
+    }
+
+    #[test]
+    fn dropped_on_redirect() {
+        assert!(dropped_headers(true, true).is_empty());
+        assert_eq!(dropped_headers(false, true), vec!["content-length"]);
+        let d = dropped_headers(true, false);
+        assert!(d.contains(&"cookie") && d.contains(&"authorization") && d.len() == 3);
+        assert!(is_origin_bound_header("Proxy-Authorization") && !is_origin_bound_header("x"));
     }
 }
