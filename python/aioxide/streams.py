@@ -342,17 +342,12 @@ class StreamReader:
         """Undecoded body bytes received so far when the body is being decoded
         (a Content-Encoding), else None (as aiohttp).
 
-        aioxide counts them in the engine; the count of a body whose end the
-        engine has passed is its announced Content-Length (the engine does not
-        keep its count after the end yet).
+        aioxide counts them in the engine, which keeps the count once the
+        body has ended; an announced Content-Length is the count at the end.
         """
         if not self._compressed:
             return None
-        raw = self._raw
-        if raw is not None:
-            n = int(raw.raw_bytes())
-            if n > self._raw_seen:
-                self._raw_seen = n
+        self._note_raw_bytes()
         if self._eof and self._raw_length is not None:
             return self._raw_length
         return self._raw_seen
@@ -442,25 +437,10 @@ class StreamReader:
             finally:
                 self._waiter = None
             return
-        try:
-            rid = raw.chunk(self._bridge, waiter, min(self._high_water, _MAX_PIECE))
-            try:
-                data = await waiter
-            except asyncio.CancelledError:
-                self._bridge.abort(rid)
-                raise
-        except asyncio.CancelledError:
-            raise
-        except BaseException as e:
-            if self._exception is None:
-                self.set_exception(e)
-            raise
-        finally:
-            self._waiter = None
-        if self._compressed:
-            n = int(raw.raw_bytes())
-            if n > self._raw_seen:
-                self._raw_seen = n
+        data = await self._engine_call(
+            waiter, raw.chunk, self._bridge, waiter, min(self._high_water, _MAX_PIECE)
+        )
+        self._note_raw_bytes()
         if self._exception is not None:
             # Released or closed while the engine was reading.
             raise self._exception
@@ -476,15 +456,23 @@ class StreamReader:
                 "read() called while another coroutine is already waiting for incoming data"
             )
         raw = self._raw
-        if self._compressed:
-            n = int(raw.raw_bytes())
-            if n > self._raw_seen:
-                self._raw_seen = n
+        self._note_raw_bytes()
         waiter = self._waiter = self._get_loop().create_future()
+        rest = await self._engine_call(waiter, raw.read_all, self._bridge, waiter)
+        if self._exception is not None:
+            raise self._exception
+        if rest:
+            self.feed_data(rest)
+        self.feed_eof()
+
+    async def _engine_call(self, waiter: Any, start: Any, *args: Any) -> Any:
+        """Start an engine read that completes ``waiter``; await it (an
+        abandoned wait aborts the engine task; a failure is kept as the
+        stream's exception)."""
         try:
-            rid = raw.read_all(self._bridge, waiter)
+            rid = start(*args)
             try:
-                rest = await waiter
+                return await waiter
             except asyncio.CancelledError:
                 self._bridge.abort(rid)
                 raise
@@ -496,11 +484,13 @@ class StreamReader:
             raise
         finally:
             self._waiter = None
-        if self._exception is not None:
-            raise self._exception
-        if rest:
-            self.feed_data(rest)
-        self.feed_eof()
+
+    def _note_raw_bytes(self) -> None:
+        """Keep the engine's count of bytes received (for total_raw_bytes)."""
+        if self._compressed and self._raw is not None:
+            n = int(self._raw.raw_bytes())
+            if n > self._raw_seen:
+                self._raw_seen = n
 
     # -- reading -------------------------------------------------------------
     async def readline(self, *, max_line_length: int | None = None) -> bytes:
