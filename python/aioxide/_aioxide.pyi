@@ -53,6 +53,17 @@ class Response:
     def raw_bytes(self) -> int: ...
     def close(self) -> None: ...
 
+class Options:
+    """A request's options (all but method, URL, headers and body): built
+    once per session, derived per request with ``replace``."""
+
+    def __init__(self, **kw: Any) -> None: ...
+    def replace(self, **kw: Any) -> Options: ...
+    @property
+    def allow_redirects(self) -> bool: ...
+    @property
+    def total(self) -> float | None: ...
+
 class Session:
     """A connector's engine: the connection pool and its settings."""
 
@@ -81,42 +92,16 @@ class Session:
         self,
         bridge: Bridge,
         fut: Future[Any],
+        options: Options,
         method: str,
         url: str,
         headers: list[tuple[str, str]],
-        body: bytes | None,
-        content_type: str | None,
-        auth: str | None,
-        skip_auto_headers: Sequence[str],
-        allow_redirects: bool,
-        max_redirects: int,
-        total: float | None,
-        connect: float | None,
-        sock_read: float | None,
-        sock_connect: float | None,
-        auto_decompress: bool,
-        verify_ssl: bool,
-        max_line_size: int = 8190,
-        max_field_size: int = 8190,
-        default_auth: str | None = None,
-        default_auth_origin: str | None = None,
+        body: bytes | None = None,
+        content_type: str | None = None,
         body_stream: BodyReader | None = None,
-        chunked: bool = False,
-        compress: str | None = None,
-        expect100: bool = False,
-        http10: bool = False,
-        read_until_eof: bool = True,
-        server_hostname: str | None = None,
-        max_headers: int = 128,
-        cookies: Sequence[tuple[str, str]] = ...,
-        retry: bool = True,
-        cookie_jar: CookieStore | None = None,
-        tls: TlsConfig | None = None,
         body_rewind: Callable[..., None] | None = None,
-        requote: bool = True,
         on_send: Callable[..., None] | None = None,
     ) -> int: ...
-    def raise_max_headers(self, n: int) -> None: ...
     def clear_dns_cache(self, host: str | None = None, port: int | None = None) -> None: ...
     def cached_hosts(self) -> list[tuple[tuple[str, int], list[str]]]: ...
     def close(self) -> None: ...

@@ -18,14 +18,13 @@ from typing import Any, Awaitable, Callable, Coroutine, Generator, Generic, Iter
 from multidict import CIMultiDict, CIMultiDictProxy, MultiDict, istr
 from yarl import URL
 
-from . import hdrs
+from . import _aioxide, hdrs
 from ._aioxide import hop_auth as _hop_auth
 from ._aioxide import is_redirect as _is_redirect
 from ._aioxide import redirect_step as _redirect_step
 from ._bridge import bridge_for
 from ._tls import tls_for
 from .client_exceptions import (
-    ClientConnectionError,
     ClientConnectorError,
     ClientPayloadError,
     ConnectionTimeoutError,
@@ -35,7 +34,7 @@ from .client_exceptions import (
     TooManyRedirects,
 )
 from .client_middlewares import build_client_middlewares
-from .client_reqrep import ClientRequest, ClientResponse, RequestInfo
+from .client_reqrep import AUTO_HEADERS, ClientRequest, ClientResponse, RequestInfo
 from .connector import BaseConnector, TCPConnector, _not_supported
 from .cookiejar import CookieJar, DummyCookieJar
 from .helpers import _SENTINEL, BasicAuth, sentinel, strip_auth_from_url
@@ -198,10 +197,7 @@ class ClientSession:
         self._max_line_size = max_line_size
         self._max_field_size = max_field_size
         self._max_headers = max_headers
-        # aiohttp's switch for the one retry on a stale pooled connection.
-        self._retry_connection = True
-        if max_headers > 128:
-            connector._engine.raise_max_headers(max_headers)
+        self._retry = True
         self._http10 = version == HttpVersion10
         self._resolve_charset = fallback_charset_resolver
         self._middlewares = tuple(middlewares) if middlewares else ()
@@ -230,6 +226,7 @@ class ClientSession:
             or (self._engine_jar is None and type(cookie_jar) is not DummyCookieJar)
             or self._request_class is not ClientRequest
         )
+        self._opts = self._make_options()
         self._lb = bridge_for(loop)
         self._lb.acquire()
         self._closed_flag = False
@@ -300,6 +297,7 @@ class ClientSession:
             stacklevel=2,
         )
         self._requote_redirect_url = val
+        self._opts = self._make_options()
 
     @property
     def trace_configs(self) -> list[Any]:
@@ -374,6 +372,95 @@ class ClientSession:
                 added.add(key)
         return [(str(k), v) for k, v in result.items()]
 
+    # -- one request flow ------------------------------------------------
+    # A request is resolved once (_request: URL, options, warnings), then
+    # driven either by the engine alone (every hop, redirects included) or,
+    # when middlewares, trace configs or a jar of the user's must see each
+    # hop, by _request_hooked around the same engine call (_send).
+
+    def _make_options(self) -> Any:
+        """The session's request options, as the engine takes them."""
+        t = self._timeout
+        return _aioxide.Options(
+            default_auth=self._default_auth_header,
+            default_auth_origin=self._base_url_origin,
+            skip_auto_headers=list(self._skip_list),
+            total=t.total,
+            connect=t.connect,
+            sock_read=t.sock_read,
+            sock_connect=t.sock_connect,
+            auto_decompress=self._auto_decompress,
+            max_line_size=self._max_line_size,
+            max_field_size=self._max_field_size,
+            max_headers=self._max_headers,
+            http10=self._http10,
+            retry=self._retry,
+            cookie_jar=self._engine_jar,
+            requote=self._requote_redirect_url,
+        )
+
+    @property
+    def _retry_connection(self) -> bool:
+        """aiohttp's switch for the one retry on a stale pooled connection."""
+        return self._retry
+
+    @_retry_connection.setter
+    def _retry_connection(self, value: bool) -> None:
+        self._retry = value
+        self._opts = self._make_options()
+
+    def _options(
+        self,
+        auth: BasicAuth | None,
+        skip_auto_headers: Iterable[str] | None,
+        allow_redirects: bool,
+        max_redirects: int,
+        timeout: Any,
+        auto_decompress: bool | None,
+        tls: Any,
+        limits: tuple[int | None, int | None, int | None],
+        chunked: Any,
+        compress: Any,
+        expect100: bool,
+        read_until_eof: bool,
+        server_hostname: str | None,
+        cookies: Any,
+    ) -> Any:
+        """A request's options: the session's, with what the request overrides."""
+        kw: dict[str, Any] = {}
+        if auth is not None:
+            kw["auth"] = auth.encode()
+        if skip_auto_headers is not None:
+            kw["skip_auto_headers"] = [*self._skip_list, *(str(h) for h in skip_auto_headers)]
+        if not allow_redirects:
+            kw["allow_redirects"] = False
+        if max_redirects != 10:
+            kw["max_redirects"] = max_redirects
+        if timeout is not sentinel:
+            t = timeout if isinstance(timeout, ClientTimeout) else ClientTimeout(total=timeout)
+            kw.update(total=t.total, connect=t.connect, sock_read=t.sock_read)
+            kw["sock_connect"] = t.sock_connect
+        if auto_decompress is not None:
+            kw["auto_decompress"] = auto_decompress
+        if tls is not True:
+            kw["tls"] = tls
+        for name, value in zip(("max_line_size", "max_field_size", "max_headers"), limits):
+            if value is not None:
+                kw[name] = value
+        if chunked:
+            kw["chunked"] = True
+        if compress:
+            kw["compress"] = _compress_name(compress)
+        if expect100:
+            kw["expect100"] = True
+        if not read_until_eof:
+            kw["read_until_eof"] = False
+        if server_hostname is not None:
+            kw["server_hostname"] = server_hostname
+        if cookies:
+            kw["cookies"] = _request_cookies_list(cookies)
+        return self._opts.replace(**kw) if kw else self._opts
+
     async def _request(
         self,
         method: str,
@@ -416,24 +503,34 @@ class ClientSession:
         if proxy is not None:
             raise _not_supported("proxy=")
         tls = tls_for(self._connector._ssl, ssl, verify_ssl, ssl_context, fingerprint)  # type: ignore[union-attr]
-        if auth is not None:
-            warnings.warn(_AUTH_DEPRECATED, DeprecationWarning, stacklevel=3)
-        if proxy_auth is not None:
-            warnings.warn(
-                "The 'proxy_auth' parameter is deprecated and will be removed in v4;"
-                " pass proxy_headers={'Proxy-Authorization': "
-                "aiohttp.encode_basic_auth(login, password)} instead",
-                DeprecationWarning,
-                stacklevel=3,
-            )
-        if chunked is not None and not isinstance(chunked, bool):
-            warnings.warn("Chunk size is deprecated #1615", DeprecationWarning, stacklevel=3)
+        _warn_deprecated_arguments(auth, proxy_auth, chunked)
+        try:
+            url = self._build_url(str_or_url)
+        except (ValueError, TypeError) as e:
+            raise InvalidUrlClientError(str_or_url) from e
+        opts = self._options(
+            auth,
+            skip_auto_headers,
+            allow_redirects,
+            max_redirects,
+            timeout,
+            auto_decompress,
+            tls,
+            (max_line_size, max_field_size, max_headers),
+            chunked,
+            compress,
+            expect100,
+            read_until_eof,
+            server_hostname,
+            cookies,
+        )
         mws = self._middlewares if middlewares is None else middlewares
         if mws or self._hooked:
             return await self._request_hooked(
                 method.upper(),
-                str_or_url,
+                url,
                 mws,
+                opts,
                 params=params,
                 data=data,
                 json=json,
@@ -447,167 +544,124 @@ class ClientSession:
                 chunked=chunked,
                 expect100=expect100,
                 raise_for_status=raise_for_status,
-                read_until_eof=read_until_eof,
-                timeout=timeout,
-                tls=tls,
                 ssl=ssl,
                 server_hostname=server_hostname,
                 trace_request_ctx=trace_request_ctx,
                 read_bufsize=read_bufsize,
                 auto_decompress=auto_decompress,
-                max_line_size=max_line_size,
-                max_field_size=max_field_size,
-                max_headers=max_headers,
             )
-
+        # The fast path: the engine drives every hop; Python is not entered
+        # again until the final response (or error) comes back.
         payload = prepare_body(data, json, self._json_serialize)
-        try:
-            url = self._build_url(str_or_url)
-        except (ValueError, TypeError) as e:
-            raise InvalidUrlClientError(str_or_url) from e
         if params:
             url = url.extend_query(params)
+        raw = await self._send(method, str(url), self._prepare_headers(headers), payload, opts)
+        heads = raw.history()
+        history: tuple[ClientResponse, ...] = ()
+        if heads:
+            cls = self._response_class
+            history = tuple(cls._from_engine(None, h, None, None, self) for h in heads)
+        resp = self._response(raw, self._response_class, read_bufsize, auto_decompress, history)
+        await self._check_status(resp, raise_for_status)
+        return resp
 
-        hdrs_list = self._prepare_headers(headers)
+    async def _send(
+        self,
+        method: str,
+        url: str,
+        headers: list[tuple[str, str]],
+        payload: Any,
+        opts: Any,
+        hop: "_HopTrace | None" = None,
+        rewinders: list[Rewinder] | None = None,
+    ) -> Any:
+        """The one engine call of a request (or of one hop of it): the body
+        streamed in when it is not bytes, a seekable one offered again for
+        307/308, cancellation passed on to the engine; the engine's result."""
         if payload.headers:
-            present = {k.lower() for k, _ in hdrs_list}
-            hdrs_list += [(k, v) for k, v in payload.headers if k.lower() not in present]
-        feeder = None
-        rewinder = None
+            present = {k.lower() for k, _ in headers}
+            headers = headers + [(k, v) for k, v in payload.headers if k.lower() not in present]
+        loop = self._loop
+        bridge = self._lb.bridge
+        feeder = rewinder = None
         if payload.source is not None:
             if Rewinder.applies(payload):
-                rewinder = Rewinder(payload, self._loop, self._lb.bridge)
+                rewinder = Rewinder(payload, loop, bridge)
             feeder = Feeder(payload)
-        auth_header = None if auth is None else auth.encode()
-
-        if timeout is sentinel:
-            t = self._timeout
-        elif isinstance(timeout, ClientTimeout):
-            t = timeout
-        else:
-            t = ClientTimeout(total=timeout)
-
-        skip: Any = self._skip_list
-        if skip_auto_headers is not None:
-            skip = [*skip, *(str(h) for h in skip_auto_headers)]
-        verify = tls if isinstance(tls, bool) else True
-        if auto_decompress is None:
-            auto_decompress = self._auto_decompress
-        if compress:
-            compress = compress if isinstance(compress, str) else "deflate"
-        else:
-            compress = None
-        if max_headers is None:
-            max_headers = self._max_headers
-        elif max_headers > 128:
-            self._connector._engine.raise_max_headers(max_headers)  # type: ignore[union-attr]
-
-        loop = self._loop
-        lb = self._lb
-        bridge = lb.bridge
         fut = loop.create_future()
         rid = self._connector._engine.request(  # type: ignore[union-attr]
             bridge,
             fut,
+            opts,
             method,
-            str(url),
-            hdrs_list,
+            url,
+            headers,
             payload.data,
             payload.content_type,
-            auth_header,
-            skip,
-            allow_redirects,
-            max_redirects,
-            t.total,
-            t.connect,
-            t.sock_read,
-            t.sock_connect,
-            auto_decompress,
-            verify,
-            self._max_line_size if max_line_size is None else max_line_size,
-            self._max_field_size if max_field_size is None else max_field_size,
-            self._default_auth_header,
-            self._base_url_origin,
             None if feeder is None else feeder.reader,
-            bool(chunked),
-            compress,
-            expect100,
-            self._http10,
-            read_until_eof,
-            server_hostname,
-            max_headers,
-            _request_cookies_list(cookies) if cookies else (),
-            self._retry_connection,
-            self._engine_jar,
-            None if isinstance(tls, bool) else tls,
             rewinder,
-            self._requote_redirect_url,
+            None if hop is None else hop.on_send,
         )
-        if feeder is None:
-            try:
-                raw = await fut
-            except asyncio.CancelledError:
-                bridge.abort(rid)
+        if feeder is not None:
+            source = payload.source
+            if hop is not None and isinstance(source, AsyncIterable):
+                source = hop.chunks(source)
+            feeder.start(source, loop, bridge)
+        try:
+            return await fut
+        except asyncio.CancelledError:
+            bridge.abort(rid)
+            raise
+        except ClientConnectorError as e:
+            err = self._connector._connect_error(e)  # type: ignore[union-attr]
+            if err is e:
                 raise
-            except ClientConnectorError as e:
-                err = self._connector._connect_error(e)  # type: ignore[union-attr]
-                if err is e:
-                    raise
-                raise err from e
-        else:
-            feeder.start(payload.source, loop, bridge)
-            try:
-                raw = await fut
-            except asyncio.CancelledError:
-                bridge.abort(rid)
-                raise
-            except ClientConnectorError as e:
-                err = self._connector._connect_error(e)  # type: ignore[union-attr]
-                if err is e:
-                    raise
-                raise err from e
-            except BaseException:
-                # A failing body source is the cause to report, as aiohttp.
-                if feeder.task is not None and not feeder.task.done():
-                    await asyncio.wait([feeder.task], timeout=1)
-                if feeder.error is not None:
-                    raise ClientConnectionError(
-                        f"Failed to send bytes into the underlying connection: {feeder.error!r}"
-                    ) from feeder.error
-                raise
-            finally:
+            raise err from e
+        except BaseException:
+            if feeder is not None:
+                await feeder.raise_source_error()
+            raise
+        finally:
+            if feeder is not None:
                 feeder.stop()
-                if rewinder is not None:
+            if rewinder is not None:
+                if rewinders is None:
                     await rewinder.close()
+                else:
+                    rewinders.append(rewinder)
 
-        history: tuple[ClientResponse, ...] = ()
-        heads = raw.history()
-        if heads:
-            history = tuple(
-                self._response_class._from_engine(None, h, None, None, self) for h in heads
-            )
-        resp = self._response_class._from_engine(raw, raw.head, loop, bridge, self, history)
+    def _response(
+        self,
+        raw: Any,
+        cls: type[ClientResponse],
+        read_bufsize: int | None,
+        auto_decompress: bool | None,
+        history: tuple[ClientResponse, ...] = (),
+    ) -> ClientResponse:
+        resp = cls._from_engine(raw, raw.head, self._loop, self._lb.bridge, self, history)
         if read_bufsize is not None:
             resp._read_bufsize = read_bufsize
-        if auto_decompress is not self._auto_decompress:
+        if auto_decompress is not None and auto_decompress is not self._auto_decompress:
             resp._auto_decompress = auto_decompress
+        return resp
 
+    async def _check_status(self, resp: ClientResponse, raise_for_status: Any) -> None:
         if raise_for_status is None:
             raise_for_status = self._raise_for_status
         if raise_for_status is None or raise_for_status is False:
-            pass
-        elif callable(raise_for_status):
+            return
+        if callable(raise_for_status):
             await raise_for_status(resp)
         elif raise_for_status:
             resp.raise_for_status()
-        return resp
 
     # -- the hooked path: middlewares, tracing, a cookie jar in Python --------
     async def _request_hooked(
         self,
         method: str,
-        str_or_url: Any,
+        url: URL,
         middlewares: Any,
+        opts: Any,
         *,
         params: Any,
         data: Any,
@@ -622,51 +676,38 @@ class ClientSession:
         chunked: bool | None,
         expect100: bool,
         raise_for_status: Any,
-        read_until_eof: bool,
-        timeout: Any,
-        tls: Any,
         ssl: Any,
         server_hostname: str | None,
         trace_request_ctx: Any,
         read_bufsize: int | None,
         auto_decompress: bool | None,
-        max_line_size: int | None,
-        max_field_size: int | None,
-        max_headers: int | None,
     ) -> ClientResponse:
         """A request hop by hop in Python: each hop is one engine call
-        (redirects off), wrapped by the middlewares, announced to the trace
-        configs, its cookies from and to the session's jar.  The redirect
-        decision itself is the engine's (``redirect_step``)."""
+        (_send, redirects off), wrapped by the middlewares, announced to the
+        trace configs, its cookies from and to the session's jar.  The
+        redirect decision itself is the engine's (``redirect_step``)."""
         loop = self._loop
         if data is not None and json is not None:
             raise ValueError("data and json parameters can not be used at the same time")
         if json is not None:
             data = JsonPayload(json, dumps=self._json_serialize)
-        try:
-            url = self._build_url(str_or_url)
-        except (ValueError, TypeError) as e:
-            raise InvalidUrlClientError(str_or_url) from e
         if url.scheme not in ("http", "https"):
             raise NonHttpUrlClientError(url)
         hdrs_md: CIMultiDict[str] = CIMultiDict(self._prepare_headers(headers))
         skip: set[istr] = set(self._skip_auto_headers)
         if skip_auto_headers is not None:
             skip |= {istr(h) for h in skip_auto_headers}
-        if timeout is sentinel:
-            t = self._timeout
-        elif isinstance(timeout, ClientTimeout):
-            t = timeout
-        else:
-            t = ClientTimeout(total=timeout)
-        deadline = loop.time() + t.total if t.total else None
-        if auto_decompress is None:
-            auto_decompress = self._auto_decompress
-        compress_s = (compress if isinstance(compress, str) else "deflate") if compress else None
-        limits = (
-            self._max_line_size if max_line_size is None else max_line_size,
-            self._max_field_size if max_field_size is None else max_field_size,
-            self._max_headers if max_headers is None else max_headers,
+        total = opts.total
+        deadline = loop.time() + total if total else None
+        # Each hop: the request's options, but the hops, auth and cookies
+        # are this loop's (the ClientRequest carries them as headers).
+        hop_opts = opts.replace(
+            auth=None,
+            default_auth=None,
+            default_auth_origin=None,
+            allow_redirects=False,
+            cookies=[],
+            cookie_jar=None,
         )
         traces = [
             Trace(self, tc, tc.trace_config_ctx(trace_request_ctx=trace_request_ctx))
@@ -679,70 +720,34 @@ class ClientSession:
         resp: ClientResponse | None = None
         req: ClientRequest | None = None
         jar = self._cookie_jar if type(self._cookie_jar) is not DummyCookieJar else None
-        engine = self._connector._engine  # type: ignore[union-attr]
-        lb = self._lb
+        rewinders: list[Rewinder] = []
 
         async def send(req: ClientRequest) -> ClientResponse:
-            """The innermost handler: one hop through the engine."""
-            source = req._payload_source()
-            payload = prepare_body(source, None, self._json_serialize)
-            req._streamed = payload.source is not None  # type: ignore[attr-defined]
-            hdrs_list = [(str(k), v) for k, v in req.headers.items()]
-            if payload.headers:
-                present = {k.lower() for k, _ in hdrs_list}
-                hdrs_list += [(k, v) for k, v in payload.headers if k.lower() not in present]
-            total = None
-            if deadline is not None:
-                total = max(deadline - loop.time(), 0.001)
-            feeder = Feeder(payload) if payload.source is not None else None
-            hop = _HopTrace(traces, req, payload.data, loop) if self._hop_signals else None
-            fut = loop.create_future()
-            bridge = lb.bridge
-            rid = engine.request(
-                bridge,
-                fut,
-                req.method,
-                str(req.url),
-                hdrs_list,
-                payload.data,
-                payload.content_type,
-                None,
-                [str(h) for h in req.skip_auto_headers],
-                False,
-                0,
-                total,
-                t.connect,
-                t.sock_read,
-                t.sock_connect,
-                auto_decompress,
-                tls if isinstance(tls, bool) else True,
-                limits[0],
-                limits[1],
-                None,
-                None,
-                None if feeder is None else feeder.reader,
-                bool(req.chunked),
-                compress_s,
-                req.expect100,
-                self._http10,
-                read_until_eof,
-                req.server_hostname,
-                limits[2],
-                [],
-                self._retry_connection,
-                None,
-                None if isinstance(tls, bool) else tls,
-                on_send=None if hop is None else hop.on_send,
+            """The innermost handler: one hop through the engine.  What the
+            middlewares left in req.headers is what is sent: the engine adds
+            no automatic header the ClientRequest already decided on."""
+            payload = prepare_body(req._payload_source(), None, self._json_serialize)
+            resend = Rewinder.applies(payload)
+            req._resend = payload.payload if resend else None  # type: ignore[attr-defined]
+            req._streamed = payload.source is not None and not resend  # type: ignore[attr-defined]
+            remaining = None if deadline is None else max(deadline - loop.time(), 0.001)
+            skip_now = [*(str(h) for h in req.skip_auto_headers), *AUTO_HEADERS]
+            this_hop = hop_opts.replace(
+                skip_auto_headers=skip_now,
+                total=remaining,
+                chunked=bool(req.chunked),
+                compress=_compress_name(req.compress),
+                expect100=req.expect100,
+                http10=req.version == HttpVersion10,
+                server_hostname=req.server_hostname,
             )
-            if feeder is not None:
-                source = payload.source
-                if hop is not None and isinstance(source, AsyncIterable):
-                    source = hop.chunks(source)
-                feeder.start(source, loop, bridge)
+            hop = _HopTrace(traces, req, payload.data, loop) if self._hop_signals else None
+            hdrs_list = [(str(k), v) for k, v in req.headers.items()]
             try:
-                raw = await fut
+                raw = await self._send(
+                    req.method, str(req.url), hdrs_list, payload, this_hop, hop, rewinders
+                )
             except asyncio.CancelledError:
-                bridge.abort(rid)
                 raise
             except BaseException as e:
                 if hop is not None:
@@ -750,19 +755,8 @@ class ClientSession:
                         await hop.finish()
                     else:
                         await _trace_failed_hop(traces, req, e, payload.data)
-                if isinstance(e, ClientConnectorError):
-                    err = self._connector._connect_error(e)  # type: ignore[union-attr]
-                    if err is not e:
-                        raise err from e
                 raise
-            finally:
-                if feeder is not None:
-                    feeder.stop()
-            r = req.response_class._from_engine(raw, raw.head, loop, bridge, self, ())
-            if read_bufsize is not None:
-                r._read_bufsize = read_bufsize
-            if auto_decompress is not self._auto_decompress:
-                r._auto_decompress = auto_decompress
+            r = self._response(raw, req.response_class, read_bufsize, auto_decompress)
             if traces:
                 r._traces = traces
             if hop is not None:
@@ -778,23 +772,7 @@ class ClientSession:
                     raise (InvalidUrlRedirectClientError if redirects else InvalidUrlClientError)(
                         url
                     )
-                # The engine's rule (policy/auth.rs) picks this hop's credentials.
-                chosen = _hop_auth(
-                    None if auth is None else auth.encode(),
-                    None if auth_from_url is None else auth_from_url.encode(),
-                    bool(history),
-                    self._default_auth_header,
-                    not self._base_url or self._base_url_origin == str(url.origin()),
-                    hdrs.AUTHORIZATION in hdrs_md,
-                )
-                auth = next(
-                    (
-                        a
-                        for a in (auth_from_url, auth, self._default_auth)
-                        if a is not None and a.encode() == chosen
-                    ),
-                    None,
-                )
+                auth = self._hop_auth(auth, auth_from_url, bool(history), url, hdrs_md)
                 all_cookies = jar.filter_cookies(url) if jar is not None else None
                 if cookies is not None:
                     req_cookies = _request_cookies(cookies, url)
@@ -827,55 +805,41 @@ class ClientSession:
                     set_cookies = resp.headers.getall(hdrs.SET_COOKIE, ())
                     if set_cookies:
                         jar.update_cookies_from_headers(set_cookies, resp.url)
-                if allow_redirects and _is_redirect(resp.status):
-                    for trace in traces:
-                        await trace.send_request_redirect(
-                            method, url.update_query(params), hdrs_md, resp
-                        )
-                    redirects += 1
-                    history.append(resp)
-                    if max_redirects and redirects >= max_redirects:
-                        resp.close()
-                        raise TooManyRedirects(history[0].request_info, tuple(history))
-                    location = resp.headers.get(hdrs.LOCATION) or resp.headers.get(hdrs.URI)
-                    if location is None:
-                        break
-                    resp.release()
-                    next_method, keep_body, next_url, same, dropped = _redirect_step(
-                        resp.status,
-                        method,
-                        str(url.update_query(params)),
-                        location,
-                        self._requote_redirect_url,
+                if not (allow_redirects and _is_redirect(resp.status)):
+                    break
+                for trace in traces:
+                    await trace.send_request_redirect(
+                        method, url.update_query(params), hdrs_md, resp
                     )
-                    for name in dropped:
-                        hdrs_md.popall(name, None)
-                    if keep_body:
-                        if getattr(req, "_streamed", False):
-                            raise ClientPayloadError(
-                                "Cannot follow redirect with a consumed request body. "
-                                "Use bytes, a seekable file-like object, "
-                                "or set allow_redirects=False."
-                            )
-                        data = req._payload_source()
-                    else:
-                        method = next_method
-                        data = None
-                    if not same:
-                        auth = None
-                        cookies = None
-                    url = URL(next_url, encoded=True)
-                    params = None
-                    continue
-                break
-            if raise_for_status is None:
-                raise_for_status = self._raise_for_status
-            if raise_for_status is None or raise_for_status is False:
-                pass
-            elif callable(raise_for_status):
-                await raise_for_status(resp)
-            elif raise_for_status:
-                resp.raise_for_status()
+                redirects += 1
+                history.append(resp)
+                if max_redirects and redirects >= max_redirects:
+                    resp.close()
+                    raise TooManyRedirects(history[0].request_info, tuple(history))
+                location = resp.headers.get(hdrs.LOCATION) or resp.headers.get(hdrs.URI)
+                if location is None:
+                    break
+                resp.release()
+                next_method, keep_body, next_url, same, dropped = _redirect_step(
+                    resp.status,
+                    method,
+                    str(url.update_query(params)),
+                    location,
+                    self._requote_redirect_url,
+                )
+                for name in dropped:
+                    hdrs_md.popall(name, None)
+                if keep_body:
+                    data = _body_again(req)
+                else:
+                    method = next_method
+                    data = None
+                if not same:
+                    auth = None
+                    cookies = None
+                url = URL(next_url, encoded=True)
+                params = None
+            await self._check_status(resp, raise_for_status)
             resp._history = tuple(history)
             for trace in traces:
                 await trace.send_request_end(method, url.update_query(params), hdrs_md, resp)
@@ -886,6 +850,36 @@ class ClientSession:
             for trace in traces:
                 await trace.send_request_exception(method, url.update_query(params), hdrs_md, e)
             raise
+        finally:
+            for rw in rewinders:
+                await rw.close()
+
+    def _hop_auth(
+        self,
+        auth: BasicAuth | None,
+        auth_from_url: BasicAuth | None,
+        redirected: bool,
+        url: URL,
+        hdrs_md: CIMultiDict[str],
+    ) -> BasicAuth | None:
+        """This hop's credentials, chosen by the engine's rule (policy/auth.rs)."""
+        chosen = _hop_auth(
+            None if auth is None else auth.encode(),
+            None if auth_from_url is None else auth_from_url.encode(),
+            redirected,
+            self._default_auth_header,
+            not self._base_url or self._base_url_origin == str(url.origin()),
+            hdrs.AUTHORIZATION in hdrs_md,
+        )
+        return next(
+            (
+                a
+                for a in (auth_from_url, auth, self._default_auth)
+                if a is not None and a.encode() == chosen
+            ),
+            None,
+        )
+
 
     # -- lifecycle -------------------------------------------------------
     async def close(self) -> None:
@@ -917,6 +911,43 @@ class ClientSession:
         exc_tb: TracebackType | None,
     ) -> None:
         await self.close()
+
+
+def _warn_deprecated_arguments(auth: Any, proxy_auth: Any, chunked: Any) -> None:
+    """aiohttp 3.14's DeprecationWarnings for a request's arguments."""
+    if auth is not None:
+        warnings.warn(_AUTH_DEPRECATED, DeprecationWarning, stacklevel=4)
+    if proxy_auth is not None:
+        warnings.warn(
+            "The 'proxy_auth' parameter is deprecated and will be removed in v4;"
+            " pass proxy_headers={'Proxy-Authorization': "
+            "aiohttp.encode_basic_auth(login, password)} instead",
+            DeprecationWarning,
+            stacklevel=4,
+        )
+    if chunked is not None and not isinstance(chunked, bool):
+        warnings.warn("Chunk size is deprecated #1615", DeprecationWarning, stacklevel=4)
+
+
+def _compress_name(compress: Any) -> str | None:
+    """aiohttp's compress=: a coding name, or True for deflate."""
+    if not compress:
+        return None
+    return compress if isinstance(compress, str) else "deflate"
+
+
+def _body_again(req: ClientRequest) -> Any:
+    """The body of a hop, for a redirect that keeps it (307/308): a seekable
+    file is sent again from its start; a consumed stream cannot be."""
+    resend = getattr(req, "_resend", None)
+    if resend is not None and not resend.consumed:
+        return resend
+    if getattr(req, "_streamed", False):
+        raise ClientPayloadError(
+            "Cannot follow redirect with a consumed request body. "
+            "Use bytes, a seekable file-like object, or set allow_redirects=False."
+        )
+    return req._payload_source()
 
 
 def _request_cookies_list(cookies: Any) -> list[tuple[str, str]]:

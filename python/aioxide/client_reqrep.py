@@ -632,6 +632,11 @@ def _history_from_heads(heads: list[Any]) -> tuple[ClientResponse, ...]:
 
 _NO_SKIP: CIMultiDict[None] = CIMultiDict()
 
+#: The automatic headers a ClientRequest puts in its headers unless skipped:
+#: on the hooked path the engine is told not to add them again, so that what
+#: the middlewares leave is what is sent.
+AUTO_HEADERS = (hdrs.ACCEPT, hdrs.ACCEPT_ENCODING, hdrs.USER_AGENT)
+
 _CONTAINS_CONTROL_CHAR_RE = re.compile(r"[^-!#$%&'*+.^_`|~0-9a-zA-Z]")
 
 

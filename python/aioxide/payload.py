@@ -34,6 +34,7 @@ from multidict import CIMultiDict
 from . import hdrs
 from ._aioxide import BodyWriter, body_channel
 from ._bridge import call_engine
+from .client_exceptions import ClientConnectionError
 from .helpers import _SENTINEL, parse_mimetype, sentinel
 from .streams import StreamReader
 
@@ -1076,6 +1077,16 @@ class Feeder:
         except BaseException as e:  # the request fails with this
             self.error = e
             writer.abort(repr(e))
+
+    async def raise_source_error(self) -> None:
+        """The request failed: a failing body source is the cause to report
+        (as aiohttp), as a ClientConnectionError."""
+        if self.task is not None and not self.task.done():
+            await asyncio.wait([self.task], timeout=1)
+        if self.error is not None:
+            raise ClientConnectionError(
+                f"Failed to send bytes into the underlying connection: {self.error!r}"
+            ) from self.error
 
     def stop(self) -> None:
         """The request is over: stop feeding."""

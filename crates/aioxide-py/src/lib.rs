@@ -9,6 +9,7 @@ mod cookies;
 mod errors;
 mod hooks;
 mod runtime;
+mod spec;
 mod tls;
 
 use std::sync::{Arc, Mutex};
@@ -16,9 +17,7 @@ use std::time::Duration;
 
 use aioxide::body::request::{BodyAborted, BodyItem, BodyStream};
 use aioxide::connect::dns::{Family, Hook};
-use aioxide::{
-    Client, ClientConfig, HeadLimits, Request, ResponseBody, ResponseHead, Timeouts, TlsMode,
-};
+use aioxide::{Client, ClientConfig, ResponseBody, ResponseHead};
 use bytes::Bytes;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -486,45 +485,20 @@ impl Session {
     }
 
     /// Start a request; `fut` completes with a `Response` or an exception.
-    #[pyo3(signature = (bridge, fut, method, url, headers, body, content_type, auth, skip_auto_headers, allow_redirects, max_redirects, total, connect, sock_read, sock_connect, auto_decompress, verify_ssl, max_line_size=8190, max_field_size=8190, default_auth=None, default_auth_origin=None, body_stream=None, chunked=false, compress=None, expect100=false, http10=false, read_until_eof=true, server_hostname=None, max_headers=128, cookies=Vec::new(), retry=true, cookie_jar=None, tls=None, body_rewind=None, requote=true, on_send=None))]
+    #[pyo3(signature = (bridge, fut, options, method, url, headers, body=None, content_type=None, body_stream=None, body_rewind=None, on_send=None))]
     #[allow(clippy::too_many_arguments)]
     fn request(
         &self,
         bridge: &Bridge,
         fut: Py<PyAny>,
+        options: &spec::Options,
         method: String,
         url: String,
         headers: Vec<(String, String)>,
         body: Option<PyBackedBytes>,
         content_type: Option<String>,
-        auth: Option<String>,
-        skip_auto_headers: Vec<String>,
-        allow_redirects: bool,
-        max_redirects: u32,
-        total: Option<f64>,
-        connect: Option<f64>,
-        sock_read: Option<f64>,
-        sock_connect: Option<f64>,
-        auto_decompress: bool,
-        verify_ssl: bool,
-        max_line_size: usize,
-        max_field_size: usize,
-        default_auth: Option<String>,
-        default_auth_origin: Option<String>,
         body_stream: Option<&BodyReader>,
-        chunked: bool,
-        compress: Option<String>,
-        expect100: bool,
-        http10: bool,
-        read_until_eof: bool,
-        server_hostname: Option<String>,
-        max_headers: usize,
-        cookies: Vec<(String, String)>,
-        retry: bool,
-        cookie_jar: Option<&cookies::CookieStore>,
-        tls: Option<&tls::TlsConfig>,
         body_rewind: Option<Py<PyAny>>,
-        requote: bool,
         on_send: Option<Py<PyAny>>,
     ) -> PyResult<u64> {
         let body_stream = match body_stream {
@@ -537,47 +511,13 @@ impl Session {
             ),
             None => None,
         };
-        let req = Request {
+        let req = options.request(spec::Call {
             method,
             url,
             headers,
             body: body.map(Bytes::from_owner),
-            body_stream,
-            chunked,
             content_type,
-            auth,
-            default_auth,
-            default_auth_origin,
-            skip_auto_headers,
-            allow_redirects,
-            max_redirects,
-            timeouts: Timeouts::from_secs(total, connect, sock_read, sock_connect),
-            auto_decompress,
-            tls: match tls {
-                Some(t) => t.mode(),
-                None if verify_ssl => TlsMode::Verify,
-                None => TlsMode::NoVerify,
-            },
-            head_limits: HeadLimits {
-                max_line_size,
-                max_field_size,
-                max_headers,
-            },
-            compress,
-            expect_continue: expect100,
-            http10,
-            read_until_eof,
-            server_hostname,
-            cookie_jar: cookie_jar.map(|s| s.core()),
-            cookies,
-            retry_stale: retry,
-            requote_redirect_url: requote,
-            on_send: on_send.map(|hook| {
-                Hook(Arc::new(hooks::PyOnSend {
-                    loop_: bridge.handle(),
-                    hook: Arc::new(hook),
-                }) as Arc<dyn aioxide::client::OnSend>)
-            }),
+            body_stream,
             body_rewind: body_rewind.map(|hook| {
                 Hook(Arc::new(hooks::PyRewind {
                     loop_: bridge.handle(),
@@ -585,7 +525,13 @@ impl Session {
                 })
                     as Arc<dyn aioxide::body::request::Rewind>)
             }),
-        };
+            on_send: on_send.map(|hook| {
+                Hook(Arc::new(hooks::PyOnSend {
+                    loop_: bridge.handle(),
+                    hook: Arc::new(hook),
+                }) as Arc<dyn aioxide::client::OnSend>)
+            }),
+        });
         let client = self.client.clone();
         bridge.spawn(fut, async move {
             let r = client.execute(req).await;
@@ -604,12 +550,6 @@ impl Session {
     #[getter]
     fn closed(&self) -> bool {
         self.client.is_closed()
-    }
-
-    /// Let responses carry up to `n` header fields (a session's or a
-    /// request's max_headers above the connector's).
-    fn raise_max_headers(&self, n: usize) {
-        self.client.pool().raise_max_headers(n);
     }
 
     /// Forget cached DNS answers: one (host, port), or all.
@@ -704,6 +644,7 @@ fn hop_auth(
 fn _aioxide(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Bridge>()?;
     m.add_class::<Session>()?;
+    m.add_class::<spec::Options>()?;
     m.add_class::<Response>()?;
     m.add_class::<Head>()?;
     m.add_class::<BodyWriter>()?;

@@ -185,6 +185,8 @@ impl Client {
     /// Send `req` and follow redirects; the body is left to read.
     /// Must run inside a tokio runtime.
     pub async fn execute(&self, req: Request) -> Result<Response, Error> {
+        // A request may allow more header fields than the connector does.
+        self.pool.raise_max_headers(req.head_limits.max_headers);
         crate::run::execute(&self.pool, &self.cfg, req).await
     }
 

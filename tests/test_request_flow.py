@@ -1,0 +1,179 @@
+"""One request flow: a request behaves the same whether the engine drives
+every hop (no middleware, no tracing) or Python drives them around
+middlewares or trace configs.  Each test runs on the three paths."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+PATHS = ("fast", "middleware", "trace")
+
+
+@pytest.fixture(params=PATHS)
+def session_kw(request: Any, aiohttp: Any) -> dict[str, Any]:
+    """ClientSession arguments that put requests on one path."""
+    if request.param == "middleware":
+
+        async def noop(req: Any, handler: Any) -> Any:
+            return await handler(req)
+
+        return {"middlewares": (noop,)}
+    if request.param == "trace":
+        tc = aiohttp.TraceConfig()
+
+        async def on_start(*args: Any) -> None:
+            pass
+
+        tc.on_request_start.append(on_start)
+        return {"trace_configs": [tc]}
+    return {}
+
+
+@pytest.fixture
+async def base(serve: Any) -> str:
+    async def up(request: web.Request) -> web.Response:
+        body = await request.read()
+        return web.json_response(
+            {"n": len(body), "sha": hashlib.sha256(body).hexdigest(), "path": request.path}
+        )
+
+    async def r307(request: web.Request) -> web.Response:
+        await request.read()
+        raise web.HTTPTemporaryRedirect("/up")
+
+    async def r308(request: web.Request) -> web.Response:
+        await request.read()
+        raise web.HTTPPermanentRedirect("/r307")
+
+    app = web.Application()
+    app.router.add_post("/up", up)
+    app.router.add_post("/r307", r307)
+    app.router.add_post("/r308", r308)
+    return str(await serve(app))
+
+
+async def test_307_and_308_resend_a_file_body(
+    aiohttp: Any, base: str, session_kw: dict[str, Any], tmp_path: Any
+) -> None:
+    data = bytes(range(256)) * 400
+    path = tmp_path / "body.bin"
+    path.write_bytes(data)
+    async with aiohttp.ClientSession(**session_kw) as s:
+        with open(path, "rb") as f:
+            async with s.post(base + "/r308", data=f) as resp:
+                got = await resp.json()
+                assert [r.status for r in resp.history] == [308, 307]
+        assert got == {"n": len(data), "sha": hashlib.sha256(data).hexdigest(), "path": "/up"}
+        # The request closed the file it was given, as aiohttp does.
+        assert f.closed
+
+
+async def test_307_with_a_consumed_stream_fails_clearly(
+    aiohttp: Any, base: str, session_kw: dict[str, Any]
+) -> None:
+    async def gen() -> Any:
+        yield b"x" * 10
+
+    async with aiohttp.ClientSession(**session_kw) as s:
+        with pytest.raises(aiohttp.ClientPayloadError):
+            await s.post(base + "/r307", data=gen())
+        async with s.post(base + "/up", data=b"still usable") as resp:
+            assert (await resp.json())["n"] == 12
+
+
+async def test_failing_body_source_is_the_reported_cause(
+    aiohttp: Any, base: str, session_kw: dict[str, Any]
+) -> None:
+    async def bad() -> Any:
+        yield b"x"
+        raise ZeroDivisionError
+
+    async with aiohttp.ClientSession(**session_kw) as s:
+        with pytest.raises(aiohttp.ClientConnectionError) as info:
+            async with s.post(base + "/up", data=bad()):
+                pass  # pragma: no cover
+        assert isinstance(info.value.__cause__, ZeroDivisionError)
+
+
+async def _wire_heads(raw_server: Any, n: int) -> tuple[str, list[bytes]]:
+    heads: list[bytes] = []
+
+    async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        heads.append(await asyncio.wait_for(r.readuntil(b"\r\n\r\n"), 5))
+        w.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+        await w.drain()
+
+    return await raw_server(handler), heads
+
+
+def _fields(head: bytes) -> list[tuple[str, str]]:
+    lines = head.decode("latin-1").split("\r\n")[1:]
+    pairs = [line.split(":", 1) for line in lines if line]
+    return sorted((k.strip().lower(), v.strip()) for k, v in pairs)
+
+
+async def test_same_headers_on_the_wire_on_every_path(
+    aiohttp: Any, raw_server: Any, session_kw: dict[str, Any]
+) -> None:
+    url, heads = await _wire_heads(raw_server, 2)
+    kw = {"headers": {"X-Session": "s"}, "skip_auto_headers": ("Accept",)}
+    async with aiohttp.ClientSession(**kw) as plain:
+        async with plain.post(url, data=b"abc", headers={"X-Req": "r"}) as resp:
+            assert await resp.read() == b"ok"
+    async with aiohttp.ClientSession(**kw, **session_kw) as s:
+        async with s.post(url, data=b"abc", headers={"X-Req": "r"}) as resp:
+            assert await resp.read() == b"ok"
+    assert len(heads) == 2
+    assert _fields(heads[0]) == _fields(heads[1])
+    names = [k for k, _ in _fields(heads[1])]
+    assert "accept" not in names and "x-session" in names and "x-req" in names
+
+
+async def test_what_a_middleware_deletes_is_not_sent(aiohttp: Any, raw_server: Any) -> None:
+    url, heads = await _wire_heads(raw_server, 1)
+
+    async def strip(req: Any, handler: Any) -> Any:
+        for name in ("User-Agent", "Accept", "Accept-Encoding"):
+            del req.headers[name]
+        return await handler(req)
+
+    async with aiohttp.ClientSession(middlewares=(strip,)) as s:
+        async with s.get(url) as resp:
+            assert await resp.read() == b"ok"
+    names = [k for k, _ in _fields(heads[0])]
+    assert "user-agent" not in names
+    assert "accept" not in names
+    assert "accept-encoding" not in names
+    assert "host" in names
+
+
+def _many_headers(n: int) -> Any:
+    async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        await asyncio.wait_for(r.readuntil(b"\r\n\r\n"), 5)
+        extra = b"".join(b"X-H%d: v\r\n" % i for i in range(n))
+        w.write(
+            b"HTTP/1.1 200 OK\r\n" + extra + b"Content-Length: 2\r\nConnection: close\r\n\r\nok"
+        )
+        await w.drain()
+
+    return handler
+
+
+async def test_max_headers_above_128_on_every_path(
+    aiohttp: Any, raw_server: Any, session_kw: dict[str, Any]
+) -> None:
+    url = await raw_server(_many_headers(200))
+    async with aiohttp.ClientSession(**session_kw) as s:
+        async with s.get(url, max_headers=250) as resp:
+            assert len(resp.headers) == 202
+            assert await resp.read() == b"ok"
+        with pytest.raises(aiohttp.ClientResponseError):
+            await s.get(url)
+    async with aiohttp.ClientSession(max_headers=250, **session_kw) as s:
+        async with s.get(url) as resp:
+            assert await resp.read() == b"ok"
