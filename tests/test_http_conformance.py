@@ -1,7 +1,7 @@
 """HTTP/1.1 response parsing, checked against llhttp's response fixtures.
 
-Each of the 84 raw responses in ../shared/conformance/llhttp/response-cases.json (read at
-test time; the module is skipped when the directory is missing) is served by a loopback
+Each of the 84 raw responses in tests/data/llhttp/response-cases.json (read at
+test time) is served by a loopback
 socket to one ``GET /`` from a fresh ClientSession (ClientTimeout(total=10),
 allow_redirects=False), then the connection is closed.  Eight messages of our own
 (``own_*``) add what those fixtures lack: a message framed two ways (differing
@@ -72,14 +72,7 @@ import pytest
 
 from conftest import TARGET, read_request_head
 
-CONFORMANCE_DIR = Path(__file__).resolve().parents[2] / "shared" / "conformance"
-CASES_PATH = CONFORMANCE_DIR / "llhttp" / "response-cases.json"
-if not CASES_PATH.is_file():
-    pytest.skip(
-        f"llhttp conformance data not found at {CASES_PATH} (expected ../shared/conformance "
-        "next to the repository; see ../shared/conformance/README.md)",
-        allow_module_level=True,
-    )
+CASES_PATH = Path(__file__).resolve().parent / "data" / "llhttp" / "response-cases.json"
 
 HANG_LIMIT = 20.0  # seconds; ClientTimeout(total=10) must have fired long before this
 HOLD_OPEN = 1.0  # ambiguous framing: seconds connection 1 stays open after the raw bytes

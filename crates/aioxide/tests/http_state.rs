@@ -1,6 +1,6 @@
 //! The IETF http-state working group's cookie tests (RFC 6265), run against
-//! `aioxide::cookie`. The data is read from `shared/conformance/http-state/`
-//! beside the repository (see its README): `parser.json` for the jar,
+//! `aioxide::cookie`. The data is read from the repository's
+//! `tests/data/http-state/` (see its README): `parser.json` for the jar,
 //! `dates-examples.json` and `dates-bsd-examples.json` for the date parser.
 //!
 //! Each parser case: the `received` `Set-Cookie` fields answer a request for
@@ -52,7 +52,7 @@ const DISABLED_FAILURES: &[(&str, &str)] = &[
 ];
 
 fn data_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance/http-state")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/http-state")
 }
 
 fn load(name: &str) -> Value {
