@@ -7,7 +7,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyList, PyTuple};
 
-use crate::Head;
+use crate::response::Head;
 
 static EXC: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
 static REQREP: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
