@@ -361,3 +361,47 @@ async def test_truncated_br_and_zstd_raise_payload_error(
     async with aiohttp.ClientSession() as s, s.get(url + "/") as resp:
         with pytest.raises(aiohttp.ClientPayloadError):
             await resp.read()
+
+
+def _streaming_compressors() -> dict[str, Callable[[bytes], bytes]]:
+    """Each coding's streaming compressor, as servers use them: compress()
+    then flush(), which can leave a large output behind a tiny input."""
+    out: dict[str, Callable[[bytes], bytes]] = {
+        "gzip": lambda b: (lambda c: c.compress(b) + c.flush())(zlib.compressobj(wbits=31)),
+        "deflate": lambda b: (lambda c: c.compress(b) + c.flush())(zlib.compressobj()),
+    }
+    for name in ("compression.zstd", "backports.zstd"):
+        try:
+            mod = importlib.import_module(name)
+        except ImportError:
+            continue
+        out["zstd"] = lambda b, m=mod: (lambda c: c.compress(b) + c.flush())(m.ZstdCompressor())
+        break
+    if _has_module("brotli"):
+        import brotli
+
+        out["br"] = lambda b: (lambda c: c.process(b) + c.finish())(brotli.Compressor())
+    return out
+
+
+@pytest.mark.parametrize("coding", ["gzip", "deflate", "br", "zstd"])
+@pytest.mark.parametrize("chunked", [False, True])
+async def test_highly_compressible_body_read_in_small_pieces(
+    aiohttp: Any, raw_server: Any, coding: str, chunked: bool
+) -> None:
+    # 2 MiB of one byte compresses to a few hundred bytes: the decoder's output
+    # buffer fills many times from one input piece; none of that is the end.
+    compressors = _streaming_compressors()
+    if coding not in compressors:
+        pytest.skip(f"no {coding} compressor here")
+    plain = b"a" * (2 * 1024 * 1024)
+    body = compressors[coding](plain)
+    url = await raw_server(_canned(_response(coding, body, chunked=chunked, chunk=64)))
+    async with aiohttp.ClientSession() as s, s.get(url + "/") as resp:
+        got = bytearray()
+        async for piece in resp.content.iter_chunked(1024):
+            assert len(piece) <= 1024
+            got += piece
+        assert len(got) == len(plain) and bytes(got) == plain
+    async with aiohttp.ClientSession() as s, s.get(url + "/") as resp:
+        assert await resp.read() == plain

@@ -153,12 +153,18 @@ fn zstd_run(
     let mut input = InBuffer::around(data);
     let mut buf = vec![0u8; 64 * 1024];
     loop {
+        let before = input.pos();
         let mut output = OutBuffer::around(&mut buf[..]);
         let hint = d.run(&mut input, &mut output)?;
         let produced = output.pos();
         out.extend_from_slice(&buf[..produced]);
         // hint == 0: a frame just ended; anything else means more to come.
-        *unfinished = hint != 0;
+        // But a call that neither read nor wrote says nothing of the frame:
+        // after a frame's end (its output having filled the buffer exactly)
+        // zstd answers with the next frame header's size.
+        if produced > 0 || input.pos() > before {
+            *unfinished = hint != 0;
+        }
         if input.pos() == data.len() && produced < buf.len() {
             return Ok(out);
         }
@@ -182,6 +188,18 @@ mod tests {
         }
         out.extend_from_slice(&d.finish()?);
         Ok(out)
+    }
+
+    #[test]
+    fn zstd_output_filling_the_buffer_exactly_is_not_truncation() {
+        // 2 MiB of one byte: a tiny input whose output fills the 64 KiB
+        // buffer exactly 32 times.
+        let plain = vec![b'a'; 2 * 1024 * 1024];
+        let z = zstd::stream::encode_all(&plain[..], 3).unwrap();
+        for split in [1, 64, z.len()] {
+            assert_eq!(run(Coding::Zstd, &z, split).unwrap(), plain);
+        }
+        assert!(run(Coding::Zstd, &z[..z.len() - 3], 64).is_err(), "truncated");
     }
 
     fn text() -> Vec<u8> {
