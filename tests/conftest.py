@@ -87,3 +87,27 @@ def unused_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+PATHS = ("fast", "middleware", "trace")
+
+
+@pytest.fixture(params=PATHS)
+def session_kw(request: Any, aiohttp: Any) -> dict[str, Any]:
+    """ClientSession arguments that put requests on one of the request paths:
+    the engine alone (fast), around a middleware, or traced."""
+    if request.param == "middleware":
+
+        async def noop(req: Any, handler: Any) -> Any:
+            return await handler(req)
+
+        return {"middlewares": (noop,)}
+    if request.param == "trace":
+        tc = aiohttp.TraceConfig()
+
+        async def on_start(*args: Any) -> None:
+            pass
+
+        tc.on_request_start.append(on_start)
+        return {"trace_configs": [tc]}
+    return {}
