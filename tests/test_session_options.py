@@ -254,3 +254,27 @@ async def test_deprecation_warnings_of_aiohttp(aiohttp: Any, echo: str) -> None:
         with pytest.warns(DeprecationWarning, match="Chunk size is deprecated"):
             async with s.post(echo + "/echo", data=b"abc", chunked=1024) as resp:
                 assert (await resp.json())["body"] == "abc"
+
+
+async def test_json_serialize_bytes_on_every_path(
+    aiohttp: Any, echo: str, session_kw: dict[str, Any]
+) -> None:
+    calls: list[Any] = []
+
+    def dumps(obj: Any) -> bytes:
+        calls.append(obj)
+        return b'{"bytes": true}'
+
+    async with aiohttp.ClientSession(json_serialize_bytes=dumps, **session_kw) as s:
+        async with s.post(echo + "/echo", json={"a": 1}) as resp:
+            got = await resp.json()
+    assert calls == [{"a": 1}]
+    assert got["body"] == '{"bytes": true}'
+    assert got["headers"]["Content-Type"] == "application/json"
+
+
+def test_subclassing_client_session_warns(aiohttp: Any) -> None:
+    with pytest.warns(DeprecationWarning, match="Inheritance class Mine from ClientSession"):
+
+        class Mine(aiohttp.ClientSession):  # type: ignore[misc]
+            pass

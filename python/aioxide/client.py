@@ -39,7 +39,7 @@ from .connector import BaseConnector, TCPConnector, _not_supported
 from .cookiejar import CookieJar, DummyCookieJar
 from .helpers import _SENTINEL, BasicAuth, sentinel, strip_auth_from_url
 from .http import HttpVersion, HttpVersion10, HttpVersion11
-from .payload import Feeder, JsonPayload, Rewinder, prepare_body
+from .payload import Feeder, JsonBytesPayload, JsonPayload, Rewinder, prepare_body
 from .tracing import Trace
 
 __all__ = ("ClientSession", "ClientTimeout", "RequestInfo", "request")
@@ -77,6 +77,13 @@ class ClientSession:
 
     _connector: BaseConnector | None = None
     _closed_flag = True
+
+    def __init_subclass__(cls: type["ClientSession"]) -> None:
+        warnings.warn(
+            f"Inheritance class {cls.__name__} from ClientSession is discouraged",
+            DeprecationWarning,
+            stacklevel=2,
+        )
 
     def __init__(
         self,
@@ -127,7 +134,6 @@ class ClientSession:
         for name, value, default in (
             ("proxy", proxy, None),
             ("proxy_auth", proxy_auth, None),
-            ("json_serialize_bytes", json_serialize_bytes, None),
             ("ws_response_class", ws_response_class, None),
         ):
             if value is not default and value:
@@ -187,6 +193,7 @@ class ClientSession:
         )
         self._skip_list = tuple(str(h) for h in self._skip_auto_headers)
         self._json_serialize = json_serialize
+        self._json_serialize_bytes = json_serialize_bytes
         self._response_class = response_class
         self._version = version
         self._raise_for_status = raise_for_status
@@ -552,7 +559,7 @@ class ClientSession:
             )
         # The fast path: the engine drives every hop; Python is not entered
         # again until the final response (or error) comes back.
-        payload = prepare_body(data, json, self._json_serialize)
+        payload = prepare_body(data, json, self._json_serialize, self._json_serialize_bytes)
         if params:
             url = url.extend_query(params)
         raw = await self._send(method, str(url), self._prepare_headers(headers), payload, opts)
@@ -689,7 +696,9 @@ class ClientSession:
         loop = self._loop
         if data is not None and json is not None:
             raise ValueError("data and json parameters can not be used at the same time")
-        if json is not None:
+        if json is not None and self._json_serialize_bytes is not None:
+            data = JsonBytesPayload(json, dumps=self._json_serialize_bytes)
+        elif json is not None:
             data = JsonPayload(json, dumps=self._json_serialize)
         if url.scheme not in ("http", "https"):
             raise NonHttpUrlClientError(url)

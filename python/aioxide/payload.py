@@ -985,11 +985,18 @@ class Rewinder:
 _PLAIN = (str, int, float)
 
 
-def prepare_body(data: Any, json: Any, json_serialize: Callable[[Any], str]) -> Prepared:
+def prepare_body(
+    data: Any,
+    json: Any,
+    json_serialize: Callable[[Any], str],
+    json_serialize_bytes: Callable[[Any], bytes] | None = None,
+) -> Prepared:
     """The body of a request, as aiohttp's payload registry would make it."""
     if data is not None and json is not None:
         raise ValueError("data and json parameters can not be used at the same time")
     if json is not None:
+        if json_serialize_bytes is not None:
+            return Prepared(json_serialize_bytes(json), content_type="application/json")
         return Prepared(json_serialize(json).encode("utf-8"), content_type="application/json")
     if data is None:
         return Prepared()
