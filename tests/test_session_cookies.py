@@ -201,3 +201,23 @@ async def test_request_cookies_dropped_on_cross_origin_redirect(
         async with s.get(url + "/away", cookies={"r": "1"}) as resp:
             assert resp.url.host == "localhost"
             assert await resp.json() == {}
+
+
+async def test_quote_cookie_false_for_session_and_request_cookies(
+    aiohttp: Any, base: str, session_kw: dict[str, Any]
+) -> None:
+    # quote_cookie=False sends a value like val=foobar as it is, also for the
+    # cookies given to the session and to the request (aiohttp does so).
+    cookie_jar = aiohttp.CookieJar(unsafe=True, quote_cookie=False)
+    async with aiohttp.ClientSession(
+        cookie_jar=cookie_jar, cookies={"s": "val=foobar"}, **session_kw
+    ) as s:
+        async with s.get(base + "/show", cookies={"r": "val=foobar"}) as resp:
+            header = (await resp.json())["header"]
+    assert sorted(p.strip() for p in header.split(";")) == ["r=val=foobar", "s=val=foobar"]
+    async with aiohttp.ClientSession(
+        cookie_jar=aiohttp.CookieJar(unsafe=True), cookies={"s": "val=foobar"}, **session_kw
+    ) as s:
+        async with s.get(base + "/show", cookies={"r": "val=foobar"}) as resp:
+            header = (await resp.json())["header"]
+    assert sorted(p.strip() for p in header.split(";")) == ['r="val=foobar"', 's="val=foobar"']

@@ -465,7 +465,7 @@ class ClientSession:
         if server_hostname is not None:
             kw["server_hostname"] = server_hostname
         if cookies:
-            kw["cookies"] = _request_cookies_list(cookies)
+            kw["cookies"] = _request_cookies_list(cookies, self._cookie_jar.quote_cookie)
         return self._opts.replace(**kw) if kw else self._opts
 
     async def _request(
@@ -729,6 +729,7 @@ class ClientSession:
         resp: ClientResponse | None = None
         req: ClientRequest | None = None
         jar = self._cookie_jar if type(self._cookie_jar) is not DummyCookieJar else None
+        jar_quote = self._cookie_jar.quote_cookie
         rewinders: list[Rewinder] = []
 
         async def send(req: ClientRequest) -> ClientResponse:
@@ -784,7 +785,7 @@ class ClientSession:
                 auth = self._hop_auth(auth, auth_from_url, bool(history), url, hdrs_md)
                 all_cookies = jar.filter_cookies(url) if jar is not None else None
                 if cookies is not None:
-                    req_cookies = _request_cookies(cookies, url)
+                    req_cookies = _request_cookies(cookies, url, jar_quote)
                     if all_cookies is None:
                         all_cookies = req_cookies
                     elif req_cookies:
@@ -959,20 +960,28 @@ def _body_again(req: ClientRequest) -> Any:
     return req._payload_source()
 
 
-def _request_cookies_list(cookies: Any) -> list[tuple[str, str]]:
-    """A request's cookies= as (name, encoded value) pairs for the engine."""
-    c = _request_cookies(cookies, URL())
+def _request_cookies_list(cookies: Any, quote: bool) -> list[tuple[str, str]]:
+    """A request's cookies= as (name, value as sent) pairs for the engine."""
+    c = _request_cookies(cookies, URL(), quote)
     return [(name, m.coded_value) for name, m in c.items()]
 
 
-def _request_cookies(cookies: Any, url: URL) -> Any:
-    """A request's own cookies= for ``url`` (as aiohttp's temporary jar)."""
-    from http.cookies import SimpleCookie
+def _request_cookies(cookies: Any, url: URL, quote: bool = True) -> Any:
+    """A request's own cookies= for ``url`` (as aiohttp's temporary jar,
+    which quotes values as the session's jar does)."""
+    from http.cookies import Morsel, SimpleCookie
 
     c: SimpleCookie = SimpleCookie()
     items = cookies.items() if hasattr(cookies, "items") else cookies
     for name, value in items:
-        c[name] = value.value if hasattr(value, "coded_value") else value
+        if hasattr(value, "coded_value"):
+            value = value.value
+        if quote:
+            c[name] = value
+        else:
+            m: Morsel[str] = Morsel()
+            m.set(name, value, value)
+            dict.__setitem__(c, name, m)
     return c
 
 

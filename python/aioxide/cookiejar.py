@@ -252,9 +252,11 @@ class CookieJar(AbstractCookieJar):
             cookies = cookies.items()
         for name, cookie in cookies:
             if not isinstance(cookie, Morsel):
-                tmp: SimpleCookie = SimpleCookie()
-                tmp[name] = cookie
-                cookie = tmp[name]
+                # Stored as given: the store quotes it when it is sent, as
+                # quote_cookie says (aiohttp's jar sends it so).
+                tmp: Morsel[str] = Morsel()
+                tmp.set(name, str(cookie), str(cookie))
+                cookie = tmp
             _insert(self._store, origin, name, cookie)
 
     def update_cookies_from_headers(self, headers: Sequence[str], response_url: URL) -> None:
