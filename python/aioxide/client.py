@@ -18,7 +18,7 @@ from typing import Any, Awaitable, Callable, Coroutine, Generator, Generic, Iter
 from multidict import CIMultiDict, CIMultiDictProxy, MultiDict, istr
 from yarl import URL
 
-from . import _aioxide, hdrs
+from . import _aioxide, _interop, hdrs
 from ._aioxide import hop_auth as _hop_auth
 from ._aioxide import is_redirect as _is_redirect
 from ._aioxide import redirect_step as _redirect_step
@@ -59,6 +59,23 @@ class ClientTimeout:
     sock_read: float | None = None
     sock_connect: float | None = None
     ceil_threshold: float = 5
+
+    def __eq__(self, other: object) -> bool:
+        # Equal to aiohttp's ClientTimeout with the same fields, too.
+        if isinstance(other, ClientTimeout) or _interop.is_timeout(other):
+            return _timeout_fields(self) == _timeout_fields(other)
+        return NotImplemented
+
+    @classmethod
+    def _adopt(cls, timeout: Any) -> Any:
+        """aiohttp's ClientTimeout as this class; anything else unchanged."""
+        if _interop.is_timeout(timeout):
+            return cls(*_timeout_fields(timeout))
+        return timeout
+
+
+def _timeout_fields(t: Any) -> tuple[Any, ...]:
+    return (t.total, t.connect, t.sock_read, t.sock_connect, t.ceil_threshold)
 
 
 DEFAULT_TIMEOUT: ClientTimeout = ClientTimeout(total=5 * 60, sock_connect=30)
@@ -160,6 +177,7 @@ class ClientSession:
                 )
                 self._timeout = dataclasses.replace(self._timeout, connect=conn_timeout)
         else:
+            timeout = ClientTimeout._adopt(timeout)
             if not isinstance(timeout, ClientTimeout):
                 raise ValueError(
                     f"timeout parameter cannot be of {type(timeout)} type, "
@@ -444,7 +462,9 @@ class ClientSession:
         if max_redirects != 10:
             kw["max_redirects"] = max_redirects
         if timeout is not sentinel:
-            t = timeout if isinstance(timeout, ClientTimeout) else ClientTimeout(total=timeout)
+            t = ClientTimeout._adopt(timeout)
+            if not isinstance(t, ClientTimeout):
+                t = ClientTimeout(total=timeout)
             kw.update(total=t.total, connect=t.connect, sock_read=t.sock_read)
             kw["sock_connect"] = t.sock_connect
         if auto_decompress is not None:
@@ -509,6 +529,8 @@ class ClientSession:
             raise RuntimeError("Session is closed")
         if proxy is not None:
             raise _not_supported("proxy=")
+        if ssl is not True:
+            ssl = _interop.ssl_value(ssl)
         tls = tls_for(self._connector._ssl, ssl, verify_ssl, ssl_context, fingerprint)  # type: ignore[union-attr]
         _warn_deprecated_arguments(auth, proxy_auth, chunked)
         try:

@@ -10,6 +10,7 @@ import socket
 import warnings
 from typing import Any, Callable, NamedTuple
 
+from . import _interop
 from ._aioxide import Session as _EngineSession
 from ._bridge import bridge_for
 from ._tls import connector_ssl_from_args
@@ -175,7 +176,9 @@ class TCPConnector(BaseConnector):
         socket_factory: Any = None,
         ssl_shutdown_timeout: Any = sentinel,
     ) -> None:
-        self._ssl = connector_ssl_from_args(verify_ssl, fingerprint, ssl_context, ssl)
+        self._ssl = connector_ssl_from_args(
+            verify_ssl, fingerprint, ssl_context, _interop.ssl_value(ssl)
+        )
         if ssl_shutdown_timeout is not sentinel:
             warnings.warn(
                 "The ssl_shutdown_timeout parameter is deprecated "

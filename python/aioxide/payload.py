@@ -31,7 +31,7 @@ from urllib.parse import quote, urlencode
 
 from multidict import CIMultiDict
 
-from . import hdrs
+from . import _interop, hdrs
 from ._aioxide import BodyWriter, body_channel
 from ._bridge import call_engine
 from .client_exceptions import ClientConnectionError
@@ -1040,6 +1040,10 @@ def _prepare_slow(data: Any) -> Prepared:
 
     if isinstance(data, FormData):
         data = data()
+    elif _interop.is_form_data(data):
+        data = data()  # aiohttp's FormData gives aiohttp's payload
+    if _interop.is_payload(data):
+        return _prepare_payload(data)
     try:
         p = PAYLOAD_REGISTRY.get(data, disposition=None)
     except LookupError:
