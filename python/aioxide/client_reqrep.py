@@ -635,7 +635,6 @@ _NO_SKIP: CIMultiDict[None] = CIMultiDict()
 _CONTAINS_CONTROL_CHAR_RE = re.compile(r"[^-!#$%&'*+.^_`|~0-9a-zA-Z]")
 
 
-
 class ClientRequest:
     """One request as middlewares see it (aiohttp's ClientRequest).
 

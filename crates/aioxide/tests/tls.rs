@@ -324,17 +324,7 @@ async fn mutual_tls() {
     let client_leaf = ca.issue(&["client.example"], |p| {
         p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
     });
-    let dir = tmpdir("mtls");
-    let cert_path = dir.join("client.crt");
-    let key_path = dir.join("client.key");
-    let both_path = dir.join("client.pem");
-    std::fs::write(&cert_path, &client_leaf.pem).unwrap();
-    std::fs::write(&key_path, &client_leaf.key_pem).unwrap();
-    std::fs::write(
-        &both_path,
-        format!("{}{}", client_leaf.key_pem, client_leaf.pem),
-    )
-    .unwrap();
+    let both = format!("{}{}", client_leaf.key_pem, client_leaf.pem);
 
     let client = Client::default();
     for versions in [
@@ -343,15 +333,16 @@ async fn mutual_tls() {
     ] {
         let srv = serve(&ca.server(&["127.0.0.1"]), versions, Some(ca.der())).await;
         let url = format!("{}/", srv.base);
-        // Key in its own file, and key and certificate in one file.
+        // The key on its own, and key and certificate in one PEM.
         for (cert, key) in [
-            (cert_path.clone(), Some(key_path.clone())),
-            (both_path.clone(), None),
+            (client_leaf.pem.clone(), Some(client_leaf.key_pem.clone())),
+            (both.clone(), None),
         ] {
             let opts = TlsOptions {
                 client_cert: Some(ClientCert {
-                    cert_path: cert,
-                    key_path: key,
+                    cert_pem: cert.into_bytes(),
+                    key_pem: key.map(String::into_bytes),
+                    origin: "test".into(),
                     has_password: false,
                 }),
                 ..trusting(&ca)
@@ -373,52 +364,36 @@ async fn mutual_tls() {
             );
         }
     }
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
-fn client_certificate_files_are_checked() {
+fn client_certificates_are_checked() {
     let ca = Ca::new();
     let leaf = ca.issue(&["client.example"], |_| {});
-    let dir = tmpdir("files");
-    let cert = dir.join("c.pem");
-    std::fs::write(&cert, &leaf.pem).unwrap();
-    let with = |cert_path: PathBuf, key_path: Option<PathBuf>, has_password: bool| TlsOptions {
+    let with = |cert: &str, key: Option<&str>, has_password: bool| TlsOptions {
         client_cert: Some(ClientCert {
-            cert_path,
-            key_path,
+            cert_pem: cert.as_bytes().to_vec(),
+            key_pem: key.map(|k| k.as_bytes().to_vec()),
+            origin: "/somewhere/c.pem".into(),
             has_password,
         }),
         ..TlsOptions::default()
     };
-    // Missing file, no key, encrypted key (PKCS#8 and traditional).
-    let e = TlsSpec::build(&with(dir.join("missing.pem"), None, false)).unwrap_err();
+    // No certificate, no key, encrypted key (PKCS#8 and traditional).
+    let e = TlsSpec::build(&with("nothing", None, false)).unwrap_err();
     assert_eq!(e.kind, ErrorKind::InvalidArgument);
-    assert!(e.message.contains("missing.pem"), "{}", e.message);
-    let e = TlsSpec::build(&with(cert.clone(), None, false)).unwrap_err();
+    assert!(e.message.contains("/somewhere/c.pem"), "{}", e.message);
+    let e = TlsSpec::build(&with(&leaf.pem, None, false)).unwrap_err();
     assert_eq!(e.kind, ErrorKind::InvalidArgument);
-    let enc = dir.join("enc.key");
-    std::fs::write(
-        &enc,
-        "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIBvTBXBgkqhkiG9w0BBQ0wSjApBgkqhkiG9w0BBQwwHAQI\n-----END ENCRYPTED PRIVATE KEY-----\n",
-    )
-    .unwrap();
-    let e = TlsSpec::build(&with(cert.clone(), Some(enc.clone()), true)).unwrap_err();
+    let enc = "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIBvTBXBgkqhkiG9w0BBQ0wSjApBgkqhkiG9w0BBQwwHAQI\n-----END ENCRYPTED PRIVATE KEY-----\n";
+    let e = TlsSpec::build(&with(&leaf.pem, Some(enc), true)).unwrap_err();
     assert_eq!(e.kind, ErrorKind::Unsupported);
     assert!(e.message.contains("encrypted"), "{}", e.message);
-    let trad = dir.join("trad.key");
-    std::fs::write(
-        &trad,
-        "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,00\n\nAAAA\n-----END RSA PRIVATE KEY-----\n",
-    )
-    .unwrap();
-    let e = TlsSpec::build(&with(cert.clone(), Some(trad), false)).unwrap_err();
+    let trad = "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,00\n\nAAAA\n-----END RSA PRIVATE KEY-----\n";
+    let e = TlsSpec::build(&with(&leaf.pem, Some(trad), false)).unwrap_err();
     assert_eq!(e.kind, ErrorKind::Unsupported);
     // A plain key with a password: fine (the password is not needed).
-    let key = dir.join("k.pem");
-    std::fs::write(&key, &leaf.key_pem).unwrap();
-    assert!(TlsSpec::build(&with(cert, Some(key), true)).is_ok());
-    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(TlsSpec::build(&with(&leaf.pem, Some(&leaf.key_pem), true)).is_ok());
 }
 
 fn sha256(data: &[u8]) -> Vec<u8> {

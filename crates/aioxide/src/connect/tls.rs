@@ -47,12 +47,15 @@ pub const TLS12: u16 = 0x0303;
 /// TLS 1.3's wire number (`ssl.TLSVersion.TLSv1_3`).
 pub const TLS13: u16 = 0x0304;
 
-/// A client certificate chain for mutual TLS, as `load_cert_chain` got it:
-/// PEM files; the key is in `cert_path` when `key_path` is `None`.
+/// A client certificate chain for mutual TLS, as `load_cert_chain` left it
+/// in the context: PEM read when that call was made (the files may be gone
+/// since); the key is in `cert_pem` when `key_pem` is `None`.
 #[derive(Debug, Clone, Default)]
 pub struct ClientCert {
-    pub cert_path: PathBuf,
-    pub key_path: Option<PathBuf>,
+    pub cert_pem: Vec<u8>,
+    pub key_pem: Option<Vec<u8>>,
+    /// Where they came from, for error messages (a file name).
+    pub origin: String,
     /// A password was given: only unencrypted keys can be used, so an
     /// encrypted key is refused with [`ErrorKind::Unsupported`] either way.
     pub has_password: bool,
@@ -451,11 +454,6 @@ fn roots(opts: &TlsOptions) -> Result<Arc<RootCertStore>, Error> {
     Ok(Arc::new(store))
 }
 
-fn read_pem(path: &PathBuf, what: &str) -> Result<Vec<u8>, Error> {
-    std::fs::read(path)
-        .map_err(|e| invalid(format!("cannot read the {what} {}: {e}", path.display())))
-}
-
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
 }
@@ -463,32 +461,22 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 fn client_identity(
     cert: &ClientCert,
 ) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), Error> {
-    let cert_pem = read_pem(&cert.cert_path, "client certificate file")?;
-    let chain = CertificateDer::pem_slice_iter(&cert_pem)
+    let origin = &cert.origin;
+    let chain = CertificateDer::pem_slice_iter(&cert.cert_pem)
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| {
-            invalid(format!(
-                "bad PEM in the client certificate file {}: {e}",
-                cert.cert_path.display()
-            ))
-        })?;
+        .map_err(|e| invalid(format!("bad PEM in the client certificate {origin}: {e}")))?;
     if chain.is_empty() {
         return Err(invalid(format!(
-            "no certificate in the client certificate file {}",
-            cert.cert_path.display()
+            "no certificate in the client certificate {origin}"
         )));
     }
-    let (key_pem, key_path) = match &cert.key_path {
-        Some(p) => (read_pem(p, "private key file")?, p),
-        None => (cert_pem, &cert.cert_path),
-    };
-    let encrypted = contains(&key_pem, b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
-        || contains(&key_pem, b"Proc-Type: 4,ENCRYPTED");
+    let key_pem = cert.key_pem.as_deref().unwrap_or(&cert.cert_pem);
+    let encrypted = contains(key_pem, b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
+        || contains(key_pem, b"Proc-Type: 4,ENCRYPTED");
     if encrypted {
         return Err(unsupported(format!(
-            "the private key in {} is encrypted{}; aioxide (rustls) reads only \
-             unencrypted PEM keys: decrypt it (openssl pkey -in KEY -out PLAIN)",
-            key_path.display(),
+            "the private key of the client certificate {origin} is encrypted{}; aioxide \
+             (rustls) reads only unencrypted PEM keys: decrypt it (openssl pkey -in KEY -out PLAIN)",
             if cert.has_password {
                 " (load_cert_chain(password=...))"
             } else {
@@ -496,10 +484,9 @@ fn client_identity(
             }
         )));
     }
-    let key = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|e| {
+    let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(|e| {
         invalid(format!(
-            "no usable private key in {}: {e}",
-            key_path.display()
+            "no usable private key for the client certificate {origin}: {e}"
         ))
     })?;
     Ok((chain, key))
@@ -532,8 +519,8 @@ fn build_config(opts: &TlsOptions) -> Result<ClientConfig, Error> {
             let (chain, key) = client_identity(c)?;
             builder.with_client_auth_cert(chain, key).map_err(|e| {
                 unsupported(format!(
-                    "the client certificate or key in {} cannot be used: {e}",
-                    c.cert_path.display()
+                    "the client certificate or key {} cannot be used: {e}",
+                    c.origin
                 ))
             })?
         }
