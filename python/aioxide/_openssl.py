@@ -45,10 +45,10 @@ _SSL_CTRL_GET_CHAIN_CERTS = 115
 _X509_LU_X509 = 1
 _SSL_VERIFY_PEER = 0x01
 _SSL_VERIFY_FAIL_IF_NO_PEER_CERT = 0x02
-_VERIFY_BITS = {
-    ssl.CERT_NONE: 0,
-    ssl.CERT_OPTIONAL: _SSL_VERIFY_PEER,
-    ssl.CERT_REQUIRED: _SSL_VERIFY_PEER | _SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
+_VERIFY_BITS: dict[int, int] = {
+    int(ssl.CERT_NONE): 0,
+    int(ssl.CERT_OPTIONAL): _SSL_VERIFY_PEER,
+    int(ssl.CERT_REQUIRED): _SSL_VERIFY_PEER | _SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
 }
 
 _P = ctypes.c_void_p
@@ -89,6 +89,10 @@ class _Lib:
         fn.restype = opts
         fn.argtypes = [_P]
         self.SSL_CTX_get_options = fn
+
+    def __getattr__(self, name: str) -> Any:
+        # The functions are set in __init__; this tells the type checker so.
+        raise AttributeError(name)
 
 
 def _resolve(handles: list[Any], name: str) -> Any:
@@ -162,7 +166,7 @@ def _pointer(lib: _Lib, ctx: Any) -> Optional[int]:
     ptr = ctypes.c_void_p.from_address(id(ctx) + _HEAD).value
     if not ptr:
         return None
-    if lib.SSL_CTX_get_verify_mode(ptr) != _VERIFY_BITS.get(ctx.verify_mode, -1):
+    if lib.SSL_CTX_get_verify_mode(ptr) != _VERIFY_BITS.get(int(ctx.verify_mode), -1):
         return None
     if lib.SSL_CTX_get_options(ptr) != int(ctx.options):
         return None

@@ -326,7 +326,7 @@ def _handle(ctx: Any, raw: Any) -> Optional[_openssl.Handle]:
     if known is None or known[0] is not raw:
         known = (raw, _openssl.handle(raw))
         attrs[_HANDLE_ATTR] = known
-    return known[1]  # type: ignore[no-any-return]
+    return known[1]
 
 
 def _signature(ctx: Any, raw: Any) -> tuple[Any, ...]:
