@@ -105,6 +105,26 @@ fn history<'py>(py: Python<'py>, e: &Error) -> PyResult<Bound<'py, PyTuple>> {
     Ok(t.cast_into::<PyTuple>()?)
 }
 
+/// The `ssl.SSLCertVerificationError` OpenSSL would have raised for the
+/// certificate `e` reports: errno 1 (SSL_ERROR_SSL), OpenSSL's text, its
+/// reason, library, verify code and message.
+fn cert_verification_error<'py>(py: Python<'py>, e: &Error) -> PyResult<Bound<'py, PyAny>> {
+    let (code, message) = match &e.verify {
+        Some(v) => (v.code, v.message.clone()),
+        None => (1, e.message.clone()),
+    };
+    let text = format!("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: {message}");
+    let err = py
+        .import("ssl")?
+        .getattr("SSLCertVerificationError")?
+        .call1((1, text))?;
+    err.setattr("reason", "CERTIFICATE_VERIFY_FAILED")?;
+    err.setattr("library", "SSL")?;
+    err.setattr("verify_code", code)?;
+    err.setattr("verify_message", message)?;
+    Ok(err)
+}
+
 /// Build the Python exception for `e`.
 pub fn to_py(py: Python<'_>, e: Error) -> PyErr {
     match build(py, &e) {
@@ -137,14 +157,8 @@ fn build(py: Python<'_>, e: &Error) -> PyResult<PyErr> {
             let ssl_err = py.import("ssl")?.getattr("SSLError")?.call1((1, msg))?;
             class(py, "ClientConnectorSSLError")?.call1((connection_key(py, e)?, ssl_err))?
         }
-        ErrorKind::Certificate => {
-            let cert_err = py
-                .import("ssl")?
-                .getattr("SSLCertVerificationError")?
-                .call1((1, msg))?;
-            class(py, "ClientConnectorCertificateError")?
-                .call1((connection_key(py, e)?, cert_err))?
-        }
+        ErrorKind::Certificate => class(py, "ClientConnectorCertificateError")?
+            .call1((connection_key(py, e)?, cert_verification_error(py, e)?))?,
         ErrorKind::FingerprintMismatch => {
             let (expected, got) = match &e.fingerprints {
                 Some(f) => (f.expected.as_slice(), f.got.as_slice()),

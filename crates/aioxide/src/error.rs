@@ -65,6 +65,8 @@ pub struct Error {
     pub host: Option<String>,
     pub port: Option<u16>,
     pub is_tls: bool,
+    /// Why the server's certificate was rejected, as OpenSSL says it (Certificate).
+    pub verify: Option<Box<CertVerify>>,
     /// The OS error number, where the cause was an OS error.
     pub errno: Option<i32>,
     /// The offending URL (invalid / non-http / redirect errors); boxed to
@@ -85,6 +87,15 @@ pub struct Fingerprints {
     pub got: Vec<u8>,
 }
 
+/// A rejected certificate's OpenSSL verify code and message (10 "certificate
+/// has expired", 20 "unable to get local issuer certificate"...), what
+/// `ssl.SSLCertVerificationError` carries as `verify_code` / `verify_message`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertVerify {
+    pub code: i32,
+    pub message: String,
+}
+
 impl Error {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         Error {
@@ -93,6 +104,7 @@ impl Error {
             host: None,
             port: None,
             is_tls: false,
+            verify: None,
             errno: None,
             url: None,
             history: Vec::new(),

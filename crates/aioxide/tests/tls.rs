@@ -302,7 +302,7 @@ async fn expired_and_not_yet_valid_are_certificate_errors() {
         p.not_after = date_time_ymd(2091, 1, 1);
     });
     let client = Client::default();
-    for (leaf, word) in [(expired, "expired"), (future, "not valid yet")] {
+    for (leaf, code) in [(expired, 10), (future, 9)] {
         let srv = serve_all(&leaf).await;
         for check_hostname in [true, false] {
             let opts = TlsOptions {
@@ -313,7 +313,7 @@ async fn expired_and_not_yet_valid_are_certificate_errors() {
                 .await
                 .unwrap_err();
             assert_eq!(e.kind, ErrorKind::Certificate);
-            assert!(e.message.contains(word), "{}", e.message);
+            assert_eq!(e.verify.as_ref().map(|v| v.code), Some(code), "{e}");
         }
     }
 }
@@ -690,5 +690,72 @@ async fn a_self_signed_certificate_can_be_its_own_trust_anchor() {
             Ok(status) => assert!(ok && status == 200),
             Err(e) => assert!(!ok && e.kind == ErrorKind::Certificate, "{e}"),
         }
+    }
+}
+
+/// The code and message OpenSSL gives for each rejection, as Python's
+/// `ssl.SSLCertVerificationError.verify_code` / `verify_message`.
+#[tokio::test]
+async fn certificate_errors_carry_openssl_verify_codes() {
+    let ca = Ca::new();
+    let client = Client::default();
+    let verify = |e: aioxide::Error| {
+        assert_eq!(e.kind, ErrorKind::Certificate, "{e}");
+        let v = e.verify.expect("a verify code");
+        assert_eq!(
+            e.message,
+            format!("certificate verify failed: {}", v.message)
+        );
+        (v.code, v.message)
+    };
+    // Unknown issuer (the system store does not know this CA).
+    let srv = serve_all(&ca.server(&["127.0.0.1"])).await;
+    let e = get(
+        &client,
+        &format!("{}/", srv.base),
+        &mode(&TlsOptions::default()),
+    )
+    .await
+    .unwrap_err();
+    let want = (20, "unable to get local issuer certificate".to_string());
+    assert_eq!(verify(e), want);
+    // The same through ssl=True's shared configuration.
+    let e = get(&client, &format!("{}/", srv.base), &TlsMode::Verify)
+        .await
+        .unwrap_err();
+    assert_eq!(verify(e), want);
+    // A name or an IP address the certificate is not for.
+    let srv = serve_all(&ca.server(&["other.example"])).await;
+    let e = get(&client, &format!("{}/", srv.base), &mode(&trusting(&ca)))
+        .await
+        .unwrap_err();
+    let msg = "IP address mismatch, certificate is not valid for '127.0.0.1'.";
+    assert_eq!(verify(e), (64, msg.to_string()));
+    let mut req = Request::get(&format!("{}/", srv.base));
+    req.tls = mode(&trusting(&ca));
+    req.server_hostname = Some("svc.example".into());
+    let Err(e) = client.execute(req).await else {
+        panic!("a certificate for another name was accepted");
+    };
+    let msg = "Hostname mismatch, certificate is not valid for 'svc.example'.";
+    assert_eq!(verify(e), (62, msg.to_string()));
+    // A self-signed certificate nobody trusts.
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(vec!["127.0.0.1".to_string()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    let leaf = Leaf {
+        der: cert.der().clone(),
+        pem: cert.pem(),
+        key_der: key.serialize_der(),
+        key_pem: key.serialize_pem(),
+    };
+    let srv = serve_all(&leaf).await;
+    for m in [mode(&TlsOptions::default()), TlsMode::Verify] {
+        let e = get(&client, &format!("{}/", srv.base), &m)
+            .await
+            .unwrap_err();
+        assert_eq!(verify(e), (18, "self-signed certificate".to_string()));
     }
 }

@@ -21,7 +21,7 @@ use rustls::{
 use tokio::net::TcpStream;
 
 use super::Stream;
-use crate::error::{Error, ErrorKind, Fingerprints};
+use crate::error::{CertVerify, Error, ErrorKind, Fingerprints};
 
 /// How to check the server (aiohttp's `ssl=`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -232,7 +232,11 @@ fn verify_config() -> Arc<ClientConfig> {
         let mut cfg = ClientConfig::builder_with_provider(provider())
             .with_safe_default_protocol_versions()
             .map(|b| {
-                b.with_root_certificates(system_roots())
+                b.dangerous()
+                    .with_custom_certificate_verifier(named_self_signed(
+                        WebPkiServerVerifier::builder_with_provider(system_roots(), provider())
+                            .build(),
+                    ))
                     .with_no_client_auth()
             })
             .unwrap_or_else(|_| {
@@ -503,9 +507,9 @@ fn build_config(opts: &TlsOptions) -> Result<ClientConfig, Error> {
             .build()
             .map_err(|e| unsupported(format!("cannot verify with these CA certificates: {e}")))?;
         if opts.check_hostname {
-            webpki
+            Arc::new(SelfSignedNamed(webpki))
         } else {
-            Arc::new(AnyNameVerifier(webpki))
+            Arc::new(SelfSignedNamed(Arc::new(AnyNameVerifier(webpki))))
         }
     } else {
         Arc::new(NoVerifier(p.clone()))
@@ -578,16 +582,9 @@ pub async fn handshake(
     let stream = match connector.connect(name, tcp).await {
         Ok(s) => s,
         Err(e) => {
-            let kind = match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
-                Some(rustls::Error::InvalidCertificate(_)) => ErrorKind::Certificate,
-                _ => ErrorKind::Tls,
-            };
-            return Err(Error::new(
-                kind,
-                format!("Cannot connect to host {host}:{port} ssl:True [{e}]"),
-            )
-            .with_addr(host, port, true)
-            .with_io(&e));
+            return Err(handshake_error(&e, server_name)
+                .with_addr(host, port, true)
+                .with_io(&e));
         }
     };
     if let Some(expected) = spec.and_then(|s| s.fingerprint.as_deref()) {
@@ -639,4 +636,244 @@ fn no_verify_config() -> Arc<ClientConfig> {
         Arc::new(cfg)
     })
     .clone()
+}
+
+// -- why a certificate was rejected, in OpenSSL's words ----------------------
+
+/// The engine error for a failed handshake: [`ErrorKind::Certificate`] with
+/// OpenSSL's verify code and message when the server's certificate was
+/// rejected, [`ErrorKind::Tls`] otherwise.
+fn handshake_error(e: &std::io::Error, server_name: &str) -> Error {
+    let cert = match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+        Some(rustls::Error::InvalidCertificate(c)) => c,
+        _ => return Error::new(ErrorKind::Tls, e.to_string()),
+    };
+    let name = server_name.trim_start_matches('[').trim_end_matches(']');
+    let verify = openssl_verify(cert, name);
+    let mut err = Error::new(
+        ErrorKind::Certificate,
+        format!("certificate verify failed: {}", verify.message),
+    );
+    err.verify = Some(Box::new(verify));
+    err
+}
+
+/// OpenSSL's `X509_V_ERR_*` code and message (OpenSSL 3's wording; CPython's
+/// for a name mismatch) for a certificate rustls rejected.
+#[allow(deprecated)] // UnsupportedSignatureAlgorithm: older verifiers still give it
+pub fn openssl_verify(e: &CertificateError, server_name: &str) -> CertVerify {
+    use CertificateError as C;
+    let (code, message) = match e {
+        C::Expired | C::ExpiredContext { .. } => (10, "certificate has expired".to_owned()),
+        C::NotValidYet | C::NotValidYetContext { .. } => {
+            (9, "certificate is not yet valid".to_owned())
+        }
+        C::NotValidForName | C::NotValidForNameContext { .. } => {
+            if server_name.parse::<std::net::IpAddr>().is_ok() {
+                let m =
+                    format!("IP address mismatch, certificate is not valid for '{server_name}'.");
+                (64, m)
+            } else {
+                let m = format!("Hostname mismatch, certificate is not valid for '{server_name}'.");
+                (62, m)
+            }
+        }
+        C::UnknownIssuer => (20, "unable to get local issuer certificate".to_owned()),
+        C::Other(o) => match o.0.downcast_ref::<SelfSigned>() {
+            Some(SelfSigned::Leaf) => (18, "self-signed certificate".to_owned()),
+            Some(SelfSigned::InChain) => (
+                19,
+                "self-signed certificate in certificate chain".to_owned(),
+            ),
+            None => (1, "unspecified certificate verification error".to_owned()),
+        },
+        C::Revoked => (23, "certificate revoked".to_owned()),
+        C::BadSignature
+        | C::UnsupportedSignatureAlgorithm
+        | C::UnsupportedSignatureAlgorithmContext { .. }
+        | C::UnsupportedSignatureAlgorithmForPublicKeyContext { .. } => {
+            (7, "certificate signature failure".to_owned())
+        }
+        C::InvalidPurpose | C::InvalidPurposeContext { .. } => {
+            (26, "unsupported certificate purpose".to_owned())
+        }
+        C::UnhandledCriticalExtension => (34, "unhandled critical extension".to_owned()),
+        C::UnknownRevocationStatus => (3, "unable to get certificate CRL".to_owned()),
+        C::ExpiredRevocationList | C::ExpiredRevocationListContext { .. } => {
+            (12, "CRL has expired".to_owned())
+        }
+        C::ApplicationVerificationFailure => (50, "application verification failure".to_owned()),
+        _ => (1, "unspecified certificate verification error".to_owned()),
+    };
+    CertVerify { code, message }
+}
+
+/// An unknown issuer that OpenSSL names more precisely: the certificate
+/// signed itself (18), or the chain the server sent ends in a self-signed
+/// certificate nobody trusts (19).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SelfSigned {
+    Leaf,
+    InChain,
+}
+
+impl fmt::Display for SelfSigned {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SelfSigned::Leaf => "self-signed certificate",
+            SelfSigned::InChain => "self-signed certificate in certificate chain",
+        })
+    }
+}
+
+impl std::error::Error for SelfSigned {}
+
+fn named_self_signed(
+    inner: Result<Arc<WebPkiServerVerifier>, rustls::client::VerifierBuilderError>,
+) -> Arc<dyn ServerCertVerifier> {
+    match inner {
+        Ok(v) => Arc::new(SelfSignedNamed(v)),
+        // No usable root at all: every certificate is of an unknown issuer.
+        Err(_) => Arc::new(SelfSignedNamed(Arc::new(NoRoots))),
+    }
+}
+
+/// A verifier whose "unknown issuer" says when the chain is self-signed.
+#[derive(Debug)]
+struct SelfSignedNamed(Arc<dyn ServerCertVerifier>);
+
+impl ServerCertVerifier for SelfSignedNamed {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let result = self
+            .0
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp, now);
+        let Err(rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer)) = result else {
+            return result;
+        };
+        let kind = if intermediates.is_empty() && self_issued(end_entity) {
+            SelfSigned::Leaf
+        } else if intermediates.last().is_some_and(|c| self_issued(c)) {
+            SelfSigned::InChain
+        } else {
+            return result;
+        };
+        Err(rustls::Error::InvalidCertificate(CertificateError::Other(
+            rustls::OtherError(Arc::new(kind)),
+        )))
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.supported_verify_schemes()
+    }
+}
+
+/// The system store could not be used: nothing is trusted.
+#[derive(Debug)]
+struct NoRoots;
+
+impl ServerCertVerifier for NoRoots {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Err(rustls::Error::InvalidCertificate(
+            CertificateError::UnknownIssuer,
+        ))
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        NoVerifier(provider()).verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        NoVerifier(provider()).verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        NoVerifier(provider()).supported_verify_schemes()
+    }
+}
+
+/// Whether a DER certificate names itself as its issuer.
+fn self_issued(cert: &[u8]) -> bool {
+    issuer_and_subject(cert).is_some_and(|(issuer, subject)| issuer == subject)
+}
+
+/// The issuer and subject Names of a DER certificate, as encoded.
+fn issuer_and_subject(cert: &[u8]) -> Option<(&[u8], &[u8])> {
+    let (_, cert_body, _) = der_tlv(cert)?;
+    let (_, tbs, _) = der_tlv(cert_body)?;
+    let mut rest = tbs;
+    let (tag, _, after) = der_tlv(rest)?;
+    if tag == 0xA0 {
+        rest = after; // [0] version
+    }
+    let (_, _, rest) = der_tlv(rest)?; // serialNumber
+    let (_, _, rest) = der_tlv(rest)?; // signature
+    let issuer_len = rest.len() - der_tlv(rest)?.2.len();
+    let issuer = &rest[..issuer_len];
+    let (_, _, rest) = der_tlv(rest)?; // issuer
+    let (_, _, rest) = der_tlv(rest)?; // validity
+    let subject_len = rest.len() - der_tlv(rest)?.2.len();
+    Some((issuer, &rest[..subject_len]))
+}
+
+/// One DER element: (tag, contents, what follows).
+fn der_tlv(d: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let tag = *d.first()?;
+    let first = *d.get(1)? as usize;
+    let (head, len) = if first < 0x80 {
+        (2, first)
+    } else {
+        let n = first & 0x7F;
+        if n == 0 || n > 4 {
+            return None;
+        }
+        let bytes = d.get(2..2 + n)?;
+        (
+            2 + n,
+            bytes.iter().fold(0usize, |a, b| (a << 8) | *b as usize),
+        )
+    };
+    let end = head.checked_add(len)?;
+    Some((tag, d.get(head..end)?, d.get(end..)?))
 }
