@@ -323,8 +323,9 @@ def _handle(ctx: Any, raw: Any) -> Optional[_openssl.Handle]:
     """``raw``'s OpenSSL handle, found once per context."""
     attrs = _attrs(ctx)
     known = attrs.get(_HANDLE_ATTR)
-    if known is None or known[0] is not raw:
-        known = (raw, _openssl.handle(raw))
+    # The context itself is not kept in its own dict (no reference cycle).
+    if known is None or (ctx if known[0] is None else known[0]) is not raw:
+        known = (None if raw is ctx else raw, _openssl.handle(raw))
         attrs[_HANDLE_ATTR] = known
     return known[1]
 
