@@ -109,8 +109,8 @@ fn history<'py>(py: Python<'py>, e: &Error) -> PyResult<Bound<'py, PyTuple>> {
 /// certificate `e` reports: errno 1 (SSL_ERROR_SSL), OpenSSL's text, its
 /// reason, library, verify code and message.
 fn cert_verification_error<'py>(py: Python<'py>, e: &Error) -> PyResult<Bound<'py, PyAny>> {
-    let (code, message) = match &e.verify {
-        Some(v) => (v.code, v.message.clone()),
+    let (code, message) = match aioxide::connect::tls::cert_verify(e) {
+        Some(v) => (v.code, v.message),
         None => (1, e.message.clone()),
     };
     let text = format!("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: {message}");

@@ -27,7 +27,9 @@ pub enum ErrorKind {
     /// TLS handshake failed for a reason other than the certificate
     /// (`ClientConnectorSSLError`).
     Tls,
-    /// The server's certificate was rejected (`ClientConnectorCertificateError`).
+    /// The server's certificate was rejected (`ClientConnectorCertificateError`):
+    /// `errno` is OpenSSL's verify code for it and `message` OpenSSL's verify
+    /// message ([`crate::connect::tls::cert_verify`]).
     Certificate,
     /// The leaf certificate's SHA-256 is not the pinned one
     /// (`ServerFingerprintMismatch`); the digests are in [`Error::fingerprints`].
@@ -65,9 +67,8 @@ pub struct Error {
     pub host: Option<String>,
     pub port: Option<u16>,
     pub is_tls: bool,
-    /// Why the server's certificate was rejected, as OpenSSL says it (Certificate).
-    pub verify: Option<Box<CertVerify>>,
-    /// The OS error number, where the cause was an OS error.
+    /// The OS error number, where the cause was an OS error (for
+    /// [`ErrorKind::Certificate`], OpenSSL's verify code).
     pub errno: Option<i32>,
     /// The offending URL (invalid / non-http / redirect errors); boxed to
     /// keep `Error` within clippy's large-error bound.
@@ -87,15 +88,6 @@ pub struct Fingerprints {
     pub got: Vec<u8>,
 }
 
-/// A rejected certificate's OpenSSL verify code and message (10 "certificate
-/// has expired", 20 "unable to get local issuer certificate"...), what
-/// `ssl.SSLCertVerificationError` carries as `verify_code` / `verify_message`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CertVerify {
-    pub code: i32,
-    pub message: String,
-}
-
 impl Error {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         Error {
@@ -104,7 +96,6 @@ impl Error {
             host: None,
             port: None,
             is_tls: false,
-            verify: None,
             errno: None,
             url: None,
             history: Vec::new(),

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use aioxide::connect::tls::{ClientCert, TlsMode, TlsOptions, TlsSpec, TLS12, TLS13};
+use aioxide::connect::tls::{cert_verify, ClientCert, TlsMode, TlsOptions, TlsSpec, TLS12, TLS13};
 use aioxide::{Client, ErrorKind, Request};
 use rcgen::{
     date_time_ymd, BasicConstraints, CertificateParams, CertifiedIssuer, DnType,
@@ -313,7 +313,7 @@ async fn expired_and_not_yet_valid_are_certificate_errors() {
                 .await
                 .unwrap_err();
             assert_eq!(e.kind, ErrorKind::Certificate);
-            assert_eq!(e.verify.as_ref().map(|v| v.code), Some(code), "{e}");
+            assert_eq!(e.errno, Some(code), "{e}");
         }
     }
 }
@@ -701,11 +701,8 @@ async fn certificate_errors_carry_openssl_verify_codes() {
     let client = Client::default();
     let verify = |e: aioxide::Error| {
         assert_eq!(e.kind, ErrorKind::Certificate, "{e}");
-        let v = e.verify.expect("a verify code");
-        assert_eq!(
-            e.message,
-            format!("certificate verify failed: {}", v.message)
-        );
+        let v = cert_verify(&e).expect("a verify code");
+        assert_eq!((e.errno, &e.message), (Some(v.code), &v.message));
         (v.code, v.message)
     };
     // Unknown issuer (the system store does not know this CA).

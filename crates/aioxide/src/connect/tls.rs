@@ -21,7 +21,7 @@ use rustls::{
 use tokio::net::TcpStream;
 
 use super::Stream;
-use crate::error::{CertVerify, Error, ErrorKind, Fingerprints};
+use crate::error::{Error, ErrorKind, Fingerprints};
 
 /// How to check the server (aiohttp's `ssl=`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -582,9 +582,7 @@ pub async fn handshake(
     let stream = match connector.connect(name, tcp).await {
         Ok(s) => s,
         Err(e) => {
-            return Err(handshake_error(&e, server_name)
-                .with_addr(host, port, true)
-                .with_io(&e));
+            return Err(handshake_error(&e, host, port, server_name));
         }
     };
     if let Some(expected) = spec.and_then(|s| s.fingerprint.as_deref()) {
@@ -641,21 +639,42 @@ fn no_verify_config() -> Arc<ClientConfig> {
 // -- why a certificate was rejected, in OpenSSL's words ----------------------
 
 /// The engine error for a failed handshake: [`ErrorKind::Certificate`] with
-/// OpenSSL's verify code and message when the server's certificate was
-/// rejected, [`ErrorKind::Tls`] otherwise.
-fn handshake_error(e: &std::io::Error, server_name: &str) -> Error {
+/// OpenSSL's verify code (`errno`) and message when the server's certificate
+/// was rejected ([`cert_verify`] reads them back), [`ErrorKind::Tls`] otherwise.
+fn handshake_error(e: &std::io::Error, host: &str, port: u16, server_name: &str) -> Error {
     let cert = match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
         Some(rustls::Error::InvalidCertificate(c)) => c,
-        _ => return Error::new(ErrorKind::Tls, e.to_string()),
+        _ => {
+            return Error::new(ErrorKind::Tls, e.to_string())
+                .with_addr(host, port, true)
+                .with_io(e)
+        }
     };
     let name = server_name.trim_start_matches('[').trim_end_matches(']');
     let verify = openssl_verify(cert, name);
-    let mut err = Error::new(
-        ErrorKind::Certificate,
-        format!("certificate verify failed: {}", verify.message),
-    );
-    err.verify = Some(Box::new(verify));
+    let mut err = Error::new(ErrorKind::Certificate, verify.message).with_addr(host, port, true);
+    err.errno = Some(verify.code);
     err
+}
+
+/// A rejected certificate's OpenSSL verify code and message (10 "certificate
+/// has expired", 20 "unable to get local issuer certificate"...), what
+/// `ssl.SSLCertVerificationError` carries as `verify_code` / `verify_message`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertVerify {
+    pub code: i32,
+    pub message: String,
+}
+
+/// The verify code and message of an [`ErrorKind::Certificate`] error.
+pub fn cert_verify(e: &Error) -> Option<CertVerify> {
+    match (e.kind, e.errno) {
+        (ErrorKind::Certificate, Some(code)) => Some(CertVerify {
+            code,
+            message: e.message.clone(),
+        }),
+        _ => None,
+    }
 }
 
 /// OpenSSL's `X509_V_ERR_*` code and message (OpenSSL 3's wording; CPython's
