@@ -53,6 +53,26 @@ fn gai_error<'py>(py: Python<'py>, e: &Error) -> PyResult<Bound<'py, PyAny>> {
         .call1((code, text))
 }
 
+/// The `ssl.SSLCertVerificationError` OpenSSL would have raised for the
+/// certificate `e` reports: errno 1 (SSL_ERROR_SSL), OpenSSL's text, its
+/// reason, library, verify code and message.
+fn cert_verification_error<'py>(py: Python<'py>, e: &Error) -> PyResult<Bound<'py, PyAny>> {
+    let (code, message) = match aioxide::connect::tls::cert_verify(e) {
+        Some(v) => (v.code, v.message),
+        None => (1, e.message.clone()),
+    };
+    let text = format!("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: {message}");
+    let err = py
+        .import("ssl")?
+        .getattr("SSLCertVerificationError")?
+        .call1((1, text))?;
+    err.setattr("reason", "CERTIFICATE_VERIFY_FAILED")?;
+    err.setattr("library", "SSL")?;
+    err.setattr("verify_code", code)?;
+    err.setattr("verify_message", message)?;
+    Ok(err)
+}
+
 /// The URL of an URL error: a yarl.URL when yarl can read it, as aiohttp.
 fn url_value<'py>(py: Python<'py>, e: &Error) -> PyResult<Bound<'py, PyAny>> {
     let raw = e.url.as_deref().unwrap_or_default().to_owned();
@@ -103,26 +123,6 @@ fn history<'py>(py: Python<'py>, e: &Error) -> PyResult<Bound<'py, PyTuple>> {
     let reqrep = module(py, &REQREP, "aioxide.client_reqrep")?;
     let t = reqrep.getattr("_history_from_heads")?.call1((heads,))?;
     Ok(t.cast_into::<PyTuple>()?)
-}
-
-/// The `ssl.SSLCertVerificationError` OpenSSL would have raised for the
-/// certificate `e` reports: errno 1 (SSL_ERROR_SSL), OpenSSL's text, its
-/// reason, library, verify code and message.
-fn cert_verification_error<'py>(py: Python<'py>, e: &Error) -> PyResult<Bound<'py, PyAny>> {
-    let (code, message) = match aioxide::connect::tls::cert_verify(e) {
-        Some(v) => (v.code, v.message),
-        None => (1, e.message.clone()),
-    };
-    let text = format!("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: {message}");
-    let err = py
-        .import("ssl")?
-        .getattr("SSLCertVerificationError")?
-        .call1((1, text))?;
-    err.setattr("reason", "CERTIFICATE_VERIFY_FAILED")?;
-    err.setattr("library", "SSL")?;
-    err.setattr("verify_code", code)?;
-    err.setattr("verify_message", message)?;
-    Ok(err)
 }
 
 /// Build the Python exception for `e`.
