@@ -10,7 +10,7 @@ async with aiohttp.ClientSession() as session:
 from __future__ import annotations
 
 from . import abc, hdrs
-from ._tls import Fingerprint
+from ._tls import Fingerprint, load_cert_chain, load_verify_locations
 from .client import ClientSession, ClientTimeout, request
 from .client_exceptions import (
     ClientConnectionError,
@@ -166,6 +166,8 @@ __all__ = (
     "InvalidUrlRedirectClientError",
     "IOBasePayload",
     "JsonPayload",
+    "load_cert_chain",
+    "load_verify_locations",
     "MultipartReader",
     "MultipartWriter",
     "NonHttpUrlClientError",

@@ -5,50 +5,61 @@
 ``True`` (the system trust store), ``False`` (no verification) or a
 ``TlsConfig`` built once per SSLContext / Fingerprint and reused.
 
-An ``ssl.SSLContext`` is read for what a client can put in it: verify_mode,
-check_hostname, the CA certificates it loaded, its client certificate chain
-(``load_cert_chain``, recorded by a wrapper installed when this module is
-imported, since OpenSSL cannot give it back), minimum/maximum_version and the
-OP_NO_TLSv1_2/OP_NO_TLSv1_3/OP_NO_TICKET options, a narrowed cipher list,
-keylog_filename.  What rustls cannot honour raises
-``UnsupportedSSLContextError`` (a ``NotImplementedError``) naming it, never
-ignored in silence; see docs/COMPATIBILITY.md.
+Nothing in ``ssl`` is changed.  A context is read through its public API
+(verify_mode, check_hostname, minimum/maximum_version, options with
+OP_NO_TLSv1_2/OP_NO_TLSv1_3/OP_NO_TICKET, verify_flags, get_ca_certs,
+get_ciphers, keylog_filename, cert_store_stats) and, for what Python does
+not expose, from OpenSSL itself (``_openssl``: the client certificate chain
+and key that ``load_cert_chain`` loaded, and every certificate of the trust
+store, CA or not).  Where OpenSSL cannot be read (``_openssl.available()``
+is False), ``load_cert_chain`` / ``load_verify_locations`` below are the
+explicit way: they call the context's method and keep what the files held at
+that moment.  A ``capath`` directory is honoured when given through
+``load_verify_locations`` below; OpenSSL does not tell it otherwise.  What
+rustls cannot honour raises ``UnsupportedSSLContextError`` (a
+``NotImplementedError``) naming it, never ignored in silence; see
+docs/COMPATIBILITY.md.
 
-Trust anchors: the CA certificates the context holds
-(``get_ca_certs(binary_form=True)``, plus the certificates of any
-``capath`` directory and non-CA certificates from recorded ``cafile`` /
-``cadata``), and the system store when the context loaded the default verify
-paths (``create_default_context()``, ``load_default_certs()``,
-``set_default_verify_paths()``) or holds no certificate at all: a verifying
-context with nothing to trust could never connect in OpenSSL, so it is
-taken as the default store (the case of contexts made before aioxide was
-imported, whose default paths could not be recorded).
+Trust anchors: the certificates the context's store holds, plus the system
+store when the context loaded the default verify paths (its certificates
+include those of OpenSSL's default CA file), holds no certificate at all (a
+verifying context with nothing to trust could never connect in OpenSSL), or
+is truststore's ``SSLContext`` (``truststore.inject_into_ssl()``), which
+verifies with the system's store.
 """
 
 from __future__ import annotations
 
+import _ssl
 import base64
 import os
 import re
 import ssl
-import ssl as ssl_module
+import sys
 import warnings
 from hashlib import md5, sha1, sha256
-from typing import Any, Union
+from typing import Any, NamedTuple, Optional, Union
 
-from . import _aioxide
+from . import _aioxide, _openssl
 from .client_exceptions import ServerFingerprintMismatch
 
 __all__ = (
     "Fingerprint",
     "UnsupportedSSLContextError",
     "connector_ssl_from_args",
+    "load_cert_chain",
+    "load_verify_locations",
     "tls_for",
 )
 
 TlsConfig: Any = getattr(_aioxide, "TlsConfig", None)
 
 SSLValue = Union[ssl.SSLContext, bool, "Fingerprint"]
+
+# The C type of every SSLContext: ssl.SSLContext's instances and its
+# subclasses' (truststore's among them), whatever ``ssl.SSLContext`` names
+# now (truststore.inject_into_ssl() replaces it).
+_CONTEXT: Any = _ssl._SSLContext
 
 
 class UnsupportedSSLContextError(NotImplementedError):
@@ -96,7 +107,7 @@ class Fingerprint:
             raise ServerFingerprintMismatch(self._fingerprint, got, host, port)
 
 
-SSL_ALLOWED_TYPES = (ssl.SSLContext, bool, Fingerprint, type(None))
+SSL_ALLOWED_TYPES = (_CONTEXT, bool, Fingerprint, type(None))
 
 _EXCLUSIVE = "verify_ssl, ssl_context, fingerprint and ssl parameters are mutually exclusive"
 
@@ -183,12 +194,12 @@ def tls_for(
     ):
         return True
     req = _merge_ssl_params(ssl, verify_ssl, ssl_context, fingerprint)
-    ctx: ssl_module.SSLContext | bool
-    if isinstance(req, ssl_module.SSLContext):
+    ctx: ssl.SSLContext | bool
+    if isinstance(req, _CONTEXT):
         ctx = req
     elif req is not True:
         ctx = False
-    elif isinstance(connector_ssl, ssl_module.SSLContext):
+    elif isinstance(connector_ssl, _CONTEXT):
         ctx = connector_ssl
     elif connector_ssl is not True:
         ctx = False
@@ -199,7 +210,7 @@ def tls_for(
         fp = req
     elif isinstance(connector_ssl, Fingerprint):
         fp = connector_ssl
-    if isinstance(ctx, ssl_module.SSLContext):
+    if isinstance(ctx, _CONTEXT):
         return _config_for_context(ctx, fp)
     if fp is None:
         return ctx
@@ -231,16 +242,11 @@ def _config_for_fingerprint(digest: bytes) -> Any:
 
 
 _CACHE_ATTR = "_aioxide_tls"
-_GEN_ATTR = "_aioxide_gen"
-_CHAIN_ATTR = "_aioxide_chain"
-_DEFAULT_PATHS_ATTR = "_aioxide_default_paths"
-_LOCATIONS_ATTR = "_aioxide_locations"
+_RECORD_ATTR = "_aioxide_record"
 
-
-_BASE: Any = ssl.SSLContext.__mro__[1]  # _ssl._SSLContext
 # The C getters: plain ints, without ssl.SSLContext's enum wrapping (5x faster).
 _STATE = tuple(
-    _BASE.__dict__[name].__get__
+    _CONTEXT.__dict__[name].__get__
     for name in (
         "verify_mode",
         "check_hostname",
@@ -253,39 +259,119 @@ _STATE = tuple(
 )
 
 
-def _signature(ctx: ssl.SSLContext) -> tuple[Any, ...]:
+class _Chain(NamedTuple):
+    """A client certificate as ``load_cert_chain`` below read it."""
+
+    cert_pem: bytes
+    key_pem: Optional[bytes]
+    origin: str
+    has_password: bool
+
+
+class _Record:
+    """What the explicit functions below kept for one context."""
+
+    def __init__(self) -> None:
+        self.gen = 0
+        self.chain: Optional[_Chain] = None
+        # ("capath", directory) or ("certs", [DER, ...]) in call order.
+        self.locations: list[tuple[str, Any]] = []
+
+
+def _attrs(ctx: Any) -> dict[str, Any]:
+    """Where aioxide keeps its notes on a context (its instance dict)."""
+    d = getattr(ctx, "__dict__", None)
+    return d if isinstance(d, dict) else {}
+
+
+def _record(ctx: Any) -> _Record:
+    rec = _attrs(ctx).get(_RECORD_ATTR)
+    if rec is None:
+        rec = _Record()
+        d = getattr(ctx, "__dict__", None)
+        if isinstance(d, dict):
+            d[_RECORD_ATTR] = rec
+    return rec
+
+
+def _truststore_inner(ctx: Any) -> Any:
+    """The context a truststore.SSLContext keeps its settings in, or None.
+
+    truststore's context delegates every setting and load_* call to one
+    ``ssl.SSLContext`` it holds and verifies with the system's store; its
+    ``get_ca_certs`` and ``cert_store_stats`` raise.  aioxide reads that
+    inner context (the one object truststore configures).
+    """
+    mod = sys.modules.get("truststore")
+    cls = getattr(mod, "SSLContext", None) if mod is not None else None
+    if cls is None or not isinstance(ctx, cls):
+        return None
+    inner = _attrs(ctx).get("_ctx")
+    return inner if isinstance(inner, _CONTEXT) else None
+
+
+def _source(ctx: Any) -> tuple[Any, bool]:
+    """(the context to read, whether it is truststore's)."""
+    inner = _truststore_inner(ctx)
+    return (ctx, False) if inner is None else (inner, True)
+
+
+_HANDLE_ATTR = "_aioxide_openssl"
+
+
+def _handle(ctx: Any, raw: Any) -> Optional[_openssl.Handle]:
+    """``raw``'s OpenSSL handle, found once per context."""
+    attrs = _attrs(ctx)
+    known = attrs.get(_HANDLE_ATTR)
+    # The context itself is not kept in its own dict (no reference cycle).
+    if known is None or (ctx if known[0] is None else known[0]) is not raw:
+        known = (None if raw is ctx else raw, _openssl.handle(raw))
+        attrs[_HANDLE_ATTR] = known
+    return known[1]
+
+
+def _signature(ctx: Any, raw: Any) -> tuple[Any, ...]:
     """What the built configuration depends on, cheap to read on every request."""
     vm, ch, mn, mx, op, vf, kl = _STATE
+    h = _handle(ctx, raw)
+    # Without OpenSSL's view: the store's counts (a later
+    # load_verify_locations); load_cert_chain and set_ciphers are seen
+    # through the explicit functions only.
+    state = tuple(raw.cert_store_stats().values()) if h is None else h.state()
+    rec = _attrs(ctx).get(_RECORD_ATTR)
     return (
-        vm(ctx),
-        ch(ctx),
-        mn(ctx),
-        mx(ctx),
-        op(ctx),
-        vf(ctx),
-        kl(ctx),
-        ctx.__dict__.get(_GEN_ATTR, 0),
+        vm(raw),
+        ch(raw),
+        mn(raw),
+        mx(raw),
+        op(raw),
+        vf(raw),
+        kl(raw),
+        state,
+        0 if rec is None else rec.gen,
     )
 
 
 def _config_for_context(ctx: ssl.SSLContext, fp: Fingerprint | None) -> Any:
     """The TlsConfig for ``ctx`` (and a connector's Fingerprint), built once.
 
-    Rebuilt when the context changed since (its settings, or a recorded call
-    of load_cert_chain / load_verify_locations / set_default_verify_paths /
-    set_ciphers).
+    Rebuilt when the context changed since: its settings, its trust store,
+    its certificate and key or cipher list (as OpenSSL holds them), or a
+    call of ``load_cert_chain`` / ``load_verify_locations`` below.
     """
-    sig = _signature(ctx)
+    raw, truststore = _source(ctx)
+    sig = _signature(ctx, raw)
     digest = None if fp is None else fp.fingerprint
-    cache: dict[bytes | None, tuple[tuple[Any, ...], Any]] | None = ctx.__dict__.get(_CACHE_ATTR)
+    attrs = _attrs(ctx)
+    cache: dict[bytes | None, tuple[tuple[Any, ...], Any]] | None = attrs.get(_CACHE_ATTR)
     if cache is not None:
         hit = cache.get(digest)
         if hit is not None and hit[0] == sig:
             return hit[1]
     else:
         cache = {}
-        ctx.__dict__[_CACHE_ATTR] = cache
-    cfg = _engine_config(**_context_options(ctx), fingerprint=digest)
+        attrs[_CACHE_ATTR] = cache
+    cfg = _engine_config(**_context_options(ctx, raw, truststore), fingerprint=digest)
     cache[digest] = (sig, cfg)
     return cfg
 
@@ -300,7 +386,7 @@ _DEFAULTS: dict[str, Any] = {}
 def _default(name: str) -> Any:
     """A fresh client context's value of an attribute (cipher names, security level)."""
     if not _DEFAULTS:
-        ref = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ref = _CONTEXT(ssl.PROTOCOL_TLS_CLIENT)
         _DEFAULTS["ciphers"] = [c["name"] for c in ref.get_ciphers()]
         _DEFAULTS["security_level"] = getattr(ref, "security_level", None)
     return _DEFAULTS[name]
@@ -402,152 +488,176 @@ def _read(path: str) -> bytes | None:
         return None
 
 
-def _trust_anchors(ctx: ssl.SSLContext) -> tuple[list[bytes], bool]:
+def _directory_certs(path: str) -> list[bytes]:
+    """The PEM certificates of a ``capath`` directory, read now."""
+    try:
+        names = sorted(os.listdir(path))
+    except OSError:
+        return []
+    out: list[bytes] = []
+    for name in names:
+        data = _read(os.path.join(path, name))
+        if data:
+            out += _pem_certs(data)
+    return out
+
+
+_DEFAULT_STORE: list[frozenset[bytes]] = []
+
+
+def _default_file_certs() -> frozenset[bytes]:
+    """The certificates ``set_default_verify_paths`` loads (OpenSSL's default
+    CA file), read once."""
+    if not _DEFAULT_STORE:
+        probe = _CONTEXT(ssl.PROTOCOL_TLS_CLIENT)
+        probe.set_default_verify_paths()
+        _DEFAULT_STORE.append(frozenset(probe.get_ca_certs(binary_form=True)))
+    return _DEFAULT_STORE[0]
+
+
+def _store_certs(raw: Any, rec: Optional[_Record]) -> list[bytes]:
+    """The certificates in ``raw``'s trust store, CA or not, DER."""
+    ders = _openssl.store_certificates(raw)
+    if ders is not None:
+        return ders
+    ders = list(raw.get_ca_certs(binary_form=True))
+    stats = raw.cert_store_stats()
+    if stats.get("x509", 0) > stats.get("x509_ca", 0):
+        # get_ca_certs lists CA certificates only: a non-CA certificate
+        # loaded as its own anchor (a self-signed server certificate) must
+        # come from load_verify_locations below.
+        kept = [] if rec is None else [v for k, v in rec.locations if k == "certs"]
+        if not kept:
+            raise UnsupportedSSLContextError(
+                "non-CA certificates loaded as trust anchors without "
+                "aioxide.load_verify_locations(), on a Python whose OpenSSL aioxide cannot read"
+            )
+        for certs in kept:
+            ders += certs
+    return ders
+
+
+def _trust_anchors(ctx: Any, raw: Any, truststore: bool) -> tuple[list[bytes], bool]:
     """The DER certificates ``ctx`` trusts, and whether the system store is added."""
-    ders: list[bytes] = list(ctx.get_ca_certs(binary_form=True))
-    locations: list[tuple[str, Any]] = ctx.__dict__.get(_LOCATIONS_ATTR, [])
-    stats = ctx.cert_store_stats()
-    # get_ca_certs gives CA certificates only: a non-CA certificate loaded as
-    # its own anchor (a self-signed server certificate) is read from the
-    # recorded sources; capath directories are loaded lazily by OpenSSL, so
-    # they are always read.
-    missing = stats.get("x509", 0) > stats.get("x509_ca", 0)
-    if missing and not any(kind in ("cafile", "cadata") for kind, _ in locations):
-        raise UnsupportedSSLContextError(
-            "non-CA certificates loaded as trust anchors before aioxide was imported"
-        )
-    seen = set(ders)
-    for kind, value in locations:
-        found: list[bytes] = []
+    rec: Optional[_Record] = _attrs(ctx).get(_RECORD_ATTR)
+    found = _store_certs(raw, rec)
+    for kind, value in [] if rec is None else rec.locations:
         if kind == "capath":
-            try:
-                names = sorted(os.listdir(value))
-            except OSError:
-                names = []
-            for name in names:
-                data = _read(os.path.join(value, name))
-                if data:
-                    found += _pem_certs(data)
-        elif not missing:
-            continue
-        elif kind == "cafile":
-            data = _read(value)
-            if data:
-                found += _pem_certs(data)
-        elif kind == "cadata":
-            if isinstance(value, str):
-                found += _pem_certs(value.encode("ascii", "replace"))
-            else:
-                found += _der_certs(bytes(value))
-        for der in found:
-            if der not in seen:
-                seen.add(der)
-                ders.append(der)
-    system = bool(ctx.__dict__.get(_DEFAULT_PATHS_ATTR)) or not ders
+            found += _directory_certs(value)
+    ders: list[bytes] = []
+    seen: set[bytes] = set()
+    for der in found:
+        if der not in seen:
+            seen.add(der)
+            ders.append(der)
+    default = _default_file_certs()
+    system = truststore or not ders or bool(default and default <= seen)
     return ders, system
 
 
-def _context_options(ctx: ssl.SSLContext) -> dict[str, Any]:
+def _client_chain(ctx: Any, raw: Any) -> Optional[_Chain]:
+    """The client certificate ``load_cert_chain`` put in the context."""
+    try:
+        ident = _openssl.client_identity(raw)
+    except ValueError as e:
+        raise UnsupportedSSLContextError(f"this client certificate: {e}") from None
+    if ident is not None:
+        cert, key = ident
+        return _Chain(cert, key, "loaded in the SSLContext", False) if cert else None
+    rec: Optional[_Record] = _attrs(ctx).get(_RECORD_ATTR)
+    return None if rec is None else rec.chain
+
+
+def _context_options(ctx: Any, raw: Any, truststore: bool) -> dict[str, Any]:
     """The TlsConfig arguments for ``ctx``; raises for what cannot be honoured."""
-    verify = ctx.verify_mode != ssl.CERT_NONE
-    lo, hi = _version_bounds(ctx)
+    verify = raw.verify_mode != ssl.CERT_NONE
+    lo, hi = _version_bounds(raw)
     kw: dict[str, Any] = {
         "verify": verify,
-        "check_hostname": bool(ctx.check_hostname),
+        "check_hostname": bool(raw.check_hostname),
         "min_version": lo,
         "max_version": hi,
         "system_roots": False,
-        "resumption": not (ctx.options & ssl.OP_NO_TICKET),
+        "resumption": not (raw.options & ssl.OP_NO_TICKET),
     }
     if verify:
-        flags = ctx.verify_flags
+        flags = raw.verify_flags
         if flags & _CRL_FLAGS:
             raise UnsupportedSSLContextError("CRL checking (verify_flags VERIFY_CRL_CHECK_*)")
         if _PROXY_FLAG and flags & _PROXY_FLAG:
             raise UnsupportedSSLContextError("proxy certificates (VERIFY_ALLOW_PROXY_CERTS)")
-        ders, system = _trust_anchors(ctx)
+        ders, system = _trust_anchors(ctx, raw, truststore)
         kw["ca_ders"] = ders
         kw["system_roots"] = system
-    level = getattr(ctx, "security_level", None)
+    level = getattr(raw, "security_level", None)
     if level is not None and level != _default("security_level"):
         raise UnsupportedSSLContextError(
             f"OpenSSL security level {level} (@SECLEVEL; rustls has fixed algorithms)"
         )
-    kw["cipher_suites"] = _cipher_suites(ctx)
-    chain = ctx.__dict__.get(_CHAIN_ATTR)
+    kw["cipher_suites"] = _cipher_suites(raw)
+    chain = _client_chain(ctx, raw)
     if chain is not None:
-        certfile, keyfile, has_password = chain
-        kw["client_cert"] = certfile
-        kw["client_key"] = keyfile
-        kw["client_key_password"] = has_password
-    if ctx.keylog_filename:
-        kw["keylog_filename"] = os.fsdecode(ctx.keylog_filename)
+        kw["client_cert"] = chain.cert_pem
+        kw["client_key"] = chain.key_pem
+        kw["client_origin"] = chain.origin
+        kw["client_key_password"] = chain.has_password
+    if raw.keylog_filename:
+        kw["keylog_filename"] = os.fsdecode(raw.keylog_filename)
     return kw
 
 
-# -- recording what OpenSSL cannot give back ------------------------------------
+# -- the explicit way -------------------------------------------------------------
 
 
 def _abspath(p: Any) -> str:
     return os.path.abspath(os.fsdecode(os.fspath(p)))
 
 
-def _bump(ctx: ssl.SSLContext) -> None:
-    ctx.__dict__[_GEN_ATTR] = ctx.__dict__.get(_GEN_ATTR, 0) + 1
+def load_cert_chain(
+    context: ssl.SSLContext, certfile: Any, keyfile: Any = None, password: Any = None
+) -> None:
+    """``context.load_cert_chain(certfile, keyfile, password)``, kept for aioxide.
+
+    aioxide reads a context's client certificate back from OpenSSL where it
+    can (CPython 3.9-3.14 with ``_ssl`` linking OpenSSL as a shared
+    library: Linux, macOS, Windows); elsewhere call this instead of the
+    method: the files are read now (they may be removed afterwards), as
+    OpenSSL reads them.  An encrypted key then cannot be used (rustls);
+    OpenSSL's readout has it decrypted.
+    """
+    context.load_cert_chain(certfile, keyfile, password)
+    cert = _read(_abspath(certfile))
+    key = None if keyfile is None else _read(_abspath(keyfile))
+    if cert is None or (keyfile is not None and key is None):
+        raise FileNotFoundError(f"cannot read {certfile!r} / {keyfile!r} again")
+    rec = _record(context)
+    rec.chain = _Chain(cert, key, _abspath(certfile), password is not None)
+    rec.gen += 1
 
 
-def _install() -> None:
-    cls = ssl.SSLContext
-    if getattr(cls, "_aioxide_recording", False):
-        return
-    orig_chain = _BASE.load_cert_chain
-    orig_verify = _BASE.load_verify_locations
-    orig_default = _BASE.set_default_verify_paths
-    orig_ciphers = _BASE.set_ciphers
+def load_verify_locations(
+    context: ssl.SSLContext, cafile: Any = None, capath: Any = None, cadata: Any = None
+) -> None:
+    """``context.load_verify_locations(cafile, capath, cadata)``, kept for aioxide.
 
-    def load_cert_chain(
-        self: ssl.SSLContext, certfile: Any, keyfile: Any = None, password: Any = None
-    ) -> None:
-        orig_chain(self, certfile, keyfile, password)
-        self.__dict__[_CHAIN_ATTR] = (
-            _abspath(certfile),
-            None if keyfile is None else _abspath(keyfile),
-            password is not None,
-        )
-        _bump(self)
-
-    def load_verify_locations(
-        self: ssl.SSLContext, cafile: Any = None, capath: Any = None, cadata: Any = None
-    ) -> None:
-        orig_verify(self, cafile, capath, cadata)
-        locations = self.__dict__.setdefault(_LOCATIONS_ATTR, [])
-        if cafile is not None:
-            locations.append(("cafile", _abspath(cafile)))
-        if capath is not None:
-            locations.append(("capath", _abspath(capath)))
-        if cadata is not None:
-            locations.append(("cadata", cadata))
-        _bump(self)
-
-    def set_default_verify_paths(self: ssl.SSLContext) -> None:
-        orig_default(self)
-        self.__dict__[_DEFAULT_PATHS_ATTR] = True
-        _bump(self)
-
-    def set_ciphers(self: ssl.SSLContext, ciphers: str) -> None:
-        orig_ciphers(self, ciphers)
-        _bump(self)
-
-    for fn, orig in (
-        (load_cert_chain, orig_chain),
-        (load_verify_locations, orig_verify),
-        (set_default_verify_paths, orig_default),
-        (set_ciphers, orig_ciphers),
-    ):
-        fn.__doc__ = orig.__doc__
-        fn.__qualname__ = f"SSLContext.{fn.__name__}"
-        setattr(cls, fn.__name__, fn)
-    cls._aioxide_recording = True  # type: ignore[attr-defined]
-
-
-_install()
+    OpenSSL does not tell which ``capath`` directories a context looks
+    certificates up in: give a directory through this function for aioxide
+    to trust its certificates (read when the context's configuration is
+    built, as OpenSSL reads them when it verifies).  ``cafile`` and
+    ``cadata`` are read now too, for a Python whose OpenSSL aioxide cannot
+    read (``get_ca_certs`` lists CA certificates only).
+    """
+    context.load_verify_locations(cafile, capath, cadata)
+    rec = _record(context)
+    if cafile is not None:
+        data = _read(_abspath(cafile)) or b""
+        rec.locations.append(("certs", _pem_certs(data)))
+    if capath is not None:
+        rec.locations.append(("capath", _abspath(capath)))
+    if cadata is not None:
+        if isinstance(cadata, str):
+            certs = _pem_certs(cadata.encode("ascii", "replace"))
+        else:
+            certs = _der_certs(bytes(cadata))
+        rec.locations.append(("certs", certs))
+    rec.gen += 1

@@ -232,9 +232,7 @@ class ClientSession:
             trace_config.freeze()
         # Frozen: whether any config listens to the per-hop signals at all.
         self._hop_signals = any(
-            len(getattr(tc, name))
-            for tc in self._trace_configs
-            for name in _HOP_SIGNALS
+            len(getattr(tc, name)) for tc in self._trace_configs for name in _HOP_SIGNALS
         )
         if cookie_jar is None:
             cookie_jar = CookieJar(loop=loop)

@@ -640,7 +640,6 @@ AUTO_HEADERS = (hdrs.ACCEPT, hdrs.ACCEPT_ENCODING, hdrs.USER_AGENT)
 _CONTAINS_CONTROL_CHAR_RE = re.compile(r"[^-!#$%&'*+.^_`|~0-9a-zA-Z]")
 
 
-
 class ClientRequest:
     """One request as middlewares see it (aiohttp's ClientRequest).
 

@@ -53,6 +53,26 @@ fn gai_error<'py>(py: Python<'py>, e: &Error) -> PyResult<Bound<'py, PyAny>> {
         .call1((code, text))
 }
 
+/// The `ssl.SSLCertVerificationError` OpenSSL would have raised for the
+/// certificate `e` reports: errno 1 (SSL_ERROR_SSL), OpenSSL's text, its
+/// reason, library, verify code and message.
+fn cert_verification_error<'py>(py: Python<'py>, e: &Error) -> PyResult<Bound<'py, PyAny>> {
+    let (code, message) = match aioxide::connect::tls::cert_verify(e) {
+        Some(v) => (v.code, v.message),
+        None => (1, e.message.clone()),
+    };
+    let text = format!("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: {message}");
+    let err = py
+        .import("ssl")?
+        .getattr("SSLCertVerificationError")?
+        .call1((1, text))?;
+    err.setattr("reason", "CERTIFICATE_VERIFY_FAILED")?;
+    err.setattr("library", "SSL")?;
+    err.setattr("verify_code", code)?;
+    err.setattr("verify_message", message)?;
+    Ok(err)
+}
+
 /// The URL of an URL error: a yarl.URL when yarl can read it, as aiohttp.
 fn url_value<'py>(py: Python<'py>, e: &Error) -> PyResult<Bound<'py, PyAny>> {
     let raw = e.url.as_deref().unwrap_or_default().to_owned();
@@ -137,14 +157,8 @@ fn build(py: Python<'_>, e: &Error) -> PyResult<PyErr> {
             let ssl_err = py.import("ssl")?.getattr("SSLError")?.call1((1, msg))?;
             class(py, "ClientConnectorSSLError")?.call1((connection_key(py, e)?, ssl_err))?
         }
-        ErrorKind::Certificate => {
-            let cert_err = py
-                .import("ssl")?
-                .getattr("SSLCertVerificationError")?
-                .call1((1, msg))?;
-            class(py, "ClientConnectorCertificateError")?
-                .call1((connection_key(py, e)?, cert_err))?
-        }
+        ErrorKind::Certificate => class(py, "ClientConnectorCertificateError")?
+            .call1((connection_key(py, e)?, cert_verification_error(py, e)?))?,
         ErrorKind::FingerprintMismatch => {
             let (expected, got) = match &e.fingerprints {
                 Some(f) => (f.expected.as_slice(), f.got.as_slice()),

@@ -27,14 +27,16 @@ impl TlsConfig {
 #[pymethods]
 impl TlsConfig {
     /// `ca_ders`: DER certificates to trust (added to the system store when
-    /// `system_roots`); `client_cert` / `client_key`: PEM file paths
-    /// (`load_cert_chain`), `client_key_password`: a password was given;
+    /// `system_roots`); `client_cert` / `client_key`: PEM as
+    /// `load_cert_chain` read it (the key in `client_cert` when
+    /// `client_key` is None), `client_origin`: where from, for messages,
+    /// `client_key_password`: a password was given;
     /// `fingerprint`: the SHA-256 the leaf must have; `min_version` /
     /// `max_version`: wire numbers (0x0303 TLS 1.2, 0x0304 TLS 1.3);
     /// `cipher_suites`: IANA numbers allowed, when narrowed.  Raises
     /// ValueError for bad input, NotImplementedError for what rustls cannot do.
     #[new]
-    #[pyo3(signature = (*, verify=true, check_hostname=true, system_roots=true, ca_ders=None, client_cert=None, client_key=None, client_key_password=false, fingerprint=None, min_version=None, max_version=None, cipher_suites=None, keylog_filename=None, resumption=true))]
+    #[pyo3(signature = (*, verify=true, check_hostname=true, system_roots=true, ca_ders=None, client_cert=None, client_key=None, client_origin=None, client_key_password=false, fingerprint=None, min_version=None, max_version=None, cipher_suites=None, keylog_filename=None, resumption=true))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -42,8 +44,9 @@ impl TlsConfig {
         check_hostname: bool,
         system_roots: bool,
         ca_ders: Option<Vec<PyBackedBytes>>,
-        client_cert: Option<PathBuf>,
-        client_key: Option<PathBuf>,
+        client_cert: Option<PyBackedBytes>,
+        client_key: Option<PyBackedBytes>,
+        client_origin: Option<String>,
         client_key_password: bool,
         fingerprint: Option<PyBackedBytes>,
         min_version: Option<u16>,
@@ -61,9 +64,10 @@ impl TlsConfig {
                 .iter()
                 .map(|b| b.to_vec())
                 .collect(),
-            client_cert: client_cert.map(|cert_path| ClientCert {
-                cert_path,
-                key_path: client_key,
+            client_cert: client_cert.map(|cert| ClientCert {
+                cert_pem: cert.to_vec(),
+                key_pem: client_key.map(|k| k.to_vec()),
+                origin: client_origin.unwrap_or_else(|| "loaded in the SSLContext".into()),
                 has_password: client_key_password,
             }),
             fingerprint: fingerprint.map(|b| b.to_vec()),
@@ -73,7 +77,7 @@ impl TlsConfig {
             keylog_path: keylog_filename,
             resumption,
         };
-        // Reads files and maybe the system trust store: without the GIL.
+        // Parses keys and maybe reads the system trust store: without the GIL.
         let mode = py.detach(move || TlsMode::custom(&opts));
         match mode {
             Ok(mode) => Ok(TlsConfig { mode }),

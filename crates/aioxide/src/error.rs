@@ -27,7 +27,9 @@ pub enum ErrorKind {
     /// TLS handshake failed for a reason other than the certificate
     /// (`ClientConnectorSSLError`).
     Tls,
-    /// The server's certificate was rejected (`ClientConnectorCertificateError`).
+    /// The server's certificate was rejected (`ClientConnectorCertificateError`):
+    /// `errno` is OpenSSL's verify code for it and `message` OpenSSL's verify
+    /// message ([`crate::connect::tls::cert_verify`]).
     Certificate,
     /// The leaf certificate's SHA-256 is not the pinned one
     /// (`ServerFingerprintMismatch`); the digests are in [`Error::fingerprints`].
@@ -65,7 +67,8 @@ pub struct Error {
     pub host: Option<String>,
     pub port: Option<u16>,
     pub is_tls: bool,
-    /// The OS error number, where the cause was an OS error.
+    /// The OS error number, where the cause was an OS error (for
+    /// [`ErrorKind::Certificate`], OpenSSL's verify code).
     pub errno: Option<i32>,
     /// The offending URL (invalid / non-http / redirect errors); boxed to
     /// keep `Error` within clippy's large-error bound.

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use aioxide::connect::tls::{ClientCert, TlsMode, TlsOptions, TlsSpec, TLS12, TLS13};
+use aioxide::connect::tls::{cert_verify, ClientCert, TlsMode, TlsOptions, TlsSpec, TLS12, TLS13};
 use aioxide::{Client, ErrorKind, Request};
 use rcgen::{
     date_time_ymd, BasicConstraints, CertificateParams, CertifiedIssuer, DnType,
@@ -302,7 +302,7 @@ async fn expired_and_not_yet_valid_are_certificate_errors() {
         p.not_after = date_time_ymd(2091, 1, 1);
     });
     let client = Client::default();
-    for (leaf, word) in [(expired, "expired"), (future, "not valid yet")] {
+    for (leaf, code) in [(expired, 10), (future, 9)] {
         let srv = serve_all(&leaf).await;
         for check_hostname in [true, false] {
             let opts = TlsOptions {
@@ -313,7 +313,7 @@ async fn expired_and_not_yet_valid_are_certificate_errors() {
                 .await
                 .unwrap_err();
             assert_eq!(e.kind, ErrorKind::Certificate);
-            assert!(e.message.contains(word), "{}", e.message);
+            assert_eq!(e.errno, Some(code), "{e}");
         }
     }
 }
@@ -324,17 +324,7 @@ async fn mutual_tls() {
     let client_leaf = ca.issue(&["client.example"], |p| {
         p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
     });
-    let dir = tmpdir("mtls");
-    let cert_path = dir.join("client.crt");
-    let key_path = dir.join("client.key");
-    let both_path = dir.join("client.pem");
-    std::fs::write(&cert_path, &client_leaf.pem).unwrap();
-    std::fs::write(&key_path, &client_leaf.key_pem).unwrap();
-    std::fs::write(
-        &both_path,
-        format!("{}{}", client_leaf.key_pem, client_leaf.pem),
-    )
-    .unwrap();
+    let both = format!("{}{}", client_leaf.key_pem, client_leaf.pem);
 
     let client = Client::default();
     for versions in [
@@ -343,15 +333,16 @@ async fn mutual_tls() {
     ] {
         let srv = serve(&ca.server(&["127.0.0.1"]), versions, Some(ca.der())).await;
         let url = format!("{}/", srv.base);
-        // Key in its own file, and key and certificate in one file.
+        // The key on its own, and key and certificate in one PEM.
         for (cert, key) in [
-            (cert_path.clone(), Some(key_path.clone())),
-            (both_path.clone(), None),
+            (client_leaf.pem.clone(), Some(client_leaf.key_pem.clone())),
+            (both.clone(), None),
         ] {
             let opts = TlsOptions {
                 client_cert: Some(ClientCert {
-                    cert_path: cert,
-                    key_path: key,
+                    cert_pem: cert.into_bytes(),
+                    key_pem: key.map(String::into_bytes),
+                    origin: "test".into(),
                     has_password: false,
                 }),
                 ..trusting(&ca)
@@ -373,52 +364,36 @@ async fn mutual_tls() {
             );
         }
     }
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
-fn client_certificate_files_are_checked() {
+fn client_certificates_are_checked() {
     let ca = Ca::new();
     let leaf = ca.issue(&["client.example"], |_| {});
-    let dir = tmpdir("files");
-    let cert = dir.join("c.pem");
-    std::fs::write(&cert, &leaf.pem).unwrap();
-    let with = |cert_path: PathBuf, key_path: Option<PathBuf>, has_password: bool| TlsOptions {
+    let with = |cert: &str, key: Option<&str>, has_password: bool| TlsOptions {
         client_cert: Some(ClientCert {
-            cert_path,
-            key_path,
+            cert_pem: cert.as_bytes().to_vec(),
+            key_pem: key.map(|k| k.as_bytes().to_vec()),
+            origin: "/somewhere/c.pem".into(),
             has_password,
         }),
         ..TlsOptions::default()
     };
-    // Missing file, no key, encrypted key (PKCS#8 and traditional).
-    let e = TlsSpec::build(&with(dir.join("missing.pem"), None, false)).unwrap_err();
+    // No certificate, no key, encrypted key (PKCS#8 and traditional).
+    let e = TlsSpec::build(&with("nothing", None, false)).unwrap_err();
     assert_eq!(e.kind, ErrorKind::InvalidArgument);
-    assert!(e.message.contains("missing.pem"), "{}", e.message);
-    let e = TlsSpec::build(&with(cert.clone(), None, false)).unwrap_err();
+    assert!(e.message.contains("/somewhere/c.pem"), "{}", e.message);
+    let e = TlsSpec::build(&with(&leaf.pem, None, false)).unwrap_err();
     assert_eq!(e.kind, ErrorKind::InvalidArgument);
-    let enc = dir.join("enc.key");
-    std::fs::write(
-        &enc,
-        "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIBvTBXBgkqhkiG9w0BBQ0wSjApBgkqhkiG9w0BBQwwHAQI\n-----END ENCRYPTED PRIVATE KEY-----\n",
-    )
-    .unwrap();
-    let e = TlsSpec::build(&with(cert.clone(), Some(enc.clone()), true)).unwrap_err();
+    let enc = "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIBvTBXBgkqhkiG9w0BBQ0wSjApBgkqhkiG9w0BBQwwHAQI\n-----END ENCRYPTED PRIVATE KEY-----\n";
+    let e = TlsSpec::build(&with(&leaf.pem, Some(enc), true)).unwrap_err();
     assert_eq!(e.kind, ErrorKind::Unsupported);
     assert!(e.message.contains("encrypted"), "{}", e.message);
-    let trad = dir.join("trad.key");
-    std::fs::write(
-        &trad,
-        "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,00\n\nAAAA\n-----END RSA PRIVATE KEY-----\n",
-    )
-    .unwrap();
-    let e = TlsSpec::build(&with(cert.clone(), Some(trad), false)).unwrap_err();
+    let trad = "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,00\n\nAAAA\n-----END RSA PRIVATE KEY-----\n";
+    let e = TlsSpec::build(&with(&leaf.pem, Some(trad), false)).unwrap_err();
     assert_eq!(e.kind, ErrorKind::Unsupported);
     // A plain key with a password: fine (the password is not needed).
-    let key = dir.join("k.pem");
-    std::fs::write(&key, &leaf.key_pem).unwrap();
-    assert!(TlsSpec::build(&with(cert, Some(key), true)).is_ok());
-    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(TlsSpec::build(&with(&leaf.pem, Some(&leaf.key_pem), true)).is_ok());
 }
 
 fn sha256(data: &[u8]) -> Vec<u8> {
@@ -715,5 +690,69 @@ async fn a_self_signed_certificate_can_be_its_own_trust_anchor() {
             Ok(status) => assert!(ok && status == 200),
             Err(e) => assert!(!ok && e.kind == ErrorKind::Certificate, "{e}"),
         }
+    }
+}
+
+/// The code and message OpenSSL gives for each rejection, as Python's
+/// `ssl.SSLCertVerificationError.verify_code` / `verify_message`.
+#[tokio::test]
+async fn certificate_errors_carry_openssl_verify_codes() {
+    let ca = Ca::new();
+    let client = Client::default();
+    let verify = |e: aioxide::Error| {
+        assert_eq!(e.kind, ErrorKind::Certificate, "{e}");
+        let v = cert_verify(&e).expect("a verify code");
+        assert_eq!((e.errno, &e.message), (Some(v.code), &v.message));
+        (v.code, v.message)
+    };
+    // Unknown issuer (the system store does not know this CA).
+    let srv = serve_all(&ca.server(&["127.0.0.1"])).await;
+    let e = get(
+        &client,
+        &format!("{}/", srv.base),
+        &mode(&TlsOptions::default()),
+    )
+    .await
+    .unwrap_err();
+    let want = (20, "unable to get local issuer certificate".to_string());
+    assert_eq!(verify(e), want);
+    // The same through ssl=True's shared configuration.
+    let e = get(&client, &format!("{}/", srv.base), &TlsMode::Verify)
+        .await
+        .unwrap_err();
+    assert_eq!(verify(e), want);
+    // A name or an IP address the certificate is not for.
+    let srv = serve_all(&ca.server(&["other.example"])).await;
+    let e = get(&client, &format!("{}/", srv.base), &mode(&trusting(&ca)))
+        .await
+        .unwrap_err();
+    let msg = "IP address mismatch, certificate is not valid for '127.0.0.1'.";
+    assert_eq!(verify(e), (64, msg.to_string()));
+    let mut req = Request::get(&format!("{}/", srv.base));
+    req.tls = mode(&trusting(&ca));
+    req.server_hostname = Some("svc.example".into());
+    let Err(e) = client.execute(req).await else {
+        panic!("a certificate for another name was accepted");
+    };
+    let msg = "Hostname mismatch, certificate is not valid for 'svc.example'.";
+    assert_eq!(verify(e), (62, msg.to_string()));
+    // A self-signed certificate nobody trusts.
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(vec!["127.0.0.1".to_string()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    let leaf = Leaf {
+        der: cert.der().clone(),
+        pem: cert.pem(),
+        key_der: key.serialize_der(),
+        key_pem: key.serialize_pem(),
+    };
+    let srv = serve_all(&leaf).await;
+    for m in [mode(&TlsOptions::default()), TlsMode::Verify] {
+        let e = get(&client, &format!("{}/", srv.base), &m)
+            .await
+            .unwrap_err();
+        assert_eq!(verify(e), (18, "self-signed certificate".to_string()));
     }
 }

@@ -47,12 +47,15 @@ pub const TLS12: u16 = 0x0303;
 /// TLS 1.3's wire number (`ssl.TLSVersion.TLSv1_3`).
 pub const TLS13: u16 = 0x0304;
 
-/// A client certificate chain for mutual TLS, as `load_cert_chain` got it:
-/// PEM files; the key is in `cert_path` when `key_path` is `None`.
+/// A client certificate chain for mutual TLS, as `load_cert_chain` left it
+/// in the context: PEM read when that call was made (the files may be gone
+/// since); the key is in `cert_pem` when `key_pem` is `None`.
 #[derive(Debug, Clone, Default)]
 pub struct ClientCert {
-    pub cert_path: PathBuf,
-    pub key_path: Option<PathBuf>,
+    pub cert_pem: Vec<u8>,
+    pub key_pem: Option<Vec<u8>>,
+    /// Where they came from, for error messages (a file name).
+    pub origin: String,
     /// A password was given: only unencrypted keys can be used, so an
     /// encrypted key is refused with [`ErrorKind::Unsupported`] either way.
     pub has_password: bool,
@@ -229,7 +232,11 @@ fn verify_config() -> Arc<ClientConfig> {
         let mut cfg = ClientConfig::builder_with_provider(provider())
             .with_safe_default_protocol_versions()
             .map(|b| {
-                b.with_root_certificates(system_roots())
+                b.dangerous()
+                    .with_custom_certificate_verifier(named_self_signed(
+                        WebPkiServerVerifier::builder_with_provider(system_roots(), provider())
+                            .build(),
+                    ))
                     .with_no_client_auth()
             })
             .unwrap_or_else(|_| {
@@ -451,11 +458,6 @@ fn roots(opts: &TlsOptions) -> Result<Arc<RootCertStore>, Error> {
     Ok(Arc::new(store))
 }
 
-fn read_pem(path: &PathBuf, what: &str) -> Result<Vec<u8>, Error> {
-    std::fs::read(path)
-        .map_err(|e| invalid(format!("cannot read the {what} {}: {e}", path.display())))
-}
-
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
 }
@@ -463,32 +465,22 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 fn client_identity(
     cert: &ClientCert,
 ) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), Error> {
-    let cert_pem = read_pem(&cert.cert_path, "client certificate file")?;
-    let chain = CertificateDer::pem_slice_iter(&cert_pem)
+    let origin = &cert.origin;
+    let chain = CertificateDer::pem_slice_iter(&cert.cert_pem)
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| {
-            invalid(format!(
-                "bad PEM in the client certificate file {}: {e}",
-                cert.cert_path.display()
-            ))
-        })?;
+        .map_err(|e| invalid(format!("bad PEM in the client certificate {origin}: {e}")))?;
     if chain.is_empty() {
         return Err(invalid(format!(
-            "no certificate in the client certificate file {}",
-            cert.cert_path.display()
+            "no certificate in the client certificate {origin}"
         )));
     }
-    let (key_pem, key_path) = match &cert.key_path {
-        Some(p) => (read_pem(p, "private key file")?, p),
-        None => (cert_pem, &cert.cert_path),
-    };
-    let encrypted = contains(&key_pem, b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
-        || contains(&key_pem, b"Proc-Type: 4,ENCRYPTED");
+    let key_pem = cert.key_pem.as_deref().unwrap_or(&cert.cert_pem);
+    let encrypted = contains(key_pem, b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
+        || contains(key_pem, b"Proc-Type: 4,ENCRYPTED");
     if encrypted {
         return Err(unsupported(format!(
-            "the private key in {} is encrypted{}; aioxide (rustls) reads only \
-             unencrypted PEM keys: decrypt it (openssl pkey -in KEY -out PLAIN)",
-            key_path.display(),
+            "the private key of the client certificate {origin} is encrypted{}; aioxide \
+             (rustls) reads only unencrypted PEM keys: decrypt it (openssl pkey -in KEY -out PLAIN)",
             if cert.has_password {
                 " (load_cert_chain(password=...))"
             } else {
@@ -496,10 +488,9 @@ fn client_identity(
             }
         )));
     }
-    let key = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|e| {
+    let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(|e| {
         invalid(format!(
-            "no usable private key in {}: {e}",
-            key_path.display()
+            "no usable private key for the client certificate {origin}: {e}"
         ))
     })?;
     Ok((chain, key))
@@ -516,9 +507,9 @@ fn build_config(opts: &TlsOptions) -> Result<ClientConfig, Error> {
             .build()
             .map_err(|e| unsupported(format!("cannot verify with these CA certificates: {e}")))?;
         if opts.check_hostname {
-            webpki
+            Arc::new(SelfSignedNamed(webpki))
         } else {
-            Arc::new(AnyNameVerifier(webpki))
+            Arc::new(SelfSignedNamed(Arc::new(AnyNameVerifier(webpki))))
         }
     } else {
         Arc::new(NoVerifier(p.clone()))
@@ -532,8 +523,8 @@ fn build_config(opts: &TlsOptions) -> Result<ClientConfig, Error> {
             let (chain, key) = client_identity(c)?;
             builder.with_client_auth_cert(chain, key).map_err(|e| {
                 unsupported(format!(
-                    "the client certificate or key in {} cannot be used: {e}",
-                    c.cert_path.display()
+                    "the client certificate or key {} cannot be used: {e}",
+                    c.origin
                 ))
             })?
         }
@@ -591,16 +582,7 @@ pub async fn handshake(
     let stream = match connector.connect(name, tcp).await {
         Ok(s) => s,
         Err(e) => {
-            let kind = match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
-                Some(rustls::Error::InvalidCertificate(_)) => ErrorKind::Certificate,
-                _ => ErrorKind::Tls,
-            };
-            return Err(Error::new(
-                kind,
-                format!("Cannot connect to host {host}:{port} ssl:True [{e}]"),
-            )
-            .with_addr(host, port, true)
-            .with_io(&e));
+            return Err(handshake_error(&e, host, port, server_name));
         }
     };
     if let Some(expected) = spec.and_then(|s| s.fingerprint.as_deref()) {
@@ -652,4 +634,265 @@ fn no_verify_config() -> Arc<ClientConfig> {
         Arc::new(cfg)
     })
     .clone()
+}
+
+// -- why a certificate was rejected, in OpenSSL's words ----------------------
+
+/// The engine error for a failed handshake: [`ErrorKind::Certificate`] with
+/// OpenSSL's verify code (`errno`) and message when the server's certificate
+/// was rejected ([`cert_verify`] reads them back), [`ErrorKind::Tls`] otherwise.
+fn handshake_error(e: &std::io::Error, host: &str, port: u16, server_name: &str) -> Error {
+    let cert = match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+        Some(rustls::Error::InvalidCertificate(c)) => c,
+        _ => {
+            return Error::new(ErrorKind::Tls, e.to_string())
+                .with_addr(host, port, true)
+                .with_io(e)
+        }
+    };
+    let name = server_name.trim_start_matches('[').trim_end_matches(']');
+    let verify = openssl_verify(cert, name);
+    let mut err = Error::new(ErrorKind::Certificate, verify.message).with_addr(host, port, true);
+    err.errno = Some(verify.code);
+    err
+}
+
+/// A rejected certificate's OpenSSL verify code and message (10 "certificate
+/// has expired", 20 "unable to get local issuer certificate"...), what
+/// `ssl.SSLCertVerificationError` carries as `verify_code` / `verify_message`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertVerify {
+    pub code: i32,
+    pub message: String,
+}
+
+/// The verify code and message of an [`ErrorKind::Certificate`] error.
+pub fn cert_verify(e: &Error) -> Option<CertVerify> {
+    match (e.kind, e.errno) {
+        (ErrorKind::Certificate, Some(code)) => Some(CertVerify {
+            code,
+            message: e.message.clone(),
+        }),
+        _ => None,
+    }
+}
+
+/// OpenSSL's `X509_V_ERR_*` code and message (OpenSSL 3's wording; CPython's
+/// for a name mismatch) for a certificate rustls rejected.
+#[allow(deprecated)] // UnsupportedSignatureAlgorithm: older verifiers still give it
+pub fn openssl_verify(e: &CertificateError, server_name: &str) -> CertVerify {
+    use CertificateError as C;
+    let (code, message) = match e {
+        C::Expired | C::ExpiredContext { .. } => (10, "certificate has expired".to_owned()),
+        C::NotValidYet | C::NotValidYetContext { .. } => {
+            (9, "certificate is not yet valid".to_owned())
+        }
+        C::NotValidForName | C::NotValidForNameContext { .. } => {
+            if server_name.parse::<std::net::IpAddr>().is_ok() {
+                let m =
+                    format!("IP address mismatch, certificate is not valid for '{server_name}'.");
+                (64, m)
+            } else {
+                let m = format!("Hostname mismatch, certificate is not valid for '{server_name}'.");
+                (62, m)
+            }
+        }
+        C::UnknownIssuer => (20, "unable to get local issuer certificate".to_owned()),
+        C::Other(o) => match o.0.downcast_ref::<SelfSigned>() {
+            Some(SelfSigned::Leaf) => (18, "self-signed certificate".to_owned()),
+            Some(SelfSigned::InChain) => (
+                19,
+                "self-signed certificate in certificate chain".to_owned(),
+            ),
+            None => (1, "unspecified certificate verification error".to_owned()),
+        },
+        C::Revoked => (23, "certificate revoked".to_owned()),
+        C::BadSignature
+        | C::UnsupportedSignatureAlgorithm
+        | C::UnsupportedSignatureAlgorithmContext { .. }
+        | C::UnsupportedSignatureAlgorithmForPublicKeyContext { .. } => {
+            (7, "certificate signature failure".to_owned())
+        }
+        C::InvalidPurpose | C::InvalidPurposeContext { .. } => {
+            (26, "unsupported certificate purpose".to_owned())
+        }
+        C::UnhandledCriticalExtension => (34, "unhandled critical extension".to_owned()),
+        C::UnknownRevocationStatus => (3, "unable to get certificate CRL".to_owned()),
+        C::ExpiredRevocationList | C::ExpiredRevocationListContext { .. } => {
+            (12, "CRL has expired".to_owned())
+        }
+        C::ApplicationVerificationFailure => (50, "application verification failure".to_owned()),
+        _ => (1, "unspecified certificate verification error".to_owned()),
+    };
+    CertVerify { code, message }
+}
+
+/// An unknown issuer that OpenSSL names more precisely: the certificate
+/// signed itself (18), or the chain the server sent ends in a self-signed
+/// certificate nobody trusts (19).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SelfSigned {
+    Leaf,
+    InChain,
+}
+
+impl fmt::Display for SelfSigned {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SelfSigned::Leaf => "self-signed certificate",
+            SelfSigned::InChain => "self-signed certificate in certificate chain",
+        })
+    }
+}
+
+impl std::error::Error for SelfSigned {}
+
+fn named_self_signed(
+    inner: Result<Arc<WebPkiServerVerifier>, rustls::client::VerifierBuilderError>,
+) -> Arc<dyn ServerCertVerifier> {
+    match inner {
+        Ok(v) => Arc::new(SelfSignedNamed(v)),
+        // No usable root at all: every certificate is of an unknown issuer.
+        Err(_) => Arc::new(SelfSignedNamed(Arc::new(NoRoots))),
+    }
+}
+
+/// A verifier whose "unknown issuer" says when the chain is self-signed.
+#[derive(Debug)]
+struct SelfSignedNamed(Arc<dyn ServerCertVerifier>);
+
+impl ServerCertVerifier for SelfSignedNamed {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let result = self
+            .0
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp, now);
+        let Err(rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer)) = result else {
+            return result;
+        };
+        let kind = if intermediates.is_empty() && self_issued(end_entity) {
+            SelfSigned::Leaf
+        } else if intermediates.last().is_some_and(|c| self_issued(c)) {
+            SelfSigned::InChain
+        } else {
+            return result;
+        };
+        Err(rustls::Error::InvalidCertificate(CertificateError::Other(
+            rustls::OtherError(Arc::new(kind)),
+        )))
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.supported_verify_schemes()
+    }
+}
+
+/// The system store could not be used: nothing is trusted.
+#[derive(Debug)]
+struct NoRoots;
+
+impl ServerCertVerifier for NoRoots {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Err(rustls::Error::InvalidCertificate(
+            CertificateError::UnknownIssuer,
+        ))
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        NoVerifier(provider()).verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        NoVerifier(provider()).verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        NoVerifier(provider()).supported_verify_schemes()
+    }
+}
+
+/// Whether a DER certificate names itself as its issuer.
+fn self_issued(cert: &[u8]) -> bool {
+    issuer_and_subject(cert).is_some_and(|(issuer, subject)| issuer == subject)
+}
+
+/// The issuer and subject Names of a DER certificate, as encoded.
+fn issuer_and_subject(cert: &[u8]) -> Option<(&[u8], &[u8])> {
+    let (_, cert_body, _) = der_tlv(cert)?;
+    let (_, tbs, _) = der_tlv(cert_body)?;
+    let mut rest = tbs;
+    let (tag, _, after) = der_tlv(rest)?;
+    if tag == 0xA0 {
+        rest = after; // [0] version
+    }
+    let (_, _, rest) = der_tlv(rest)?; // serialNumber
+    let (_, _, rest) = der_tlv(rest)?; // signature
+    let issuer_len = rest.len() - der_tlv(rest)?.2.len();
+    let issuer = &rest[..issuer_len];
+    let (_, _, rest) = der_tlv(rest)?; // issuer
+    let (_, _, rest) = der_tlv(rest)?; // validity
+    let subject_len = rest.len() - der_tlv(rest)?.2.len();
+    Some((issuer, &rest[..subject_len]))
+}
+
+/// One DER element: (tag, contents, what follows).
+fn der_tlv(d: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let tag = *d.first()?;
+    let first = *d.get(1)? as usize;
+    let (head, len) = if first < 0x80 {
+        (2, first)
+    } else {
+        let n = first & 0x7F;
+        if n == 0 || n > 4 {
+            return None;
+        }
+        let bytes = d.get(2..2 + n)?;
+        (
+            2 + n,
+            bytes.iter().fold(0usize, |a, b| (a << 8) | *b as usize),
+        )
+    };
+    let end = head.checked_add(len)?;
+    Some((tag, d.get(head..end)?, d.get(end..)?))
 }
