@@ -516,6 +516,8 @@ pub struct Feed<T, E> {
     state: Mutex<FeedState<T, E>>,
     /// Wakes readers: an item, the end, or the close.
     ready: Notify,
+    /// Wakes readers of the whole rest: the end, or the close.
+    ended: Notify,
     /// Wakes the producer: room under `want`, or the close.
     demand: Notify,
 }
@@ -550,6 +552,7 @@ impl<T, E> Feed<T, E> {
                 closed: false,
             }),
             ready: Notify::new(),
+            ended: Notify::new(),
             demand: Notify::new(),
         }
     }
@@ -613,6 +616,7 @@ impl<T, E> Feed<T, E> {
             Err(e) => FeedEnd::Failed(Some(e)),
         };
         self.ready.notify_waiters();
+        self.ended.notify_waiters();
     }
 
     // -- the consumer's side
@@ -638,10 +642,8 @@ impl<T, E> Feed<T, E> {
 
     /// Wait until the end (or the close).
     pub async fn wait_end(&self) {
-        self.wait_until(&self.ready, |s| {
-            s.closed || !matches!(s.end, FeedEnd::Open)
-        })
-        .await;
+        self.wait_until(&self.ended, |s| s.closed || !matches!(s.end, FeedEnd::Open))
+            .await;
     }
 
     /// Items were taken: the producer may have room again.
@@ -658,5 +660,6 @@ impl<T, E> Feed<T, E> {
         drop(st);
         self.demand.notify_waiters();
         self.ready.notify_waiters();
+        self.ended.notify_waiters();
     }
 }

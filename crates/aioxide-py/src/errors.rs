@@ -121,7 +121,9 @@ fn total_timeout(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
     static ASYNCIO_TIMEOUT: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
     ASYNCIO_TIMEOUT
         .get_or_try_init(py, || {
-            py.import("asyncio")?.getattr("TimeoutError").map(Bound::unbind)
+            py.import("asyncio")?
+                .getattr("TimeoutError")
+                .map(Bound::unbind)
         })?
         .bind(py)
         .call0()
