@@ -144,3 +144,25 @@ async def test_release_during_stalled_read_fails_the_read(aiohttp: Any, raw_serv
         resp.release()
         with pytest.raises(aiohttp.ClientConnectionError):
             await asyncio.wait_for(resp.content.read(1), 5)
+
+
+@pytest.mark.parametrize("how", ["release", "close"])
+async def test_release_under_a_waiting_read_fails_it(
+    aiohttp: Any, raw_server: Any, how: str
+) -> None:
+    async def stall(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request_head(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc")
+        await writer.drain()
+        await reader.read()  # until the client closes
+
+    url = await raw_server(stall)
+    async with aiohttp.ClientSession() as s:
+        resp = await asyncio.wait_for(s.get(url), 5)
+        assert await asyncio.wait_for(resp.content.readexactly(3), 5) == b"abc"
+        task = asyncio.ensure_future(resp.content.readany())
+        await asyncio.sleep(0.1)
+        assert not task.done()
+        getattr(resp, how)()
+        with pytest.raises(aiohttp.ClientConnectionError):
+            await asyncio.wait_for(task, 5)
