@@ -43,7 +43,9 @@ class LoopBridge:
         loop = self._loop()
         if loop is not None:
             _bridges.pop(loop, None)
-            if not loop.is_closed():
+            # After os.fork() the loop's selector is shared with the parent:
+            # removing the reader would remove the parent's.
+            if not loop.is_closed() and self.pid == os.getpid():
                 try:
                     loop.remove_reader(self.bridge.fd)
                 except (RuntimeError, ValueError, OSError):

@@ -6,7 +6,10 @@ over it, so ``readline`` and friends cost no engine round trip.  Where aiohttp
 waits for its protocol to feed data, this reader asks the engine for the next
 piece (``Response.chunk``: whatever the engine has gathered, up to the high
 water mark) or, for ``read()``, for the whole rest at once
-(``Response.read_all``).
+(``Response.read_all``).  An engine task owns the body and reads ahead into
+the bridge's feed; a wait given up (``asyncio.wait_for`` on a read, a
+cancelled task) drops only the waiter: what arrives stays for the next read,
+and the connection lives until the response is released or closed.
 
 A reader built without an engine response (``raw=None``) is fed with
 ``feed_data``/``feed_eof`` as aiohttp's is.
@@ -467,8 +470,8 @@ class StreamReader:
 
     async def _engine_call(self, waiter: Any, start: Any, *args: Any) -> Any:
         """Start an engine read that completes ``waiter``; await it (an
-        abandoned wait aborts the engine task; a failure is kept as the
-        stream's exception)."""
+        abandoned wait drops only this waiter, never the stream or its data;
+        a failure is kept as the stream's exception)."""
         try:
             rid = start(*args)
             try:

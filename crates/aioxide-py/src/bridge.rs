@@ -198,9 +198,22 @@ impl LoopHandle {
     }
 }
 
+/// What a pending future waits for: it decides how the future fails when
+/// the bridge closes under it (as aiohttp fails the same wait).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Wait {
+    /// A request or another engine call: ClientConnectionError("Connector is closed.").
+    Call,
+    /// A read from a stream the user holds: ClientConnectionError("Connection
+    /// closed").  Its result is taken only if the future still waits: a
+    /// cancelled reader leaves the data in the stream for the next read.
+    Read,
+}
+
 struct Pending {
     fut: Py<PyAny>,
     abort: Arc<AbortSlot>,
+    wait: Wait,
 }
 
 #[pyclass(frozen, module = "aioxide._aioxide")]
@@ -209,6 +222,9 @@ pub struct Bridge {
     pending: Mutex<HashMap<u64, Pending>>,
     next_id: AtomicU64,
     runtime: Mutex<Option<RuntimeRef>>,
+    /// The process's fork count when this bridge was made: a bridge
+    /// inherited through os.fork() has no engine thread behind it.
+    forks: u64,
 }
 
 impl Bridge {
@@ -226,9 +242,33 @@ impl Bridge {
     where
         F: Future<Output = Deliver> + Send + 'static,
     {
+        self.spawn_as(Wait::Call, fut, task)
+    }
+
+    /// Whether this bridge was inherited through os.fork().
+    fn forked(&self) -> bool {
+        self.forks != crate::runtime::fork_count()
+    }
+
+    /// Refuse work on a closed bridge or one inherited through os.fork().
+    pub fn check(&self) -> PyResult<()> {
+        if self.forked() {
+            return Err(PyRuntimeError::new_err(
+                "this session was created before os.fork(): create a new ClientSession in the child process",
+            ));
+        }
         if self.shared.closed.load(Ordering::Acquire) {
             return Err(PyRuntimeError::new_err("the event loop's bridge is closed"));
         }
+        Ok(())
+    }
+
+    /// Run `task` on the engine for a future that waits as `wait` says.
+    pub fn spawn_as<F>(&self, wait: Wait, fut: Py<PyAny>, task: F) -> PyResult<u64>
+    where
+        F: Future<Output = Deliver> + Send + 'static,
+    {
+        self.check()?;
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let shared = self.shared.clone();
         let job = Box::pin(async move {
@@ -243,8 +283,25 @@ impl Bridge {
             Pending {
                 fut,
                 abort: slot.clone(),
+                wait,
             },
         );
+        self.submit_job(job, slot);
+        Ok(id)
+    }
+
+    /// Start `task` on the engine with no future waiting for it (a stream's
+    /// owner task); it goes with the next batch of submissions.
+    pub fn submit<F>(&self, task: F) -> PyResult<()>
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        self.check()?;
+        self.submit_job(Box::pin(task), Arc::new(AbortSlot::default()));
+        Ok(())
+    }
+
+    fn submit_job(&self, job: Pin<Box<dyn Future<Output = ()> + Send>>, slot: Arc<AbortSlot>) {
         let was_empty = {
             let mut q = self.shared.submit.lock().unwrap_or_else(|p| p.into_inner());
             let e = q.is_empty();
@@ -254,8 +311,65 @@ impl Bridge {
         if was_empty {
             self.shared.notify.notify_one();
         }
-        Ok(id)
     }
+
+    /// Complete every finished future: the batch on the completion queue.
+    fn complete_batch(&self, py: Python<'_>) {
+        let batch =
+            std::mem::take(&mut *self.shared.queue.lock().unwrap_or_else(|p| p.into_inner()));
+        for (id, deliver) in batch {
+            if id == CALL_ID {
+                if let Err(e) = deliver(py) {
+                    e.write_unraisable(py, None);
+                }
+                continue;
+            }
+            let Some(p) = self.pending().remove(&id) else {
+                continue;
+            };
+            self.shared.outstanding.fetch_sub(1, Ordering::Relaxed);
+            let fut = p.fut.bind(py);
+            if p.wait == Wait::Read && is_done(fut) {
+                // Cancelled, not yet aborted: the data stays in the stream.
+                continue;
+            }
+            let r = match deliver(py) {
+                Ok(v) => fut.call_method1(pyo3::intern!(py, "set_result"), (v,)),
+                Err(e) => fut.call_method1(pyo3::intern!(py, "set_exception"), (e.into_value(py),)),
+            };
+            // A cancelled future refuses a result: nothing else to do.
+            drop(r);
+        }
+    }
+
+    /// Fail every pending future as aiohttp fails the same wait when its
+    /// connector closes (the engine tasks behind them are aborted).
+    fn fail_pending(&self, py: Python<'_>, abort: bool) {
+        let drained: Vec<Pending> = self.pending().drain().map(|(_, p)| p).collect();
+        for p in drained {
+            self.shared.outstanding.fetch_sub(1, Ordering::Relaxed);
+            if abort {
+                p.abort.abort();
+            }
+            let fut = p.fut.bind(py);
+            if is_done(fut) {
+                continue;
+            }
+            let msg = match p.wait {
+                Wait::Call => "Connector is closed.",
+                Wait::Read => "Connection closed",
+            };
+            let exc = crate::errors::connection_error(py, msg).into_value(py);
+            // A future of a closed loop refuses: nothing else to do.
+            drop(fut.call_method1(pyo3::intern!(py, "set_exception"), (exc,)));
+        }
+    }
+}
+
+fn is_done(fut: &Bound<'_, PyAny>) -> bool {
+    fut.call_method0(pyo3::intern!(fut.py(), "done"))
+        .and_then(|d| d.is_truthy())
+        .unwrap_or(true)
 }
 
 #[pymethods]
@@ -270,6 +384,7 @@ impl Bridge {
         // SAFETY: fd is a fresh descriptor we own.
         let efd = unsafe { OwnedFd::from_raw_fd(fd) };
         let runtime = RuntimeRef::acquire()?;
+        let forks = crate::runtime::fork_count();
         let shared = Arc::new(Shared {
             queue: Mutex::new(Vec::new()),
             efd,
@@ -287,6 +402,7 @@ impl Bridge {
             pending: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
             runtime: Mutex::new(Some(runtime)),
+            forks,
         })
     }
 
@@ -298,6 +414,10 @@ impl Bridge {
 
     /// Complete every finished future (the loop's reader callback).
     fn drain(&self, py: Python<'_>) -> PyResult<()> {
+        if self.forked() {
+            // The eventfd and the queue are the parent's.
+            return Ok(());
+        }
         let mut buf: u64 = 0;
         // SAFETY: reading 8 bytes into a valid u64 from our eventfd.
         unsafe {
@@ -307,28 +427,7 @@ impl Bridge {
                 8,
             );
         }
-        let batch =
-            std::mem::take(&mut *self.shared.queue.lock().unwrap_or_else(|p| p.into_inner()));
-        for (id, deliver) in batch {
-            if id == CALL_ID {
-                if let Err(e) = deliver(py) {
-                    e.write_unraisable(py, None);
-                }
-                continue;
-            }
-            let Some(p) = self.pending().remove(&id) else {
-                continue;
-            };
-            self.shared.outstanding.fetch_sub(1, Ordering::Relaxed);
-            let fut = p.fut.bind(py);
-            let outcome = deliver(py);
-            let r = match outcome {
-                Ok(v) => fut.call_method1(pyo3::intern!(py, "set_result"), (v,)),
-                Err(e) => fut.call_method1(pyo3::intern!(py, "set_exception"), (e.into_value(py),)),
-            };
-            // A cancelled future refuses a result: nothing else to do.
-            drop(r);
-        }
+        self.complete_batch(py);
         Ok(())
     }
 
@@ -336,7 +435,9 @@ impl Bridge {
     fn abort(&self, id: u64) {
         if let Some(p) = self.pending().remove(&id) {
             self.shared.outstanding.fetch_sub(1, Ordering::Relaxed);
-            p.abort.abort();
+            if !self.forked() {
+                p.abort.abort();
+            }
         }
     }
 
@@ -357,15 +458,21 @@ impl Bridge {
         self.shared.outstanding.load(Ordering::Relaxed)
     }
 
-    /// Abort everything in flight and release the runtime.
+    /// Complete what the engine finished, fail every other pending future
+    /// (as aiohttp fails it when the connector closes), abort the engine
+    /// tasks and release the runtime (without waiting for its thread).
     fn close(&self, py: Python<'_>) {
-        self.shared.closed.store(true, Ordering::Release);
-        self.shared.notify.notify_one();
-        let drained: Vec<Pending> = self.pending().drain().map(|(_, p)| p).collect();
-        for p in &drained {
-            p.abort.abort();
+        let forked = self.forked();
+        if !forked {
+            // (After a fork these locks may have been held by the parent's
+            // engine thread: the child touches only its own state.)
+            self.complete_batch(py);
         }
-        drop(drained);
+        self.shared.closed.store(true, Ordering::Release);
+        if !forked {
+            self.shared.notify.notify_one();
+        }
+        self.fail_pending(py, !forked);
         let rt = self
             .runtime
             .lock()
@@ -385,9 +492,174 @@ impl Bridge {
 impl Drop for Bridge {
     fn drop(&mut self) {
         self.shared.closed.store(true, Ordering::Release);
+        if self.forked() {
+            return;
+        }
         self.shared.notify.notify_one();
         for (_, p) in self.pending().drain() {
             p.abort.abort();
         }
+    }
+}
+
+/// A stream an engine task produces and the loop's thread consumes: the
+/// bridge for long-lived streams (a response body; later a WebSocket).
+///
+/// The producer owns the stream (the connection) and pushes items while the
+/// consumer's demand (`want`, in the items' own measure) is not met.  A read
+/// is a bridge future whose engine task waits until something is ready and
+/// whose delivery (on the loop's thread) takes it: a cancelled read takes
+/// nothing, so cancelling a wait drops only the waiter, never the stream or
+/// an item.  The stream ends when the producer finishes or the consumer
+/// closes the feed (the producer then drops the stream).
+pub struct Feed<T, E> {
+    state: Mutex<FeedState<T, E>>,
+    /// Wakes readers: an item, the end, or the close.
+    ready: Notify,
+    /// Wakes readers of the whole rest: the end, or the close.
+    ended: Notify,
+    /// Wakes the producer: room under `want`, or the close.
+    demand: Notify,
+}
+
+pub struct FeedState<T, E> {
+    pub items: std::collections::VecDeque<T>,
+    /// The items' total measure (bytes of a body, messages of a socket).
+    pub size: usize,
+    /// The producer produces while `size < want`.
+    pub want: usize,
+    pub end: FeedEnd<E>,
+    /// The consumer is gone: the producer stops and drops the stream.
+    pub closed: bool,
+}
+
+/// How a feed ended.
+pub enum FeedEnd<E> {
+    Open,
+    Done,
+    /// The error, until a reader takes it.
+    Failed(Option<E>),
+}
+
+impl<T, E> Feed<T, E> {
+    pub fn new(want: usize) -> Self {
+        Feed {
+            state: Mutex::new(FeedState {
+                items: std::collections::VecDeque::new(),
+                size: 0,
+                want,
+                end: FeedEnd::Open,
+                closed: false,
+            }),
+            ready: Notify::new(),
+            ended: Notify::new(),
+            demand: Notify::new(),
+        }
+    }
+
+    pub fn lock(&self) -> MutexGuard<'_, FeedState<T, E>> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// An already finished feed holding `items`.
+    pub fn finished(items: impl IntoIterator<Item = (T, usize)>) -> Self {
+        let f = Feed::new(0);
+        {
+            let mut st = f.lock();
+            for (item, n) in items {
+                st.items.push_back(item);
+                st.size += n;
+            }
+            st.end = FeedEnd::Done;
+        }
+        f
+    }
+
+    async fn wait_until(&self, notify: &Notify, cond: impl Fn(&FeedState<T, E>) -> bool) {
+        loop {
+            let notified = notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if cond(&self.lock()) {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    // -- the producer's side
+
+    /// Wait for demand; the room left under `want`, or None once closed.
+    pub async fn wait_demand(&self) -> Option<usize> {
+        self.wait_until(&self.demand, |s| s.closed || s.size < s.want)
+            .await;
+        let st = self.lock();
+        (!st.closed).then(|| st.want - st.size)
+    }
+
+    /// Wait until the consumer closes the feed.
+    pub async fn wait_closed(&self) {
+        self.wait_until(&self.demand, |s| s.closed).await;
+    }
+
+    pub fn push(&self, item: T, size: usize) {
+        let mut st = self.lock();
+        st.items.push_back(item);
+        st.size += size;
+        drop(st);
+        self.ready.notify_waiters();
+    }
+
+    pub fn finish(&self, r: Result<(), E>) {
+        self.lock().end = match r {
+            Ok(()) => FeedEnd::Done,
+            Err(e) => FeedEnd::Failed(Some(e)),
+        };
+        self.ready.notify_waiters();
+        self.ended.notify_waiters();
+    }
+
+    // -- the consumer's side
+
+    /// Ask for items up to `want` buffered.
+    pub fn set_want(&self, want: usize) {
+        let mut st = self.lock();
+        let more = want > st.want;
+        st.want = want;
+        drop(st);
+        if more {
+            self.demand.notify_waiters();
+        }
+    }
+
+    /// Wait until an item is there, or the end, or the close.
+    pub async fn wait_ready(&self) {
+        self.wait_until(&self.ready, |s| {
+            !s.items.is_empty() || s.closed || !matches!(s.end, FeedEnd::Open)
+        })
+        .await;
+    }
+
+    /// Wait until the end (or the close).
+    pub async fn wait_end(&self) {
+        self.wait_until(&self.ended, |s| s.closed || !matches!(s.end, FeedEnd::Open))
+            .await;
+    }
+
+    /// Items were taken: the producer may have room again.
+    pub fn taken(&self) {
+        self.demand.notify_waiters();
+    }
+
+    /// The consumer is gone: the producer stops, readers wake.
+    pub fn close(&self) {
+        let mut st = self.lock();
+        st.closed = true;
+        st.items.clear();
+        st.size = 0;
+        drop(st);
+        self.demand.notify_waiters();
+        self.ready.notify_waiters();
+        self.ended.notify_waiters();
     }
 }

@@ -2,7 +2,7 @@
 //! aiohttp raises for the same failure.
 
 use aioxide::{Error, ErrorKind};
-use pyo3::exceptions::{PyNotImplementedError, PyRuntimeError, PyTimeoutError, PyValueError};
+use pyo3::exceptions::{PyNotImplementedError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyList, PyTuple};
@@ -125,6 +125,30 @@ fn history<'py>(py: Python<'py>, e: &Error) -> PyResult<Bound<'py, PyTuple>> {
     Ok(t.cast_into::<PyTuple>()?)
 }
 
+/// `ClientConnectionError(msg)`: how aiohttp fails a wait whose connection
+/// or connector closed under it.
+pub fn connection_error(py: Python<'_>, msg: &str) -> PyErr {
+    match class(py, "ClientConnectionError").and_then(|c| c.call1((msg,))) {
+        Ok(e) => PyErr::from_value(e),
+        Err(e) => e,
+    }
+}
+
+/// The total timeout: `asyncio.TimeoutError`, as aiohttp's timer raises it.
+/// On Python 3.11+ that is the builtin TimeoutError; on 3.9 and 3.10 it is
+/// a class of its own, which `except asyncio.TimeoutError` needs.
+fn total_timeout(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+    static ASYNCIO_TIMEOUT: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    ASYNCIO_TIMEOUT
+        .get_or_try_init(py, || {
+            py.import("asyncio")?
+                .getattr("TimeoutError")
+                .map(Bound::unbind)
+        })?
+        .bind(py)
+        .call0()
+}
+
 /// Build the Python exception for `e`.
 pub fn to_py(py: Python<'_>, e: Error) -> PyErr {
     match build(py, &e) {
@@ -139,7 +163,7 @@ fn build(py: Python<'_>, e: &Error) -> PyResult<PyErr> {
         ErrorKind::InvalidArgument => return Ok(PyValueError::new_err(msg)),
         ErrorKind::Closed => return Ok(PyRuntimeError::new_err(msg)),
         ErrorKind::Unsupported => return Ok(PyNotImplementedError::new_err(msg)),
-        ErrorKind::TotalTimeout => return Ok(PyTimeoutError::new_err(())),
+        ErrorKind::TotalTimeout => total_timeout(py)?,
         ErrorKind::InvalidUrl => class(py, "InvalidUrlClientError")?.call1((url_value(py, e)?,))?,
         ErrorKind::NonHttpUrl => class(py, "NonHttpUrlClientError")?.call1((url_value(py, e)?,))?,
         ErrorKind::InvalidRedirectUrl => {

@@ -1,16 +1,17 @@
 //! What a request gives back to Python: the response head, the response
 //! (history and body), and the two ends of a streamed request body.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use aioxide::body::request::{BodyAborted, BodyItem, BodyStream};
+use aioxide::body::request::{BodyAborted, BodyItem};
 use aioxide::{ResponseBody, ResponseHead};
 use bytes::Bytes;
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 
-use crate::bridge::{Bridge, Deliver};
+use crate::bridge::{Bridge, Deliver, Feed, FeedEnd, FeedState, Wait};
 use crate::{errors, header_pairs, title_case};
 
 /// A response's status line, headers and the request that produced it.
@@ -89,13 +90,25 @@ impl Head {
     }
 }
 
-#[derive(Default)]
-struct BodyState {
-    body: Option<ResponseBody>,
-    /// Everything was handed out.
-    eof: bool,
-    /// Bytes received from the wire by a body that is gone (read to its end).
-    raw_done: u64,
+/// A body as the bridge carries it: decoded pieces, or the engine's error.
+type BodyFeed = Feed<Bytes, aioxide::Error>;
+
+/// The body of a response still to read: idle until the first read, then
+/// read by an engine task that owns it (`pump`) into a feed.
+struct BodyPipe {
+    /// The body, until the first read hands it to its owner task.
+    idle: Mutex<Option<ResponseBody>>,
+    feed: Arc<BodyFeed>,
+    /// Bytes received from the wire (before decoding), kept by the owner.
+    raw: Arc<AtomicU64>,
+}
+
+impl Drop for BodyPipe {
+    fn drop(&mut self) {
+        // The response is gone: its owner task stops (closing an unfinished
+        // connection; a finished one went back to the pool at its end).
+        self.feed.close();
+    }
 }
 
 /// The engine's response: head, history and the body still to read.
@@ -107,42 +120,93 @@ pub struct Response {
     /// The whole body, when it was read before the response was handed back.
     #[pyo3(get)]
     body: Option<Py<PyBytes>>,
-    state: Arc<Mutex<BodyState>>,
+    stream: BodyPipe,
 }
 
-fn lock(s: &Mutex<BodyState>) -> std::sync::MutexGuard<'_, BodyState> {
-    s.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-fn closed_error(py: Python<'_>) -> PyErr {
-    match py
-        .import("aioxide.client_exceptions")
-        .and_then(|m| m.getattr("ClientConnectionError"))
-        .and_then(|c| c.call1(("Connection closed",)))
-    {
-        Ok(e) => PyErr::from_value(e),
-        Err(e) => e,
+/// The owner of a body: reads it while the consumer's demand is not met,
+/// until its end, an error, or the consumer closing the feed.
+async fn pump(mut body: ResponseBody, feed: Arc<BodyFeed>, raw: Arc<AtomicU64>) {
+    loop {
+        let Some(room) = feed.wait_demand().await else {
+            return;
+        };
+        let r = tokio::select! {
+            biased;
+            () = feed.wait_closed() => return,
+            r = body.chunk(room) => r,
+        };
+        raw.store(body.raw_bytes(), Ordering::Relaxed);
+        match r {
+            Ok(Some(b)) => {
+                let n = b.len();
+                feed.push(b, n);
+            }
+            Ok(None) => return feed.finish(Ok(())),
+            Err(e) => return feed.finish(Err(e)),
+        }
     }
+}
+
+/// The end state a read meets when nothing is buffered: Ok(true) at the
+/// end of the body, or the error (the engine's once, then "closed").
+fn end_of(py: Python<'_>, st: &mut FeedState<Bytes, aioxide::Error>) -> PyResult<bool> {
+    if st.closed {
+        return Err(errors::connection_error(py, "Connection closed"));
+    }
+    match &mut st.end {
+        FeedEnd::Failed(e) => Err(match e.take() {
+            Some(e) => errors::to_py(py, e),
+            None => errors::connection_error(py, "Connection closed"),
+        }),
+        FeedEnd::Done => Ok(true),
+        FeedEnd::Open => Ok(false),
+    }
+}
+
+/// Take up to `max` bytes from the feed into one bytes object.
+fn take_bytes<'py>(
+    py: Python<'py>,
+    st: &mut FeedState<Bytes, aioxide::Error>,
+    max: usize,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let n = max.min(st.size);
+    let out = PyBytes::new_with(py, n, |buf| {
+        let mut at = 0;
+        while at < n {
+            let Some(front) = st.items.front_mut() else {
+                break;
+            };
+            let k = front.len().min(n - at);
+            buf[at..at + k].copy_from_slice(&front[..k]);
+            at += k;
+            if k == front.len() {
+                st.items.pop_front();
+            } else {
+                let _ = front.split_to(k);
+            }
+        }
+        Ok(())
+    })?;
+    st.size -= n;
+    Ok(out)
 }
 
 impl Response {
-    /// Take the body for an operation; `Ok(None)` means already at EOF.
-    fn take_body(&self, py: Python<'_>) -> PyResult<Option<ResponseBody>> {
-        let mut st = lock(&self.state);
-        if st.eof {
-            return Ok(None);
+    /// Start reading (the owner task, on the first read) and ask for up to
+    /// `want` bytes buffered.
+    fn start(&self, py: Python<'_>, bridge: &Bridge, want: usize) -> PyResult<()> {
+        if bridge.check().is_err() {
+            // The loop's bridge is gone: so is the connection, for Python.
+            return Err(errors::connection_error(py, "Connection closed"));
         }
-        match st.body.take() {
-            Some(b) => Ok(Some(b)),
-            None => Err(closed_error(py)),
+        let s = &self.stream;
+        s.feed.set_want(want);
+        let idle = s.idle.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(body) = idle {
+            bridge.submit(pump(body, s.feed.clone(), s.raw.clone()))?;
         }
+        Ok(())
     }
-}
-
-fn ready_none(bridge: &Bridge, fut: Py<PyAny>) -> PyResult<u64> {
-    bridge.spawn(fut, async {
-        Box::new(|py: Python<'_>| Ok(py.None())) as Deliver
-    })
 }
 
 #[pymethods]
@@ -154,97 +218,96 @@ impl Response {
             .collect()
     }
 
-    /// Read the rest of the body; completes `fut` with bytes.
+    /// Read the rest of the body; completes `fut` with bytes.  A cancelled
+    /// wait loses nothing: the next read gets the data.
     fn read_all(&self, py: Python<'_>, bridge: &Bridge, fut: Py<PyAny>) -> PyResult<u64> {
-        let Some(mut body) = self.take_body(py)? else {
-            return bridge.spawn(fut, async {
-                Box::new(|py: Python<'_>| Ok(PyBytes::new(py, b"").into_any().unbind())) as Deliver
-            });
-        };
-        let state = self.state.clone();
-        bridge.spawn(fut, async move {
-            let r = body.read_to_end().await;
-            let mut st = lock(&state);
-            st.eof = r.is_ok();
-            st.raw_done = body.raw_bytes();
-            drop(body);
-            drop(st);
-            Box::new(move |py: Python<'_>| match r {
-                Ok(b) => Ok(PyBytes::new(py, &b).into_any().unbind()),
-                Err(e) => Err(errors::to_py(py, e)),
+        self.start(py, bridge, usize::MAX)?;
+        let feed = self.stream.feed.clone();
+        bridge.spawn_as(Wait::Read, fut, async move {
+            feed.wait_end().await;
+            Box::new(move |py: Python<'_>| {
+                let mut st = feed.lock();
+                end_of(py, &mut st)?;
+                let n = st.size;
+                let out = take_bytes(py, &mut st, n)?;
+                Ok(out.into_any().unbind())
             }) as Deliver
         })
     }
 
-    /// The next piece of the body, at most `max` bytes; None at EOF.
+    /// The next piece of the body, at most `max` bytes; None at EOF.  The
+    /// engine reads ahead up to `max` bytes; a cancelled wait loses nothing.
     fn chunk(&self, py: Python<'_>, bridge: &Bridge, fut: Py<PyAny>, max: usize) -> PyResult<u64> {
-        let Some(mut body) = self.take_body(py)? else {
-            return ready_none(bridge, fut);
-        };
-        let state = self.state.clone();
-        bridge.spawn(fut, async move {
-            let r = body.chunk(max).await;
-            let mut st = lock(&state);
-            match &r {
-                Ok(Some(_)) => st.body = Some(body),
-                Ok(None) => {
-                    st.eof = true;
-                    st.raw_done = body.raw_bytes();
+        let max = max.max(1);
+        self.start(py, bridge, max)?;
+        let feed = self.stream.feed.clone();
+        bridge.spawn_as(Wait::Read, fut, async move {
+            feed.wait_ready().await;
+            Box::new(move |py: Python<'_>| {
+                let mut st = feed.lock();
+                if st.items.is_empty() {
+                    let at_end = end_of(py, &mut st)?;
+                    // (Nothing yet, not the end: another reader took it.)
+                    return Ok(if at_end {
+                        py.None()
+                    } else {
+                        PyBytes::new(py, b"").into_any().unbind()
+                    });
                 }
-                Err(_) => {}
-            }
-            drop(st);
-            Box::new(move |py: Python<'_>| match r {
-                Ok(Some(b)) => Ok(PyBytes::new(py, &b).into_any().unbind()),
-                Ok(None) => Ok(py.None()),
-                Err(e) => Err(errors::to_py(py, e)),
+                if let FeedEnd::Failed(Some(_)) = st.end {
+                    // As aiohttp: a body error is raised at once.
+                    end_of(py, &mut st)?;
+                }
+                let out = take_bytes(py, &mut st, max)?;
+                drop(st);
+                feed.taken();
+                Ok(out.into_any().unbind())
             }) as Deliver
         })
     }
 
     /// Whether every byte of the body has been handed out.
     fn at_eof(&self) -> bool {
-        lock(&self.state).eof
+        let st = self.stream.feed.lock();
+        st.items.is_empty() && matches!(st.end, FeedEnd::Done)
     }
 
     /// Bytes received from the wire so far.
     fn raw_bytes(&self) -> u64 {
-        let st = lock(&self.state);
-        st.body.as_ref().map_or(st.raw_done, |b| b.raw_bytes())
+        let s = &self.stream;
+        match s.idle.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            Some(b) => b.raw_bytes(),
+            None => s.raw.load(Ordering::Relaxed),
+        }
     }
 
     /// Stop reading: an unfinished connection is closed, not reused.
     fn close(&self) {
-        let mut st = lock(&self.state);
-        if let Some(mut b) = st.body.take() {
+        let s = &self.stream;
+        if let Some(mut b) = s.idle.lock().unwrap_or_else(|p| p.into_inner()).take() {
             b.close();
         }
-        if !st.eof {
-            st.eof = false;
-        }
+        s.feed.close();
     }
 }
 
 pub(crate) fn to_response(py: Python<'_>, mut r: aioxide::Response) -> PyResult<Py<PyAny>> {
-    let (body, state) = if r.body.is_complete() {
+    let raw = Arc::new(AtomicU64::new(r.body.raw_bytes()));
+    let (body, stream) = if r.body.is_complete() {
         let data = r.body.take_buffered();
-        (
-            Some(PyBytes::new(py, &data).unbind()),
-            BodyState {
-                body: None,
-                eof: true,
-                raw_done: r.body.raw_bytes(),
-            },
-        )
+        let stream = BodyPipe {
+            idle: Mutex::new(None),
+            feed: Arc::new(Feed::finished([])),
+            raw,
+        };
+        (Some(PyBytes::new(py, &data).unbind()), stream)
     } else {
-        (
-            None,
-            BodyState {
-                body: Some(r.body),
-                eof: false,
-                raw_done: 0,
-            },
-        )
+        let stream = BodyPipe {
+            idle: Mutex::new(Some(r.body)),
+            feed: Arc::new(Feed::new(0)),
+            raw,
+        };
+        (None, stream)
     };
     let head = Py::new(py, Head::from_engine(r.head))?;
     Ok(Py::new(
@@ -253,7 +316,7 @@ pub(crate) fn to_response(py: Python<'_>, mut r: aioxide::Response) -> PyResult<
             head,
             history: r.history,
             body,
-            state: Arc::new(Mutex::new(state)),
+            stream,
         },
     )?
     .into_any())
@@ -268,12 +331,12 @@ pub struct BodyWriter {
 /// The end of a streamed request body that a request takes.
 #[pyclass(frozen, module = "aioxide._aioxide")]
 pub struct BodyReader {
-    pub(crate) stream: Mutex<Option<BodyStream>>,
+    pub(crate) stream: Mutex<Option<aioxide::body::request::BodyStream>>,
 }
 
 impl BodyReader {
     /// The stream, once (a request takes it).
-    pub(crate) fn take_stream(&self) -> Option<BodyStream> {
+    pub(crate) fn take_stream(&self) -> Option<aioxide::body::request::BodyStream> {
         self.stream.lock().unwrap_or_else(|p| p.into_inner()).take()
     }
 }

@@ -1,6 +1,7 @@
 //! The one tokio runtime: a current-thread scheduler driven by one dedicated
 //! thread, shared by every event loop's bridge, stopped when the last bridge
-//! closes, rebuilt after a fork.
+//! closes (without waiting for the thread: it exits on its own), rebuilt
+//! after a fork.
 
 use std::future::Future;
 use std::sync::Mutex;
@@ -21,6 +22,24 @@ struct State {
 
 static STATE: Mutex<Option<State>> = Mutex::new(None);
 static GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+static FORKS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+extern "C" fn after_fork_in_child() {
+    FORKS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// How many times this process is a fork's child (counted from the first
+/// runtime): what a bridge compares to know it was inherited.
+pub fn fork_count() -> u64 {
+    static REGISTER: std::sync::Once = std::sync::Once::new();
+    REGISTER.call_once(|| {
+        // SAFETY: registers a handler that only touches an atomic.
+        unsafe {
+            libc::pthread_atfork(None, None, Some(after_fork_in_child));
+        }
+    });
+    FORKS.load(std::sync::atomic::Ordering::Relaxed)
+}
 
 fn lock() -> std::sync::MutexGuard<'static, Option<State>> {
     STATE.lock().unwrap_or_else(|p| p.into_inner())
@@ -63,6 +82,7 @@ pub struct RuntimeRef {
 
 impl RuntimeRef {
     pub fn acquire() -> std::io::Result<Self> {
+        fork_count();
         let pid = std::process::id();
         let mut st = lock();
         if st.as_ref().is_some_and(|s| s.pid != pid) {
@@ -93,8 +113,10 @@ impl RuntimeRef {
         self.handle.as_ref().map(|h| h.spawn(fut))
     }
 
-    /// Give up this reference; the last one stops the engine thread and
-    /// waits (briefly) for it.  Call without holding the GIL.
+    /// Give up this reference; the last one tells the engine thread to stop
+    /// and returns at once (the thread drops the runtime's tasks, closing
+    /// their connections, and exits; nothing joins it, so closing never
+    /// blocks the loop).  Call without holding the GIL.
     pub fn release(&mut self) {
         if self.handle.take().is_none() {
             return;
@@ -113,11 +135,8 @@ impl RuntimeRef {
                 if let Some(tx) = s.stop.take() {
                     let _ = tx.send(());
                 }
-                if let Some(t) = s.thread.take() {
-                    if t.thread().id() != std::thread::current().id() {
-                        let _ = t.join();
-                    }
-                }
+                // Detached: the thread exits once the runtime is shut down.
+                drop(s.thread.take());
             }
         }
     }

@@ -1,0 +1,168 @@
+"""Long-lived streams over the bridge: a wait on a body read that is given up
+(a timeout, a cancelled task) loses neither the stream nor a byte.
+
+As in aiohttp, whose StreamReader keeps what arrives while nobody waits:
+``asyncio.wait_for(resp.content.readline(), 0.1)``, the server-sent-events
+idiom, times out and the next read returns the next line, then the rest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from conftest import read_request_head
+
+# Each piece is sent after the previous one with a pause (server-sent events).
+PAUSE = 0.4
+
+
+def _chunked(*pieces: bytes) -> bytes:
+    return b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in pieces)
+
+
+def _sse_handler(
+    pieces: list[bytes], served: "asyncio.Queue[bool] | None" = None, requests: int = 1
+) -> Any:
+    """A chunked body: the first piece at once, each next one after PAUSE;
+    keep-alive for ``requests`` requests (``served`` learns each end)."""
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        for _ in range(requests):
+            await read_request_head(reader)
+            writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+            writer.write(_chunked(pieces[0]))
+            await writer.drain()
+            for p in pieces[1:]:
+                await asyncio.sleep(PAUSE)
+                writer.write(_chunked(p))
+                await writer.drain()
+            writer.write(b"0\r\n\r\n")
+            await writer.drain()
+            if served is not None:
+                served.put_nowait(True)
+
+    return handler
+
+
+async def test_readline_timeout_keeps_the_stream(aiohttp: Any, raw_server: Any) -> None:
+    url = await raw_server(_sse_handler([b"data: 1\n\n", b"data: 2\n\n", b"tail"]))
+    async with aiohttp.ClientSession() as s, s.get(url) as resp:
+        assert await asyncio.wait_for(resp.content.readline(), 5) == b"data: 1\n"
+        assert await asyncio.wait_for(resp.content.readline(), 5) == b"\n"
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(resp.content.readline(), 0.1)
+        # The connection lives on: the next event, then the rest of the body.
+        assert await asyncio.wait_for(resp.content.readline(), 5) == b"data: 2\n"
+        assert await asyncio.wait_for(resp.content.readline(), 5) == b"\n"
+        assert await asyncio.wait_for(resp.read(), 5) == b"tail"
+
+
+async def test_repeated_timeouts_lose_no_byte(aiohttp: Any, raw_server: Any) -> None:
+    pieces = [b"a" * 10, b"b" * 70000, b"c" * 5, b"d" * 300000]
+    url = await raw_server(_sse_handler(pieces))
+    got = bytearray()
+    timeouts = 0
+    async with aiohttp.ClientSession() as s, s.get(url) as resp:
+        for _ in range(200):  # bounded
+            try:
+                piece = await asyncio.wait_for(resp.content.readany(), 0.05)
+            except asyncio.TimeoutError:
+                timeouts += 1
+                continue
+            if not piece:
+                break
+            got += piece
+    assert bytes(got) == b"".join(pieces)
+    assert timeouts > 0  # the waits did time out between the pieces
+
+
+@pytest.mark.parametrize("how", ["read", "readexactly", "readline", "iter_chunked"])
+async def test_cancelled_read_then_read_again(aiohttp: Any, raw_server: Any, how: str) -> None:
+    url = await raw_server(_sse_handler([b"x" * 1000, b"y" * 999 + b"\n"]))
+    async with aiohttp.ClientSession() as s, s.get(url) as resp:
+        content = resp.content
+        assert await asyncio.wait_for(content.readexactly(1000), 5) == b"x" * 1000
+        if how == "read":
+            first = asyncio.ensure_future(content.read())
+        elif how == "readexactly":
+            first = asyncio.ensure_future(content.readexactly(1000))
+        elif how == "readline":
+            first = asyncio.ensure_future(content.readline())
+        else:
+
+            async def chunks() -> list[bytes]:
+                return [c async for c in content.iter_chunked(1000)]
+
+            first = asyncio.ensure_future(chunks())
+        await asyncio.sleep(PAUSE / 2)  # waiting: nothing has arrived
+        first.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await first
+        # What the cancelled wait would have had is still there.
+        assert await asyncio.wait_for(content.read(), 5) == b"y" * 999 + b"\n"
+        assert content.at_eof()
+
+
+async def test_fully_read_stream_returns_its_connection(aiohttp: Any, raw_server: Any) -> None:
+    conns = 0
+    served: asyncio.Queue[bool] = asyncio.Queue()
+    inner = _sse_handler([b"one\n", b"two\n"], served, requests=2)
+
+    async def counting(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal conns
+        conns += 1
+        await inner(reader, writer)
+
+    url = await raw_server(counting)
+    async with aiohttp.ClientSession() as s:
+        for _ in range(2):
+            async with s.get(url) as resp:
+                assert await asyncio.wait_for(resp.content.readline(), 5) == b"one\n"
+                with pytest.raises(asyncio.TimeoutError):
+                    await asyncio.wait_for(resp.content.readline(), 0.01)
+                assert await asyncio.wait_for(resp.content.read(), 5) == b"two\n"
+            await asyncio.wait_for(served.get(), 5)
+    assert conns == 1  # kept alive across a given-up wait
+
+
+async def test_release_during_stalled_read_fails_the_read(aiohttp: Any, raw_server: Any) -> None:
+    async def stall(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request_head(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc")
+        await writer.drain()
+        await reader.read()  # until the client closes
+
+    url = await raw_server(stall)
+    async with aiohttp.ClientSession() as s:
+        resp = await s.get(url)
+        assert await asyncio.wait_for(resp.content.readexactly(3), 5) == b"abc"
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(resp.content.read(1), 0.1)
+        resp.release()
+        with pytest.raises(aiohttp.ClientConnectionError):
+            await asyncio.wait_for(resp.content.read(1), 5)
+
+
+@pytest.mark.parametrize("how", ["release", "close"])
+async def test_release_under_a_waiting_read_fails_it(
+    aiohttp: Any, raw_server: Any, how: str
+) -> None:
+    async def stall(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request_head(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc")
+        await writer.drain()
+        await reader.read()  # until the client closes
+
+    url = await raw_server(stall)
+    async with aiohttp.ClientSession() as s:
+        resp = await asyncio.wait_for(s.get(url), 5)
+        assert await asyncio.wait_for(resp.content.readexactly(3), 5) == b"abc"
+        task = asyncio.ensure_future(resp.content.readany())
+        await asyncio.sleep(0.1)
+        assert not task.done()
+        getattr(resp, how)()
+        with pytest.raises(aiohttp.ClientConnectionError):
+            await asyncio.wait_for(task, 5)
