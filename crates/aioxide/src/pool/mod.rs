@@ -27,6 +27,10 @@ pub struct Key {
     pub tls: Option<connect::tls::TlsMode>,
     /// The TLS name when it is not `host` (aiohttp's `server_hostname=`).
     pub server_name: Option<String>,
+    /// Direct, or through a proxy's tunnel.
+    pub tunnel: connect::Tunnel,
+    /// The protocols offered by ALPN (TLS only).
+    pub alpn: connect::Alpn,
 }
 
 /// Pool limits and reuse policy (TCPConnector's parameters).
@@ -334,6 +338,8 @@ impl Pool {
             port: key.port,
             tls: key.tls.clone(),
             server_name: key.server_name.clone(),
+            tunnel: key.tunnel.clone(),
+            alpn: key.alpn,
         };
         let (stream, dns) = connect::connect(&target, &self.cfg.connect, &self.dns).await?;
         let mut b = http1::Builder::new();
@@ -347,11 +353,9 @@ impl Pool {
             .allow_obsolete_multiline_headers_in_responses(true)
             .allow_spaces_after_header_name_in_responses(true);
         let (sender, conn) = b.handshake(TokioIo::new(stream)).await.map_err(|e| {
-            Error::new(ErrorKind::Io, format!("HTTP handshake failed: {e}")).with_addr(
-                &key.host,
-                key.port,
-                key.tls.is_some(),
-            )
+            Error::new(ErrorKind::Io, format!("HTTP handshake failed: {e}"))
+                .with_addr(&key.host, key.port, key.tls.is_some())
+                .with_source(e)
         })?;
         let task = tokio::spawn(async move {
             let _ = conn.await;
@@ -400,6 +404,8 @@ mod tests {
             port: 9,
             tls: None,
             server_name: None,
+            tunnel: connect::Tunnel::None,
+            alpn: connect::Alpn::Http1,
         };
         // Hold the only slot by hand, then a bounded acquisition must time out
         // with the connect-timeout kind, without touching the network.
@@ -422,6 +428,8 @@ mod tests {
             port: 9,
             tls: None,
             server_name: None,
+            tunnel: connect::Tunnel::None,
+            alpn: connect::Alpn::Http1,
         };
         let err = pool
             .acquire(&key, None, |_| None, false)

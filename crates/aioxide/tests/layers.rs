@@ -1,0 +1,94 @@
+//! The connection layer against loopback servers: TLS over any stream (TLS
+//! in TLS, as through an HTTPS proxy), ALPN per pool key.
+#![allow(clippy::unwrap_used)]
+
+use std::sync::{Arc, Mutex};
+
+use aioxide::connect::tls::{self, TlsMode};
+use aioxide::connect::{Alpn, Stream};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use rustls::ServerConfig;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+fn acceptor(alpn: &[&[u8]]) -> tokio_rustls::TlsAcceptor {
+    let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(ck.signing_key.serialize_der()));
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut cfg = ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![CertificateDer::from(ck.cert.der().to_vec())], key)
+        .unwrap();
+    cfg.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    tokio_rustls::TlsAcceptor::from(Arc::new(cfg))
+}
+
+fn peer(port: u16, alpn: Alpn) -> tls::Peer<'static> {
+    tls::Peer {
+        host: "127.0.0.1",
+        port,
+        server_name: "localhost",
+        alpn,
+    }
+}
+
+/// One TLS session inside another: the outer one is what an HTTPS proxy
+/// speaks, the inner one the origin's.  Answers "ping" with "pong" and
+/// records the inner session's ALPN protocol.
+#[tokio::test]
+async fn tls_runs_over_tls() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen: Arc<Mutex<Option<Vec<u8>>>> = Arc::default();
+    let s = seen.clone();
+    tokio::spawn(async move {
+        let (sock, _) = listener.accept().await.unwrap();
+        let outer = acceptor(&[b"http/1.1"]).accept(sock).await.unwrap();
+        let mut inner = acceptor(&[b"h2", b"http/1.1"]).accept(outer).await.unwrap();
+        *s.lock().unwrap() = inner.get_ref().1.alpn_protocol().map(<[u8]>::to_vec);
+        let mut buf = [0u8; 4];
+        inner.read_exact(&mut buf).await.unwrap();
+        assert_eq!(&buf, b"ping");
+        inner.write_all(b"pong").await.unwrap();
+        inner.flush().await.unwrap();
+    });
+    let tcp = Stream::Tcp(TcpStream::connect(("127.0.0.1", port)).await.unwrap());
+    let outer = tls::handshake(tcp, &peer(port, Alpn::Http1), &TlsMode::NoVerify)
+        .await
+        .unwrap();
+    assert!(
+        matches!(outer, Stream::Tls(_)),
+        "TLS over TCP stays concrete"
+    );
+    let mut inner = tls::handshake(outer, &peer(port, Alpn::H2), &TlsMode::NoVerify)
+        .await
+        .unwrap();
+    assert!(matches!(inner, Stream::Layered(_)), "TLS in TLS is boxed");
+    inner.write_all(b"ping").await.unwrap();
+    inner.flush().await.unwrap();
+    let mut buf = [0u8; 4];
+    inner.read_exact(&mut buf).await.unwrap();
+    assert_eq!(&buf, b"pong");
+    assert_eq!(seen.lock().unwrap().as_deref(), Some(&b"h2"[..]));
+}
+
+/// The pool key's ALPN choice is what the handshake offers.
+#[tokio::test]
+async fn alpn_is_chosen_per_key() {
+    for (alpn, want) in [(Alpn::Http1, &b"http/1.1"[..]), (Alpn::H2, &b"h2"[..])] {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = tokio::spawn(async move {
+            let (sock, _) = listener.accept().await.unwrap();
+            let tls = acceptor(&[b"h2", b"http/1.1"]).accept(sock).await.unwrap();
+            tls.get_ref().1.alpn_protocol().map(<[u8]>::to_vec)
+        });
+        let tcp = Stream::Tcp(TcpStream::connect(("127.0.0.1", port)).await.unwrap());
+        let _s = tls::handshake(tcp, &peer(port, alpn), &TlsMode::NoVerify)
+            .await
+            .unwrap();
+        assert_eq!(server.await.unwrap().as_deref(), Some(want));
+    }
+}
