@@ -1,11 +1,16 @@
 //! The connection layer against loopback servers: TLS over any stream (TLS
-//! in TLS, as through an HTTPS proxy), ALPN per pool key.
+//! in TLS, as through an HTTPS proxy), ALPN per pool key, a lease upgraded
+//! to a byte stream (101) that keeps its pool slot.
 #![allow(clippy::unwrap_used)]
 
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
+use aioxide::body::request::RequestBody;
 use aioxide::connect::tls::{self, TlsMode};
-use aioxide::connect::{Alpn, Stream};
+use aioxide::connect::{Alpn, Stream, Tunnel};
+use aioxide::pool::{Key, Pool, PoolConfig};
+use aioxide::ErrorKind;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::ServerConfig;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -91,4 +96,89 @@ async fn alpn_is_chosen_per_key() {
             .unwrap();
         assert_eq!(server.await.unwrap().as_deref(), Some(want));
     }
+}
+
+/// A raw server: answers the first request head with `101 Switching
+/// Protocols`, then echoes every byte.
+async fn serve_upgrade() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut sock, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut b = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    if sock.read_exact(&mut b).await.is_err() {
+                        return;
+                    }
+                    head.push(b[0]);
+                }
+                let answer = b"HTTP/1.1 101 Switching Protocols\r\n\
+                               Connection: Upgrade\r\nUpgrade: echo\r\n\r\n";
+                if sock.write_all(answer).await.is_err() {
+                    return;
+                }
+                let (mut r, mut w) = sock.split();
+                let _ = tokio::io::copy(&mut r, &mut w).await;
+            });
+        }
+    });
+    port
+}
+
+fn key(port: u16) -> Key {
+    Key {
+        host: "127.0.0.1".into(),
+        port,
+        tls: None,
+        server_name: None,
+        tunnel: Tunnel::None,
+        alpn: Alpn::Http1,
+    }
+}
+
+fn soon() -> Option<(Instant, ErrorKind)> {
+    Some((
+        Instant::now() + Duration::from_millis(100),
+        ErrorKind::ConnectTimeout,
+    ))
+}
+
+/// A 101 answer turns the lease into a byte stream that holds the pool's
+/// only slot (limit=1) until it is dropped.
+#[tokio::test]
+async fn upgraded_stream_keeps_its_slot() {
+    let port = serve_upgrade().await;
+    let pool = Pool::new(PoolConfig {
+        limit: 1,
+        ..PoolConfig::default()
+    });
+    let key = key(port);
+    let mut lease = pool.acquire(&key, None, |_| None, false).await.unwrap();
+    let req = http::Request::builder()
+        .uri("/chat")
+        .header("host", format!("127.0.0.1:{port}"))
+        .header("connection", "Upgrade")
+        .header("upgrade", "echo")
+        .body(RequestBody::empty())
+        .unwrap();
+    let resp = lease.send(req).await.unwrap();
+    assert_eq!(resp.status(), 101);
+    let mut up = lease.upgrade(resp).await.unwrap();
+    up.write_all(b"hello").await.unwrap();
+    up.flush().await.unwrap();
+    let mut buf = [0u8; 5];
+    up.read_exact(&mut buf).await.unwrap();
+    assert_eq!(&buf, b"hello");
+
+    let held = pool.acquire(&key, soon(), |_| None, false).await;
+    assert_eq!(held.err().unwrap().kind, ErrorKind::ConnectTimeout);
+    drop(up);
+    let next = pool.acquire(&key, soon(), |_| None, false).await.unwrap();
+    assert!(!next.reused, "an upgraded connection never goes back");
+    assert_eq!(pool.idle_count(), 0);
 }

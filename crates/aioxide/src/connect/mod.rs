@@ -104,6 +104,15 @@ impl Stream {
             Stream::Unix(_) | Stream::Layered(_) => None,
         }
     }
+
+    /// The TLS handshake chose `h2` by ALPN (known for TLS over TCP; a
+    /// layered stream offers only what its key asked for).
+    pub fn negotiated_h2(&self) -> bool {
+        match self {
+            Stream::Tls(s) => s.get_ref().1.alpn_protocol() == Some(b"h2"),
+            _ => false,
+        }
+    }
 }
 
 /// How the origin is reached: directly, or (the proxy issue) through a

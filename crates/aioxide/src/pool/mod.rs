@@ -67,27 +67,81 @@ impl Default for PoolConfig {
     }
 }
 
-/// One HTTP/1.1 connection: the hyper sender and the task driving the socket.
-pub struct Conn {
-    pub sender: http1::SendRequest<ReqBody>,
-    task: tokio::task::AbortHandle,
+/// A response head as the connections return it.
+pub type Answer = http::Response<hyper::body::Incoming>;
+
+/// A request in flight on a shared connection.
+pub type SharedSending =
+    std::pin::Pin<Box<dyn std::future::Future<Output = hyper::Result<Answer>> + Send>>;
+
+/// The sending side of a connection many requests use at once (HTTP/2):
+/// sending takes `&self`.  Issue 14 implements it over hyper's
+/// `http2::SendRequest` (clone it, send on the clone).
+pub trait SharedSend: Send + Sync {
+    fn send(&self, req: http::Request<ReqBody>) -> SharedSending;
+    /// The connection is gone: no request can go on it any more.
+    fn is_closed(&self) -> bool;
 }
 
-impl Drop for Conn {
+/// The task driving a connection's socket: stopped when its owner goes.
+struct Driver(tokio::task::AbortHandle);
+
+impl Drop for Driver {
     fn drop(&mut self) {
         // Closing = stopping the task that owns the socket.
-        self.task.abort();
+        self.0.abort();
+    }
+}
+
+/// An HTTP/1.1 connection: one request at a time, leased exclusively.
+pub struct H1 {
+    pub sender: http1::SendRequest<ReqBody>,
+    _driver: Driver,
+}
+
+/// A shared connection (HTTP/2): its leases hold it together; the pool
+/// keeps it while it is open.
+pub struct Shared {
+    pub sender: Box<dyn SharedSend>,
+    _driver: Option<Driver>,
+}
+
+impl Shared {
+    /// A shared connection from its sender and the task driving it.
+    pub fn new(sender: Box<dyn SharedSend>, task: Option<tokio::task::AbortHandle>) -> Arc<Self> {
+        Arc::new(Shared {
+            sender,
+            _driver: task.map(Driver),
+        })
+    }
+}
+
+/// A connection: exclusive (HTTP/1.1) or shared (HTTP/2).
+pub enum Conn {
+    H1(H1),
+    Shared(Arc<Shared>),
+}
+
+impl Conn {
+    /// The connection is gone: no request can go on it any more.
+    pub fn is_closed(&self) -> bool {
+        match self {
+            Conn::H1(c) => c.sender.is_closed(),
+            Conn::Shared(c) => c.sender.is_closed(),
+        }
     }
 }
 
 struct Idle {
-    conn: Conn,
+    conn: H1,
     since: Instant,
 }
 
 #[derive(Default)]
 struct Inner {
     idle: HashMap<Key, Vec<Idle>>,
+    /// Open shared connections: every lease for their key goes on them.
+    shared: HashMap<Key, Vec<Arc<Shared>>>,
     hosts: HashMap<Key, Arc<Semaphore>>,
     closed: bool,
     /// A reaper task is running (closes idle connections as they expire).
@@ -122,15 +176,88 @@ pub struct Lease {
 }
 
 impl Lease {
-    pub fn sender(&mut self) -> Option<&mut http1::SendRequest<ReqBody>> {
-        self.conn.as_mut().map(|c| &mut c.sender)
+    /// The connection, unless it was given up.
+    pub fn conn(&mut self) -> Option<&mut Conn> {
+        self.conn.as_mut()
+    }
+
+    /// Send one request on the leased connection.
+    pub async fn send(&mut self, req: http::Request<ReqBody>) -> Result<Answer, Error> {
+        let sent = match &mut self.conn {
+            Some(Conn::H1(c)) => c.sender.send_request(req).await,
+            Some(Conn::Shared(c)) => c.sender.send(req).await,
+            None => {
+                return Err(Error::new(
+                    ErrorKind::ServerDisconnected,
+                    "Server disconnected",
+                ))
+            }
+        };
+        sent.map_err(exchange_error)
     }
 
     /// The response was read to its end: the connection may serve again.
     pub fn release(mut self) {
-        if let Some(conn) = self.conn.take() {
-            self.pool.put_back(&self.key, conn);
+        match self.conn.take() {
+            Some(Conn::H1(conn)) => self.pool.put_back(&self.key, conn),
+            // The pool keeps shared connections in `shared` already.
+            Some(Conn::Shared(_)) | None => {}
         }
+    }
+
+    /// A `101 Switching Protocols` answer to a request sent on this lease:
+    /// the connection becomes a byte stream that keeps this lease's slots
+    /// (limit / limit_per_host) until it is dropped; it never goes back
+    /// to the pool.
+    pub async fn upgrade(self, resp: Answer) -> Result<Upgraded, Error> {
+        let io = hyper::upgrade::on(resp).await.map_err(|e| {
+            Error::new(ErrorKind::Io, format!("Cannot upgrade the connection: {e}")).with_source(e)
+        })?;
+        Ok(Upgraded {
+            io: TokioIo::new(io),
+            _lease: self,
+        })
+    }
+}
+
+/// A connection switched to another protocol (HTTP 101, e.g. WebSocket):
+/// an owned byte stream holding its pool slots until dropped.
+pub struct Upgraded {
+    io: TokioIo<hyper::upgrade::Upgraded>,
+    _lease: Lease,
+}
+
+impl tokio::io::AsyncRead for Upgraded {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.get_mut().io).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for Upgraded {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.get_mut().io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
     }
 }
 
@@ -188,6 +315,7 @@ impl Pool {
         let mut inner = self.lock();
         inner.closed = true;
         inner.idle.clear();
+        inner.shared.clear();
     }
 
     pub fn is_closed(&self) -> bool {
@@ -199,7 +327,7 @@ impl Pool {
         self.lock().idle.values().map(Vec::len).sum()
     }
 
-    fn put_back(self: &Arc<Self>, key: &Key, conn: Conn) {
+    fn put_back(self: &Arc<Self>, key: &Key, conn: H1) {
         if self.cfg.force_close || conn.sender.is_closed() {
             return;
         }
@@ -243,7 +371,7 @@ impl Pool {
         next
     }
 
-    fn take_idle(&self, key: &Key) -> Option<Conn> {
+    fn take_idle(&self, key: &Key) -> Option<H1> {
         let mut inner = self.lock();
         let list = inner.idle.get_mut(key)?;
         while let Some(idle) = list.pop() {
@@ -259,8 +387,8 @@ impl Pool {
     }
 
     /// Check out a connection for `key`: wait for a slot (bounded by
-    /// `acquire`), reuse an idle connection or open one (bounded by
-    /// `sock_connect`, computed when the slot is had).
+    /// `acquire`), go on an open shared connection, reuse an idle one or
+    /// open one (bounded by `sock_connect`, computed when the slot is had).
     pub async fn acquire(
         self: &Arc<Self>,
         key: &Key,
@@ -269,20 +397,30 @@ impl Pool {
         fresh: bool,
     ) -> Result<Lease, Error> {
         if self.is_closed() {
-            return Err(Error::new(ErrorKind::Closed, "Connector is closed."));
+            return Err(closed());
         }
+        let mut lease = self.slots(key, acquire).await?;
+        if !fresh {
+            if let Some(conn) = self.reuse(key, acquire).await {
+                lease.conn = Some(conn);
+                lease.reused = true;
+                return Ok(lease);
+            }
+        }
+        let deadline = sock_connect(Instant::now());
+        let (conn, dns) = until(deadline, Box::pin(self.open(key))).await??;
+        lease.conn = Some(conn);
+        lease.dns = dns;
+        Ok(lease)
+    }
+
+    /// A lease without a connection yet: the `limit` and `limit_per_host`
+    /// slots, waited for until `acquire`.
+    async fn slots(self: &Arc<Self>, key: &Key, acquire: Option<Deadline>) -> Result<Lease, Error> {
         let mut queued = false;
         let total = match &self.total {
             None => None,
-            Some(s) => Some(match s.clone().try_acquire_owned() {
-                Ok(p) => p,
-                Err(_) => until(acquire, {
-                    queued = true;
-                    s.clone().acquire_owned()
-                })
-                .await?
-                .map_err(|_| Error::new(ErrorKind::Closed, "Connector is closed."))?,
-            }),
+            Some(s) => Some(slot(s, acquire, &mut queued).await?),
         };
         let host = if self.cfg.limit_per_host > 0 {
             let sem = self
@@ -291,19 +429,11 @@ impl Pool {
                 .entry(key.clone())
                 .or_insert_with(|| Arc::new(Semaphore::new(self.cfg.limit_per_host)))
                 .clone();
-            Some(match sem.clone().try_acquire_owned() {
-                Ok(p) => p,
-                Err(_) => until(acquire, {
-                    queued = true;
-                    sem.acquire_owned()
-                })
-                .await?
-                .map_err(|_| Error::new(ErrorKind::Closed, "Connector is closed."))?,
-            })
+            Some(slot(&sem, acquire, &mut queued).await?)
         } else {
             None
         };
-        let mut lease = Lease {
+        Ok(Lease {
             pool: self.clone(),
             key: key.clone(),
             conn: None,
@@ -312,24 +442,47 @@ impl Pool {
             reused: false,
             queued,
             dns: connect::dns::DnsOutcome::None,
-        };
-        if !fresh && !self.cfg.force_close {
-            while let Some(mut conn) = self.take_idle(key) {
-                // Usually ready at once; an error means the peer closed it.
-                if conn.sender.is_ready()
-                    || matches!(until(acquire, conn.sender.ready()).await, Ok(Ok(())))
-                {
-                    lease.conn = Some(conn);
-                    lease.reused = true;
-                    return Ok(lease);
-                }
+        })
+    }
+
+    /// An open shared connection for `key`, or an idle one that is ready.
+    async fn reuse(&self, key: &Key, acquire: Option<Deadline>) -> Option<Conn> {
+        if let Some(shared) = self.shared_for(key) {
+            return Some(Conn::Shared(shared));
+        }
+        if self.cfg.force_close {
+            return None;
+        }
+        while let Some(mut conn) = self.take_idle(key) {
+            // Usually ready at once; an error means the peer closed it.
+            if conn.sender.is_ready()
+                || matches!(until(acquire, conn.sender.ready()).await, Ok(Ok(())))
+            {
+                return Some(Conn::H1(conn));
             }
         }
-        let deadline = sock_connect(Instant::now());
-        let (conn, dns) = until(deadline, Box::pin(self.open(key))).await??;
-        lease.conn = Some(conn);
-        lease.dns = dns;
-        Ok(lease)
+        None
+    }
+
+    /// The first open shared connection for `key` (closed ones are dropped).
+    fn shared_for(&self, key: &Key) -> Option<Arc<Shared>> {
+        let mut inner = self.lock();
+        let list = inner.shared.get_mut(key)?;
+        list.retain(|c| !c.sender.is_closed());
+        let found = list.first().cloned();
+        if list.is_empty() {
+            inner.shared.remove(key);
+        }
+        found
+    }
+
+    /// Keep a shared connection for `key`: later leases go on it while it
+    /// is open (HTTP/2 calls this once its handshake is done).
+    pub fn adopt_shared(&self, key: &Key, conn: Arc<Shared>) {
+        let mut inner = self.lock();
+        if !inner.closed {
+            inner.shared.entry(key.clone()).or_default().push(conn);
+        }
     }
 
     async fn open(&self, key: &Key) -> Result<(Conn, connect::dns::DnsOutcome), Error> {
@@ -342,6 +495,21 @@ impl Pool {
             alpn: key.alpn,
         };
         let (stream, dns) = connect::connect(&target, &self.cfg.connect, &self.dns).await?;
+        if stream.negotiated_h2() {
+            // Only offered when a key asks for it (Alpn::H2): issue 14 adds
+            // the handshake here, then `adopt_shared`.
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                "the server chose HTTP/2, which this build does not speak",
+            )
+            .with_addr(&key.host, key.port, key.tls.is_some()));
+        }
+        Ok((Conn::H1(self.handshake_h1(key, stream).await?), dns))
+    }
+
+    /// The HTTP/1.1 handshake; the connection is driven with upgrades on,
+    /// so that a `101` answer can hand its socket over ([`Lease::upgrade`]).
+    async fn handshake_h1(&self, key: &Key, stream: connect::Stream) -> Result<H1, Error> {
         let mut b = http1::Builder::new();
         b.title_case_headers(true)
             .max_buf_size(self.cfg.max_head_size.max(8192))
@@ -358,11 +526,59 @@ impl Pool {
                 .with_source(e)
         })?;
         let task = tokio::spawn(async move {
-            let _ = conn.await;
+            let _ = conn.with_upgrades().await;
         })
         .abort_handle();
-        Ok((Conn { sender, task }, dns))
+        Ok(H1 {
+            sender,
+            _driver: Driver(task),
+        })
     }
+}
+
+/// The engine's error for a failed exchange, keeping hyper's as its source.
+fn exchange_error(e: hyper::Error) -> Error {
+    let err = if e.is_parse() || e.is_parse_status() {
+        Error::new(ErrorKind::BadResponse, format!("Invalid response: {e}"))
+    } else if e.is_canceled() || e.is_incomplete_message() || e.is_closed() {
+        Error::new(ErrorKind::ServerDisconnected, "Server disconnected")
+    } else if e.is_user() {
+        Error::new(ErrorKind::InvalidArgument, e.to_string())
+    } else {
+        let io = std::error::Error::source(&e).and_then(|s| s.downcast_ref::<std::io::Error>());
+        match io {
+            // A TLS peer that hangs up without close_notify: a disconnect.
+            Some(ioe) if ioe.kind() == std::io::ErrorKind::UnexpectedEof => Error::new(
+                ErrorKind::ServerDisconnected,
+                format!("Server disconnected: {ioe}"),
+            ),
+            Some(ioe) => Error::new(ErrorKind::Io, ioe.to_string()).with_io(ioe),
+            None => Error::new(
+                ErrorKind::ServerDisconnected,
+                format!("Server disconnected: {e}"),
+            ),
+        }
+    };
+    err.with_source(e)
+}
+
+fn closed() -> Error {
+    Error::new(ErrorKind::Closed, "Connector is closed.")
+}
+
+/// One slot of `sem`, waited for until `acquire` (then `queued` is set).
+async fn slot(
+    sem: &Arc<Semaphore>,
+    acquire: Option<Deadline>,
+    queued: &mut bool,
+) -> Result<OwnedSemaphorePermit, Error> {
+    if let Ok(p) = sem.clone().try_acquire_owned() {
+        return Ok(p);
+    }
+    *queued = true;
+    until(acquire, sem.clone().acquire_owned())
+        .await?
+        .map_err(|_| closed())
 }
 
 /// Closes idle connections when their keepalive_timeout runs out, so that
@@ -437,5 +653,70 @@ mod tests {
             .err()
             .unwrap();
         assert_eq!(err.kind, ErrorKind::Closed);
+    }
+
+    struct FakeShared(Arc<std::sync::atomic::AtomicBool>);
+
+    impl SharedSend for FakeShared {
+        fn send(&self, _req: http::Request<ReqBody>) -> SharedSending {
+            Box::pin(std::future::pending())
+        }
+        fn is_closed(&self) -> bool {
+            self.0.load(std::sync::atomic::Ordering::Relaxed)
+        }
+    }
+
+    #[tokio::test]
+    async fn shared_connections_serve_many_leases() {
+        let pool = Pool::new(PoolConfig {
+            limit: 2,
+            ..PoolConfig::default()
+        });
+        let refused = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let key = Key {
+            host: "127.0.0.1".into(),
+            port: refused,
+            tls: None,
+            server_name: None,
+            tunnel: connect::Tunnel::None,
+            alpn: connect::Alpn::Http1,
+        };
+        let closed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let conn = Shared::new(Box::new(FakeShared(closed.clone())), None);
+        pool.adopt_shared(&key, conn.clone());
+        let mut a = pool.acquire(&key, None, |_| None, false).await.unwrap();
+        let mut b = pool.acquire(&key, None, |_| None, false).await.unwrap();
+        for lease in [&mut a, &mut b] {
+            assert!(lease.reused);
+            let same = matches!(lease.conn(), Some(Conn::Shared(c)) if Arc::ptr_eq(c, &conn));
+            assert!(same, "both leases on the one shared connection");
+        }
+        // `limit` counts leases: a third waits for a slot.
+        let soon = Some((
+            Instant::now() + Duration::from_millis(50),
+            ErrorKind::ConnectTimeout,
+        ));
+        let err = pool
+            .acquire(&key, soon, |_| None, false)
+            .await
+            .err()
+            .unwrap();
+        assert_eq!(err.kind, ErrorKind::ConnectTimeout);
+        a.release();
+        drop(b);
+        assert_eq!(pool.idle_count(), 0, "shared connections are never idle");
+        // A closed shared connection is forgotten: the next lease opens one.
+        closed.store(true, std::sync::atomic::Ordering::Relaxed);
+        let err = pool
+            .acquire(&key, None, |_| None, false)
+            .await
+            .err()
+            .unwrap();
+        assert_eq!(err.kind, ErrorKind::Connect);
+        assert!(pool.lock().shared.is_empty());
     }
 }

@@ -7,7 +7,7 @@ use std::time::Instant;
 use crate::client::Request;
 use crate::error::{Error, ErrorKind};
 use crate::policy::timeout;
-use crate::pool::{with_deadline, Key, Lease, Pool};
+use crate::pool::{with_deadline, Answer, Key, Lease, Pool};
 
 use super::headers::Prepared;
 
@@ -20,7 +20,7 @@ fn is_idempotent(method: &str) -> bool {
 }
 
 /// A hop's response head, and the lease of the connection it came on.
-pub(crate) type Sent = (Lease, http::Response<hyper::body::Incoming>);
+pub(crate) type Sent = (Lease, Answer);
 
 /// Send `prepared` on a connection for `key`; a request that fails on a
 /// reused connection before any answer goes once more on a new one.
@@ -35,9 +35,9 @@ pub(crate) async fn send(
     let mut fresh = false;
     loop {
         let mut lease = checkout(pool, req, key, prepared, total, fresh).await?;
-        let err = match send_once(&mut lease, req, prepared).await? {
+        let err = match send_once(&mut lease, req, prepared).await {
             Ok(resp) => return Ok((lease, resp)),
-            Err(e) => send_error(e),
+            Err(e) => e,
         };
         let retry = req.retry_stale
             && lease.reused
@@ -93,44 +93,12 @@ async fn send_once(
     lease: &mut Lease,
     req: &Request,
     prepared: &mut Prepared,
-) -> Result<hyper::Result<http::Response<hyper::body::Incoming>>, Error> {
-    let Some(sender) = lease.sender() else {
-        return Err(Error::new(
-            ErrorKind::ServerDisconnected,
-            "Server disconnected",
-        ));
-    };
+) -> Result<Answer, Error> {
     let deadline = req
         .timeouts
         .sock_read
         .map(|d| (Instant::now() + d, ErrorKind::ReadTimeout));
-    with_deadline(deadline, sender.send_request(prepared.build())).await
-}
-
-/// The engine's error for a failed exchange, keeping hyper's as its source.
-pub(crate) fn send_error(e: hyper::Error) -> Error {
-    let err = if e.is_parse() || e.is_parse_status() {
-        Error::new(ErrorKind::BadResponse, format!("Invalid response: {e}"))
-    } else if e.is_canceled() || e.is_incomplete_message() || e.is_closed() {
-        Error::new(ErrorKind::ServerDisconnected, "Server disconnected")
-    } else if e.is_user() {
-        Error::new(ErrorKind::InvalidArgument, e.to_string())
-    } else {
-        let io = std::error::Error::source(&e).and_then(|s| s.downcast_ref::<std::io::Error>());
-        match io {
-            // A TLS peer that hangs up without close_notify: a disconnect.
-            Some(ioe) if ioe.kind() == std::io::ErrorKind::UnexpectedEof => Error::new(
-                ErrorKind::ServerDisconnected,
-                format!("Server disconnected: {ioe}"),
-            ),
-            Some(ioe) => Error::new(ErrorKind::Io, ioe.to_string()).with_io(ioe),
-            None => Error::new(
-                ErrorKind::ServerDisconnected,
-                format!("Server disconnected: {e}"),
-            ),
-        }
-    };
-    err.with_source(e)
+    with_deadline(deadline, lease.send(prepared.build())).await?
 }
 
 #[cfg(test)]
