@@ -1,16 +1,19 @@
 //! The connection layer against loopback servers: TLS over any stream (TLS
 //! in TLS, as through an HTTPS proxy), ALPN per pool key, a lease upgraded
-//! to a byte stream (101) that keeps its pool slot.
+//! to a byte stream (101) that keeps its pool slot, HTTP/2 leases sharing
+//! one connection.
 #![allow(clippy::unwrap_used)]
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aioxide::body::request::RequestBody;
 use aioxide::connect::tls::{self, TlsMode};
 use aioxide::connect::{Alpn, Stream, Tunnel};
-use aioxide::pool::{Key, Pool, PoolConfig};
+use aioxide::pool::{Conn, Key, Pool, PoolConfig};
 use aioxide::ErrorKind;
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::ServerConfig;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -181,4 +184,68 @@ async fn upgraded_stream_keeps_its_slot() {
     let next = pool.acquire(&key, soon(), |_| None, false).await.unwrap();
     assert!(!next.reused, "an upgraded connection never goes back");
     assert_eq!(pool.idle_count(), 0);
+}
+
+/// A hyper HTTP/2 server (prior knowledge) answering "h2 ok"; counts the
+/// connections it accepted.
+async fn serve_h2() -> (u16, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let conns = Arc::new(AtomicUsize::new(0));
+    let c = conns.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((sock, _)) = listener.accept().await else {
+                return;
+            };
+            c.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(|_req| async {
+                    Ok::<_, std::convert::Infallible>(http::Response::new(
+                        http_body_util::Full::new(bytes::Bytes::from_static(b"h2 ok")),
+                    ))
+                });
+                let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(sock), service)
+                    .await;
+            });
+        }
+    });
+    (port, conns)
+}
+
+fn get(port: u16, path: &str) -> http::Request<RequestBody> {
+    http::Request::builder()
+        .uri(format!("http://127.0.0.1:{port}{path}"))
+        .body(RequestBody::empty())
+        .unwrap()
+}
+
+/// An HTTP/2 key: leases share one connection, with requests in flight on
+/// it at once.
+#[tokio::test]
+async fn h2_leases_share_one_connection() {
+    let (port, conns) = serve_h2().await;
+    let pool = Pool::new(PoolConfig::default());
+    let key = Key {
+        alpn: Alpn::H2,
+        ..key(port)
+    };
+    let mut a = pool.acquire(&key, None, |_| None, false).await.unwrap();
+    let mut b = pool.acquire(&key, None, |_| None, false).await.unwrap();
+    assert!(
+        !a.reused && b.reused,
+        "the second lease goes on the first's connection"
+    );
+    let (ra, rb) = tokio::join!(a.send(get(port, "/a")), b.send(get(port, "/b")));
+    for resp in [ra.unwrap(), rb.unwrap()] {
+        assert_eq!(resp.version(), http::Version::HTTP_2);
+        let body = http_body_util::BodyExt::collect(resp.into_body())
+            .await
+            .unwrap()
+            .to_bytes();
+        assert_eq!(&body[..], b"h2 ok");
+    }
+    assert_eq!(conns.load(Ordering::SeqCst), 1);
+    assert!(matches!(a.conn(), Some(Conn::Shared(_))));
 }

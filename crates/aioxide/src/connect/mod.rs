@@ -131,7 +131,9 @@ pub enum Alpn {
     /// `http/1.1` only (aiohttp's only protocol).
     #[default]
     Http1,
-    /// `h2` preferred, `http/1.1` accepted.
+    /// HTTP/2 when the server agrees: by ALPN over TLS (`h2` preferred,
+    /// `http/1.1` accepted), with prior knowledge over plain TCP.  Not used
+    /// by default.
     H2,
 }
 

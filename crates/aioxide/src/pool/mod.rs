@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use hyper::client::conn::http1;
+use hyper::client::conn::{http1, http2};
 use hyper_util::rt::TokioIo;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -75,12 +75,23 @@ pub type SharedSending =
     std::pin::Pin<Box<dyn std::future::Future<Output = hyper::Result<Answer>> + Send>>;
 
 /// The sending side of a connection many requests use at once (HTTP/2):
-/// sending takes `&self`.  Issue 14 implements it over hyper's
-/// `http2::SendRequest` (clone it, send on the clone).
+/// sending takes `&self` (hyper's `http2::SendRequest`: clone it, send on
+/// the clone).
 pub trait SharedSend: Send + Sync {
     fn send(&self, req: http::Request<ReqBody>) -> SharedSending;
     /// The connection is gone: no request can go on it any more.
     fn is_closed(&self) -> bool;
+}
+
+impl SharedSend for http2::SendRequest<ReqBody> {
+    fn send(&self, req: http::Request<ReqBody>) -> SharedSending {
+        let mut sender = self.clone();
+        Box::pin(async move { sender.send_request(req).await })
+    }
+
+    fn is_closed(&self) -> bool {
+        http2::SendRequest::is_closed(self)
+    }
 }
 
 /// The task driving a connection's socket: stopped when its owner goes.
@@ -495,16 +506,33 @@ impl Pool {
             alpn: key.alpn,
         };
         let (stream, dns) = connect::connect(&target, &self.cfg.connect, &self.dns).await?;
-        if stream.negotiated_h2() {
-            // Only offered when a key asks for it (Alpn::H2): issue 14 adds
-            // the handshake here, then `adopt_shared`.
-            return Err(Error::new(
-                ErrorKind::Unsupported,
-                "the server chose HTTP/2, which this build does not speak",
-            )
-            .with_addr(&key.host, key.port, key.tls.is_some()));
+        let h2 = match key.tls {
+            Some(_) => stream.negotiated_h2(),
+            None => key.alpn == connect::Alpn::H2,
+        };
+        if h2 {
+            let shared = self.handshake_h2(key, stream).await?;
+            self.adopt_shared(key, shared.clone());
+            return Ok((Conn::Shared(shared), dns));
         }
         Ok((Conn::H1(self.handshake_h1(key, stream).await?), dns))
+    }
+
+    /// The HTTP/2 handshake: one shared connection for every lease of `key`.
+    async fn handshake_h2(&self, key: &Key, stream: connect::Stream) -> Result<Arc<Shared>, Error> {
+        let exec = hyper_util::rt::TokioExecutor::new();
+        let (sender, conn) = http2::handshake(exec, TokioIo::new(stream))
+            .await
+            .map_err(|e| {
+                Error::new(ErrorKind::Io, format!("HTTP/2 handshake failed: {e}"))
+                    .with_addr(&key.host, key.port, key.tls.is_some())
+                    .with_source(e)
+            })?;
+        let task = tokio::spawn(async move {
+            let _ = conn.await;
+        })
+        .abort_handle();
+        Ok(Shared::new(Box::new(sender), Some(task)))
     }
 
     /// The HTTP/1.1 handshake; the connection is driven with upgrades on,
