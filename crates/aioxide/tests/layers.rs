@@ -73,7 +73,10 @@ async fn tls_runs_over_tls() {
     let mut inner = tls::handshake(outer, &peer(port, Alpn::H2), &TlsMode::NoVerify)
         .await
         .unwrap();
-    assert!(matches!(inner, Stream::Layered(_)), "TLS in TLS is boxed");
+    assert!(
+        matches!(inner, Stream::Layered { h2: true, .. }),
+        "TLS in TLS is boxed, its ALPN choice kept"
+    );
     inner.write_all(b"ping").await.unwrap();
     inner.flush().await.unwrap();
     let mut buf = [0u8; 4];

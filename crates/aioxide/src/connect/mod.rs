@@ -40,7 +40,11 @@ pub enum Stream {
     Unix(tokio::net::UnixStream),
     Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
     /// Anything layered over something else than a plain TCP socket.
-    Layered(BoxedIo),
+    Layered {
+        io: BoxedIo,
+        /// Its TLS layer chose `h2` by ALPN.
+        h2: bool,
+    },
 }
 
 /// The same call on whichever stream a [`Stream`] holds.
@@ -50,7 +54,7 @@ macro_rules! each {
             Stream::Tcp($s) => $e,
             Stream::Unix($s) => $e,
             Stream::Tls($s) => $e,
-            Stream::Layered($s) => $e,
+            Stream::Layered { io: $s, .. } => $e,
         }
     };
 }
@@ -101,16 +105,16 @@ impl Stream {
         match self {
             Stream::Tcp(s) => s.peer_addr().ok(),
             Stream::Tls(s) => s.get_ref().0.peer_addr().ok(),
-            Stream::Unix(_) | Stream::Layered(_) => None,
+            Stream::Unix(_) | Stream::Layered { .. } => None,
         }
     }
 
-    /// The TLS handshake chose `h2` by ALPN (known for TLS over TCP; a
-    /// layered stream offers only what its key asked for).
+    /// The (last) TLS handshake chose `h2` by ALPN.
     pub fn negotiated_h2(&self) -> bool {
         match self {
             Stream::Tls(s) => s.get_ref().1.alpn_protocol() == Some(b"h2"),
-            _ => false,
+            Stream::Layered { h2, .. } => *h2,
+            Stream::Tcp(_) | Stream::Unix(_) => false,
         }
     }
 }

@@ -582,9 +582,14 @@ pub async fn handshake(stream: Stream, to: &Peer<'_>, mode: &TlsMode) -> Result<
         Stream::Tcp(tcp) => Ok(Stream::Tls(Box::new(
             Box::pin(handshake_over(tcp, to, mode, peer)).await?,
         ))),
-        other => Ok(Stream::Layered(Box::new(
-            Box::pin(handshake_over(other, to, mode, peer)).await?,
-        ))),
+        other => {
+            let tls = Box::pin(handshake_over(other, to, mode, peer)).await?;
+            let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
+            Ok(Stream::Layered {
+                io: Box::new(tls),
+                h2,
+            })
+        }
     }
 }
 
