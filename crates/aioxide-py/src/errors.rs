@@ -117,7 +117,7 @@ pub fn request_info<'py>(py: Python<'py>, e: &Error) -> PyResult<Bound<'py, PyAn
 
 fn history<'py>(py: Python<'py>, e: &Error) -> PyResult<Bound<'py, PyTuple>> {
     let heads = PyList::empty(py);
-    for h in &e.history {
+    for h in e.history::<aioxide::ResponseHead>() {
         heads.append(Py::new(py, Head::from_engine(h.clone()))?)?;
     }
     let reqrep = module(py, &REQREP, "aioxide.client_reqrep")?;

@@ -264,23 +264,9 @@ fn redirect_step(
     location: &str,
     requote: bool,
 ) -> PyResult<(String, bool, String, bool, Vec<&'static str>)> {
-    use aioxide::policy::redirect;
-    let current = aioxide::run::parse_url(url, true).map_err(|e| errors::to_py(py, e))?;
-    let next = redirect::resolve_location(&current, location).map_err(|kind| {
-        errors::to_py(
-            py,
-            aioxide::error::Error::new(kind, "Server attempted redirecting to an invalid URL")
-                .with_url(location.to_owned()),
-        )
-    })?;
-    let (m, keep) = redirect::next_method(status, method);
-    let same = redirect::same_origin(&current, &next);
-    let next = if requote {
-        redirect::requote_target(next.as_str())
-    } else {
-        next.to_string()
-    };
-    Ok((m, keep, next, same, redirect::dropped_headers(keep, same)))
+    let s = aioxide::policy::redirect::step(status, method, url, location, requote)
+        .map_err(|e| errors::to_py(py, e))?;
+    Ok((s.method, s.keep_body, s.url, s.same_origin, s.dropped))
 }
 
 /// One hop's Authorization value by the engine's rule (policy/auth.rs);

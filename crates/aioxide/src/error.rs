@@ -3,9 +3,14 @@
 //! The glue maps each [`ErrorKind`] to exactly one aiohttp exception class; no
 //! code anywhere matches on the message text.
 
+use std::any::Any;
 use std::fmt;
+use std::sync::Arc;
 
-use crate::response::ResponseHead;
+use crate::request::RequestInfo;
+
+/// The error an [`Error`] was made from (an I/O, TLS or HTTP error).
+pub type Source = Box<dyn std::error::Error + Send + Sync>;
 
 /// What went wrong, in aiohttp's terms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,12 +78,16 @@ pub struct Error {
     /// The offending URL (invalid / non-http / redirect errors); boxed to
     /// keep `Error` within clippy's large-error bound.
     pub url: Option<Box<str>>,
-    /// Responses seen before the error (TooManyRedirects).
-    pub history: Vec<ResponseHead>,
+    /// Responses seen before the error (TooManyRedirects), of a type this
+    /// module need not know: read them with [`Error::history`].
+    history: Option<Box<dyn Any + Send + Sync>>,
     /// The request in flight when the error happened, for `request_info`.
-    pub request: Option<std::sync::Arc<crate::response::RequestInfo>>,
+    pub request: Option<Arc<RequestInfo>>,
     /// Expected and received certificate digests (FingerprintMismatch).
     pub fingerprints: Option<Box<Fingerprints>>,
+    /// The error this one was made from, for [`std::error::Error::source`]
+    /// (boxed twice: a thin pointer keeps `Error` within clippy's bound).
+    source: Option<Box<Source>>,
 }
 
 /// The pinned and the presented SHA-256 digest of a server's certificate.
@@ -98,9 +107,10 @@ impl Error {
             is_tls: false,
             errno: None,
             url: None,
-            history: Vec::new(),
+            history: None,
             request: None,
             fingerprints: None,
+            source: None,
         }
     }
 
@@ -121,10 +131,31 @@ impl Error {
         self
     }
 
-    pub fn with_request(mut self, req: &std::sync::Arc<crate::response::RequestInfo>) -> Self {
+    pub fn with_request(mut self, req: &Arc<RequestInfo>) -> Self {
         if self.request.is_none() {
             self.request = Some(req.clone());
         }
+        self
+    }
+
+    /// Attach the responses seen before the error (TooManyRedirects).
+    pub fn with_history<T: Send + Sync + 'static>(mut self, history: Vec<T>) -> Self {
+        self.history = Some(Box::new(history));
+        self
+    }
+
+    /// The responses attached by [`Error::with_history`], when of type `T`
+    /// (the engine's are [`crate::ResponseHead`]); empty otherwise.
+    pub fn history<T: 'static>(&self) -> &[T] {
+        self.history
+            .as_ref()
+            .and_then(|h| h.downcast_ref::<Vec<T>>())
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// Keep the error this one was made from.
+    pub fn with_source(mut self, source: impl Into<Source>) -> Self {
+        self.source = Some(Box::new(source.into()));
         self
     }
 
@@ -150,4 +181,31 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|s| s.as_ref() as &(dyn std::error::Error + 'static))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_its_cause_and_history() {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset");
+        let e = Error::new(ErrorKind::Io, "boom").with_source(io);
+        let cause = std::error::Error::source(&e).expect("a source");
+        let io = cause
+            .downcast_ref::<std::io::Error>()
+            .expect("the io error");
+        assert_eq!(io.kind(), std::io::ErrorKind::ConnectionReset);
+        assert!(std::error::Error::source(&Error::new(ErrorKind::Io, "x")).is_none());
+
+        let e = Error::new(ErrorKind::TooManyRedirects, "").with_history(vec![1u8, 2]);
+        assert_eq!(e.history::<u8>(), &[1, 2]);
+        assert!(e.history::<String>().is_empty());
+    }
+}

@@ -13,9 +13,11 @@ pub mod body;
 pub mod client;
 pub mod connect;
 pub mod cookie;
+pub mod dest;
 pub mod error;
 pub mod policy;
 pub mod pool;
+pub mod request;
 pub mod response;
 pub mod run;
 

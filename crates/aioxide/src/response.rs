@@ -13,14 +13,7 @@ use crate::error::Error;
 use crate::policy::timeout::{self, Deadline, Timeouts};
 use crate::pool::{with_deadline, Lease};
 
-/// The request as sent, for aiohttp's `request_info`.
-#[derive(Debug, Clone)]
-pub struct RequestInfo {
-    pub method: String,
-    pub url: String,
-    /// Every header sent, the automatic ones included.
-    pub headers: HeaderMap,
-}
+pub use crate::request::RequestInfo;
 
 /// How a response's connection was obtained: aiohttp's tracing signals
 /// (connection queued / create / reuse, DNS cache hit / miss) from it.

@@ -236,7 +236,7 @@ async fn too_many_redirects() {
     req.max_redirects = 3;
     let err = Client::default().execute(req).await.err().unwrap();
     assert_eq!(err.kind, ErrorKind::TooManyRedirects);
-    assert_eq!(err.history.len(), 3);
+    assert_eq!(err.history::<aioxide::ResponseHead>().len(), 3);
 }
 
 #[tokio::test]

@@ -24,8 +24,14 @@ pub struct Decoder {
     seen_input: bool,
 }
 
-fn corrupt(coding: &str, e: impl std::fmt::Display) -> Error {
-    Error::payload(format!("Can not decode content-encoding: {coding}: {e}"))
+fn corrupt<E: std::error::Error + Send + Sync + 'static>(coding: &str, e: E) -> Error {
+    Error::payload(format!("Can not decode content-encoding: {coding}: {e}")).with_source(e)
+}
+
+fn truncated(coding: &str) -> Error {
+    Error::payload(format!(
+        "Can not decode content-encoding: {coding}: truncated stream"
+    ))
 }
 
 impl Decoder {
@@ -109,7 +115,7 @@ impl Decoder {
             return Ok(Bytes::new());
         }
         let out = match &mut self.inner {
-            Inner::PendingDeflate(_) => return Err(corrupt(name, "truncated stream")),
+            Inner::PendingDeflate(_) => return Err(truncated(name)),
             Inner::Gzip(d) => {
                 d.try_finish().map_err(|e| corrupt(name, e))?;
                 std::mem::take(d.get_mut())
@@ -133,7 +139,7 @@ impl Decoder {
             }
             Inner::Zstd(_, unfinished) => {
                 if *unfinished {
-                    return Err(corrupt(name, "truncated stream"));
+                    return Err(truncated(name));
                 }
                 Vec::new()
             }

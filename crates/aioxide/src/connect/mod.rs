@@ -1,4 +1,15 @@
-//! Opening connections: name resolution, TCP, TLS.
+//! Opening connections as a chain of steps over a byte stream:
+//!
+//! 1. transport: TCP to a resolved address (or the user's socket_factory
+//!    socket), or UnixConnector's socket;
+//! 2. tunnel: through a proxy to the origin ([`Tunnel`]; none yet: the
+//!    proxy issue adds CONNECT and SOCKS there);
+//! 3. TLS with the ALPN protocols of the pool key ([`Alpn`]);
+//!
+//! TLS runs over whatever the earlier steps gave, so an HTTPS proxy's TLS
+//! carrying the origin's TLS (TLS in TLS) is the same step twice.  Plain
+//! TCP and TLS over TCP stay concrete variants (the fast path); layered
+//! streams are boxed.
 
 pub mod dns;
 pub mod tls;
@@ -15,12 +26,37 @@ use dns::{ConnectConfig, DnsCache};
 
 use crate::error::{Error, ErrorKind};
 
-/// A connected byte stream: plain TCP or TLS over TCP.
+/// Any byte stream a connection step can run over.
+pub trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
+/// A stream of several layers (TLS over a tunnel, TLS in TLS).
+pub type BoxedIo = Box<dyn Io>;
+
+/// A connected byte stream.
 pub enum Stream {
     Tcp(TcpStream),
     /// UnixConnector's socket.
     Unix(tokio::net::UnixStream),
     Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+    /// Anything layered over something else than a plain TCP socket.
+    Layered {
+        io: BoxedIo,
+        /// Its TLS layer chose `h2` by ALPN.
+        h2: bool,
+    },
+}
+
+/// The same call on whichever stream a [`Stream`] holds.
+macro_rules! each {
+    ($self:expr, $s:ident => $e:expr) => {
+        match $self {
+            Stream::Tcp($s) => $e,
+            Stream::Unix($s) => $e,
+            Stream::Tls($s) => $e,
+            Stream::Layered { io: $s, .. } => $e,
+        }
+    };
 }
 
 impl AsyncRead for Stream {
@@ -29,11 +65,7 @@ impl AsyncRead for Stream {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Stream::Tcp(s) => Pin::new(s).poll_read(cx, buf),
-            Stream::Unix(s) => Pin::new(s).poll_read(cx, buf),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
-        }
+        each!(self.get_mut(), s => Pin::new(s).poll_read(cx, buf))
     }
 }
 
@@ -43,11 +75,7 @@ impl AsyncWrite for Stream {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Stream::Tcp(s) => Pin::new(s).poll_write(cx, buf),
-            Stream::Unix(s) => Pin::new(s).poll_write(cx, buf),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
-        }
+        each!(self.get_mut(), s => Pin::new(s).poll_write(cx, buf))
     }
 
     fn poll_write_vectored(
@@ -55,34 +83,70 @@ impl AsyncWrite for Stream {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Stream::Tcp(s) => Pin::new(s).poll_write_vectored(cx, bufs),
-            Stream::Unix(s) => Pin::new(s).poll_write_vectored(cx, bufs),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
-        }
+        each!(self.get_mut(), s => Pin::new(s).poll_write_vectored(cx, bufs))
     }
 
     fn is_write_vectored(&self) -> bool {
-        match self {
-            Stream::Tcp(s) => s.is_write_vectored(),
-            Stream::Unix(s) => s.is_write_vectored(),
-            Stream::Tls(s) => s.is_write_vectored(),
-        }
+        each!(self, s => s.is_write_vectored())
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Stream::Tcp(s) => Pin::new(s).poll_flush(cx),
-            Stream::Unix(s) => Pin::new(s).poll_flush(cx),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
-        }
+        each!(self.get_mut(), s => Pin::new(s).poll_flush(cx))
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Stream::Tcp(s) => Pin::new(s).poll_shutdown(cx),
-            Stream::Unix(s) => Pin::new(s).poll_shutdown(cx),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        each!(self.get_mut(), s => Pin::new(s).poll_shutdown(cx))
+    }
+}
+
+impl Stream {
+    /// The peer's address, when the stream is a socket or TLS over one.
+    pub fn peer_addr(&self) -> Option<SocketAddr> {
+        match self {
+            Stream::Tcp(s) => s.peer_addr().ok(),
+            Stream::Tls(s) => s.get_ref().0.peer_addr().ok(),
+            Stream::Unix(_) | Stream::Layered { .. } => None,
+        }
+    }
+
+    /// The (last) TLS handshake chose `h2` by ALPN.
+    pub fn negotiated_h2(&self) -> bool {
+        match self {
+            Stream::Tls(s) => s.get_ref().1.alpn_protocol() == Some(b"h2"),
+            Stream::Layered { h2, .. } => *h2,
+            Stream::Tcp(_) | Stream::Unix(_) => false,
+        }
+    }
+}
+
+/// How the origin is reached: directly, or (the proxy issue) through a
+/// proxy's tunnel.  Part of the pool key: tunnelled connections are pooled
+/// apart from direct ones.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub enum Tunnel {
+    /// Straight to the origin.
+    #[default]
+    None,
+}
+
+/// The protocols offered by ALPN in the TLS handshake, per pool key.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum Alpn {
+    /// `http/1.1` only (aiohttp's only protocol).
+    #[default]
+    Http1,
+    /// HTTP/2 when the server agrees: by ALPN over TLS (`h2` preferred,
+    /// `http/1.1` accepted), with prior knowledge over plain TCP.  Not used
+    /// by default.
+    H2,
+}
+
+impl Alpn {
+    /// The ALPN protocol names, in order of preference.
+    pub fn protocols(self) -> Vec<Vec<u8>> {
+        match self {
+            Alpn::Http1 => vec![b"http/1.1".to_vec()],
+            Alpn::H2 => vec![b"h2".to_vec(), b"http/1.1".to_vec()],
         }
     }
 }
@@ -95,6 +159,8 @@ pub struct Target {
     pub tls: Option<tls::TlsMode>,
     /// The name for SNI and the certificate check, when not `host`.
     pub server_name: Option<String>,
+    pub tunnel: Tunnel,
+    pub alpn: Alpn,
 }
 
 /// Resolve `host` (a name or an IP literal, IPv6 possibly in brackets)
@@ -237,9 +303,33 @@ fn getaddrinfo(host: &str, port: u16, af: i32) -> Result<Vec<SocketAddr>, (i32, 
     Ok(out)
 }
 
-/// Open a connection to `target`: resolve, connect to each address in turn,
-/// then the TLS handshake when asked.
+/// Open a connection to `target`, step by step: transport, tunnel, TLS.
 pub async fn connect(
+    target: &Target,
+    cfg: &ConnectConfig,
+    cache: &DnsCache,
+) -> Result<(Stream, dns::DnsOutcome), Error> {
+    let (stream, outcome) = transport(target, cfg, cache).await?;
+    let stream = tunnel(stream, target).await?;
+    let stream = match &target.tls {
+        None => stream,
+        Some(mode) => {
+            let name = target.server_name.as_deref().unwrap_or(&target.host);
+            let to = tls::Peer {
+                host: &target.host,
+                port: target.port,
+                server_name: name,
+                alpn: target.alpn,
+            };
+            tls::handshake(stream, &to, mode).await?
+        }
+    };
+    Ok((stream, outcome))
+}
+
+/// Step 1: a socket to the first hop: resolve, connect to each address in
+/// turn (or UnixConnector's socket).
+async fn transport(
     target: &Target,
     cfg: &ConnectConfig,
     cache: &DnsCache,
@@ -254,28 +344,28 @@ pub async fn connect(
             e.is_tls = is_tls;
             e
         })?;
-    let tcp = match connect_any(addrs, cfg).await {
-        Ok(t) => t,
-        Err(e) => {
-            return Err(Error::new(
-                ErrorKind::Connect,
-                format!(
-                    "Cannot connect to host {}:{} ssl:{} [{}]",
-                    target.host, target.port, is_tls, e
-                ),
-            )
-            .with_addr(&target.host, target.port, is_tls)
-            .with_io(&e));
-        }
-    };
-    let stream = match &target.tls {
-        None => Stream::Tcp(tcp),
-        Some(mode) => {
-            let name = target.server_name.as_deref().unwrap_or(&target.host);
-            tls::handshake(tcp, &target.host, target.port, name, mode).await?
-        }
-    };
-    Ok((stream, outcome))
+    match connect_any(addrs, cfg).await {
+        Ok(t) => Ok((Stream::Tcp(t), outcome)),
+        Err(e) => Err(Error::new(
+            ErrorKind::Connect,
+            format!(
+                "Cannot connect to host {}:{} ssl:{} [{}]",
+                target.host, target.port, is_tls, e
+            ),
+        )
+        .with_addr(&target.host, target.port, is_tls)
+        .with_io(&e)
+        .with_source(e)),
+    }
+}
+
+/// Step 2: through a proxy to the origin.  The proxy issue fills this in:
+/// its TLS to the proxy (when an HTTPS proxy) runs here over the socket,
+/// then CONNECT or the SOCKS exchange, so that step 3 runs TLS in TLS.
+async fn tunnel(stream: Stream, target: &Target) -> Result<Stream, Error> {
+    match target.tunnel {
+        Tunnel::None => Ok(stream),
+    }
 }
 
 /// UnixConnector: every request goes to one socket path, whatever its host.
@@ -305,7 +395,8 @@ async fn connect_unix(
             ),
         )
         .with_addr(&target.host, target.port, false)
-        .with_io(&e)),
+        .with_io(&e)
+        .with_source(e)),
     }
 }
 

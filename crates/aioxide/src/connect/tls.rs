@@ -18,9 +18,8 @@ use rustls::{
     CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
     SupportedProtocolVersion,
 };
-use tokio::net::TcpStream;
 
-use super::Stream;
+use super::{Alpn, Io, Stream};
 use crate::error::{Error, ErrorKind, Fingerprints};
 
 /// How to check the server (aiohttp's `ssl=`).
@@ -553,19 +552,62 @@ fn sha256(data: &[u8]) -> Option<Vec<u8>> {
     Some(suite.common.hash_provider.hash(data).as_ref().to_vec())
 }
 
-/// Run the TLS handshake over a connected socket.
-pub async fn handshake(
-    tcp: TcpStream,
-    host: &str,
-    port: u16,
-    server_name: &str,
-    mode: &TlsMode,
-) -> Result<Stream, Error> {
+/// Who the TLS step talks to.
+#[derive(Debug, Clone, Copy)]
+pub struct Peer<'a> {
+    /// The origin's host and port (for error messages).
+    pub host: &'a str,
+    pub port: u16,
+    /// The name sent by SNI and checked in the certificate.
+    pub server_name: &'a str,
+    /// The protocols offered by ALPN.
+    pub alpn: Alpn,
+}
+
+/// A connecting step: the TLS handshake over whatever the earlier steps
+/// gave.  Over plain TCP the result stays concrete (the fast path); over
+/// anything else (a tunnel, TLS: TLS in TLS) it is boxed.
+pub async fn handshake(stream: Stream, to: &Peer<'_>, mode: &TlsMode) -> Result<Stream, Error> {
+    let peer = stream.peer_addr();
+    match stream {
+        Stream::Tcp(tcp) => Ok(Stream::Tls(Box::new(
+            Box::pin(handshake_over(tcp, to, mode, peer)).await?,
+        ))),
+        other => {
+            let tls = Box::pin(handshake_over(other, to, mode, peer)).await?;
+            let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
+            Ok(Stream::Layered {
+                io: Box::new(tls),
+                h2,
+            })
+        }
+    }
+}
+
+/// The client config of `mode` offering `alpn` (shared when it already does).
+fn config_for(mode: &TlsMode, alpn: Alpn) -> (Arc<ClientConfig>, Option<&TlsSpec>) {
     let (cfg, spec) = match mode {
         TlsMode::Verify => (verify_config(), None),
         TlsMode::NoVerify => (no_verify_config(), None),
-        TlsMode::Custom(spec) => (spec.config.clone(), Some(spec)),
+        TlsMode::Custom(spec) => (spec.config.clone(), Some(spec.as_ref())),
     };
+    let protocols = alpn.protocols();
+    if cfg.alpn_protocols == protocols {
+        return (cfg, spec);
+    }
+    let mut with = (*cfg).clone();
+    with.alpn_protocols = protocols;
+    (Arc::new(with), spec)
+}
+
+async fn handshake_over<S: Io>(
+    io: S,
+    to: &Peer<'_>,
+    mode: &TlsMode,
+    peer: Option<std::net::SocketAddr>,
+) -> Result<tokio_rustls::client::TlsStream<S>, Error> {
+    let (host, port, server_name) = (to.host, to.port, to.server_name);
+    let (cfg, spec) = config_for(mode, to.alpn);
     let bare = server_name
         .trim_start_matches('[')
         .trim_end_matches(']')
@@ -577,9 +619,8 @@ pub async fn handshake(
         )
         .with_addr(host, port, true)
     })?;
-    let peer = tcp.peer_addr().ok();
     let connector = tokio_rustls::TlsConnector::from(cfg);
-    let stream = match connector.connect(name, tcp).await {
+    let stream = match connector.connect(name, io).await {
         Ok(s) => s,
         Err(e) => {
             return Err(handshake_error(&e, host, port, server_name));
@@ -610,7 +651,7 @@ pub async fn handshake(
             return Err(err);
         }
     }
-    Ok(Stream::Tls(Box::new(stream)))
+    Ok(stream)
 }
 
 fn no_verify_config() -> Arc<ClientConfig> {

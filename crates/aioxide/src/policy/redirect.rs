@@ -3,7 +3,86 @@
 
 use url::Url;
 
-use crate::error::ErrorKind;
+use crate::error::{Error, ErrorKind};
+
+/// What following one redirect means: aiohttp's rules in one decision,
+/// used by the engine's loop and by the glue's middleware path alike.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedirectStep {
+    /// The method of the next request.
+    pub method: String,
+    /// Whether the request body goes with it.
+    pub keep_body: bool,
+    /// The next URL, absolute, requoted when asked, userinfo kept.
+    pub url: String,
+    /// Whether the next URL shares scheme, host and port with the current.
+    pub same_origin: bool,
+    /// The request headers that must not follow (lowercase names).
+    pub dropped: Vec<&'static str>,
+}
+
+/// Decide one redirect: `status` answered `method` on `current`, pointing
+/// at `location`; `requote` is aiohttp's `requote_redirect_url`.
+pub fn step(
+    status: u16,
+    method: &str,
+    current: &str,
+    location: &str,
+    requote: bool,
+) -> Result<RedirectStep, Error> {
+    let current = crate::dest::parse_url(current, true)?;
+    if lacks_origin(current.scheme(), location) {
+        return Err(
+            Error::new(ErrorKind::InvalidRedirectUrl, "Invalid redirect URL origin")
+                .with_url(location),
+        );
+    }
+    let next = resolve_location(&current, location).map_err(|kind| {
+        Error::new(kind, "Server attempted redirecting to an invalid URL").with_url(location)
+    })?;
+    let (method, keep_body) = next_method(status, method);
+    let same_origin = same_origin(&current, &next);
+    let url = if requote {
+        requote_target(next.as_str())
+    } else {
+        next.into()
+    };
+    Ok(RedirectStep {
+        method,
+        keep_body,
+        url,
+        same_origin,
+        dropped: dropped_headers(keep_body, same_origin),
+    })
+}
+
+/// aiohttp's "Invalid redirect URL origin": an http(s) `Location` with an
+/// empty host (`http:///x`, `http://`), or of the other scheme without
+/// `//` (`https:/x` answered on an http URL).  `http:/x` answered on an
+/// http URL is a reference to the current origin, as browsers read it.
+fn lacks_origin(current_scheme: &str, location: &str) -> bool {
+    let loc: String = location
+        .trim_matches(|c: char| c <= ' ')
+        .chars()
+        .filter(|c| !matches!(c, '\t' | '\n' | '\r'))
+        .collect();
+    let Some((scheme, rest)) = loc.split_once(':') else {
+        return false;
+    };
+    let http = scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https");
+    if !http {
+        // Relative references, and other schemes (refused as non-http).
+        return false;
+    }
+    let slash = |b: Option<&u8>| matches!(b, Some(b'/' | b'\\'));
+    let bytes = rest.as_bytes();
+    if !(slash(bytes.first()) && slash(bytes.get(1))) {
+        return !scheme.eq_ignore_ascii_case(current_scheme);
+    }
+    let authority = rest[2..].split(['/', '\\', '?', '#']).next().unwrap_or("");
+    let host_port = authority.rsplit('@').next().unwrap_or("");
+    host_port.is_empty() || host_port.starts_with(':')
+}
 
 /// The statuses aiohttp follows.
 pub fn is_redirect(status: u16) -> bool {
@@ -198,6 +277,80 @@ mod tests {
         );
         assert_eq!(requote_target("/plain?q=1"), "/plain?q=1");
         assert_eq!(requote_target("/bad%zz%4"), "/bad%zz%4");
+    }
+
+    fn step_err(current: &str, location: &str) -> (ErrorKind, String) {
+        let e = step(302, "GET", current, location, false).unwrap_err();
+        (e.kind, e.message)
+    }
+
+    #[test]
+    fn origin_less_locations_are_refused() {
+        let origin = (
+            ErrorKind::InvalidRedirectUrl,
+            "Invalid redirect URL origin".to_owned(),
+        );
+        for loc in [
+            "http:///host/x",
+            "http://",
+            "https:/",
+            "https:/x",
+            "http://:80/x",
+            " http:///x",
+        ] {
+            assert_eq!(step_err("http://a.example/p", loc), origin, "{loc}");
+        }
+        // Also after a first hop that went elsewhere.
+        assert_eq!(step_err("http://b.example:81/q", "http://"), origin);
+        assert_eq!(step_err("https://b.example/q", "http:/x"), origin);
+        assert_eq!(
+            step_err("http://a.example/", "ftp://x/").0,
+            ErrorKind::NonHttpRedirectUrl
+        );
+    }
+
+    #[test]
+    fn scheme_relative_references_are_followed() {
+        let s = step(302, "GET", "http://a.example/d/p", "http:/x", false).unwrap();
+        assert_eq!(s.url, "http://a.example/x");
+        assert!(s.same_origin);
+        let s = step(
+            302,
+            "GET",
+            "http://a.example/d/p",
+            "http:/example.com",
+            false,
+        )
+        .unwrap();
+        assert_eq!(s.url, "http://a.example/example.com");
+        let s = step(302, "GET", "https://a.example/d/p", "HTTPS:/y", false).unwrap();
+        assert_eq!(s.url, "https://a.example/y");
+    }
+
+    #[test]
+    fn one_step_decides_everything() {
+        let s = step(
+            303,
+            "POST",
+            "http://a.example/x",
+            "https://b.example/%7e?q=%2f",
+            true,
+        )
+        .unwrap();
+        assert_eq!(
+            s,
+            RedirectStep {
+                method: "GET".into(),
+                keep_body: false,
+                url: "https://b.example/~?q=/".into(),
+                same_origin: false,
+                dropped: dropped_headers(false, false),
+            }
+        );
+        let s = step(307, "PUT", "http://a.example/x", "/%7e", false).unwrap();
+        assert_eq!((s.method.as_str(), s.keep_body), ("PUT", true));
+        assert_eq!(s.url, "http://a.example/%7e");
+        assert!(s.same_origin && s.dropped.is_empty());
     }
 
     #[test]

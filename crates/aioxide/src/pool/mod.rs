@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use hyper::client::conn::http1;
+use hyper::client::conn::{http1, http2};
 use hyper_util::rt::TokioIo;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -27,6 +27,10 @@ pub struct Key {
     pub tls: Option<connect::tls::TlsMode>,
     /// The TLS name when it is not `host` (aiohttp's `server_hostname=`).
     pub server_name: Option<String>,
+    /// Direct, or through a proxy's tunnel.
+    pub tunnel: connect::Tunnel,
+    /// The protocols offered by ALPN (TLS only).
+    pub alpn: connect::Alpn,
 }
 
 /// Pool limits and reuse policy (TCPConnector's parameters).
@@ -63,27 +67,92 @@ impl Default for PoolConfig {
     }
 }
 
-/// One HTTP/1.1 connection: the hyper sender and the task driving the socket.
-pub struct Conn {
-    pub sender: http1::SendRequest<ReqBody>,
-    task: tokio::task::AbortHandle,
+/// A response head as the connections return it.
+pub type Answer = http::Response<hyper::body::Incoming>;
+
+/// A request in flight on a shared connection.
+pub type SharedSending =
+    std::pin::Pin<Box<dyn std::future::Future<Output = hyper::Result<Answer>> + Send>>;
+
+/// The sending side of a connection many requests use at once (HTTP/2):
+/// sending takes `&self` (hyper's `http2::SendRequest`: clone it, send on
+/// the clone).
+pub trait SharedSend: Send + Sync {
+    fn send(&self, req: http::Request<ReqBody>) -> SharedSending;
+    /// The connection is gone: no request can go on it any more.
+    fn is_closed(&self) -> bool;
 }
 
-impl Drop for Conn {
+impl SharedSend for http2::SendRequest<ReqBody> {
+    fn send(&self, req: http::Request<ReqBody>) -> SharedSending {
+        let mut sender = self.clone();
+        Box::pin(async move { sender.send_request(req).await })
+    }
+
+    fn is_closed(&self) -> bool {
+        http2::SendRequest::is_closed(self)
+    }
+}
+
+/// The task driving a connection's socket: stopped when its owner goes.
+struct Driver(tokio::task::AbortHandle);
+
+impl Drop for Driver {
     fn drop(&mut self) {
         // Closing = stopping the task that owns the socket.
-        self.task.abort();
+        self.0.abort();
+    }
+}
+
+/// An HTTP/1.1 connection: one request at a time, leased exclusively.
+pub struct H1 {
+    pub sender: http1::SendRequest<ReqBody>,
+    _driver: Driver,
+}
+
+/// A shared connection (HTTP/2): its leases hold it together; the pool
+/// keeps it while it is open.
+pub struct Shared {
+    pub sender: Box<dyn SharedSend>,
+    _driver: Option<Driver>,
+}
+
+impl Shared {
+    /// A shared connection from its sender and the task driving it.
+    pub fn new(sender: Box<dyn SharedSend>, task: Option<tokio::task::AbortHandle>) -> Arc<Self> {
+        Arc::new(Shared {
+            sender,
+            _driver: task.map(Driver),
+        })
+    }
+}
+
+/// A connection: exclusive (HTTP/1.1) or shared (HTTP/2).
+pub enum Conn {
+    H1(H1),
+    Shared(Arc<Shared>),
+}
+
+impl Conn {
+    /// The connection is gone: no request can go on it any more.
+    pub fn is_closed(&self) -> bool {
+        match self {
+            Conn::H1(c) => c.sender.is_closed(),
+            Conn::Shared(c) => c.sender.is_closed(),
+        }
     }
 }
 
 struct Idle {
-    conn: Conn,
+    conn: H1,
     since: Instant,
 }
 
 #[derive(Default)]
 struct Inner {
     idle: HashMap<Key, Vec<Idle>>,
+    /// Open shared connections: every lease for their key goes on them.
+    shared: HashMap<Key, Vec<Arc<Shared>>>,
     hosts: HashMap<Key, Arc<Semaphore>>,
     closed: bool,
     /// A reaper task is running (closes idle connections as they expire).
@@ -118,15 +187,88 @@ pub struct Lease {
 }
 
 impl Lease {
-    pub fn sender(&mut self) -> Option<&mut http1::SendRequest<ReqBody>> {
-        self.conn.as_mut().map(|c| &mut c.sender)
+    /// The connection, unless it was given up.
+    pub fn conn(&mut self) -> Option<&mut Conn> {
+        self.conn.as_mut()
+    }
+
+    /// Send one request on the leased connection.
+    pub async fn send(&mut self, req: http::Request<ReqBody>) -> Result<Answer, Error> {
+        let sent = match &mut self.conn {
+            Some(Conn::H1(c)) => c.sender.send_request(req).await,
+            Some(Conn::Shared(c)) => c.sender.send(req).await,
+            None => {
+                return Err(Error::new(
+                    ErrorKind::ServerDisconnected,
+                    "Server disconnected",
+                ))
+            }
+        };
+        sent.map_err(exchange_error)
     }
 
     /// The response was read to its end: the connection may serve again.
     pub fn release(mut self) {
-        if let Some(conn) = self.conn.take() {
-            self.pool.put_back(&self.key, conn);
+        match self.conn.take() {
+            Some(Conn::H1(conn)) => self.pool.put_back(&self.key, conn),
+            // The pool keeps shared connections in `shared` already.
+            Some(Conn::Shared(_)) | None => {}
         }
+    }
+
+    /// A `101 Switching Protocols` answer to a request sent on this lease:
+    /// the connection becomes a byte stream that keeps this lease's slots
+    /// (limit / limit_per_host) until it is dropped; it never goes back
+    /// to the pool.
+    pub async fn upgrade(self, resp: Answer) -> Result<Upgraded, Error> {
+        let io = hyper::upgrade::on(resp).await.map_err(|e| {
+            Error::new(ErrorKind::Io, format!("Cannot upgrade the connection: {e}")).with_source(e)
+        })?;
+        Ok(Upgraded {
+            io: TokioIo::new(io),
+            _lease: self,
+        })
+    }
+}
+
+/// A connection switched to another protocol (HTTP 101, e.g. WebSocket):
+/// an owned byte stream holding its pool slots until dropped.
+pub struct Upgraded {
+    io: TokioIo<hyper::upgrade::Upgraded>,
+    _lease: Lease,
+}
+
+impl tokio::io::AsyncRead for Upgraded {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.get_mut().io).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for Upgraded {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.get_mut().io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
     }
 }
 
@@ -184,6 +326,7 @@ impl Pool {
         let mut inner = self.lock();
         inner.closed = true;
         inner.idle.clear();
+        inner.shared.clear();
     }
 
     pub fn is_closed(&self) -> bool {
@@ -195,7 +338,7 @@ impl Pool {
         self.lock().idle.values().map(Vec::len).sum()
     }
 
-    fn put_back(self: &Arc<Self>, key: &Key, conn: Conn) {
+    fn put_back(self: &Arc<Self>, key: &Key, conn: H1) {
         if self.cfg.force_close || conn.sender.is_closed() {
             return;
         }
@@ -239,7 +382,7 @@ impl Pool {
         next
     }
 
-    fn take_idle(&self, key: &Key) -> Option<Conn> {
+    fn take_idle(&self, key: &Key) -> Option<H1> {
         let mut inner = self.lock();
         let list = inner.idle.get_mut(key)?;
         while let Some(idle) = list.pop() {
@@ -255,8 +398,8 @@ impl Pool {
     }
 
     /// Check out a connection for `key`: wait for a slot (bounded by
-    /// `acquire`), reuse an idle connection or open one (bounded by
-    /// `sock_connect`, computed when the slot is had).
+    /// `acquire`), go on an open shared connection, reuse an idle one or
+    /// open one (bounded by `sock_connect`, computed when the slot is had).
     pub async fn acquire(
         self: &Arc<Self>,
         key: &Key,
@@ -265,60 +408,14 @@ impl Pool {
         fresh: bool,
     ) -> Result<Lease, Error> {
         if self.is_closed() {
-            return Err(Error::new(ErrorKind::Closed, "Connector is closed."));
+            return Err(closed());
         }
-        let mut queued = false;
-        let total = match &self.total {
-            None => None,
-            Some(s) => Some(match s.clone().try_acquire_owned() {
-                Ok(p) => p,
-                Err(_) => until(acquire, {
-                    queued = true;
-                    s.clone().acquire_owned()
-                })
-                .await?
-                .map_err(|_| Error::new(ErrorKind::Closed, "Connector is closed."))?,
-            }),
-        };
-        let host = if self.cfg.limit_per_host > 0 {
-            let sem = self
-                .lock()
-                .hosts
-                .entry(key.clone())
-                .or_insert_with(|| Arc::new(Semaphore::new(self.cfg.limit_per_host)))
-                .clone();
-            Some(match sem.clone().try_acquire_owned() {
-                Ok(p) => p,
-                Err(_) => until(acquire, {
-                    queued = true;
-                    sem.acquire_owned()
-                })
-                .await?
-                .map_err(|_| Error::new(ErrorKind::Closed, "Connector is closed."))?,
-            })
-        } else {
-            None
-        };
-        let mut lease = Lease {
-            pool: self.clone(),
-            key: key.clone(),
-            conn: None,
-            _total: total,
-            _host: host,
-            reused: false,
-            queued,
-            dns: connect::dns::DnsOutcome::None,
-        };
-        if !fresh && !self.cfg.force_close {
-            while let Some(mut conn) = self.take_idle(key) {
-                // Usually ready at once; an error means the peer closed it.
-                if conn.sender.is_ready()
-                    || matches!(until(acquire, conn.sender.ready()).await, Ok(Ok(())))
-                {
-                    lease.conn = Some(conn);
-                    lease.reused = true;
-                    return Ok(lease);
-                }
+        let mut lease = self.slots(key, acquire).await?;
+        if !fresh {
+            if let Some(conn) = self.reuse(key, acquire).await {
+                lease.conn = Some(conn);
+                lease.reused = true;
+                return Ok(lease);
             }
         }
         let deadline = sock_connect(Instant::now());
@@ -328,14 +425,119 @@ impl Pool {
         Ok(lease)
     }
 
+    /// A lease without a connection yet: the `limit` and `limit_per_host`
+    /// slots, waited for until `acquire`.
+    async fn slots(self: &Arc<Self>, key: &Key, acquire: Option<Deadline>) -> Result<Lease, Error> {
+        let mut queued = false;
+        let total = match &self.total {
+            None => None,
+            Some(s) => Some(slot(s, acquire, &mut queued).await?),
+        };
+        let host = if self.cfg.limit_per_host > 0 {
+            let sem = self
+                .lock()
+                .hosts
+                .entry(key.clone())
+                .or_insert_with(|| Arc::new(Semaphore::new(self.cfg.limit_per_host)))
+                .clone();
+            Some(slot(&sem, acquire, &mut queued).await?)
+        } else {
+            None
+        };
+        Ok(Lease {
+            pool: self.clone(),
+            key: key.clone(),
+            conn: None,
+            _total: total,
+            _host: host,
+            reused: false,
+            queued,
+            dns: connect::dns::DnsOutcome::None,
+        })
+    }
+
+    /// An open shared connection for `key`, or an idle one that is ready.
+    async fn reuse(&self, key: &Key, acquire: Option<Deadline>) -> Option<Conn> {
+        if let Some(shared) = self.shared_for(key) {
+            return Some(Conn::Shared(shared));
+        }
+        if self.cfg.force_close {
+            return None;
+        }
+        while let Some(mut conn) = self.take_idle(key) {
+            // Usually ready at once; an error means the peer closed it.
+            if conn.sender.is_ready()
+                || matches!(until(acquire, conn.sender.ready()).await, Ok(Ok(())))
+            {
+                return Some(Conn::H1(conn));
+            }
+        }
+        None
+    }
+
+    /// The first open shared connection for `key` (closed ones are dropped).
+    fn shared_for(&self, key: &Key) -> Option<Arc<Shared>> {
+        let mut inner = self.lock();
+        let list = inner.shared.get_mut(key)?;
+        list.retain(|c| !c.sender.is_closed());
+        let found = list.first().cloned();
+        if list.is_empty() {
+            inner.shared.remove(key);
+        }
+        found
+    }
+
+    /// Keep a shared connection for `key`: later leases go on it while it
+    /// is open (HTTP/2 calls this once its handshake is done).
+    pub fn adopt_shared(&self, key: &Key, conn: Arc<Shared>) {
+        let mut inner = self.lock();
+        if !inner.closed {
+            inner.shared.entry(key.clone()).or_default().push(conn);
+        }
+    }
+
     async fn open(&self, key: &Key) -> Result<(Conn, connect::dns::DnsOutcome), Error> {
         let target = Target {
             host: key.host.clone(),
             port: key.port,
             tls: key.tls.clone(),
             server_name: key.server_name.clone(),
+            tunnel: key.tunnel.clone(),
+            alpn: key.alpn,
         };
         let (stream, dns) = connect::connect(&target, &self.cfg.connect, &self.dns).await?;
+        let h2 = match key.tls {
+            Some(_) => stream.negotiated_h2(),
+            None => key.alpn == connect::Alpn::H2,
+        };
+        if h2 {
+            let shared = self.handshake_h2(key, stream).await?;
+            self.adopt_shared(key, shared.clone());
+            return Ok((Conn::Shared(shared), dns));
+        }
+        Ok((Conn::H1(self.handshake_h1(key, stream).await?), dns))
+    }
+
+    /// The HTTP/2 handshake: one shared connection for every lease of `key`.
+    async fn handshake_h2(&self, key: &Key, stream: connect::Stream) -> Result<Arc<Shared>, Error> {
+        let exec = hyper_util::rt::TokioExecutor::new();
+        let (sender, conn) = http2::handshake(exec, TokioIo::new(stream))
+            .await
+            .map_err(|e| {
+                Error::new(ErrorKind::Io, format!("HTTP/2 handshake failed: {e}"))
+                    .with_addr(&key.host, key.port, key.tls.is_some())
+                    .with_source(e)
+            })?;
+        let task = tokio::spawn(async move {
+            let _ = conn.await;
+        })
+        .abort_handle();
+        Ok(Shared::new(Box::new(sender), Some(task)))
+    }
+
+    /// The HTTP/1.1 handshake; the connection is driven with upgrades on,
+    /// so that a `101` answer can hand its socket over ([`Lease::upgrade`]).
+    async fn handshake_h1(&self, key: &Key, stream: connect::Stream) -> Result<H1, Error> {
         let mut b = http1::Builder::new();
         b.title_case_headers(true)
             .max_buf_size(self.cfg.max_head_size.max(8192))
@@ -347,18 +549,64 @@ impl Pool {
             .allow_obsolete_multiline_headers_in_responses(true)
             .allow_spaces_after_header_name_in_responses(true);
         let (sender, conn) = b.handshake(TokioIo::new(stream)).await.map_err(|e| {
-            Error::new(ErrorKind::Io, format!("HTTP handshake failed: {e}")).with_addr(
-                &key.host,
-                key.port,
-                key.tls.is_some(),
-            )
+            Error::new(ErrorKind::Io, format!("HTTP handshake failed: {e}"))
+                .with_addr(&key.host, key.port, key.tls.is_some())
+                .with_source(e)
         })?;
         let task = tokio::spawn(async move {
-            let _ = conn.await;
+            let _ = conn.with_upgrades().await;
         })
         .abort_handle();
-        Ok((Conn { sender, task }, dns))
+        Ok(H1 {
+            sender,
+            _driver: Driver(task),
+        })
     }
+}
+
+/// The engine's error for a failed exchange, keeping hyper's as its source.
+fn exchange_error(e: hyper::Error) -> Error {
+    let err = if e.is_parse() || e.is_parse_status() {
+        Error::new(ErrorKind::BadResponse, format!("Invalid response: {e}"))
+    } else if e.is_canceled() || e.is_incomplete_message() || e.is_closed() {
+        Error::new(ErrorKind::ServerDisconnected, "Server disconnected")
+    } else if e.is_user() {
+        Error::new(ErrorKind::InvalidArgument, e.to_string())
+    } else {
+        let io = std::error::Error::source(&e).and_then(|s| s.downcast_ref::<std::io::Error>());
+        match io {
+            // A TLS peer that hangs up without close_notify: a disconnect.
+            Some(ioe) if ioe.kind() == std::io::ErrorKind::UnexpectedEof => Error::new(
+                ErrorKind::ServerDisconnected,
+                format!("Server disconnected: {ioe}"),
+            ),
+            Some(ioe) => Error::new(ErrorKind::Io, ioe.to_string()).with_io(ioe),
+            None => Error::new(
+                ErrorKind::ServerDisconnected,
+                format!("Server disconnected: {e}"),
+            ),
+        }
+    };
+    err.with_source(e)
+}
+
+fn closed() -> Error {
+    Error::new(ErrorKind::Closed, "Connector is closed.")
+}
+
+/// One slot of `sem`, waited for until `acquire` (then `queued` is set).
+async fn slot(
+    sem: &Arc<Semaphore>,
+    acquire: Option<Deadline>,
+    queued: &mut bool,
+) -> Result<OwnedSemaphorePermit, Error> {
+    if let Ok(p) = sem.clone().try_acquire_owned() {
+        return Ok(p);
+    }
+    *queued = true;
+    until(acquire, sem.clone().acquire_owned())
+        .await?
+        .map_err(|_| closed())
 }
 
 /// Closes idle connections when their keepalive_timeout runs out, so that
@@ -400,6 +648,8 @@ mod tests {
             port: 9,
             tls: None,
             server_name: None,
+            tunnel: connect::Tunnel::None,
+            alpn: connect::Alpn::Http1,
         };
         // Hold the only slot by hand, then a bounded acquisition must time out
         // with the connect-timeout kind, without touching the network.
@@ -422,6 +672,8 @@ mod tests {
             port: 9,
             tls: None,
             server_name: None,
+            tunnel: connect::Tunnel::None,
+            alpn: connect::Alpn::Http1,
         };
         let err = pool
             .acquire(&key, None, |_| None, false)
@@ -429,5 +681,70 @@ mod tests {
             .err()
             .unwrap();
         assert_eq!(err.kind, ErrorKind::Closed);
+    }
+
+    struct FakeShared(Arc<std::sync::atomic::AtomicBool>);
+
+    impl SharedSend for FakeShared {
+        fn send(&self, _req: http::Request<ReqBody>) -> SharedSending {
+            Box::pin(std::future::pending())
+        }
+        fn is_closed(&self) -> bool {
+            self.0.load(std::sync::atomic::Ordering::Relaxed)
+        }
+    }
+
+    #[tokio::test]
+    async fn shared_connections_serve_many_leases() {
+        let pool = Pool::new(PoolConfig {
+            limit: 2,
+            ..PoolConfig::default()
+        });
+        let refused = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let key = Key {
+            host: "127.0.0.1".into(),
+            port: refused,
+            tls: None,
+            server_name: None,
+            tunnel: connect::Tunnel::None,
+            alpn: connect::Alpn::Http1,
+        };
+        let closed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let conn = Shared::new(Box::new(FakeShared(closed.clone())), None);
+        pool.adopt_shared(&key, conn.clone());
+        let mut a = pool.acquire(&key, None, |_| None, false).await.unwrap();
+        let mut b = pool.acquire(&key, None, |_| None, false).await.unwrap();
+        for lease in [&mut a, &mut b] {
+            assert!(lease.reused);
+            let same = matches!(lease.conn(), Some(Conn::Shared(c)) if Arc::ptr_eq(c, &conn));
+            assert!(same, "both leases on the one shared connection");
+        }
+        // `limit` counts leases: a third waits for a slot.
+        let soon = Some((
+            Instant::now() + Duration::from_millis(50),
+            ErrorKind::ConnectTimeout,
+        ));
+        let err = pool
+            .acquire(&key, soon, |_| None, false)
+            .await
+            .err()
+            .unwrap();
+        assert_eq!(err.kind, ErrorKind::ConnectTimeout);
+        a.release();
+        drop(b);
+        assert_eq!(pool.idle_count(), 0, "shared connections are never idle");
+        // A closed shared connection is forgotten: the next lease opens one.
+        closed.store(true, std::sync::atomic::Ordering::Relaxed);
+        let err = pool
+            .acquire(&key, None, |_| None, false)
+            .await
+            .err()
+            .unwrap();
+        assert_eq!(err.kind, ErrorKind::Connect);
+        assert!(pool.lock().shared.is_empty());
     }
 }

@@ -1,0 +1,112 @@
+//! Sending one hop: check a connection out of the pool, send the request,
+//! retry once on a stale reused connection.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::client::Request;
+use crate::error::{Error, ErrorKind};
+use crate::policy::timeout;
+use crate::pool::{with_deadline, Answer, Key, Lease, Pool};
+
+use super::headers::Prepared;
+
+/// Methods safe to retry once when a reused connection turns out closed.
+fn is_idempotent(method: &str) -> bool {
+    matches!(
+        method,
+        "GET" | "HEAD" | "OPTIONS" | "TRACE" | "PUT" | "DELETE"
+    )
+}
+
+/// A hop's response head, and the lease of the connection it came on.
+pub(crate) type Sent = (Lease, Answer);
+
+/// Send `prepared` on a connection for `key`; a request that fails on a
+/// reused connection before any answer goes once more on a new one.
+pub(crate) async fn send(
+    pool: &Arc<Pool>,
+    req: &Request,
+    key: &Key,
+    prepared: &mut Prepared,
+    method: &str,
+    total: Option<timeout::Deadline>,
+) -> Result<Sent, Error> {
+    let mut fresh = false;
+    loop {
+        let mut lease = checkout(pool, req, key, prepared, total, fresh).await?;
+        let err = match send_once(&mut lease, req, prepared).await {
+            Ok(resp) => return Ok((lease, resp)),
+            Err(e) => e,
+        };
+        let retry = req.retry_stale
+            && lease.reused
+            && !fresh
+            && prepared.replayable()
+            && is_idempotent(method)
+            && matches!(err.kind, ErrorKind::ServerDisconnected | ErrorKind::Io);
+        drop(lease);
+        if !retry {
+            return Err(err.with_addr(&key.host, key.port, key.tls.is_some()));
+        }
+        fresh = true;
+    }
+}
+
+/// A connection for `key` (bounded by the connect timeouts), announced to
+/// the `on_send` hook.
+async fn checkout(
+    pool: &Arc<Pool>,
+    req: &Request,
+    key: &Key,
+    prepared: &Prepared,
+    total: Option<timeout::Deadline>,
+    fresh: bool,
+) -> Result<Lease, Error> {
+    let acquire = match req.timeouts.connect {
+        Some(_) => timeout::acquire_deadline(Instant::now(), total, &req.timeouts),
+        None => total,
+    };
+    let timeouts = req.timeouts;
+    let lease = pool
+        .acquire(
+            key,
+            acquire,
+            |t| timeout::sock_connect_deadline(t, acquire, &timeouts),
+            fresh,
+        )
+        .await?;
+    if let Some(hook) = &req.on_send {
+        let info = crate::response::ConnInfo {
+            reused: lease.reused,
+            queued: lease.queued,
+            dns: lease.dns,
+        };
+        hook.0.sending(info, &prepared.headers);
+    }
+    Ok(lease)
+}
+
+/// One attempt, bounded by `sock_read` (the total deadline is enforced
+/// around the whole request already).
+async fn send_once(
+    lease: &mut Lease,
+    req: &Request,
+    prepared: &mut Prepared,
+) -> Result<Answer, Error> {
+    let deadline = req
+        .timeouts
+        .sock_read
+        .map(|d| (Instant::now() + d, ErrorKind::ReadTimeout));
+    with_deadline(deadline, lease.send(prepared.build())).await?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn methods() {
+        assert!(is_idempotent("PUT") && !is_idempotent("POST") && !is_idempotent("PATCH"));
+    }
+}

@@ -1,0 +1,254 @@
+//! The connection layer against loopback servers: TLS over any stream (TLS
+//! in TLS, as through an HTTPS proxy), ALPN per pool key, a lease upgraded
+//! to a byte stream (101) that keeps its pool slot, HTTP/2 leases sharing
+//! one connection.
+#![allow(clippy::unwrap_used)]
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use aioxide::body::request::RequestBody;
+use aioxide::connect::tls::{self, TlsMode};
+use aioxide::connect::{Alpn, Stream, Tunnel};
+use aioxide::pool::{Conn, Key, Pool, PoolConfig};
+use aioxide::ErrorKind;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use rustls::ServerConfig;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+fn acceptor(alpn: &[&[u8]]) -> tokio_rustls::TlsAcceptor {
+    let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(ck.signing_key.serialize_der()));
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut cfg = ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![CertificateDer::from(ck.cert.der().to_vec())], key)
+        .unwrap();
+    cfg.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    tokio_rustls::TlsAcceptor::from(Arc::new(cfg))
+}
+
+fn peer(port: u16, alpn: Alpn) -> tls::Peer<'static> {
+    tls::Peer {
+        host: "127.0.0.1",
+        port,
+        server_name: "localhost",
+        alpn,
+    }
+}
+
+/// One TLS session inside another: the outer one is what an HTTPS proxy
+/// speaks, the inner one the origin's.  Answers "ping" with "pong" and
+/// records the inner session's ALPN protocol.
+#[tokio::test]
+async fn tls_runs_over_tls() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen: Arc<Mutex<Option<Vec<u8>>>> = Arc::default();
+    let s = seen.clone();
+    tokio::spawn(async move {
+        let (sock, _) = listener.accept().await.unwrap();
+        let outer = acceptor(&[b"http/1.1"]).accept(sock).await.unwrap();
+        let mut inner = acceptor(&[b"h2", b"http/1.1"]).accept(outer).await.unwrap();
+        *s.lock().unwrap() = inner.get_ref().1.alpn_protocol().map(<[u8]>::to_vec);
+        let mut buf = [0u8; 4];
+        inner.read_exact(&mut buf).await.unwrap();
+        assert_eq!(&buf, b"ping");
+        inner.write_all(b"pong").await.unwrap();
+        inner.flush().await.unwrap();
+    });
+    let tcp = Stream::Tcp(TcpStream::connect(("127.0.0.1", port)).await.unwrap());
+    let outer = tls::handshake(tcp, &peer(port, Alpn::Http1), &TlsMode::NoVerify)
+        .await
+        .unwrap();
+    assert!(
+        matches!(outer, Stream::Tls(_)),
+        "TLS over TCP stays concrete"
+    );
+    let mut inner = tls::handshake(outer, &peer(port, Alpn::H2), &TlsMode::NoVerify)
+        .await
+        .unwrap();
+    assert!(
+        matches!(inner, Stream::Layered { h2: true, .. }),
+        "TLS in TLS is boxed, its ALPN choice kept"
+    );
+    inner.write_all(b"ping").await.unwrap();
+    inner.flush().await.unwrap();
+    let mut buf = [0u8; 4];
+    inner.read_exact(&mut buf).await.unwrap();
+    assert_eq!(&buf, b"pong");
+    assert_eq!(seen.lock().unwrap().as_deref(), Some(&b"h2"[..]));
+}
+
+/// The pool key's ALPN choice is what the handshake offers.
+#[tokio::test]
+async fn alpn_is_chosen_per_key() {
+    for (alpn, want) in [(Alpn::Http1, &b"http/1.1"[..]), (Alpn::H2, &b"h2"[..])] {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = tokio::spawn(async move {
+            let (sock, _) = listener.accept().await.unwrap();
+            let tls = acceptor(&[b"h2", b"http/1.1"]).accept(sock).await.unwrap();
+            tls.get_ref().1.alpn_protocol().map(<[u8]>::to_vec)
+        });
+        let tcp = Stream::Tcp(TcpStream::connect(("127.0.0.1", port)).await.unwrap());
+        let _s = tls::handshake(tcp, &peer(port, alpn), &TlsMode::NoVerify)
+            .await
+            .unwrap();
+        assert_eq!(server.await.unwrap().as_deref(), Some(want));
+    }
+}
+
+/// A raw server: answers the first request head with `101 Switching
+/// Protocols`, then echoes every byte.
+async fn serve_upgrade() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut sock, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut b = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    if sock.read_exact(&mut b).await.is_err() {
+                        return;
+                    }
+                    head.push(b[0]);
+                }
+                let answer = b"HTTP/1.1 101 Switching Protocols\r\n\
+                               Connection: Upgrade\r\nUpgrade: echo\r\n\r\n";
+                if sock.write_all(answer).await.is_err() {
+                    return;
+                }
+                let (mut r, mut w) = sock.split();
+                let _ = tokio::io::copy(&mut r, &mut w).await;
+            });
+        }
+    });
+    port
+}
+
+fn key(port: u16) -> Key {
+    Key {
+        host: "127.0.0.1".into(),
+        port,
+        tls: None,
+        server_name: None,
+        tunnel: Tunnel::None,
+        alpn: Alpn::Http1,
+    }
+}
+
+fn soon() -> Option<(Instant, ErrorKind)> {
+    Some((
+        Instant::now() + Duration::from_millis(100),
+        ErrorKind::ConnectTimeout,
+    ))
+}
+
+/// A 101 answer turns the lease into a byte stream that holds the pool's
+/// only slot (limit=1) until it is dropped.
+#[tokio::test]
+async fn upgraded_stream_keeps_its_slot() {
+    let port = serve_upgrade().await;
+    let pool = Pool::new(PoolConfig {
+        limit: 1,
+        ..PoolConfig::default()
+    });
+    let key = key(port);
+    let mut lease = pool.acquire(&key, None, |_| None, false).await.unwrap();
+    let req = http::Request::builder()
+        .uri("/chat")
+        .header("host", format!("127.0.0.1:{port}"))
+        .header("connection", "Upgrade")
+        .header("upgrade", "echo")
+        .body(RequestBody::empty())
+        .unwrap();
+    let resp = lease.send(req).await.unwrap();
+    assert_eq!(resp.status(), 101);
+    let mut up = lease.upgrade(resp).await.unwrap();
+    up.write_all(b"hello").await.unwrap();
+    up.flush().await.unwrap();
+    let mut buf = [0u8; 5];
+    up.read_exact(&mut buf).await.unwrap();
+    assert_eq!(&buf, b"hello");
+
+    let held = pool.acquire(&key, soon(), |_| None, false).await;
+    assert_eq!(held.err().unwrap().kind, ErrorKind::ConnectTimeout);
+    drop(up);
+    let next = pool.acquire(&key, soon(), |_| None, false).await.unwrap();
+    assert!(!next.reused, "an upgraded connection never goes back");
+    assert_eq!(pool.idle_count(), 0);
+}
+
+/// A hyper HTTP/2 server (prior knowledge) answering "h2 ok"; counts the
+/// connections it accepted.
+async fn serve_h2() -> (u16, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let conns = Arc::new(AtomicUsize::new(0));
+    let c = conns.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((sock, _)) = listener.accept().await else {
+                return;
+            };
+            c.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(|_req| async {
+                    Ok::<_, std::convert::Infallible>(http::Response::new(
+                        http_body_util::Full::new(bytes::Bytes::from_static(b"h2 ok")),
+                    ))
+                });
+                let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(sock), service)
+                    .await;
+            });
+        }
+    });
+    (port, conns)
+}
+
+fn get(port: u16, path: &str) -> http::Request<RequestBody> {
+    http::Request::builder()
+        .uri(format!("http://127.0.0.1:{port}{path}"))
+        .body(RequestBody::empty())
+        .unwrap()
+}
+
+/// An HTTP/2 key: leases share one connection, with requests in flight on
+/// it at once.
+#[tokio::test]
+async fn h2_leases_share_one_connection() {
+    let (port, conns) = serve_h2().await;
+    let pool = Pool::new(PoolConfig::default());
+    let key = Key {
+        alpn: Alpn::H2,
+        ..key(port)
+    };
+    let mut a = pool.acquire(&key, None, |_| None, false).await.unwrap();
+    let mut b = pool.acquire(&key, None, |_| None, false).await.unwrap();
+    assert!(
+        !a.reused && b.reused,
+        "the second lease goes on the first's connection"
+    );
+    let (ra, rb) = tokio::join!(a.send(get(port, "/a")), b.send(get(port, "/b")));
+    for resp in [ra.unwrap(), rb.unwrap()] {
+        assert_eq!(resp.version(), http::Version::HTTP_2);
+        let body = http_body_util::BodyExt::collect(resp.into_body())
+            .await
+            .unwrap()
+            .to_bytes();
+        assert_eq!(&body[..], b"h2 ok");
+    }
+    assert_eq!(conns.load(Ordering::SeqCst), 1);
+    assert!(matches!(a.conn(), Some(Conn::Shared(_))));
+}
