@@ -205,7 +205,10 @@ mod tests {
         for split in [1, 64, z.len()] {
             assert_eq!(run(Coding::Zstd, &z, split).unwrap(), plain);
         }
-        assert!(run(Coding::Zstd, &z[..z.len() - 3], 64).is_err(), "truncated");
+        assert!(
+            run(Coding::Zstd, &z[..z.len() - 3], 64).is_err(),
+            "truncated"
+        );
     }
 
     fn text() -> Vec<u8> {
