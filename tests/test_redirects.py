@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from aiohttp import web
@@ -353,6 +354,38 @@ async def test_redirect_to_invalid_url(aiohttp: Any, server: _Server, location: 
     assert isinstance(exc_info.value, aiohttp.InvalidURL)
     assert isinstance(exc_info.value, aiohttp.RedirectClientError)
     assert isinstance(exc_info.value, ValueError)
+
+
+def _origin_less(port: int) -> list[str]:
+    return [f"http:///127.0.0.1:{port}/echo", "http://", "https:/", "http:///x"]
+
+
+@pytest.mark.parametrize("index", range(4))
+@pytest.mark.parametrize("first_hop", [False, True])
+async def test_redirect_to_a_url_without_origin(
+    aiohttp: Any, server: _Server, session_kw: dict[str, Any], index: int, first_hop: bool
+) -> None:
+    port = URL(server.base).port
+    assert port is not None
+    location = _origin_less(port)[index]
+    url = server.base + "/redirect/302?" + urlencode({"to": location})
+    if first_hop:  # a valid hop first, then the bad one
+        url = server.base + "/redirect/301?" + urlencode({"to": url})
+    async with aiohttp.ClientSession(**session_kw) as s:
+        with pytest.raises(aiohttp.InvalidUrlRedirectClientError) as info:
+            await s.get(url)
+    assert "Invalid redirect URL origin" in str(info.value)
+    assert server.hits.get("echo", 0) == 0
+
+
+@pytest.mark.parametrize("location", ["http:/echo", "http:/dir/../echo"])
+async def test_redirect_to_a_scheme_relative_reference_is_followed(
+    aiohttp: Any, server: _Server, session_kw: dict[str, Any], location: str
+) -> None:
+    async with aiohttp.ClientSession(**session_kw) as s:
+        async with s.get(server.base + "/redirect/302", params={"to": location}) as resp:
+            assert resp.status == 200
+            assert resp.url.path == "/echo"
 
 
 @pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
