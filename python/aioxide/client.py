@@ -250,6 +250,7 @@ class ClientSession:
             or self._request_class is not ClientRequest
         )
         self._opts = self._make_options()
+        self._hop_opts: dict[tuple[Any, ...], Any] = {}
         self._lb = bridge_for(loop)
         self._lb.acquire()
         self._closed_flag = False
@@ -321,6 +322,7 @@ class ClientSession:
         )
         self._requote_redirect_url = val
         self._opts = self._make_options()
+        self._hop_opts = {}
 
     @property
     def trace_configs(self) -> list[Any]:
@@ -431,6 +433,7 @@ class ClientSession:
     def _retry_connection(self, value: bool) -> None:
         self._retry = value
         self._opts = self._make_options()
+        self._hop_opts = {}
 
     def _options(
         self,
@@ -601,6 +604,7 @@ class ClientSession:
         opts: Any,
         hop: "_HopTrace | None" = None,
         rewinders: list[Rewinder] | None = None,
+        total: float | None = None,
     ) -> Any:
         """The one engine call of a request (or of one hop of it): the body
         streamed in when it is not bytes, a seekable one offered again for
@@ -628,6 +632,7 @@ class ClientSession:
             None if feeder is None else feeder.reader,
             rewinder,
             None if hop is None else hop.on_send,
+            total,
         )
         if feeder is not None:
             source = payload.source
@@ -728,16 +733,6 @@ class ClientSession:
             skip |= {istr(h) for h in skip_auto_headers}
         total = opts.total
         deadline = loop.time() + total if total else None
-        # Each hop: the request's options, but the hops, auth and cookies
-        # are this loop's (the ClientRequest carries them as headers).
-        hop_opts = opts.replace(
-            auth=None,
-            default_auth=None,
-            default_auth_origin=None,
-            allow_redirects=False,
-            cookies=[],
-            cookie_jar=None,
-        )
         traces = [
             Trace(self, tc, tc.trace_config_ctx(trace_request_ctx=trace_request_ctx))
             for tc in self._trace_configs
@@ -761,21 +756,18 @@ class ClientSession:
             req._resend = payload.payload if resend else None  # type: ignore[attr-defined]
             req._streamed = payload.source is not None and not resend  # type: ignore[attr-defined]
             remaining = None if deadline is None else max(deadline - loop.time(), 0.001)
-            skip_now = [*(str(h) for h in req.skip_auto_headers), *AUTO_HEADERS]
-            this_hop = hop_opts.replace(
-                skip_auto_headers=skip_now,
-                total=remaining,
-                chunked=bool(req.chunked),
-                compress=_compress_name(req.compress),
-                expect100=req.expect100,
-                http10=req.version == HttpVersion10,
-                server_hostname=req.server_hostname,
-            )
             hop = _HopTrace(traces, req, payload.data, loop) if self._hop_signals else None
             hdrs_list = [(str(k), v) for k, v in req.headers.items()]
             try:
                 raw = await self._send(
-                    req.method, str(req.url), hdrs_list, payload, this_hop, hop, rewinders
+                    req.method,
+                    str(req.url),
+                    hdrs_list,
+                    payload,
+                    self._hop_options(opts, req),
+                    hop,
+                    rewinders,
+                    remaining,
                 )
             except asyncio.CancelledError:
                 raise
@@ -883,6 +875,36 @@ class ClientSession:
         finally:
             for rw in rewinders:
                 await rw.close()
+
+    def _hop_options(self, opts: Any, req: ClientRequest) -> Any:
+        """One hop's options on the hooked path: the request's, less what the
+        hop loop does itself (redirects, auth, cookies: the ClientRequest
+        carries them), with what the ClientRequest says; the engine adds none
+        of the automatic headers the ClientRequest decided on.  Cached: most
+        hops of a session share them."""
+        http10 = req.version == HttpVersion10
+        compress = _compress_name(req.compress)
+        skip = tuple(req.skip_auto_headers)
+        key = (opts, skip, bool(req.chunked), compress, req.expect100, http10, req.server_hostname)
+        found = self._hop_opts.get(key)
+        if found is None:
+            if len(self._hop_opts) >= 32:
+                self._hop_opts.clear()
+            found = self._hop_opts[key] = opts.replace(
+                auth=None,
+                default_auth=None,
+                default_auth_origin=None,
+                allow_redirects=False,
+                cookies=[],
+                cookie_jar=None,
+                skip_auto_headers=[*(str(h) for h in skip), *AUTO_HEADERS],
+                chunked=bool(req.chunked),
+                compress=compress,
+                expect100=req.expect100,
+                http10=http10,
+                server_hostname=req.server_hostname,
+            )
+        return found
 
     def _hop_auth(
         self,

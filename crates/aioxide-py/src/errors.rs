@@ -105,7 +105,7 @@ pub fn request_info<'py>(py: Python<'py>, e: &Error) -> PyResult<Bound<'py, PyAn
         Some(r) => reqrep.getattr("_request_info")?.call1((
             r.method.clone(),
             r.url.clone(),
-            crate::header_pairs(&r.headers),
+            aioxide::policy::header_case::wire_pairs(&r.headers),
         )),
         None => reqrep.getattr("_request_info")?.call1((
             "GET",

@@ -122,15 +122,7 @@ impl aioxide::client::OnSend for PyOnSend {
             DnsOutcome::CacheMiss => 2,
             DnsOutcome::Resolved => 3,
         };
-        let pairs: Vec<(String, String)> = headers
-            .iter()
-            .map(|(k, v)| {
-                (
-                    crate::title_case(k.as_str()),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect();
+        let pairs = aioxide::policy::header_case::wire_pairs(headers);
         let hook = self.hook.clone();
         self.loop_.call_soon(Box::new(move |py: Python<'_>| {
             hook.call1(py, ((conn.reused, conn.queued, dns), pairs))

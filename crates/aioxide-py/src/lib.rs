@@ -26,33 +26,6 @@ use pyo3::pybacked::PyBackedBytes;
 use bridge::{Bridge, Deliver};
 use response::{body_channel, to_response, BodyReader, BodyWriter, Head, Response};
 
-/// `Content-Type` -> `Content-Type`, `x-foo-bar` -> `X-Foo-Bar`.
-pub(crate) fn title_case(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    let mut up = true;
-    for c in name.chars() {
-        if up {
-            out.push(c.to_ascii_uppercase());
-        } else {
-            out.push(c);
-        }
-        up = c == '-';
-    }
-    out
-}
-
-/// Header pairs with Title-Case names, values decoded leniently.
-pub fn header_pairs(h: &http::HeaderMap) -> Vec<(String, String)> {
-    h.iter()
-        .map(|(k, v)| {
-            (
-                title_case(k.as_str()),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            )
-        })
-        .collect()
-}
-
 /// A session's engine: the connection pool and its settings.
 #[pyclass(frozen, module = "aioxide._aioxide")]
 pub struct Session {
@@ -151,7 +124,7 @@ impl Session {
     }
 
     /// Start a request; `fut` completes with a `Response` or an exception.
-    #[pyo3(signature = (bridge, fut, options, method, url, headers, body=None, content_type=None, body_stream=None, body_rewind=None, on_send=None))]
+    #[pyo3(signature = (bridge, fut, options, method, url, headers, body=None, content_type=None, body_stream=None, body_rewind=None, on_send=None, total=None))]
     #[allow(clippy::too_many_arguments)]
     fn request(
         &self,
@@ -166,6 +139,7 @@ impl Session {
         body_stream: Option<&BodyReader>,
         body_rewind: Option<Py<PyAny>>,
         on_send: Option<Py<PyAny>>,
+        total: Option<f64>,
     ) -> PyResult<u64> {
         let body_stream = match body_stream {
             Some(r) => Some(
@@ -178,6 +152,7 @@ impl Session {
             None => None,
         };
         let req = options.request(spec::Call {
+            total,
             method,
             url,
             headers,

@@ -12,7 +12,9 @@ use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 
 use crate::bridge::{Bridge, Deliver, Feed, FeedEnd, FeedState, Wait};
-use crate::{errors, header_pairs, title_case};
+use aioxide::policy::header_case::{wire_name, wire_pairs};
+
+use crate::errors;
 
 /// A response's status line, headers and the request that produced it.
 #[pyclass(frozen, module = "aioxide._aioxide")]
@@ -52,7 +54,7 @@ impl Head {
             list.append(PyTuple::new(
                 py,
                 [
-                    PyString::new(py, &title_case(k.as_str())),
+                    PyString::new(py, &wire_name(k.as_str())),
                     PyString::new(py, &value),
                 ],
             )?)?;
@@ -69,7 +71,7 @@ impl Head {
                 PyTuple::new(
                     py,
                     [
-                        PyBytes::new(py, title_case(k.as_str()).as_bytes()),
+                        PyBytes::new(py, wire_name(k.as_str()).as_bytes()),
                         PyBytes::new(py, v.as_bytes()),
                     ],
                 )
@@ -86,7 +88,7 @@ impl Head {
         &self.head.request.url
     }
     fn request_headers(&self) -> Vec<(String, String)> {
-        header_pairs(&self.head.request.headers)
+        wire_pairs(&self.head.request.headers)
     }
 }
 

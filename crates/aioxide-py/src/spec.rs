@@ -174,6 +174,8 @@ impl Options {
 
 /// The parts of a request that are not options.
 pub struct Call {
+    /// The total timeout left, over the options' (a hop of the hooked path).
+    pub total: Option<f64>,
     pub method: String,
     pub url: String,
     pub headers: Vec<(String, String)>,
@@ -202,7 +204,12 @@ impl Options {
             skip_auto_headers: o.skip_auto_headers.clone(),
             allow_redirects: o.allow_redirects,
             max_redirects: o.max_redirects,
-            timeouts: Timeouts::from_secs(o.total, o.connect, o.sock_read, o.sock_connect),
+            timeouts: Timeouts::from_secs(
+                call.total.or(o.total),
+                o.connect,
+                o.sock_read,
+                o.sock_connect,
+            ),
             auto_decompress: o.auto_decompress,
             tls: o.tls.clone(),
             head_limits: o.head_limits,
