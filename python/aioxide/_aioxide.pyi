@@ -141,6 +141,7 @@ def redirect_step(
 def is_redirect(status: int) -> bool: ...
 
 ACCEPT_ENCODING: str
+DEFAULT_ACCEPT: str
 
 class CookieStore:
     """The engine's RFC 6265 cookie jar (behind aioxide.cookiejar.CookieJar).

@@ -20,7 +20,7 @@ from multidict import CIMultiDict, CIMultiDictProxy, MultiDict, MultiDictProxy
 from yarl import URL
 
 from . import hdrs
-from ._aioxide import ACCEPT_ENCODING  # what the engine sends (it decodes all four)
+from ._aioxide import ACCEPT_ENCODING, DEFAULT_ACCEPT  # the engine's automatic headers
 from .client_exceptions import ClientConnectionError, ClientResponseError, ContentTypeError
 from .helpers import (
     EMPTY_BODY_METHODS,
@@ -652,7 +652,7 @@ class ClientRequest:
     GET_METHODS = {hdrs.METH_GET, hdrs.METH_HEAD, hdrs.METH_OPTIONS, hdrs.METH_TRACE}
     POST_METHODS = {hdrs.METH_PATCH, hdrs.METH_POST, hdrs.METH_PUT}
     ALL_METHODS = GET_METHODS.union(POST_METHODS).union({hdrs.METH_DELETE})
-    DEFAULT_HEADERS = {hdrs.ACCEPT: "*/*", hdrs.ACCEPT_ENCODING: ACCEPT_ENCODING}
+    DEFAULT_HEADERS = {hdrs.ACCEPT: DEFAULT_ACCEPT, hdrs.ACCEPT_ENCODING: ACCEPT_ENCODING}
 
     auth: Any = None
     _body: Any = None

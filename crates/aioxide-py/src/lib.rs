@@ -288,6 +288,7 @@ fn _aioxide(m: &Bound<'_, PyModule>) -> PyResult<()> {
         "ACCEPT_ENCODING",
         aioxide::policy::decompress::ACCEPT_ENCODING,
     )?;
+    m.add("DEFAULT_ACCEPT", aioxide::run::headers::DEFAULT_ACCEPT)?;
     m.add_function(wrap_pyfunction!(hop_auth, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

@@ -199,6 +199,9 @@ fn caller_headers(req: &Request, hop: &Hop<'_>, map: &mut HeaderMap) -> Result<(
     Ok(())
 }
 
+/// The `Accept` sent unless the request has one (aiohttp's).
+pub const DEFAULT_ACCEPT: &str = "*/*";
+
 /// aiohttp's automatic headers, in its order.
 fn automatic_headers(
     cfg: &ClientConfig,
@@ -209,7 +212,7 @@ fn automatic_headers(
 ) -> Result<(), Error> {
     let auto = |name: &str| is_auto(req, hop.headers, name);
     if auto("accept") {
-        map.append(header::ACCEPT, HeaderValue::from_static("*/*"));
+        map.append(header::ACCEPT, HeaderValue::from_static(DEFAULT_ACCEPT));
     }
     if auto("accept-encoding") {
         map.append(

@@ -9,7 +9,7 @@
 //! - `send`: a connection from the pool, the request on it, one retry.
 
 mod cookies;
-mod headers;
+pub mod headers;
 mod send;
 
 use std::sync::Arc;
