@@ -162,6 +162,7 @@ fn build(py: Python<'_>, e: &Error) -> PyResult<PyErr> {
     let exc = match e.kind {
         ErrorKind::InvalidArgument => return Ok(PyValueError::new_err(msg)),
         ErrorKind::Closed => return Ok(PyRuntimeError::new_err(msg)),
+        ErrorKind::ConnectorClosed => return Ok(connection_error(py, &msg)),
         ErrorKind::Unsupported => return Ok(PyNotImplementedError::new_err(msg)),
         ErrorKind::TotalTimeout => total_timeout(py)?,
         ErrorKind::InvalidUrl => class(py, "InvalidUrlClientError")?.call1((url_value(py, e)?,))?,

@@ -187,7 +187,17 @@ impl Client {
     pub async fn execute(&self, req: Request) -> Result<Response, Error> {
         // A request may allow more header fields than the connector does.
         self.pool.raise_max_headers(req.head_limits.max_headers);
-        crate::run::execute(&self.pool, &self.cfg, req).await
+        // A request still waiting for its response when the client is closed
+        // ends at once, as aiohttp's do when their connector closes.
+        let closed = self.pool.closed();
+        tokio::select! {
+            biased;
+            r = crate::run::execute(&self.pool, &self.cfg, req) => r,
+            () = closed => Err(Error::new(
+                crate::error::ErrorKind::ConnectorClosed,
+                "Connector is closed.",
+            )),
+        }
     }
 
     /// Close idle connections and refuse new requests.

@@ -60,6 +60,9 @@ pub enum ErrorKind {
     Io,
     /// The session or connector is closed (`RuntimeError`).
     Closed,
+    /// The connector was closed while the request was waiting for its
+    /// response (`ClientConnectionError`, "Connector is closed.").
+    ConnectorClosed,
 }
 
 /// The engine's error: a kind, a human message and the context aiohttp's

@@ -169,6 +169,8 @@ pub struct Pool {
     pub dns: connect::dns::DnsCache,
     total: Option<Arc<Semaphore>>,
     inner: Mutex<Inner>,
+    /// Turns true when the pool is closed: requests in flight end then.
+    closed_tx: tokio::sync::watch::Sender<bool>,
 }
 
 /// A connection checked out of the pool, with the slots it holds.
@@ -304,7 +306,17 @@ impl Pool {
             cfg,
             total,
             inner: Mutex::new(Inner::default()),
+            closed_tx: tokio::sync::watch::Sender::new(false),
         })
+    }
+
+    /// Resolves when the pool is closed (at once if it is already).
+    pub fn closed(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut rx = self.closed_tx.subscribe();
+        async move {
+            // An error means the pool is gone: closed too.
+            let _ = rx.wait_for(|closed| *closed).await;
+        }
     }
 
     pub fn config(&self) -> &PoolConfig {
@@ -327,6 +339,8 @@ impl Pool {
         inner.closed = true;
         inner.idle.clear();
         inner.shared.clear();
+        drop(inner);
+        self.closed_tx.send_replace(true);
     }
 
     pub fn is_closed(&self) -> bool {
