@@ -160,3 +160,53 @@ async def test_max_headers_above_128_on_every_path(
     async with aiohttp.ClientSession(max_headers=250, **session_kw) as s:
         async with s.get(url) as resp:
             assert await resp.read() == b"ok"
+
+
+def _hang_up_first(conns: list[int]) -> Any:
+    """Read the first connection's request and close it unanswered; answer
+    on the next ones."""
+
+    async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        conns.append(1)
+        head = await asyncio.wait_for(r.readuntil(b"\r\n\r\n"), 5)
+        if len(conns) == 1:
+            return  # closed by the fixture, no answer
+        body = b"" if head.startswith(b"HEAD ") else b"ok"
+        w.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n" + body)
+        await w.drain()
+
+    return handler
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD", "PUT", "DELETE", "OPTIONS"])
+async def test_idempotent_request_retried_once_on_a_fresh_connection(
+    aiohttp: Any, raw_server: Any, session_kw: dict[str, Any], method: str
+) -> None:
+    conns: list[int] = []
+    url = await raw_server(_hang_up_first(conns))
+    async with aiohttp.ClientSession(**session_kw) as s:
+        async with s.request(method, url) as resp:
+            assert resp.status == 200
+    assert len(conns) == 2
+
+
+@pytest.mark.parametrize("method", ["POST", "PATCH"])
+async def test_post_and_patch_are_never_retried(
+    aiohttp: Any, raw_server: Any, session_kw: dict[str, Any], method: str
+) -> None:
+    conns: list[int] = []
+    url = await raw_server(_hang_up_first(conns))
+    async with aiohttp.ClientSession(**session_kw) as s:
+        with pytest.raises(aiohttp.ServerDisconnectedError):
+            await s.request(method, url, data=b"x")
+    assert len(conns) == 1
+
+
+async def test_no_retry_when_the_session_says_so(aiohttp: Any, raw_server: Any) -> None:
+    conns: list[int] = []
+    url = await raw_server(_hang_up_first(conns))
+    async with aiohttp.ClientSession() as s:
+        s._retry_connection = False
+        with pytest.raises(aiohttp.ServerDisconnectedError):
+            await s.get(url)
+    assert len(conns) == 1

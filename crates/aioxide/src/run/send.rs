@@ -1,5 +1,5 @@
 //! Sending one hop: check a connection out of the pool, send the request,
-//! retry once on a stale reused connection.
+//! retry once when a connection fails before answering.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -11,7 +11,7 @@ use crate::pool::{with_deadline, Answer, Key, Lease, Pool};
 
 use super::headers::Prepared;
 
-/// Methods safe to retry once when a reused connection turns out closed.
+/// Methods safe to retry once when a connection turns out closed.
 fn is_idempotent(method: &str) -> bool {
     matches!(
         method,
@@ -22,8 +22,8 @@ fn is_idempotent(method: &str) -> bool {
 /// A hop's response head, and the lease of the connection it came on.
 pub(crate) type Sent = (Lease, Answer);
 
-/// Send `prepared` on a connection for `key`; a request that fails on a
-/// reused connection before any answer goes once more on a new one.
+/// Send `prepared` on a connection for `key`; an idempotent request whose
+/// connection fails before any answer goes once more on a new one.
 pub(crate) async fn send(
     pool: &Arc<Pool>,
     req: &Request,
@@ -39,8 +39,8 @@ pub(crate) async fn send(
             Ok(resp) => return Ok((lease, resp)),
             Err(e) => e,
         };
+        // As aiohttp 3.10+: once, on a fresh connection too.
         let retry = req.retry_stale
-            && lease.reused
             && !fresh
             && prepared.replayable()
             && is_idempotent(method)
