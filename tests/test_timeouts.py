@@ -369,3 +369,47 @@ async def test_per_request_timeout_none_disables_session_total(
     tmo = aiohttp.ClientTimeout(total=0.3)
     async with aiohttp.ClientSession(timeout=tmo) as s, s.get(url + "/", timeout=None) as resp:
         assert await resp.read() == b"late"
+
+
+async def test_sock_read_does_not_time_a_slow_upload(
+    aiohttp: Any, serve: Any, session_kw: dict[str, Any]
+) -> None:
+    # sock_read counts from when the request has been sent: an upload that
+    # takes longer than sock_read to write is not cut off (aiohttp's read
+    # timeout starts after the request is written).
+    from aiohttp import web
+
+    async def up(request: web.Request) -> web.Response:
+        return web.Response(text=str(len(await request.read())))
+
+    app = web.Application()
+    app.router.add_post("/up", up)
+    url = await serve(app)
+
+    async def slow_body() -> Any:
+        for _ in range(6):
+            await asyncio.sleep(0.1)
+            yield b"x" * 1000
+
+    timeout = aiohttp.ClientTimeout(sock_read=0.25)
+    async with aiohttp.ClientSession(timeout=timeout, **session_kw) as s:
+        async with s.post(url + "/up", data=slow_body()) as resp:
+            assert await resp.text() == "6000"
+
+
+async def test_sock_read_times_the_wait_after_an_upload(aiohttp: Any, raw_server: Any) -> None:
+    async def never_answers(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request_head(reader)
+        await asyncio.sleep(3)
+
+    url = await raw_server(never_answers)
+
+    async def body() -> Any:
+        yield b"abc"
+
+    timeout = aiohttp.ClientTimeout(sock_read=0.2)
+    async with aiohttp.ClientSession(timeout=timeout) as s:
+        start = time.monotonic()
+        with pytest.raises(aiohttp.SocketTimeoutError):
+            await s.post(url, data=body())
+        assert time.monotonic() - start < 2

@@ -33,6 +33,8 @@ pub struct BodyStream {
     pub length: Option<u64>,
     /// Compresses the chunks on their way (the length is then unknown).
     pub encoder: Option<Box<Encoder>>,
+    /// Told when the last chunk has been handed to the connection.
+    pub written: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl BodyStream {
@@ -90,6 +92,7 @@ pub fn body_channel(capacity: usize, length: Option<u64>) -> (mpsc::Sender<BodyI
             rx,
             length,
             encoder: None,
+            written: None,
         },
     )
 }
@@ -134,7 +137,12 @@ impl http_body::Body for RequestBody {
             ),
             RequestBody::Stream(s) => match s.poll_next(cx) {
                 Poll::Pending => Poll::Pending,
-                Poll::Ready(None) => Poll::Ready(None),
+                Poll::Ready(None) => {
+                    if let Some(tx) = s.written.take() {
+                        let _ = tx.send(());
+                    }
+                    Poll::Ready(None)
+                }
                 Poll::Ready(Some(Ok(b))) => Poll::Ready(Some(Ok(Frame::data(b)))),
                 Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e))),
             },

@@ -70,6 +70,8 @@ pub(crate) struct Prepared {
     expect: bool,
     /// Set when the server answered `100 Continue` (when `expect`).
     continued: Option<Arc<std::sync::atomic::AtomicBool>>,
+    /// Resolves once a streamed body has been written (set by `build`).
+    pub(crate) written: Option<tokio::sync::oneshot::Receiver<()>>,
 }
 
 impl Prepared {
@@ -83,7 +85,12 @@ impl Prepared {
             Payload::None => RequestBody::empty(),
             Payload::Bytes(b) => RequestBody::Full(Some(b.clone())),
             Payload::Stream(s) => match s.take() {
-                Some(s) => RequestBody::Stream(s),
+                Some(mut s) => {
+                    let (tx, rx) = tokio::sync::oneshot::channel();
+                    s.written = Some(tx);
+                    self.written = Some(rx);
+                    RequestBody::Stream(s)
+                }
                 None => RequestBody::empty(),
             },
         };
@@ -175,6 +182,7 @@ pub(crate) fn prepare(
         body,
         expect,
         continued: None,
+        written: None,
     })
 }
 

@@ -94,11 +94,23 @@ async fn send_once(
     req: &Request,
     prepared: &mut Prepared,
 ) -> Result<Answer, Error> {
-    let deadline = req
-        .timeouts
-        .sock_read
-        .map(|d| (Instant::now() + d, ErrorKind::ReadTimeout));
-    with_deadline(deadline, lease.send(prepared.build())).await?
+    let request = prepared.build();
+    let written = prepared.written.take();
+    let Some(sock_read) = req.timeouts.sock_read else {
+        return lease.send(request).await;
+    };
+    // sock_read counts from when the request has been sent, as aiohttp's
+    // read timeout: a streamed upload is not timed while it is written.
+    let mut send = std::pin::pin!(lease.send(request));
+    if let Some(written) = written {
+        tokio::select! {
+            biased;
+            r = &mut send => return r,
+            _ = written => {}
+        }
+    }
+    let deadline = Some((Instant::now() + sock_read, ErrorKind::ReadTimeout));
+    with_deadline(deadline, send).await?
 }
 
 #[cfg(test)]
