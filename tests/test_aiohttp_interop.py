@@ -63,7 +63,8 @@ async def test_aiohttp_client_timeout_is_honoured(aiohttp: Any, echo: str) -> No
 
 
 async def test_aiohttp_basic_auth(aiohttp: Any, echo: str) -> None:
-    auth = real_aiohttp.BasicAuth("user", "pass")
+    with pytest.warns(DeprecationWarning):  # aiohttp 3.14 deprecates BasicAuth
+        auth = real_aiohttp.BasicAuth("user", "pass")
     with pytest.warns(DeprecationWarning):
         async with aiohttp.ClientSession() as s, s.get(echo + "/echo", auth=auth) as resp:
             got = await resp.json()
