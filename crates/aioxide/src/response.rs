@@ -231,7 +231,12 @@ impl ResponseBody {
         }
     }
 
-    async fn next_frame(&mut self) -> Result<bool, Error> {
+    /// Wait for the next frame under the read deadlines; `None` when the
+    /// body has no stream left.
+    #[allow(clippy::type_complexity)]
+    async fn wait_frame(
+        &mut self,
+    ) -> Result<Option<Option<Result<hyper::body::Frame<Bytes>, hyper::Error>>>, Error> {
         let deadline = match self.timeouts.sock_read {
             // Only a per-read limit needs the time now.
             Some(_) => {
@@ -240,13 +245,51 @@ impl ResponseBody {
             None => self.total,
         };
         let Some(incoming) = self.incoming.as_mut() else {
-            return Ok(false);
+            return Ok(None);
         };
         let frame = std::future::poll_fn(|cx| Pin::new(&mut *incoming).poll_frame(cx));
         match with_deadline(deadline, frame).await {
-            Ok(f) => self.on_frame(f),
+            Ok(f) => Ok(Some(f)),
             Err(e) => Err(self.fail(e)),
         }
+    }
+
+    async fn next_frame(&mut self) -> Result<bool, Error> {
+        match self.wait_frame().await? {
+            Some(f) => self.on_frame(f),
+            None => Ok(false),
+        }
+    }
+
+    /// The next piece of the body as it arrives, pieces never merged: a
+    /// frame of a body that is not decoded is handed on as it is (no copy).
+    /// `None` at the end.  For a reader that keeps every piece (the whole
+    /// rest) and copies them once, into their final place.
+    pub async fn next_piece(&mut self) -> Result<Option<Bytes>, Error> {
+        if let Some(e) = self.pending.take() {
+            return Err(e);
+        }
+        while self.ready.is_empty() && !self.done {
+            let Some(f) = self.wait_frame().await? else {
+                break;
+            };
+            if self.decoder.is_none() {
+                if let Some(Ok(frame)) = f {
+                    if let Ok(data) = frame.into_data() {
+                        self.raw_bytes += data.len() as u64;
+                        if !data.is_empty() {
+                            return Ok(Some(data));
+                        }
+                    }
+                    continue;
+                }
+            }
+            self.on_frame(f)?;
+        }
+        if self.ready.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(self.ready.split().freeze()))
     }
 
     /// Take what arrived without waiting, up to `max` decoded bytes buffered.
