@@ -602,12 +602,20 @@ impl<T, E> Feed<T, E> {
         self.wait_until(&self.demand, |s| s.closed).await;
     }
 
-    pub fn push(&self, item: T, size: usize) {
+    /// Add an item; whether the consumer's demand is still not met.
+    pub fn push(&self, item: T, size: usize) -> bool {
         let mut st = self.lock();
         st.items.push_back(item);
         st.size += size;
+        let more = !st.closed && st.size < st.want;
         drop(st);
         self.ready.notify_waiters();
+        more
+    }
+
+    /// Whether the consumer asks for everything (a read of the whole rest).
+    pub fn wants_all(&self) -> bool {
+        self.lock().want == usize::MAX
     }
 
     pub fn finish(&self, r: Result<(), E>) {

@@ -135,16 +135,45 @@ async fn pump(mut body: ResponseBody, feed: Arc<BodyFeed>, raw: Arc<AtomicU64>) 
         let r = tokio::select! {
             biased;
             () = feed.wait_closed() => return,
-            r = body.chunk(room) => r,
+            r = pump_step(&mut body, &feed, &raw, room) => r,
         };
-        raw.store(body.raw_bytes(), Ordering::Relaxed);
         match r {
-            Ok(Some(b)) => {
-                let n = b.len();
-                feed.push(b, n);
-            }
-            Ok(None) => return feed.finish(Ok(())),
+            Ok(true) => {}
+            Ok(false) => return feed.finish(Ok(())),
             Err(e) => return feed.finish(Err(e)),
+        }
+    }
+}
+
+/// Feed a piece of the body; whether the consumer still wants more.
+fn push_bytes(feed: &BodyFeed, b: Bytes) -> bool {
+    let n = b.len();
+    feed.push(b, n)
+}
+
+/// One step of the owner; Ok(false) at the end of the body.  A read of the
+/// whole rest takes the pieces as they arrive, never merged (the one copy
+/// is into the bytes object), until the end or until the consumer asks for
+/// less; otherwise one piece of at most `room` bytes.
+async fn pump_step(
+    body: &mut ResponseBody,
+    feed: &BodyFeed,
+    raw: &AtomicU64,
+    room: usize,
+) -> Result<bool, aioxide::Error> {
+    if !feed.wants_all() {
+        let r = body.chunk(room).await;
+        raw.store(body.raw_bytes(), Ordering::Relaxed);
+        return Ok(r?.map(|b| push_bytes(feed, b)).is_some());
+    }
+    loop {
+        let r = body.next_piece().await;
+        raw.store(body.raw_bytes(), Ordering::Relaxed);
+        let Some(b) = r? else {
+            return Ok(false);
+        };
+        if !push_bytes(feed, b) {
+            return Ok(true);
         }
     }
 }
@@ -165,30 +194,42 @@ fn end_of(py: Python<'_>, st: &mut FeedState<Bytes, aioxide::Error>) -> PyResult
     }
 }
 
-/// Take up to `max` bytes from the feed into one bytes object.
+/// Take up to `max` bytes from the feed into one bytes object: the one copy
+/// of the body's bytes, straight into the new object (not zeroed first).
 fn take_bytes<'py>(
     py: Python<'py>,
     st: &mut FeedState<Bytes, aioxide::Error>,
     max: usize,
 ) -> PyResult<Bound<'py, PyBytes>> {
     let n = max.min(st.size);
-    let out = PyBytes::new_with(py, n, |buf| {
-        let mut at = 0;
-        while at < n {
-            let Some(front) = st.items.front_mut() else {
-                break;
-            };
-            let k = front.len().min(n - at);
-            buf[at..at + k].copy_from_slice(&front[..k]);
-            at += k;
-            if k == front.len() {
-                st.items.pop_front();
-            } else {
-                let _ = front.split_to(k);
-            }
+    let len = pyo3::ffi::Py_ssize_t::try_from(n)
+        .map_err(|_| pyo3::exceptions::PyMemoryError::new_err("body too large"))?;
+    // SAFETY: a new bytes object of `n` bytes, uninitialised (NULL source),
+    // owned by `out`; every one of its `n` bytes is written below before
+    // Python sees it, and nothing else holds it meanwhile.
+    let out = unsafe {
+        let p = pyo3::ffi::PyBytes_FromStringAndSize(std::ptr::null(), len);
+        Bound::from_owned_ptr_or_err(py, p)?.cast_into_unchecked::<PyBytes>()
+    };
+    // SAFETY: the buffer of the bytes object made above, `n` bytes long.
+    let dst = unsafe { pyo3::ffi::PyBytes_AsString(out.as_ptr()).cast::<u8>() };
+    let mut at = 0;
+    while at < n {
+        let Some(front) = st.items.front_mut() else {
+            break;
+        };
+        let k = front.len().min(n - at);
+        // SAFETY: `at + k <= n`, inside the buffer; `front` is another object.
+        unsafe { std::ptr::copy_nonoverlapping(front.as_ptr(), dst.add(at), k) };
+        at += k;
+        if k == front.len() {
+            st.items.pop_front();
+        } else {
+            let _ = front.split_to(k);
         }
-        Ok(())
-    })?;
+    }
+    // SAFETY: the rest of the buffer (none unless `size` overcounted).
+    unsafe { std::ptr::write_bytes(dst.add(at), 0, n - at) };
     st.size -= n;
     Ok(out)
 }

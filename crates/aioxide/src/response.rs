@@ -53,8 +53,11 @@ pub struct ResponseBody {
     lease: Option<Lease>,
     total: Option<Deadline>,
     timeouts: Timeouts,
-    /// Decoded bytes read ahead and not yet handed out.
+    /// Decoded bytes read ahead and not yet handed out (after `front`).
     ready: BytesMut,
+    /// A frame of an undecoded body kept as it arrived (no copy) while
+    /// nothing else is buffered; more data merges it into `ready`.
+    front: Option<Bytes>,
     done: bool,
     /// Raw (undecoded) bytes received so far.
     raw_bytes: u64,
@@ -90,6 +93,7 @@ impl ResponseBody {
             total,
             timeouts,
             ready: BytesMut::new(),
+            front: None,
             done: false,
             raw_bytes: 0,
             size_hint,
@@ -110,7 +114,8 @@ impl ResponseBody {
             lease: None,
             total: None,
             timeouts: Timeouts::default(),
-            ready: BytesMut::from(&data[..]),
+            ready: BytesMut::new(),
+            front: (!data.is_empty()).then(|| data.clone()),
             done: true,
             raw_bytes: data.len() as u64,
             size_hint: Some(data.len() as u64),
@@ -136,7 +141,7 @@ impl ResponseBody {
 
     /// Whether everything has been received and handed out.
     pub fn is_eof(&self) -> bool {
-        self.done && self.ready.is_empty() && self.pending.is_none()
+        self.done && self.buffered() == 0 && self.pending.is_none()
     }
 
     /// Whether the whole body arrived intact and is buffered.
@@ -168,6 +173,7 @@ impl ResponseBody {
         // Dropping the lease closes the connection: never reused half-read.
         self.lease = None;
         self.ready.clear();
+        self.front = None;
         e
     }
 
@@ -179,6 +185,7 @@ impl ResponseBody {
             self.lease = None;
         }
         self.ready.clear();
+        self.front = None;
     }
 
     /// Handle one frame result; returns false at the end of the body.
@@ -202,14 +209,7 @@ impl ResponseBody {
                 if let Ok(data) = frame.into_data() {
                     self.raw_bytes += data.len() as u64;
                     match self.decoder.as_mut() {
-                        None => {
-                            if self.ready.is_empty() {
-                                // Take ownership without copying when we can.
-                                self.ready = BytesMut::from(data);
-                            } else {
-                                self.ready.extend_from_slice(&data);
-                            }
-                        }
+                        None => self.keep(data),
                         Some(d) => match d.feed(&data) {
                             Ok(out) => self.ready.extend_from_slice(&out),
                             Err(e) => return Err(self.fail(e)),
@@ -249,9 +249,49 @@ impl ResponseBody {
         }
     }
 
+    /// Buffer a frame of an undecoded body: kept as it is (no copy) when
+    /// nothing else is buffered, else appended.
+    fn keep(&mut self, data: Bytes) {
+        if data.is_empty() {
+            return;
+        }
+        if self.ready.is_empty() && self.front.is_none() {
+            self.front = Some(data);
+            return;
+        }
+        if let Some(f) = self.front.take() {
+            // (`ready` is empty while a frame is kept.)
+            self.ready.reserve(f.len() + data.len());
+            self.ready.extend_from_slice(&f);
+        }
+        self.ready.extend_from_slice(&data);
+    }
+
+    /// Everything buffered as one piece (no copy), if anything is.
+    fn take_piece(&mut self) -> Option<Bytes> {
+        if let Some(f) = self.front.take() {
+            return Some(f);
+        }
+        (!self.ready.is_empty()).then(|| self.ready.split().freeze())
+    }
+
+    /// The next piece of the body as it arrives, pieces never merged: a
+    /// frame of a body that is not decoded is handed on as it is (no copy).
+    /// `None` at the end.  For a reader that keeps every piece (the whole
+    /// rest) and copies them once, into their final place.
+    pub async fn next_piece(&mut self) -> Result<Option<Bytes>, Error> {
+        if let Some(e) = self.pending.take() {
+            return Err(e);
+        }
+        while self.buffered() == 0 && !self.done {
+            self.next_frame().await?;
+        }
+        Ok(self.take_piece())
+    }
+
     /// Take what arrived without waiting, up to `max` decoded bytes buffered.
     pub fn read_available(&mut self, max: usize) -> Result<(), Error> {
-        while !self.done && self.ready.len() < max {
+        while !self.done && self.buffered() < max {
             match self.try_frame() {
                 Some(f) => {
                     if !self.on_frame(f)? {
@@ -271,10 +311,17 @@ impl ResponseBody {
             return Err(e);
         }
         let max = max.max(1);
-        while self.ready.is_empty() && !self.done {
+        while self.buffered() == 0 && !self.done {
             self.next_frame().await?;
         }
         self.read_available(max)?;
+        if let Some(f) = self.front.as_mut() {
+            let out = f.split_to(f.len().min(max));
+            if f.is_empty() {
+                self.front = None;
+            }
+            return Ok(Some(out));
+        }
         if self.ready.is_empty() {
             return Ok(None);
         }
@@ -291,12 +338,12 @@ impl ResponseBody {
             // The announced length at once: no regrowth copies (bounded, in
             // case a server announces more than it sends).
             let want = (n as usize).min(64 << 20);
-            self.ready.reserve(want.saturating_sub(self.ready.len()));
+            self.ready.reserve(want.saturating_sub(self.buffered()));
         }
         while !self.done {
             self.next_frame().await?;
         }
-        Ok(std::mem::take(&mut self.ready).freeze())
+        Ok(self.take_buffered())
     }
 
     /// Read ahead what is at hand so that a small response is answered in
@@ -311,7 +358,7 @@ impl ResponseBody {
                 self.pending = Some(e);
                 return;
             }
-            if self.done || self.ready.len() >= limit {
+            if self.done || self.buffered() >= limit {
                 return;
             }
             // Let the connection task hand over what it has buffered.
@@ -340,12 +387,12 @@ impl ResponseBody {
 
     /// Decoded bytes buffered and not handed out.
     pub fn buffered(&self) -> usize {
-        self.ready.len()
+        self.ready.len() + self.front.as_ref().map_or(0, Bytes::len)
     }
 
     /// Take the whole buffer (only meaningful once `is_done`).
     pub fn take_buffered(&mut self) -> Bytes {
-        std::mem::take(&mut self.ready).freeze()
+        self.take_piece().unwrap_or_default()
     }
 }
 
