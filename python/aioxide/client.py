@@ -592,7 +592,9 @@ class ClientSession:
             cls = self._response_class
             history = tuple(cls._from_engine(None, h, None, None, self) for h in heads)
         resp = self._response(raw, self._response_class, read_bufsize, auto_decompress, history)
-        await self._check_status(resp, raise_for_status)
+        check = self._raise_for_status if raise_for_status is None else raise_for_status
+        if check:
+            await _check_status(resp, check)
         return resp
 
     async def _send(
@@ -676,16 +678,6 @@ class ClientSession:
         if auto_decompress is not None and auto_decompress is not self._auto_decompress:
             resp._auto_decompress = auto_decompress
         return resp
-
-    async def _check_status(self, resp: ClientResponse, raise_for_status: Any) -> None:
-        if raise_for_status is None:
-            raise_for_status = self._raise_for_status
-        if raise_for_status is None or raise_for_status is False:
-            return
-        if callable(raise_for_status):
-            await raise_for_status(resp)
-        elif raise_for_status:
-            resp.raise_for_status()
 
     # -- the hooked path: middlewares, tracing, a cookie jar in Python --------
     async def _request_hooked(
@@ -861,7 +853,9 @@ class ClientSession:
                     cookies = None
                 url = URL(next_url, encoded=True)
                 params = None
-            await self._check_status(resp, raise_for_status)
+            check = self._raise_for_status if raise_for_status is None else raise_for_status
+            if check:
+                await _check_status(resp, check)
             resp._history = tuple(history)
             for trace in traces:
                 await trace.send_request_end(method, url.update_query(params), hdrs_md, resp)
@@ -979,6 +973,14 @@ def _warn_deprecated_arguments(auth: Any, proxy_auth: Any, chunked: Any) -> None
         )
     if chunked is not None and not isinstance(chunked, bool):
         warnings.warn("Chunk size is deprecated #1615", DeprecationWarning, stacklevel=4)
+
+
+async def _check_status(resp: ClientResponse, check: Any) -> None:
+    """raise_for_status: a coroutine function of the user's, or True."""
+    if callable(check):
+        await check(resp)
+    else:
+        resp.raise_for_status()
 
 
 def _compress_name(compress: Any) -> str | None:
