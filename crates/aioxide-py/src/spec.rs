@@ -130,6 +130,7 @@ impl Opts {
     fn apply(&mut self, kw: Option<&Bound<'_, PyDict>>) -> PyResult<()> {
         if let Some(kw) = kw {
             for (k, v) in kw.iter() {
+                // (abi3 for 3.9 has no borrowed str: one small copy per key)
                 self.set(&k.extract::<String>()?, &v)?;
             }
         }
@@ -159,11 +160,6 @@ impl Options {
         let mut opts = self.opts.clone();
         opts.apply(kw)?;
         Ok(Options { opts })
-    }
-
-    #[getter]
-    fn allow_redirects(&self) -> bool {
-        self.opts.allow_redirects
     }
 
     #[getter]
