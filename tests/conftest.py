@@ -27,18 +27,20 @@ def aiohttp() -> Any:
 
 
 @pytest.fixture
-async def serve() -> AsyncIterator[Callable[[web.Application], Awaitable[str]]]:
-    """Start an aiohttp.web app on 127.0.0.1:<free port>; returns its base URL."""
+async def serve() -> AsyncIterator[Callable[..., Awaitable[str]]]:
+    """Start an aiohttp.web app on 127.0.0.1:<free port>; returns its base URL
+    (https:// when an ``ssl_context`` is given: the server's TLS settings)."""
     runners: list[web.AppRunner] = []
 
-    async def start(app: web.Application) -> str:
+    async def start(app: web.Application, ssl_context: Any = None) -> str:
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
+        site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ssl_context)
         await site.start()
         runners.append(runner)
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        return f"http://127.0.0.1:{port}"
+        scheme = "http" if ssl_context is None else "https"
+        return f"{scheme}://127.0.0.1:{port}"
 
     yield start
     for r in runners:

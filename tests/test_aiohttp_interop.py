@@ -120,7 +120,7 @@ async def test_aiohttp_trace_config_gets_its_signals(aiohttp: Any, echo: str) ->
     assert seen == [("start", ("GET", echo + "/echo")), ("headers", True), ("end", 200)]
 
 
-async def test_aiohttp_fingerprint(aiohttp: Any) -> None:
+async def test_aiohttp_fingerprint(aiohttp: Any, serve: Any) -> None:
     ca = trustme.CA()
     cert = ca.issue_cert("127.0.0.1")
     server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -131,26 +131,18 @@ async def test_aiohttp_fingerprint(aiohttp: Any) -> None:
         return web.Response(text="ok")
 
     app.router.add_get("/", ok)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=server_ctx)
-    await site.start()
-    try:
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        url = f"https://127.0.0.1:{port}/"
-        der = ssl.PEM_cert_to_DER_cert(cert.cert_chain_pems[0].bytes().decode())
-        right = real_aiohttp.Fingerprint(hashlib.sha256(der).digest())
-        wrong = real_aiohttp.Fingerprint(hashlib.sha256(b"x").digest())
-        async with aiohttp.ClientSession() as s:
-            async with s.get(url, ssl=right) as resp:
-                assert await resp.text() == "ok"
-            with pytest.raises(aiohttp.ServerFingerprintMismatch):
-                await s.get(url, ssl=wrong)
-        conn = aiohttp.TCPConnector(ssl=right)
-        async with aiohttp.ClientSession(connector=conn) as s, s.get(url) as resp:
-            assert resp.status == 200
-    finally:
-        await runner.cleanup()
+    url = await serve(app, ssl_context=server_ctx) + "/"
+    der = ssl.PEM_cert_to_DER_cert(cert.cert_chain_pems[0].bytes().decode())
+    right = real_aiohttp.Fingerprint(hashlib.sha256(der).digest())
+    wrong = real_aiohttp.Fingerprint(hashlib.sha256(b"x").digest())
+    async with aiohttp.ClientSession() as s:
+        async with s.get(url, ssl=right) as resp:
+            assert await resp.text() == "ok"
+        with pytest.raises(aiohttp.ServerFingerprintMismatch):
+            await s.get(url, ssl=wrong)
+    conn = aiohttp.TCPConnector(ssl=right)
+    async with aiohttp.ClientSession(connector=conn) as s, s.get(url) as resp:
+        assert resp.status == 200
 
 
 def test_aioxide_does_not_import_aiohttp() -> None:

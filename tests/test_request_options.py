@@ -395,7 +395,7 @@ def ca() -> trustme.CA:
     return trustme.CA()
 
 
-async def test_server_hostname_is_sent_as_sni(aiohttp: Any, ca: trustme.CA) -> None:
+async def test_server_hostname_is_sent_as_sni(aiohttp: Any, ca: trustme.CA, serve: Any) -> None:
     names: list[str | None] = []
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert("sni.example").configure_cert(ctx)
@@ -406,19 +406,10 @@ async def test_server_hostname_is_sent_as_sni(aiohttp: Any, ca: trustme.CA) -> N
 
     app = web.Application()
     app.router.add_get("/", hello)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ctx)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        async with aiohttp.ClientSession() as s:
-            async with s.get(
-                f"https://127.0.0.1:{port}/", ssl=False, server_hostname="sni.example"
-            ) as resp:
-                assert await resp.text() == "hi"
-    finally:
-        await runner.cleanup()
+    base = await serve(app, ssl_context=ctx)
+    async with aiohttp.ClientSession() as s:
+        async with s.get(base + "/", ssl=False, server_hostname="sni.example") as resp:
+            assert await resp.text() == "hi"
     assert names == ["sni.example"]
 
 

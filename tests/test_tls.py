@@ -8,7 +8,7 @@ import ssl
 import sys
 import textwrap
 from asyncio.subprocess import PIPE
-from typing import Any, AsyncIterator
+from typing import Any
 
 import pytest
 import trustme
@@ -21,7 +21,7 @@ def ca() -> trustme.CA:
 
 
 @pytest.fixture
-async def https_base(ca: trustme.CA) -> AsyncIterator[str]:
+async def https_base(ca: trustme.CA, serve: Any) -> str:
     """An aiohttp.web HTTPS server whose certificate names 127.0.0.1 and localhost."""
     cert = ca.issue_cert("127.0.0.1", "localhost")
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -32,13 +32,7 @@ async def https_base(ca: trustme.CA) -> AsyncIterator[str]:
 
     app = web.Application()
     app.router.add_get("/", hello)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ctx)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield f"https://127.0.0.1:{port}"
-    await runner.cleanup()
+    return str(await serve(app, ssl_context=ctx))
 
 
 async def test_untrusted_certificate_is_rejected(aiohttp: Any, https_base: str) -> None:
@@ -95,9 +89,7 @@ async def _run_client(url: str, ca_file: str) -> tuple[int, str, str]:
     return proc.returncode, out.decode(), err.decode()
 
 
-async def test_trusted_through_system_store(
-    https_base: str, ca: trustme.CA, tmp_path: Any
-) -> None:
+async def test_trusted_through_system_store(https_base: str, ca: trustme.CA, tmp_path: Any) -> None:
     ca_file = str(tmp_path / "ca.pem")
     ca.cert_pem.write_to_path(ca_file)
     rc, out, err = await _run_client(https_base + "/", ca_file)
@@ -105,7 +97,7 @@ async def test_trusted_through_system_store(
     assert out.strip() == "OK 200 secure https"
 
 
-async def test_wrong_host_is_rejected(ca: trustme.CA, tmp_path: Any) -> None:
+async def test_wrong_host_is_rejected(ca: trustme.CA, tmp_path: Any, serve: Any) -> None:
     # A certificate for another name, served on 127.0.0.1.
     cert = ca.issue_cert("other.example")
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -116,16 +108,9 @@ async def test_wrong_host_is_rejected(ca: trustme.CA, tmp_path: Any) -> None:
         return web.Response(text="x")
 
     app.router.add_get("/", hello)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ctx)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        ca_file = str(tmp_path / "ca.pem")
-        ca.cert_pem.write_to_path(ca_file)
-        rc, out, err = await _run_client(f"https://127.0.0.1:{port}/", ca_file)
-        assert rc == 0, err
-        assert out.strip() == "CERT 127.0.0.1"
-    finally:
-        await runner.cleanup()
+    base = await serve(app, ssl_context=ctx)
+    ca_file = str(tmp_path / "ca.pem")
+    ca.cert_pem.write_to_path(ca_file)
+    rc, out, err = await _run_client(base + "/", ca_file)
+    assert rc == 0, err
+    assert out.strip() == "CERT 127.0.0.1"

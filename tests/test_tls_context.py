@@ -22,7 +22,7 @@ import sys
 import tempfile
 import textwrap
 from asyncio.subprocess import PIPE
-from typing import Any, AsyncIterator, Awaitable, Callable
+from typing import Any, Awaitable, Callable
 
 import pytest
 import trustme
@@ -42,13 +42,12 @@ def ca() -> trustme.CA:
 
 
 @pytest.fixture
-async def https(ca: trustme.CA) -> AsyncIterator[Start]:
+async def https(ca: trustme.CA, serve: Any) -> Start:
     """Start an HTTPS server answering "secure"; returns its base URL.
 
     ``cert``: a trustme LeafCert, or ``(cert_pem, key_pem)`` bytes;
     ``client_ca``: require a client certificate issued by this CA.
     """
-    runners: list[web.AppRunner] = []
 
     async def start(cert: Any = None, client_ca: trustme.CA | None = None) -> str:
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -69,17 +68,9 @@ async def https(ca: trustme.CA) -> AsyncIterator[Start]:
 
         app = web.Application()
         app.router.add_get("/", hello)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ctx)
-        await site.start()
-        runners.append(runner)
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        return f"https://127.0.0.1:{port}"
+        return str(await serve(app, ssl_context=ctx))
 
-    yield start
-    for r in runners:
-        await r.cleanup()
+    return start
 
 
 def trusting(ca: trustme.CA) -> ssl.SSLContext:

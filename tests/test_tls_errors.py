@@ -15,7 +15,7 @@ import os
 import re
 import ssl
 import tempfile
-from typing import Any, AsyncIterator, Awaitable, Callable
+from typing import Any, Awaitable, Callable
 
 import pytest
 import trustme
@@ -30,9 +30,8 @@ def ca() -> trustme.CA:
 
 
 @pytest.fixture
-async def https() -> AsyncIterator[Start]:
+async def https(serve: Any) -> Start:
     """Serve HTTPS with a PEM of key, certificate and chain; returns the port."""
-    runners: list[web.AppRunner] = []
 
     async def start(pem: bytes) -> int:
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -47,16 +46,10 @@ async def https() -> AsyncIterator[Start]:
 
         app = web.Application()
         app.router.add_get("/", hello)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ctx)
-        await site.start()
-        runners.append(runner)
-        return int(site._server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
+        base = await serve(app, ssl_context=ctx)
+        return int(base.rsplit(":", 1)[1])
 
-    yield start
-    for r in runners:
-        await r.cleanup()
+    return start
 
 
 def pem_of(leaf: trustme.LeafCert, *extra: bytes) -> bytes:

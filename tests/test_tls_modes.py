@@ -11,7 +11,7 @@ import datetime
 import hashlib
 import ssl
 import warnings
-from typing import Any, AsyncIterator, Awaitable, Callable
+from typing import Any, Awaitable, Callable
 
 import pytest
 import trustme
@@ -30,7 +30,7 @@ def ca() -> trustme.CA:
 
 
 @pytest.fixture
-async def https(ca: trustme.CA) -> AsyncIterator[Start]:
+async def https(ca: trustme.CA, serve: Any) -> Start:
     """Start an HTTPS server; returns its base URL.
 
     ``cert``: the server's trustme LeafCert (default: one for 127.0.0.1);
@@ -39,7 +39,6 @@ async def https(ca: trustme.CA) -> AsyncIterator[Start]:
     The app answers ``/`` with "secure" and ``/peer`` with the client's port,
     ``/cipher`` with the negotiated cipher name.
     """
-    runners: list[web.AppRunner] = []
 
     async def start(
         cert: trustme.LeafCert | None = None,
@@ -69,17 +68,9 @@ async def https(ca: trustme.CA) -> AsyncIterator[Start]:
         app.router.add_get("/", hello)
         app.router.add_get("/peer", peer)
         app.router.add_get("/cipher", cipher)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ctx)
-        await site.start()
-        runners.append(runner)
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        return f"https://127.0.0.1:{port}"
+        return str(await serve(app, ssl_context=ctx))
 
-    yield start
-    for r in runners:
-        await r.cleanup()
+    return start
 
 
 def trusting(ca: trustme.CA) -> ssl.SSLContext:
