@@ -12,8 +12,6 @@ OpenSSL cannot be read.  Each test also runs against aiohttp
 from __future__ import annotations
 
 import asyncio
-import datetime
-import ipaddress
 import os
 import shutil
 import ssl
@@ -27,6 +25,8 @@ from typing import Any, Awaitable, Callable
 import pytest
 import trustme
 from aiohttp import web
+
+from conftest import self_signed_cert
 
 Start = Callable[..., Awaitable[str]]
 TARGET = os.environ.get("AIOXIDE_TEST_TARGET", "aioxide")
@@ -257,35 +257,7 @@ async def test_client_cert_loaded_after_first_use(
 
 def self_signed_leaf() -> tuple[bytes, bytes]:
     """A self-signed certificate for 127.0.0.1 that is no CA: (cert, key) PEM."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "self-signed leaf")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=2))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    return cert.public_bytes(serialization.Encoding.PEM), key_pem
+    return self_signed_cert("self-signed leaf", basic_constraints=True)
 
 
 async def test_self_signed_leaf_as_its_own_anchor(

@@ -21,6 +21,8 @@ import pytest
 import trustme
 from aiohttp import web
 
+from conftest import self_signed_cert
+
 Start = Callable[[bytes], Awaitable[int]]
 
 
@@ -59,36 +61,8 @@ def pem_of(leaf: trustme.LeafCert, *extra: bytes) -> bytes:
 
 def self_signed() -> bytes:
     """A self-signed certificate for 127.0.0.1 (no CA), key first, PEM."""
-    import ipaddress
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "self")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=2))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .sign(key, hashes.SHA256())
-    )
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    return key_pem + cert.public_bytes(serialization.Encoding.PEM)
+    cert, key = self_signed_cert("self", basic_constraints=False)
+    return key + cert
 
 
 NOW = datetime.datetime.now(datetime.timezone.utc)
