@@ -430,11 +430,6 @@ async def test_repr_escapes_non_ascii_reason(server: Any, session: Any) -> None:
         assert repr(resp).split("\n")[0] == f"<ClientResponse({server.base}/h) [200 None]>"
 
 
-@pytest.mark.xfail(
-    TARGET == "aioxide",
-    reason="engine: a non-ASCII reason phrase comes back empty (crates/aioxide/src/run.rs)",
-    strict=False,
-)
 async def test_non_ascii_reason_phrase(raw_server: Any, session: Any) -> None:
     base = await raw_server(
         _raw_responder("HTTP/1.1 200 Très bien\r\nContent-Length: 0\r\n\r\n".encode())

@@ -148,14 +148,9 @@ async def test_readchunk_chunked(session: Any, chunked: str) -> None:
                 break
             chunks.append((data, end))
         assert b"".join(d for d, _ in chunks) == BODY
-        if TARGET == "aiohttp":
-            # aiohttp reports the end of every HTTP chunk.  aioxide differs: the
-            # engine does not report chunk boundaries, so end_of_http_chunk is
-            # always False there.
-            assert [d for d, e in chunks if e] != []
-            assert chunks[-1][1] is True
-        else:
-            assert all(end is False for _, end in chunks)
+        # The end of every HTTP chunk is reported, as aiohttp does.
+        assert [d for d, e in chunks if e] != []
+        assert chunks[-1][1] is True
         assert await resp.content.readchunk() == (b"", False)
 
 

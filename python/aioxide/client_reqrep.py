@@ -227,6 +227,7 @@ class ClientResponse:
             compressed, raw_length = self._decoded_body()
             loop, bridge = self._loop, self._bridge
             ready = self._ready_body
+            chunked = raw is not None and raw.chunked
             if ready is not None:
                 stream = StreamReader(
                     raw,
@@ -236,6 +237,7 @@ class ClientResponse:
                     limit=limit,
                     compressed=compressed,
                     raw_length=raw_length,
+                    chunked=chunked,
                 )
                 self._ready_body = None
             elif self._body is not None:
@@ -256,7 +258,13 @@ class ClientResponse:
                 stream = StreamReader(None, loop, bridge, body=b"", limit=limit)
             else:
                 stream = StreamReader(
-                    raw, loop, bridge, limit=limit, compressed=compressed, raw_length=raw_length
+                    raw,
+                    loop,
+                    bridge,
+                    limit=limit,
+                    compressed=compressed,
+                    raw_length=raw_length,
+                    chunked=chunked,
                 )
                 stream.on_eof(self._response_eof)
             if self._content_gone:

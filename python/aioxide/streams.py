@@ -16,8 +16,6 @@ A reader built without an engine response (``raw=None``) is fed with
 
 Differences from aiohttp (the engine does not report them):
 
-- HTTP chunk boundaries: ``readchunk()`` never reports the end of an HTTP
-  chunk (``end_of_http_chunk`` is always False) for engine responses.
 - ``total_raw_bytes`` of a compressed body comes from the engine's count of
   undecoded bytes; see :attr:`StreamReader.total_compressed_bytes`.
 """
@@ -188,12 +186,15 @@ class StreamReader:
         limit: int = DEFAULT_LIMIT,
         compressed: bool = False,
         raw_length: int | None = None,
+        chunked: bool = False,
     ) -> None:
         """``raw``: the engine response whose body this reads (None: fed by
         ``feed_data``); ``body``: the whole body, already read (the reader
         starts at EOF with it buffered); ``limit``: ``read_bufsize``;
         ``compressed``: the engine decodes a Content-Encoding;
-        ``raw_length``: the undecoded length when announced (Content-Length).
+        ``raw_length``: the undecoded length when announced (Content-Length);
+        ``chunked``: the body is chunked (the engine reports where each HTTP
+        chunk ended, for ``readchunk()``).
         """
         self._raw = raw
         self._bridge = bridge
@@ -222,6 +223,9 @@ class StreamReader:
                 self._buffer.append(body)
                 self._size = self.total_bytes = len(body)
             self._eof = True
+        if chunked and raw is not None:
+            self._http_chunk_splits = collections.deque()
+            self._note_chunk_ends()
 
     def __repr__(self) -> str:
         info = [self.__class__.__name__]
@@ -451,6 +455,8 @@ class StreamReader:
             self.feed_eof()
         else:
             self.feed_data(data)
+            if self._http_chunk_splits is not None:
+                self._note_chunk_ends()
 
     async def _read_rest(self) -> None:
         """Buffer the whole rest of the body in one engine call."""
@@ -466,6 +472,8 @@ class StreamReader:
             raise self._exception
         if rest:
             self.feed_data(rest)
+            if self._http_chunk_splits is not None:
+                self._note_chunk_ends()
         self.feed_eof()
 
     async def _engine_call(self, waiter: Any, start: Any, *args: Any) -> Any:
@@ -487,6 +495,13 @@ class StreamReader:
             raise
         finally:
             self._waiter = None
+
+    def _note_chunk_ends(self) -> None:
+        """Take the engine's HTTP chunk ends within what was fed (aiohttp's
+        ``end_http_chunk_receiving``, called as its parser meets them)."""
+        splits = self._http_chunk_splits
+        assert splits is not None
+        splits.extend(self._raw.chunk_ends(self.total_bytes))
 
     def _note_raw_bytes(self) -> None:
         """Keep the engine's count of bytes received (for total_raw_bytes)."""
@@ -590,9 +605,8 @@ class StreamReader:
         """Return ``(data, end_of_http_chunk)``.
 
         ``end_of_http_chunk`` tells whether ``data`` ends an HTTP chunk of a
-        chunked response.  aioxide: the engine does not report HTTP chunk
-        boundaries, so for a response it is always False; ``(b"", False)``
-        marks the end of the body, as in aiohttp.
+        chunked response (else it is False); ``(b"", False)`` marks the end
+        of the body, as in aiohttp.
         """
         while True:
             if self._exception is not None:

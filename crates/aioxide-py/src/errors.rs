@@ -105,7 +105,7 @@ pub fn request_info<'py>(py: Python<'py>, e: &Error) -> PyResult<Bound<'py, PyAn
         Some(r) => reqrep.getattr("_request_info")?.call1((
             r.method.clone(),
             r.url.clone(),
-            aioxide::policy::header_case::wire_pairs(&r.headers),
+            r.headers.text_pairs(),
         )),
         None => reqrep.getattr("_request_info")?.call1((
             "GET",

@@ -114,7 +114,7 @@ pub struct PyOnSend {
 }
 
 impl aioxide::client::OnSend for PyOnSend {
-    fn sending(&self, conn: aioxide::response::ConnInfo, headers: &http::HeaderMap) {
+    fn sending(&self, conn: aioxide::response::ConnInfo, headers: &aioxide::Fields) {
         use aioxide::connect::dns::DnsOutcome;
         let dns: u8 = match conn.dns {
             DnsOutcome::None => 0,
@@ -122,7 +122,7 @@ impl aioxide::client::OnSend for PyOnSend {
             DnsOutcome::CacheMiss => 2,
             DnsOutcome::Resolved => 3,
         };
-        let pairs = aioxide::policy::header_case::wire_pairs(headers);
+        let pairs = headers.text_pairs();
         let hook = self.hook.clone();
         self.loop_.call_soon(Box::new(move |py: Python<'_>| {
             hook.call1(py, ((conn.reused, conn.queued, dns), pairs))

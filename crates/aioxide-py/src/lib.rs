@@ -29,7 +29,28 @@ use response::{body_channel, to_response, BodyReader, BodyWriter, Head, Response
 /// A session's engine: the connection pool and its settings.
 #[pyclass(frozen, module = "aioxide._aioxide")]
 pub struct Session {
-    client: Client,
+    client: std::mem::ManuallyDrop<Client>,
+    /// The process's fork count when the session was made.
+    forks: u64,
+}
+
+impl Session {
+    /// Inherited through os.fork(): its sockets are registered with the
+    /// parent's event poller (one kernel object shared with the child), so
+    /// the child must never close them: that would unregister them for the
+    /// parent too.
+    fn forked(&self) -> bool {
+        self.forks != crate::runtime::fork_count()
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        if !self.forked() {
+            // SAFETY: dropped once, here; never used again.
+            unsafe { std::mem::ManuallyDrop::drop(&mut self.client) };
+        }
+    }
 }
 
 #[pymethods]
@@ -119,7 +140,8 @@ impl Session {
             cfg.user_agent = ua;
         }
         Ok(Session {
-            client: Client::new(cfg),
+            client: std::mem::ManuallyDrop::new(Client::new(cfg)),
+            forks: crate::runtime::fork_count(),
         })
     }
 
@@ -185,7 +207,10 @@ impl Session {
 
     /// Close idle connections; later requests fail.
     fn close(&self) {
-        self.client.close();
+        match self.forked() {
+            true => self.client.pool().close_leaking(),
+            false => self.client.close(),
+        }
     }
 
     #[getter]

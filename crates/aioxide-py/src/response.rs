@@ -12,7 +12,6 @@ use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 
 use crate::bridge::{Bridge, Deliver, Feed, FeedEnd, FeedState, Wait};
-use aioxide::policy::header_case::{wire_name, wire_pairs};
 
 use crate::errors;
 
@@ -46,16 +45,15 @@ impl Head {
     fn url(&self) -> &str {
         &self.head.url
     }
-    /// Headers as (name, value) pairs, names in Title-Case.
+    /// Headers as (name, value) pairs, names as the server sent them.
     fn headers<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let list = PyList::empty(py);
         for (k, v) in &self.head.headers {
-            let value = String::from_utf8_lossy(v.as_bytes());
             list.append(PyTuple::new(
                 py,
                 [
-                    PyString::new(py, &wire_name(k.as_str())),
-                    PyString::new(py, &value),
+                    PyString::new(py, &String::from_utf8_lossy(k)),
+                    PyString::new(py, &String::from_utf8_lossy(v)),
                 ],
             )?)?;
         }
@@ -67,15 +65,7 @@ impl Head {
             .head
             .headers
             .iter()
-            .map(|(k, v)| {
-                PyTuple::new(
-                    py,
-                    [
-                        PyBytes::new(py, wire_name(k.as_str()).as_bytes()),
-                        PyBytes::new(py, v.as_bytes()),
-                    ],
-                )
-            })
+            .map(|(k, v)| PyTuple::new(py, [PyBytes::new(py, k), PyBytes::new(py, v)]))
             .collect::<PyResult<_>>()?;
         PyTuple::new(py, items)
     }
@@ -88,7 +78,7 @@ impl Head {
         &self.head.request.url
     }
     fn request_headers(&self) -> Vec<(String, String)> {
-        wire_pairs(&self.head.request.headers)
+        self.head.request.headers.text_pairs()
     }
 }
 
@@ -101,8 +91,33 @@ struct BodyPipe {
     /// The body, until the first read hands it to its owner task.
     idle: Mutex<Option<ResponseBody>>,
     feed: Arc<BodyFeed>,
-    /// Bytes received from the wire (before decoding), kept by the owner.
-    raw: Arc<AtomicU64>,
+    /// What the owner reports of its reading.
+    raw: Arc<Progress>,
+}
+
+/// What the owner of a body reports as it reads: bytes received from the
+/// wire (before decoding), and where HTTP chunks ended (decoded offsets).
+#[derive(Default)]
+struct Progress {
+    bytes: AtomicU64,
+    chunk_ends: Mutex<std::collections::VecDeque<u64>>,
+}
+
+impl Progress {
+    fn new(body: &mut ResponseBody) -> Self {
+        let p = Progress::default();
+        p.note(body);
+        p
+    }
+
+    /// Take the body's counts.
+    fn note(&self, body: &mut ResponseBody) {
+        self.bytes.store(body.raw_bytes(), Ordering::Relaxed);
+        if body.has_chunk_ends() {
+            let mut ends = self.chunk_ends.lock().unwrap_or_else(|p| p.into_inner());
+            ends.extend(body.drain_chunk_ends());
+        }
+    }
 }
 
 impl Drop for BodyPipe {
@@ -122,12 +137,15 @@ pub struct Response {
     /// The whole body, when it was read before the response was handed back.
     #[pyo3(get)]
     body: Option<Py<PyBytes>>,
+    /// The body is chunked: `chunk_ends` tells where its chunks ended.
+    #[pyo3(get)]
+    chunked: bool,
     stream: BodyPipe,
 }
 
 /// The owner of a body: reads it while the consumer's demand is not met,
 /// until its end, an error, or the consumer closing the feed.
-async fn pump(mut body: ResponseBody, feed: Arc<BodyFeed>, raw: Arc<AtomicU64>) {
+async fn pump(mut body: ResponseBody, feed: Arc<BodyFeed>, raw: Arc<Progress>) {
     loop {
         let Some(room) = feed.wait_demand().await else {
             return;
@@ -158,17 +176,17 @@ fn push_bytes(feed: &BodyFeed, b: Bytes) -> bool {
 async fn pump_step(
     body: &mut ResponseBody,
     feed: &BodyFeed,
-    raw: &AtomicU64,
+    raw: &Progress,
     room: usize,
 ) -> Result<bool, aioxide::Error> {
     if !feed.wants_all() {
         let r = body.chunk(room).await;
-        raw.store(body.raw_bytes(), Ordering::Relaxed);
+        raw.note(body);
         return Ok(r?.map(|b| push_bytes(feed, b)).is_some());
     }
     loop {
         let r = body.next_piece().await;
-        raw.store(body.raw_bytes(), Ordering::Relaxed);
+        raw.note(body);
         let Some(b) = r? else {
             return Ok(false);
         };
@@ -320,8 +338,19 @@ impl Response {
         let s = &self.stream;
         match s.idle.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
             Some(b) => b.raw_bytes(),
-            None => s.raw.load(Ordering::Relaxed),
+            None => s.raw.bytes.load(Ordering::Relaxed),
         }
+    }
+
+    /// Where HTTP chunks ended, up to decoded offset `upto` (taken once).
+    fn chunk_ends(&self, upto: u64) -> Vec<u64> {
+        let s = &self.stream;
+        if let Some(b) = s.idle.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+            s.raw.note(b);
+        }
+        let mut ends = s.raw.chunk_ends.lock().unwrap_or_else(|p| p.into_inner());
+        let n = ends.iter().take_while(|&&e| e <= upto).count();
+        ends.drain(..n).collect()
     }
 
     /// Stop reading: an unfinished connection is closed, not reused.
@@ -335,7 +364,7 @@ impl Response {
 }
 
 pub(crate) fn to_response(py: Python<'_>, mut r: aioxide::Response) -> PyResult<Py<PyAny>> {
-    let raw = Arc::new(AtomicU64::new(r.body.raw_bytes()));
+    let raw = Arc::new(Progress::new(&mut r.body));
     let (body, stream) = if r.body.is_complete() {
         let data = r.body.take_buffered();
         let stream = BodyPipe {
@@ -352,6 +381,11 @@ pub(crate) fn to_response(py: Python<'_>, mut r: aioxide::Response) -> PyResult<
         };
         (None, stream)
     };
+    let chunked = r
+        .head
+        .headers
+        .get_all("transfer-encoding")
+        .any(|v| v.to_ascii_lowercase().windows(7).any(|w| w == b"chunked"));
     let head = Py::new(py, Head::from_engine(r.head))?;
     Ok(Py::new(
         py,
@@ -359,6 +393,7 @@ pub(crate) fn to_response(py: Python<'_>, mut r: aioxide::Response) -> PyResult<
             head,
             history: r.history,
             body,
+            chunked,
             stream,
         },
     )?

@@ -101,7 +101,7 @@ pub struct Request {
 /// Observes each request as it goes on a connection: how the connection
 /// was had and the headers sent (aiohttp's tracing signals come from this).
 pub trait OnSend: Send + Sync {
-    fn sending(&self, conn: crate::response::ConnInfo, headers: &http::HeaderMap);
+    fn sending(&self, conn: crate::response::ConnInfo, headers: &crate::fields::Fields);
 }
 
 impl Request {
@@ -186,7 +186,6 @@ impl Client {
     /// Must run inside a tokio runtime.
     pub async fn execute(&self, req: Request) -> Result<Response, Error> {
         // A request may allow more header fields than the connector does.
-        self.pool.raise_max_headers(req.head_limits.max_headers);
         // A request still waiting for its response when the client is closed
         // ends at once, as aiohttp's do when their connector closes.
         let closed = self.pool.closed();

@@ -1,17 +1,15 @@
 //! What a request gives back: the head, the history, and the body stream.
 
-use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
 use bytes::{Bytes, BytesMut};
-use http::HeaderMap;
-use http_body::Body as _;
-use hyper::body::Incoming;
 
 use crate::body::decode::Decoder;
 use crate::error::Error;
+use crate::fields::Fields;
+use crate::h1::Piece;
 use crate::policy::timeout::{self, Deadline, Timeouts};
-use crate::pool::{with_deadline, Lease};
+use crate::pool::{with_deadline, Lease, WireBody};
 
 pub use crate::request::RequestInfo;
 
@@ -32,7 +30,8 @@ pub struct ResponseHead {
     pub version: (u8, u8),
     /// The URL that answered (after redirects, for the final one).
     pub url: String,
-    pub headers: HeaderMap,
+    /// The fields as the server sent them (names in its case, in order).
+    pub headers: Fields,
     pub request: std::sync::Arc<RequestInfo>,
 }
 
@@ -48,7 +47,7 @@ pub struct Response {
 /// Reading it to the end hands the connection back to the pool; dropping it
 /// earlier closes the connection.
 pub struct ResponseBody {
-    incoming: Option<Incoming>,
+    incoming: Option<WireBody>,
     decoder: Option<Box<Decoder>>,
     lease: Option<Lease>,
     total: Option<Deadline>,
@@ -66,26 +65,23 @@ pub struct ResponseBody {
     no_reuse: bool,
     /// An error met while reading ahead, raised by the next read.
     pending: Option<Error>,
-}
-
-fn body_error(e: hyper::Error) -> Error {
-    if e.is_incomplete_message() {
-        Error::payload("Response payload is not completed")
-    } else {
-        Error::payload(format!("Response payload is not completed: {e}"))
-    }
+    /// Decoded byte offsets where HTTP chunks ended, not yet handed out
+    /// (counted from the start of the body; aiohttp's `readchunk()` flag).
+    chunk_ends: std::collections::VecDeque<u64>,
+    /// Decoded bytes received so far.
+    decoded: u64,
 }
 
 impl ResponseBody {
     pub(crate) fn new(
-        incoming: Incoming,
+        incoming: WireBody,
         decoder: Option<Box<Decoder>>,
         lease: Lease,
         total: Option<Deadline>,
         timeouts: Timeouts,
     ) -> Self {
-        let size_hint = incoming.size_hint().exact();
-        let done = incoming.is_end_stream() && decoder.is_none();
+        let size_hint = incoming.size_hint();
+        let done = incoming.is_end() && decoder.is_none();
         let mut b = ResponseBody {
             incoming: Some(incoming),
             decoder,
@@ -99,6 +95,8 @@ impl ResponseBody {
             size_hint,
             no_reuse: false,
             pending: None,
+            chunk_ends: Default::default(),
+            decoded: 0,
         };
         if done {
             b.finish_ok();
@@ -121,6 +119,8 @@ impl ResponseBody {
             size_hint: Some(data.len() as u64),
             no_reuse: true,
             pending: None,
+            chunk_ends: Default::default(),
+            decoded: data.len() as u64,
         }
     }
 
@@ -151,10 +151,10 @@ impl ResponseBody {
 
     fn finish_ok(&mut self) {
         self.done = true;
-        self.incoming = None;
+        let wire = self.incoming.take();
         if let Some(lease) = self.lease.take() {
             if !self.no_reuse {
-                lease.release();
+                lease.release(wire.and_then(WireBody::into_conn));
             }
         }
     }
@@ -188,11 +188,8 @@ impl ResponseBody {
         self.front = None;
     }
 
-    /// Handle one frame result; returns false at the end of the body.
-    fn on_frame(
-        &mut self,
-        frame: Option<Result<hyper::body::Frame<Bytes>, hyper::Error>>,
-    ) -> Result<bool, Error> {
+    /// Handle one piece; returns false at the end of the body.
+    fn on_frame(&mut self, frame: Option<Result<Piece, Error>>) -> Result<bool, Error> {
         match frame {
             None => {
                 if let Some(d) = self.decoder.as_mut() {
@@ -204,17 +201,26 @@ impl ResponseBody {
                 self.finish_ok();
                 Ok(false)
             }
-            Some(Err(e)) => Err(self.fail(body_error(e))),
-            Some(Ok(frame)) => {
-                if let Ok(data) = frame.into_data() {
-                    self.raw_bytes += data.len() as u64;
-                    match self.decoder.as_mut() {
-                        None => self.keep(data),
-                        Some(d) => match d.feed(&data) {
-                            Ok(out) => self.ready.extend_from_slice(&out),
-                            Err(e) => return Err(self.fail(e)),
-                        },
+            Some(Err(e)) => Err(self.fail(e)),
+            Some(Ok(Piece { data, chunk_end })) => {
+                self.raw_bytes += data.len() as u64;
+                match self.decoder.as_mut() {
+                    None => {
+                        self.decoded += data.len() as u64;
+                        self.keep(data);
                     }
+                    Some(d) => match d.feed(&data) {
+                        Ok(out) => {
+                            self.decoded += out.len() as u64;
+                            self.ready.extend_from_slice(&out);
+                        }
+                        Err(e) => return Err(self.fail(e)),
+                    },
+                }
+                // As aiohttp: a chunk end is marked once, where decoded
+                // data ends (not again when a chunk decoded to nothing).
+                if chunk_end && self.chunk_ends.back() != Some(&self.decoded) && self.decoded > 0 {
+                    self.chunk_ends.push_back(self.decoded);
                 }
                 Ok(true)
             }
@@ -222,10 +228,10 @@ impl ResponseBody {
     }
 
     /// Poll for a frame without waiting; `None` when none is ready.
-    fn try_frame(&mut self) -> Option<Option<Result<hyper::body::Frame<Bytes>, hyper::Error>>> {
+    fn try_frame(&mut self) -> Option<Option<Result<Piece, Error>>> {
         let incoming = self.incoming.as_mut()?;
         let mut cx = Context::from_waker(Waker::noop());
-        match Pin::new(incoming).poll_frame(&mut cx) {
+        match incoming.poll_piece(&mut cx) {
             Poll::Ready(f) => Some(f),
             Poll::Pending => None,
         }
@@ -242,7 +248,7 @@ impl ResponseBody {
         let Some(incoming) = self.incoming.as_mut() else {
             return Ok(false);
         };
-        let frame = std::future::poll_fn(|cx| Pin::new(&mut *incoming).poll_frame(cx));
+        let frame = std::future::poll_fn(|cx| incoming.poll_piece(cx));
         match with_deadline(deadline, frame).await {
             Ok(f) => self.on_frame(f),
             Err(e) => Err(self.fail(e)),
@@ -372,7 +378,7 @@ impl ResponseBody {
             let Some(incoming) = self.incoming.as_mut() else {
                 return;
             };
-            let frame = std::future::poll_fn(|cx| Pin::new(&mut *incoming).poll_frame(cx));
+            let frame = std::future::poll_fn(|cx| incoming.poll_piece(cx));
             match tokio::time::timeout_at(until, frame).await {
                 Ok(f) => {
                     if let Err(e) = self.on_frame(f) {
@@ -383,6 +389,17 @@ impl ResponseBody {
                 Err(_) => return,
             }
         }
+    }
+
+    /// Whether chunk ends wait to be taken.
+    pub fn has_chunk_ends(&self) -> bool {
+        !self.chunk_ends.is_empty()
+    }
+
+    /// Where HTTP chunks of a chunked body ended so far, as offsets into
+    /// the decoded body (each taken once): aiohttp's `readchunk()` flag.
+    pub fn drain_chunk_ends(&mut self) -> impl Iterator<Item = u64> + '_ {
+        self.chunk_ends.drain(..)
     }
 
     /// Decoded bytes buffered and not handed out.

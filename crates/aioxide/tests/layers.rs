@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 use aioxide::body::request::RequestBody;
 use aioxide::connect::tls::{self, TlsMode};
 use aioxide::connect::{Alpn, Stream, Tunnel};
-use aioxide::pool::{Conn, Key, Pool, PoolConfig};
+use aioxide::pool::{Answer, Conn, Key, Outgoing, Pool, PoolConfig};
 use aioxide::ErrorKind;
+use aioxide::Fields;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::ServerConfig;
@@ -165,16 +166,14 @@ async fn upgraded_stream_keeps_its_slot() {
     });
     let key = key(port);
     let mut lease = pool.acquire(&key, None, |_| None, false).await.unwrap();
-    let req = http::Request::builder()
-        .uri("/chat")
-        .header("host", format!("127.0.0.1:{port}"))
-        .header("connection", "Upgrade")
-        .header("upgrade", "echo")
-        .body(RequestBody::empty())
-        .unwrap();
-    let resp = lease.send(req).await.unwrap();
-    assert_eq!(resp.status(), 101);
-    let mut up = lease.upgrade(resp).await.unwrap();
+    let mut fields = Fields::default();
+    fields.push("Host", format!("127.0.0.1:{port}"));
+    fields.push("Connection", "Upgrade");
+    fields.push("Upgrade", "echo");
+    let resp = lease.send(outgoing("/chat", &fields)).await.unwrap();
+    assert_eq!(resp.status, 101);
+    assert!(resp.upgrade);
+    let mut up = lease.upgrade(resp).unwrap();
     up.write_all(b"hello").await.unwrap();
     up.flush().await.unwrap();
     let mut buf = [0u8; 5];
@@ -217,11 +216,26 @@ async fn serve_h2() -> (u16, Arc<AtomicUsize>) {
     (port, conns)
 }
 
-fn get(port: u16, path: &str) -> http::Request<RequestBody> {
-    http::Request::builder()
-        .uri(format!("http://127.0.0.1:{port}{path}"))
-        .body(RequestBody::empty())
-        .unwrap()
+fn outgoing<'a>(target: &'a str, fields: &'a Fields) -> Outgoing<'a> {
+    Outgoing {
+        method: "GET",
+        target,
+        http10: false,
+        fields,
+        body: RequestBody::empty(),
+        chunked: false,
+        expect: false,
+        limits: aioxide::HeadLimits::default(),
+    }
+}
+
+/// The piece bodies of an answer, concatenated.
+async fn body_of(mut resp: Answer) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(p) = std::future::poll_fn(|cx| resp.body.poll_piece(cx)).await {
+        out.extend_from_slice(&p.unwrap().data);
+    }
+    out
 }
 
 /// An HTTP/2 key: leases share one connection, with requests in flight on
@@ -240,14 +254,15 @@ async fn h2_leases_share_one_connection() {
         !a.reused && b.reused,
         "the second lease goes on the first's connection"
     );
-    let (ra, rb) = tokio::join!(a.send(get(port, "/a")), b.send(get(port, "/b")));
+    let (ta, tb) = (
+        format!("http://127.0.0.1:{port}/a"),
+        format!("http://127.0.0.1:{port}/b"),
+    );
+    let none = Fields::default();
+    let (ra, rb) = tokio::join!(a.send(outgoing(&ta, &none)), b.send(outgoing(&tb, &none)));
     for resp in [ra.unwrap(), rb.unwrap()] {
-        assert_eq!(resp.version(), http::Version::HTTP_2);
-        let body = http_body_util::BodyExt::collect(resp.into_body())
-            .await
-            .unwrap()
-            .to_bytes();
-        assert_eq!(&body[..], b"h2 ok");
+        assert_eq!(resp.version, (2, 0));
+        assert_eq!(&body_of(resp).await[..], b"h2 ok");
     }
     assert_eq!(conns.load(Ordering::SeqCst), 1);
     assert!(matches!(a.conn(), Some(Conn::Shared(_))));

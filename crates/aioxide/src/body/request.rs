@@ -1,13 +1,12 @@
 //! Request bodies: bytes at hand, or a stream fed from elsewhere (a file or
 //! an async generator on the Python side) through a bounded channel.
 
-use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http_body::{Frame, SizeHint};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
 use crate::body::encode::Encoder;
 
@@ -97,22 +96,11 @@ pub fn body_channel(capacity: usize, length: Option<u64>) -> (mpsc::Sender<BodyI
     )
 }
 
-/// A body held back until the server answers `100 Continue` (or a timer
-/// runs out, for servers that ignore `Expect`).
-#[derive(Debug)]
-pub struct Gate {
-    pub open: oneshot::Receiver<()>,
-    pub timer: Pin<Box<tokio::time::Sleep>>,
-    pub inner: RequestBody,
-    pub opened: bool,
-}
-
-/// What hyper sends.
+/// A request body: bytes at hand or a stream.
 #[derive(Debug)]
 pub enum RequestBody {
     Full(Option<Bytes>),
     Stream(BodyStream),
-    Gated(Box<Gate>),
 }
 
 impl RequestBody {
@@ -146,16 +134,6 @@ impl http_body::Body for RequestBody {
                 Poll::Ready(Some(Ok(b))) => Poll::Ready(Some(Ok(Frame::data(b)))),
                 Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e))),
             },
-            RequestBody::Gated(g) => {
-                if !g.opened {
-                    let answered = Pin::new(&mut g.open).poll(cx).is_ready();
-                    if !answered && g.timer.as_mut().poll(cx).is_pending() {
-                        return Poll::Pending;
-                    }
-                    g.opened = true;
-                }
-                Pin::new(&mut g.inner).poll_frame(cx)
-            }
         }
     }
 
@@ -164,13 +142,11 @@ impl http_body::Body for RequestBody {
             RequestBody::Full(None) => true,
             RequestBody::Full(Some(b)) => b.is_empty(),
             RequestBody::Stream(_) => false,
-            RequestBody::Gated(g) => g.inner.is_end_stream(),
         }
     }
 
     fn size_hint(&self) -> SizeHint {
         match self {
-            RequestBody::Gated(g) => g.inner.size_hint(),
             RequestBody::Full(b) => SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64)),
             RequestBody::Stream(s) => match s.length {
                 Some(n) => SizeHint::with_exact(n),
@@ -229,32 +205,5 @@ mod tests {
             .read_to_end(&mut back)
             .unwrap();
         assert_eq!(back, b"abcdef");
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn gate_opens_on_continue_or_timer() {
-        let (tx, open) = oneshot::channel();
-        let b = RequestBody::Gated(Box::new(Gate {
-            open,
-            timer: Box::pin(tokio::time::sleep(std::time::Duration::from_secs(3600))),
-            inner: RequestBody::Full(Some(Bytes::from_static(b"x"))),
-            opened: false,
-        }));
-        assert_eq!(b.size_hint().exact(), Some(1));
-        let t = tokio::spawn(async move { b.collect().await.unwrap().to_bytes() });
-        tokio::task::yield_now().await;
-        assert!(!t.is_finished());
-        tx.send(()).unwrap();
-        assert_eq!(&t.await.unwrap()[..], b"x");
-
-        let (_tx, open) = oneshot::channel::<()>();
-        let b = RequestBody::Gated(Box::new(Gate {
-            open,
-            timer: Box::pin(tokio::time::sleep(std::time::Duration::from_secs(1))),
-            inner: RequestBody::Full(Some(Bytes::from_static(b"y"))),
-            opened: false,
-        }));
-        // Paused time: the timer fires when everything else is idle.
-        assert_eq!(&b.collect().await.unwrap().to_bytes()[..], b"y");
     }
 }

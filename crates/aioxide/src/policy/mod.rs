@@ -3,6 +3,5 @@
 pub mod auth;
 pub mod decompress;
 pub mod framing;
-pub mod header_case;
 pub mod redirect;
 pub mod timeout;

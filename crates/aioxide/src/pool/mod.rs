@@ -8,12 +8,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use hyper::client::conn::{http1, http2};
+use hyper::client::conn::http2;
 use hyper_util::rt::TokioIo;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::connect::{self, Target};
 use crate::error::{Error, ErrorKind};
+use crate::h1;
 use crate::policy::timeout::Deadline;
 
 /// The request body type the connections carry.
@@ -67,12 +68,110 @@ impl Default for PoolConfig {
     }
 }
 
-/// A response head as the connections return it.
-pub type Answer = http::Response<hyper::body::Incoming>;
+/// A request as a connection sends it.
+pub struct Outgoing<'a> {
+    pub method: &'a str,
+    /// The request target (origin-form, or absolute-form through a proxy).
+    pub target: &'a str,
+    pub http10: bool,
+    /// Every header field, names as they go on the wire.
+    pub fields: &'a crate::fields::Fields,
+    pub body: ReqBody,
+    /// The body goes `chunked`.
+    pub chunked: bool,
+    /// The body waits for `100 Continue`.
+    pub expect: bool,
+    /// Limits on the response head.
+    pub limits: crate::policy::framing::HeadLimits,
+}
+
+/// A final response head as a connection returns it, its body still on
+/// the connection.
+pub struct Answer {
+    pub status: u16,
+    /// The reason phrase as sent (HTTP/1.1; empty for HTTP/2).
+    pub reason: bytes::Bytes,
+    pub version: (u8, u8),
+    pub fields: crate::fields::Fields,
+    pub body: WireBody,
+    /// `101 Switching Protocols`: see [`Lease::upgrade`].
+    pub upgrade: bool,
+}
+
+/// A response body as it comes off a connection.
+pub enum WireBody {
+    H1(h1::Reader),
+    H2(hyper::body::Incoming),
+}
+
+impl WireBody {
+    /// The next piece; `None` at the end.
+    pub fn poll_piece(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<h1::Piece, Error>>> {
+        use http_body::Body as _;
+        match self {
+            WireBody::H1(r) => r.poll_piece(cx),
+            WireBody::H2(b) => loop {
+                let frame = match std::task::ready!(std::pin::Pin::new(&mut *b).poll_frame(cx)) {
+                    None => return std::task::Poll::Ready(None),
+                    Some(Err(e)) => return std::task::Poll::Ready(Some(Err(h2_body_error(e)))),
+                    Some(Ok(f)) => f,
+                };
+                if let Ok(data) = frame.into_data() {
+                    let piece = h1::Piece {
+                        data,
+                        chunk_end: false,
+                    };
+                    return std::task::Poll::Ready(Some(Ok(piece)));
+                }
+            },
+        }
+    }
+
+    /// The announced body length, when known.
+    pub fn size_hint(&self) -> Option<u64> {
+        use http_body::Body as _;
+        match self {
+            WireBody::H1(r) => r.size_hint(),
+            WireBody::H2(b) => b.size_hint().exact(),
+        }
+    }
+
+    /// Nothing more will come.
+    pub fn is_end(&self) -> bool {
+        use http_body::Body as _;
+        match self {
+            WireBody::H1(r) => r.is_done(),
+            WireBody::H2(b) => b.is_end_stream(),
+        }
+    }
+
+    /// The HTTP/1.1 connection, when the body ended cleanly and it may
+    /// serve again.
+    pub fn into_conn(self) -> Option<h1::Conn> {
+        match self {
+            WireBody::H1(r) => r.into_conn(),
+            WireBody::H2(_) => None,
+        }
+    }
+}
+
+fn h2_body_error(e: hyper::Error) -> Error {
+    if e.is_incomplete_message() {
+        return Error::payload("Response payload is not completed");
+    }
+    Error::payload(format!("Response payload is not completed: {e}")).with_source(e)
+}
 
 /// A request in flight on a shared connection.
-pub type SharedSending =
-    std::pin::Pin<Box<dyn std::future::Future<Output = hyper::Result<Answer>> + Send>>;
+pub type SharedSending = std::pin::Pin<
+    Box<
+        dyn std::future::Future<Output = hyper::Result<http::Response<hyper::body::Incoming>>>
+            + Send,
+    >,
+>;
 
 /// The sending side of a connection many requests use at once (HTTP/2):
 /// sending takes `&self` (hyper's `http2::SendRequest`: clone it, send on
@@ -104,12 +203,6 @@ impl Drop for Driver {
     }
 }
 
-/// An HTTP/1.1 connection: one request at a time, leased exclusively.
-pub struct H1 {
-    pub sender: http1::SendRequest<ReqBody>,
-    _driver: Driver,
-}
-
 /// A shared connection (HTTP/2): its leases hold it together; the pool
 /// keeps it while it is open.
 pub struct Shared {
@@ -129,22 +222,12 @@ impl Shared {
 
 /// A connection: exclusive (HTTP/1.1) or shared (HTTP/2).
 pub enum Conn {
-    H1(H1),
+    H1(h1::Conn),
     Shared(Arc<Shared>),
 }
 
-impl Conn {
-    /// The connection is gone: no request can go on it any more.
-    pub fn is_closed(&self) -> bool {
-        match self {
-            Conn::H1(c) => c.sender.is_closed(),
-            Conn::Shared(c) => c.sender.is_closed(),
-        }
-    }
-}
-
 struct Idle {
-    conn: H1,
+    conn: h1::Conn,
     since: Instant,
 }
 
@@ -161,10 +244,6 @@ struct Inner {
 
 pub struct Pool {
     cfg: PoolConfig,
-    /// The parser's header count limit for new connections: the largest
-    /// max_headers any session or request asked for (each response is then
-    /// checked against its own request's limit).
-    max_headers: std::sync::atomic::AtomicUsize,
     /// TCPConnector's DNS cache.
     pub dns: connect::dns::DnsCache,
     total: Option<Arc<Semaphore>>,
@@ -194,50 +273,124 @@ impl Lease {
         self.conn.as_mut()
     }
 
-    /// Send one request on the leased connection.
-    pub async fn send(&mut self, req: http::Request<ReqBody>) -> Result<Answer, Error> {
-        let sent = match &mut self.conn {
-            Some(Conn::H1(c)) => c.sender.send_request(req).await,
-            Some(Conn::Shared(c)) => c.sender.send(req).await,
-            None => {
-                return Err(Error::new(
-                    ErrorKind::ServerDisconnected,
-                    "Server disconnected",
-                ))
+    /// Send one request on the leased connection.  An HTTP/1.1
+    /// connection travels with the answer's body ([`WireBody`]) and comes
+    /// back through [`Lease::release`].
+    pub async fn send(&mut self, req: Outgoing<'_>) -> Result<Answer, Error> {
+        match self.conn.take() {
+            Some(Conn::H1(c)) => send_h1(c, req).await,
+            Some(Conn::Shared(c)) => {
+                let sent = c.sender.send(h2_request(req)?);
+                self.conn = Some(Conn::Shared(c));
+                let resp = sent.await.map_err(exchange_error)?;
+                Ok(h2_answer(resp))
             }
-        };
-        sent.map_err(exchange_error)
+            None => Err(Error::new(
+                ErrorKind::ServerDisconnected,
+                "Server disconnected",
+            )),
+        }
     }
 
-    /// The response was read to its end: the connection may serve again.
-    pub fn release(mut self) {
-        match self.conn.take() {
-            Some(Conn::H1(conn)) => self.pool.put_back(&self.key, conn),
-            // The pool keeps shared connections in `shared` already.
-            Some(Conn::Shared(_)) | None => {}
+    /// The response was read to its end: its connection (HTTP/1.1, when it
+    /// may serve again) goes back to the pool.
+    pub fn release(mut self, conn: Option<h1::Conn>) {
+        if let Some(conn) = conn {
+            self.pool.put_back(&self.key, conn);
         }
+        self.conn = None;
     }
 
     /// A `101 Switching Protocols` answer to a request sent on this lease:
     /// the connection becomes a byte stream that keeps this lease's slots
     /// (limit / limit_per_host) until it is dropped; it never goes back
     /// to the pool.
-    pub async fn upgrade(self, resp: Answer) -> Result<Upgraded, Error> {
-        let io = hyper::upgrade::on(resp).await.map_err(|e| {
-            Error::new(ErrorKind::Io, format!("Cannot upgrade the connection: {e}")).with_source(e)
-        })?;
+    pub fn upgrade(self, answer: Answer) -> Result<Upgraded, Error> {
+        let conn = match answer.body {
+            WireBody::H1(r) if answer.upgrade => r.take_conn(),
+            _ => None,
+        };
+        let Some(conn) = conn else {
+            return Err(Error::new(
+                ErrorKind::Io,
+                "Cannot upgrade the connection: no 101 answer on HTTP/1.1",
+            ));
+        };
+        let (io, read) = conn.into_parts();
         Ok(Upgraded {
-            io: TokioIo::new(io),
+            io,
+            read: read.freeze(),
             _lease: self,
         })
+    }
+}
+
+/// Send on an HTTP/1.1 connection.
+async fn send_h1(conn: h1::Conn, req: Outgoing<'_>) -> Result<Answer, Error> {
+    let l = req.limits;
+    let ex = h1::Exchange {
+        head: h1::RequestHead {
+            method: req.method,
+            target: req.target,
+            http10: req.http10,
+            fields: req.fields,
+        },
+        body: req.body,
+        chunked: req.chunked,
+        expect: req.expect,
+        max_fields: l.max_headers,
+        max_head: l.max_line_size + l.max_headers.saturating_mul(l.max_field_size + 4) + 1024,
+        method_is_head: req.method == "HEAD",
+    };
+    let a = conn.exchange(ex).await.map_err(|(e, _)| e)?;
+    Ok(Answer {
+        status: a.head.status,
+        reason: a.head.reason,
+        version: (1, a.head.minor),
+        fields: a.head.fields,
+        body: WireBody::H1(a.reader),
+        upgrade: a.upgrade,
+    })
+}
+
+/// The request as hyper's HTTP/2 client takes it.
+fn h2_request(req: Outgoing<'_>) -> Result<http::Request<ReqBody>, Error> {
+    let bad = |m: String| Error::new(ErrorKind::InvalidArgument, m);
+    let mut r = http::Request::new(req.body);
+    *r.method_mut() =
+        http::Method::from_bytes(req.method.as_bytes()).map_err(|e| bad(e.to_string()))?;
+    *r.uri_mut() = http::Uri::try_from(req.target).map_err(|e| bad(e.to_string()))?;
+    *r.headers_mut() = req.fields.to_header_map().map_err(bad)?;
+    Ok(r)
+}
+
+fn h2_answer(resp: http::Response<hyper::body::Incoming>) -> Answer {
+    let (parts, body) = resp.into_parts();
+    Answer {
+        status: parts.status.as_u16(),
+        reason: bytes::Bytes::new(),
+        version: (2, 0),
+        fields: crate::fields::Fields::from_header_map(&parts.headers),
+        body: WireBody::H2(body),
+        upgrade: false,
     }
 }
 
 /// A connection switched to another protocol (HTTP 101, e.g. WebSocket):
 /// an owned byte stream holding its pool slots until dropped.
 pub struct Upgraded {
-    io: TokioIo<hyper::upgrade::Upgraded>,
+    io: connect::Stream,
+    /// Bytes that arrived past the 101 head, read first.
+    read: bytes::Bytes,
     _lease: Lease,
+}
+
+impl Upgraded {
+    /// The stream and the bytes already read from it (for a codec that
+    /// keeps its own buffer).
+    pub fn into_parts(self) -> (connect::Stream, bytes::Bytes, Lease) {
+        (self.io, self.read, self._lease)
+    }
 }
 
 impl tokio::io::AsyncRead for Upgraded {
@@ -246,7 +399,13 @@ impl tokio::io::AsyncRead for Upgraded {
         cx: &mut std::task::Context<'_>,
         buf: &mut tokio::io::ReadBuf<'_>,
     ) -> std::task::Poll<std::io::Result<()>> {
-        std::pin::Pin::new(&mut self.get_mut().io).poll_read(cx, buf)
+        let me = self.get_mut();
+        if !me.read.is_empty() {
+            let n = me.read.len().min(buf.remaining());
+            buf.put_slice(&me.read.split_to(n));
+            return std::task::Poll::Ready(Ok(()));
+        }
+        std::pin::Pin::new(&mut me.io).poll_read(cx, buf)
     }
 }
 
@@ -301,7 +460,6 @@ impl Pool {
     pub fn new(cfg: PoolConfig) -> Arc<Self> {
         let total = (cfg.limit > 0).then(|| Arc::new(Semaphore::new(cfg.limit)));
         Arc::new(Pool {
-            max_headers: std::sync::atomic::AtomicUsize::new(cfg.max_headers),
             dns: connect::dns::DnsCache::default(),
             cfg,
             total,
@@ -323,12 +481,6 @@ impl Pool {
         &self.cfg
     }
 
-    /// Let new connections parse heads of up to `n` header fields.
-    pub fn raise_max_headers(&self, n: usize) {
-        self.max_headers
-            .fetch_max(n, std::sync::atomic::Ordering::Relaxed);
-    }
-
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -343,6 +495,18 @@ impl Pool {
         self.closed_tx.send_replace(true);
     }
 
+    /// Close without closing the idle connections' sockets: leaked, for a
+    /// process forked from the one that opened them (dropping them would
+    /// unregister them from the event poller the parent still uses).
+    pub fn close_leaking(&self) {
+        let mut inner = self.lock();
+        inner.closed = true;
+        std::mem::forget(std::mem::take(&mut inner.idle));
+        std::mem::forget(std::mem::take(&mut inner.shared));
+        drop(inner);
+        self.closed_tx.send_replace(true);
+    }
+
     pub fn is_closed(&self) -> bool {
         self.lock().closed
     }
@@ -352,8 +516,8 @@ impl Pool {
         self.lock().idle.values().map(Vec::len).sum()
     }
 
-    fn put_back(self: &Arc<Self>, key: &Key, conn: H1) {
-        if self.cfg.force_close || conn.sender.is_closed() {
+    fn put_back(self: &Arc<Self>, key: &Key, conn: h1::Conn) {
+        if self.cfg.force_close {
             return;
         }
         let mut inner = self.lock();
@@ -380,8 +544,8 @@ impl Pool {
         let now = Instant::now();
         let mut next: Option<Instant> = None;
         inner.idle.retain(|_, list| {
-            list.retain(|idle| {
-                let alive = now.duration_since(idle.since) < ka && !idle.conn.sender.is_closed();
+            list.retain_mut(|idle| {
+                let alive = now.duration_since(idle.since) < ka && idle.conn.is_open();
                 if alive {
                     let at = idle.since + ka;
                     next = Some(next.map_or(at, |n| n.min(at)));
@@ -396,15 +560,15 @@ impl Pool {
         next
     }
 
-    fn take_idle(&self, key: &Key) -> Option<H1> {
+    fn take_idle(&self, key: &Key) -> Option<h1::Conn> {
         let mut inner = self.lock();
         let list = inner.idle.get_mut(key)?;
-        while let Some(idle) = list.pop() {
+        while let Some(mut idle) = list.pop() {
             let expired = self
                 .cfg
                 .keepalive
                 .is_some_and(|ka| idle.since.elapsed() >= ka);
-            if !expired && !idle.conn.sender.is_closed() {
+            if !expired && idle.conn.is_open() {
                 return Some(idle.conn);
             }
         }
@@ -426,7 +590,7 @@ impl Pool {
         }
         let mut lease = self.slots(key, acquire).await?;
         if !fresh {
-            if let Some(conn) = self.reuse(key, acquire).await {
+            if let Some(conn) = self.reuse(key) {
                 lease.conn = Some(conn);
                 lease.reused = true;
                 return Ok(lease);
@@ -471,22 +635,14 @@ impl Pool {
     }
 
     /// An open shared connection for `key`, or an idle one that is ready.
-    async fn reuse(&self, key: &Key, acquire: Option<Deadline>) -> Option<Conn> {
+    fn reuse(&self, key: &Key) -> Option<Conn> {
         if let Some(shared) = self.shared_for(key) {
             return Some(Conn::Shared(shared));
         }
         if self.cfg.force_close {
             return None;
         }
-        while let Some(mut conn) = self.take_idle(key) {
-            // Usually ready at once; an error means the peer closed it.
-            if conn.sender.is_ready()
-                || matches!(until(acquire, conn.sender.ready()).await, Ok(Ok(())))
-            {
-                return Some(Conn::H1(conn));
-            }
-        }
-        None
+        self.take_idle(key).map(Conn::H1)
     }
 
     /// The first open shared connection for `key` (closed ones are dropped).
@@ -529,7 +685,7 @@ impl Pool {
             self.adopt_shared(key, shared.clone());
             return Ok((Conn::Shared(shared), dns));
         }
-        Ok((Conn::H1(self.handshake_h1(key, stream).await?), dns))
+        Ok((Conn::H1(h1::Conn::new(stream)), dns))
     }
 
     /// The HTTP/2 handshake: one shared connection for every lease of `key`.
@@ -548,37 +704,9 @@ impl Pool {
         .abort_handle();
         Ok(Shared::new(Box::new(sender), Some(task)))
     }
-
-    /// The HTTP/1.1 handshake; the connection is driven with upgrades on,
-    /// so that a `101` answer can hand its socket over ([`Lease::upgrade`]).
-    async fn handshake_h1(&self, key: &Key, stream: connect::Stream) -> Result<H1, Error> {
-        let mut b = http1::Builder::new();
-        b.title_case_headers(true)
-            .max_buf_size(self.cfg.max_head_size.max(8192))
-            .max_headers(
-                self.max_headers
-                    .load(std::sync::atomic::Ordering::Relaxed)
-                    .saturating_add(64),
-            )
-            .allow_obsolete_multiline_headers_in_responses(true)
-            .allow_spaces_after_header_name_in_responses(true);
-        let (sender, conn) = b.handshake(TokioIo::new(stream)).await.map_err(|e| {
-            Error::new(ErrorKind::Io, format!("HTTP handshake failed: {e}"))
-                .with_addr(&key.host, key.port, key.tls.is_some())
-                .with_source(e)
-        })?;
-        let task = tokio::spawn(async move {
-            let _ = conn.with_upgrades().await;
-        })
-        .abort_handle();
-        Ok(H1 {
-            sender,
-            _driver: Driver(task),
-        })
-    }
 }
 
-/// The engine's error for a failed exchange, keeping hyper's as its source.
+/// The engine's error for a failed HTTP/2 exchange, keeping hyper's as its source.
 fn exchange_error(e: hyper::Error) -> Error {
     let err = if e.is_parse() || e.is_parse_status() {
         Error::new(ErrorKind::BadResponse, format!("Invalid response: {e}"))
@@ -748,7 +876,7 @@ mod tests {
             .err()
             .unwrap();
         assert_eq!(err.kind, ErrorKind::ConnectTimeout);
-        a.release();
+        a.release(None);
         drop(b);
         assert_eq!(pool.idle_count(), 0, "shared connections are never idle");
         // A closed shared connection is forgotten: the next lease opens one.

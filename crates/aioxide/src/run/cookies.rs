@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 use std::time::SystemTime;
 
-use http::HeaderMap;
+use crate::fields::Fields;
 use url::Url;
 
 use crate::client::Request;
@@ -94,17 +94,13 @@ fn merged(
 }
 
 /// Put a response's Set-Cookie headers into the session's jar.
-pub(crate) fn store_cookies(req: &Request, url: &str, headers: &HeaderMap) {
+pub(crate) fn store_cookies(req: &Request, url: &str, headers: &Fields) {
     let Some(jar) = &req.cookie_jar else { return };
-    if !headers.contains_key(http::header::SET_COOKIE) {
+    if !headers.contains("set-cookie") {
         return;
     }
     let Ok(url) = Url::parse(url) else { return };
     jar.lock()
         .unwrap_or_else(|p| p.into_inner())
-        .update_from_response(
-            &url,
-            headers.get_all(http::header::SET_COOKIE),
-            SystemTime::now(),
-        );
+        .update_from_response(&url, headers.get_all("set-cookie"), SystemTime::now());
 }

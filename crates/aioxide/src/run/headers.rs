@@ -2,25 +2,19 @@
 //! framing rules (Content-Length / chunked / Expect) and the body across
 //! redirects and retries.
 
-use std::sync::Arc;
-
 use bytes::Bytes;
-use http::header::{self, HeaderName, HeaderValue};
-use http::{HeaderMap, Method, Version};
 
-use crate::body::request::{BodyStream, Gate, RequestBody};
+use crate::body::request::{BodyStream, RequestBody};
 use crate::client::{ClientConfig, Request};
 use crate::dest::Dest;
 use crate::error::{Error, ErrorKind};
+use crate::fields::Fields;
 use crate::policy::decompress::ACCEPT_ENCODING;
 
 /// Methods aiohttp sends without `Content-Length: 0` when there is no body.
 fn is_get_like(method: &str) -> bool {
     matches!(method, "GET" | "HEAD" | "OPTIONS" | "TRACE")
 }
-
-/// How long a body waits for `100 Continue` before it is sent anyway.
-const EXPECT_CONTINUE_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 pub(crate) fn has_header(headers: &[(String, String)], name: &str) -> bool {
     headers.iter().any(|(k, _)| k.eq_ignore_ascii_case(name))
@@ -61,18 +55,20 @@ impl Payload {
 
 /// A request ready to go on the wire (and to go again, for a retry).
 pub(crate) struct Prepared {
-    method: Method,
-    uri: http::Uri,
-    version: Version,
-    pub(crate) headers: HeaderMap,
+    method: String,
+    target: String,
+    http10: bool,
+    /// Every field sent, names as they go on the wire.
+    pub(crate) headers: Fields,
     pub(crate) body: Payload,
+    /// The body goes `chunked`.
+    chunked: bool,
     /// The body waits for `100 Continue`.
     expect: bool,
-    /// Set when the server answered `100 Continue` (when `expect`).
-    continued: Option<Arc<std::sync::atomic::AtomicBool>>,
-    /// Resolves once a streamed body has been written (set by `build`).
-    pub(crate) written: Option<tokio::sync::oneshot::Receiver<()>>,
 }
+
+/// Resolves once a streamed body has been written.
+pub(crate) type Written = Option<tokio::sync::oneshot::Receiver<()>>;
 
 impl Prepared {
     /// Whether the request can be sent again (its body is not a used stream).
@@ -80,7 +76,13 @@ impl Prepared {
         !matches!(self.body, Payload::Stream(None))
     }
 
-    pub(crate) fn build(&mut self) -> http::Request<RequestBody> {
+    /// The request as a connection sends it (a streamed body is handed
+    /// over), and when a streamed body has been written.
+    pub(crate) fn outgoing(
+        &mut self,
+        limits: crate::HeadLimits,
+    ) -> (crate::pool::Outgoing<'_>, Written) {
+        let mut written = None;
         let body = match &mut self.body {
             Payload::None => RequestBody::empty(),
             Payload::Bytes(b) => RequestBody::Full(Some(b.clone())),
@@ -88,52 +90,23 @@ impl Prepared {
                 Some(mut s) => {
                     let (tx, rx) = tokio::sync::oneshot::channel();
                     s.written = Some(tx);
-                    self.written = Some(rx);
+                    written = Some(rx);
                     RequestBody::Stream(s)
                 }
                 None => RequestBody::empty(),
             },
         };
-        let gated = self.expect && !http_body::Body::is_end_stream(&body);
-        let body = if gated {
-            let (tx, open) = tokio::sync::oneshot::channel();
-            let tx = std::sync::Mutex::new(Some(tx));
-            let continued = Arc::new(std::sync::atomic::AtomicBool::new(false));
-            self.continued = Some(continued.clone());
-            let gate = RequestBody::Gated(Box::new(Gate {
-                open,
-                timer: Box::pin(tokio::time::sleep(EXPECT_CONTINUE_WAIT)),
-                inner: body,
-                opened: false,
-            }));
-            let mut req = http::Request::new(gate);
-            hyper::ext::on_informational(&mut req, move |res| {
-                if res.status() == http::StatusCode::CONTINUE {
-                    continued.store(true, std::sync::atomic::Ordering::Relaxed);
-                    if let Some(tx) = tx.lock().unwrap_or_else(|p| p.into_inner()).take() {
-                        let _ = tx.send(());
-                    }
-                }
-            });
-            req
-        } else {
-            self.continued = None;
-            http::Request::new(body)
+        let out = crate::pool::Outgoing {
+            method: &self.method,
+            target: &self.target,
+            http10: self.http10,
+            fields: &self.headers,
+            body,
+            chunked: self.chunked,
+            expect: self.expect,
+            limits,
         };
-        let mut req = body;
-        *req.method_mut() = self.method.clone();
-        *req.uri_mut() = self.uri.clone();
-        *req.version_mut() = self.version;
-        *req.headers_mut() = self.headers.clone();
-        req
-    }
-
-    /// The request announced `Expect: 100-continue` and the server never
-    /// answered `100`: its connection is in an unknown state.
-    pub(crate) fn missed_continue(&self) -> bool {
-        self.continued
-            .as_ref()
-            .is_some_and(|c| !c.load(std::sync::atomic::Ordering::Relaxed))
+        (out, written)
     }
 }
 
@@ -152,8 +125,36 @@ fn invalid(e: &dyn std::fmt::Display) -> Error {
     Error::new(ErrorKind::InvalidArgument, e.to_string())
 }
 
-fn header_value(v: &str, k: &str) -> Result<HeaderValue, Error> {
-    HeaderValue::from_str(v).map_err(|e| invalid(&format!("{e}: {k}: {v:?}")))
+/// A header field as the caller gave it: refused when it could split the
+/// head (CR, LF or NUL; aiohttp refuses CR and LF) or its name is no token.
+fn checked_field(k: &str, v: &str) -> Result<(Bytes, Bytes), Error> {
+    let token = |b: u8| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&b);
+    if k.is_empty() || !k.bytes().all(token) {
+        return Err(invalid(&format!("invalid HTTP header name: {k:?}")));
+    }
+    if v.bytes().any(|b| matches!(b, b'\r' | b'\n' | 0)) {
+        return Err(invalid(&format!(
+            "invalid HTTP header value: newline or carriage return detected: {k}: {v:?}"
+        )));
+    }
+    Ok((
+        Bytes::copy_from_slice(k.as_bytes()),
+        Bytes::copy_from_slice(v.as_bytes()),
+    ))
+}
+
+/// An automatic field (the engine's own value or the user's setting).
+fn auto_field(map: &mut Fields, name: &'static str, v: &str) -> Result<(), Error> {
+    if v.bytes().any(|b| matches!(b, b'\r' | b'\n' | 0)) {
+        return Err(invalid(&format!(
+            "invalid HTTP header value: newline or carriage return detected: {name}: {v:?}"
+        )));
+    }
+    map.push(
+        Bytes::from_static(name.as_bytes()),
+        Bytes::copy_from_slice(v.as_bytes()),
+    );
+    Ok(())
 }
 
 /// Build a hop's request: `Host`, the caller's headers in their order, the
@@ -164,25 +165,19 @@ pub(crate) fn prepare(
     hop: &Hop<'_>,
     body: Payload,
 ) -> Result<Prepared, Error> {
-    let mut map = HeaderMap::with_capacity(hop.headers.len() + 8);
+    let mut map = Fields::with_capacity(hop.headers.len() + 8);
     caller_headers(req, hop, &mut map)?;
     automatic_headers(cfg, req, hop, &body, &mut map)?;
     let expect = framing_headers(req, hop, &body, &mut map)?;
-    let m = Method::from_bytes(hop.method.as_bytes()).map_err(|e| invalid(&e))?;
-    let uri = http::Uri::try_from(hop.dest.target.as_str()).map_err(|e| invalid(&e))?;
+    let chunked = body.is_some() && is_chunked(&map);
     Ok(Prepared {
-        method: m,
-        uri,
-        version: if req.http10 {
-            Version::HTTP_10
-        } else {
-            Version::HTTP_11
-        },
+        method: hop.method.to_owned(),
+        target: hop.dest.target.clone(),
+        http10: req.http10,
         headers: map,
         body,
+        chunked,
         expect,
-        continued: None,
-        written: None,
     })
 }
 
@@ -195,14 +190,22 @@ fn is_auto(req: &Request, headers: &[(String, String)], name: &str) -> bool {
             .any(|s| s.eq_ignore_ascii_case(name))
 }
 
-fn caller_headers(req: &Request, hop: &Hop<'_>, map: &mut HeaderMap) -> Result<(), Error> {
+/// The body goes chunked: the last transfer coding sent is `chunked`.
+fn is_chunked(map: &Fields) -> bool {
+    map.get_all("transfer-encoding").last().is_some_and(|v| {
+        let last = v.rsplit(|&b| b == b',').next().unwrap_or_default();
+        last.trim_ascii().eq_ignore_ascii_case(b"chunked")
+    })
+}
+
+/// `Host` unless given, then the caller's fields in order, names as written.
+fn caller_headers(req: &Request, hop: &Hop<'_>, map: &mut Fields) -> Result<(), Error> {
     if is_auto(req, hop.headers, "host") {
-        map.append(header::HOST, header_value(&hop.dest.host_header, "Host")?);
+        auto_field(map, "Host", &hop.dest.host_header)?;
     }
     for (k, v) in hop.headers {
-        let name =
-            HeaderName::from_bytes(k.as_bytes()).map_err(|e| invalid(&format!("{e}: {k:?}")))?;
-        map.append(name, header_value(v, k)?);
+        let (name, value) = checked_field(k, v)?;
+        map.push(name, value);
     }
     Ok(())
 }
@@ -216,38 +219,29 @@ fn automatic_headers(
     req: &Request,
     hop: &Hop<'_>,
     body: &Payload,
-    map: &mut HeaderMap,
+    map: &mut Fields,
 ) -> Result<(), Error> {
     let auto = |name: &str| is_auto(req, hop.headers, name);
     if auto("accept") {
-        map.append(header::ACCEPT, HeaderValue::from_static(DEFAULT_ACCEPT));
+        auto_field(map, "Accept", DEFAULT_ACCEPT)?;
     }
     if auto("accept-encoding") {
-        map.append(
-            header::ACCEPT_ENCODING,
-            HeaderValue::from_static(ACCEPT_ENCODING),
-        );
+        auto_field(map, "Accept-Encoding", ACCEPT_ENCODING)?;
     }
     if auto("user-agent") {
-        map.append(
-            header::USER_AGENT,
-            header_value(&cfg.user_agent, "User-Agent")?,
-        );
+        auto_field(map, "User-Agent", &cfg.user_agent)?;
     }
     if let Some(a) = hop.auth {
-        map.append(header::AUTHORIZATION, header_value(a, "Authorization")?);
+        auto_field(map, "Authorization", a)?;
     }
     if auto("content-type") {
         // aiohttp labels bodies it knows, and any POST/PUT/PATCH body.
         match (body.is_some(), &req.content_type) {
             (true, Some(ct)) => {
-                map.append(header::CONTENT_TYPE, header_value(ct, "Content-Type")?);
+                auto_field(map, "Content-Type", ct)?;
             }
             _ if matches!(hop.method, "POST" | "PUT" | "PATCH") => {
-                map.append(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("application/octet-stream"),
-                );
+                auto_field(map, "Content-Type", "application/octet-stream")?;
             }
             _ => {}
         }
@@ -255,17 +249,14 @@ fn automatic_headers(
     if !has_header(hop.headers, "connection") {
         if cfg.pool.force_close {
             if !req.http10 {
-                map.append(header::CONNECTION, HeaderValue::from_static("close"));
+                auto_field(map, "Connection", "close")?;
             }
         } else if req.http10 {
-            map.append(header::CONNECTION, HeaderValue::from_static("keep-alive"));
+            auto_field(map, "Connection", "keep-alive")?;
         }
     }
     if let Some(c) = hop.coding {
-        map.append(
-            header::CONTENT_ENCODING,
-            header_value(c, "Content-Encoding")?,
-        );
+        auto_field(map, "Content-Encoding", c)?;
     }
     Ok(())
 }
@@ -276,7 +267,7 @@ fn framing_headers(
     req: &Request,
     hop: &Hop<'_>,
     body: &Payload,
-    map: &mut HeaderMap,
+    map: &mut Fields,
 ) -> Result<bool, Error> {
     let headers = hop.headers;
     let user_te_chunked = headers.iter().any(|(k, v)| {
@@ -289,21 +280,18 @@ fn framing_headers(
             k.eq_ignore_ascii_case("expect") && v.eq_ignore_ascii_case("100-continue")
         });
     if req.expect_continue && !has_header(headers, "expect") {
-        map.append(header::EXPECT, HeaderValue::from_static("100-continue"));
+        auto_field(map, "Expect", "100-continue")?;
     }
     if !has_header(headers, "content-length") && !has_header(headers, "transfer-encoding") {
         match (body.is_some(), body.length()) {
             (true, Some(n)) if !chunked => {
-                map.append(header::CONTENT_LENGTH, HeaderValue::from(n));
+                auto_field(map, "Content-Length", &n.to_string())?;
             }
             (true, _) => {
-                map.append(
-                    header::TRANSFER_ENCODING,
-                    HeaderValue::from_static("chunked"),
-                );
+                auto_field(map, "Transfer-Encoding", "chunked")?;
             }
             (false, _) if !is_get_like(hop.method) && !chunked => {
-                map.append(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
+                auto_field(map, "Content-Length", "0")?;
             }
             (false, _) => {}
         }

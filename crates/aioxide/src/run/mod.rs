@@ -15,8 +15,8 @@ mod send;
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::fields::Fields;
 use bytes::Bytes;
-use http::{HeaderMap, Version};
 
 pub use crate::dest::{basic_auth, parse_dest, parse_url, request_target, Dest};
 
@@ -68,10 +68,9 @@ async fn run(
             total,
         ))
         .await;
-        let missed_continue = prepared.missed_continue();
         let info = flow.request_info(prepared);
         let sent = sent.map_err(|e| e.with_request(&info))?;
-        let mut answer = flow.check_answer(sent, info.clone(), missed_continue, total)?;
+        let mut answer = flow.check_answer(sent, info.clone(), total)?;
         // A redirect keeps its connection when its small body comes at once;
         // never wait on it (dropping an unfinished body closes the connection).
         Box::pin(answer.body.read_ahead(cfg.read_ahead, cfg.read_ahead_grace)).await;
@@ -194,32 +193,34 @@ impl Flow {
         &self,
         (lease, resp): send::Sent,
         info: Arc<RequestInfo>,
-        missed_continue: bool,
         total: Option<Deadline>,
     ) -> Result<Answer, Error> {
-        let (parts, incoming) = resp.into_parts();
-        let status = parts.status.as_u16();
-        cookies::store_cookies(&self.req, &self.dest.url, &parts.headers);
-        let location = self.redirect_location(status, &parts.headers);
-        let decoder = self.decoder(&parts.headers)?;
-        let reason_len = parts
-            .extensions
-            .get::<hyper::ext::ReasonPhrase>()
-            .map_or(0, |r| r.as_bytes().len());
-        if let Err(msg) = framing::check_head(reason_len, &parts.headers, &self.req.head_limits) {
+        let status = resp.status;
+        let fields = &resp.fields;
+        cookies::store_cookies(&self.req, &self.dest.url, fields);
+        let location = self.redirect_location(status, fields);
+        let decoder = self.decoder(fields)?;
+        if let Err(msg) = framing::check_head(resp.reason.len(), fields, &self.req.head_limits) {
             // The connection is dropped with the lease: never reused.
             return Err(Error::new(ErrorKind::BadResponse, msg).with_request(&info));
         }
-        let reusable = !ambiguous_framing(&parts.headers) && !missed_continue;
-        let until_close = self.until_close(status, &parts.headers);
-        let head = head_of(parts, &self.dest.url, info);
+        let reusable = !ambiguous_framing(fields);
+        let until_close = self.until_close(status, fields);
+        let head = ResponseHead {
+            status,
+            reason: String::from_utf8_lossy(&resp.reason).into_owned(),
+            version: resp.version,
+            url: self.dest.url.clone(),
+            headers: resp.fields,
+            request: info,
+        };
         let mut body = if until_close {
             // read_until_eof=False: a body framed by the connection's end is
             // taken as empty, and the connection is closed.
-            drop((incoming, lease));
+            drop((resp.body, lease));
             ResponseBody::complete(Bytes::new())
         } else {
-            ResponseBody::new(incoming, decoder, lease, total, self.req.timeouts)
+            ResponseBody::new(resp.body, decoder, lease, total, self.req.timeouts)
         };
         if !reusable {
             body.forbid_reuse();
@@ -232,20 +233,18 @@ impl Flow {
     }
 
     /// Where a response redirects to, when it does and redirects are followed.
-    fn redirect_location(&self, status: u16, headers: &HeaderMap) -> Option<String> {
+    fn redirect_location(&self, status: u16, headers: &Fields) -> Option<String> {
         if !self.req.allow_redirects || !redirect::is_redirect(status) {
             return None;
         }
         headers
-            .get(http::header::LOCATION)
+            .get("location")
             .or_else(|| headers.get("uri"))
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .map(|v| String::from_utf8_lossy(v).into_owned())
     }
 
-    fn decoder(&self, headers: &HeaderMap) -> Result<Option<Box<Decoder>>, Error> {
-        let coding = headers
-            .get(http::header::CONTENT_ENCODING)
-            .and_then(|v| v.to_str().ok());
+    fn decoder(&self, headers: &Fields) -> Result<Option<Box<Decoder>>, Error> {
+        let coding = headers.get_str("content-encoding");
         match coding_for(coding) {
             Some(c) if self.req.auto_decompress => Ok(Some(Box::new(Decoder::new(c)?))),
             _ => Ok(None),
@@ -253,12 +252,12 @@ impl Flow {
     }
 
     /// `read_until_eof=False` and a body framed by the connection's end.
-    fn until_close(&self, status: u16, headers: &HeaderMap) -> bool {
+    fn until_close(&self, status: u16, headers: &Fields) -> bool {
         !self.req.read_until_eof
             && self.method != "HEAD"
             && !matches!(status, 100..=199 | 204 | 304)
-            && !headers.contains_key(http::header::CONTENT_LENGTH)
-            && !headers.contains_key(http::header::TRANSFER_ENCODING)
+            && !headers.contains("content-length")
+            && !headers.contains("transfer-encoding")
     }
 
     /// Step 5: decide the redirect (policy/redirect.rs) and set up the next
@@ -373,43 +372,21 @@ fn key_for(dest: &Dest, req: &Request) -> Key {
     }
 }
 
-fn head_of(parts: http::response::Parts, url: &str, info: Arc<RequestInfo>) -> ResponseHead {
-    let reason = match parts.extensions.get::<hyper::ext::ReasonPhrase>() {
-        Some(r) => String::from_utf8_lossy(r.as_bytes()).into_owned(),
-        None => parts.status.canonical_reason().unwrap_or("").to_owned(),
-    };
-    let version = match parts.version {
-        Version::HTTP_10 => (1, 0),
-        Version::HTTP_09 => (0, 9),
-        Version::HTTP_2 => (2, 0),
-        _ => (1, 1),
-    };
-    ResponseHead {
-        status: parts.status.as_u16(),
-        reason,
-        version,
-        url: url.to_owned(),
-        headers: parts.headers,
-        request: info,
-    }
-}
-
 /// A response framed two ways must not leave its connection reusable.
-fn ambiguous_framing(h: &HeaderMap) -> bool {
-    h.contains_key(http::header::TRANSFER_ENCODING) && h.contains_key(http::header::CONTENT_LENGTH)
+fn ambiguous_framing(h: &Fields) -> bool {
+    h.contains("transfer-encoding") && h.contains("content-length")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http::HeaderValue;
 
     #[test]
     fn framing() {
-        let mut h = HeaderMap::new();
-        h.insert("content-length", HeaderValue::from_static("3"));
+        let mut h = Fields::default();
+        h.push("Content-Length", "3");
         assert!(!ambiguous_framing(&h));
-        h.insert("transfer-encoding", HeaderValue::from_static("chunked"));
+        h.push("transfer-encoding", "chunked");
         assert!(ambiguous_framing(&h));
     }
 }

@@ -94,8 +94,7 @@ async fn send_once(
     req: &Request,
     prepared: &mut Prepared,
 ) -> Result<Answer, Error> {
-    let request = prepared.build();
-    let written = prepared.written.take();
+    let (request, written) = prepared.outgoing(req.head_limits);
     let Some(sock_read) = req.timeouts.sock_read else {
         return lease.send(request).await;
     };

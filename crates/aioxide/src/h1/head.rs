@@ -1,0 +1,447 @@
+//! Heads: a request head written as the caller gave it, a response head
+//! parsed by httparse (the parser hyper uses) with hyper's leniencies, and
+//! the body framing a response head announces (RFC 9112 section 6.3).
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+use crate::fields::Fields;
+
+/// A request head to write: every field as given (names keep their case).
+pub struct RequestHead<'a> {
+    pub method: &'a str,
+    /// Origin-form (`/path?q`) or absolute-form (through a forward proxy).
+    pub target: &'a str,
+    /// HTTP/1.0 instead of 1.1.
+    pub http10: bool,
+    pub fields: &'a Fields,
+}
+
+/// Why a request head cannot be written.
+#[derive(Debug, PartialEq, Eq)]
+pub struct BadField(pub String);
+
+/// aiohttp refuses a CR or LF in a header (header injection); the engine
+/// refuses NUL too, and names that are empty or hold a colon or whitespace.
+fn check_field(name: &[u8], value: &[u8]) -> Result<(), BadField> {
+    let bad_name = name.is_empty()
+        || name
+            .iter()
+            .any(|&b| matches!(b, b'\r' | b'\n' | 0 | b':' | b' ' | b'\t'));
+    if bad_name {
+        return Err(BadField(format!(
+            "invalid HTTP header name: {:?}",
+            String::from_utf8_lossy(name)
+        )));
+    }
+    if value.iter().any(|&b| matches!(b, b'\r' | b'\n' | 0)) {
+        return Err(BadField(format!(
+            "Newline or carriage return detected in headers. Potential header injection attack: {:?}",
+            String::from_utf8_lossy(name)
+        )));
+    }
+    Ok(())
+}
+
+/// Check the method and target: a token, and no whitespace or controls.
+fn check_line(head: &RequestHead<'_>) -> Result<(), BadField> {
+    let token = |b: u8| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&b);
+    if head.method.is_empty() || !head.method.bytes().all(token) {
+        return Err(BadField(format!("invalid HTTP method: {:?}", head.method)));
+    }
+    if head.target.is_empty() || head.target.bytes().any(|b| b <= b' ' || b == 0x7f) {
+        return Err(BadField(format!(
+            "invalid request target: {:?}",
+            head.target
+        )));
+    }
+    Ok(())
+}
+
+/// Append the request head to `out`.
+pub fn write_request(head: &RequestHead<'_>, out: &mut BytesMut) -> Result<(), BadField> {
+    check_line(head)?;
+    let size: usize = head.fields.iter().map(|(k, v)| k.len() + v.len() + 4).sum();
+    out.reserve(head.method.len() + head.target.len() + 14 + size);
+    out.put_slice(head.method.as_bytes());
+    out.put_u8(b' ');
+    out.put_slice(head.target.as_bytes());
+    out.put_slice(if head.http10 {
+        b" HTTP/1.0\r\n"
+    } else {
+        b" HTTP/1.1\r\n"
+    });
+    for (k, v) in head.fields {
+        check_field(k, v)?;
+        out.put_slice(k);
+        out.put_slice(b": ");
+        out.put_slice(v);
+        out.put_slice(b"\r\n");
+    }
+    out.put_slice(b"\r\n");
+    Ok(())
+}
+
+/// A parsed response head.
+#[derive(Debug, Clone)]
+pub struct ResponseHead {
+    pub status: u16,
+    /// The reason phrase as sent (obs-text kept).
+    pub reason: Bytes,
+    /// 0 for HTTP/1.0, 1 for HTTP/1.1.
+    pub minor: u8,
+    pub fields: Fields,
+}
+
+/// Why a response head is refused.
+#[derive(Debug, PartialEq, Eq)]
+pub enum HeadError {
+    /// Not HTTP/1.x, or malformed.
+    Invalid(String),
+    /// More fields than the limit.
+    TooManyHeaders,
+    /// Longer than the limit on a whole head.
+    TooLarge,
+}
+
+/// Field slots parsed without a heap allocation.
+const STACK_FIELDS: usize = 128;
+
+/// Where the parts of a head are in the buffer: (offset, length).
+struct Spans {
+    len: usize,
+    status: u16,
+    minor: u8,
+    reason: Option<(usize, usize)>,
+    fields: Vec<((usize, usize), (usize, usize))>,
+}
+
+/// Parse a response head at the start of `buf`: `Ok(None)` when more bytes
+/// are needed; else the head, taken off `buf` (its fields are slices of
+/// one shared buffer).
+pub fn parse_response(
+    buf: &mut BytesMut,
+    max_fields: usize,
+) -> Result<Option<ResponseHead>, HeadError> {
+    let want = max_fields.saturating_add(1);
+    let spans = if want <= STACK_FIELDS {
+        let mut slots = [httparse::EMPTY_HEADER; STACK_FIELDS];
+        locate(buf, &mut slots[..want])?
+    } else {
+        let mut slots = vec![httparse::EMPTY_HEADER; want.min(1 << 16)];
+        locate(buf, &mut slots)?
+    };
+    let Some(spans) = spans else {
+        return Ok(None);
+    };
+    let head = buf.split_to(spans.len).freeze();
+    let cut = |(at, n): (usize, usize)| head.slice(at..at + n);
+    let mut fields = Fields::with_capacity(spans.fields.len());
+    for (name, value) in spans.fields {
+        fields.push(cut(name), unfold(cut(value)));
+    }
+    Ok(Some(ResponseHead {
+        status: spans.status,
+        reason: spans.reason.map(cut).unwrap_or_default(),
+        minor: spans.minor,
+        fields,
+    }))
+}
+
+fn locate<'b>(
+    buf: &'b [u8],
+    slots: &mut [httparse::Header<'b>],
+) -> Result<Option<Spans>, HeadError> {
+    let mut cfg = httparse::ParserConfig::default();
+    cfg.allow_spaces_after_header_name_in_responses(true)
+        .allow_obsolete_multiline_headers_in_responses(true);
+    let mut resp = httparse::Response::new(slots);
+    let len = match cfg.parse_response(&mut resp, buf) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(httparse::Error::TooManyHeaders) => return Err(HeadError::TooManyHeaders),
+        Err(e) => return Err(HeadError::Invalid(e.to_string())),
+    };
+    let status = resp.code.unwrap_or(0);
+    if !(100..=999).contains(&status) {
+        return Err(HeadError::Invalid("invalid HTTP status-code parsed".into()));
+    }
+    let base = buf.as_ptr() as usize;
+    let span = |p: &[u8]| (p.as_ptr() as usize - base, p.len());
+    Ok(Some(Spans {
+        len,
+        status,
+        minor: resp.version.unwrap_or(1),
+        reason: reason_span(buf),
+        fields: resp
+            .headers
+            .iter()
+            .map(|h| (span(h.name.as_bytes()), span(h.value)))
+            .collect(),
+    }))
+}
+
+/// The reason phrase's bytes in a parsed status line (`HTTP/1.x NNN
+/// reason`): httparse hands back an empty reason when it holds obs-text,
+/// aiohttp keeps it.
+fn reason_span(buf: &[u8]) -> Option<(usize, usize)> {
+    let line = &buf[..buf.iter().position(|&b| b == b'\n')?];
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    (line.len() > 13).then(|| (13, line.len() - 13))
+}
+
+/// An obsolete line folding (CRLF then whitespace) becomes one space, as
+/// RFC 9112 section 5.2 says a recipient may do.
+fn unfold(value: Bytes) -> Bytes {
+    if !value.contains(&b'\n') {
+        return value;
+    }
+    let mut out = Vec::with_capacity(value.len());
+    let mut i = 0;
+    while i < value.len() {
+        match value[i] {
+            b'\r' | b'\n' => {
+                while i < value.len() && matches!(value[i], b'\r' | b'\n' | b' ' | b'\t') {
+                    i += 1;
+                }
+                out.push(b' ');
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    Bytes::from(out)
+}
+
+/// How a response's body is delimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// No body (HEAD, 1xx, 204, 304).
+    Empty,
+    /// `Content-Length` bytes.
+    Length(u64),
+    /// `Transfer-Encoding: chunked`.
+    Chunked,
+    /// Until the server closes the connection.
+    Close,
+}
+
+/// The framing a final (non-1xx) response announces, as hyper decides it.
+pub fn framing(head: &ResponseHead, method_is_head: bool) -> Result<Framing, HeadError> {
+    if method_is_head || matches!(head.status, 100..=199 | 204 | 304) {
+        return Ok(Framing::Empty);
+    }
+    let f = &head.fields;
+    if f.contains("transfer-encoding") {
+        if head.minor == 0 {
+            return Err(HeadError::Invalid(
+                "HTTP/1.0 cannot have Transfer-Encoding header".into(),
+            ));
+        }
+        return Ok(match is_chunked(f) {
+            true => Framing::Chunked,
+            false => Framing::Close,
+        });
+    }
+    if !f.contains("content-length") {
+        return Ok(Framing::Close);
+    }
+    content_length(f)
+        .map(Framing::Length)
+        .ok_or_else(|| HeadError::Invalid("invalid content-length parsed".into()))
+}
+
+/// The last transfer coding is `chunked`.
+fn is_chunked(f: &Fields) -> bool {
+    let Some(last) = f.get_all("transfer-encoding").last() else {
+        return false;
+    };
+    let last = last.rsplit(|&b| b == b',').next().unwrap_or_default();
+    last.trim_ascii().eq_ignore_ascii_case(b"chunked")
+}
+
+/// Every Content-Length value (comma lists too) is the same number.
+fn content_length(f: &Fields) -> Option<u64> {
+    let mut found = None;
+    for v in f.get_all("content-length") {
+        for part in v.split(|&b| b == b',') {
+            let part = part.trim_ascii();
+            if part.is_empty() || part.len() > 19 || !part.iter().all(u8::is_ascii_digit) {
+                return None;
+            }
+            let n: u64 = std::str::from_utf8(part).ok()?.parse().ok()?;
+            if found.is_some_and(|m| m != n) {
+                return None;
+            }
+            found = Some(n);
+        }
+    }
+    found
+}
+
+/// Whether the connection may serve another request after this response.
+pub fn keep_alive(head: &ResponseHead) -> bool {
+    let mut close = head.minor == 0;
+    for v in head.fields.get_all("connection") {
+        for token in v.split(|&b| b == b',') {
+            let t = token.trim_ascii();
+            if t.eq_ignore_ascii_case(b"close") {
+                return false;
+            }
+            if t.eq_ignore_ascii_case(b"keep-alive") {
+                close = false;
+            }
+        }
+    }
+    !close
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(raw: &[u8]) -> Result<Option<ResponseHead>, HeadError> {
+        parse_response(&mut BytesMut::from(raw), 128)
+    }
+
+    #[test]
+    fn request_head_keeps_names_as_written() {
+        let mut f = Fields::default();
+        f.push("Host", "a");
+        f.push("X-Real-IP", "1.2.3.4");
+        f.push("CUSTOM-AUTH", "t");
+        let mut out = BytesMut::new();
+        let head = RequestHead {
+            method: "GET",
+            target: "/p?q",
+            http10: false,
+            fields: &f,
+        };
+        write_request(&head, &mut out).expect("valid");
+        assert_eq!(
+            &out[..],
+            b"GET /p?q HTTP/1.1\r\nHost: a\r\nX-Real-IP: 1.2.3.4\r\nCUSTOM-AUTH: t\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn request_head_refuses_injection() {
+        let mut f = Fields::default();
+        f.push("X", "a\r\nEvil: 1");
+        let head = RequestHead {
+            method: "GET",
+            target: "/",
+            http10: false,
+            fields: &f,
+        };
+        assert!(write_request(&head, &mut BytesMut::new()).is_err());
+        let ok = Fields::default();
+        for (method, target) in [("G T", "/"), ("GET", "/a b"), ("", "/")] {
+            let head = RequestHead {
+                method,
+                target,
+                http10: false,
+                fields: &ok,
+            };
+            assert!(write_request(&head, &mut BytesMut::new()).is_err());
+        }
+    }
+
+    #[test]
+    fn response_head_as_sent() {
+        let raw = "HTTP/1.1 200 Très bien\r\nX-Rep: 1\r\nx-rep: 2\r\nContent-Length: 0\r\n\r\nrest";
+        let mut buf = BytesMut::from(raw.as_bytes());
+        let head = parse_response(&mut buf, 128)
+            .expect("valid")
+            .expect("complete");
+        assert_eq!(head.status, 200);
+        assert_eq!(&head.reason[..], "Très bien".as_bytes());
+        let names: Vec<_> = head.fields.iter().map(|(k, _)| k.to_vec()).collect();
+        assert_eq!(names[..2], [b"X-Rep".to_vec(), b"x-rep".to_vec()]);
+        assert_eq!(&buf[..], b"rest");
+        assert_eq!(framing(&head, false), Ok(Framing::Length(0)));
+    }
+
+    #[test]
+    fn partial_and_limits() {
+        assert!(parse(b"HTTP/1.1 200 OK\r\nA: b\r\n").expect("ok").is_none());
+        let many: String = (0..5).map(|i| format!("H{i}: v\r\n")).collect();
+        let raw = format!("HTTP/1.1 200 OK\r\n{many}\r\n");
+        let mut buf = BytesMut::from(raw.as_bytes());
+        // Room for one field over the limit: the caller's check names it.
+        assert_eq!(
+            parse_response(&mut buf, 3).err(),
+            Some(HeadError::TooManyHeaders)
+        );
+        let mut buf = BytesMut::from(raw.as_bytes());
+        assert!(parse_response(&mut buf, 4).is_ok());
+        let mut buf = BytesMut::from(raw.as_bytes());
+        assert!(parse_response(&mut buf, 5).is_ok());
+        let big: String = (0..300).map(|i| format!("H{i}: v\r\n")).collect();
+        let raw = format!("HTTP/1.1 200 OK\r\n{big}\r\n");
+        let mut buf = BytesMut::from(raw.as_bytes());
+        assert_eq!(
+            parse_response(&mut buf, 300)
+                .expect("ok")
+                .expect("done")
+                .fields
+                .len(),
+            300
+        );
+        assert!(matches!(
+            parse(b"HTTP/1.1 099 X\r\n\r\n"),
+            Err(HeadError::Invalid(_))
+        ));
+        assert!(matches!(
+            parse(b"ICE/1.0 200 OK\r\n\r\n"),
+            Err(HeadError::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn obs_fold_becomes_a_space() {
+        let head = parse(b"HTTP/1.1 200 OK\r\nX: a\r\n  b\r\n\r\n")
+            .expect("ok")
+            .expect("done");
+        assert_eq!(head.fields.get("x"), Some(&b"a b"[..]));
+    }
+
+    #[test]
+    fn framing_rules() {
+        let head = |raw: &str| parse(raw.as_bytes()).expect("ok").expect("done");
+        let h = head("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n");
+        assert_eq!(framing(&h, false), Ok(Framing::Chunked));
+        let h = head("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n");
+        assert_eq!(framing(&h, false), Ok(Framing::Close));
+        let h = head("HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+        assert!(framing(&h, false).is_err());
+        let h = head("HTTP/1.1 200 OK\r\nContent-Length: 3, 3\r\n\r\n");
+        assert_eq!(framing(&h, false), Ok(Framing::Length(3)));
+        let h = head("HTTP/1.1 200 OK\r\nContent-Length: +3\r\n\r\n");
+        assert!(framing(&h, false).is_err());
+        let h = head("HTTP/1.1 204 No Content\r\nContent-Length: 3\r\n\r\n");
+        assert_eq!(framing(&h, false), Ok(Framing::Empty));
+        assert_eq!(
+            framing(&head("HTTP/1.1 200 OK\r\n\r\n"), true),
+            Ok(Framing::Empty)
+        );
+        assert_eq!(
+            framing(&head("HTTP/1.1 200 OK\r\n\r\n"), false),
+            Ok(Framing::Close)
+        );
+    }
+
+    #[test]
+    fn keep_alive_rules() {
+        let head = |raw: &str| parse(raw.as_bytes()).expect("ok").expect("done");
+        assert!(keep_alive(&head("HTTP/1.1 200 OK\r\n\r\n")));
+        assert!(!keep_alive(&head(
+            "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n"
+        )));
+        assert!(!keep_alive(&head("HTTP/1.0 200 OK\r\n\r\n")));
+        assert!(keep_alive(&head(
+            "HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\n\r\n"
+        )));
+    }
+}
