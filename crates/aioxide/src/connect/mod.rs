@@ -437,6 +437,12 @@ pub async fn connect(
     cfg: &ConnectConfig,
     cache: &DnsCache,
 ) -> Result<(Stream, dns::DnsOutcome), Error> {
+    if target.tunnel.is_forward() && target.tls.is_some() {
+        return Err(Error::new(
+            ErrorKind::InvalidArgument,
+            "a TLS origin through an HTTP proxy needs a CONNECT tunnel",
+        ));
+    }
     let (stream, outcome) = transport(target, cfg, cache).await?;
     let stream = Box::pin(tunnel(stream, target, cfg, cache)).await?;
     let stream = match &target.tls {
@@ -509,15 +515,7 @@ async fn tunnel(
 ) -> Result<Stream, Error> {
     match &target.tunnel {
         Tunnel::None => Ok(stream),
-        Tunnel::Forward { proxy, tls, .. } => {
-            if target.tls.is_some() {
-                return Err(Error::new(
-                    ErrorKind::InvalidArgument,
-                    "a TLS origin through an HTTP proxy needs a CONNECT tunnel",
-                ));
-            }
-            proxy_tls(stream, proxy, tls.as_ref()).await
-        }
+        Tunnel::Forward { proxy, tls, .. } => proxy_tls(stream, proxy, tls.as_ref()).await,
         Tunnel::Http {
             proxy: p,
             tls,
