@@ -83,7 +83,7 @@ pub async fn tunnel(
     cfg: &ConnectConfig,
     cache: &DnsCache,
 ) -> Result<Stream, Error> {
-    let dest = destination(how.version, to, cfg, cache).await?;
+    let dest = destination(how, to, cfg, cache).await?;
     let done = match how.version {
         SocksVersion::Socks4 | SocksVersion::Socks4a => {
             let user = how.auth.map_or("", |(u, _)| u.as_str());
@@ -101,11 +101,12 @@ pub async fn tunnel(
 /// for SOCKS4 (the first IPv4 address) and SOCKS5 (the first address, in
 /// the connector's family), sent as is for SOCKS4a and SOCKS5h.
 async fn destination(
-    version: SocksVersion,
+    how: &Socks<'_>,
     to: Origin<'_>,
     cfg: &ConnectConfig,
     cache: &DnsCache,
 ) -> Result<Dest, Error> {
+    let version = how.version;
     let bare = to.host.trim_start_matches('[').trim_end_matches(']');
     let remote = matches!(version, SocksVersion::Socks4a | SocksVersion::Socks5h);
     let dest = match bare.parse::<IpAddr>() {
@@ -119,7 +120,7 @@ async fn destination(
                 Some(a) => Dest::Ip(a.ip()),
                 None => {
                     let msg = format!("SOCKS4 needs an IPv4 address; {bare} has none");
-                    return Err(Error::new(ErrorKind::ProxyConnect, msg));
+                    return Err(Refusal::new(msg).into_error(how.proxy));
                 }
             }
         }
