@@ -63,6 +63,14 @@ pub enum ErrorKind {
     /// The connector was closed while the request was waiting for its
     /// response (`ClientConnectionError`, "Connector is closed.").
     ConnectorClosed,
+    /// The proxy cannot be reached, or a SOCKS proxy refused or garbled the
+    /// exchange (`ClientProxyConnectionError`); `host` / `port` are the
+    /// proxy's, `errno` the OS error (or the one a SOCKS refusal stands for).
+    ProxyConnect,
+    /// An HTTP proxy answered CONNECT with something else than 200
+    /// (`ClientHttpProxyError`); status, reason and headers in
+    /// [`Error::proxy_reply`].
+    ProxyStatus,
 }
 
 /// The engine's error: a kind, a human message and the context aiohttp's
@@ -99,6 +107,25 @@ pub struct Fingerprints {
     pub expected: Vec<u8>,
     pub got: Vec<u8>,
 }
+
+/// What an HTTP proxy answered to CONNECT when it refused the tunnel:
+/// what `ClientHttpProxyError` carries as `status`, `message`, `headers`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProxyReply {
+    pub status: u16,
+    /// The reason phrase, or the status' canonical one when the proxy sent
+    /// none (as aiohttp: `HTTPStatus(status).phrase`).
+    pub reason: String,
+    pub headers: http::HeaderMap,
+}
+
+impl fmt::Display for ProxyReply {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "proxy answered {} {}", self.status, self.reason)
+    }
+}
+
+impl std::error::Error for ProxyReply {}
 
 impl Error {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
@@ -162,6 +189,18 @@ impl Error {
         self
     }
 
+    /// A ProxyStatus error made from the proxy's answer: its reason is the
+    /// message, the answer itself the source ([`Error::proxy_reply`]).
+    pub fn proxy_status(reply: ProxyReply) -> Self {
+        Error::new(ErrorKind::ProxyStatus, reply.reason.clone()).with_source(reply)
+    }
+
+    /// The proxy's answer to CONNECT, for a ProxyStatus error (kept as its
+    /// source, so that `Error` stays small).
+    pub fn proxy_reply(&self) -> Option<&ProxyReply> {
+        self.source.as_deref()?.downcast_ref::<ProxyReply>()
+    }
+
     pub(crate) fn payload(msg: impl Into<String>) -> Self {
         Error::new(ErrorKind::Payload, msg)
     }
@@ -210,5 +249,21 @@ mod tests {
         let e = Error::new(ErrorKind::TooManyRedirects, "").with_history(vec![1u8, 2]);
         assert_eq!(e.history::<u8>(), &[1, 2]);
         assert!(e.history::<String>().is_empty());
+    }
+
+    #[test]
+    fn proxy_status_keeps_the_answer() {
+        let mut headers = http::HeaderMap::new();
+        headers.insert("proxy-authenticate", "Basic".parse().unwrap());
+        let reply = ProxyReply {
+            status: 407,
+            reason: "Proxy Authentication Required".into(),
+            headers,
+        };
+        let e = Error::proxy_status(reply.clone());
+        assert_eq!(e.kind, ErrorKind::ProxyStatus);
+        assert_eq!(e.message, "Proxy Authentication Required");
+        assert_eq!(e.proxy_reply(), Some(&reply));
+        assert!(Error::new(ErrorKind::Io, "x").proxy_reply().is_none());
     }
 }

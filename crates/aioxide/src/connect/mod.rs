@@ -2,8 +2,9 @@
 //!
 //! 1. transport: TCP to a resolved address (or the user's socket_factory
 //!    socket), or UnixConnector's socket;
-//! 2. tunnel: through a proxy to the origin ([`Tunnel`]; none yet: the
-//!    proxy issue adds CONNECT and SOCKS there);
+//! 2. tunnel: through a proxy to the origin ([`Tunnel`]): an HTTPS
+//!    proxy's own TLS, then CONNECT ([`proxy`]) or a SOCKS exchange
+//!    ([`socks`]); or, for a forward proxy, just the connection to it;
 //! 3. TLS with the ALPN protocols of the pool key ([`Alpn`]);
 //!
 //! TLS runs over whatever the earlier steps gave, so an HTTPS proxy's TLS
@@ -12,6 +13,8 @@
 //! streams are boxed.
 
 pub mod dns;
+pub mod proxy;
+pub mod socks;
 pub mod tls;
 
 use std::io;
@@ -119,14 +122,137 @@ impl Stream {
     }
 }
 
-/// How the origin is reached: directly, or (the proxy issue) through a
-/// proxy's tunnel.  Part of the pool key: tunnelled connections are pooled
-/// apart from direct ones.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+/// A proxy's host (a name or an IP literal) and port.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ProxyAddr {
+    pub host: String,
+    pub port: u16,
+}
+
+/// The SOCKS dialect, and who resolves the origin's name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SocksVersion {
+    /// SOCKS4: the client resolves the name to an IPv4 address.
+    Socks4,
+    /// SOCKS4a: the proxy resolves the name.
+    Socks4a,
+    /// SOCKS5 (RFC 1928): the client resolves the name (IPv4 or IPv6).
+    Socks5,
+    /// SOCKS5 with the name sent to the proxy, which resolves it.
+    Socks5h,
+}
+
+/// How the origin is reached: directly, through a proxy's tunnel, or by
+/// asking a forward proxy.  Part of the pool key (as aiohttp keys
+/// connections by proxy, proxy auth and proxy headers): proxied
+/// connections are pooled apart from direct ones and from each other.
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
 pub enum Tunnel {
     /// Straight to the origin.
     #[default]
     None,
+    /// A plain `http://` origin through an HTTP(S) proxy: the connection
+    /// goes to the proxy (TLS to it when `tls`), no tunnel; requests are
+    /// written in absolute form with `headers` added ([`Tunnel::is_forward`]).
+    Forward {
+        proxy: ProxyAddr,
+        /// TLS to the proxy itself (an `https://` proxy).
+        tls: Option<tls::TlsMode>,
+        /// `Proxy-Authorization` and `proxy_headers`, sent on each request.
+        headers: Vec<(String, String)>,
+    },
+    /// A CONNECT tunnel through an HTTP(S) proxy (https/wss origins).
+    Http {
+        proxy: ProxyAddr,
+        /// TLS to the proxy itself (an `https://` proxy): the origin's TLS
+        /// then runs inside it.
+        tls: Option<tls::TlsMode>,
+        /// `Proxy-Authorization` and `proxy_headers`, sent on CONNECT.
+        headers: Vec<(String, String)>,
+    },
+    /// A SOCKS proxy's tunnel.
+    Socks {
+        proxy: ProxyAddr,
+        version: SocksVersion,
+        /// SOCKS5: RFC 1929 username and password; SOCKS4(a): the user id
+        /// (the password is not sent).
+        auth: Option<(String, String)>,
+    },
+}
+
+impl Tunnel {
+    /// The connection goes to a forward proxy: requests on it must be
+    /// written in absolute form (`GET http://host/path HTTP/1.1`) with
+    /// [`Tunnel::request_headers`] added.
+    pub fn is_forward(&self) -> bool {
+        matches!(self, Tunnel::Forward { .. })
+    }
+
+    /// The headers a forward proxy wants on each request (empty otherwise).
+    pub fn request_headers(&self) -> &[(String, String)] {
+        match self {
+            Tunnel::Forward { headers, .. } => headers,
+            _ => &[],
+        }
+    }
+
+    /// The proxy the connection goes to first, if any.
+    pub fn proxy(&self) -> Option<&ProxyAddr> {
+        match self {
+            Tunnel::None => None,
+            Tunnel::Forward { proxy, .. }
+            | Tunnel::Http { proxy, .. }
+            | Tunnel::Socks { proxy, .. } => Some(proxy),
+        }
+    }
+
+    /// How the proxy itself is checked, for an HTTPS proxy.
+    fn proxy_tls(&self) -> Option<&tls::TlsMode> {
+        match self {
+            Tunnel::Forward { tls, .. } | Tunnel::Http { tls, .. } => tls.as_ref(),
+            Tunnel::None | Tunnel::Socks { .. } => None,
+        }
+    }
+}
+
+/// Credentials stay out of logs: passwords and header values are elided.
+impl std::fmt::Debug for Tunnel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names = |h: &[(String, String)]| h.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>();
+        match self {
+            Tunnel::None => f.write_str("None"),
+            Tunnel::Forward {
+                proxy,
+                tls,
+                headers,
+            } => f
+                .debug_struct("Forward")
+                .field("proxy", proxy)
+                .field("tls", tls)
+                .field("header_names", &names(headers))
+                .finish(),
+            Tunnel::Http {
+                proxy,
+                tls,
+                headers,
+            } => f
+                .debug_struct("Http")
+                .field("proxy", proxy)
+                .field("tls", tls)
+                .field("header_names", &names(headers))
+                .finish(),
+            Tunnel::Socks {
+                proxy,
+                version,
+                auth,
+            } => f
+                .debug_struct("Socks")
+                .field("proxy", proxy)
+                .field("version", version)
+                .field("user", &auth.as_ref().map(|(u, _)| u))
+                .finish(),
+        }
+    }
 }
 
 /// The protocols offered by ALPN in the TLS handshake, per pool key.
@@ -304,13 +430,21 @@ fn getaddrinfo(host: &str, port: u16, af: i32) -> Result<Vec<SocketAddr>, (i32, 
 }
 
 /// Open a connection to `target`, step by step: transport, tunnel, TLS.
+/// Nothing here has its own timeout: the caller's connect deadline wraps
+/// the whole chain, the tunnel included.
 pub async fn connect(
     target: &Target,
     cfg: &ConnectConfig,
     cache: &DnsCache,
 ) -> Result<(Stream, dns::DnsOutcome), Error> {
+    if target.tunnel.is_forward() && target.tls.is_some() {
+        return Err(Error::new(
+            ErrorKind::InvalidArgument,
+            "a TLS origin through an HTTP proxy needs a CONNECT tunnel",
+        ));
+    }
     let (stream, outcome) = transport(target, cfg, cache).await?;
-    let stream = tunnel(stream, target).await?;
+    let stream = Box::pin(tunnel(stream, target, cfg, cache)).await?;
     let stream = match &target.tls {
         None => stream,
         Some(mode) => {
@@ -327,18 +461,31 @@ pub async fn connect(
     Ok((stream, outcome))
 }
 
-/// Step 1: a socket to the first hop: resolve, connect to each address in
-/// turn (or UnixConnector's socket).
+/// Step 1: a socket to the first hop (the proxy when there is one: its
+/// name is resolved, not the origin's): resolve, connect to each address
+/// in turn (or UnixConnector's socket).  A proxy that cannot be reached is
+/// [`ErrorKind::ProxyConnect`].
 async fn transport(
     target: &Target,
     cfg: &ConnectConfig,
     cache: &DnsCache,
 ) -> Result<(Stream, dns::DnsOutcome), Error> {
-    let is_tls = target.tls.is_some();
     if let Some(path) = &cfg.unix_path {
         return connect_unix(path, target).await;
     }
-    let (addrs, outcome) = resolve_cached(&target.host, target.port, cfg, cache)
+    let (host, port, is_tls, kind) = match target.tunnel.proxy() {
+        Some(p) => {
+            let tls = target.tunnel.proxy_tls().is_some();
+            (p.host.as_str(), p.port, tls, ErrorKind::ProxyConnect)
+        }
+        None => (
+            target.host.as_str(),
+            target.port,
+            target.tls.is_some(),
+            ErrorKind::Connect,
+        ),
+    };
+    let (addrs, outcome) = resolve_cached(host, port, cfg, cache)
         .await
         .map_err(|mut e| {
             e.is_tls = is_tls;
@@ -347,25 +494,76 @@ async fn transport(
     match connect_any(addrs, cfg).await {
         Ok(t) => Ok((Stream::Tcp(t), outcome)),
         Err(e) => Err(Error::new(
-            ErrorKind::Connect,
-            format!(
-                "Cannot connect to host {}:{} ssl:{} [{}]",
-                target.host, target.port, is_tls, e
-            ),
+            kind,
+            format!("Cannot connect to host {host}:{port} ssl:{is_tls} [{e}]"),
         )
-        .with_addr(&target.host, target.port, is_tls)
+        .with_addr(host, port, is_tls)
         .with_io(&e)
         .with_source(e)),
     }
 }
 
-/// Step 2: through a proxy to the origin.  The proxy issue fills this in:
-/// its TLS to the proxy (when an HTTPS proxy) runs here over the socket,
-/// then CONNECT or the SOCKS exchange, so that step 3 runs TLS in TLS.
-async fn tunnel(stream: Stream, target: &Target) -> Result<Stream, Error> {
-    match target.tunnel {
+/// Step 2: through a proxy to the origin: an HTTPS proxy's own TLS over
+/// the socket, then CONNECT or the SOCKS exchange, so that step 3 runs the
+/// origin's TLS inside (TLS in TLS for an HTTPS proxy).  A forward proxy
+/// gets only its TLS: the requests themselves go to it.
+async fn tunnel(
+    stream: Stream,
+    target: &Target,
+    cfg: &ConnectConfig,
+    cache: &DnsCache,
+) -> Result<Stream, Error> {
+    match &target.tunnel {
         Tunnel::None => Ok(stream),
+        Tunnel::Forward { proxy, tls, .. } => proxy_tls(stream, proxy, tls.as_ref()).await,
+        Tunnel::Http {
+            proxy: p,
+            tls,
+            headers,
+        } => {
+            let stream = proxy_tls(stream, p, tls.as_ref()).await?;
+            let to = proxy::Origin {
+                host: &target.host,
+                port: target.port,
+            };
+            proxy::connect_tunnel(stream, p, to, headers).await
+        }
+        Tunnel::Socks {
+            proxy: p,
+            version,
+            auth,
+        } => {
+            let to = proxy::Origin {
+                host: &target.host,
+                port: target.port,
+            };
+            let how = socks::Socks {
+                proxy: p,
+                version: *version,
+                auth: auth.as_ref(),
+            };
+            socks::tunnel(stream, &how, to, cfg, cache).await
+        }
     }
+}
+
+/// TLS to an HTTPS proxy (checked against the proxy's name; HTTP/1.1 by
+/// ALPN), or the stream as it is for an HTTP proxy.
+async fn proxy_tls(
+    stream: Stream,
+    proxy: &ProxyAddr,
+    mode: Option<&tls::TlsMode>,
+) -> Result<Stream, Error> {
+    let Some(mode) = mode else {
+        return Ok(stream);
+    };
+    let to = tls::Peer {
+        host: &proxy.host,
+        port: proxy.port,
+        server_name: &proxy.host,
+        alpn: Alpn::Http1,
+    };
+    tls::handshake(stream, &to, mode).await
 }
 
 /// UnixConnector: every request goes to one socket path, whatever its host.
