@@ -149,6 +149,31 @@ fn total_timeout(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
         .call0()
 }
 
+/// aiohttp's ClientHttpProxyError for a proxy's answer to CONNECT.
+fn proxy_status<'py>(py: Python<'py>, e: &Error) -> PyResult<Bound<'py, PyAny>> {
+    let kwargs = pyo3::types::PyDict::new(py);
+    if let Some(reply) = e.proxy_reply() {
+        let pairs: Vec<(String, String)> = reply
+            .headers
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_owned(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        let multidict = py.import("multidict")?;
+        let headers = multidict
+            .getattr("CIMultiDictProxy")?
+            .call1((multidict.getattr("CIMultiDict")?.call1((pairs,))?,))?;
+        kwargs.set_item("status", reply.status)?;
+        kwargs.set_item("message", reply.reason.clone())?;
+        kwargs.set_item("headers", headers)?;
+    }
+    class(py, "ClientHttpProxyError")?.call((request_info(py, e)?, history(py, e)?), Some(&kwargs))
+}
+
 /// Build the Python exception for `e`.
 pub fn to_py(py: Python<'_>, e: Error) -> PyErr {
     match build(py, &e) {
@@ -211,6 +236,9 @@ fn build(py: Python<'_>, e: &Error) -> PyResult<PyErr> {
             class(py, "ClientResponseError")?
                 .call((request_info(py, e)?, history(py, e)?), Some(&kwargs))?
         }
+        ErrorKind::ProxyConnect => class(py, "ClientProxyConnectionError")?
+            .call1((connection_key(py, e)?, os_error(py, e)?))?,
+        ErrorKind::ProxyStatus => proxy_status(py, e)?,
         ErrorKind::TooManyRedirects => {
             // As aiohttp: the first request's info, the whole history, no status.
             let hist = history(py, e)?;

@@ -14,7 +14,7 @@ use aioxide::body::request::RequestBody;
 use aioxide::connect::dns::{ConnectConfig, DnsCache};
 use aioxide::connect::tls::TlsMode;
 use aioxide::connect::{self, Alpn, ProxyAddr, SocksVersion, Stream, Target, Tunnel};
-use aioxide::pool::{Key, Pool, PoolConfig};
+use aioxide::pool::{Key, Outgoing, Pool, PoolConfig};
 use aioxide::{Error, ErrorKind};
 use hyper_util::rt::TokioIo;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
@@ -721,22 +721,28 @@ fn key(host: &str, port: u16, tls: bool, tunnel: Tunnel) -> Key {
 
 async fn fetch(pool: &Arc<Pool>, key: &Key, uri: &str, headers: &[(String, String)]) -> String {
     let mut lease = pool.acquire(key, None, |_| None, false).await.unwrap();
-    let mut req = http::Request::builder()
-        .uri(uri)
-        .header("host", "origin.test");
+    let mut fields = aioxide::Fields::default();
+    fields.push("Host", "origin.test");
     for (k, v) in headers {
-        req = req.header(k, v);
+        fields.push(k.clone(), v.clone());
     }
-    let resp = lease
-        .send(req.body(RequestBody::empty()).unwrap())
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    let body = http_body_util::BodyExt::collect(resp.into_body())
-        .await
-        .unwrap()
-        .to_bytes();
-    String::from_utf8(body.to_vec()).unwrap()
+    let out = Outgoing {
+        method: "GET",
+        target: uri,
+        http10: false,
+        fields: &fields,
+        body: RequestBody::empty(),
+        chunked: false,
+        expect: false,
+        limits: aioxide::HeadLimits::default(),
+    };
+    let mut resp = lease.send(out).await.unwrap();
+    assert_eq!(resp.status, 200);
+    let mut body = Vec::new();
+    while let Some(p) = std::future::poll_fn(|cx| resp.body.poll_piece(cx)).await {
+        body.extend_from_slice(&p.unwrap().data);
+    }
+    String::from_utf8(body).unwrap()
 }
 
 #[tokio::test]
