@@ -145,9 +145,7 @@ async def test_readchunk_reports_chunk_ends(
     assert got == [(b"abc", True), (b"de", True), (b"fghi", True)]
 
 
-async def test_iter_chunks_reports_chunk_ends_of_a_slow_body(
-    aiohttp: Any, raw_server: Any
-) -> None:
+async def test_iter_chunks_reports_chunk_ends_of_a_slow_body(aiohttp: Any, raw_server: Any) -> None:
     """Chunks sent apart, one of them split across two writes."""
 
     async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:

@@ -18,7 +18,7 @@ from typing import Any, Awaitable, Callable, Coroutine, Generator, Generic, Iter
 from multidict import CIMultiDict, CIMultiDictProxy, MultiDict, istr
 from yarl import URL
 
-from . import _aioxide, _interop, hdrs
+from . import _aioxide, _interop, _proxy, hdrs
 from ._aioxide import hop_auth as _hop_auth
 from ._aioxide import is_redirect as _is_redirect
 from ._aioxide import redirect_step as _redirect_step
@@ -148,15 +148,10 @@ class ClientSession:
             self._base_url = URL(base_url)
         if self._base_url is not None and not self._base_url.path.endswith("/"):
             raise ValueError("base_url must have a trailing '/'")
-        for name, value, default in (
-            ("proxy", proxy, None),
-            ("proxy_auth", proxy_auth, None),
-            ("ws_response_class", ws_response_class, None),
-        ):
-            if value is not default and value:
-                raise _not_supported(f"ClientSession({name}=...)")
-        if trust_env:
-            raise _not_supported("ClientSession(trust_env=True)")
+        if ws_response_class:
+            raise _not_supported("ClientSession(ws_response_class=...)")
+        self._default_proxy = proxy
+        self._default_proxy_auth = proxy_auth
         if version != HttpVersion11 and version != HttpVersion10:
             raise ValueError(f"aioxide speaks HTTP/1.1 and HTTP/1.0, not {version!r}")
 
@@ -245,7 +240,8 @@ class ClientSession:
         # Requests go through Python hop by hop only when something there
         # must see them; otherwise the engine does the whole request.
         self._hooked = bool(
-            self._trace_configs
+            trust_env
+            or self._trace_configs
             or (self._engine_jar is None and type(cookie_jar) is not DummyCookieJar)
             or self._request_class is not ClientRequest
         )
@@ -528,8 +524,13 @@ class ClientSession:
     ) -> ClientResponse:
         if self.closed:
             raise RuntimeError("Session is closed")
+        if proxy is None:
+            proxy = self._default_proxy
+        if proxy_auth is None:
+            proxy_auth = self._default_proxy_auth
         if proxy is not None:
-            raise _not_supported("proxy=")
+            proxy = _proxy.proxy_url(proxy)
+            proxy_headers = self._prepare_headers(proxy_headers)
         if ssl is not True:
             ssl = _interop.ssl_value(ssl)
         tls = tls_for(self._connector._ssl, ssl, verify_ssl, ssl_context, fingerprint)  # type: ignore[union-attr]
@@ -555,6 +556,8 @@ class ClientSession:
             cookies,
         )
         mws = self._middlewares if middlewares is None else middlewares
+        if proxy is not None and not (mws or self._hooked):
+            opts = opts.replace(proxy=_proxy.engine_option(proxy, proxy_auth, proxy_headers))
         if mws or self._hooked:
             return await self._request_hooked(
                 method.upper(),
@@ -579,6 +582,9 @@ class ClientSession:
                 trace_request_ctx=trace_request_ctx,
                 read_bufsize=read_bufsize,
                 auto_decompress=auto_decompress,
+                proxy=proxy,
+                proxy_auth=proxy_auth,
+                proxy_headers=proxy_headers,
             )
         # The fast path: the engine drives every hop; Python is not entered
         # again until the final response (or error) comes back.
@@ -705,6 +711,9 @@ class ClientSession:
         trace_request_ctx: Any,
         read_bufsize: int | None,
         auto_decompress: bool | None,
+        proxy: URL | None,
+        proxy_auth: Any,
+        proxy_headers: Any,
     ) -> ClientResponse:
         """A request hop by hop in Python: each hop is one engine call
         (_send, redirects off), wrapped by the middlewares, announced to the
@@ -787,6 +796,17 @@ class ClientSession:
                         url
                     )
                 auth = self._hop_auth(auth, auth_from_url, bool(history), url, hdrs_md)
+                hop_proxy, hop_proxy_auth = proxy, proxy_auth
+                if self._trust_env:
+                    if auth is None and url.host is not None and hdrs.AUTHORIZATION not in hdrs_md:
+                        auth = await loop.run_in_executor(None, _proxy.netrc_auth, url.host)
+                    if proxy is None:
+                        try:
+                            hop_proxy, hop_proxy_auth = await asyncio.to_thread(
+                                _proxy.get_env_proxy_for_url, url
+                            )
+                        except LookupError:
+                            pass
                 all_cookies = jar.filter_cookies(url) if jar is not None else None
                 if cookies is not None:
                     req_cookies = _request_cookies(cookies, url, jar_quote)
@@ -813,6 +833,10 @@ class ClientSession:
                     ssl=ssl,
                     server_hostname=server_hostname,
                     traces=traces,
+                    proxy=hop_proxy,
+                    proxy_auth=hop_proxy_auth,
+                    proxy_headers=proxy_headers if hop_proxy is not None else None,
+                    trust_env=self._trust_env,
                 )
                 resp = await handler(req)
                 if jar is not None:
@@ -879,7 +903,18 @@ class ClientSession:
         http10 = req.version == HttpVersion10
         compress = _compress_name(req.compress)
         skip = tuple(req.skip_auto_headers)
-        key = (opts, skip, bool(req.chunked), compress, req.expect100, http10, req.server_hostname)
+        proxy = _proxy.engine_option(req.proxy, req.proxy_auth, req.proxy_headers)
+        proxy_key = None if proxy is None else (proxy[0], tuple(proxy[1]))
+        key = (
+            opts,
+            skip,
+            bool(req.chunked),
+            compress,
+            req.expect100,
+            http10,
+            req.server_hostname,
+            proxy_key,
+        )
         found = self._hop_opts.get(key)
         if found is None:
             if len(self._hop_opts) >= 32:
@@ -897,6 +932,7 @@ class ClientSession:
                 expect100=req.expect100,
                 http10=http10,
                 server_hostname=req.server_hostname,
+                proxy=proxy,
             )
         return found
 

@@ -25,6 +25,7 @@ from .client_exceptions import ClientConnectionError, ClientResponseError, Conte
 from .helpers import (
     EMPTY_BODY_METHODS,
     EMPTY_BODY_STATUS_CODES,
+    BasicAuth,
     _basic_auth_no_warn,
     parse_content_type,
     parse_mimetype,
@@ -714,6 +715,12 @@ class ClientRequest:
         self.server_hostname = server_hostname
         self.version = version
         self.proxy = proxy
+        if proxy is None:
+            proxy_auth = proxy_headers = None
+        elif proxy_auth and not isinstance(proxy_auth, BasicAuth):
+            raise ValueError("proxy_auth must be None or BasicAuth() tuple")
+        if proxy_headers is not None and not isinstance(proxy_headers, (MultiDict, MultiDictProxy)):
+            proxy_headers = CIMultiDict(proxy_headers)
         self.proxy_auth = proxy_auth
         self.proxy_headers = proxy_headers
         self.expect100 = expect100

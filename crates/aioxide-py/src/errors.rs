@@ -94,7 +94,8 @@ fn os_error<'py>(py: Python<'py>, e: &Error) -> PyResult<Bound<'py, PyAny>> {
             let text = text.split(" (os error").next().unwrap_or(&text).to_owned();
             oserror.call1((n, text))
         }
-        None => oserror.call1((e.message.clone(),)),
+        // (errno None, the message as strerror: what aiohttp's message shows.)
+        None => oserror.call1((py.None(), e.message.clone())),
     }
 }
 

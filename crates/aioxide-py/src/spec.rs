@@ -40,6 +40,7 @@ struct Opts {
     retry: bool,
     cookie_jar: Option<Arc<std::sync::Mutex<aioxide::cookie::CookieJar>>>,
     requote: bool,
+    proxy: Option<aioxide::policy::proxy::Proxy>,
 }
 
 impl Default for Opts {
@@ -69,6 +70,7 @@ impl Default for Opts {
             retry: true,
             cookie_jar: None,
             requote: true,
+            proxy: None,
         }
     }
 }
@@ -118,6 +120,11 @@ impl Opts {
                 }
             }
             "requote" => self.requote = v.extract()?,
+            "proxy" => {
+                self.proxy = v
+                    .extract::<Option<(String, Vec<(String, String)>)>>()?
+                    .map(|(url, headers)| aioxide::policy::proxy::Proxy { url, headers })
+            }
             _ => {
                 return Err(PyTypeError::new_err(format!(
                     "Options got an unexpected keyword argument {key:?}"
@@ -220,6 +227,7 @@ impl Options {
             body_rewind: call.body_rewind,
             requote_redirect_url: o.requote,
             on_send: call.on_send,
+            proxy: o.proxy.clone(),
         }
     }
 }

@@ -96,6 +96,8 @@ pub struct Request {
     pub requote_redirect_url: bool,
     /// Told when a request goes on a connection (for tracing).
     pub on_send: Option<crate::connect::dns::Hook<dyn OnSend>>,
+    /// Every hop goes through this proxy (`proxy=`).
+    pub proxy: Option<crate::policy::proxy::Proxy>,
 }
 
 /// Observes each request as it goes on a connection: how the connection
@@ -135,6 +137,7 @@ impl Request {
             body_rewind: None,
             requote_redirect_url: true,
             on_send: None,
+            proxy: None,
         }
     }
 

@@ -3,5 +3,6 @@
 pub mod auth;
 pub mod decompress;
 pub mod framing;
+pub mod proxy;
 pub mod redirect;
 pub mod timeout;

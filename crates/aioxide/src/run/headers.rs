@@ -119,6 +119,9 @@ pub(crate) struct Hop<'a> {
     pub auth: &'a Option<String>,
     /// The body's Content-Encoding (`compress=`), when it has one.
     pub coding: Option<&'a str>,
+    /// Through a forward proxy: the request goes in absolute-form, with
+    /// these headers for the proxy.
+    pub forward: Option<&'a [(String, String)]>,
 }
 
 fn invalid(e: &dyn std::fmt::Display) -> Error {
@@ -167,12 +170,22 @@ pub(crate) fn prepare(
 ) -> Result<Prepared, Error> {
     let mut map = Fields::with_capacity(hop.headers.len() + 8);
     caller_headers(req, hop, &mut map)?;
+    let target = match hop.forward {
+        None => hop.dest.target.clone(),
+        Some(extra) => {
+            for (k, v) in extra.iter().filter(|(k, _)| !has_header(hop.headers, k)) {
+                let (name, value) = checked_field(k, v)?;
+                map.push(name, value);
+            }
+            crate::policy::proxy::absolute_target(hop.dest)
+        }
+    };
     automatic_headers(cfg, req, hop, &body, &mut map)?;
     let expect = framing_headers(req, hop, &body, &mut map)?;
     let chunked = body.is_some() && is_chunked(&map);
     Ok(Prepared {
         method: hop.method.to_owned(),
-        target: hop.dest.target.clone(),
+        target,
         http10: req.http10,
         headers: map,
         body,

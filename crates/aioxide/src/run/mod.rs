@@ -15,6 +15,7 @@ mod send;
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::connect::Tunnel;
 use crate::fields::Fields;
 use bytes::Bytes;
 
@@ -57,8 +58,8 @@ async fn run(
     let mut flow = Flow::start(req)?;
     loop {
         flow.choose_auth()?;
-        let mut prepared = flow.prepare(cfg)?;
-        let key = key_for(&flow.dest, &flow.req);
+        let key = key_for(&flow.dest, &flow.req, flow.route.as_ref());
+        let mut prepared = flow.prepare(cfg, &key.tunnel)?;
         let sent = Box::pin(send::send(
             pool,
             &flow.req,
@@ -101,6 +102,8 @@ struct Flow {
     history: Vec<ResponseHead>,
     /// No hop left the first origin yet: the request's `cookies=` apply.
     same_origin_so_far: bool,
+    /// The proxy every hop goes through.
+    route: Option<crate::policy::proxy::Route>,
 }
 
 /// A hop's answer, checked: its head, its body, where it redirects.
@@ -124,7 +127,12 @@ impl Flow {
             (None, None) => Payload::None,
         };
         let coding = compress_body(&req, &headers, &mut body)?;
+        let route = match &req.proxy {
+            Some(p) => Some(crate::policy::proxy::Route::new(p)?),
+            None => None,
+        };
         Ok(Flow {
+            route,
             method: req.method.to_ascii_uppercase(),
             auth: req.auth.take(),
             req,
@@ -157,7 +165,7 @@ impl Flow {
     }
 
     /// Step 2: the request as it goes on the wire, with this hop's cookies.
-    fn prepare(&mut self, cfg: &ClientConfig) -> Result<Prepared, Error> {
+    fn prepare(&mut self, cfg: &ClientConfig, tunnel: &Tunnel) -> Result<Prepared, Error> {
         let payload = std::mem::replace(&mut self.body, Payload::None);
         let coding = match payload.is_nonempty() {
             true => self.coding.as_deref(),
@@ -174,6 +182,7 @@ impl Flow {
             headers: &headers,
             auth: &self.auth,
             coding,
+            forward: tunnel.is_forward().then(|| tunnel.request_headers()),
         };
         headers::prepare(cfg, &self.req, &hop, payload)
     }
@@ -357,7 +366,7 @@ fn compress_body(
     Ok(Some(c.to_ascii_lowercase()))
 }
 
-fn key_for(dest: &Dest, req: &Request) -> Key {
+fn key_for(dest: &Dest, req: &Request, route: Option<&crate::policy::proxy::Route>) -> Key {
     Key {
         host: dest.host.clone(),
         port: dest.port,
@@ -367,7 +376,7 @@ fn key_for(dest: &Dest, req: &Request) -> Key {
         } else {
             None
         },
-        tunnel: crate::connect::Tunnel::None,
+        tunnel: route.map_or(Tunnel::None, |r| r.tunnel(dest, &req.tls)),
         alpn: crate::connect::Alpn::Http1,
     }
 }
