@@ -7,9 +7,17 @@
 //! negotiated `client_max_window_bits` below 15 (the server would be entitled
 //! to fail on back-references beyond its window; Autobahn 13.3-13.7 negotiate
 //! 9 and 8 bits). zlib-rs implements `Compress::new_with_window_bits`, is a
-//! pure-Rust port of zlib (no C toolchain), and is at least as fast as
-//! miniz_oxide (release build, 1 MiB of JSON-like text, level 1: see the
-//! commit message of this module for the measurement).
+//! pure-Rust port of zlib (no C toolchain), and is faster. Measured on this
+//! 2-core machine under load (release, level 1, 4 MiB of JSON-like text sent
+//! as messages with a sync flush each, inflated in one pass):
+//!
+//! | backend     | 200 B messages: ratio, deflate, inflate | 16 KiB messages |
+//! |-------------|------------------------------------------|-----------------|
+//! | miniz_oxide | 0.389, 20 MB/s, 23 MB/s                 | 0.249, 90 MB/s, 120 MB/s |
+//! | zlib-rs     | 0.298, 100-120 MB/s, 250-330 MB/s       | 0.257, 140-220 MB/s, 220-380 MB/s |
+//!
+//! The feature switches the whole crate's flate2 backend (gzip / deflate
+//! response bodies too): same formats, faster.
 
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 
