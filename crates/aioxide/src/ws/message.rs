@@ -247,6 +247,13 @@ mod tests {
             Some(Message::Text("Hello".into()))
         );
         assert_eq!(a.used(), 0);
+        // RSV1 on a control frame is ignored (aiohttp, for interop).
+        let mut pong = frame(true, OP_PONG, b"q");
+        pong.rsv1 = true;
+        assert_eq!(
+            a.push(pong).unwrap(),
+            Some(Message::Pong(Bytes::from_static(b"q")))
+        );
         let bin = a.push(frame(true, OP_BINARY, b"\xff")).unwrap();
         assert_eq!(bin, Some(Message::Binary(Bytes::from_static(b"\xff"))));
     }

@@ -303,3 +303,47 @@ async fn eof_mid_frame() {
     let mut r = WsReader::new(a, &client(None, 0), &[0x81, 0x05, b'H']);
     assert!(matches!(r.recv().await, Err(WsError::Eof)));
 }
+
+/// A cancelled send leaves the rest of its frame buffered; the next send
+/// writes it first, so the peer sees whole frames in order.
+#[tokio::test]
+async fn cancelled_send_does_not_tear_frames() {
+    let (a, b) = tokio::io::duplex(64);
+    let mut c = WsStream::new(a, &client(None, 0), &[]);
+    let big = Message::Binary(Bytes::from(vec![5u8; 100_000]));
+    let sent = tokio::time::timeout(std::time::Duration::from_millis(20), c.send(&big)).await;
+    assert!(
+        sent.is_err(),
+        "the peer does not read yet: the send is cancelled"
+    );
+    let mut s = WsStream::new(b, &server(None), &[]);
+    let peer = tokio::spawn(async move { (s.recv().await.unwrap(), s.recv().await.unwrap()) });
+    c.send(&Message::Text("after".into())).await.unwrap();
+    assert_eq!(peer.await.unwrap(), (big, Message::Text("after".into())));
+}
+
+/// `compress` window bits on one send: a one-off compressor, decoded by a
+/// peer that keeps its context.
+#[tokio::test]
+async fn per_message_compression_override() {
+    let (a, b) = tokio::io::duplex(1 << 16);
+    let d = Some(DeflateParams::default());
+    let mut c = WsStream::new(a, &client(d, 0), &[]);
+    let mut s = WsStream::new(b, &server(d), &[]);
+    let text = "abc".repeat(1000);
+    c.writer
+        .send_frame(OP_TEXT, text.as_bytes(), Some(9))
+        .await
+        .unwrap();
+    c.writer
+        .send_frame(OP_TEXT, text.as_bytes(), None)
+        .await
+        .unwrap();
+    c.writer
+        .send_frame(OP_TEXT, text.as_bytes(), None)
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        assert_eq!(s.recv().await.unwrap(), Message::Text(text.clone()));
+    }
+}
