@@ -85,7 +85,7 @@ impl<R: AsyncRead + Unpin> WsReader<R> {
                 .decode(&mut self.buf, self.assembler.used(), max)
                 .and_then(|f| f.map(|f| self.assembler.push(f)).transpose());
             match step {
-                Ok(None) => return Ok(None),
+                Ok(None) => return self.check_incomplete().map(|()| None),
                 Ok(Some(Some(msg))) => return Ok(Some(msg)),
                 Ok(Some(None)) => {}
                 Err(e) => return Err(self.fail(e.into())),
@@ -117,6 +117,15 @@ impl<R: AsyncRead + Unpin> WsReader<R> {
             }
         }
         Ok(out)
+    }
+
+    /// Fail fast on invalid text in a frame that is still arriving.
+    fn check_incomplete(&mut self) -> Result<(), WsError> {
+        let Some((opcode, rsv1, payload)) = self.decoder.peek_incomplete(&self.buf) else {
+            return Ok(());
+        };
+        let checked = self.assembler.check_incomplete(opcode, rsv1, payload);
+        checked.map_err(|e| self.fail(e.into()))
     }
 
     /// Read more bytes into the buffer; EOF and I/O errors are sticky.

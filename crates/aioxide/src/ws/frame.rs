@@ -178,6 +178,21 @@ impl Decoder {
         }))
     }
 
+    /// The frame at the front of `buf` when its head is complete but its
+    /// payload is not, and it is unmasked: its opcode, RSV1 and the payload
+    /// bytes received so far (to fail fast on invalid text, Autobahn 6.4.*).
+    pub fn peek_incomplete<'a>(&self, buf: &'a [u8]) -> Option<(u8, bool, &'a [u8])> {
+        let head = self.parse_head(buf).ok()??;
+        let incomplete = (buf.len() as u64) < head.size as u64 + head.len;
+        (incomplete && head.mask.is_none()).then(|| {
+            (
+                head.opcode,
+                head.rsv1,
+                buf.get(head.size..).unwrap_or_default(),
+            )
+        })
+    }
+
     /// Parse and check the head at the front of `buf` (without consuming).
     fn parse_head(&self, buf: &[u8]) -> Result<Option<Head>, ProtocolError> {
         let (Some(&b0), Some(&b1)) = (buf.first(), buf.get(1)) else {

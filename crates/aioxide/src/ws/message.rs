@@ -27,6 +27,8 @@ pub struct Assembler {
     max_msg_size: usize,
     inflater: Option<Inflater>,
     partial: Option<Partial>,
+    /// UTF-8 state over the frame still arriving, and how far it got.
+    peek: Option<(Utf8State, usize)>,
 }
 
 impl Assembler {
@@ -37,6 +39,7 @@ impl Assembler {
             max_msg_size,
             inflater: deflate.then(Inflater::new),
             partial: None,
+            peek: None,
         }
     }
 
@@ -53,6 +56,7 @@ impl Assembler {
 
     /// Take one frame; a message when it completes one.
     pub fn push(&mut self, frame: Frame) -> Result<Option<Message>, ProtocolError> {
+        self.peek = None;
         match frame.opcode {
             OP_CLOSE => parse_close(&frame).map(Some),
             OP_PING => Ok(Some(Message::Ping(frame.payload))),
@@ -63,6 +67,54 @@ impl Assembler {
                 format!("Unexpected opcode={op}"),
             )),
         }
+    }
+
+    /// Check the payload received so far of a frame still arriving
+    /// (`opcode`, `rsv1`): when it continues uncompressed text, fail as soon
+    /// as it cannot be UTF-8. Resumes where the previous call stopped.
+    pub fn check_incomplete(
+        &mut self,
+        opcode: u8,
+        rsv1: bool,
+        payload: &[u8],
+    ) -> Result<(), ProtocolError> {
+        if self.peek.is_none() {
+            let mut state = Utf8State::default();
+            match (&self.partial, opcode) {
+                (None, OP_TEXT) if !rsv1 => {}
+                (Some(p), OP_CONTINUATION) if p.opcode == OP_TEXT && !p.compressed => {
+                    for &b in p.data.get(p.valid..).unwrap_or_default() {
+                        state.step(b);
+                    }
+                }
+                _ => return Ok(()),
+            }
+            self.peek = Some((state, 0));
+        }
+        let Some((state, done)) = &mut self.peek else {
+            return Ok(());
+        };
+        let mut rest = payload.get(*done..).unwrap_or_default();
+        *done = payload.len();
+        while let Some((&b, tail)) = rest.split_first() {
+            if state.need == 0 {
+                // Between characters: let std validate the bulk.
+                let valid = match std::str::from_utf8(rest) {
+                    Ok(_) => return Ok(()),
+                    Err(e) if e.error_len().is_some() => return Err(invalid_utf8()),
+                    Err(e) => e.valid_up_to(),
+                };
+                rest.get(valid..).unwrap_or_default().iter().for_each(|&b| {
+                    state.step(b);
+                });
+                return Ok(());
+            }
+            if !state.step(b) {
+                return Err(invalid_utf8());
+            }
+            rest = tail;
+        }
+        Ok(())
     }
 
     /// A text, binary or continuation frame.
@@ -148,6 +200,54 @@ pub fn check_utf8_prefix(data: &[u8], from: usize) -> Result<usize, ProtocolErro
         Ok(_) => Ok(data.len()),
         Err(e) if e.error_len().is_none() => Ok(from + e.valid_up_to()),
         Err(_) => Err(invalid_utf8()),
+    }
+}
+
+/// A resumable UTF-8 validator, one byte at a time (RFC 3629 table 3-7):
+/// how many continuation bytes are still needed and the range of the next.
+#[derive(Clone, Copy, Debug)]
+struct Utf8State {
+    need: u8,
+    lo: u8,
+    hi: u8,
+}
+
+impl Default for Utf8State {
+    fn default() -> Utf8State {
+        Utf8State {
+            need: 0,
+            lo: 0x80,
+            hi: 0xBF,
+        }
+    }
+}
+
+impl Utf8State {
+    /// Take byte `b`; false when no valid UTF-8 can continue this way.
+    fn step(&mut self, b: u8) -> bool {
+        if self.need > 0 {
+            if b < self.lo || b > self.hi {
+                return false;
+            }
+            *self = Utf8State {
+                need: self.need - 1,
+                ..Utf8State::default()
+            };
+            return true;
+        }
+        let (need, lo, hi) = match b {
+            0x00..=0x7F => return true,
+            0xC2..=0xDF => (1, 0x80, 0xBF),
+            0xE0 => (2, 0xA0, 0xBF),
+            0xE1..=0xEC | 0xEE..=0xEF => (2, 0x80, 0xBF),
+            0xED => (2, 0x80, 0x9F),
+            0xF0 => (3, 0x90, 0xBF),
+            0xF1..=0xF3 => (3, 0x80, 0xBF),
+            0xF4 => (3, 0x80, 0x8F),
+            _ => return false,
+        };
+        *self = Utf8State { need, lo, hi };
+        true
     }
 }
 
@@ -315,6 +415,57 @@ mod tests {
             "Invalid UTF-8 text message"
         );
         assert_eq!(err(&mut a, frame(true, OP_TEXT, b"\xff")).0, 1007);
+    }
+
+    #[test]
+    fn incomplete_frames_fail_fast() {
+        let mut a = Assembler::new(0, false);
+        // A text frame still arriving: valid so far, then invalid.
+        a.check_incomplete(OP_TEXT, false, b"ok \xe2\x82").unwrap();
+        assert_eq!(
+            a.check_incomplete(OP_TEXT, false, b"ok \xe2\x82\x41")
+                .unwrap_err()
+                .code,
+            1007
+        );
+        // A continuation whose previous fragment ended inside a character.
+        let mut a = Assembler::new(0, false);
+        a.push(frame(false, OP_TEXT, b"a\xf0\x9d")).unwrap();
+        a.check_incomplete(OP_CONTINUATION, false, b"\x84\x9e b")
+            .unwrap();
+        let mut a = Assembler::new(0, false);
+        a.push(frame(false, OP_TEXT, b"a\xf0\x9d")).unwrap();
+        assert!(a.check_incomplete(OP_CONTINUATION, false, b"\x41").is_err());
+        // Binary and compressed data are not checked.
+        let mut a = Assembler::new(0, true);
+        a.check_incomplete(OP_BINARY, false, b"\xff").unwrap();
+        a.check_incomplete(OP_TEXT, true, b"\xff").unwrap();
+    }
+
+    /// The byte validator agrees with std on every 1-4 byte sequence of
+    /// interesting bytes.
+    #[test]
+    fn utf8_state_agrees_with_std() {
+        let bytes = [
+            0x00, 0x41, 0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC0, 0xC2, 0xDF, 0xE0, 0xE1,
+            0xED, 0xEE, 0xF0, 0xF1, 0xF4, 0xF5, 0xFF,
+        ];
+        let mut seqs: Vec<Vec<u8>> = vec![vec![]];
+        for _ in 0..4 {
+            seqs = seqs
+                .iter()
+                .flat_map(|s| bytes.iter().map(move |&b| [&s[..], &[b]].concat()))
+                .collect();
+            for s in &seqs {
+                let mut st = Utf8State::default();
+                let ok = s.iter().all(|&b| st.step(b));
+                let std_ok = match std::str::from_utf8(s) {
+                    Ok(_) => true,
+                    Err(e) => e.error_len().is_none(),
+                };
+                assert_eq!(ok, std_ok, "{s:x?}");
+            }
+        }
     }
 
     #[test]

@@ -347,3 +347,26 @@ async fn per_message_compression_override() {
         assert_eq!(s.recv().await.unwrap(), Message::Text(text.clone()));
     }
 }
+
+/// Invalid text fails while its frame is still arriving (Autobahn 6.4.*):
+/// the rest of the frame never comes, the error does.
+#[tokio::test]
+async fn invalid_text_fails_before_the_frame_ends() {
+    let (a, mut b) = tokio::io::duplex(1024);
+    let mut r = WsReader::new(a, &client(None, 0), &[]);
+    let head = [0x81u8, 0x7E, 0x01, 0x00]; // text, 256 bytes announced
+    tokio::io::AsyncWriteExt::write_all(&mut b, &head)
+        .await
+        .unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut b, "κόσμε".as_bytes())
+        .await
+        .unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut b, b"\xed\xa0\x80")
+        .await
+        .unwrap();
+    let e = tokio::time::timeout(std::time::Duration::from_secs(5), r.recv())
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(e.close_code(), Some(1007));
+}
