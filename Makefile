@@ -56,3 +56,21 @@ fmt:
 
 clean:
 	rm -rf target $(VENV)
+
+# Autobahn|Testsuite (fuzzingserver, Python 2.7) against the ws engine's
+# example client: tests/autobahn/run.sh. Needs pyenv's Python 2.7.18.
+AUTOBAHN_PY27 := $(shell pyenv root 2>/dev/null)/versions/2.7.18/bin/python
+AUTOBAHN_VENV := .autobahn-venv
+
+.PHONY: autobahn
+autobahn:
+	@test -x "$(AUTOBAHN_PY27)" || { echo "autobahn: Python 2.7.18 is missing at '$(AUTOBAHN_PY27)' (pyenv install 2.7.18)"; exit 1; }
+	@if [ ! -x $(AUTOBAHN_VENV)/bin/wstest ]; then \
+		set -e; rm -rf $(AUTOBAHN_VENV) $(AUTOBAHN_VENV).boot; \
+		$(PYTHON) -m venv $(AUTOBAHN_VENV).boot; \
+		$(AUTOBAHN_VENV).boot/bin/python -m pip install -q virtualenv==20.21.1; \
+		$(AUTOBAHN_VENV).boot/bin/virtualenv -q -p "$(AUTOBAHN_PY27)" $(AUTOBAHN_VENV); \
+		rm -rf $(AUTOBAHN_VENV).boot; \
+		$(AUTOBAHN_VENV)/bin/pip install -q --no-deps -r tests/autobahn/requirements-py27.txt; \
+	fi
+	AUTOBAHN_VENV=$(AUTOBAHN_VENV) tests/autobahn/run.sh

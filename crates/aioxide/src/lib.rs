@@ -22,6 +22,7 @@ pub mod pool;
 pub mod request;
 pub mod response;
 pub mod run;
+pub mod ws;
 
 pub use client::{Client, ClientConfig, Request};
 pub use connect::tls::TlsMode;
