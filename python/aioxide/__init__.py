@@ -48,6 +48,7 @@ from .client_exceptions import (
 from .client_middleware_digest_auth import DigestAuthMiddleware
 from .client_middlewares import ClientHandlerType, ClientMiddlewareType
 from .client_reqrep import ClientRequest, ClientResponse, ContentDisposition, RequestInfo
+from .client_ws import ClientWebSocketResponse, ClientWSTimeout
 from .compression_utils import set_zlib_backend
 from .connector import (
     AddrInfoType,
@@ -60,7 +61,15 @@ from .connector import (
 from .cookiejar import CookieJar, DummyCookieJar
 from .formdata import FormData
 from .helpers import BasicAuth, ETag, encode_basic_auth
-from .http import HttpVersion, HttpVersion10, HttpVersion11
+from .http import (
+    HttpVersion,
+    HttpVersion10,
+    HttpVersion11,
+    WebSocketError,
+    WSCloseCode,
+    WSMessage,
+    WSMsgType,
+)
 from .multipart import (
     BadContentDispositionHeader,
     BadContentDispositionParam,
@@ -111,6 +120,12 @@ __version__ = "0.1.0"
 
 __all__ = (
     "abc",
+    "ClientWebSocketResponse",
+    "ClientWSTimeout",
+    "WebSocketError",
+    "WSCloseCode",
+    "WSMessage",
+    "WSMsgType",
     "AddrInfoType",
     "AsyncIterablePayload",
     "AsyncResolver",

@@ -19,6 +19,7 @@ from multidict import CIMultiDict, CIMultiDictProxy, MultiDict, istr
 from yarl import URL
 
 from . import _aioxide, _interop, _proxy, hdrs
+from . import client_ws as _client_ws
 from ._aioxide import hop_auth as _hop_auth
 from ._aioxide import is_redirect as _is_redirect
 from ._aioxide import redirect_step as _redirect_step
@@ -333,6 +334,42 @@ class ClientSession:
         return self._middlewares
 
     # -- requests --------------------------------------------------------
+    def ws_connect(self, url: Any, **kwargs: Any) -> "_WSRequestContextManager":
+        """Open a WebSocket (aiohttp's ``ws_connect``): awaitable, and an async
+        context manager that closes it."""
+        return _WSRequestContextManager(self._ws_connect(url, **kwargs))
+
+    async def _ws_connect(
+        self,
+        url: Any,
+        *,
+        method: str = "GET",
+        protocols: Iterable[str] = (),
+        timeout: Any = sentinel,
+        receive_timeout: float | None = None,
+        autoclose: bool = True,
+        autoping: bool = True,
+        heartbeat: float | None = None,
+        auth: BasicAuth | None = None,
+        origin: str | None = None,
+        params: Any = None,
+        headers: Any = None,
+        proxy: Any = None,
+        proxy_auth: BasicAuth | None = None,
+        ssl: Any = True,
+        verify_ssl: bool | None = None,
+        fingerprint: bytes | None = None,
+        ssl_context: Any = None,
+        server_hostname: str | None = None,
+        proxy_headers: Any = None,
+        compress: int = 0,
+        max_msg_size: int = 4 * 1024 * 1024,
+        decode_text: bool = True,
+    ) -> Any:
+        args = dict(locals())
+        del args["self"], args["url"]
+        return await _client_ws.connect(self, url, **args)
+
     def request(self, method: str, url: Any, **kwargs: Any) -> "_RequestContextManager":
         """Perform HTTP request."""
         return _RequestContextManager(self._request(method, url, **kwargs))
@@ -521,6 +558,7 @@ class ClientSession:
         max_headers: int | None = None,
         middlewares: Any = None,
         upload_tracker: Any = None,
+        _upgrade: bool = False,
     ) -> ClientResponse:
         if self.closed:
             raise RuntimeError("Session is closed")
@@ -556,6 +594,8 @@ class ClientSession:
             cookies,
         )
         mws = self._middlewares if middlewares is None else middlewares
+        if _upgrade:
+            opts = opts.replace(upgrade=True)
         if proxy is not None and not (mws or self._hooked):
             opts = opts.replace(proxy=_proxy.engine_option(proxy, proxy_auth, proxy_headers))
         if mws or self._hooked:
@@ -1218,6 +1258,21 @@ class _RequestContextManager(Generic[_R]):
     ) -> None:
         assert self._resp is not None
         self._resp.release()
+
+
+class _WSRequestContextManager(_RequestContextManager[Any]):
+    """``ws_connect``'s: leaving the block closes the WebSocket."""
+
+    __slots__ = ()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        assert self._resp is not None
+        await self._resp.close()
 
 
 class _SessionRequestContextManager:

@@ -175,6 +175,18 @@ fn proxy_status<'py>(py: Python<'py>, e: &Error) -> PyResult<Bound<'py, PyAny>> 
     class(py, "ClientHttpProxyError")?.call((request_info(py, e)?, history(py, e)?), Some(&kwargs))
 }
 
+/// aiohttp's `WebSocketError(code, message)` (a protocol error of the peer).
+pub fn websocket_error(py: Python<'_>, code: u16, message: &str) -> PyErr {
+    let made = py
+        .import("aioxide.http")
+        .and_then(|m| m.getattr("WebSocketError"))
+        .and_then(|c| c.call1((code, message)));
+    match made {
+        Ok(e) => PyErr::from_value(e),
+        Err(e) => e,
+    }
+}
+
 /// Build the Python exception for `e`.
 pub fn to_py(py: Python<'_>, e: Error) -> PyErr {
     match build(py, &e) {

@@ -141,6 +141,8 @@ pub struct Response {
     #[pyo3(get)]
     chunked: bool,
     stream: BodyPipe,
+    /// The connection of a `101` answer (WebSockets), until taken.
+    upgrade: Mutex<Option<aioxide::pool::Upgraded>>,
 }
 
 /// The owner of a body: reads it while the consumer's demand is not met,
@@ -327,6 +329,30 @@ impl Response {
         })
     }
 
+    /// The WebSocket over this `101` answer's connection (once).
+    #[pyo3(signature = (max_msg_size, deflate=None))]
+    fn websocket(
+        &self,
+        max_msg_size: usize,
+        deflate: Option<(u8, bool, u8, bool)>,
+    ) -> PyResult<crate::ws::WebSocket> {
+        let up = self
+            .upgrade
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        match up {
+            Some(up) => Ok(crate::ws::WebSocket::new(
+                up,
+                max_msg_size,
+                crate::ws::deflate_params(deflate),
+            )),
+            None => Err(pyo3::exceptions::PyRuntimeError::new_err(
+                "the response has no upgraded connection",
+            )),
+        }
+    }
+
     /// Whether every byte of the body has been handed out.
     fn at_eof(&self) -> bool {
         let st = self.stream.feed.lock();
@@ -365,6 +391,7 @@ impl Response {
 
 pub(crate) fn to_response(py: Python<'_>, mut r: aioxide::Response) -> PyResult<Py<PyAny>> {
     let raw = Arc::new(Progress::new(&mut r.body));
+    let upgrade = Mutex::new(r.body.take_upgrade());
     let (body, stream) = if r.body.is_complete() {
         let data = r.body.take_buffered();
         let stream = BodyPipe {
@@ -395,6 +422,7 @@ pub(crate) fn to_response(py: Python<'_>, mut r: aioxide::Response) -> PyResult<
             body,
             chunked,
             stream,
+            upgrade,
         },
     )?
     .into_any())

@@ -41,6 +41,7 @@ struct Opts {
     cookie_jar: Option<Arc<std::sync::Mutex<aioxide::cookie::CookieJar>>>,
     requote: bool,
     proxy: Option<aioxide::policy::proxy::Proxy>,
+    upgrade: bool,
 }
 
 impl Default for Opts {
@@ -71,6 +72,7 @@ impl Default for Opts {
             cookie_jar: None,
             requote: true,
             proxy: None,
+            upgrade: false,
         }
     }
 }
@@ -120,6 +122,7 @@ impl Opts {
                 }
             }
             "requote" => self.requote = v.extract()?,
+            "upgrade" => self.upgrade = v.extract()?,
             "proxy" => {
                 self.proxy = v
                     .extract::<Option<(String, Vec<(String, String)>)>>()?
@@ -228,6 +231,7 @@ impl Options {
             requote_redirect_url: o.requote,
             on_send: call.on_send,
             proxy: o.proxy.clone(),
+            upgrade: o.upgrade,
         }
     }
 }

@@ -98,6 +98,9 @@ pub struct Request {
     pub on_send: Option<crate::connect::dns::Hook<dyn OnSend>>,
     /// Every hop goes through this proxy (`proxy=`).
     pub proxy: Option<crate::policy::proxy::Proxy>,
+    /// A `101 Switching Protocols` answer keeps its connection for the
+    /// caller (`ResponseBody::take_upgrade`; WebSockets).
+    pub upgrade: bool,
 }
 
 /// Observes each request as it goes on a connection: how the connection
@@ -138,6 +141,7 @@ impl Request {
             requote_redirect_url: true,
             on_send: None,
             proxy: None,
+            upgrade: false,
         }
     }
 

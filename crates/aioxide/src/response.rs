@@ -70,6 +70,8 @@ pub struct ResponseBody {
     chunk_ends: std::collections::VecDeque<u64>,
     /// Decoded bytes received so far.
     decoded: u64,
+    /// The connection after a `101` answer, for the caller.
+    upgrade: Option<crate::pool::Upgraded>,
 }
 
 impl ResponseBody {
@@ -97,6 +99,7 @@ impl ResponseBody {
             pending: None,
             chunk_ends: Default::default(),
             decoded: 0,
+            upgrade: None,
         };
         if done {
             b.finish_ok();
@@ -121,7 +124,20 @@ impl ResponseBody {
             pending: None,
             chunk_ends: Default::default(),
             decoded: data.len() as u64,
+            upgrade: None,
         }
+    }
+
+    /// The empty body of a `101` answer, holding its connection.
+    pub fn upgraded(up: crate::pool::Upgraded) -> Self {
+        let mut b = ResponseBody::complete(Bytes::new());
+        b.upgrade = Some(up);
+        b
+    }
+
+    /// The connection of a `101` answer (once).
+    pub fn take_upgrade(&mut self) -> Option<crate::pool::Upgraded> {
+        self.upgrade.take()
     }
 
     /// The body length announced by the server (before decoding), if known.

@@ -241,6 +241,16 @@ impl Reader {
     pub fn take_conn(mut self) -> Option<Conn> {
         self.conn.take()
     }
+
+    /// A reader of nothing, on no connection.
+    pub fn none() -> Self {
+        Reader {
+            conn: None,
+            decode: Decode::new(Framing::Empty),
+            writer: None,
+            reusable: false,
+        }
+    }
 }
 
 /// Writes a request: the head, then its body framed, as the socket and the

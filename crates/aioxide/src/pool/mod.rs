@@ -306,9 +306,17 @@ impl Lease {
     /// (limit / limit_per_host) until it is dropped; it never goes back
     /// to the pool.
     pub fn upgrade(self, answer: Answer) -> Result<Upgraded, Error> {
-        let conn = match answer.body {
-            WireBody::H1(r) if answer.upgrade => r.take_conn(),
-            _ => None,
+        match answer.upgrade {
+            true => self.upgrade_body(answer.body),
+            false => self.upgrade_body(WireBody::H1(h1::Reader::none())),
+        }
+    }
+
+    /// [`Lease::upgrade`] from the body of a `101` answer.
+    pub fn upgrade_body(self, body: WireBody) -> Result<Upgraded, Error> {
+        let conn = match body {
+            WireBody::H1(r) => r.take_conn(),
+            WireBody::H2(_) => None,
         };
         let Some(conn) = conn else {
             return Err(Error::new(

@@ -223,7 +223,13 @@ impl Flow {
             headers: resp.fields,
             request: info,
         };
-        let mut body = if until_close {
+        let mut body = if resp.upgrade && self.req.upgrade {
+            // 101: the connection is the caller's now (a WebSocket).
+            let up = lease
+                .upgrade_body(resp.body)
+                .map_err(|e| e.with_request(&head.request))?;
+            ResponseBody::upgraded(up)
+        } else if until_close {
             // read_until_eof=False: a body framed by the connection's end is
             // taken as empty, and the connection is closed.
             drop((resp.body, lease));

@@ -1,0 +1,309 @@
+//! A WebSocket for Python: the engine's codec (`aioxide::ws`) over the
+//! connection a `101` answer handed over.  An owner task reads messages
+//! into a feed (the bridge for long-lived streams) while demand lasts; a
+//! read takes every message there in one hop.  Writes go through one
+//! writer, one frame at a time.  Policy (autoping, autoclose, heartbeat,
+//! timeouts) is aiohttp's, in `python/aioxide/client_ws.py`.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use aioxide::pool::Upgraded;
+use aioxide::ws::{Config, DeflateParams, Message, WsError, WsReader, WsWriter};
+use pyo3::prelude::*;
+use pyo3::pybacked::PyBackedBytes;
+use pyo3::types::{PyBytes, PyList, PyTuple};
+use tokio::io::{ReadHalf, WriteHalf};
+
+use crate::bridge::{Bridge, Deliver, Feed, FeedEnd, Wait};
+use crate::errors;
+
+type MsgFeed = Feed<Message, WsError>;
+type Writer = Arc<tokio::sync::Mutex<Option<WsWriter<WriteHalf<Upgraded>>>>>;
+
+/// Messages read ahead of the consumer at most.
+const READ_AHEAD: usize = 256;
+
+/// An open WebSocket (see the module's doc).
+#[pyclass(frozen, module = "aioxide._aioxide")]
+pub struct WebSocket {
+    feed: Arc<MsgFeed>,
+    /// The reader, until the first read hands it to its owner task.
+    idle: Mutex<Option<WsReader<ReadHalf<Upgraded>>>>,
+    writer: Writer,
+    /// Messages received so far (heartbeat: data came since a ping).
+    received: Arc<AtomicU64>,
+}
+
+impl WebSocket {
+    pub fn new(up: Upgraded, max_msg_size: usize, deflate: Option<DeflateParams>) -> Self {
+        let config = Config {
+            max_msg_size,
+            deflate,
+            ..Config::default()
+        };
+        // (The upgraded stream reads the bytes that came after the 101
+        // first, and holds the pool slots until both halves are gone.)
+        let (r, w) = tokio::io::split(up);
+        WebSocket {
+            feed: Arc::new(Feed::new(0)),
+            idle: Mutex::new(Some(WsReader::new(r, &config, &[]))),
+            writer: Arc::new(tokio::sync::Mutex::new(Some(WsWriter::new(w, &config)))),
+            received: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    fn start_reading(&self, bridge: &Bridge) -> PyResult<()> {
+        self.feed.set_want(READ_AHEAD);
+        let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(reader) = idle {
+            bridge.submit(pump(reader, self.feed.clone(), self.received.clone()))?;
+        }
+        Ok(())
+    }
+}
+
+/// The owner of the reading half: reads while demand lasts, until the end,
+/// an error, or the consumer closing the feed.
+async fn pump(
+    mut reader: WsReader<ReadHalf<Upgraded>>,
+    feed: Arc<MsgFeed>,
+    received: Arc<AtomicU64>,
+) {
+    loop {
+        let Some(room) = feed.wait_demand().await else {
+            return;
+        };
+        let got = tokio::select! {
+            biased;
+            () = feed.wait_closed() => return,
+            r = reader.recv_many(room.max(1)) => r,
+        };
+        match got {
+            Ok(msgs) => {
+                received.fetch_add(msgs.len() as u64, Ordering::Relaxed);
+                for m in msgs {
+                    feed.push(m, 1);
+                }
+            }
+            Err(e) => {
+                feed.finish(Err(e));
+                return;
+            }
+        }
+    }
+}
+
+/// A message as Python builds its WSMessage: (type, data, extra).
+fn to_py<'py>(py: Python<'py>, m: Message) -> PyResult<Bound<'py, PyTuple>> {
+    // (aiohttp's reader gives "" as the extra of every message but CLOSE.)
+    let none = pyo3::types::PyString::intern(py, "").into_any();
+    let (t, data, extra): (u8, Bound<'py, PyAny>, Bound<'py, PyAny>) = match m {
+        Message::Text(s) => (1, s.into_pyobject(py)?.into_any(), none),
+        Message::Binary(b) => (2, PyBytes::new(py, &b).into_any(), none),
+        Message::Ping(b) => (9, PyBytes::new(py, &b).into_any(), none),
+        Message::Pong(b) => (10, PyBytes::new(py, &b).into_any(), none),
+        Message::Close(code, reason) => (
+            8,
+            code.unwrap_or(0).into_pyobject(py)?.into_any(),
+            reason.into_pyobject(py)?.into_any(),
+        ),
+    };
+    PyTuple::new(py, [t.into_pyobject(py)?.into_any(), data, extra])
+}
+
+/// The Python exception for a failed read.
+fn read_error(py: Python<'_>, e: WsError) -> PyErr {
+    match e {
+        WsError::Protocol(p) => errors::websocket_error(py, p.code, &p.message),
+        WsError::Io(io) => errors::to_py(
+            py,
+            aioxide::Error::new(aioxide::ErrorKind::Io, io.to_string()).with_io(&io),
+        ),
+        WsError::Eof => errors::to_py(
+            py,
+            aioxide::Error::new(
+                aioxide::ErrorKind::ServerDisconnected,
+                "Server disconnected",
+            ),
+        ),
+    }
+}
+
+fn write_error(py: Python<'_>, e: WsError) -> PyErr {
+    match e {
+        WsError::Io(io) => pyo3::exceptions::PyConnectionResetError::new_err(io.to_string()),
+        other => read_error(py, other),
+    }
+}
+
+#[pymethods]
+impl WebSocket {
+    /// Wait for messages; completes `fut` with a list of (type, data, extra)
+    /// (every message there, in order), or the read's error.  A cancelled
+    /// wait takes nothing.
+    fn recv(&self, bridge: &Bridge, fut: Py<PyAny>) -> PyResult<u64> {
+        self.start_reading(bridge)?;
+        let feed = self.feed.clone();
+        bridge.spawn_as(Wait::Read, fut, async move {
+            feed.wait_ready().await;
+            Box::new(move |py: Python<'_>| {
+                let mut st = feed.lock();
+                if st.items.is_empty() {
+                    if st.closed {
+                        return Err(errors::connection_error(py, "Connection closed"));
+                    }
+                    return match &mut st.end {
+                        FeedEnd::Failed(e) => Err(match e.take() {
+                            Some(e) => read_error(py, e),
+                            None => errors::connection_error(py, "Connection closed"),
+                        }),
+                        FeedEnd::Done | FeedEnd::Open => Ok(PyList::empty(py).into_any().unbind()),
+                    };
+                }
+                let list = PyList::empty(py);
+                while let Some(m) = st.items.pop_front() {
+                    list.append(to_py(py, m)?)?;
+                }
+                st.size = 0;
+                drop(st);
+                feed.taken();
+                Ok(list.into_any().unbind())
+            }) as Deliver
+        })
+    }
+
+    /// Send one frame (`opcode`, payload, per-message `compress` bits).
+    #[pyo3(signature = (bridge, fut, opcode, data, compress=None))]
+    fn send(
+        &self,
+        bridge: &Bridge,
+        fut: Py<PyAny>,
+        opcode: u8,
+        data: PyBackedBytes,
+        compress: Option<u8>,
+    ) -> PyResult<u64> {
+        let writer = self.writer.clone();
+        bridge.spawn(fut, async move {
+            let r = match writer.lock().await.as_mut() {
+                Some(w) => w.send_frame(opcode, &data, compress).await,
+                None => Err(WsError::Io(Arc::new(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionReset,
+                    "Cannot write to closing transport",
+                )))),
+            };
+            Box::new(move |py: Python<'_>| match r {
+                Ok(()) => Ok(py.None()),
+                Err(e) => Err(write_error(py, e)),
+            }) as Deliver
+        })
+    }
+
+    /// Send a close frame with `code` and `message`.
+    fn close(&self, bridge: &Bridge, fut: Py<PyAny>, code: u16, message: String) -> PyResult<u64> {
+        let writer = self.writer.clone();
+        bridge.spawn(fut, async move {
+            let r = match writer.lock().await.as_mut() {
+                Some(w) => w.close(code, &message).await,
+                None => Ok(()),
+            };
+            Box::new(move |py: Python<'_>| match r {
+                Ok(()) => Ok(py.None()),
+                Err(e) => Err(write_error(py, e)),
+            }) as Deliver
+        })
+    }
+
+    /// Start reading ahead now (pongs and closes are noticed without a
+    /// receive() waiting: the heartbeat needs them).
+    fn start(&self, bridge: &Bridge) -> PyResult<()> {
+        self.start_reading(bridge)
+    }
+
+    /// Messages received so far by the reader.
+    fn received(&self) -> u64 {
+        self.received.load(Ordering::Relaxed)
+    }
+
+    /// Drop the connection now (the response is closed).
+    fn abort(&self, bridge: &Bridge) {
+        self.feed.close();
+        self.idle.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Ok(mut w) = self.writer.try_lock() {
+            w.take();
+        } else {
+            // A send in flight holds the writer: it is dropped after it.
+            let writer = self.writer.clone();
+            let _ = bridge.submit(async move {
+                writer.lock().await.take();
+            });
+        }
+    }
+}
+
+impl Drop for WebSocket {
+    fn drop(&mut self) {
+        self.feed.close();
+    }
+}
+
+/// Deflate parameters as Python holds them: (client bits, client no
+/// takeover, server bits, server no takeover).
+pub(crate) type DeflateTuple = (u8, bool, u8, bool);
+
+/// A new `Sec-WebSocket-Key`.
+#[pyfunction]
+pub(crate) fn ws_key() -> String {
+    aioxide::ws::Key::generate().as_str().to_owned()
+}
+
+/// Judge a handshake answer as aiohttp does: (error message or None, the
+/// subprotocol, the deflate parameters (client bits, client no takeover,
+/// server bits, server no takeover) or None).
+#[pyfunction]
+pub(crate) fn ws_check(
+    status: u16,
+    headers: Vec<(String, String)>,
+    key: &str,
+    protocols: Vec<String>,
+    compress: u8,
+) -> (Option<String>, Option<String>, Option<DeflateTuple>) {
+    let pairs: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let key = aioxide::ws::Key::from_base64(key);
+    match aioxide::ws::handshake::check_response(status, &pairs, &key, &protocols, compress) {
+        Err(e) => (Some(e.to_string()), None, None),
+        Ok(n) => (
+            None,
+            n.protocol,
+            n.deflate.map(|d| {
+                (
+                    d.client_max_window_bits,
+                    d.client_no_context_takeover,
+                    d.server_max_window_bits,
+                    d.server_no_context_takeover,
+                )
+            }),
+        ),
+    }
+}
+
+/// The deflate parameters from their tuple.
+pub(crate) fn deflate_params(t: Option<DeflateTuple>) -> Option<DeflateParams> {
+    t.map(|(cb, cn, sb, sn)| DeflateParams {
+        client_max_window_bits: cb,
+        client_no_context_takeover: cn,
+        server_max_window_bits: sb,
+        server_no_context_takeover: sn,
+    })
+}
+
+/// The `Sec-WebSocket-Extensions` offer for `compress` window bits
+/// (aiohttp's `ws_ext_gen`); ValueError outside 9..=15.
+#[pyfunction]
+pub(crate) fn ws_offer(compress: u8) -> PyResult<String> {
+    aioxide::ws::handshake::extension_offer(compress, false)
+        .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))
+}

@@ -1,0 +1,594 @@
+"""WebSocket client: aiohttp's ``ClientWebSocketResponse`` over the engine.
+
+The engine (``crates/aioxide/src/ws``) does the framing, masking,
+fragmentation, UTF-8 checks and permessage-deflate, and reads messages ahead
+into the bridge; a read here takes every message that arrived in one hop
+(``_Reader``).  What is policy stays aiohttp's and is kept here as its code
+has it: autoping, autoclose, heartbeat, receive and close timeouts, the
+close handshake, and which message or exception each case gives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+from collections import deque
+from types import TracebackType
+from typing import Any, Callable
+
+from .client_exceptions import ClientError, ServerTimeoutError, WSMessageTypeError
+from .http import (
+    WS_CLOSED_MESSAGE,
+    WS_CLOSING_MESSAGE,
+    WebSocketError,
+    WSCloseCode,
+    WSMessage,
+    WSMsgType,
+)
+
+__all__ = ("ClientWSTimeout", "ClientWebSocketResponse", "DEFAULT_WS_CLIENT_TIMEOUT")
+
+_INTERNAL_RECEIVE_TYPES = frozenset(
+    (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.PING, WSMsgType.PONG)
+)
+_TYPES = {int(t): t for t in WSMsgType}
+
+
+@dataclasses.dataclass(frozen=True)
+class ClientWSTimeout:
+    """``ws_receive``: how long ``receive()`` waits; ``ws_close``: how long
+    ``close()`` waits for the server's close frame."""
+
+    ws_receive: float | None = None
+    ws_close: float | None = None
+
+
+DEFAULT_WS_CLIENT_TIMEOUT = ClientWSTimeout(ws_receive=None, ws_close=10.0)
+
+
+class _EofStream(Exception):
+    pass
+
+
+class _Reader:
+    """The messages of the engine's WebSocket, fetched a batch per hop;
+    ``feed_data`` puts a message of our own in front (CLOSING, ERROR) and
+    wakes a waiting ``read()``, as aiohttp's queue does."""
+
+    def __init__(self, ws: Any, bridge: Any, loop: asyncio.AbstractEventLoop, text: bool) -> None:
+        self._ws = ws
+        self._bridge = bridge
+        self._loop = loop
+        self._text = text
+        self._buffer: deque[WSMessage] = deque()
+        self._waiter: asyncio.Future[Any] | None = None
+        self._eof = False
+
+    def feed_data(self, msg: WSMessage, size: int = 0) -> None:
+        self._buffer.append(msg)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def read(self) -> WSMessage:
+        while not self._buffer:
+            if self._eof:
+                raise _EofStream
+            fut = self._waiter = self._loop.create_future()
+            rid = self._ws.recv(self._bridge, fut)
+            try:
+                batch = await fut
+            except asyncio.CancelledError:
+                self._bridge.abort(rid)
+                raise
+            finally:
+                self._waiter = None
+            if batch is None:
+                continue  # woken by feed_data
+            if not batch:
+                self._eof = True
+                continue
+            new = tuple.__new__
+            for t, data, extra in batch:
+                if t == 1 and not self._text:
+                    data = data.encode()
+                self._buffer.append(new(WSMessage, (_TYPES[t], data, extra)))
+        return self._buffer.popleft()
+
+
+class _Writer:
+    """Frames out through the engine's writer (one at a time)."""
+
+    def __init__(self, ws: Any, bridge: Any, loop: asyncio.AbstractEventLoop) -> None:
+        self._ws = ws
+        self._bridge = bridge
+        self._loop = loop
+
+    async def _call(self, start: Any, *args: Any) -> None:
+        fut = self._loop.create_future()
+        rid = start(self._bridge, fut, *args)
+        try:
+            await fut
+        except asyncio.CancelledError:
+            self._bridge.abort(rid)
+            raise
+
+    async def send_frame(self, message: Any, opcode: int, compress: int | None = None) -> None:
+        await self._call(self._ws.send, int(opcode), bytes(message), compress)
+
+    async def close(self, code: int = 1000, message: bytes | str = b"") -> None:
+        if isinstance(message, str):
+            message = message.encode()
+        await self._call(self._ws.close, int(code), message.decode("utf-8", "replace"))
+
+
+class ClientWebSocketResponse:
+    """aiohttp's ``ClientWebSocketResponse``: the same methods, messages,
+    close codes and exceptions."""
+
+    def __init__(
+        self,
+        reader: Any,
+        writer: Any,
+        protocol: str | None,
+        response: Any,
+        timeout: ClientWSTimeout,
+        autoclose: bool,
+        autoping: bool,
+        loop: asyncio.AbstractEventLoop,
+        *,
+        heartbeat: float | None = None,
+        compress: int = 0,
+        client_notakeover: bool = False,
+        ws: Any = None,
+    ) -> None:
+        self._response = response
+        self._conn = response.connection
+        self._writer = writer
+        self._reader = reader
+        self._ws = ws
+        self._protocol = protocol
+        self._closed = False
+        self._closing = False
+        self._close_code: int | None = None
+        self._timeout = timeout
+        self._autoclose = autoclose
+        self._autoping = autoping
+        self._heartbeat = heartbeat
+        self._heartbeat_cb: asyncio.TimerHandle | None = None
+        self._pong_heartbeat = heartbeat / 2.0 if heartbeat is not None else 0.0
+        self._pong_response_cb: asyncio.TimerHandle | None = None
+        self._received_at_ping = 0
+        self._loop = loop
+        self._waiting = False
+        self._close_wait: asyncio.Future[None] | None = None
+        self._exception: BaseException | None = None
+        self._compress = compress
+        self._client_notakeover = client_notakeover
+        self._ping_task: asyncio.Task[None] | None = None
+        self._reset_heartbeat()
+
+    # -- heartbeat (aiohttp's: a ping every `heartbeat` s, no data or pong
+    # within half of it closes with 1006 and ServerTimeoutError)
+    def _cancel_heartbeat(self) -> None:
+        self._cancel_pong_response_cb()
+        if self._heartbeat_cb is not None:
+            self._heartbeat_cb.cancel()
+            self._heartbeat_cb = None
+        if self._ping_task is not None:
+            self._ping_task.cancel()
+            self._ping_task = None
+
+    def _cancel_pong_response_cb(self) -> None:
+        if self._pong_response_cb is not None:
+            self._pong_response_cb.cancel()
+            self._pong_response_cb = None
+
+    def _reset_heartbeat(self) -> None:
+        if self._heartbeat is None:
+            return
+        self._cancel_pong_response_cb()
+        if self._heartbeat_cb is not None:
+            self._heartbeat_cb.cancel()
+        self._heartbeat_cb = self._loop.call_later(self._heartbeat, self._send_heartbeat)
+
+    def _send_heartbeat(self) -> None:
+        self._heartbeat_cb = None
+        if self._closed or self._closing:
+            return
+        self._received_at_ping = self._ws.received() if self._ws is not None else 0
+        self._cancel_pong_response_cb()
+        self._pong_response_cb = self._loop.call_later(
+            self._pong_heartbeat, self._pong_not_received
+        )
+        task = self._loop.create_task(self._writer.send_frame(b"", WSMsgType.PING))
+        self._ping_task = task
+        task.add_done_callback(self._ping_task_done)
+
+    def _ping_task_done(self, task: "asyncio.Task[None]") -> None:
+        if not task.cancelled() and (exc := task.exception()):
+            self._handle_ping_pong_exception(exc)
+        self._ping_task = None
+
+    def _pong_not_received(self) -> None:
+        self._pong_response_cb = None
+        if self._ws is not None and self._ws.received() != self._received_at_ping:
+            # Data (a pong among it) came since the ping: the peer is alive.
+            self._reset_heartbeat()
+            return
+        self._handle_ping_pong_exception(
+            ServerTimeoutError(f"No PONG received after {self._pong_heartbeat} seconds")
+        )
+
+    def _handle_ping_pong_exception(self, exc: BaseException) -> None:
+        if self._closed:
+            return
+        self._set_closed()
+        self._close_code = WSCloseCode.ABNORMAL_CLOSURE
+        self._exception = exc
+        self._close_response()
+        if self._waiting and not self._closing:
+            self._reader.feed_data(WSMessage(WSMsgType.ERROR, exc, None), 0)
+
+    def _set_closed(self) -> None:
+        self._closed = True
+        self._cancel_heartbeat()
+
+    def _set_closing(self) -> None:
+        self._closing = True
+        self._cancel_heartbeat()
+
+    def _close_response(self) -> None:
+        if self._ws is not None:
+            self._ws.abort(self._reader._bridge)
+        self._response.close()
+
+    # -- attributes
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def close_code(self) -> int | None:
+        return self._close_code
+
+    @property
+    def protocol(self) -> str | None:
+        return self._protocol
+
+    @property
+    def compress(self) -> int:
+        return self._compress
+
+    @property
+    def client_notakeover(self) -> bool:
+        return self._client_notakeover
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        """Extra info from the connection's transport."""
+        conn = self._response.connection
+        if conn is None:
+            return default
+        transport = conn.transport
+        if transport is None:
+            return default
+        return transport.get_extra_info(name, default)
+
+    def exception(self) -> BaseException | None:
+        return self._exception
+
+    # -- sending
+    async def ping(self, message: bytes = b"") -> None:
+        await self._writer.send_frame(message, WSMsgType.PING)
+
+    async def pong(self, message: bytes = b"") -> None:
+        await self._writer.send_frame(message, WSMsgType.PONG)
+
+    async def send_frame(
+        self, message: bytes, opcode: WSMsgType, compress: int | None = None
+    ) -> None:
+        await self._writer.send_frame(message, opcode, compress)
+
+    async def send_str(self, data: str, compress: int | None = None) -> None:
+        if not isinstance(data, str):
+            raise TypeError("data argument must be str (%r)" % type(data))
+        await self._writer.send_frame(data.encode("utf-8"), WSMsgType.TEXT, compress=compress)
+
+    async def send_bytes(self, data: Any, compress: int | None = None) -> None:
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError("data argument must be byte-ish (%r)" % type(data))
+        await self._writer.send_frame(data, WSMsgType.BINARY, compress=compress)
+
+    async def send_json(
+        self,
+        data: Any,
+        compress: int | None = None,
+        *,
+        dumps: Callable[[Any], str] = json.dumps,
+    ) -> None:
+        await self.send_str(dumps(data), compress=compress)
+
+    async def send_json_bytes(
+        self, data: Any, compress: int | None = None, *, dumps: Callable[[Any], bytes]
+    ) -> None:
+        """Send JSON from a bytes-returning encoder as a binary frame."""
+        await self.send_bytes(dumps(data), compress=compress)
+
+    # -- closing
+    async def close(self, *, code: int = WSCloseCode.OK, message: bytes = b"") -> bool:
+        # Break a receive() in another task first.
+        if self._waiting and not self._closing:
+            self._close_wait = self._loop.create_future()
+            self._set_closing()
+            self._reader.feed_data(WS_CLOSING_MESSAGE, 0)
+            await self._close_wait
+
+        if self._closed:
+            return False
+
+        self._set_closed()
+        try:
+            await self._writer.close(code, message)
+        except asyncio.CancelledError:
+            self._close_code = WSCloseCode.ABNORMAL_CLOSURE
+            self._close_response()
+            raise
+        except Exception as exc:
+            self._close_code = WSCloseCode.ABNORMAL_CLOSURE
+            self._exception = exc
+            self._close_response()
+            return True
+
+        if self._close_code:
+            self._close_response()
+            return True
+
+        while True:
+            try:
+                msg = await asyncio.wait_for(self._reader.read(), self._timeout.ws_close)
+            except asyncio.CancelledError:
+                self._close_code = WSCloseCode.ABNORMAL_CLOSURE
+                self._close_response()
+                raise
+            except Exception as exc:
+                self._close_code = WSCloseCode.ABNORMAL_CLOSURE
+                self._exception = exc
+                self._close_response()
+                return True
+
+            if msg.type is WSMsgType.CLOSE:
+                self._close_code = msg.data
+                self._close_response()
+                return True
+
+    # -- receiving
+    async def receive(self, timeout: float | None = None) -> WSMessage:
+        receive_timeout = timeout or self._timeout.ws_receive
+
+        while True:
+            if self._waiting:
+                raise RuntimeError("Concurrent call to receive() is not allowed")
+
+            if self._closed:
+                return WS_CLOSED_MESSAGE
+            elif self._closing:
+                await self.close()
+                return WS_CLOSED_MESSAGE
+
+            try:
+                self._waiting = True
+                try:
+                    if receive_timeout:
+                        msg = await asyncio.wait_for(self._reader.read(), receive_timeout)
+                    else:
+                        msg = await self._reader.read()
+                    self._reset_heartbeat()
+                finally:
+                    self._waiting = False
+                    if self._close_wait:
+                        if not self._close_wait.done():
+                            self._close_wait.set_result(None)
+            except (asyncio.CancelledError, asyncio.TimeoutError):
+                self._close_code = WSCloseCode.ABNORMAL_CLOSURE
+                raise
+            except _EofStream:
+                self._close_code = WSCloseCode.OK
+                await self.close()
+                return WSMessage(WSMsgType.CLOSED, None, None)
+            except ClientError:
+                # The connection was lost (ServerDisconnectedError...).
+                self._set_closed()
+                self._close_code = WSCloseCode.ABNORMAL_CLOSURE
+                return WS_CLOSED_MESSAGE
+            except WebSocketError as exc:
+                self._close_code = exc.code
+                await self.close(code=exc.code)
+                return WSMessage(WSMsgType.ERROR, exc, None)
+            except Exception as exc:
+                self._exception = exc
+                self._set_closing()
+                self._close_code = WSCloseCode.ABNORMAL_CLOSURE
+                await self.close()
+                return WSMessage(WSMsgType.ERROR, exc, None)
+
+            if msg.type not in _INTERNAL_RECEIVE_TYPES:
+                return msg
+
+            if msg.type is WSMsgType.CLOSE:
+                self._set_closing()
+                self._close_code = msg.data
+                if not self._closed and self._autoclose:
+                    await self.close()
+            elif msg.type is WSMsgType.CLOSING:
+                self._set_closing()
+            elif msg.type is WSMsgType.PING and self._autoping:
+                await self.pong(msg.data)
+                continue
+            elif msg.type is WSMsgType.PONG and self._autoping:
+                continue
+
+            return msg
+
+    async def receive_str(self, *, timeout: float | None = None) -> Any:
+        msg = await self.receive(timeout)
+        if msg.type is not WSMsgType.TEXT:
+            raise WSMessageTypeError(
+                f"Received message {msg.type}:{msg.data!r} is not WSMsgType.TEXT"
+            )
+        return msg.data
+
+    async def receive_bytes(self, *, timeout: float | None = None) -> bytes:
+        msg = await self.receive(timeout)
+        if msg.type is not WSMsgType.BINARY:
+            raise WSMessageTypeError(
+                f"Received message {msg.type}:{msg.data!r} is not WSMsgType.BINARY"
+            )
+        return msg.data
+
+    async def receive_json(
+        self, *, loads: Callable[[Any], Any] = json.loads, timeout: float | None = None
+    ) -> Any:
+        data = await self.receive_str(timeout=timeout)
+        return loads(data)
+
+    def __aiter__(self) -> "ClientWebSocketResponse":
+        return self
+
+    async def __anext__(self) -> WSMessage:
+        msg = await self.receive()
+        if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
+            raise StopAsyncIteration
+        return msg
+
+    async def __aenter__(self) -> "ClientWebSocketResponse":
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_val: BaseException | None,
+        exc_tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+
+async def connect(session: Any, url: Any, **kw: Any) -> ClientWebSocketResponse:
+    """``ClientSession.ws_connect``: the upgrade request through the session's
+    request flow (pool, TLS, cookies, auth, proxies, middlewares, tracing),
+    the answer judged by the engine as aiohttp judges it, then the socket."""
+    import warnings
+
+    from multidict import CIMultiDict
+
+    from . import _aioxide, hdrs
+    from .client_exceptions import WSServerHandshakeError
+
+    if kw["auth"] is not None:
+        warnings.warn(
+            "The 'auth' parameter is deprecated and will be removed in v4;"
+            " pass headers={'Authorization': "
+            "aiohttp.encode_basic_auth(login, password)} instead",
+            DeprecationWarning,
+            stacklevel=4,
+        )
+    timeout = kw["timeout"]
+    if type(timeout).__name__ == "_SENTINEL" or timeout is None:
+        ws_timeout = DEFAULT_WS_CLIENT_TIMEOUT
+    elif isinstance(timeout, ClientWSTimeout) or type(timeout).__name__ == "ClientWSTimeout":
+        ws_timeout = ClientWSTimeout(timeout.ws_receive, timeout.ws_close)
+    else:
+        warnings.warn(
+            "parameter 'timeout' of type 'float' is deprecated, please use "
+            "'timeout=ClientWSTimeout(ws_close=...)'",
+            DeprecationWarning,
+            stacklevel=4,
+        )
+        ws_timeout = ClientWSTimeout(ws_close=timeout)
+    if kw["receive_timeout"] is not None:
+        warnings.warn(
+            "float parameter 'receive_timeout' is deprecated, please use "
+            "parameter 'timeout=ClientWSTimeout(ws_receive=...)'",
+            DeprecationWarning,
+            stacklevel=4,
+        )
+        ws_timeout = dataclasses.replace(ws_timeout, ws_receive=kw["receive_timeout"])
+
+    headers: CIMultiDict[str] = CIMultiDict(kw["headers"] or ())
+    for key, value in (
+        (hdrs.UPGRADE, "websocket"),
+        (hdrs.CONNECTION, "Upgrade"),
+        (hdrs.SEC_WEBSOCKET_VERSION, "13"),
+    ):
+        headers.setdefault(key, value)
+    sec_key = _aioxide.ws_key()
+    headers[hdrs.SEC_WEBSOCKET_KEY] = sec_key
+    protocols = [str(p) for p in kw["protocols"]]
+    if protocols:
+        headers[hdrs.SEC_WEBSOCKET_PROTOCOL] = ",".join(protocols)
+    if kw["origin"] is not None:
+        headers[hdrs.ORIGIN] = kw["origin"]
+    compress = kw["compress"]
+    if compress:
+        headers[hdrs.SEC_WEBSOCKET_EXTENSIONS] = _aioxide.ws_offer(compress)
+    ssl = kw["ssl"]
+    if ssl is None:
+        warnings.warn("ssl=None is deprecated, please use ssl=True", DeprecationWarning, 4)
+        ssl = True
+
+    with warnings.catch_warnings():
+        # (auth's and proxy_auth's warnings were given above, as aiohttp's.)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        resp = await session._request(
+            kw["method"],
+            url,
+            params=kw["params"],
+            headers=headers,
+            read_until_eof=False,
+            auth=kw["auth"],
+            proxy=kw["proxy"],
+            proxy_auth=kw["proxy_auth"],
+            ssl=ssl,
+            verify_ssl=kw["verify_ssl"],
+            fingerprint=kw["fingerprint"],
+            ssl_context=kw["ssl_context"],
+            server_hostname=kw["server_hostname"],
+            proxy_headers=kw["proxy_headers"],
+            _upgrade=True,
+        )
+    try:
+        pairs = [(str(k), v) for k, v in resp.headers.items()]
+        error, protocol, deflate = _aioxide.ws_check(
+            resp.status, pairs, sec_key, protocols, compress
+        )
+        if error is not None:
+            raise WSServerHandshakeError(
+                resp.request_info,
+                resp.history,
+                message=error,
+                status=resp.status,
+                headers=resp.headers,
+            )
+        ws = resp._raw.websocket(kw["max_msg_size"], deflate)
+    except BaseException:
+        resp.close()
+        raise
+    loop = session._loop
+    bridge = session._lb.bridge
+    ws.start(bridge)
+    reader = _Reader(ws, bridge, loop, kw["decode_text"])
+    writer = _Writer(ws, bridge, loop)
+    return ClientWebSocketResponse(
+        reader,
+        writer,
+        protocol,
+        resp,
+        ws_timeout,
+        kw["autoclose"],
+        kw["autoping"],
+        loop,
+        heartbeat=kw["heartbeat"],
+        compress=deflate[0] if deflate else 0,
+        client_notakeover=deflate[1] if deflate else False,
+        ws=ws,
+    )

@@ -1,0 +1,421 @@
+"""WebSocket client: ``ws_connect`` and ``ClientWebSocketResponse`` against
+aiohttp.web's WebSocket server, and raw sockets for servers that misbehave.
+Every test runs on both targets (``AIOXIDE_TEST_TARGET=aiohttp``)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+WS_KEY = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+
+async def echo(request: web.Request) -> web.WebSocketResponse:
+    ws = web.WebSocketResponse(protocols=("chat", "v2"))
+    await ws.prepare(request)
+    async for msg in ws:
+        if msg.type == web.WSMsgType.TEXT:
+            if msg.data == "close":
+                await ws.close(code=4001, message=b"bye")
+            elif msg.data == "ping-me":
+                await ws.ping(b"srv")
+            elif msg.data == "headers":
+                await ws.send_json(
+                    {
+                        "origin": request.headers.get("Origin"),
+                        "x": request.headers.get("X-Custom"),
+                        "cookie": request.headers.get("Cookie"),
+                    }
+                )
+            else:
+                await ws.send_str("echo:" + msg.data)
+        elif msg.type == web.WSMsgType.BINARY:
+            await ws.send_bytes(msg.data[::-1])
+    return ws
+
+
+async def burst(request: web.Request) -> web.WebSocketResponse:
+    ws = web.WebSocketResponse()
+    await ws.prepare(request)
+    for i in range(50):
+        await ws.send_str(str(i))
+    await ws.close()
+    return ws
+
+
+async def not_ws(request: web.Request) -> web.Response:
+    return web.Response(text="plain", status=200)
+
+
+@pytest.fixture
+async def base(serve: Any) -> str:
+    app = web.Application()
+    app.router.add_get("/ws", echo)
+    app.router.add_get("/burst", burst)
+    app.router.add_get("/plain", not_ws)
+    return str(await serve(app))
+
+
+@pytest.mark.parametrize("compress", [0, 15, 9])
+async def test_echo_text_binary_json(aiohttp: Any, base: str, compress: int) -> None:
+    async with aiohttp.ClientSession() as s:
+        async with s.ws_connect(base + "/ws", compress=compress) as ws:
+            assert isinstance(ws, aiohttp.ClientWebSocketResponse)
+            await ws.send_str("hi")
+            msg = await ws.receive()
+            assert msg.type is aiohttp.WSMsgType.TEXT
+            assert (msg.data, msg.extra) == ("echo:hi", "")
+            await ws.send_bytes(b"abc")
+            assert await ws.receive_bytes() == b"cba"
+            await ws.send_json({"a": 1})
+            assert await ws.receive_str() == 'echo:{"a": 1}'
+            big = "x" * 200_000
+            await ws.send_str(big)
+            assert await ws.receive_str() == "echo:" + big
+            # (The server's answer names no client window: 15, on both.)
+            assert ws.compress == (15 if compress else 0)
+        assert ws.closed
+        assert ws.close_code == aiohttp.WSCloseCode.OK
+
+
+async def test_protocol_negotiation_and_handshake_headers(aiohttp: Any, base: str) -> None:
+    async with aiohttp.ClientSession(cookies={"k": "v"}) as s:
+        async with s.ws_connect(
+            base + "/ws",
+            protocols=("v9", "v2"),
+            origin="http://example.com",
+            headers={"X-Custom": "1"},
+        ) as ws:
+            assert ws.protocol == "v2"
+            await ws.send_str("headers")
+            got = await ws.receive_json()
+            assert got == {"origin": "http://example.com", "x": "1", "cookie": "k=v"}
+        async with s.ws_connect(base + "/ws") as ws:
+            assert ws.protocol is None
+
+
+async def test_server_close_ends_iteration_with_its_code(aiohttp: Any, base: str) -> None:
+    async with aiohttp.ClientSession() as s:
+        ws = await s.ws_connect(base + "/ws")
+        await ws.send_str("close")
+        msg = await ws.receive()
+        assert msg.type is aiohttp.WSMsgType.CLOSE
+        assert (msg.data, msg.extra) == (4001, "bye")
+        assert ws.closed and ws.close_code == 4001
+        assert (await ws.receive()).type is aiohttp.WSMsgType.CLOSED
+        assert await ws.close() is False
+
+
+async def test_iteration_takes_messages_that_came_together(aiohttp: Any, base: str) -> None:
+    async with aiohttp.ClientSession() as s:
+        async with s.ws_connect(base + "/burst") as ws:
+            got = [msg.data async for msg in ws]
+    assert got == [str(i) for i in range(50)]
+
+
+async def test_autoping_answers_pings(aiohttp: Any, base: str) -> None:
+    async with aiohttp.ClientSession() as s:
+        async with s.ws_connect(base + "/ws") as ws:
+            await ws.send_str("ping-me")
+            await ws.send_str("after")
+            # The ping is answered and not returned; the next message is.
+            assert await ws.receive_str() == "echo:after"
+        async with s.ws_connect(base + "/ws", autoping=False) as ws:
+            await ws.send_str("ping-me")
+            msg = await ws.receive()
+            assert (msg.type, msg.data) == (aiohttp.WSMsgType.PING, b"srv")
+
+
+async def test_client_close_with_code(aiohttp: Any, serve: Any) -> None:
+    seen: list[Any] = []
+
+    async def handler(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        async for _ in ws:
+            pass
+        seen.append((ws.close_code, ws.closed))
+        return ws
+
+    app = web.Application()
+    app.router.add_get("/", handler)
+    url = str(await serve(app))
+    async with aiohttp.ClientSession() as s:
+        ws = await s.ws_connect(url + "/")
+        assert await ws.close(code=4002, message=b"done") is True
+        assert ws.closed
+        assert ws.close_code == 4002 or ws.close_code == aiohttp.WSCloseCode.OK
+    for _ in range(100):
+        if seen:
+            break
+        await asyncio.sleep(0.01)
+    assert seen == [(4002, True)]
+
+
+async def test_not_a_websocket_is_handshake_error(aiohttp: Any, base: str) -> None:
+    async with aiohttp.ClientSession() as s:
+        with pytest.raises(aiohttp.WSServerHandshakeError) as ei:
+            await s.ws_connect(base + "/plain")
+    assert ei.value.status == 200
+    assert ei.value.message == "Invalid response status"
+    assert ei.value.request_info.url.path == "/plain"
+
+
+def _raw_ws(answer: Any, after: bytes = b"", hold: float = 0.0) -> Any:
+    """A raw server: reads the upgrade request, answers ``answer(key)``, then
+    writes ``after`` and keeps the connection ``hold`` seconds."""
+
+    async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        head = await r.readuntil(b"\r\n\r\n")
+        key = b""
+        for line in head.split(b"\r\n"):
+            if line.lower().startswith(b"sec-websocket-key:"):
+                key = line.split(b":", 1)[1].strip()
+        w.write(answer(key))
+        w.write(after)
+        await w.drain()
+        if hold:
+            await asyncio.sleep(hold)
+
+    return handler
+
+
+def _accept(key: bytes) -> bytes:
+    return base64.b64encode(hashlib.sha1(key + WS_KEY).digest())
+
+
+def _ok(key: bytes) -> bytes:
+    return (
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+        b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + _accept(key) + b"\r\n\r\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "answer,message",
+    [
+        (lambda k: _ok(k).replace(_accept(k), b"AAAA"), "Invalid challenge response"),
+        (
+            lambda k: _ok(k).replace(b"Upgrade: websocket", b"Upgrade: h2c"),
+            "Invalid upgrade header",
+        ),
+        (
+            lambda k: _ok(k).replace(b"Connection: Upgrade", b"Connection: close"),
+            "Invalid connection header",
+        ),
+    ],
+)
+async def test_bad_handshakes(aiohttp: Any, raw_server: Any, answer: Any, message: str) -> None:
+    url = await raw_server(_raw_ws(answer))
+    async with aiohttp.ClientSession() as s:
+        with pytest.raises(aiohttp.WSServerHandshakeError) as ei:
+            await s.ws_connect(url)
+    assert ei.value.message == message
+    assert ei.value.status == 101
+
+
+async def test_frames_right_after_the_101_are_read(aiohttp: Any, raw_server: Any) -> None:
+    # Two text frames in the same write as the 101 head.
+    frames = b"\x81\x05hello\x81\x05world"
+    url = await raw_server(_raw_ws(_ok, frames, hold=1.0))
+    async with aiohttp.ClientSession() as s:
+        async with s.ws_connect(url) as ws:
+            assert await ws.receive_str() == "hello"
+            assert await ws.receive_str() == "world"
+
+
+async def test_masked_or_bad_frames_are_protocol_errors(aiohttp: Any, raw_server: Any) -> None:
+    # A reserved opcode (0x3): a protocol error, closed with 1002.
+    url = await raw_server(_raw_ws(_ok, b"\x83\x00", hold=1.0))
+    async with aiohttp.ClientSession() as s:
+        ws = await s.ws_connect(url, timeout=aiohttp.ClientWSTimeout(ws_close=0.5))
+        msg = await ws.receive()
+        assert msg.type is aiohttp.WSMsgType.ERROR
+        assert isinstance(msg.data, aiohttp.WebSocketError)
+        assert ws.close_code == aiohttp.WSCloseCode.PROTOCOL_ERROR
+
+
+async def test_invalid_utf8_closes_with_1007(aiohttp: Any, raw_server: Any) -> None:
+    url = await raw_server(_raw_ws(_ok, b"\x81\x02\xc3\x28", hold=1.0))
+    async with aiohttp.ClientSession() as s:
+        ws = await s.ws_connect(url, timeout=aiohttp.ClientWSTimeout(ws_close=0.5))
+        msg = await ws.receive()
+        assert msg.type is aiohttp.WSMsgType.ERROR
+        assert ws.close_code == aiohttp.WSCloseCode.INVALID_TEXT
+
+
+async def test_message_over_max_msg_size_closes_with_1009(aiohttp: Any, raw_server: Any) -> None:
+    frame = b"\x82\x7e\x01\x00" + b"x" * 256
+    url = await raw_server(_raw_ws(_ok, frame, hold=1.0))
+    async with aiohttp.ClientSession() as s:
+        ws = await s.ws_connect(
+            url, max_msg_size=100, timeout=aiohttp.ClientWSTimeout(ws_close=0.5)
+        )
+        msg = await ws.receive()
+        assert msg.type is aiohttp.WSMsgType.ERROR
+        assert ws.close_code == aiohttp.WSCloseCode.MESSAGE_TOO_BIG
+
+
+async def test_peer_dropping_the_connection_is_closed_not_a_hang(
+    aiohttp: Any, raw_server: Any
+) -> None:
+    url = await raw_server(_raw_ws(_ok))
+    async with aiohttp.ClientSession() as s:
+        ws = await s.ws_connect(url)
+        msg = await asyncio.wait_for(ws.receive(), 5)
+        assert msg.type in (aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSE)
+        assert ws.closed
+
+
+async def test_receive_timeout(aiohttp: Any, raw_server: Any) -> None:
+    url = await raw_server(_raw_ws(_ok, hold=2.0))
+    async with aiohttp.ClientSession() as s:
+        ws = await s.ws_connect(url, timeout=aiohttp.ClientWSTimeout(ws_receive=0.1, ws_close=0.2))
+        with pytest.raises(asyncio.TimeoutError):
+            await ws.receive()
+        assert ws.close_code == aiohttp.WSCloseCode.ABNORMAL_CLOSURE
+        await ws.close()
+
+
+async def test_close_waits_at_most_ws_close(aiohttp: Any, raw_server: Any) -> None:
+    """A server that never answers the close: close() returns after ws_close."""
+    url = await raw_server(_raw_ws(_ok, hold=3.0))
+    async with aiohttp.ClientSession() as s:
+        ws = await s.ws_connect(url, timeout=aiohttp.ClientWSTimeout(ws_close=0.2))
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        assert await ws.close() is True
+        assert loop.time() - t0 < 2.0
+        assert ws.close_code == aiohttp.WSCloseCode.ABNORMAL_CLOSURE
+        assert isinstance(ws.exception(), asyncio.TimeoutError)
+
+
+async def test_close_from_another_task_breaks_receive(aiohttp: Any, base: str) -> None:
+    async with aiohttp.ClientSession() as s:
+        ws = await s.ws_connect(base + "/ws")
+        reader = asyncio.ensure_future(ws.receive())
+        await asyncio.sleep(0.05)
+        assert await ws.close() is True
+        msg = await asyncio.wait_for(reader, 5)
+        assert msg.type in (aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED)
+        assert ws.closed
+
+
+async def test_cancelled_receive_loses_nothing(aiohttp: Any, base: str) -> None:
+    async with aiohttp.ClientSession() as s:
+        async with s.ws_connect(base + "/ws") as ws:
+            with pytest.raises(asyncio.TimeoutError):
+                await asyncio.wait_for(ws.receive(), 0.05)
+            await ws.send_str("again")
+            assert await ws.receive_str() == "echo:again"
+
+
+async def test_heartbeat_pings_and_survives_a_live_peer(aiohttp: Any, base: str) -> None:
+    async with aiohttp.ClientSession() as s:
+        async with s.ws_connect(base + "/ws", heartbeat=0.1) as ws:
+            await asyncio.sleep(0.35)
+            await ws.send_str("still")
+            assert await ws.receive_str() == "echo:still"
+            assert not ws.closed
+
+
+async def test_heartbeat_without_pong_closes_with_1006(aiohttp: Any, raw_server: Any) -> None:
+    url = await raw_server(_raw_ws(_ok, hold=3.0))
+    async with aiohttp.ClientSession() as s:
+        ws = await s.ws_connect(url, heartbeat=0.1)
+        msg = await asyncio.wait_for(ws.receive(), 5)
+        assert msg.type in (aiohttp.WSMsgType.ERROR, aiohttp.WSMsgType.CLOSED)
+        assert ws.close_code == aiohttp.WSCloseCode.ABNORMAL_CLOSURE
+        assert isinstance(ws.exception(), aiohttp.ServerTimeoutError)
+
+
+async def test_receive_type_errors(aiohttp: Any, base: str) -> None:
+    async with aiohttp.ClientSession() as s:
+        async with s.ws_connect(base + "/ws") as ws:
+            await ws.send_bytes(b"ab")
+            with pytest.raises(aiohttp.WSMessageTypeError):
+                await ws.receive_str()
+            await ws.send_str("x")
+            with pytest.raises(aiohttp.WSMessageTypeError):
+                await ws.receive_bytes()
+            with pytest.raises(TypeError):
+                await ws.send_str(b"bytes")  # type: ignore[arg-type]
+            with pytest.raises(TypeError):
+                await ws.send_bytes("text")  # type: ignore[arg-type]
+
+
+async def test_concurrent_receive_is_refused(aiohttp: Any, base: str) -> None:
+    async with aiohttp.ClientSession() as s:
+        async with s.ws_connect(base + "/ws") as ws:
+            first = asyncio.ensure_future(ws.receive())
+            await asyncio.sleep(0.02)
+            with pytest.raises(RuntimeError):
+                await ws.receive()
+            await ws.send_str("x")
+            assert (await first).data == "echo:x"
+
+
+async def test_pool_slot_is_held_until_close(aiohttp: Any, base: str) -> None:
+    conn = aiohttp.TCPConnector(limit=1)
+    async with aiohttp.ClientSession(connector=conn) as s:
+        ws = await s.ws_connect(base + "/ws")
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(s.get(base + "/plain"), 0.2)
+        await ws.close()
+        async with s.get(base + "/plain") as r:
+            assert await r.text() == "plain"
+
+
+async def test_ws_through_middleware_and_trace(aiohttp: Any, base: str) -> None:
+    seen: list[str] = []
+
+    async def mw(req: Any, handler: Any) -> Any:
+        seen.append(req.headers.get("Upgrade"))
+        return await handler(req)
+
+    tc = aiohttp.TraceConfig()
+    starts: list[Any] = []
+
+    async def on_start(session: Any, ctx: Any, params: Any) -> None:
+        starts.append(params.url)
+
+    tc.on_request_start.append(on_start)
+    async with aiohttp.ClientSession(middlewares=(mw,), trace_configs=[tc]) as s:
+        async with s.ws_connect(base + "/ws") as ws:
+            await ws.send_str("m")
+            assert await ws.receive_str() == "echo:m"
+    assert seen == ["websocket"]
+    assert len(starts) == 1
+
+
+async def test_no_fd_left_after_many_sockets(aiohttp: Any, base: str) -> None:
+    import os
+
+    def fds() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    async with aiohttp.ClientSession() as s:
+        async with s.ws_connect(base + "/ws") as ws:  # warm up (server side too)
+            await ws.send_str("w")
+            await ws.receive()
+        with pytest.raises(aiohttp.WSServerHandshakeError):
+            await s.ws_connect(base + "/plain")  # (its connection is pooled)
+        await asyncio.sleep(0.05)
+        before = fds()
+        for i in range(30):
+            async with s.ws_connect(base + "/ws") as ws:
+                await ws.send_str(str(i))
+                assert await ws.receive_str() == f"echo:{i}"
+            # An error path too: the handshake refused.
+            with pytest.raises(aiohttp.WSServerHandshakeError):
+                await s.ws_connect(base + "/plain")
+        for _ in range(100):
+            if fds() <= before + 1:
+                break
+            await asyncio.sleep(0.02)
+        assert fds() <= before + 1
