@@ -68,6 +68,14 @@ class HttpProxy:
         hostport, _, path = url.partition("/")
         host, port = hostport.rsplit(":", 1)
         ur, uw = await asyncio.open_connection(host, int(port))
+        if "upgrade" in fields:
+            # An upgrade (a WebSocket): relay the head as it is, then both ways.
+            out = [f"{method} /{path} HTTP/1.1"] + [
+                x for x in lines[1:] if x and not x.lower().startswith("proxy-")
+            ]
+            uw.write(("\r\n".join(out) + "\r\n\r\n").encode("latin-1"))
+            await asyncio.gather(_pipe(r, uw), _pipe(ur, w))
+            return
         out = [f"{method} /{path} HTTP/1.1"] + [
             x for x in lines[1:] if x and not x.lower().startswith(("proxy-", "connection:"))
         ]
@@ -316,3 +324,65 @@ async def test_socks5_with_credentials(aiohttp: Any, socks_proxy: Any, origin: s
         assert "SOCKS" in str(ei.value)
         async with s.get(origin + "/a", proxy=f"socks5://alice:s3cret@127.0.0.1:{port}") as r:
             assert await r.text() == "hello /a -"
+
+
+@pytest.mark.skipif(not AIOXIDE, reason="aiohttp-socks' ProxyConnector is not aiohttp's")
+async def test_aiohttp_socks_proxy_connector_drop_in(
+    aiohttp: Any, socks_proxy: Any, origin: str
+) -> None:
+    port = await socks_proxy("socks5://127.0.0.1:{port}")
+    connector = aiohttp.ProxyConnector.from_url(f"socks5://127.0.0.1:{port}", rdns=True)
+    assert connector.proxy_url.startswith("socks5h://")
+    async with aiohttp.ClientSession(connector=connector) as s:
+        async with s.get(origin + "/d") as r:
+            assert await r.text() == "hello /d -"
+
+
+@pytest.fixture
+async def https_proxy(http_proxy: Any) -> AsyncIterator[tuple[HttpProxy, str]]:
+    """The same proxy, reached over TLS (a self-signed certificate)."""
+    import tempfile
+
+    cert, key = self_signed_cert("127.0.0.1", True)
+    with tempfile.TemporaryDirectory() as d:
+        with open(f"{d}/c.pem", "wb") as f:
+            f.write(cert + key)
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(f"{d}/c.pem")
+    p = HttpProxy()
+    p.server = await asyncio.start_server(p.handle, "127.0.0.1", 0, ssl=ctx)
+    port = p.server.sockets[0].getsockname()[1]
+    yield p, f"https://127.0.0.1:{port}"
+    p.close()
+
+
+async def test_https_proxy_tls_in_tls(
+    aiohttp: Any, https_proxy: Any, origin: str, tls_origin: str
+) -> None:
+    p, purl = https_proxy
+    async with aiohttp.ClientSession() as s:
+        async with s.get(tls_origin + "/tt", proxy=purl, ssl=False) as r:
+            assert await r.text() == "secure /tt -"
+        async with s.get(origin + "/fw", proxy=purl, ssl=False) as r:
+            assert await r.text() == "hello /fw -"
+    assert p.heads[0].startswith(b"CONNECT ")
+    assert p.heads[1].startswith(f"GET {origin}/fw ".encode())
+
+
+async def test_websocket_through_a_proxy(aiohttp: Any, http_proxy: Any, serve: Any) -> None:
+    async def ws_echo(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        async for msg in ws:
+            await ws.send_str("echo:" + msg.data)
+        return ws
+
+    app = web.Application()
+    app.router.add_get("/ws", ws_echo)
+    base = str(await serve(app))
+    p, purl = await http_proxy()
+    async with aiohttp.ClientSession() as s:
+        async with s.ws_connect(base + "/ws", proxy=purl) as ws:
+            await ws.send_str("via")
+            assert await ws.receive_str() == "echo:via"
+    assert p.heads[0].startswith(f"GET {base}/ws HTTP/1.1".encode())

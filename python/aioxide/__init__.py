@@ -56,6 +56,7 @@ from .connector import (
     Connection,
     SocketFactoryType,
     TCPConnector,
+    ProxyConnector,
     UnixConnector,
 )
 from .cookiejar import CookieJar, DummyCookieJar
@@ -226,6 +227,7 @@ __all__ = (
     "TraceRequestStartParams",
     "TraceResponseChunkReceivedParams",
     "UnixClientConnectorError",
+    "ProxyConnector",
     "UnixConnector",
     "UploadAbortedError",
     "WSMessageTypeError",

@@ -151,6 +151,9 @@ class ClientSession:
             raise ValueError("base_url must have a trailing '/'")
         if ws_response_class:
             raise _not_supported("ClientSession(ws_response_class=...)")
+        if proxy is None and connector is not None:
+            # aiohttp-socks' ProxyConnector (aioxide.ProxyConnector).
+            proxy = getattr(connector, "_proxy_url", None)
         self._default_proxy = proxy
         self._default_proxy_auth = proxy_auth
         if version != HttpVersion11 and version != HttpVersion10:

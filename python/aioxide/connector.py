@@ -372,3 +372,27 @@ class Connection:
         if r is not None:
             r.release()
         self._notify()
+
+
+class ProxyConnector(TCPConnector):
+    """aiohttp-socks' ``ProxyConnector`` as a drop-in: every request of a
+    session using this connector goes through its proxy (socks4, socks4a,
+    socks5, socks5h, http or https URL; ``rdns=True`` makes socks5 socks5h),
+    unless a request names a proxy of its own.  ``from aiohttp_socks import
+    ProxyConnector`` becomes ``from aioxide import ProxyConnector``."""
+
+    def __init__(self, *, proxy_url: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._proxy_url = proxy_url
+
+    @classmethod
+    def from_url(cls, url: str, *, rdns: bool | None = None, **kwargs: Any) -> "ProxyConnector":
+        if rdns and url.startswith("socks5://"):
+            url = "socks5h://" + url[len("socks5://") :]
+        elif rdns and url.startswith("socks4://"):
+            url = "socks4a://" + url[len("socks4://") :]
+        return cls(proxy_url=url, **kwargs)
+
+    @property
+    def proxy_url(self) -> str:
+        return self._proxy_url
