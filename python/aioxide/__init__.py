@@ -54,9 +54,9 @@ from .connector import (
     AddrInfoType,
     BaseConnector,
     Connection,
+    ProxyConnector,
     SocketFactoryType,
     TCPConnector,
-    ProxyConnector,
     UnixConnector,
 )
 from .cookiejar import CookieJar, DummyCookieJar
