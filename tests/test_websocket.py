@@ -419,3 +419,14 @@ async def test_no_fd_left_after_many_sockets(aiohttp: Any, base: str) -> None:
                 break
             await asyncio.sleep(0.02)
         assert fds() <= before + 1
+
+
+async def test_ws_response_class(aiohttp: Any, base: str) -> None:
+    class MyWS(aiohttp.ClientWebSocketResponse):
+        pass
+
+    async with aiohttp.ClientSession(ws_response_class=MyWS) as s:
+        async with s.ws_connect(base + "/ws") as ws:
+            assert type(ws) is MyWS
+            await ws.send_str("k")
+            assert await ws.receive_str() == "echo:k"

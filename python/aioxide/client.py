@@ -36,7 +36,7 @@ from .client_exceptions import (
 )
 from .client_middlewares import build_client_middlewares
 from .client_reqrep import AUTO_HEADERS, ClientRequest, ClientResponse, RequestInfo
-from .connector import BaseConnector, TCPConnector, _not_supported
+from .connector import BaseConnector, TCPConnector
 from .cookiejar import CookieJar, DummyCookieJar
 from .helpers import _SENTINEL, BasicAuth, sentinel, strip_auth_from_url
 from .http import HttpVersion, HttpVersion10, HttpVersion11
@@ -149,8 +149,11 @@ class ClientSession:
             self._base_url = URL(base_url)
         if self._base_url is not None and not self._base_url.path.endswith("/"):
             raise ValueError("base_url must have a trailing '/'")
-        if ws_response_class:
-            raise _not_supported("ClientSession(ws_response_class=...)")
+        self._ws_response_class = (
+            ws_response_class
+            if ws_response_class is not None
+            else _client_ws.ClientWebSocketResponse
+        )
         if proxy is None and connector is not None:
             # aiohttp-socks' ProxyConnector (aioxide.ProxyConnector).
             proxy = getattr(connector, "_proxy_url", None)
@@ -1004,7 +1007,6 @@ class ClientSession:
             ),
             None,
         )
-
 
     # -- lifecycle -------------------------------------------------------
     async def close(self) -> None:

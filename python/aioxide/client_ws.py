@@ -578,7 +578,7 @@ async def connect(session: Any, url: Any, **kw: Any) -> ClientWebSocketResponse:
     ws.start(bridge)
     reader = _Reader(ws, bridge, loop, kw["decode_text"])
     writer = _Writer(ws, bridge, loop)
-    return ClientWebSocketResponse(
+    return session._ws_response_class(
         reader,
         writer,
         protocol,
