@@ -222,6 +222,7 @@ impl Flow {
             url: self.dest.url.clone(),
             headers: resp.fields,
             request: info,
+            conn: lease.meta.clone(),
         };
         let mut body = if until_close {
             // read_until_eof=False: a body framed by the connection's end is
