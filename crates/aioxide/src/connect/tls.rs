@@ -1012,3 +1012,56 @@ fn der_tlv(d: &[u8]) -> Option<(u8, &[u8], &[u8])> {
     let end = head.checked_add(len)?;
     Some((tag, d.get(head..end)?, d.get(end..)?))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cipher_names_are_openssls() {
+        use rustls::CipherSuite as C;
+        let cases = [
+            (C::TLS13_AES_256_GCM_SHA384, "TLS_AES_256_GCM_SHA384", 256),
+            (C::TLS13_AES_128_GCM_SHA256, "TLS_AES_128_GCM_SHA256", 128),
+            (
+                C::TLS13_CHACHA20_POLY1305_SHA256,
+                "TLS_CHACHA20_POLY1305_SHA256",
+                256,
+            ),
+            (
+                C::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+                "ECDHE-RSA-AES128-GCM-SHA256",
+                128,
+            ),
+            (
+                C::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+                "ECDHE-ECDSA-AES256-GCM-SHA384",
+                256,
+            ),
+            (
+                C::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+                "ECDHE-RSA-CHACHA20-POLY1305",
+                256,
+            ),
+        ];
+        for (suite, name, bits) in cases {
+            assert_eq!(openssl_cipher(suite), (name.to_owned(), bits));
+        }
+        // Every suite the engine can negotiate has an OpenSSL name.
+        for s in rustls::crypto::ring::default_provider().cipher_suites {
+            assert!(!openssl_cipher(s.suite()).0.starts_with("TLS_ECDHE"));
+        }
+    }
+
+    #[test]
+    fn verifying_modes() {
+        assert!(TlsMode::Verify.verifies());
+        assert!(!TlsMode::NoVerify.verifies());
+        let fp = TlsOptions {
+            verify: false,
+            fingerprint: Some(vec![0; 32]),
+            ..TlsOptions::default()
+        };
+        assert!(!TlsMode::custom(&fp).unwrap().verifies());
+    }
+}
