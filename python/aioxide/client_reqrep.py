@@ -131,6 +131,9 @@ class ClientResponse:
     _ready_body: bytes | None = None
     _content_gone = False
     _bridge: Any = None
+    # The connector the response's connection belongs to (kept after the
+    # session lets it go: a body read after session.close() asks it).
+    _connector: Any = None
     _cookies: SimpleCookie | None = None
     # Per-request settings the session may set (None: the session's).
     _read_bufsize: int | None = None
@@ -192,6 +195,7 @@ class ClientResponse:
         self._in_context = False
         if session is not None:
             self._resolve_charset = session._resolve_charset
+            self._connector = session.connector
         self._bridge = bridge
         # The whole body when the engine read it ahead: read() returns it
         # directly, and resp.content is only built when asked for.
@@ -267,6 +271,7 @@ class ClientResponse:
                     raw_length=raw_length,
                     chunked=chunked,
                 )
+                stream._owner = self._connector
                 stream.on_eof(self._response_eof)
             if self._content_gone:
                 stream.set_exception(ClientConnectionError("Connection closed"))
@@ -362,14 +367,15 @@ class ClientResponse:
 
     @property
     def connection(self) -> Any:
-        """The connection while the body is unread; None once released."""
-        if self._released or self._session is None:
+        """The connection while the body is still arriving; None once it has
+        all arrived (the connection went back to the pool) or was released."""
+        if self._released or self._closed or self._session is None:
             return None
         conn = self.__dict__.get("_connection")
         if conn is None:
             from .connector import Connection
 
-            connector = self._session.connector
+            connector = self._connector or self._session.connector
             if connector is None:
                 return None
             conn = Connection(connector, self.url.origin(), self)

@@ -315,11 +315,201 @@ class UnixConnector(BaseConnector):
         return e
 
 
+_DEFAULT_CONTEXTS: dict[bool, Any] = {}
+
+
+def _default_context(verified: bool) -> Any:
+    """aioxide's stand-in for the SSLContext a connection was made with when
+    the user gave none (``ssl=True``: a default verifying context; ``False``
+    or a Fingerprint: one that does not verify), made once."""
+    import ssl
+
+    ctx = _DEFAULT_CONTEXTS.get(verified)
+    if ctx is None:
+        if verified:
+            ctx = ssl.create_default_context()
+        else:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+        _DEFAULT_CONTEXTS[verified] = ctx
+    return ctx
+
+
+def _decode_cert(der: bytes) -> dict[str, Any]:
+    """The dict ``ssl.SSLSocket.getpeercert()`` gives for a DER certificate:
+    CPython's own decoder (``_ssl._test_decode_cert``, on a temporary PEM
+    file), else what the ``cryptography`` package reads (subject, issuer,
+    validity, serial number, subjectAltName), else {}."""
+    import ssl
+
+    decode = getattr(ssl._ssl, "_test_decode_cert", None)  # type: ignore[attr-defined]
+    if decode is not None:
+        import tempfile
+
+        with tempfile.NamedTemporaryFile("w", suffix=".pem", delete=False) as f:
+            f.write(ssl.DER_cert_to_PEM_cert(der))
+        try:
+            return dict(decode(f.name))
+        except (ssl.SSLError, OSError, ValueError):
+            return {}
+        finally:
+            os.unlink(f.name)
+    try:
+        return _decode_cert_cryptography(der)
+    except Exception:  # noqa: BLE001 - no cryptography, or a certificate it cannot read
+        return {}
+
+
+def _decode_cert_cryptography(der: bytes) -> dict[str, Any]:
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
+    names = {
+        NameOID.COMMON_NAME: "commonName",
+        NameOID.COUNTRY_NAME: "countryName",
+        NameOID.LOCALITY_NAME: "localityName",
+        NameOID.STATE_OR_PROVINCE_NAME: "stateOrProvinceName",
+        NameOID.ORGANIZATION_NAME: "organizationName",
+        NameOID.ORGANIZATIONAL_UNIT_NAME: "organizationalUnitName",
+        NameOID.EMAIL_ADDRESS: "emailAddress",
+    }
+
+    def name(n: Any) -> tuple[Any, ...]:
+        return tuple(
+            tuple((names.get(a.oid, a.oid.dotted_string), a.value) for a in rdn) for rdn in n.rdns
+        )
+
+    def when(d: Any) -> str:
+        return d.strftime("%b %e %H:%M:%S %Y GMT")
+
+    cert = x509.load_der_x509_certificate(der)
+    out: dict[str, Any] = {
+        "subject": name(cert.subject),
+        "issuer": name(cert.issuer),
+        "version": cert.version.value + 1,
+        "serialNumber": "%02X" % cert.serial_number,
+        "notBefore": when(cert.not_valid_before_utc),
+        "notAfter": when(cert.not_valid_after_utc),
+    }
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return out
+    alt: list[tuple[str, str]] = []
+    for g in san:
+        if isinstance(g, x509.DNSName):
+            alt.append(("DNS", g.value))
+        elif isinstance(g, x509.IPAddress):
+            alt.append(("IP Address", str(g.value).upper()))
+        elif isinstance(g, x509.RFC822Name):
+            alt.append(("email", g.value))
+        elif isinstance(g, x509.UniformResourceIdentifier):
+            alt.append(("URI", g.value))
+    out["subjectAltName"] = tuple(alt)
+    return out
+
+
+class _EngineSocket:
+    """What ``get_extra_info("socket")`` gives: the engine owns the real
+    socket, so this stand-in only answers for its addresses
+    (``fileno()`` is -1)."""
+
+    __slots__ = ("family", "type", "proto", "_peer", "_local")
+
+    def __init__(self, family: int, peer: Any, local: Any) -> None:
+        self.family = family
+        self.type = socket.SOCK_STREAM
+        self.proto = 0 if family == socket.AF_UNIX else socket.IPPROTO_TCP
+        self._peer = peer
+        self._local = local
+
+    def getpeername(self) -> Any:
+        return self._peer
+
+    def getsockname(self) -> Any:
+        return self._local
+
+    def fileno(self) -> int:
+        return -1
+
+    def __repr__(self) -> str:
+        return (
+            f"<aioxide._EngineSocket fd=-1, family={int(self.family)}, type={int(self.type)}, "
+            f"proto={self.proto}, laddr={self._local!r}, raddr={self._peer!r}>"
+        )
+
+
+class _EngineProtocol:
+    """``Connection.protocol`` while the connection is held: the engine
+    speaks HTTP/1.1 itself, so there is no asyncio protocol behind it."""
+
+    __slots__ = ("_connection",)
+
+    def __init__(self, connection: "Connection") -> None:
+        self._connection = connection
+
+    @property
+    def transport(self) -> "_EngineTransport | None":
+        return self._connection.transport
+
+    @property
+    def connected(self) -> bool:
+        return not self._connection.closed
+
+    @property
+    def upgraded(self) -> bool:
+        return False
+
+    def is_connected(self) -> bool:
+        return self.connected
+
+
+class _EngineTransport:
+    """``Connection.transport``: asyncio's ``get_extra_info()`` for the
+    engine's connection (peername, sockname, socket; sslcontext, peercert,
+    cipher, compression over TLS; ssl_object is None: the TLS is rustls)."""
+
+    __slots__ = ("_connection", "_extra")
+
+    def __init__(self, connection: "Connection") -> None:
+        self._connection = connection
+        self._extra: dict[str, Any] | None = None
+
+    def _info(self) -> dict[str, Any]:
+        extra = self._extra
+        if extra is None:
+            extra = self._extra = self._connection._extra_info()
+        return extra
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        extra = self._info()
+        if name == "peercert" and "peercert" in extra:
+            # Decoded when first asked for (as ssl decodes it per call).
+            value = extra["peercert"]
+            if isinstance(value, bytes):
+                value = extra["peercert"] = _decode_cert(value)
+            return value
+        return extra.get(name, default)
+
+    def is_closing(self) -> bool:
+        return self._connection.closed
+
+    def is_reading(self) -> bool:
+        return not self._connection.closed
+
+    def __repr__(self) -> str:
+        return f"<aioxide._EngineTransport {self._connection!r}>"
+
+
 class Connection:
     """The connection behind a response (aiohttp's Connection).
 
-    The socket lives in the engine: ``transport`` and ``protocol`` are None.
-    ``release()`` and ``close()`` act on the response that holds it.
+    The socket lives in the engine: while the response holds it,
+    ``transport`` answers ``get_extra_info()`` from what the engine read when
+    the connection was made, and ``protocol`` is a placeholder; both are None
+    once it is released or closed, as in aiohttp.  ``release()`` and
+    ``close()`` act on the response that holds it.
     """
 
     def __init__(self, connector: BaseConnector, key: Any, response: Any) -> None:
@@ -337,12 +527,62 @@ class Connection:
         return self._loop
 
     @property
-    def transport(self) -> None:
-        return None
+    def transport(self) -> _EngineTransport | None:
+        if self.closed:
+            return None
+        t = self.__dict__.get("_transport")
+        if t is None:
+            t = self.__dict__["_transport"] = _EngineTransport(self)
+        return t
 
     @property
-    def protocol(self) -> None:
-        return None
+    def protocol(self) -> _EngineProtocol | None:
+        if self.closed:
+            return None
+        p = self.__dict__.get("_protocol")
+        if p is None:
+            p = self.__dict__["_protocol"] = _EngineProtocol(self)
+        return p
+
+    def _extra_info(self) -> dict[str, Any]:
+        """``get_extra_info()``'s answers, from the engine's ConnMeta."""
+        r = self._response
+        head = getattr(r, "_head", None)
+        info = head.conn_info() if head is not None else None
+        extra: dict[str, Any] = {}
+        path = getattr(self._connector, "_path", None)
+        if isinstance(self._connector, UnixConnector) and path is not None:
+            # As an AF_UNIX client socket: the server's path, no own name.
+            peer, local = os.fspath(path), ""
+            extra["socket"] = _EngineSocket(socket.AF_UNIX, peer, local)
+            extra["peername"], extra["sockname"] = peer, local
+            return extra
+        if info is None:
+            return extra
+        peer, local, tls = info
+        if peer is not None:
+            extra["peername"] = peer
+        if local is not None:
+            extra["sockname"] = local
+        addr = peer if peer is not None else local
+        if addr is not None:
+            family = socket.AF_INET6 if len(addr) == 4 else socket.AF_INET
+            extra["socket"] = _EngineSocket(family, peer, local)
+        if tls is not None:
+            cipher, version, bits, verified, certs = tls
+            ssl_value = self._connector._ssl
+            import ssl
+
+            if isinstance(ssl_value, ssl.SSLContext):
+                extra["sslcontext"] = ssl_value
+            else:
+                extra["sslcontext"] = _default_context(verified)
+            extra["ssl_object"] = None
+            extra["cipher"] = (cipher, version, bits)
+            extra["compression"] = None
+            # ssl gives a verified peer's certificate only (else {}).
+            extra["peercert"] = certs[0] if verified and certs else {}
+        return extra
 
     @property
     def closed(self) -> bool:

@@ -173,6 +173,8 @@ class StreamReader:
         "_raw_seen",
         "_raw_length",
         "total_bytes",
+        "_owner",
+        "_detached",
         "__weakref__",
     )
 
@@ -218,6 +220,10 @@ class StreamReader:
         self._raw_seen = 0
         self._raw_length = raw_length
         self.total_bytes = 0
+        # The connector the body's connection belongs to (set by the
+        # response): once it is closed, no read waits for the engine.
+        self._owner: Any = None
+        self._detached = False
         if body is not None:
             if body:
                 self._buffer.append(body)
@@ -429,8 +435,48 @@ class StreamReader:
             loop = self._loop = asyncio.get_running_loop()
         return loop
 
+    def _connection_gone(self) -> bool:
+        """The body's connection is gone with its session (the connector was
+        closed): aiohttp's protocol is disconnected then."""
+        if self._detached:
+            return True
+        owner = self._owner
+        return owner is not None and self._raw is not None and bool(owner.closed)
+
+    def _detach(self) -> None:
+        """As aiohttp's closed connection: what had arrived stays readable
+        (buffered here), nothing more is waited for; the connection is
+        closed."""
+        if self._detached:
+            return
+        self._detached = True
+        raw = self._raw
+        try:
+            data, at_end = raw.take_ready()
+        except BaseException as e:
+            if self._exception is None:
+                self.set_exception(e)
+            raw.close()
+            raise
+        self._note_raw_bytes()
+        if not at_end:
+            raw.close()
+        if data:
+            self.feed_data(data)
+            if self._http_chunk_splits is not None:
+                self._note_chunk_ends()
+        if at_end:
+            self.feed_eof()
+
     async def _wait(self, func_name: str) -> None:
         """Wait for more data: the engine's next piece, or a feed_* call."""
+        if self._connection_gone():
+            # aiohttp's StreamReader._wait on a disconnected protocol (each
+            # time; not kept as the stream's exception).
+            self._detach()
+            if self._buffer or self._eof:
+                return
+            raise RuntimeError("Connection closed.")
         if self._waiter is not None:
             raise RuntimeError(
                 "%s() called while another coroutine is already waiting for incoming data"
@@ -464,6 +510,14 @@ class StreamReader:
             raise RuntimeError(
                 "read() called while another coroutine is already waiting for incoming data"
             )
+        if self._connection_gone():
+            self._detach()
+            if not self._eof:
+                # As aiohttp's read(): what had arrived is consumed, then
+                # the wait for more raises.
+                self._read_nowait(-1)
+                raise RuntimeError("Connection closed.")
+            return
         raw = self._raw
         self._note_raw_bytes()
         waiter = self._waiter = self._get_loop().create_future()

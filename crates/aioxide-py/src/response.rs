@@ -80,6 +80,49 @@ impl Head {
     fn request_headers(&self) -> Vec<(String, String)> {
         self.head.request.headers.text_pairs()
     }
+
+    /// The connection the response came on, for `transport.get_extra_info`:
+    /// `(peername, sockname, tls)` with addresses as `socket.getpeername()`
+    /// gives them (None when unknown) and `tls` None or `(cipher name,
+    /// protocol version, secret bits, verified, (DER certificates, leaf
+    /// first))`; None when the connection tells nothing.
+    fn conn_info<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyTuple>>> {
+        let Some(meta) = self.head.conn.as_deref() else {
+            return Ok(None);
+        };
+        let addr = |a: Option<std::net::SocketAddr>| -> PyResult<Bound<'py, PyAny>> {
+            Ok(match a {
+                None => py.None().into_bound(py),
+                Some(std::net::SocketAddr::V4(a)) => {
+                    (a.ip().to_string(), a.port()).into_pyobject(py)?.into_any()
+                }
+                Some(std::net::SocketAddr::V6(a)) => {
+                    (a.ip().to_string(), a.port(), a.flowinfo(), a.scope_id())
+                        .into_pyobject(py)?
+                        .into_any()
+                }
+            })
+        };
+        let tls = match &meta.tls {
+            None => py.None().into_bound(py),
+            Some(t) => {
+                let certs = PyTuple::new(py, t.peer_certs.iter().map(|c| PyBytes::new(py, c)))?;
+                (
+                    t.cipher.as_str(),
+                    t.version,
+                    t.secret_bits,
+                    t.verified,
+                    certs,
+                )
+                    .into_pyobject(py)?
+                    .into_any()
+            }
+        };
+        Ok(Some(PyTuple::new(
+            py,
+            [addr(meta.peer)?, addr(meta.local)?, tls],
+        )?))
+    }
 }
 
 /// A body as the bridge carries it: decoded pieces, or the engine's error.
@@ -351,6 +394,32 @@ impl Response {
                 "the response has no upgraded connection",
             )),
         }
+    }
+
+    /// What has arrived and is not handed out yet, taken now without the
+    /// engine: `(data, at_end)`; the engine's error, or
+    /// ClientConnectionError("Connection closed") once closed, when
+    /// nothing is left.  For a body whose session is closed (aiohttp still
+    /// hands out what its connection received before).
+    fn take_ready<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyBytes>, bool)> {
+        let s = &self.stream;
+        if let Some(body) = s.idle.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+            s.raw.note(body);
+            let done = body.is_done() && body.is_complete();
+            let data = body.take_buffered();
+            return Ok((PyBytes::new(py, &data), done));
+        }
+        let mut st = s.feed.lock();
+        if st.items.is_empty() {
+            let at_end = end_of(py, &mut st)?;
+            return Ok((PyBytes::new(py, b""), at_end));
+        }
+        let n = st.size;
+        let out = take_bytes(py, &mut st, n)?;
+        let at_end = matches!(st.end, FeedEnd::Done);
+        drop(st);
+        s.feed.taken();
+        Ok((out, at_end))
     }
 
     /// Whether every byte of the body has been handed out.

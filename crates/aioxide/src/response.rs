@@ -33,6 +33,9 @@ pub struct ResponseHead {
     /// The fields as the server sent them (names in its case, in order).
     pub headers: Fields,
     pub request: std::sync::Arc<RequestInfo>,
+    /// The connection it came on: addresses and TLS session (None for a
+    /// connection that tells nothing, e.g. TLS through a proxy's tunnel).
+    pub conn: Option<std::sync::Arc<crate::connect::ConnMeta>>,
 }
 
 /// A response: its head, the redirects before it, and its body.

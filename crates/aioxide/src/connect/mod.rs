@@ -112,6 +112,31 @@ impl Stream {
         }
     }
 
+    /// The local address, when the stream is a socket or TLS over one.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        match self {
+            Stream::Tcp(s) => s.local_addr().ok(),
+            Stream::Tls(s) => s.get_ref().0.local_addr().ok(),
+            Stream::Unix(_) | Stream::Layered { .. } => None,
+        }
+    }
+
+    /// What Python's `transport.get_extra_info()` tells of this connection,
+    /// read once when it is made (two syscalls; the TLS session's cipher
+    /// and the server's certificates).  `verified`: the TLS mode verifies
+    /// the server.  A layered stream (TLS through a tunnel) tells nothing.
+    pub fn meta(&self, verified: bool) -> ConnMeta {
+        let tls = match self {
+            Stream::Tls(s) => tls::tls_info(s.get_ref().1, verified),
+            _ => None,
+        };
+        ConnMeta {
+            peer: self.peer_addr(),
+            local: self.local_addr(),
+            tls,
+        }
+    }
+
     /// The (last) TLS handshake chose `h2` by ALPN.
     pub fn negotiated_h2(&self) -> bool {
         match self {
@@ -120,6 +145,15 @@ impl Stream {
             Stream::Tcp(_) | Stream::Unix(_) => false,
         }
     }
+}
+
+/// A connection's addresses and TLS session, read when it is made and
+/// shared (behind an `Arc`) by every response that comes on it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConnMeta {
+    pub peer: Option<SocketAddr>,
+    pub local: Option<SocketAddr>,
+    pub tls: Option<tls::TlsInfo>,
 }
 
 /// A proxy's host (a name or an IP literal) and port.

@@ -677,6 +677,81 @@ fn no_verify_config() -> Arc<ClientConfig> {
     .clone()
 }
 
+// -- what a made connection tells (transport.get_extra_info) -----------------
+
+impl TlsMode {
+    /// Whether the server's certificate chain is verified in this mode
+    /// (`ssl.SSLSocket.getpeercert()` is empty when it is not).
+    pub fn verifies(&self) -> bool {
+        match self {
+            TlsMode::Verify => true,
+            TlsMode::NoVerify => false,
+            TlsMode::Custom(spec) => spec.verify,
+        }
+    }
+}
+
+/// The negotiated TLS session as Python's `ssl` module describes it, read
+/// once after the handshake.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsInfo {
+    /// The cipher suite in OpenSSL's naming (`TLS_AES_256_GCM_SHA384`,
+    /// `ECDHE-RSA-AES128-GCM-SHA256`), as `SSLSocket.cipher()[0]`.
+    pub cipher: String,
+    /// `TLSv1.2` or `TLSv1.3`, as `SSLSocket.version()`.
+    pub version: &'static str,
+    /// The cipher's secret bits, as `SSLSocket.cipher()[2]`.
+    pub secret_bits: u32,
+    /// The server's certificate chain as it sent it, DER, leaf first.
+    pub peer_certs: Vec<Vec<u8>>,
+    /// The chain was verified (the mode verifies and the handshake succeeded).
+    pub verified: bool,
+}
+
+/// What a client TLS connection negotiated; `None` before its handshake.
+pub fn tls_info(conn: &rustls::ClientConnection, verified: bool) -> Option<TlsInfo> {
+    let suite = conn.negotiated_cipher_suite()?;
+    let version = match conn.protocol_version()? {
+        rustls::ProtocolVersion::TLSv1_3 => "TLSv1.3",
+        rustls::ProtocolVersion::TLSv1_2 => "TLSv1.2",
+        _ => "unknown",
+    };
+    let (cipher, secret_bits) = openssl_cipher(suite.suite());
+    let peer_certs = conn
+        .peer_certificates()
+        .map(|c| c.iter().map(|d| d.as_ref().to_vec()).collect())
+        .unwrap_or_default();
+    Some(TlsInfo {
+        cipher,
+        version,
+        secret_bits,
+        peer_certs,
+        verified,
+    })
+}
+
+/// A cipher suite's OpenSSL name and secret bits (IANA's name for a suite
+/// OpenSSL does not name here).
+fn openssl_cipher(suite: rustls::CipherSuite) -> (String, u32) {
+    let (name, bits) = match u16::from(suite) {
+        0x1301 => ("TLS_AES_128_GCM_SHA256", 128),
+        0x1302 => ("TLS_AES_256_GCM_SHA384", 256),
+        0x1303 => ("TLS_CHACHA20_POLY1305_SHA256", 256),
+        0xc02b => ("ECDHE-ECDSA-AES128-GCM-SHA256", 128),
+        0xc02c => ("ECDHE-ECDSA-AES256-GCM-SHA384", 256),
+        0xc02f => ("ECDHE-RSA-AES128-GCM-SHA256", 128),
+        0xc030 => ("ECDHE-RSA-AES256-GCM-SHA384", 256),
+        0xcca8 => ("ECDHE-RSA-CHACHA20-POLY1305", 256),
+        0xcca9 => ("ECDHE-ECDSA-CHACHA20-POLY1305", 256),
+        _ => {
+            let name = suite.as_str().unwrap_or("unknown").to_owned();
+            let bits = if name.contains("128") { 128 } else { 256 };
+            return (name, bits);
+        }
+    };
+    (name.to_owned(), bits)
+}
+
 // -- why a certificate was rejected, in OpenSSL's words ----------------------
 
 /// The engine error for a failed handshake: [`ErrorKind::Certificate`] with
@@ -936,4 +1011,57 @@ fn der_tlv(d: &[u8]) -> Option<(u8, &[u8], &[u8])> {
     };
     let end = head.checked_add(len)?;
     Some((tag, d.get(head..end)?, d.get(end..)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cipher_names_are_openssls() {
+        use rustls::CipherSuite as C;
+        let cases = [
+            (C::TLS13_AES_256_GCM_SHA384, "TLS_AES_256_GCM_SHA384", 256),
+            (C::TLS13_AES_128_GCM_SHA256, "TLS_AES_128_GCM_SHA256", 128),
+            (
+                C::TLS13_CHACHA20_POLY1305_SHA256,
+                "TLS_CHACHA20_POLY1305_SHA256",
+                256,
+            ),
+            (
+                C::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+                "ECDHE-RSA-AES128-GCM-SHA256",
+                128,
+            ),
+            (
+                C::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+                "ECDHE-ECDSA-AES256-GCM-SHA384",
+                256,
+            ),
+            (
+                C::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+                "ECDHE-RSA-CHACHA20-POLY1305",
+                256,
+            ),
+        ];
+        for (suite, name, bits) in cases {
+            assert_eq!(openssl_cipher(suite), (name.to_owned(), bits));
+        }
+        // Every suite the engine can negotiate has an OpenSSL name.
+        for s in rustls::crypto::ring::default_provider().cipher_suites {
+            assert!(!openssl_cipher(s.suite()).0.starts_with("TLS_ECDHE"));
+        }
+    }
+
+    #[test]
+    fn verifying_modes() {
+        assert!(TlsMode::Verify.verifies());
+        assert!(!TlsMode::NoVerify.verifies());
+        let fp = TlsOptions {
+            verify: false,
+            fingerprint: Some(vec![0; 32]),
+            ..TlsOptions::default()
+        };
+        assert!(!TlsMode::custom(&fp).unwrap().verifies());
+    }
 }

@@ -208,6 +208,8 @@ impl Drop for Driver {
 pub struct Shared {
     pub sender: Box<dyn SharedSend>,
     _driver: Option<Driver>,
+    /// The connection's addresses and TLS session.
+    meta: Option<Arc<connect::ConnMeta>>,
 }
 
 impl Shared {
@@ -216,6 +218,7 @@ impl Shared {
         Arc::new(Shared {
             sender,
             _driver: task.map(Driver),
+            meta: None,
         })
     }
 }
@@ -229,6 +232,7 @@ pub enum Conn {
 struct Idle {
     conn: h1::Conn,
     since: Instant,
+    meta: Option<Arc<connect::ConnMeta>>,
 }
 
 #[derive(Default)]
@@ -265,6 +269,8 @@ pub struct Lease {
     pub queued: bool,
     /// What name resolution did for a new connection.
     pub dns: connect::dns::DnsOutcome,
+    /// The connection's addresses and TLS session (read when it was made).
+    pub meta: Option<Arc<connect::ConnMeta>>,
 }
 
 impl Lease {
@@ -296,7 +302,7 @@ impl Lease {
     /// may serve again) goes back to the pool.
     pub fn release(mut self, conn: Option<h1::Conn>) {
         if let Some(conn) = conn {
-            self.pool.put_back(&self.key, conn);
+            self.pool.put_back(&self.key, conn, self.meta.take());
         }
         self.conn = None;
     }
@@ -524,7 +530,7 @@ impl Pool {
         self.lock().idle.values().map(Vec::len).sum()
     }
 
-    fn put_back(self: &Arc<Self>, key: &Key, conn: h1::Conn) {
+    fn put_back(self: &Arc<Self>, key: &Key, conn: h1::Conn, meta: Option<Arc<connect::ConnMeta>>) {
         if self.cfg.force_close {
             return;
         }
@@ -535,6 +541,7 @@ impl Pool {
         inner.idle.entry(key.clone()).or_default().push(Idle {
             conn,
             since: Instant::now(),
+            meta,
         });
         if let Some(ka) = self.cfg.keepalive {
             if !inner.reaper {
@@ -568,7 +575,7 @@ impl Pool {
         next
     }
 
-    fn take_idle(&self, key: &Key) -> Option<h1::Conn> {
+    fn take_idle(&self, key: &Key) -> Option<(h1::Conn, Option<Arc<connect::ConnMeta>>)> {
         let mut inner = self.lock();
         let list = inner.idle.get_mut(key)?;
         while let Some(mut idle) = list.pop() {
@@ -577,7 +584,7 @@ impl Pool {
                 .keepalive
                 .is_some_and(|ka| idle.since.elapsed() >= ka);
             if !expired && idle.conn.is_open() {
-                return Some(idle.conn);
+                return Some((idle.conn, idle.meta));
             }
         }
         None
@@ -598,16 +605,18 @@ impl Pool {
         }
         let mut lease = self.slots(key, acquire).await?;
         if !fresh {
-            if let Some(conn) = self.reuse(key) {
+            if let Some((conn, meta)) = self.reuse(key) {
                 lease.conn = Some(conn);
+                lease.meta = meta;
                 lease.reused = true;
                 return Ok(lease);
             }
         }
         let deadline = sock_connect(Instant::now());
-        let (conn, dns) = until(deadline, Box::pin(self.open(key))).await??;
+        let (conn, dns, meta) = until(deadline, Box::pin(self.open(key))).await??;
         lease.conn = Some(conn);
         lease.dns = dns;
+        lease.meta = meta;
         Ok(lease)
     }
 
@@ -639,18 +648,20 @@ impl Pool {
             reused: false,
             queued,
             dns: connect::dns::DnsOutcome::None,
+            meta: None,
         })
     }
 
     /// An open shared connection for `key`, or an idle one that is ready.
-    fn reuse(&self, key: &Key) -> Option<Conn> {
+    fn reuse(&self, key: &Key) -> Option<(Conn, Option<Arc<connect::ConnMeta>>)> {
         if let Some(shared) = self.shared_for(key) {
-            return Some(Conn::Shared(shared));
+            let meta = shared.meta.clone();
+            return Some((Conn::Shared(shared), meta));
         }
         if self.cfg.force_close {
             return None;
         }
-        self.take_idle(key).map(Conn::H1)
+        self.take_idle(key).map(|(c, meta)| (Conn::H1(c), meta))
     }
 
     /// The first open shared connection for `key` (closed ones are dropped).
@@ -674,7 +685,17 @@ impl Pool {
         }
     }
 
-    async fn open(&self, key: &Key) -> Result<(Conn, connect::dns::DnsOutcome), Error> {
+    async fn open(
+        &self,
+        key: &Key,
+    ) -> Result<
+        (
+            Conn,
+            connect::dns::DnsOutcome,
+            Option<Arc<connect::ConnMeta>>,
+        ),
+        Error,
+    > {
         let target = Target {
             host: key.host.clone(),
             port: key.port,
@@ -684,20 +705,30 @@ impl Pool {
             alpn: key.alpn,
         };
         let (stream, dns) = connect::connect(&target, &self.cfg.connect, &self.dns).await?;
+        let verified = key
+            .tls
+            .as_ref()
+            .is_some_and(connect::tls::TlsMode::verifies);
+        let meta = Some(Arc::new(stream.meta(verified)));
         let h2 = match key.tls {
             Some(_) => stream.negotiated_h2(),
             None => key.alpn == connect::Alpn::H2,
         };
         if h2 {
-            let shared = self.handshake_h2(key, stream).await?;
+            let shared = self.handshake_h2(key, stream, meta.clone()).await?;
             self.adopt_shared(key, shared.clone());
-            return Ok((Conn::Shared(shared), dns));
+            return Ok((Conn::Shared(shared), dns, meta));
         }
-        Ok((Conn::H1(h1::Conn::new(stream)), dns))
+        Ok((Conn::H1(h1::Conn::new(stream)), dns, meta))
     }
 
     /// The HTTP/2 handshake: one shared connection for every lease of `key`.
-    async fn handshake_h2(&self, key: &Key, stream: connect::Stream) -> Result<Arc<Shared>, Error> {
+    async fn handshake_h2(
+        &self,
+        key: &Key,
+        stream: connect::Stream,
+        meta: Option<Arc<connect::ConnMeta>>,
+    ) -> Result<Arc<Shared>, Error> {
         let exec = hyper_util::rt::TokioExecutor::new();
         let (sender, conn) = http2::handshake(exec, TokioIo::new(stream))
             .await
@@ -710,7 +741,11 @@ impl Pool {
             let _ = conn.await;
         })
         .abort_handle();
-        Ok(Shared::new(Box::new(sender), Some(task)))
+        Ok(Arc::new(Shared {
+            sender: Box::new(sender),
+            _driver: Some(Driver(task)),
+            meta,
+        }))
     }
 }
 

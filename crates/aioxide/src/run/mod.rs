@@ -222,6 +222,7 @@ impl Flow {
             url: self.dest.url.clone(),
             headers: resp.fields,
             request: info,
+            conn: lease.meta.clone(),
         };
         let mut body = if resp.upgrade && self.req.upgrade {
             // 101: the connection is the caller's now (a WebSocket).
