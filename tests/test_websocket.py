@@ -430,3 +430,13 @@ async def test_ws_response_class(aiohttp: Any, base: str) -> None:
             assert type(ws) is MyWS
             await ws.send_str("k")
             assert await ws.receive_str() == "echo:k"
+
+
+async def test_ws_scheme_urls(aiohttp: Any, base: str) -> None:
+    ws_url = base.replace("http://", "ws://") + "/ws"
+    async with aiohttp.ClientSession() as s:
+        async with s.ws_connect(ws_url) as ws:
+            await ws.send_str("s")
+            assert await ws.receive_str() == "echo:s"
+        async with s.get(base.replace("http://", "ws://") + "/plain") as r:
+            assert await r.text() == "plain"

@@ -772,7 +772,7 @@ class ClientSession:
             data = JsonBytesPayload(json, dumps=self._json_serialize_bytes)
         elif json is not None:
             data = JsonPayload(json, dumps=self._json_serialize)
-        if url.scheme not in ("http", "https"):
+        if url.scheme not in ("http", "https", "ws", "wss"):
             raise NonHttpUrlClientError(url)
         hdrs_md: CIMultiDict[str] = CIMultiDict(self._prepare_headers(headers))
         skip: set[istr] = set(self._skip_auto_headers)

@@ -115,7 +115,13 @@ class _Writer:
             raise
 
     async def send_frame(self, message: Any, opcode: int, compress: int | None = None) -> None:
-        await self._call(self._ws.send, int(opcode), bytes(message), compress)
+        # Straight onto the socket when it can take the frame (no engine hop);
+        # else the engine finishes it.
+        done = self._ws.send_now(int(opcode), message, compress)
+        if done is None:
+            await self._call(self._ws.send, int(opcode), bytes(message), compress)
+        elif not done:
+            await self._call(self._ws.flush)
 
     async def close(self, code: int = 1000, message: bytes | str = b"") -> None:
         if isinstance(message, str):

@@ -199,6 +199,52 @@ impl WebSocket {
         })
     }
 
+    /// Send one frame now, from the caller's thread, when the socket can
+    /// take it: True when it went out whole (no engine round trip); False
+    /// when it is queued (encoded, in order) and `flush` must finish it, or
+    /// when another send holds the writer (then nothing was queued: use
+    /// `send`).  Returns None in that last case.
+    #[pyo3(signature = (opcode, data, compress=None))]
+    fn send_now(
+        &self,
+        py: Python<'_>,
+        opcode: u8,
+        data: &[u8],
+        compress: Option<u8>,
+    ) -> PyResult<Option<bool>> {
+        let Ok(mut guard) = self.writer.try_lock() else {
+            return Ok(None);
+        };
+        let Some(w) = guard.as_mut() else {
+            return Err(pyo3::exceptions::PyConnectionResetError::new_err(
+                "Cannot write to closing transport",
+            ));
+        };
+        w.encode_frame(opcode, data, compress)
+            .map_err(|e| write_error(py, e))?;
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        match w.poll_write_out(&mut cx) {
+            std::task::Poll::Ready(Ok(())) => Ok(Some(true)),
+            std::task::Poll::Ready(Err(e)) => Err(write_error(py, e)),
+            std::task::Poll::Pending => Ok(Some(false)),
+        }
+    }
+
+    /// Finish writing what `send_now` queued.
+    fn flush(&self, bridge: &Bridge, fut: Py<PyAny>) -> PyResult<u64> {
+        let writer = self.writer.clone();
+        bridge.spawn(fut, async move {
+            let r = match writer.lock().await.as_mut() {
+                Some(w) => w.flush().await,
+                None => Ok(()),
+            };
+            Box::new(move |py: Python<'_>| match r {
+                Ok(()) => Ok(py.None()),
+                Err(e) => Err(write_error(py, e)),
+            }) as Deliver
+        })
+    }
+
     /// Send a close frame with `code` and `message`.
     fn close(&self, bridge: &Bridge, fut: Py<PyAny>, code: u16, message: String) -> PyResult<u64> {
         let writer = self.writer.clone();

@@ -89,7 +89,7 @@ fn fast_dest(raw: &str) -> Option<Dest> {
 
 pub(crate) fn dest_from_url(mut url: Url, raw: Option<&str>) -> Dest {
     let auth = take_url_auth(&mut url);
-    let tls = url.scheme() == "https";
+    let tls = matches!(url.scheme(), "https" | "wss");
     let host = match url.host() {
         Some(url::Host::Ipv6(a)) => a.to_string(),
         Some(h) => h.to_string(),
@@ -120,13 +120,19 @@ pub fn parse_dest(raw: &str, redirected: bool) -> Result<Dest, Error> {
     Ok(dest_from_url(url, Some(raw)))
 }
 
+/// http and https; ws and wss too for a request (aiohttp's connector
+/// allows them: `ws_connect` and plain requests), never for a redirect.
+fn allowed_scheme(scheme: &str, redirected: bool) -> bool {
+    let s = scheme.to_ascii_lowercase();
+    matches!(s.as_str(), "http" | "https") || (!redirected && matches!(s.as_str(), "ws" | "wss"))
+}
+
 /// Parse and check the request URL with a full parser.
 pub fn parse_url(raw: &str, redirected: bool) -> Result<Url, Error> {
     let (invalid, non_http) = url_errors(redirected);
     // WHATWG parsing reads "http:///x" as host "x"; aiohttp (yarl) sees no host.
     if let Some(i) = raw.find("://") {
-        let scheme = &raw[..i];
-        if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
+        if !allowed_scheme(&raw[..i], redirected) {
             return Err(Error::new(non_http, "not an http URL").with_url(raw));
         }
         if matches!(raw.as_bytes().get(i + 3), None | Some(b'/' | b'?' | b'#')) {
@@ -134,9 +140,8 @@ pub fn parse_url(raw: &str, redirected: bool) -> Result<Url, Error> {
         }
     }
     let url = Url::parse(raw).map_err(|e| Error::new(invalid, e.to_string()).with_url(raw))?;
-    match url.scheme() {
-        "http" | "https" => {}
-        _ => return Err(Error::new(non_http, "not an http URL").with_url(raw)),
+    if !allowed_scheme(url.scheme(), redirected) {
+        return Err(Error::new(non_http, "not an http URL").with_url(raw));
     }
     match url.host_str() {
         Some(h) if !h.is_empty() => Ok(url),
@@ -247,6 +252,14 @@ mod tests {
             ErrorKind::NonHttpRedirectUrl
         );
         assert!(parse_url("https://example.com/x", false).is_ok());
+        // ws:// and wss:// for a request (as aiohttp's connector), not a redirect.
+        let d = parse_dest("wss://example.com/chat", false).expect("ws URL");
+        assert!(d.tls && d.port == 443 && d.target == "/chat");
+        assert!(!parse_dest("ws://example.com/", false).expect("ws URL").tls);
+        assert_eq!(
+            parse_url("ws://x/", true).unwrap_err().kind,
+            ErrorKind::NonHttpRedirectUrl
+        );
     }
 
     #[test]

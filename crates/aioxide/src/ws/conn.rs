@@ -292,6 +292,30 @@ impl<W: AsyncWrite + Unpin> WsWriter<W> {
         frame::encode_frame(&mut self.out, fin, rsv1, opcode, payload, mask);
     }
 
+    /// Write what is encoded without waiting: `Ready(Ok)` once all of it is
+    /// written and flushed, `Pending` when the stream cannot take more now
+    /// (the rest stays buffered, in order, for [`WsWriter::flush`]).
+    pub fn poll_write_out(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), WsError>> {
+        use std::task::Poll;
+        while !self.out.is_empty() {
+            match std::pin::Pin::new(&mut self.io).poll_write(cx, &self.out) {
+                Poll::Ready(Ok(0)) => {
+                    return Poll::Ready(Err(io::Error::from(io::ErrorKind::WriteZero).into()))
+                }
+                Poll::Ready(Ok(n)) => self.out.advance(n),
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e.into())),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        match std::pin::Pin::new(&mut self.io).poll_flush(cx) {
+            Poll::Ready(r) => Poll::Ready(r.map_err(WsError::from)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
     /// Write out everything encoded so far, then flush the stream.
     pub async fn flush(&mut self) -> Result<(), WsError> {
         while !self.out.is_empty() {
