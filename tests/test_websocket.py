@@ -83,6 +83,15 @@ async def test_echo_text_binary_json(aiohttp: Any, base: str, compress: int) -> 
         assert ws.close_code == aiohttp.WSCloseCode.OK
 
 
+async def test_ws_scheme_urls(aiohttp: Any, base: str) -> None:
+    # ws:// is http:// to aiohttp's connector (wss:// is https://).
+    ws_base = "ws" + base[len("http") :]
+    async with aiohttp.ClientSession() as s:
+        async with s.ws_connect(ws_base + "/ws") as ws:
+            await ws.send_str("hi")
+            assert await ws.receive_str() == "echo:hi"
+
+
 async def test_protocol_negotiation_and_handshake_headers(aiohttp: Any, base: str) -> None:
     async with aiohttp.ClientSession(cookies={"k": "v"}) as s:
         async with s.ws_connect(

@@ -536,6 +536,12 @@ async def connect(session: Any, url: Any, **kw: Any) -> ClientWebSocketResponse:
         warnings.warn("ssl=None is deprecated, please use ssl=True", DeprecationWarning, 4)
         ssl = True
 
+    url = session._build_url(url)
+    if url.scheme in ("ws", "wss"):
+        # aiohttp's connector takes ws:// and wss:// as http:// and https://;
+        # the engine knows only the latter.
+        url = url.with_scheme("http" if url.scheme == "ws" else "https")
+
     with warnings.catch_warnings():
         # (auth's and proxy_auth's warnings were given above, as aiohttp's.)
         warnings.simplefilter("ignore", DeprecationWarning)
