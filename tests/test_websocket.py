@@ -433,6 +433,8 @@ async def test_ws_response_class(aiohttp: Any, base: str) -> None:
 
 
 async def test_ws_scheme_urls(aiohttp: Any, base: str) -> None:
+    """ws:// is http:// to aiohttp's connector (wss:// is https://), for
+    ws_connect and plain requests; also as a base_url."""
     ws_url = base.replace("http://", "ws://") + "/ws"
     async with aiohttp.ClientSession() as s:
         async with s.ws_connect(ws_url) as ws:
@@ -440,3 +442,7 @@ async def test_ws_scheme_urls(aiohttp: Any, base: str) -> None:
             assert await ws.receive_str() == "echo:s"
         async with s.get(base.replace("http://", "ws://") + "/plain") as r:
             assert await r.text() == "plain"
+    async with aiohttp.ClientSession(base_url=base.replace("http://", "ws://") + "/") as s:
+        async with s.ws_connect("ws") as ws:
+            await ws.send_str("b")
+            assert await ws.receive_str() == "echo:b"
