@@ -182,11 +182,26 @@ fn locate<'b>(
 
 /// The reason phrase's bytes in a parsed status line (`HTTP/1.x NNN
 /// reason`): httparse hands back an empty reason when it holds obs-text,
-/// aiohttp keeps it.
+/// aiohttp keeps it.  The status line starts after the empty lines that
+/// httparse (and llhttp) skip.
 fn reason_span(buf: &[u8]) -> Option<(usize, usize)> {
-    let line = &buf[..buf.iter().position(|&b| b == b'\n')?];
+    let start = leading_empty_lines(buf);
+    let rest = &buf[start..];
+    let line = &rest[..rest.iter().position(|&b| b == b'\n')?];
     let line = line.strip_suffix(b"\r").unwrap_or(line);
-    (line.len() > 13).then(|| (13, line.len() - 13))
+    (line.len() > 13).then(|| (start + 13, line.len() - 13))
+}
+
+/// The length of the empty lines (CRLF or LF) before a status line.
+fn leading_empty_lines(buf: &[u8]) -> usize {
+    let mut at = 0;
+    loop {
+        match &buf[at..] {
+            [b'\r', b'\n', ..] => at += 2,
+            [b'\n', ..] => at += 1,
+            _ => return at,
+        }
+    }
 }
 
 /// An obsolete line folding (CRLF then whitespace) becomes one space, as
@@ -397,6 +412,21 @@ mod tests {
             parse(b"ICE/1.0 200 OK\r\n\r\n"),
             Err(HeadError::Invalid(_))
         ));
+    }
+
+    #[test]
+    fn reason_after_leading_empty_lines() {
+        // Found by fuzz/h1_head: httparse skips empty lines before the
+        // status line, the reason was read from the first (empty) line.
+        for raw in [
+            &b"\r\nHTTP/1.1 200 OK\r\n\r\n"[..],
+            b"\n\r\n\nHTTP/1.1 200 OK\r\n\r\n",
+        ] {
+            let head = parse(raw).expect("ok").expect("done");
+            assert_eq!(&head.reason[..], b"OK");
+        }
+        let head = parse(b"\r\nHTTP/1.1 200\r\n\r\n").expect("ok").expect("done");
+        assert!(head.reason.is_empty());
     }
 
     #[test]
