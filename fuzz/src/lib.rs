@@ -104,7 +104,9 @@ pub struct SeenHead {
 #[derive(Debug, PartialEq, Eq)]
 pub enum End {
     /// The body ended; `consumed` bytes of the input were the response.
-    Done { consumed: usize },
+    Done {
+        consumed: usize,
+    },
     Head(HeadError),
     Framing(HeadError),
     Body(BodyError),
@@ -168,7 +170,7 @@ pub fn run_response(reads: &[&[u8]], lim: Limits) -> ResponseRun {
         }
         if decode.is_none() {
             loop {
-                match head::parse_response(&mut buf, lim.max_fields) {
+                match head::parse_response_within(&mut buf, lim.max_fields, lim.max_head) {
                     Ok(Some(h)) => {
                         let status = h.status;
                         run.heads.push(SeenHead {
@@ -191,14 +193,14 @@ pub fn run_response(reads: &[&[u8]], lim: Limits) -> ResponseRun {
                                 return run;
                             }
                         };
-                        let framing = if status == 101 { Framing::Empty } else { framing };
+                        let framing = if status == 101 {
+                            Framing::Empty
+                        } else {
+                            framing
+                        };
                         run.framing = Some(framing);
                         decode = Some(Decode::new(framing));
                         break;
-                    }
-                    Ok(None) if buf.len() > lim.max_head => {
-                        run.end = End::Head(HeadError::TooLarge);
-                        return run;
                     }
                     Ok(None) => break,
                     Err(e) => {
