@@ -102,7 +102,15 @@ fn check(data: &[u8], max_fields: usize) {
         _ => data.len(),
     };
     let full = class(&got);
-    let cuts = [0, 1, end / 4, end / 2, end * 3 / 4, end.saturating_sub(2), end.saturating_sub(1)];
+    let cuts = [
+        0,
+        1,
+        end / 4,
+        end / 2,
+        end * 3 / 4,
+        end.saturating_sub(2),
+        end.saturating_sub(1),
+    ];
     for cut in cuts {
         if cut >= end {
             continue;
@@ -114,7 +122,10 @@ fn check(data: &[u8], max_fields: usize) {
             Class::Head | Class::Partial => pc == Class::Partial,
             ref c => pc == Class::Partial || pc == *c,
         };
-        assert!(ok, "prefix {cut} of {end}: {p:?} where the whole gives {got:?}");
+        assert!(
+            ok,
+            "prefix {cut} of {end}: {p:?} where the whole gives {got:?}"
+        );
     }
 }
 
