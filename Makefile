@@ -87,3 +87,18 @@ autobahn-core: build
 	set -e; \
 	tests/autobahn/venv.sh "$(AUTOBAHN_PY27)" $(AUTOBAHN_VENV) $(PYTHON); \
 	AUTOBAHN_VENV=$(AUTOBAHN_VENV) PY=$(PY) tests/autobahn/run.sh --cases core
+
+# Fuzzing the HTTP/1.1 client codec (crates/aioxide/src/h1): libFuzzer
+# targets under fuzz/, each run for FUZZ_SECONDS from its seed corpus.
+# Needs a nightly toolchain and cargo-fuzz; finds land in fuzz/artifacts/.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := h1_head h1_chunked h1_response
+
+.PHONY: fuzz
+fuzz:
+	@cargo +nightly --version >/dev/null 2>&1 || { echo "fuzz: the nightly toolchain is missing (rustup toolchain install nightly)"; exit 1; }
+	@cargo +nightly fuzz --version >/dev/null 2>&1 || { echo "fuzz: cargo-fuzz is missing (cargo install cargo-fuzz)"; exit 1; }
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		echo "fuzz: $$t for $(FUZZ_SECONDS)s"; \
+		cargo +nightly fuzz run --fuzz-dir fuzz $$t fuzz/corpus/$$t -- -max_total_time=$(FUZZ_SECONDS); \
+	done

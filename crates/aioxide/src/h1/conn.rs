@@ -142,7 +142,7 @@ impl Conn {
         max_head: usize,
     ) -> Poll<Result<ResponseHead, Error>> {
         loop {
-            match head::parse_response(&mut self.buf, max_fields) {
+            match head::parse_response_within(&mut self.buf, max_fields, max_head) {
                 Ok(Some(h)) if h.status == 100 => {
                     *continued = true;
                     w.gate_open = true;
@@ -150,9 +150,6 @@ impl Conn {
                 }
                 Ok(Some(h)) if (102..=199).contains(&h.status) => continue,
                 Ok(Some(h)) => return Poll::Ready(Ok(h)),
-                Ok(None) if self.buf.len() > max_head => {
-                    return Poll::Ready(Err(head_error(HeadError::TooLarge)))
-                }
                 Ok(None) => {}
                 Err(e) => return Poll::Ready(Err(head_error(e))),
             }

@@ -122,17 +122,37 @@ pub fn parse_response(
     buf: &mut BytesMut,
     max_fields: usize,
 ) -> Result<Option<ResponseHead>, HeadError> {
+    parse_response_within(buf, max_fields, usize::MAX)
+}
+
+/// [`parse_response`] for a head of at most `max_head` bytes: only the
+/// first `max_head + 1` bytes are looked at, so a longer head is
+/// `TooLarge` whether its bytes came in one read or in many (checking the
+/// buffer's length only while the head was incomplete let a long head
+/// through when it arrived whole).
+pub fn parse_response_within(
+    buf: &mut BytesMut,
+    max_fields: usize,
+    max_head: usize,
+) -> Result<Option<ResponseHead>, HeadError> {
+    let window = &buf[..buf.len().min(max_head.saturating_add(1))];
     let want = max_fields.saturating_add(1);
     let spans = if want <= STACK_FIELDS {
         let mut slots = [httparse::EMPTY_HEADER; STACK_FIELDS];
-        locate(buf, &mut slots[..want])?
+        locate(window, &mut slots[..want])?
     } else {
         let mut slots = vec![httparse::EMPTY_HEADER; want.min(1 << 16)];
-        locate(buf, &mut slots)?
+        locate(window, &mut slots)?
     };
     let Some(spans) = spans else {
-        return Ok(None);
+        return match window.len() > max_head {
+            true => Err(HeadError::TooLarge),
+            false => Ok(None),
+        };
     };
+    if spans.len > max_head {
+        return Err(HeadError::TooLarge);
+    }
     let head = buf.split_to(spans.len).freeze();
     let cut = |(at, n): (usize, usize)| head.slice(at..at + n);
     let mut fields = Fields::with_capacity(spans.fields.len());
@@ -182,11 +202,26 @@ fn locate<'b>(
 
 /// The reason phrase's bytes in a parsed status line (`HTTP/1.x NNN
 /// reason`): httparse hands back an empty reason when it holds obs-text,
-/// aiohttp keeps it.
+/// aiohttp keeps it.  The status line starts after the empty lines that
+/// httparse (and llhttp) skip.
 fn reason_span(buf: &[u8]) -> Option<(usize, usize)> {
-    let line = &buf[..buf.iter().position(|&b| b == b'\n')?];
+    let start = leading_empty_lines(buf);
+    let rest = &buf[start..];
+    let line = &rest[..rest.iter().position(|&b| b == b'\n')?];
     let line = line.strip_suffix(b"\r").unwrap_or(line);
-    (line.len() > 13).then(|| (13, line.len() - 13))
+    (line.len() > 13).then(|| (start + 13, line.len() - 13))
+}
+
+/// The length of the empty lines (CRLF or LF) before a status line.
+fn leading_empty_lines(buf: &[u8]) -> usize {
+    let mut at = 0;
+    loop {
+        match &buf[at..] {
+            [b'\r', b'\n', ..] => at += 2,
+            [b'\n', ..] => at += 1,
+            _ => return at,
+        }
+    }
 }
 
 /// An obsolete line folding (CRLF then whitespace) becomes one space, as
@@ -397,6 +432,55 @@ mod tests {
             parse(b"ICE/1.0 200 OK\r\n\r\n"),
             Err(HeadError::Invalid(_))
         ));
+    }
+
+    #[test]
+    fn reason_after_leading_empty_lines() {
+        // Found by fuzz/h1_head: httparse skips empty lines before the
+        // status line, the reason was read from the first (empty) line.
+        for raw in [
+            &b"\r\nHTTP/1.1 200 OK\r\n\r\n"[..],
+            b"\n\r\n\nHTTP/1.1 200 OK\r\n\r\n",
+        ] {
+            let head = parse(raw).expect("ok").expect("done");
+            assert_eq!(&head.reason[..], b"OK");
+        }
+        let head = parse(b"\r\nHTTP/1.1 200\r\n\r\n")
+            .expect("ok")
+            .expect("done");
+        assert!(head.reason.is_empty());
+    }
+
+    #[test]
+    fn head_size_limit_same_in_one_read_or_many() {
+        // Found by fuzz/h1_response: the limit on a head's size was checked
+        // only on an incomplete head, so a long head arriving in one read
+        // passed (or failed another way) where the same bytes in small
+        // reads were TooLarge.
+        let raw = b"HTTP/1.1 200 OK\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\nbody";
+        let head_len = raw.len() - 4;
+        for (max_head, max_fields, want) in [
+            (head_len - 1, 128, Err(HeadError::TooLarge)),
+            (head_len, 128, Ok(3)),
+            (20, 2, Err(HeadError::TooLarge)),
+            (40, 1, Err(HeadError::TooManyHeaders)),
+        ] {
+            let whole = parse_response_within(&mut BytesMut::from(&raw[..]), max_fields, max_head)
+                .map(|h| h.expect("a head or an error").fields.len());
+            assert_eq!(whole, want, "one read, limit {max_head}");
+            // The same bytes one at a time, as reads would bring them.
+            let mut buf = BytesMut::new();
+            let mut fed = Ok(None);
+            for &b in &raw[..] {
+                buf.extend_from_slice(&[b]);
+                fed = parse_response_within(&mut buf, max_fields, max_head);
+                if !matches!(fed, Ok(None)) {
+                    break;
+                }
+            }
+            let fed = fed.map(|h| h.expect("a head or an error").fields.len());
+            assert_eq!(fed, want, "byte by byte, limit {max_head}");
+        }
     }
 
     #[test]
