@@ -1,32 +1,57 @@
-"""Measure aioxide beside aiohttp against a local HTTP server (bench/run.sh starts nginx).
+"""Measure aioxide beside aiohttp, httpx and pyreqwest against local servers (bench/run.sh).
 
-    bench.py --url http://127.0.0.1:PORT [--clients aiohttp,aioxide] [--loops asyncio,uvloop]
-             [--scenarios seq,conc,dl,up,json] [--quick] [--repeat 3] [--json OUT.json]
+    bench.py --url http://127.0.0.1:PORT [--tls-url https://...] [--ws-url ws://...]
+             [--ws-z-url ws://...] [--clients aiohttp,aioxide,httpx,pyreqwest]
+             [--loops asyncio,uvloop] [--scenarios seq,conc,...] [--ws-compress 15]
+             [--quick] [--repeat 3] [--json OUT.json]
     bench.py --write-docroot DIR      # the files the server must serve (run.sh does this)
 
-Scenarios (fixed counts; --quick divides them by 10; each is timed --repeat times, default 3,
-and the median wall time and median CPU time are reported):
+HTTP scenarios (against nginx; fixed counts; --quick divides them by 10; each is timed
+--repeat times, default 3, and the median wall time and median CPU time are reported):
   seq   3000 GETs of /small (100 B), one at a time
   conc  20000 GETs of /small, 64 in flight
-  dl    200 GETs of /1m (1 MiB) read with `await resp.read()`, one at a time
+  dl    200 GETs of /1m (1 MiB), the whole body read, one at a time
   up    200 POSTs of a 1 MiB bytes body to /upload, one at a time
-  json  5000 GETs of /json (~2 KB) parsed with `await resp.json()`, one at a time
-  tls_conc  20000 GETs of /small over HTTPS (ssl=False), 64 in flight
-  tls_dl    200 GETs of /1m over HTTPS (ssl=False), one at a time
-  mw    as conc, through one trivial client middleware (its cost: compare with conc)
-  trace as conc, with one TraceConfig (a no-op on_request_start handler)
+  json  5000 GETs of /json (~2 KB) parsed by the client's own json(), one at a time
+  tls_conc  20000 GETs of /small over HTTPS (certificate not verified), 64 in flight
+  tls_dl    200 GETs of /1m over HTTPS (certificate not verified), one at a time
+  mw    as conc, through one trivial pass-through middleware (its cost: compare with conc)
+  trace as conc, with one no-op request-start hook (aiohttp's TraceConfig)
+
+WebSocket scenarios (against bench/ws_echo.py; aiohttp and aioxide only, as httpx and
+pyreqwest have no WebSocket client; one "message" is one round trip: sent, echoed, received):
+  ws_echo_small  20000 round trips of a 64-byte text message on one connection
+  ws_echo_1m     200 round trips of a 1 MiB binary message on one connection
+  ws_fanout      64 connections, each doing 1000 round trips of 64-byte text, all at once
+  ws_*_z         the same with permessage-deflate (compress=--ws-compress, default 15)
+                 against the echo server's deflate port; ws_echo_1m_z does 50 round trips
+
+How each client is set up (one client object per scenario, reused for every request):
+  aiohttp, aioxide  ClientSession(connector=TCPConnector(limit=64)); `async with
+                    session.get(url) as resp: await resp.read()` (or .json()); ssl=False
+                    for HTTPS; ws_connect(url, compress=...), send_str/send_bytes, receive()
+  httpx      AsyncClient(limits=Limits(max_connections=64, max_keepalive_connections=64)),
+             HTTP/1.1 (its default); `resp = await client.get(url)` (reads the whole body),
+             resp.content / resp.json(); verify=False for HTTPS; mw: a pass-through
+             AsyncBaseTransport around AsyncHTTPTransport; trace: event_hooks={"request": [f]}
+  pyreqwest  ClientBuilder().max_connections(64).build() (HTTP/1.1, its default runtime);
+             `resp = await client.get(url).build().send()`, await resp.bytes() / resp.json();
+             danger_accept_invalid_certs(True) for HTTPS; mw: .with_middleware(f);
+             trace: n/a (no such hook)
+A scenario a client cannot do is shown as n/a.
 
 Each (client, loop) pair runs in a fresh subprocess with a fresh event loop, so one
 client's threads or caches never count in the other's figures.  Each scenario uses its own
-ClientSession (TCPConnector(limit=64)), warms up, then measures wall time and the CPU time
-(user+sys, all threads) of the whole worker process from getrusage deltas.  nginx is a
-separate process and is not counted.
+client object, warms up, then measures wall time and the CPU time (user+sys, all threads:
+pyreqwest's and aioxide's Rust threads included) of the whole worker process from getrusage
+deltas.  nginx and the echo server are separate processes and are not counted.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import importlib
 import json
@@ -36,7 +61,7 @@ import resource
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from statistics import median
 from typing import Any, NoReturn
 
@@ -44,7 +69,11 @@ MIB = 1 << 20
 SMALL_SIZE = 100
 JSON_ITEMS = 20
 CONCURRENCY = 64
-# name: (requests measured, warm-up requests); --quick divides both by 10
+WS_FANOUT = 64  # connections of ws_fanout
+# 64 bytes of text, as a small real-time message might be
+WS_SMALL_MSG = '{"seq":1024,"op":"quote","sym":"ABCD","px":101.25,"qty":700}    '
+assert len(WS_SMALL_MSG) == 64
+# name: (operations measured, warm-up operations); --quick divides both by 10
 SCENARIOS = {
     "seq": (3000, 200),
     "conc": (20000, 640),
@@ -55,13 +84,27 @@ SCENARIOS = {
     "tls_dl": (200, 20),
     "mw": (20000, 640),
     "trace": (20000, 640),
+    "ws_echo_small": (20000, 1000),
+    "ws_echo_1m": (200, 20),
+    "ws_fanout": (WS_FANOUT * 1000, WS_FANOUT * 50),
+    "ws_echo_small_z": (20000, 1000),
+    "ws_echo_1m_z": (50, 5),  # zlib on 1 MiB both ways: ~30 round trips/s
+    "ws_fanout_z": (WS_FANOUT * 1000, WS_FANOUT * 50),
 }
 CONCURRENT = ("conc", "tls_conc", "mw", "trace")
 BYTES_SCENARIOS = ("dl", "up", "tls_dl")
-CLIENTS = ("aiohttp", "aioxide")
+WS_SCENARIOS = tuple(n for n in SCENARIOS if n.startswith("ws_"))
+CLIENTS = ("aiohttp", "aioxide", "httpx", "pyreqwest")
+AIOHTTP_API = ("aiohttp", "aioxide")
+PEERS = ("aiohttp", "httpx", "pyreqwest")  # what aioxide is to lead
 LOOPS = ("asyncio", "uvloop")
+# httpx is 5-40x slower than the others here (at 64 in flight its connection pool scans
+# every connection on each request: ~3 ms of CPU per request on this 2-core machine), so to
+# keep `make bench` near 10 minutes it runs fewer operations: its counts are divided by this.
+# Its rates and CPU per request are per operation, so only their noise grows.
+SLOW_CLIENTS = {"httpx": 20}
 TIMEOUT = 120  # seconds for one scenario, warm-up and repeats included
-WORKER_TIMEOUT = 600  # seconds for one (client, loop) subprocess
+WORKER_TIMEOUT = 900  # seconds for one (client, loop) subprocess
 
 
 def json_doc() -> dict[str, Any]:
@@ -110,53 +153,17 @@ def fail(what: str, status: int, got: object) -> NoReturn:
     raise RuntimeError(f"{what}: unexpected answer (status {status}, {got!r:.60})")
 
 
-def request_fn(name: str, session: Any, base: str) -> tuple[Callable[[], Awaitable[None]], int]:
-    """One request of scenario `name`, which checks its answer; and the bytes it moves."""
-    small, big, doc = base + "/small", base + "/1m", base + "/json"
-    extra: dict[str, Any] = {}
-    if name.startswith("tls_"):
-        extra["ssl"] = False
-    payload = b"u" * MIB
-
-    async def get_small() -> None:
-        async with session.get(small, **extra) as resp:
-            body = await resp.read()
-            if resp.status != 200 or len(body) != SMALL_SIZE:
-                fail("GET /small", resp.status, body)
-
-    async def download() -> None:
-        async with session.get(big, **extra) as resp:
-            body = await resp.read()
-            if resp.status != 200 or len(body) != MIB:
-                fail("GET /1m", resp.status, len(body))
-
-    async def upload() -> None:
-        async with session.post(base + "/upload", data=payload) as resp:
-            body = await resp.read()
-            if resp.status != 200 or body != b"ok":
-                fail("POST /upload", resp.status, body)
-
-    async def get_json() -> None:
-        async with session.get(doc) as resp:
-            data = await resp.json()
-            if resp.status != 200 or len(data["items"]) != JSON_ITEMS:
-                fail("GET /json", resp.status, data)
-
-    return {
-        "seq": (get_small, SMALL_SIZE),
-        "conc": (get_small, SMALL_SIZE),
-        "dl": (download, MIB),
-        "up": (upload, MIB),
-        "json": (get_json, len(json.dumps(json_doc()))),
-        "tls_conc": (get_small, SMALL_SIZE),
-        "tls_dl": (download, MIB),
-        "mw": (get_small, SMALL_SIZE),
-        "trace": (get_small, SMALL_SIZE),
-    }[name]
+def unsupported(client: str, name: str) -> str | None:
+    """Why `client` cannot do scenario `name`, or None if it can."""
+    if name in WS_SCENARIOS and client not in AIOHTTP_API:
+        return f"{client} has no WebSocket client"
+    if name == "trace" and client == "pyreqwest":
+        return "pyreqwest has no request hooks"
+    return None
 
 
 def session_options(http: Any, name: str) -> dict[str, Any]:
-    """What the scenario adds to the session: a middleware or a trace config."""
+    """What the scenario adds to an aiohttp-API session: a middleware or a trace config."""
     if name == "mw":
 
         async def passthrough(req: Any, handler: Any) -> Any:
@@ -172,6 +179,161 @@ def session_options(http: Any, name: str) -> dict[str, Any]:
         tc.on_request_start.append(on_start)
         return {"trace_configs": [tc]}
     return {}
+
+
+@contextlib.asynccontextmanager
+async def open_client(client: str, http: Any, name: str) -> AsyncIterator[Any]:
+    """The client's own session object for scenario `name`, pooled like the others (64)."""
+    tls = name.startswith("tls_")
+    if client in AIOHTTP_API:
+        connector = http.TCPConnector(limit=CONCURRENCY)
+        async with http.ClientSession(connector=connector, **session_options(http, name)) as s:
+            yield s
+    elif client == "httpx":
+        limits = http.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
+        options: dict[str, Any] = {"limits": limits, "verify": not tls}
+        if name == "mw":  # httpx's way to wrap every request: a transport around the transport
+
+            class Passthrough(http.AsyncBaseTransport):  # type: ignore[name-defined,misc]
+                def __init__(self, inner: Any) -> None:
+                    self.inner = inner
+
+                async def handle_async_request(self, request: Any) -> Any:
+                    return await self.inner.handle_async_request(request)
+
+                async def aclose(self) -> None:
+                    await self.inner.aclose()
+
+            options = {"transport": Passthrough(http.AsyncHTTPTransport(**options))}
+        elif name == "trace":
+
+            async def on_request(request: Any) -> None:
+                return None
+
+            options["event_hooks"] = {"request": [on_request]}
+        async with http.AsyncClient(**options) as s:
+            yield s
+    elif client == "pyreqwest":
+        from pyreqwest.client import ClientBuilder
+
+        builder = ClientBuilder().max_connections(CONCURRENCY)
+        if tls:
+            builder = builder.danger_accept_invalid_certs(True)
+        if name == "mw":
+
+            async def passthrough(request: Any, next_handler: Any) -> Any:
+                return await next_handler.run(request)
+
+            builder = builder.with_middleware(passthrough)
+        async with builder.build() as s:
+            yield s
+    else:
+        raise ValueError(client)
+
+
+def request_fn(
+    client: str, name: str, session: Any, base: str
+) -> tuple[Callable[[], Awaitable[None]], int]:
+    """One request of scenario `name`, which checks its answer; and the bytes it moves."""
+    small, big, doc, upload_url = base + "/small", base + "/1m", base + "/json", base + "/upload"
+    payload = b"u" * MIB
+    get_small: Callable[[], Awaitable[None]]
+    download: Callable[[], Awaitable[None]]
+    upload: Callable[[], Awaitable[None]]
+    get_json: Callable[[], Awaitable[None]]
+
+    if client in AIOHTTP_API:
+        extra: dict[str, Any] = {}
+        if name.startswith("tls_"):
+            extra["ssl"] = False
+
+        async def get_small() -> None:
+            async with session.get(small, **extra) as resp:
+                body = await resp.read()
+                if resp.status != 200 or len(body) != SMALL_SIZE:
+                    fail("GET /small", resp.status, body)
+
+        async def download() -> None:
+            async with session.get(big, **extra) as resp:
+                body = await resp.read()
+                if resp.status != 200 or len(body) != MIB:
+                    fail("GET /1m", resp.status, len(body))
+
+        async def upload() -> None:
+            async with session.post(upload_url, data=payload) as resp:
+                body = await resp.read()
+                if resp.status != 200 or body != b"ok":
+                    fail("POST /upload", resp.status, body)
+
+        async def get_json() -> None:
+            async with session.get(doc) as resp:
+                data = await resp.json()
+                if resp.status != 200 or len(data["items"]) != JSON_ITEMS:
+                    fail("GET /json", resp.status, data)
+
+    elif client == "httpx":  # client.get/post read the whole body before returning
+
+        async def get_small() -> None:
+            resp = await session.get(small)
+            body = resp.content
+            if resp.status_code != 200 or len(body) != SMALL_SIZE:
+                fail("GET /small", resp.status_code, body)
+
+        async def download() -> None:
+            resp = await session.get(big)
+            body = resp.content
+            if resp.status_code != 200 or len(body) != MIB:
+                fail("GET /1m", resp.status_code, len(body))
+
+        async def upload() -> None:
+            resp = await session.post(upload_url, content=payload)
+            body = resp.content
+            if resp.status_code != 200 or body != b"ok":
+                fail("POST /upload", resp.status_code, body)
+
+        async def get_json() -> None:
+            resp = await session.get(doc)
+            data = resp.json()
+            if resp.status_code != 200 or len(data["items"]) != JSON_ITEMS:
+                fail("GET /json", resp.status_code, data)
+
+    else:  # pyreqwest: build().send() buffers the body; bytes()/json() hand it over
+
+        async def get_small() -> None:
+            resp = await session.get(small).build().send()
+            body = await resp.bytes()
+            if resp.status != 200 or len(body) != SMALL_SIZE:
+                fail("GET /small", resp.status, body)
+
+        async def download() -> None:
+            resp = await session.get(big).build().send()
+            body = await resp.bytes()
+            if resp.status != 200 or len(body) != MIB:
+                fail("GET /1m", resp.status, len(body))
+
+        async def upload() -> None:
+            resp = await session.post(upload_url).body_bytes(payload).build().send()
+            body = await resp.bytes()
+            if resp.status != 200 or body != b"ok":
+                fail("POST /upload", resp.status, body)
+
+        async def get_json() -> None:
+            resp = await session.get(doc).build().send()
+            data = await resp.json()
+            if resp.status != 200 or len(data["items"]) != JSON_ITEMS:
+                fail("GET /json", resp.status, data)
+
+    return {
+        "seq": (get_small, SMALL_SIZE),
+        "conc": (get_small, SMALL_SIZE),
+        "dl": (download, MIB),
+        "up": (upload, MIB),
+        "json": (get_json, len(json.dumps(json_doc()))),
+        "tls_conc": (get_small, SMALL_SIZE),
+        "tls_dl": (download, MIB),
+        "mw": (get_small, SMALL_SIZE),
+        "trace": (get_small, SMALL_SIZE),
+    }[name]
 
 
 async def drive(one: Callable[[], Awaitable[None]], n: int, concurrency: int) -> None:
@@ -192,28 +354,18 @@ async def drive(one: Callable[[], Awaitable[None]], n: int, concurrency: int) ->
 
 
 def counts(name: str, scale: int) -> tuple[int, int]:
-    """(requests measured, warm-up requests) of scenario `name`, divided by `scale`."""
+    """(operations measured, warm-up operations) of scenario `name`, divided by `scale`."""
     n, warmup = SCENARIOS[name]
-    return max(1, n // scale), max(1, warmup // scale)
+    if name.startswith("ws_fanout"):  # whole round trips on every connection
+        per_conn = max(1, n // WS_FANOUT // scale), max(1, warmup // WS_FANOUT // scale)
+        return WS_FANOUT * per_conn[0], WS_FANOUT * per_conn[1]
+    n, warmup = max(1, n // scale), max(1, warmup // scale)
+    if name in CONCURRENT:  # the warm-up opens every pooled connection
+        n, warmup = max(n, CONCURRENCY), max(warmup, CONCURRENCY)
+    return n, warmup
 
 
-async def measure(
-    http: Any, name: str, base: str, n: int, warmup: int, repeat: int
-) -> dict[str, Any]:
-    """Warm up, then time `n` requests `repeat` times; keep the median wall and CPU time."""
-    concurrency = CONCURRENCY if name in CONCURRENT else 1
-    walls, cpus = [], []
-    connector = http.TCPConnector(limit=CONCURRENCY)
-    options = session_options(http, name)
-    async with http.ClientSession(connector=connector, **options) as session:
-        one, size = request_fn(name, session, base)
-        await drive(one, warmup, concurrency)
-        for _ in range(repeat):
-            gc.collect()
-            wall0, cpu0 = time.perf_counter(), cpu_seconds()
-            await drive(one, n, concurrency)
-            walls.append(time.perf_counter() - wall0)
-            cpus.append(cpu_seconds() - cpu0)
+def timed_result(name: str, n: int, size: int, walls: list, cpus: list) -> dict[str, Any]:
     return {
         "scenario": name,
         "requests": n,
@@ -225,15 +377,68 @@ async def measure(
     }
 
 
-def worker_main(
-    client: str,
-    loop_name: str,
-    base: str,
-    names: list[str],
-    scale: int,
-    repeat: int,
-    tls_base: str | None = None,
-) -> None:
+async def measure(
+    client: str, http: Any, name: str, base: str, n: int, warmup: int, repeat: int
+) -> dict[str, Any]:
+    """Warm up, then time `n` requests `repeat` times; keep the median wall and CPU time."""
+    concurrency = CONCURRENCY if name in CONCURRENT else 1
+    walls, cpus = [], []
+    async with open_client(client, http, name) as session:
+        one, size = request_fn(client, name, session, base)
+        await drive(one, warmup, concurrency)
+        for _ in range(repeat):
+            gc.collect()
+            wall0, cpu0 = time.perf_counter(), cpu_seconds()
+            await drive(one, n, concurrency)
+            walls.append(time.perf_counter() - wall0)
+            cpus.append(cpu_seconds() - cpu0)
+    return timed_result(name, n, size, walls, cpus)
+
+
+async def measure_ws(
+    http: Any, name: str, url: str, n: int, warmup: int, repeat: int, compress: int
+) -> dict[str, Any]:
+    """Open the connection(s) (not timed), warm up, then time `n` round trips `repeat` times."""
+    conns = WS_FANOUT if name.startswith("ws_fanout") else 1
+    big = name.startswith("ws_echo_1m")
+    text, data = WS_SMALL_MSG, bytes(range(256)) * (MIB // 256)
+    size = MIB if big else len(WS_SMALL_MSG)
+    want = http.WSMsgType.BINARY if big else http.WSMsgType.TEXT
+
+    async def rounds(ws: Any, k: int) -> None:
+        for _ in range(k):
+            if big:
+                await ws.send_bytes(data)
+            else:
+                await ws.send_str(text)
+            msg = await ws.receive()
+            if msg.type != want or (len(msg.data) != MIB if big else msg.data != text):
+                fail("WebSocket echo", 0, (msg.type, msg.data))
+
+    async def drive_ws(k: int) -> None:
+        await asyncio.gather(*(rounds(ws, k) for ws in wss))
+
+    walls, cpus = [], []
+    connector = http.TCPConnector(limit=conns)
+    async with http.ClientSession(connector=connector) as session:
+        async with contextlib.AsyncExitStack() as stack:
+            wss = []
+            for _ in range(conns):
+                ws = session.ws_connect(url, compress=compress)
+                wss.append(await stack.enter_async_context(ws))
+            if compress and not wss[0].compress:
+                raise RuntimeError("the server did not accept permessage-deflate")
+            await drive_ws(max(1, warmup // conns))
+            for _ in range(repeat):
+                gc.collect()
+                wall0, cpu0 = time.perf_counter(), cpu_seconds()
+                await drive_ws(n // conns)
+                walls.append(time.perf_counter() - wall0)
+                cpus.append(cpu_seconds() - cpu0)
+    return timed_result(name, n, size, walls, cpus)
+
+
+def worker_main(client: str, loop_name: str, args: argparse.Namespace, names: list[str]) -> None:
     http = importlib.import_module(client)
     if loop_name == "uvloop":
         import uvloop
@@ -242,17 +447,32 @@ def worker_main(
     else:
         loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    results = []
+    scale = (10 if args.quick else 1) * SLOW_CLIENTS.get(client, 1)
+    results: list[dict[str, Any]] = []
     for name in names:
-        url = base
-        if name.startswith("tls_"):
-            if not tls_base:
-                results.append({"scenario": name, "error": "no --tls-url given"})
+        why = unsupported(client, name)
+        if why:
+            results.append({"scenario": name, "skipped": why})
+            continue
+        run: Awaitable[dict[str, Any]]
+        if name in WS_SCENARIOS:
+            z = name.endswith("_z")
+            url = args.ws_z_url if z else args.ws_url
+            if not url:
+                results.append({"scenario": name, "error": "no --ws-url/--ws-z-url given"})
                 continue
-            url = tls_base
-        run = asyncio.wait_for(measure(http, name, url, *counts(name, scale), repeat), TIMEOUT)
+            compress = args.ws_compress if z else 0
+            run = measure_ws(http, name, url, *counts(name, scale), args.repeat, compress)
+        else:
+            url = args.url.rstrip("/")
+            if name.startswith("tls_"):
+                if not args.tls_url:
+                    results.append({"scenario": name, "error": "no --tls-url given"})
+                    continue
+                url = args.tls_url.rstrip("/")
+            run = measure(client, http, name, url, *counts(name, scale), args.repeat)
         try:
-            results.append(loop.run_until_complete(run))
+            results.append(loop.run_until_complete(asyncio.wait_for(run, TIMEOUT)))
         except Exception as e:  # noqa: BLE001 - any failure is reported, then the next runs
             results.append({"scenario": name, "error": f"{type(e).__name__}: {e}"})
     loop.run_until_complete(loop.shutdown_asyncgens())
@@ -283,10 +503,12 @@ def importable(module: str) -> str | None:
 def run_pair(client: str, loop: str, args: argparse.Namespace, names: list[str]) -> list[dict]:
     """Run one worker subprocess; its stderr goes straight to ours."""
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", "--url", args.url]
-    if args.tls_url:
-        cmd += ["--tls-url", args.tls_url]
+    for opt in ("tls_url", "ws_url", "ws_z_url"):
+        if getattr(args, opt):
+            cmd += ["--" + opt.replace("_", "-"), getattr(args, opt)]
     cmd += ["--clients", client, "--loops", loop, "--scenarios", ",".join(names)]
-    cmd += ["--repeat", str(args.repeat)] + (["--quick"] if args.quick else [])
+    cmd += ["--repeat", str(args.repeat), "--ws-compress", str(args.ws_compress)]
+    cmd += ["--quick"] if args.quick else []
     try:
         r = subprocess.run(
             cmd, check=False, stdout=subprocess.PIPE, text=True, timeout=WORKER_TIMEOUT
@@ -304,43 +526,102 @@ def run_pair(client: str, loop: str, args: argparse.Namespace, names: list[str])
     return rows
 
 
+def unit(name: str) -> str:
+    if name in BYTES_SCENARIOS:
+        return "MiB/s"
+    return "msg/s" if name in WS_SCENARIOS else "req/s"
+
+
 def figures(row: dict) -> tuple[float, float] | None:
-    """(rate, CPU µs per request); rate is MiB/s for dl/up, req/s otherwise."""
-    if "error" in row:
+    """(rate, CPU µs per operation); rate is MiB/s for dl/up, round trips/s for ws_*,
+    requests/s otherwise."""
+    if "error" in row or "skipped" in row:
         return None
     per_s = row["bytes"] / MIB if row["scenario"] in BYTES_SCENARIOS else row["requests"]
     return per_s / row["wall_s"], row["cpu_s"] * 1e6 / row["requests"]
 
 
-def print_table(rows: list[dict], names: list[str]) -> None:
+def print_table(rows: list[dict], names: list[str], loops: list[str]) -> None:
     head = (
-        f"{'scenario':<9}{'loop':<9}{'client':<9}{'rate':>10} {'unit':<6}"
-        f"{'CPU µs/req':>11}  {'rate x':>7}{'CPU x':>7}"
+        f"{'scenario':<16}{'loop':<9}{'client':<10}{'rate':>10} {'unit':<6}"
+        f"{'CPU µs/op':>10}  {'rate x':>7}{'CPU x':>7}"
     )
     print(head)
     print("-" * len(head))
     for name in names:
-        for loop in LOOPS:
+        for loop in loops:
             group = [r for r in rows if r["scenario"] == name and r["loop"] == loop]
             base = next((figures(r) for r in group if r["client"] == "aiohttp"), None)
             for r in group:
-                lead = f"{name:<9}{loop:<9}{r['client']:<9}"
+                lead = f"{name:<16}{loop:<9}{r['client']:<10}"
                 fig = figures(r)
+                if "skipped" in r:
+                    print(f"{lead}{'n/a':>10}   ({r['skipped']})")
+                    continue
                 if fig is None:
                     print(f"{lead}ERROR {r['error']}")
                     continue
-                unit = "MiB/s" if name in BYTES_SCENARIOS else "req/s"
                 ratio = ""
                 if base and r["client"] != "aiohttp":
                     ratio = f"{fig[0] / base[0]:>7.2f}{fig[1] / base[1]:>7.2f}"
-                print(f"{lead}{fig[0]:>10,.1f} {unit:<6}{fig[1]:>11.1f}  {ratio}".rstrip())
-    print("rate x, CPU x: aioxide / aiohttp (rate x > 1 is faster; CPU x < 1 is cheaper)")
+                print(f"{lead}{fig[0]:>10,.1f} {unit(name):<6}{fig[1]:>10.1f}  {ratio}".rstrip())
+    print(
+        "op = one request, or one WebSocket round trip (msg/s counts round trips).\n"
+        "rate x, CPU x: client / aiohttp (rate x > 1 is faster; CPU x < 1 is cheaper)"
+    )
+
+
+def print_best_peer_table(rows: list[dict], names: list[str], loops: list[str]) -> None:
+    """aioxide against the best of its peers, per scenario and loop."""
+    head = (
+        f"{'scenario':<16}{'loop':<9}{'fastest peer':<13}{'rate':>10} {'unit':<6}"
+        f"{'aioxide x':>9}  {'cheapest peer':<14}{'CPU µs/op':>10}{'aioxide x':>10}"
+    )
+    print(f"aioxide against the best peer ({', '.join(PEERS)}) in each row:")
+    print(head)
+    print("-" * len(head))
+    lost = []
+    for name in names:
+        for loop in loops:
+            group = [r for r in rows if r["scenario"] == name and r["loop"] == loop]
+            ours = next((figures(r) for r in group if r["client"] == "aioxide"), None)
+            peers = [(r["client"], figures(r)) for r in group if r["client"] in PEERS]
+            peers = [(c, f) for c, f in peers if f is not None]
+            lead = f"{name:<16}{loop:<9}"
+            if ours is None or not peers:
+                print(f"{lead}-  (no aioxide figure or no peer figure)")
+                continue
+            fast = max(peers, key=lambda p: p[1][0])
+            cheap = min(peers, key=lambda p: p[1][1])
+            rx, cx = ours[0] / fast[1][0], ours[1] / cheap[1][1]
+            if rx < 1 or cx > 1:
+                lost.append(f"{name}/{loop}")
+            print(
+                f"{lead}{fast[0]:<13}{fast[1][0]:>10,.1f} {unit(name):<6}{rx:>9.2f}  "
+                f"{cheap[0]:<14}{cheap[1][1]:>10.1f}{cx:>10.2f}"
+            )
+    print(
+        "aioxide x: aioxide's rate / the fastest peer's (> 1 leads), and aioxide's CPU per op\n"
+        "/ the cheapest peer's (< 1 leads); both against the best peer of that row only."
+    )
+    if lost:
+        print(f"aioxide does not lead every peer in: {', '.join(lost)}")
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--url", help="base URL of the server, e.g. http://127.0.0.1:8080")
     ap.add_argument("--tls-url", help="base URL of the same server over HTTPS")
+    ap.add_argument("--ws-url", help="URL of the WebSocket echo server, e.g. ws://127.0.0.1:9000/")
+    ap.add_argument("--ws-z-url", help="URL of the echo server that accepts permessage-deflate")
+    ap.add_argument(
+        "--ws-compress",
+        type=int,
+        default=15,
+        choices=range(9, 16),
+        metavar="WBITS",
+        help="compress= of the ws_*_z scenarios (9..15, default 15)",
+    )
     ap.add_argument("--clients", default=",".join(CLIENTS))
     ap.add_argument("--loops", default=",".join(LOOPS))
     ap.add_argument("--scenarios", default=",".join(SCENARIOS))
@@ -366,8 +647,7 @@ def main() -> int:
         ap.error(f"unknown client, loop, scenario or bad count: {', '.join(bad)}")
     scale = 10 if args.quick else 1
     if args.worker:
-        tls = args.tls_url.rstrip("/") if args.tls_url else None
-        worker_main(clients[0], loops[0], args.url.rstrip("/"), names, scale, args.repeat, tls)
+        worker_main(clients[0], loops[0], args, names)
         return 0
 
     for module in [*clients, *(["uvloop"] if "uvloop" in loops else [])]:
@@ -380,10 +660,17 @@ def main() -> int:
         return 1
     print(
         f"python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPUs "
-        f"(load {os.getloadavg()[0]:.2f}); server {args.url}; "
+        f"(load {os.getloadavg()[0]:.2f}); server {args.url}; ws echo {args.ws_url}; "
         f"{'quick' if args.quick else 'full'} counts, median of {args.repeat}",
         flush=True,
     )
+    for client, div in SLOW_CLIENTS.items():
+        if client in clients:
+            print(
+                f"NOTE: {client} runs 1/{div} of every count (it is too slow for the full ones "
+                "within the time budget); its figures are per operation all the same.",
+                flush=True,
+            )
 
     rows: list[dict] = []
     for loop in loops:
@@ -397,7 +684,10 @@ def main() -> int:
                 flush=True,
             )
     print()
-    print_table(rows, names)
+    print_table(rows, names, loops)
+    if "aioxide" in clients and any(c in PEERS for c in clients):
+        print()
+        print_best_peer_table(rows, names, loops)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(
@@ -406,6 +696,7 @@ def main() -> int:
                     "quick": args.quick,
                     "repeat": args.repeat,
                     "counts": {n: counts(n, scale)[0] for n in names},
+                    "counts_divided": {c: d for c, d in SLOW_CLIENTS.items() if c in clients},
                     "results": rows,
                 },
                 f,

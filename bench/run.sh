@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Usage: bench/run.sh PYTHON [bench.py options, e.g. --clients aiohttp --scenarios seq --quick]
 #
-# Starts a private nginx (bench/nginx.conf) on 127.0.0.1:<free port>, runs bench/bench.py
-# against it under a hard timeout, and always stops nginx and removes its temp dir on exit.
-# Installs nginx with apt-get first if it is missing (needs root).
+# Starts a private nginx (bench/nginx.conf) on 127.0.0.1:<free port> and the WebSocket echo
+# server (bench/ws_echo.py, its own process on uvloop, on two free loopback ports), runs
+# bench/bench.py against them under a hard timeout, and always stops both servers and
+# removes the temp dir on exit.  Installs nginx with apt-get first if it is missing (needs
+# root).  Without the echo server (picows not importable) the ws_* scenarios report errors.
 set -euo pipefail
 
 PY=${1:?usage: bench/run.sh PYTHON [bench.py options]}
@@ -23,6 +25,7 @@ fi
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/aioxide-bench.XXXXXX")
 chmod 755 "$TMP"  # nginx's worker drops to nobody when started as root
 NGINX_PID=
+WS_PID=
 BENCH_PID=
 
 cleanup() {
@@ -30,6 +33,12 @@ cleanup() {
     if [ -n "$BENCH_PID" ]; then
         kill -TERM "$BENCH_PID" 2>/dev/null || true  # timeout passes it to its whole group
         wait "$BENCH_PID" 2>/dev/null || true
+    fi
+    if [ -n "$WS_PID" ]; then
+        kill -TERM "$WS_PID" 2>/dev/null || true
+        for _ in $(seq 50); do kill -0 "$WS_PID" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$WS_PID" 2>/dev/null || true
+        wait "$WS_PID" 2>/dev/null || true
     fi
     if [ -n "$NGINX_PID" ]; then
         kill -TERM "$NGINX_PID" 2>/dev/null || true
@@ -69,9 +78,31 @@ done
 if [ -z "$NGINX_PID" ]; then exit 1; fi
 echo "bench: $("$NGINX" -v 2>&1) on 127.0.0.1:$PORT (pid $NGINX_PID)"
 
+# The WebSocket echo server binds its own free ports and writes them to a file once listening.
+WS_ARGS=()
+"$PY" "$HERE/ws_echo.py" --port-file "$TMP/ws.ports" &
+WS_PID=$!
+for _ in $(seq 200); do
+    [ -s "$TMP/ws.ports" ] && break
+    kill -0 "$WS_PID" 2>/dev/null || break
+    sleep 0.05
+done
+if [ -s "$TMP/ws.ports" ]; then
+    read -r WSPORT WSZPORT <"$TMP/ws.ports"
+    # http:// rather than ws://: both work with aiohttp's ws_connect, but aioxide's still
+    # rejects a ws:// URL (NonHttpUrlClientError), which would hide every figure.
+    WS_ARGS=(--ws-url "http://127.0.0.1:$WSPORT/" --ws-z-url "http://127.0.0.1:$WSZPORT/")
+    echo "bench: ws echo (picows) on 127.0.0.1:$WSPORT, with permessage-deflate on 127.0.0.1:$WSZPORT (pid $WS_PID)"
+else
+    kill -TERM "$WS_PID" 2>/dev/null || true
+    wait "$WS_PID" 2>/dev/null || true
+    WS_PID=
+    echo "bench: the WebSocket echo server did not start; ws_* scenarios will fail" >&2
+fi
+
 # In the background so that a signal to this script runs the trap at once.
 timeout "$TIMEOUT" "$PY" "$HERE/bench.py" --url "http://127.0.0.1:$PORT" \
-    --tls-url "https://127.0.0.1:$TLSPORT" "$@" &
+    --tls-url "https://127.0.0.1:$TLSPORT" "${WS_ARGS[@]}" "$@" &
 BENCH_PID=$!
 rc=0
 wait "$BENCH_PID" || rc=$?
