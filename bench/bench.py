@@ -17,6 +17,8 @@ HTTP scenarios (against nginx; fixed counts; --quick divides them by 10; each is
   tls_dl    200 GETs of /1m over HTTPS (certificate not verified), one at a time
   mw    as conc, through one trivial pass-through middleware (its cost: compare with conc)
   trace as conc, with one no-op request-start hook (aiohttp's TraceConfig)
+  proxy_conc  as conc, through a forward HTTP proxy (a second nginx server, --proxy-url,
+        relaying to the first over kept-alive connections): the session's proxy=
 
 WebSocket scenarios (against bench/ws_echo.py; aiohttp and aioxide only, as httpx and
 pyreqwest have no WebSocket client; one "message" is one round trip: sent, echoed, received):
@@ -84,6 +86,7 @@ SCENARIOS = {
     "tls_dl": (200, 20),
     "mw": (20000, 640),
     "trace": (20000, 640),
+    "proxy_conc": (20000, 640),
     "ws_echo_small": (20000, 1000),
     "ws_echo_1m": (200, 20),
     "ws_fanout": (WS_FANOUT * 1000, WS_FANOUT * 50),
@@ -91,7 +94,9 @@ SCENARIOS = {
     "ws_echo_1m_z": (50, 5),  # zlib on 1 MiB both ways: ~30 round trips/s
     "ws_fanout_z": (WS_FANOUT * 1000, WS_FANOUT * 50),
 }
-CONCURRENT = ("conc", "tls_conc", "mw", "trace")
+CONCURRENT = ("conc", "tls_conc", "mw", "trace", "proxy_conc")
+# The forward proxy of proxy_conc (set by the worker from --proxy-url).
+PROXY_URL: str | None = None
 BYTES_SCENARIOS = ("dl", "up", "tls_dl")
 WS_SCENARIOS = tuple(n for n in SCENARIOS if n.startswith("ws_"))
 CLIENTS = ("aiohttp", "aioxide", "httpx", "pyreqwest")
@@ -178,6 +183,8 @@ def session_options(http: Any, name: str) -> dict[str, Any]:
         tc = http.TraceConfig()
         tc.on_request_start.append(on_start)
         return {"trace_configs": [tc]}
+    if name == "proxy_conc":
+        return {"proxy": PROXY_URL}
     return {}
 
 
@@ -211,6 +218,8 @@ async def open_client(client: str, http: Any, name: str) -> AsyncIterator[Any]:
                 return None
 
             options["event_hooks"] = {"request": [on_request]}
+        elif name == "proxy_conc":
+            options["proxy"] = PROXY_URL
         async with http.AsyncClient(**options) as s:
             yield s
     elif client == "pyreqwest":
@@ -225,6 +234,10 @@ async def open_client(client: str, http: Any, name: str) -> AsyncIterator[Any]:
                 return await next_handler.run(request)
 
             builder = builder.with_middleware(passthrough)
+        if name == "proxy_conc":
+            from pyreqwest.proxy import ProxyBuilder
+
+            builder = builder.proxy(ProxyBuilder.http(PROXY_URL))
         async with builder.build() as s:
             yield s
     else:
@@ -333,6 +346,7 @@ def request_fn(
         "tls_dl": (download, MIB),
         "mw": (get_small, SMALL_SIZE),
         "trace": (get_small, SMALL_SIZE),
+        "proxy_conc": (get_small, SMALL_SIZE),
     }[name]
 
 
@@ -448,6 +462,8 @@ def worker_main(client: str, loop_name: str, args: argparse.Namespace, names: li
         loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     scale = (10 if args.quick else 1) * SLOW_CLIENTS.get(client, 1)
+    global PROXY_URL
+    PROXY_URL = args.proxy_url
     results: list[dict[str, Any]] = []
     for name in names:
         why = unsupported(client, name)
@@ -465,6 +481,9 @@ def worker_main(client: str, loop_name: str, args: argparse.Namespace, names: li
             run = measure_ws(http, name, url, *counts(name, scale), args.repeat, compress)
         else:
             url = args.url.rstrip("/")
+            if name == "proxy_conc" and not args.proxy_url:
+                results.append({"scenario": name, "error": "no --proxy-url given"})
+                continue
             if name.startswith("tls_"):
                 if not args.tls_url:
                     results.append({"scenario": name, "error": "no --tls-url given"})
@@ -503,7 +522,7 @@ def importable(module: str) -> str | None:
 def run_pair(client: str, loop: str, args: argparse.Namespace, names: list[str]) -> list[dict]:
     """Run one worker subprocess; its stderr goes straight to ours."""
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", "--url", args.url]
-    for opt in ("tls_url", "ws_url", "ws_z_url"):
+    for opt in ("tls_url", "ws_url", "ws_z_url", "proxy_url"):
         if getattr(args, opt):
             cmd += ["--" + opt.replace("_", "-"), getattr(args, opt)]
     cmd += ["--clients", client, "--loops", loop, "--scenarios", ",".join(names)]
@@ -612,6 +631,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--url", help="base URL of the server, e.g. http://127.0.0.1:8080")
     ap.add_argument("--tls-url", help="base URL of the same server over HTTPS")
+    ap.add_argument("--proxy-url", help="a forward HTTP proxy to the server (proxy_conc)")
     ap.add_argument("--ws-url", help="URL of the WebSocket echo server, e.g. ws://127.0.0.1:9000/")
     ap.add_argument("--ws-z-url", help="URL of the echo server that accepts permessage-deflate")
     ap.add_argument(

@@ -57,11 +57,12 @@ mkdir -p "$TMP/tmp"
 
 # Start nginx on a free port; retry if another process took the port meanwhile.
 for attempt in 1 2 3 4 5; do
-    read -r PORT TLSPORT < <("$PY" -c 'import socket
-a, b = socket.socket(), socket.socket()
-a.bind(("127.0.0.1", 0)); b.bind(("127.0.0.1", 0))
-print(a.getsockname()[1], b.getsockname()[1])')
+    read -r PORT TLSPORT PROXYPORT < <("$PY" -c 'import socket
+a, b, c = socket.socket(), socket.socket(), socket.socket()
+a.bind(("127.0.0.1", 0)); b.bind(("127.0.0.1", 0)); c.bind(("127.0.0.1", 0))
+print(a.getsockname()[1], b.getsockname()[1], c.getsockname()[1])')
     sed -e "s|@PREFIX@|$TMP|g" -e "s|@PORT@|$PORT|g" -e "s|@TLSPORT@|$TLSPORT|g" \
+        -e "s|@PROXYPORT@|$PROXYPORT|g" \
         "$HERE/nginx.conf" >"$TMP/nginx.conf"
     "$NGINX" -p "$TMP" -e "$TMP/error.log" -c "$TMP/nginx.conf" &
     NGINX_PID=$!
@@ -89,9 +90,7 @@ for _ in $(seq 200); do
 done
 if [ -s "$TMP/ws.ports" ]; then
     read -r WSPORT WSZPORT <"$TMP/ws.ports"
-    # http:// rather than ws://: both work with aiohttp's ws_connect, but aioxide's still
-    # rejects a ws:// URL (NonHttpUrlClientError), which would hide every figure.
-    WS_ARGS=(--ws-url "http://127.0.0.1:$WSPORT/" --ws-z-url "http://127.0.0.1:$WSZPORT/")
+    WS_ARGS=(--ws-url "ws://127.0.0.1:$WSPORT/" --ws-z-url "ws://127.0.0.1:$WSZPORT/")
     echo "bench: ws echo (picows) on 127.0.0.1:$WSPORT, with permessage-deflate on 127.0.0.1:$WSZPORT (pid $WS_PID)"
 else
     kill -TERM "$WS_PID" 2>/dev/null || true
@@ -102,7 +101,8 @@ fi
 
 # In the background so that a signal to this script runs the trap at once.
 timeout "$TIMEOUT" "$PY" "$HERE/bench.py" --url "http://127.0.0.1:$PORT" \
-    --tls-url "https://127.0.0.1:$TLSPORT" "${WS_ARGS[@]}" "$@" &
+    --tls-url "https://127.0.0.1:$TLSPORT" --proxy-url "http://127.0.0.1:$PROXYPORT" \
+    "${WS_ARGS[@]}" "$@" &
 BENCH_PID=$!
 rc=0
 wait "$BENCH_PID" || rc=$?
