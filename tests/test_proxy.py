@@ -386,3 +386,44 @@ async def test_websocket_through_a_proxy(aiohttp: Any, http_proxy: Any, serve: A
             await ws.send_str("via")
             assert await ws.receive_str() == "echo:via"
     assert p.heads[0].startswith(f"GET {base}/ws HTTP/1.1".encode())
+
+
+async def test_https_proxy_certificate_is_verified(
+    aiohttp: Any, https_proxy: Any, origin: str
+) -> None:
+    """ssl=True checks the proxy's certificate too: a self-signed one is refused."""
+    _, purl = https_proxy
+    async with aiohttp.ClientSession() as s:
+        with pytest.raises(aiohttp.ClientConnectorError) as ei:
+            await s.get(origin + "/v", proxy=purl)
+    assert isinstance(ei.value, (aiohttp.ClientSSLError, aiohttp.ClientConnectorCertificateError))
+
+
+async def test_trust_env_redirect_picks_its_own_proxy(
+    aiohttp: Any, http_proxy: Any, serve: Any, monkeypatch: Any, tmp_path: Any
+) -> None:
+    """Each hop looks the environment up: a redirect to a NO_PROXY host goes direct."""
+
+    async def hop(request: web.Request) -> web.Response:
+        port = request.url.port
+        raise web.HTTPFound(f"http://localhost:{port}/end")
+
+    async def end(request: web.Request) -> web.Response:
+        return web.Response(text="end")
+
+    app = web.Application()
+    app.router.add_get("/start", hop)
+    app.router.add_get("/end", end)
+    base = str(await serve(app))
+    p, purl = await http_proxy()
+    monkeypatch.setenv("NETRC", str(tmp_path / "none"))
+    for name in ("http_proxy", "no_proxy", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", purl)
+    monkeypatch.setenv("NO_PROXY", "localhost")
+    async with aiohttp.ClientSession(trust_env=True) as s:
+        async with s.get(base + "/start") as r:
+            assert await r.text() == "end"
+            assert len(r.history) == 1
+    assert len(p.heads) == 1, "the first hop through the proxy, the redirect direct"
+    assert p.heads[0].startswith(f"GET {base}/start ".encode())
