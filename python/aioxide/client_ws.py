@@ -245,6 +245,13 @@ class ClientWebSocketResponse:
         self._closing = True
         self._cancel_heartbeat()
 
+    def _close_abnormally(self, exc: BaseException | None = None) -> None:
+        """The close handshake failed (1006): drop the connection."""
+        self._close_code = WSCloseCode.ABNORMAL_CLOSURE
+        if exc is not None:
+            self._exception = exc
+        self._close_response()
+
     def _close_response(self) -> None:
         if self._ws is not None:
             self._ws.abort(self._reader._bridge)
@@ -337,13 +344,10 @@ class ClientWebSocketResponse:
         try:
             await self._writer.close(code, message)
         except asyncio.CancelledError:
-            self._close_code = WSCloseCode.ABNORMAL_CLOSURE
-            self._close_response()
+            self._close_abnormally()
             raise
         except Exception as exc:
-            self._close_code = WSCloseCode.ABNORMAL_CLOSURE
-            self._exception = exc
-            self._close_response()
+            self._close_abnormally(exc)
             return True
 
         if self._close_code:
@@ -354,13 +358,10 @@ class ClientWebSocketResponse:
             try:
                 msg = await asyncio.wait_for(self._reader.read(), self._timeout.ws_close)
             except asyncio.CancelledError:
-                self._close_code = WSCloseCode.ABNORMAL_CLOSURE
-                self._close_response()
+                self._close_abnormally()
                 raise
             except Exception as exc:
-                self._close_code = WSCloseCode.ABNORMAL_CLOSURE
-                self._exception = exc
-                self._close_response()
+                self._close_abnormally(exc)
                 return True
 
             if msg.type is WSMsgType.CLOSE:
