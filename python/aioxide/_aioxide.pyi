@@ -247,6 +247,7 @@ def hop_auth(
 class WebSocket:
     """An open WebSocket: the engine's codec over a 101 answer's connection."""
 
+    def recv(self, bridge: Bridge, fut: Future[Any]) -> int: ...
     def send(
         self,
         bridge: Bridge,

@@ -15,7 +15,7 @@ use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::{PyBytes, PyList, PyTuple};
 use tokio::io::{ReadHalf, WriteHalf};
 
-use crate::bridge::{Bridge, Deliver, Feed, FeedEnd, LoopHandle};
+use crate::bridge::{Bridge, Deliver, Feed, FeedEnd, LoopHandle, Wait};
 use crate::errors;
 
 type MsgFeed = Feed<Message, WsError>;
@@ -211,6 +211,18 @@ fn write_error(py: Python<'_>, e: WsError) -> PyErr {
 
 #[pymethods]
 impl WebSocket {
+    /// Wait for messages; completes `fut` with a list of (type, data, extra)
+    /// (every message there, in order), or the read's error.  A cancelled
+    /// wait takes nothing.
+    fn recv(&self, bridge: &Bridge, fut: Py<PyAny>) -> PyResult<u64> {
+        self.start_reading(bridge)?;
+        let feed = self.feed.clone();
+        bridge.spawn_as(Wait::Read, fut, async move {
+            feed.wait_ready().await;
+            Box::new(move |py: Python<'_>| Ok(take_all(py, &feed)?.into_any().unbind())) as Deliver
+        })
+    }
+
     /// Messages now, without waiting: a list (every message there; empty
     /// at the end), or None when there is none yet, `fut` then being
     /// completed with the list when messages come (the owner task wakes
