@@ -75,16 +75,15 @@ class _Reader:
         while not self._buffer:
             if self._eof:
                 raise _EofStream
-            fut = self._loop.create_future()
-            batch = self._ws.poll_recv(self._bridge, fut)
-            if batch is None:
-                # The engine completes fut when messages come (a given-up
-                # fut takes nothing: they stay for the next read).
-                self._waiter = fut
-                try:
-                    batch = await fut
-                finally:
-                    self._waiter = None
+            fut = self._waiter = self._loop.create_future()
+            rid = self._ws.recv(self._bridge, fut)
+            try:
+                batch = await fut
+            except asyncio.CancelledError:
+                self._bridge.abort(rid)
+                raise
+            finally:
+                self._waiter = None
             if batch is None:
                 continue  # woken by feed_data
             if not batch:

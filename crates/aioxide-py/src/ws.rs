@@ -15,7 +15,7 @@ use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::{PyBytes, PyList, PyTuple};
 use tokio::io::{ReadHalf, WriteHalf};
 
-use crate::bridge::{Bridge, Deliver, Feed, FeedEnd, LoopHandle, Wait};
+use crate::bridge::{Bridge, Deliver, Feed, FeedEnd, Wait};
 use crate::errors;
 
 type MsgFeed = Feed<Message, WsError>;
@@ -23,66 +23,6 @@ type Writer = Arc<tokio::sync::Mutex<Option<WsWriter<WriteHalf<Upgraded>>>>>;
 
 /// Messages read ahead of the consumer at most.
 const READ_AHEAD: usize = 256;
-
-/// A Python future waiting for messages, completed by the owner task
-/// through the loop's call queue (no engine task per receive).
-struct Waiter {
-    fut: Py<PyAny>,
-    loop_: LoopHandle,
-}
-
-type WaiterSlot = Arc<Mutex<Option<Waiter>>>;
-
-fn lock_slot(slot: &WaiterSlot) -> std::sync::MutexGuard<'_, Option<Waiter>> {
-    slot.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// Wake the waiting future, if any: on the loop's thread, it takes every
-/// message there (unless it was given up meanwhile: then they stay).
-fn wake(slot: &WaiterSlot, feed: &Arc<MsgFeed>) {
-    let Some(w) = lock_slot(slot).take() else {
-        return;
-    };
-    let feed = feed.clone();
-    let fut = w.fut;
-    w.loop_.call_soon(Box::new(move |py: Python<'_>| {
-        let fut = fut.bind(py);
-        if fut.call_method0("done")?.extract::<bool>()? {
-            return Ok(py.None());
-        }
-        match take_all(py, &feed) {
-            Ok(list) => fut.call_method1("set_result", (list,))?,
-            Err(e) => fut.call_method1("set_exception", (e.value(py),))?,
-        };
-        Ok(py.None())
-    }));
-}
-
-/// Every message in the feed as a list of (type, data, extra); at the end
-/// an empty list, or the read's error.
-fn take_all<'py>(py: Python<'py>, feed: &MsgFeed) -> PyResult<Bound<'py, PyList>> {
-    let mut st = feed.lock();
-    if st.items.is_empty() {
-        if st.closed {
-            return Err(errors::connection_error(py, "Connection closed"));
-        }
-        return match &mut st.end {
-            FeedEnd::Failed(e) => Err(match e.take() {
-                Some(e) => read_error(py, e),
-                None => errors::connection_error(py, "Connection closed"),
-            }),
-            FeedEnd::Done | FeedEnd::Open => Ok(PyList::empty(py)),
-        };
-    }
-    let list = PyList::empty(py);
-    while let Some(m) = st.items.pop_front() {
-        list.append(to_py(py, m)?)?;
-    }
-    st.size = 0;
-    drop(st);
-    feed.taken();
-    Ok(list)
-}
 
 /// An open WebSocket (see the module's doc).
 #[pyclass(frozen, module = "aioxide._aioxide")]
@@ -93,8 +33,6 @@ pub struct WebSocket {
     writer: Writer,
     /// Messages received so far (heartbeat: data came since a ping).
     received: Arc<AtomicU64>,
-    /// The future of a receive waiting for messages.
-    waiter: WaiterSlot,
 }
 
 impl WebSocket {
@@ -112,7 +50,6 @@ impl WebSocket {
             idle: Mutex::new(Some(WsReader::new(r, &config, &[]))),
             writer: Arc::new(tokio::sync::Mutex::new(Some(WsWriter::new(w, &config)))),
             received: Arc::new(AtomicU64::new(0)),
-            waiter: Arc::new(Mutex::new(None)),
         }
     }
 
@@ -120,13 +57,7 @@ impl WebSocket {
         self.feed.set_want(READ_AHEAD);
         let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(reader) = idle {
-            let pumped = pump(
-                reader,
-                self.feed.clone(),
-                self.received.clone(),
-                self.waiter.clone(),
-            );
-            bridge.submit(pumped)?;
+            bridge.submit(pump(reader, self.feed.clone(), self.received.clone()))?;
         }
         Ok(())
     }
@@ -138,7 +69,6 @@ async fn pump(
     mut reader: WsReader<ReadHalf<Upgraded>>,
     feed: Arc<MsgFeed>,
     received: Arc<AtomicU64>,
-    waiter: WaiterSlot,
 ) {
     loop {
         let Some(room) = feed.wait_demand().await else {
@@ -155,11 +85,9 @@ async fn pump(
                 for m in msgs {
                     feed.push(m, 1);
                 }
-                wake(&waiter, &feed);
             }
             Err(e) => {
                 feed.finish(Err(e));
-                wake(&waiter, &feed);
                 return;
             }
         }
@@ -219,35 +147,30 @@ impl WebSocket {
         let feed = self.feed.clone();
         bridge.spawn_as(Wait::Read, fut, async move {
             feed.wait_ready().await;
-            Box::new(move |py: Python<'_>| Ok(take_all(py, &feed)?.into_any().unbind())) as Deliver
+            Box::new(move |py: Python<'_>| {
+                let mut st = feed.lock();
+                if st.items.is_empty() {
+                    if st.closed {
+                        return Err(errors::connection_error(py, "Connection closed"));
+                    }
+                    return match &mut st.end {
+                        FeedEnd::Failed(e) => Err(match e.take() {
+                            Some(e) => read_error(py, e),
+                            None => errors::connection_error(py, "Connection closed"),
+                        }),
+                        FeedEnd::Done | FeedEnd::Open => Ok(PyList::empty(py).into_any().unbind()),
+                    };
+                }
+                let list = PyList::empty(py);
+                while let Some(m) = st.items.pop_front() {
+                    list.append(to_py(py, m)?)?;
+                }
+                st.size = 0;
+                drop(st);
+                feed.taken();
+                Ok(list.into_any().unbind())
+            }) as Deliver
         })
-    }
-
-    /// Messages now, without waiting: a list (every message there; empty
-    /// at the end), or None when there is none yet, `fut` then being
-    /// completed with the list when messages come (the owner task wakes
-    /// it through the loop's queue: no engine task per receive).  A given
-    /// up `fut` takes nothing.
-    fn poll_recv<'py>(
-        &self,
-        py: Python<'py>,
-        bridge: &Bridge,
-        fut: Py<PyAny>,
-    ) -> PyResult<Option<Bound<'py, PyList>>> {
-        self.start_reading(bridge)?;
-        let st = self.feed.lock();
-        let ready = !st.items.is_empty() || st.closed || !matches!(st.end, FeedEnd::Open);
-        if !ready {
-            // Registered under the feed's lock: a message pushed after the
-            // check finds the waiter.
-            *lock_slot(&self.waiter) = Some(Waiter {
-                fut,
-                loop_: bridge.handle(),
-            });
-            return Ok(None);
-        }
-        drop(st);
-        take_all(py, &self.feed).map(Some)
     }
 
     /// Send one frame (`opcode`, payload, per-message `compress` bits).
@@ -351,7 +274,6 @@ impl WebSocket {
     /// Drop the connection now (the response is closed).
     fn abort(&self, bridge: &Bridge) {
         self.feed.close();
-        wake(&self.waiter, &self.feed);
         self.idle.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Ok(mut w) = self.writer.try_lock() {
             w.take();
