@@ -75,15 +75,17 @@ class _Reader:
         while not self._buffer:
             if self._eof:
                 raise _EofStream
-            fut = self._waiter = self._loop.create_future()
-            rid = self._ws.recv(self._bridge, fut)
-            try:
-                batch = await fut
-            except asyncio.CancelledError:
-                self._bridge.abort(rid)
-                raise
-            finally:
-                self._waiter = None
+            batch = self._ws.take_now()
+            if batch is None:
+                fut = self._waiter = self._loop.create_future()
+                rid = self._ws.recv(self._bridge, fut)
+                try:
+                    batch = await fut
+                except asyncio.CancelledError:
+                    self._bridge.abort(rid)
+                    raise
+                finally:
+                    self._waiter = None
             if batch is None:
                 continue  # woken by feed_data
             if not batch:

@@ -94,6 +94,32 @@ async fn pump(
     }
 }
 
+/// Every message in the feed as a list of (type, data, extra); at the end
+/// an empty list, or the read's error.
+fn take_all<'py>(py: Python<'py>, feed: &MsgFeed) -> PyResult<Bound<'py, PyList>> {
+    let mut st = feed.lock();
+    if st.items.is_empty() {
+        if st.closed {
+            return Err(errors::connection_error(py, "Connection closed"));
+        }
+        return match &mut st.end {
+            FeedEnd::Failed(e) => Err(match e.take() {
+                Some(e) => read_error(py, e),
+                None => errors::connection_error(py, "Connection closed"),
+            }),
+            FeedEnd::Done | FeedEnd::Open => Ok(PyList::empty(py)),
+        };
+    }
+    let list = PyList::empty(py);
+    while let Some(m) = st.items.pop_front() {
+        list.append(to_py(py, m)?)?;
+    }
+    st.size = 0;
+    drop(st);
+    feed.taken();
+    Ok(list)
+}
+
 /// A message as Python builds its WSMessage: (type, data, extra).
 fn to_py<'py>(py: Python<'py>, m: Message) -> PyResult<Bound<'py, PyTuple>> {
     // (aiohttp's reader gives "" as the extra of every message but CLOSE.)
@@ -147,30 +173,20 @@ impl WebSocket {
         let feed = self.feed.clone();
         bridge.spawn_as(Wait::Read, fut, async move {
             feed.wait_ready().await;
-            Box::new(move |py: Python<'_>| {
-                let mut st = feed.lock();
-                if st.items.is_empty() {
-                    if st.closed {
-                        return Err(errors::connection_error(py, "Connection closed"));
-                    }
-                    return match &mut st.end {
-                        FeedEnd::Failed(e) => Err(match e.take() {
-                            Some(e) => read_error(py, e),
-                            None => errors::connection_error(py, "Connection closed"),
-                        }),
-                        FeedEnd::Done | FeedEnd::Open => Ok(PyList::empty(py).into_any().unbind()),
-                    };
-                }
-                let list = PyList::empty(py);
-                while let Some(m) = st.items.pop_front() {
-                    list.append(to_py(py, m)?)?;
-                }
-                st.size = 0;
-                drop(st);
-                feed.taken();
-                Ok(list.into_any().unbind())
-            }) as Deliver
+            Box::new(move |py: Python<'_>| Ok(take_all(py, &feed)?.into_any().unbind())) as Deliver
         })
+    }
+
+    /// The messages already there, at once (no engine hop): a list, or
+    /// None when there is none yet (then `recv` waits for them).
+    fn take_now<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyList>>> {
+        let st = self.feed.lock();
+        let ready = !st.items.is_empty() || st.closed || !matches!(st.end, FeedEnd::Open);
+        drop(st);
+        match ready {
+            true => take_all(py, &self.feed).map(Some),
+            false => Ok(None),
+        }
     }
 
     /// Send one frame (`opcode`, payload, per-message `compress` bits).
