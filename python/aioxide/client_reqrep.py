@@ -520,8 +520,15 @@ class ClientResponse:
         for trace in self._traces:
             await trace.send_response_chunk_received(self.method, self.url, body)
 
+    def _header(self, name: str) -> str | None:
+        """One header's value: from the engine's fields when the multidict
+        is not built yet (json() and text() need only Content-Type)."""
+        if self._headers is None and self._head is not None:
+            return self._head.header(name)
+        return self.headers.get(name)
+
     def get_encoding(self) -> str:
-        ctype = self.headers.get(hdrs.CONTENT_TYPE, "").lower()
+        ctype = (self._header(hdrs.CONTENT_TYPE) or "").lower()
         mimetype = parse_mimetype(ctype)
         encoding = mimetype.parameters.get("charset")
         if encoding:
@@ -553,7 +560,7 @@ class ClientResponse:
         if self._body is None:
             await self.read()
         if content_type:
-            ctype = self.headers.get(hdrs.CONTENT_TYPE, "").lower()
+            ctype = (self._header(hdrs.CONTENT_TYPE) or "").lower()
             if not _is_expected_content_type(ctype, content_type):
                 raise ContentTypeError(
                     self.request_info,

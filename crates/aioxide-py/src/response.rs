@@ -59,6 +59,13 @@ impl Head {
         }
         Ok(list)
     }
+    /// The first value of one header (any case), without building them all.
+    fn header(&self, name: &str) -> Option<String> {
+        self.head
+            .headers
+            .get(name)
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+    }
     /// Headers as a tuple of (bytes, bytes) pairs.
     fn raw_headers<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
         let items: Vec<Bound<'py, PyTuple>> = self
