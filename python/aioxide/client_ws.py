@@ -33,6 +33,8 @@ _INTERNAL_RECEIVE_TYPES = frozenset(
     (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.PING, WSMsgType.PONG)
 )
 _TYPES = {int(t): t for t in WSMsgType}
+# Upgrade headers a user's own value replaces (aiohttp's setdefault).
+_USER_MAY_SET = frozenset(("Upgrade", "Connection", "Sec-WebSocket-Version"))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -439,21 +441,21 @@ class ClientWebSocketResponse:
 
             return msg
 
-    async def receive_str(self, *, timeout: float | None = None) -> Any:
+    async def _receive_of(self, kind: WSMsgType, timeout: float | None) -> Any:
+        """The next message's data; WSMessageTypeError for another type."""
         msg = await self.receive(timeout)
-        if msg.type is not WSMsgType.TEXT:
+        if msg.type is not kind:
             raise WSMessageTypeError(
-                f"Received message {msg.type}:{msg.data!r} is not WSMsgType.TEXT"
+                f"Received message {msg.type}:{msg.data!r} is not WSMsgType.{kind.name}"
             )
         return msg.data
 
+    async def receive_str(self, *, timeout: float | None = None) -> Any:
+        return await self._receive_of(WSMsgType.TEXT, timeout)
+
     async def receive_bytes(self, *, timeout: float | None = None) -> bytes:
-        msg = await self.receive(timeout)
-        if msg.type is not WSMsgType.BINARY:
-            raise WSMessageTypeError(
-                f"Received message {msg.type}:{msg.data!r} is not WSMsgType.BINARY"
-            )
-        return msg.data
+        data: bytes = await self._receive_of(WSMsgType.BINARY, timeout)
+        return data
 
     async def receive_json(
         self, *, loads: Callable[[Any], Any] = json.loads, timeout: float | None = None
@@ -490,7 +492,7 @@ async def connect(session: Any, url: Any, **kw: Any) -> ClientWebSocketResponse:
 
     from multidict import CIMultiDict
 
-    from . import _aioxide, hdrs
+    from . import _aioxide
     from .client_exceptions import WSServerHandshakeError
 
     if kw["auth"] is not None:
@@ -523,23 +525,17 @@ async def connect(session: Any, url: Any, **kw: Any) -> ClientWebSocketResponse:
         )
         ws_timeout = dataclasses.replace(ws_timeout, ws_receive=kw["receive_timeout"])
 
+    # The engine's upgrade headers; the user's own Upgrade, Connection and
+    # Sec-WebSocket-Version win (aiohttp's setdefault), the rest are ours.
     headers: CIMultiDict[str] = CIMultiDict(kw["headers"] or ())
-    for key, value in (
-        (hdrs.UPGRADE, "websocket"),
-        (hdrs.CONNECTION, "Upgrade"),
-        (hdrs.SEC_WEBSOCKET_VERSION, "13"),
-    ):
-        headers.setdefault(key, value)
-    sec_key = _aioxide.ws_key()
-    headers[hdrs.SEC_WEBSOCKET_KEY] = sec_key
     protocols = [str(p) for p in kw["protocols"]]
-    if protocols:
-        headers[hdrs.SEC_WEBSOCKET_PROTOCOL] = ",".join(protocols)
-    if kw["origin"] is not None:
-        headers[hdrs.ORIGIN] = kw["origin"]
     compress = kw["compress"]
-    if compress:
-        headers[hdrs.SEC_WEBSOCKET_EXTENSIONS] = _aioxide.ws_offer(compress)
+    sec_key, upgrade = _aioxide.ws_request(protocols, compress, kw["origin"])
+    for name, value in upgrade:
+        if name in _USER_MAY_SET:
+            headers.setdefault(name, value)
+        else:
+            headers[name] = value
     ssl = kw["ssl"]
     if ssl is None:
         warnings.warn("ssl=None is deprecated, please use ssl=True", DeprecationWarning, 4)

@@ -308,9 +308,8 @@ fn _aioxide(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<tls::TlsConfig>()?;
     m.add_class::<cookies::CookieStore>()?;
     m.add_class::<ws::WebSocket>()?;
-    m.add_function(wrap_pyfunction!(ws::ws_key, m)?)?;
+    m.add_function(wrap_pyfunction!(ws::ws_request, m)?)?;
     m.add_function(wrap_pyfunction!(ws::ws_check, m)?)?;
-    m.add_function(wrap_pyfunction!(ws::ws_offer, m)?)?;
     m.add_function(wrap_pyfunction!(body_channel, m)?)?;
     m.add_function(wrap_pyfunction!(redirect_step, m)?)?;
     m.add_function(wrap_pyfunction!(is_redirect, m)?)?;

@@ -313,10 +313,31 @@ impl Drop for WebSocket {
 /// takeover, server bits, server no takeover).
 pub(crate) type DeflateTuple = (u8, bool, u8, bool);
 
-/// A new `Sec-WebSocket-Key`.
+/// A new `Sec-WebSocket-Key` and the headers aiohttp's `ws_connect` adds
+/// to the upgrade request (the engine's `handshake::request_headers`);
+/// ValueError for a `compress` outside 0 and 9..=15, as aiohttp's
+/// `ws_ext_gen`.
 #[pyfunction]
-pub(crate) fn ws_key() -> String {
-    aioxide::ws::Key::generate().as_str().to_owned()
+#[pyo3(signature = (protocols, compress, origin=None))]
+pub(crate) fn ws_request(
+    protocols: Vec<String>,
+    compress: i64,
+    origin: Option<String>,
+) -> PyResult<(String, Vec<(String, String)>)> {
+    let bad = |m: String| pyo3::exceptions::PyValueError::new_err(m);
+    let compress = u8::try_from(compress).map_err(|_| {
+        bad("Compress wbits must between 9 and 15, zlib does not support wbits=8".into())
+    })?;
+    let key = aioxide::ws::Key::generate();
+    let headers = aioxide::ws::handshake::request_headers(
+        &key,
+        &protocols,
+        compress,
+        false,
+        origin.as_deref(),
+    )
+    .map_err(|e| bad(e.to_string()))?;
+    Ok((key.as_str().to_owned(), headers))
 }
 
 /// Judge a handshake answer as aiohttp does: (error message or None, the
@@ -360,12 +381,4 @@ pub(crate) fn deflate_params(t: Option<DeflateTuple>) -> Option<DeflateParams> {
         server_max_window_bits: sb,
         server_no_context_takeover: sn,
     })
-}
-
-/// The `Sec-WebSocket-Extensions` offer for `compress` window bits
-/// (aiohttp's `ws_ext_gen`); ValueError outside 9..=15.
-#[pyfunction]
-pub(crate) fn ws_offer(compress: u8) -> PyResult<String> {
-    aioxide::ws::handshake::extension_offer(compress, false)
-        .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))
 }
