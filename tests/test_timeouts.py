@@ -409,7 +409,7 @@ async def test_sock_read_times_the_wait_after_an_upload(aiohttp: Any, raw_server
 
     timeout = aiohttp.ClientTimeout(sock_read=0.2)
     async with aiohttp.ClientSession(timeout=timeout) as s:
-        start = time.monotonic()
+        # (Without the timeout the server's close after 3 s would end it with
+        # ServerDisconnectedError, not SocketTimeoutError.)
         with pytest.raises(aiohttp.SocketTimeoutError):
             await s.post(url, data=body())
-        assert time.monotonic() - start < 2
