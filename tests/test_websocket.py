@@ -7,10 +7,14 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import ssl
 from typing import Any
 
 import pytest
+import trustme
 from aiohttp import web
+
+from conftest import TARGET
 
 WS_KEY = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
@@ -50,6 +54,18 @@ async def burst(request: web.Request) -> web.WebSocketResponse:
 
 async def not_ws(request: web.Request) -> web.Response:
     return web.Response(text="plain", status=200)
+
+
+@pytest.fixture(autouse=True, params=["loop", "engine"] if TARGET == "aioxide" else ["loop"])
+def ws_mode(request: Any, monkeypatch: Any) -> str:
+    """aioxide runs every test twice: the socket watched by the session's
+    loop (how a direct connection goes) and driven by the engine's tasks
+    (how one through a tunnel goes)."""
+    if TARGET == "aioxide":
+        import aioxide.client_ws
+
+        monkeypatch.setattr(aioxide.client_ws, "_LOOP_DRIVEN", request.param == "loop")
+    return str(request.param)
 
 
 @pytest.fixture
@@ -176,8 +192,7 @@ def _raw_ws(answer: Any, after: bytes = b"", hold: float = 0.0) -> Any:
         for line in head.split(b"\r\n"):
             if line.lower().startswith(b"sec-websocket-key:"):
                 key = line.split(b":", 1)[1].strip()
-        w.write(answer(key))
-        w.write(after)
+        w.write(answer(key) + after)  # (one write: ``after`` comes with the head)
         await w.drain()
         if hold:
             await asyncio.sleep(hold)
@@ -222,11 +237,28 @@ async def test_bad_handshakes(aiohttp: Any, raw_server: Any, answer: Any, messag
 async def test_frames_right_after_the_101_are_read(aiohttp: Any, raw_server: Any) -> None:
     # Two text frames in the same write as the 101 head.
     frames = b"\x81\x05hello\x81\x05world"
-    url = await raw_server(_raw_ws(_ok, frames, hold=1.0))
+    # (The server then stays silent: nothing else makes the socket readable.)
+    url = await raw_server(_raw_ws(_ok, frames, hold=30.0))
     async with aiohttp.ClientSession() as s:
-        async with s.ws_connect(url) as ws:
-            assert await ws.receive_str() == "hello"
-            assert await ws.receive_str() == "world"
+        async with s.ws_connect(url, timeout=aiohttp.ClientWSTimeout(ws_close=0.1)) as ws:
+            async with asyncio.timeout(5):
+                assert await ws.receive_str() == "hello"
+                assert await ws.receive_str() == "world"
+
+
+async def test_a_bad_frame_right_after_a_message_is_not_held_back(
+    aiohttp: Any, raw_server: Any
+) -> None:
+    # A message and a frame with RSV bits in one write, then silence: the
+    # error must come without waiting for more bytes (Autobahn 3.*, 4.*).
+    url = await raw_server(_raw_ws(_ok, b"\x81\x02hi\xc1\x02hi", hold=30.0))
+    async with aiohttp.ClientSession() as s:
+        async with s.ws_connect(url, timeout=aiohttp.ClientWSTimeout(ws_close=0.1)) as ws:
+            async with asyncio.timeout(5):
+                assert await ws.receive_str() == "hi"
+                msg = await ws.receive()
+            assert msg.type == aiohttp.WSMsgType.ERROR
+            assert ws.close_code == 1002
 
 
 async def test_masked_or_bad_frames_are_protocol_errors(aiohttp: Any, raw_server: Any) -> None:
@@ -507,3 +539,98 @@ class _Replay:
     async def readuntil(self, sep: bytes) -> bytes:
         head, self._head = self._head, b""
         return head if head else await self._r.readuntil(sep)
+
+
+async def slow_echo(request: web.Request) -> web.WebSocketResponse:
+    """Reads nothing for a moment (the client's sends fill the socket and
+    wait), then sends every binary message back whole."""
+    ws = web.WebSocketResponse(max_msg_size=0)
+    await ws.prepare(request)
+    await asyncio.sleep(0.3)
+    async for msg in ws:
+        if msg.type == web.WSMsgType.BINARY:
+            await ws.send_bytes(msg.data)
+    return ws
+
+
+async def test_big_sends_wait_for_the_socket_in_order(aiohttp: Any, serve: Any) -> None:
+    app = web.Application()
+    app.router.add_get("/slow", slow_echo)
+    url = str(await serve(app)) + "/slow"
+    blobs = [bytes([i]) * (3 << 20) for i in range(4)]
+    async with aiohttp.ClientSession() as s:
+        async with s.ws_connect(url, max_msg_size=0) as ws:
+            async with asyncio.timeout(30):
+                await asyncio.gather(*(ws.send_bytes(b) for b in blobs))
+                got = [(await ws.receive()).data for _ in blobs]
+            assert got == blobs
+
+
+@pytest.fixture(scope="module")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+async def test_wss_echo_big_and_small(aiohttp: Any, serve: Any, ca: trustme.CA) -> None:
+    cert = ca.issue_cert("127.0.0.1")
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    cert.configure_cert(server_ctx)
+    client_ctx = ssl.create_default_context()
+    ca.configure_trust(client_ctx)
+    app = web.Application()
+    app.router.add_get("/ws", echo)
+    url = str(await serve(app, ssl_context=server_ctx)).replace("https:", "wss:") + "/ws"
+    blob = bytes(range(256)) * 4096  # 1 MiB
+    async with aiohttp.ClientSession() as s:
+        async with s.ws_connect(url, ssl=client_ctx, max_msg_size=0) as ws:
+            assert ws.get_extra_info("peername")[0] == "127.0.0.1"
+            assert ws.get_extra_info("sockname")[0] == "127.0.0.1"
+            assert ws.get_extra_info("sslcontext") is client_ctx
+            assert ("IP Address", "127.0.0.1") in ws.get_extra_info("peercert")["subjectAltName"]
+            async with asyncio.timeout(30):
+                for i in range(20):
+                    await ws.send_str(f"m{i}")
+                    assert (await ws.receive()).data == f"echo:m{i}"
+                await ws.send_bytes(blob)
+                assert (await ws.receive()).data == blob[::-1]
+                await ws.send_str("close")
+                msg = await ws.receive()
+            assert msg.type == aiohttp.WSMsgType.CLOSE
+            assert msg.data == 4001
+        # (Closed: the connection is gone, as aiohttp's.)
+        assert ws.get_extra_info("peername", "gone") == "gone"
+
+
+@pytest.mark.skipif(TARGET != "aioxide", reason="who drives the socket is aioxide's")
+async def test_a_direct_websocket_needs_no_engine_task(base: str, ws_mode: str) -> None:
+    import aioxide
+    from aioxide._bridge import bridge_for
+
+    async with aioxide.ClientSession() as s:
+        async with s.ws_connect(base + "/ws") as ws:
+            bridge = bridge_for(asyncio.get_running_loop()).bridge
+            receiving = asyncio.ensure_future(ws.receive())
+            await asyncio.sleep(0)
+            # The loop watches the socket (no engine task waits on it), or
+            # the engine's reading task does.
+            assert bridge.outstanding() == (0 if ws_mode == "loop" else 1)
+            assert (ws._reader._ws.fileno() is not None) == (ws_mode == "loop")
+            await ws.send_str("x")
+            async with asyncio.timeout(5):
+                assert (await receiving).data == "echo:x"
+
+
+async def test_closing_the_session_closes_its_websockets(aiohttp: Any, base: str) -> None:
+    s = aiohttp.ClientSession()
+    ws = await s.ws_connect(base + "/ws")
+    receiving = asyncio.ensure_future(ws.receive())
+    await asyncio.sleep(0)
+    await s.close()
+    async with asyncio.timeout(5):
+        msg = await receiving
+    assert msg.type == aiohttp.WSMsgType.CLOSED
+    assert ws.closed
+    assert ws.close_code == 1006
+    with pytest.raises(aiohttp.ClientConnectionResetError) as info:
+        await ws.send_str("late")
+    assert isinstance(info.value, ConnectionResetError)

@@ -17,7 +17,13 @@ from collections import deque
 from types import TracebackType
 from typing import Any, Callable
 
-from .client_exceptions import ClientError, ServerTimeoutError, WSMessageTypeError
+from .client_exceptions import (
+    ClientConnectionError,
+    ClientConnectionResetError,
+    ClientError,
+    ServerTimeoutError,
+    WSMessageTypeError,
+)
 from .http import (
     WS_CLOSED_MESSAGE,
     WS_CLOSING_MESSAGE,
@@ -33,6 +39,11 @@ _INTERNAL_RECEIVE_TYPES = frozenset(
     (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.PING, WSMsgType.PONG)
 )
 _TYPES = {int(t): t for t in WSMsgType}
+# The socket of a direct WebSocket (TCP, Unix, TLS over TCP: not through a
+# tunnel) is watched by the session's loop and read on its thread
+# (``_LoopReader``); False leaves every WebSocket to the engine's tasks
+# (tests run both).
+_LOOP_DRIVEN = True
 # Upgrade headers a user's own value replaces (aiohttp's setdefault).
 _USER_MAY_SET = frozenset(("Upgrade", "Connection", "Sec-WebSocket-Version"))
 
@@ -73,6 +84,9 @@ class _Reader:
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
+    def stop(self) -> None:
+        """The connection is going (the engine ends a waiting read)."""
+
     async def read(self) -> WSMessage:
         while not self._buffer:
             if self._eof:
@@ -109,6 +123,9 @@ class _Writer:
         self._bridge = bridge
         self._loop = loop
 
+    def stop(self) -> None:
+        """The connection is going (the engine ends a waiting send)."""
+
     async def _call(self, start: Any, *args: Any) -> None:
         fut = self._loop.create_future()
         rid = start(self._bridge, fut, *args)
@@ -131,6 +148,142 @@ class _Writer:
         if isinstance(message, str):
             message = message.encode()
         await self._call(self._ws.close, int(code), message.decode("utf-8", "replace"))
+
+# Messages read ahead of the consumer before the loop stops watching the
+# socket (the engine's feed keeps as many).
+_READ_AHEAD = 256
+
+
+class _LoopReader(_Reader):
+    """The messages of a WebSocket whose socket this loop watches
+    (``add_reader``): the engine decodes what is readable on this thread,
+    with no engine task and no hop between threads."""
+
+    def __init__(
+        self, ws: Any, bridge: Any, loop: asyncio.AbstractEventLoop, text: bool, fd: int
+    ) -> None:
+        super().__init__(ws, bridge, loop, text)
+        self._fd = fd
+        self._error: BaseException | None = None
+        self._watching = False
+        self._watch()
+
+    def _watch(self) -> None:
+        if not self._watching and self._error is None:
+            self._loop.add_reader(self._fd, self._on_readable)
+            self._watching = True
+            # What the engine already holds (bytes that came with the 101,
+            # messages past a full batch) makes the socket no readier.
+            self._loop.call_soon(self._on_readable)
+
+    def _unwatch(self) -> None:
+        if self._watching:
+            self._loop.remove_reader(self._fd)
+            self._watching = False
+
+    def _on_readable(self) -> None:
+        if not self._watching:
+            return  # (a late call_soon: paused or stopped)
+        try:
+            batch = self._ws.read_now()
+        except BaseException as exc:  # the read's end: after the messages
+            self._unwatch()
+            self._error = exc
+        else:
+            if batch is None:
+                return
+            buffer, text, new = self._buffer, self._text, tuple.__new__
+            for t, data, extra in batch:
+                if t == 1 and not text:
+                    data = data.encode()
+                buffer.append(new(WSMessage, (_TYPES[t], data, extra)))
+            if len(buffer) >= _READ_AHEAD:
+                self._unwatch()
+            elif len(batch) == _READ_AHEAD or self._ws.read_ended():
+                # The engine holds more (past a full batch, or the read's
+                # end): the socket will not tell.
+                self._loop.call_soon(self._on_readable)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def stop(self) -> None:
+        """The connection is going: stop watching it; a waiting read ends."""
+        self._unwatch()
+        if self._error is None:
+            self._error = ClientConnectionError("Connection closed")
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def read(self) -> WSMessage:
+        buffer = self._buffer
+        while not buffer:
+            if self._error is not None:
+                raise self._error
+            fut = self._waiter = self._loop.create_future()
+            try:
+                await fut
+            finally:
+                self._waiter = None
+        if not self._watching and len(buffer) <= _READ_AHEAD // 2:
+            self._watch()
+        return buffer.popleft()
+
+
+class _LoopWriter(_Writer):
+    """Frames straight onto a socket this loop watches (``add_writer``
+    while the socket cannot take more; one wait shared by every sender)."""
+
+    def __init__(self, ws: Any, bridge: Any, loop: asyncio.AbstractEventLoop, fd: int) -> None:
+        super().__init__(ws, bridge, loop)
+        self._fd = fd
+        self._drained: asyncio.Future[None] | None = None
+
+    async def _drain(self) -> None:
+        fut = self._drained
+        if fut is None:
+            fut = self._drained = self._loop.create_future()
+            self._loop.add_writer(self._fd, self._on_writable)
+        await asyncio.shield(fut)
+
+    def _on_writable(self) -> None:
+        try:
+            if not self._ws.write_pending():
+                return
+        except BaseException as exc:
+            self._end(exc)
+        else:
+            self._end(None)
+
+    def _end(self, exc: BaseException | None) -> None:
+        fut, self._drained = self._drained, None
+        if fut is None:
+            return
+        self._loop.remove_writer(self._fd)
+        if fut.done():
+            return
+        if exc is None:
+            fut.set_result(None)
+        else:
+            fut.set_exception(exc)
+
+    def stop(self) -> None:
+        """The connection is going: a waiting send fails."""
+        self._end(ClientConnectionResetError("Cannot write to closing transport"))
+
+    async def send_frame(self, message: Any, opcode: int, compress: int | None = None) -> None:
+        # (Queued behind what waits, in order, when the socket is full.)
+        done = self._ws.send_now(int(opcode), message, compress)
+        if not done or self._drained is not None:
+            await self._drain()
+
+    async def close(self, code: int = 1000, message: bytes | str = b"") -> None:
+        if isinstance(message, bytes):
+            message = message.decode("utf-8", "replace")
+        done = self._ws.close_now(int(code), message)
+        if not done or self._drained is not None:
+            await self._drain()
 
 
 class ClientWebSocketResponse:
@@ -258,6 +411,9 @@ class ClientWebSocketResponse:
 
     def _close_response(self) -> None:
         if self._ws is not None:
+            # (The loop stops watching the socket before it is closed.)
+            self._reader.stop()
+            self._writer.stop()
             self._ws.abort(self._reader._bridge)
         self._response.close()
 
@@ -489,6 +645,7 @@ async def connect(session: Any, url: Any, **kw: Any) -> ClientWebSocketResponse:
     request flow (pool, TLS, cookies, auth, proxies, middlewares, tracing),
     the answer judged by the engine as aiohttp judges it, then the socket."""
     import warnings
+    from ssl import SSLContext
 
     from multidict import CIMultiDict
 
@@ -574,16 +731,28 @@ async def connect(session: Any, url: Any, **kw: Any) -> ClientWebSocketResponse:
                 status=resp.status,
                 headers=resp.headers,
             )
-        ws = resp._raw.websocket(kw["max_msg_size"], deflate)
+        ws = resp._raw.websocket(kw["max_msg_size"], deflate, _LOOP_DRIVEN)
+        # As aiohttp's: the 101 response holds its connection (transport,
+        # get_extra_info) until the WebSocket closes it.
+        resp._closed = False
+        if isinstance(ssl, SSLContext) or isinstance(kw["ssl_context"], SSLContext):
+            resp._ssl_context = ssl if isinstance(ssl, SSLContext) else kw["ssl_context"]
     except BaseException:
         resp.close()
         raise
     loop = session._loop
     bridge = session._lb.bridge
-    ws.start(bridge)
-    reader = _Reader(ws, bridge, loop, kw["decode_text"])
-    writer = _Writer(ws, bridge, loop)
-    return session._ws_response_class(
+    reader: _Reader
+    writer: _Writer
+    fd = ws.fileno()
+    if fd is not None:
+        reader = _LoopReader(ws, bridge, loop, kw["decode_text"], fd)
+        writer = _LoopWriter(ws, bridge, loop, fd)
+    else:
+        ws.start(bridge)
+        reader = _Reader(ws, bridge, loop, kw["decode_text"])
+        writer = _Writer(ws, bridge, loop)
+    ws_resp = session._ws_response_class(
         reader,
         writer,
         protocol,
@@ -597,3 +766,6 @@ async def connect(session: Any, url: Any, **kw: Any) -> ClientWebSocketResponse:
         client_notakeover=deflate[1] if deflate else False,
         ws=ws,
     )
+    if session.connector is not None:
+        session.connector._websockets.add(ws_resp)
+    return ws_resp

@@ -8,6 +8,7 @@ import functools
 import os
 import socket
 import warnings
+import weakref
 from typing import Any, Callable, NamedTuple
 
 from . import _interop
@@ -79,6 +80,9 @@ class BaseConnector:
         self._cleanup_closed_disabled = not enable_cleanup_closed
         self._timeout_ceil_threshold = timeout_ceil_threshold
         self._closed = False
+        # Open WebSockets: closing the connector closes them, as aiohttp's
+        # closes their transports.
+        self._websockets: weakref.WeakSet[Any] = weakref.WeakSet()
         self._engine = _EngineSession(
             limit=limit,
             limit_per_host=limit_per_host,
@@ -132,6 +136,8 @@ class BaseConnector:
     def _close(self) -> None:
         if not self._closed:
             self._closed = True
+            for ws in list(self._websockets):
+                ws._close_response()
             self._engine.close()
             if self._hooks_bridge is not None:
                 self._hooks_bridge.release()
@@ -570,7 +576,8 @@ class Connection:
             extra["socket"] = _EngineSocket(family, peer, local)
         if tls is not None:
             cipher, version, bits, verified, certs = tls
-            ssl_value = self._connector._ssl
+            # (The request's own context, where the response kept it.)
+            ssl_value = getattr(r, "_ssl_context", None) or self._connector._ssl
             import ssl
 
             if isinstance(ssl_value, ssl.SSLContext):

@@ -135,6 +135,15 @@ pub fn connection_error(py: Python<'_>, msg: &str) -> PyErr {
     }
 }
 
+/// `ClientConnectionResetError(msg)`: a write to a connection that is
+/// closing or was reset.
+pub fn connection_reset(py: Python<'_>, msg: &str) -> PyErr {
+    match class(py, "ClientConnectionResetError").and_then(|c| c.call1((msg,))) {
+        Ok(e) => PyErr::from_value(e),
+        Err(e) => e,
+    }
+}
+
 /// The total timeout: `asyncio.TimeoutError`, as aiohttp's timer raises it.
 /// On Python 3.11+ that is the builtin TimeoutError; on 3.9 and 3.10 it is
 /// a class of its own, which `except asyncio.TimeoutError` needs.

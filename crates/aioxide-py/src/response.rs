@@ -380,11 +380,12 @@ impl Response {
     }
 
     /// The WebSocket over this `101` answer's connection (once).
-    #[pyo3(signature = (max_msg_size, deflate=None))]
+    #[pyo3(signature = (max_msg_size, deflate=None, direct=false))]
     fn websocket(
         &self,
         max_msg_size: usize,
         deflate: Option<(u8, bool, u8, bool)>,
+        direct: bool,
     ) -> PyResult<crate::ws::WebSocket> {
         let up = self
             .upgrade
@@ -396,6 +397,7 @@ impl Response {
                 up,
                 max_msg_size,
                 crate::ws::deflate_params(deflate),
+                direct,
             )),
             None => Err(pyo3::exceptions::PyRuntimeError::new_err(
                 "the response has no upgraded connection",

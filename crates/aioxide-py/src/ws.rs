@@ -33,10 +33,19 @@ pub struct WebSocket {
     writer: Writer,
     /// Messages received so far (heartbeat: data came since a ping).
     received: Arc<AtomicU64>,
+    /// The socket, when it was detached from the engine: Python's loop
+    /// then drives it (`read_now`, `send_now`, `write_pending`).
+    fd: Option<i32>,
 }
 
 impl WebSocket {
-    pub fn new(up: Upgraded, max_msg_size: usize, deflate: Option<DeflateParams>) -> Self {
+    pub fn new(
+        mut up: Upgraded,
+        max_msg_size: usize,
+        deflate: Option<DeflateParams>,
+        direct: bool,
+    ) -> Self {
+        let fd = if direct { up.detach() } else { None };
         let config = Config {
             max_msg_size,
             deflate,
@@ -50,6 +59,7 @@ impl WebSocket {
             idle: Mutex::new(Some(WsReader::new(r, &config, &[]))),
             writer: Arc::new(tokio::sync::Mutex::new(Some(WsWriter::new(w, &config)))),
             received: Arc::new(AtomicU64::new(0)),
+            fd,
         }
     }
 
@@ -156,9 +166,11 @@ fn read_error(py: Python<'_>, e: WsError) -> PyErr {
     }
 }
 
+/// A failed write: aiohttp's `ClientConnectionResetError` (an OSError
+/// too) for the stream's errors.
 fn write_error(py: Python<'_>, e: WsError) -> PyErr {
     match e {
-        WsError::Io(io) => pyo3::exceptions::PyConnectionResetError::new_err(io.to_string()),
+        WsError::Io(io) => errors::connection_reset(py, &io.to_string()),
         other => read_error(py, other),
     }
 }
@@ -187,6 +199,77 @@ impl WebSocket {
             true => take_all(py, &self.feed).map(Some),
             false => Ok(None),
         }
+    }
+
+    /// The socket's file descriptor when Python's loop drives it (the
+    /// connection was detached), else None (the engine drives it).
+    fn fileno(&self) -> Option<i32> {
+        self.fd
+    }
+
+    /// Detached: the messages readable now, as `recv` gives them (reading
+    /// the socket until it has nothing more), or None when none is
+    /// complete yet; the read's error once the messages before it are
+    /// taken.
+    fn read_now<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyList>>> {
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(reader) = idle.as_mut() else {
+            return Err(errors::connection_error(py, "Connection closed"));
+        };
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        match reader.poll_recv_many(&mut cx, READ_AHEAD) {
+            std::task::Poll::Pending => Ok(None),
+            std::task::Poll::Ready(Err(e)) => Err(read_error(py, e)),
+            std::task::Poll::Ready(Ok(msgs)) => {
+                drop(idle);
+                self.received
+                    .fetch_add(msgs.len() as u64, Ordering::Relaxed);
+                let list = PyList::empty(py);
+                for m in msgs {
+                    list.append(to_py(py, m)?)?;
+                }
+                Ok(Some(list))
+            }
+        }
+    }
+
+    /// Detached: the read has ended but its end (error, EOF) is not taken
+    /// yet (it came with the last messages): `read_now` gives it now.
+    fn read_ended(&self) -> bool {
+        let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        idle.as_ref().is_none_or(|r| r.has_ended())
+    }
+
+    /// Detached: write what `send_now` or `close_now` left queued; True
+    /// once all of it is out.
+    fn write_pending(&self, py: Python<'_>) -> PyResult<bool> {
+        let Ok(mut guard) = self.writer.try_lock() else {
+            return Ok(false);
+        };
+        let Some(w) = guard.as_mut() else {
+            return Ok(true);
+        };
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        match w.poll_write_out(&mut cx) {
+            std::task::Poll::Ready(Ok(())) => Ok(true),
+            std::task::Poll::Ready(Err(e)) => Err(write_error(py, e)),
+            std::task::Poll::Pending => Ok(false),
+        }
+    }
+
+    /// Detached: queue a close frame with `code` and `message` and write
+    /// what the socket takes; True when it all went out.
+    fn close_now(&self, py: Python<'_>, code: u16, message: String) -> PyResult<bool> {
+        let Ok(mut guard) = self.writer.try_lock() else {
+            return Ok(false);
+        };
+        let Some(w) = guard.as_mut() else {
+            return Ok(true);
+        };
+        w.encode(&Message::Close(Some(code), message))
+            .map_err(|e| write_error(py, e))?;
+        drop(guard);
+        self.write_pending(py)
     }
 
     /// Send one frame (`opcode`, payload, per-message `compress` bits).
@@ -232,7 +315,8 @@ impl WebSocket {
             return Ok(None);
         };
         let Some(w) = guard.as_mut() else {
-            return Err(pyo3::exceptions::PyConnectionResetError::new_err(
+            return Err(errors::connection_reset(
+                py,
                 "Cannot write to closing transport",
             ));
         };

@@ -12,6 +12,7 @@
 //! TCP and TLS over TCP stay concrete variants (the fast path); layered
 //! streams are boxed.
 
+pub mod direct;
 pub mod dns;
 pub mod proxy;
 pub mod socks;

@@ -332,7 +332,7 @@ impl Lease {
         };
         let (io, read) = conn.into_parts();
         Ok(Upgraded {
-            io,
+            io: UpgradedIo::Engine(io),
             read: read.freeze(),
             _lease: self,
         })
@@ -393,18 +393,50 @@ fn h2_answer(resp: http::Response<hyper::body::Incoming>) -> Answer {
 /// A connection switched to another protocol (HTTP 101, e.g. WebSocket):
 /// an owned byte stream holding its pool slots until dropped.
 pub struct Upgraded {
-    io: connect::Stream,
+    io: UpgradedIo,
     /// Bytes that arrived past the 101 head, read first.
     read: bytes::Bytes,
     _lease: Lease,
 }
 
+/// The stream of an [`Upgraded`]: the engine's, or detached from it.
+enum UpgradedIo {
+    Engine(connect::Stream),
+    Direct(connect::direct::Direct),
+}
+
 impl Upgraded {
-    /// The stream and the bytes already read from it (for a codec that
-    /// keeps its own buffer).
-    pub fn into_parts(self) -> (connect::Stream, bytes::Bytes, Lease) {
-        (self.io, self.read, self._lease)
+    /// Take the stream out of the engine's reactor, to be driven by the
+    /// caller's readiness loop ([`connect::direct`]): the file descriptor
+    /// to watch, or None when the stream cannot be detached (a tunnel).
+    pub fn detach(&mut self) -> Option<std::os::fd::RawFd> {
+        let placeholder = UpgradedIo::Direct(connect::direct::Direct::Failed(
+            std::io::ErrorKind::NotConnected,
+        ));
+        let io = match std::mem::replace(&mut self.io, placeholder) {
+            UpgradedIo::Engine(s) => match connect::direct::Direct::detach(s) {
+                Ok(d) => d,
+                Err(s) => {
+                    self.io = UpgradedIo::Engine(s);
+                    return None;
+                }
+            },
+            UpgradedIo::Direct(d) => d,
+        };
+        let fd = io.fd();
+        self.io = UpgradedIo::Direct(io);
+        Some(fd)
     }
+}
+
+/// The same call on whichever stream an [`UpgradedIo`] holds.
+macro_rules! up_io {
+    ($self:expr, $m:ident($($arg:expr),*)) => {
+        match &mut $self.get_mut().io {
+            UpgradedIo::Engine(s) => std::pin::Pin::new(s).$m($($arg),*),
+            UpgradedIo::Direct(s) => std::pin::Pin::new(s).$m($($arg),*),
+        }
+    };
 }
 
 impl tokio::io::AsyncRead for Upgraded {
@@ -413,13 +445,13 @@ impl tokio::io::AsyncRead for Upgraded {
         cx: &mut std::task::Context<'_>,
         buf: &mut tokio::io::ReadBuf<'_>,
     ) -> std::task::Poll<std::io::Result<()>> {
-        let me = self.get_mut();
-        if !me.read.is_empty() {
+        if !self.read.is_empty() {
+            let me = self.get_mut();
             let n = me.read.len().min(buf.remaining());
             buf.put_slice(&me.read.split_to(n));
             return std::task::Poll::Ready(Ok(()));
         }
-        std::pin::Pin::new(&mut me.io).poll_read(cx, buf)
+        up_io!(self, poll_read(cx, buf))
     }
 }
 
@@ -429,21 +461,21 @@ impl tokio::io::AsyncWrite for Upgraded {
         cx: &mut std::task::Context<'_>,
         buf: &[u8],
     ) -> std::task::Poll<std::io::Result<usize>> {
-        std::pin::Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
+        up_io!(self, poll_write(cx, buf))
     }
 
     fn poll_flush(
         self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<std::io::Result<()>> {
-        std::pin::Pin::new(&mut self.get_mut().io).poll_flush(cx)
+        up_io!(self, poll_flush(cx))
     }
 
     fn poll_shutdown(
         self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<std::io::Result<()>> {
-        std::pin::Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
+        up_io!(self, poll_shutdown(cx))
     }
 }
 

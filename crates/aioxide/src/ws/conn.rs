@@ -6,7 +6,7 @@
 use std::io;
 
 use bytes::{Buf, BytesMut};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 
 use super::deflate::Deflater;
 use super::frame::{
@@ -96,27 +96,56 @@ impl<R: AsyncRead + Unpin> WsReader<R> {
     /// The next message, reading from the stream as needed. A peer's close
     /// frame is a message (`Message::Close`); EOF is `WsError::Eof`.
     pub async fn recv(&mut self) -> Result<Message, WsError> {
+        let mut one = self.recv_many(1).await?;
+        one.pop().ok_or(WsError::Eof)
+    }
+
+    /// Wait for one message, then take every other complete message that
+    /// the stream has ready, up to `max` in all: messages that arrived
+    /// together are delivered in one hop. An error met after the first
+    /// message is kept for the next call.
+    pub async fn recv_many(&mut self, max: usize) -> Result<Vec<Message>, WsError> {
+        std::future::poll_fn(|cx| self.poll_recv_many(cx, max)).await
+    }
+
+    /// [`WsReader::recv_many`] as a poll: the complete messages buffered or
+    /// readable now (up to `max`), `Pending` when there is none yet.  With
+    /// a stream detached from the reactor ([`crate::connect::direct`]) the
+    /// owner calls this when its loop reports the socket readable.
+    pub fn poll_recv_many(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+        max: usize,
+    ) -> std::task::Poll<Result<Vec<Message>, WsError>> {
+        use std::task::Poll;
+        let mut out = Vec::new();
         loop {
-            if let Some(msg) = self.next_buffered()? {
-                return Ok(msg);
+            match self.next_buffered() {
+                Ok(Some(msg)) => {
+                    out.push(msg);
+                    if out.len() >= max.max(1) {
+                        return Poll::Ready(Ok(out));
+                    }
+                    continue;
+                }
+                Ok(None) => {}
+                Err(e) if out.is_empty() => return Poll::Ready(Err(e)),
+                Err(_) => return Poll::Ready(Ok(out)),
             }
-            self.fill().await?;
+            // (A short read emptied the socket: deliver what is complete.)
+            match self.poll_fill(cx) {
+                Poll::Ready(Ok(short)) if !short || out.is_empty() => {}
+                Poll::Ready(Err(e)) if out.is_empty() => return Poll::Ready(Err(e)),
+                Poll::Pending if out.is_empty() => return Poll::Pending,
+                _ => return Poll::Ready(Ok(out)),
+            }
         }
     }
 
-    /// Wait for one message, then take every other complete message already
-    /// buffered, up to `max` in all: messages that arrived together are
-    /// delivered in one hop. An error met after the first message is kept
-    /// for the next call.
-    pub async fn recv_many(&mut self, max: usize) -> Result<Vec<Message>, WsError> {
-        let mut out = vec![self.recv().await?];
-        while out.len() < max {
-            match self.next_buffered() {
-                Ok(Some(msg)) => out.push(msg),
-                Ok(None) | Err(_) => break,
-            }
-        }
-        Ok(out)
+    /// The read has ended (an error, EOF) and the next call returns it:
+    /// for an owner that polls on readiness, which this state never gives.
+    pub fn has_ended(&self) -> bool {
+        self.failed.is_some()
     }
 
     /// Fail fast on invalid text in a frame that is still arriving.
@@ -128,15 +157,31 @@ impl<R: AsyncRead + Unpin> WsReader<R> {
         checked.map_err(|e| self.fail(e.into()))
     }
 
-    /// Read more bytes into the buffer; EOF and I/O errors are sticky.
-    async fn fill(&mut self) -> Result<(), WsError> {
+    /// Read more bytes into the buffer: `Ready(Ok(short))`, `short` when
+    /// the read did not fill the room offered.  EOF and I/O errors are
+    /// sticky.
+    fn poll_fill(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<bool, WsError>> {
+        use std::task::Poll;
         if self.buf.capacity() - self.buf.len() < READ_CHUNK / 4 {
             self.buf.reserve(READ_CHUNK);
         }
-        match self.io.read_buf(&mut self.buf).await {
-            Ok(0) => Err(self.fail(WsError::Eof)),
-            Ok(_) => Ok(()),
-            Err(e) => Err(self.fail(e.into())),
+        let mut room = tokio::io::ReadBuf::uninit(self.buf.spare_capacity_mut());
+        match std::pin::Pin::new(&mut self.io).poll_read(cx, &mut room) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Err(e)) => Poll::Ready(Err(self.fail(e.into()))),
+            Poll::Ready(Ok(())) => {
+                let (n, short) = (room.filled().len(), room.remaining() > 0);
+                if n == 0 {
+                    return Poll::Ready(Err(self.fail(WsError::Eof)));
+                }
+                // SAFETY: the reader initialised the first `n` bytes of the
+                // spare capacity it was given.
+                unsafe { self.buf.set_len(self.buf.len() + n) };
+                Poll::Ready(Ok(short))
+            }
         }
     }
 

@@ -1,0 +1,329 @@
+//! A connection taken out of the engine's reactor, to be driven by someone
+//! else's readiness loop (Python's asyncio `add_reader` / `add_writer`).
+//!
+//! Reads and writes are non-blocking system calls on the caller's thread;
+//! `Pending` means "would block" and the waker is never woken: the owner
+//! polls again when its loop reports the file descriptor ready.  This
+//! saves the engine thread's wake-up and a hop between threads for each
+//! message of a long-lived connection (a WebSocket).  Plain TCP, Unix
+//! sockets and TLS directly over TCP can be detached; anything layered
+//! (tunnels) stays with the engine.
+
+use std::io::{self, Read, Write};
+use std::os::fd::{AsRawFd, RawFd};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+use super::Stream;
+
+/// A detached stream (see the module's doc).
+pub enum Direct {
+    Tcp(std::net::TcpStream),
+    Unix(std::os::unix::net::UnixStream),
+    Tls(Box<TlsDirect>),
+    /// Taking it out of the reactor failed: every call fails with this.
+    Failed(io::ErrorKind),
+}
+
+/// TLS over a detached TCP socket (rustls' own state machine, driven by
+/// the non-blocking socket).
+pub struct TlsDirect {
+    sock: std::net::TcpStream,
+    conn: rustls::ClientConnection,
+}
+
+impl Direct {
+    /// Take `s` out of the reactor; `Err(s)` when it cannot be detached.
+    pub fn detach(s: Stream) -> Result<Direct, Stream> {
+        let failed = |e: io::Error| Direct::Failed(e.kind());
+        Ok(match s {
+            Stream::Tcp(t) => t.into_std().map_or_else(failed, Direct::Tcp),
+            Stream::Unix(u) => u.into_std().map_or_else(failed, Direct::Unix),
+            Stream::Tls(t) => {
+                let (tcp, conn) = t.into_inner();
+                match tcp.into_std() {
+                    Ok(sock) => Direct::Tls(Box::new(TlsDirect { sock, conn })),
+                    Err(e) => failed(e),
+                }
+            }
+            other @ Stream::Layered { .. } => return Err(other),
+        })
+    }
+
+    /// The file descriptor to watch for readiness (-1 when failed).
+    pub fn fd(&self) -> RawFd {
+        match self {
+            Direct::Tcp(s) => s.as_raw_fd(),
+            Direct::Unix(s) => s.as_raw_fd(),
+            Direct::Tls(t) => t.sock.as_raw_fd(),
+            Direct::Failed(_) => -1,
+        }
+    }
+
+    fn read_into(&mut self, buf: &mut ReadBuf<'_>) -> io::Result<()> {
+        match self {
+            Direct::Tcp(s) => read_fd(s.as_raw_fd(), buf),
+            Direct::Unix(s) => read_fd(s.as_raw_fd(), buf),
+            Direct::Tls(t) => {
+                let n = t.read(buf.initialize_unfilled())?;
+                buf.advance(n);
+                Ok(())
+            }
+            Direct::Failed(k) => Err((*k).into()),
+        }
+    }
+
+    fn write_from(&mut self, data: &[u8]) -> io::Result<usize> {
+        match self {
+            Direct::Tcp(s) => s.write(data),
+            Direct::Unix(s) => s.write(data),
+            Direct::Tls(t) => t.write(data),
+            Direct::Failed(k) => Err((*k).into()),
+        }
+    }
+
+    fn flush_out(&mut self) -> io::Result<()> {
+        match self {
+            Direct::Tls(t) => t.flush_tls(),
+            Direct::Failed(k) => Err((*k).into()),
+            Direct::Tcp(_) | Direct::Unix(_) => Ok(()),
+        }
+    }
+
+    fn shutdown_write(&mut self) -> io::Result<()> {
+        match self {
+            Direct::Tcp(s) => s.shutdown(std::net::Shutdown::Write),
+            Direct::Unix(s) => s.shutdown(std::net::Shutdown::Write),
+            Direct::Tls(t) => {
+                t.conn.send_close_notify();
+                t.flush_tls()
+            }
+            Direct::Failed(k) => Err((*k).into()),
+        }
+    }
+}
+
+/// One `read(2)` into the unfilled part of `buf`.
+fn read_fd(fd: RawFd, buf: &mut ReadBuf<'_>) -> io::Result<()> {
+    loop {
+        // SAFETY: the pointer and length are those of `buf`'s unfilled
+        // part, which read(2) only writes to.
+        let n = unsafe {
+            let dst = buf.unfilled_mut();
+            libc::read(fd, dst.as_mut_ptr().cast(), dst.len())
+        };
+        if let Ok(n) = usize::try_from(n) {
+            // SAFETY: read(2) initialised the first `n` unfilled bytes.
+            unsafe { buf.assume_init(n) };
+            buf.advance(n);
+            return Ok(());
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
+impl TlsDirect {
+    /// Plaintext into `dst`: what rustls holds, else records read from the
+    /// socket (`WouldBlock` when none are there).  `Ok(0)` is the peer's
+    /// close_notify; an EOF without it is `UnexpectedEof`, as tokio-rustls.
+    fn read(&mut self, dst: &mut [u8]) -> io::Result<usize> {
+        loop {
+            match self.conn.reader().read(dst) {
+                Ok(n) => return Ok(n),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e),
+            }
+            self.conn.read_tls(&mut self.sock)?;
+            let processed = self.conn.process_new_packets();
+            // (Alerts and key-update answers go out as soon as they exist.)
+            let flushed = not_blocked(self.flush_tls());
+            processed.map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+            flushed?;
+        }
+    }
+
+    /// Plaintext in (as much as rustls buffers), records out as far as the
+    /// socket takes them; `WouldBlock` when rustls' buffer is full and the
+    /// socket takes nothing.
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        not_blocked(self.flush_tls())?;
+        let n = self.conn.writer().write(data)?;
+        if n == 0 && !data.is_empty() {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        not_blocked(self.flush_tls())?;
+        Ok(n)
+    }
+
+    /// Every pending record onto the socket, or `WouldBlock`.
+    fn flush_tls(&mut self) -> io::Result<()> {
+        while self.conn.wants_write() {
+            if self.conn.write_tls(&mut self.sock)? == 0 {
+                return Err(io::ErrorKind::WriteZero.into());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `WouldBlock` as success (what is left waits for the next call).
+fn not_blocked(r: io::Result<()>) -> io::Result<()> {
+    match r {
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(()),
+        r => r,
+    }
+}
+
+/// `WouldBlock` as `Pending` (the owner polls again when ready).
+fn ready<T>(r: io::Result<T>) -> Poll<io::Result<T>> {
+    match r {
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Poll::Pending,
+        r => Poll::Ready(r),
+    }
+}
+
+impl AsyncRead for Direct {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        ready(self.get_mut().read_into(buf))
+    }
+}
+
+impl AsyncWrite for Direct {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        ready(self.get_mut().write_from(buf))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        ready(self.get_mut().flush_out())
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        ready(self.get_mut().shutdown_write())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write as _;
+    use std::task::Waker;
+
+    use super::*;
+    use crate::ws::{frame, Config, Message, WsReader, WsWriter};
+
+    /// A detached client socket and the server's end of it.
+    fn pair() -> (Direct, std::net::TcpStream) {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let client = rt
+            .block_on(tokio::net::TcpStream::connect(addr))
+            .expect("connect");
+        let (server, _) = listener.accept().expect("accept");
+        let direct = rt.block_on(async { Direct::detach(Stream::Tcp(client)) });
+        (direct.ok().expect("plain TCP detaches"), server)
+    }
+
+    fn read_some(d: &mut Direct) -> Poll<io::Result<Vec<u8>>> {
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut space = [0u8; 64];
+        let mut buf = ReadBuf::new(&mut space);
+        Pin::new(d)
+            .poll_read(&mut cx, &mut buf)
+            .map_ok(|()| buf.filled().to_vec())
+    }
+
+    #[test]
+    fn would_block_is_pending_and_eof_is_an_empty_read() {
+        let (mut d, mut server) = pair();
+        assert!(d.fd() >= 0);
+        assert!(read_some(&mut d).is_pending());
+        server.write_all(b"hello").expect("write");
+        match read_some(&mut d) {
+            Poll::Ready(Ok(got)) => assert_eq!(got, b"hello"),
+            other => panic!("expected the bytes, got {other:?}"),
+        }
+        drop(server);
+        match read_some(&mut d) {
+            Poll::Ready(Ok(got)) => assert!(got.is_empty()),
+            other => panic!("expected EOF, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_full_socket_is_pending_and_keeps_the_rest_in_order() {
+        let (d, mut server) = pair();
+        let mut w = WsWriter::new(d, &Config::default());
+        let mut cx = Context::from_waker(Waker::noop());
+        let big = vec![7u8; 8 << 20];
+        w.encode_frame(frame::OP_BINARY, &big, None)
+            .expect("encode");
+        // Nobody reads: the socket fills and the writer waits, not errs.
+        assert!(w.poll_write_out(&mut cx).is_pending());
+        let reader = std::thread::spawn(move || {
+            let mut all = Vec::new();
+            std::io::Read::read_to_end(&mut server, &mut all).map(|_| all.len())
+        });
+        let mut rounds = 0;
+        while w.poll_write_out(&mut cx).is_pending() {
+            rounds += 1;
+            assert!(rounds < 1_000_000, "the writer never finished");
+            std::thread::yield_now();
+        }
+        drop(w);
+        let n = reader.join().expect("join").expect("read");
+        assert_eq!(n, (8 << 20) + 14, "every byte of the frame arrived");
+    }
+
+    #[test]
+    fn frames_that_came_together_are_taken_in_one_poll() {
+        let (d, mut server) = pair();
+        let mut r = WsReader::new(d, &Config::default(), &[]);
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(r.poll_recv_many(&mut cx, 256).is_pending());
+        let mut wire = bytes::BytesMut::new();
+        for text in ["a", "b", "c"] {
+            frame::encode_frame(
+                &mut wire,
+                true,
+                false,
+                frame::OP_TEXT,
+                text.as_bytes(),
+                None,
+            );
+        }
+        server.write_all(&wire).expect("write");
+        match r.poll_recv_many(&mut cx, 256) {
+            Poll::Ready(Ok(msgs)) => assert_eq!(
+                msgs,
+                vec![
+                    Message::Text("a".into()),
+                    Message::Text("b".into()),
+                    Message::Text("c".into())
+                ]
+            ),
+            other => panic!("expected three messages, got {other:?}"),
+        }
+        assert!(r.poll_recv_many(&mut cx, 256).is_pending());
+        drop(server);
+        assert!(matches!(
+            r.poll_recv_many(&mut cx, 256),
+            Poll::Ready(Err(crate::ws::WsError::Eof))
+        ));
+    }
+}
