@@ -74,6 +74,13 @@ CASES = [
     # The answer came while the upload was still going out: it is returned.
     Case("early_413_close", servers.early_413, ok(b"too large", 413), upload_size=4 << 20),
     Case("early_413_reset", servers.early_413_reset, ok(b"too large", 413), upload_size=4 << 20),
+    Case(
+        "tls_early_413_reset",
+        servers.early_413_reset,
+        ok(b"too large", 413),
+        upload_size=4 << 20,
+        tls=True,
+    ),
     Case("http09", servers.http09, head("ClientResponseError")),
     Case("ssh_banner", servers.ssh_banner, head("ClientResponseError")),
     Case("bad_status", servers.bad_status, head("ClientResponseError")),
