@@ -33,6 +33,21 @@ TLS_TRUNCATION = (
 
 CASES = [
     Case("refuse", None, head("ClientConnectorError")),
+    # Closed before the request arrived or after: a FIN read as the end, or the
+    # reset the kernel answers unread bytes with (either, by timing, in both
+    # clients; a reset met before the request went out is a connect error).
+    Case(
+        "close_on_accept",
+        servers.close_on_accept,
+        head("ClientOSError|ServerDisconnectedError"),
+        at_accept=True,
+    ),
+    Case(
+        "reset_on_accept",
+        servers.reset_on_accept,
+        head("ClientOSError|ClientConnectorError"),
+        at_accept=True,
+    ),
     Case("accept_close", servers.accept_close, head("ServerDisconnectedError")),
     Case("accept_reset", servers.accept_reset, head("ClientOSError")),
     Case("never_answer", servers.never_answer, head("SocketTimeoutError"), STALL),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import os
+import socket
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -56,9 +57,9 @@ class Shape:
 @dataclass
 class Expect:
     """What a fault gives: an exception class name (``aiohttp.<name>``, or
-    ``TimeoutError``) raised by the request call (``head``) or while the body is
-    read (``body``; release() without reading then succeeds), or else a status
-    and body."""
+    ``TimeoutError``; ``"A|B"`` where timing decides between two) raised by the
+    request call (``head``) or while the body is read (``body``; release()
+    without reading then succeeds), or else a status and body."""
 
     head: Optional[str] = None
     body: Optional[str] = None
@@ -76,6 +77,8 @@ class Case:
     timeout: dict[str, float] = field(default_factory=lambda: {"sock_read": GUARD})
     tls: bool = False
     upload_size: int = 64 * 1024
+    #: The fault meets each connection as it is accepted, before any request.
+    at_accept: bool = False
     #: aiohttp's outcome where aioxide deliberately differs, and why.
     aiohttp: Optional[Expect] = None
     why: str = ""
@@ -177,9 +180,15 @@ async def run_case(
     """One case on the running loop: start the server, meet the fault within its
     bound, check the outcome, then check nothing is left and the session works."""
     server_ctx, client_ctx = tls_contexts() if case.tls else (None, None)
-    srv = await servers.FaultServer(case.fault or servers.never_answer, server_ctx).start()
+    srv = await servers.FaultServer(
+        case.fault or servers.never_answer, server_ctx, at_accept=case.at_accept
+    ).start()
+    # Where the next, healthy request goes: the same server, unless it answers nothing.
+    good = srv
+    if case.fault is None or case.at_accept:
+        good = await servers.FaultServer(servers.never_answer, server_ctx).start()
     if case.fault is None:
-        with __import__("socket").socket() as sock:
+        with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     else:
@@ -202,10 +211,12 @@ async def run_case(
             if TARGET == "aioxide":
                 from aioxide._bridge import bridge_for
 
-                outstanding = bridge_for(asyncio.get_running_loop()).bridge.outstanding()
-                assert outstanding == 0, "engine work left pending"
+                bridge = bridge_for(asyncio.get_running_loop()).bridge
+                left = (bridge.outstanding(), bridge.pending_count())
+                del bridge  # (it holds the bridge's eventfd, counted below)
+                assert left == (0, 0), f"engine work left pending: {left}"
             # The same session, the same server: a healthy answer.
-            await healthy(s, srv.url, client_ctx)
+            await healthy(s, good.url, client_ctx)
         finally:
             async with asyncio.timeout(5):
                 await s.close()
@@ -217,6 +228,8 @@ async def run_case(
         return out
     finally:
         await srv.close()
+        if good is not srv:
+            await good.close()
 
 
 async def healthy(s: Any, url: str, ssl_ctx: Any) -> None:

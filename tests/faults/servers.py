@@ -75,8 +75,13 @@ Fault = Callable[[Conn], Awaitable[None]]
 class FaultServer:
     """A listening socket whose connections run ``fault`` on any request but /good."""
 
-    def __init__(self, fault: Fault, ssl_ctx: Optional[ssl.SSLContext] = None) -> None:
+    def __init__(
+        self, fault: Fault, ssl_ctx: Optional[ssl.SSLContext] = None, at_accept: bool = False
+    ) -> None:
         self.fault = fault
+        #: Run the fault on every connection as soon as it is accepted, before
+        #: any request is read (/good is then never answered here).
+        self.at_accept = at_accept
         self.ssl_ctx = ssl_ctx
         self.server: Optional[asyncio.AbstractServer] = None
         self.accepted = 0
@@ -114,6 +119,10 @@ class FaultServer:
         self._conns.add(writer)
         conn = Conn(reader, writer)
         try:
+            if self.at_accept:
+                self.faults_run += 1
+                await self.fault(conn)
+                return
             while True:
                 try:
                     conn.head = await reader.readuntil(b"\r\n\r\n")
@@ -138,6 +147,15 @@ class FaultServer:
 # ---------------------------------------------------------------------------
 # the faults (each a ``Fault``); ``keep`` means the connection stays for /good
 # ---------------------------------------------------------------------------
+
+
+async def close_on_accept(c: Conn) -> None:
+    """Close before reading anything (see FaultServer.at_accept)."""
+    c.writer.close()
+
+
+async def reset_on_accept(c: Conn) -> None:
+    c.reset()
 
 
 async def accept_close(c: Conn) -> None:
