@@ -33,12 +33,14 @@ from conftest import read_request_head
 
 
 class Bytes:
-    """A raw server that records every byte it is sent."""
+    """A raw server that records every connection and byte it is sent."""
 
     def __init__(self) -> None:
         self.received = b""
+        self.connections = 0
 
     async def __call__(self, r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        self.connections += 1
         while data := await r.read(65536):
             self.received += data
 
@@ -88,6 +90,10 @@ async def test_control_characters_are_refused_before_sending(
     # The session is closed: any connection made was closed with it.
     await asyncio.sleep(0)
     assert rec.received == b""
+    if what.startswith("method"):
+        # Refused before a connection was sought (a bad target or header
+        # aiohttp only refuses when it writes the head, on its connection).
+        assert rec.connections == 0
 
 
 # -- credentials and redirects ---------------------------------------------------
