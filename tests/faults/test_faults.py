@@ -59,6 +59,8 @@ def checker(aiohttp: Any, case: Case, shape: Shape) -> Any:
             # or a parent would be another answer.
             classes = {exc_class(aiohttp, name) for name in wanted.split("|")}
             assert type(out.exc) in classes, repr(out.exc)
+            if isinstance(out.exc, aiohttp.ClientResponseError):
+                assert out.exc.status == 400  # a head refused, as aiohttp's parser
             return
         assert out.exc is None, repr(out.exc)
         if expect.head is None and expect.body is not None:
