@@ -426,6 +426,27 @@ def test_repeated_loops_do_not_accumulate_resources(aiohttp: Any, external_serve
     assert _settle(_os_thread_count, threads) == threads
 
 
+@pytest.mark.usefixtures("_proc_fs")
+async def test_sessions_closed_on_a_live_loop_leave_no_fd(aiohttp: Any, unused_port: int) -> None:
+    # A long-lived loop that opens and closes sessions: each closed session's
+    # engine bridge (an eventfd) goes with it, not with the loop.
+    async def one() -> None:
+        async with aiohttp.ClientSession() as s:
+            with pytest.raises(aiohttp.ClientConnectorError):
+                await s.get(f"http://127.0.0.1:{unused_port}/")
+
+    await one()
+    gc.collect()
+    before = _fd_count()
+    for _ in range(20):
+        await one()
+    deadline = time.monotonic() + 5
+    while _fd_count() > before and time.monotonic() < deadline:
+        gc.collect()
+        await asyncio.sleep(0.02)
+    assert _fd_count() == before
+
+
 # ---------------------------------------------------------------------------
 # interpreter exit with a session still open
 # ---------------------------------------------------------------------------

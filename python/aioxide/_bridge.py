@@ -20,7 +20,7 @@ __all__ = ("LoopBridge", "bridge_for", "call_engine")
 
 
 class LoopBridge:
-    __slots__ = ("__weakref__", "_loop", "bridge", "users", "pid")
+    __slots__ = ("__weakref__", "_loop", "bridge", "users", "pid", "_finalizer")
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.bridge = Bridge()
@@ -28,6 +28,9 @@ class LoopBridge:
         self.users = 0
         self.pid = os.getpid()
         loop.add_reader(self.bridge.fd, self.bridge.drain)
+        # Closes the bridge when the loop goes; detached once it is closed, so
+        # a closed bridge (and its eventfd) is not kept alive by the loop.
+        self._finalizer = weakref.finalize(loop, _close, self)
 
     def acquire(self) -> None:
         self.users += 1
@@ -38,6 +41,7 @@ class LoopBridge:
             self.close()
 
     def close(self) -> None:
+        self._finalizer.detach()
         if self.bridge.closed:
             return
         loop = self._loop()
@@ -68,7 +72,6 @@ def bridge_for(loop: asyncio.AbstractEventLoop) -> LoopBridge:
     if lb is None or lb.bridge.closed or lb.pid != os.getpid():
         lb = LoopBridge(loop)
         _bridges[loop] = lb
-        weakref.finalize(loop, _close, lb)
     return lb
 
 

@@ -75,7 +75,16 @@ pub struct ResponseBody {
     decoded: u64,
     /// The connection after a `101` answer, for the caller.
     upgrade: Option<crate::pool::Upgraded>,
+    /// The wire body ended while the decoder still held input.
+    wire_done: bool,
+    /// An HTTP chunk ended with the input the decoder holds.
+    chunk_end_pending: bool,
 }
+
+/// The decoded bytes one step of the decoder makes at most (about): a
+/// compressed body is inflated step by step as it is read, never a whole
+/// network read at once, whatever its compression ratio.
+const DECODE_STEP: usize = 64 * 1024;
 
 impl ResponseBody {
     pub(crate) fn new(
@@ -103,6 +112,8 @@ impl ResponseBody {
             chunk_ends: Default::default(),
             decoded: 0,
             upgrade: None,
+            wire_done: false,
+            chunk_end_pending: false,
         };
         if done {
             b.finish_ok();
@@ -128,6 +139,8 @@ impl ResponseBody {
             chunk_ends: Default::default(),
             decoded: data.len() as u64,
             upgrade: None,
+            wire_done: false,
+            chunk_end_pending: false,
         }
     }
 
@@ -207,18 +220,71 @@ impl ResponseBody {
         self.front = None;
     }
 
+    /// Whether the decoder has work before the wire is read again.
+    fn decoding(&self) -> bool {
+        !self.done && (self.wire_done || self.decoder.as_ref().is_some_and(|d| d.has_pending()))
+    }
+
+    /// One bounded step of the decoder; at the end of the wire body, the
+    /// end of the body once the decoder holds nothing.  False at the end.
+    fn decode_step(&mut self) -> Result<bool, Error> {
+        let Some(d) = self.decoder.as_mut() else {
+            return self.end_of_body();
+        };
+        if !d.has_pending() {
+            // (Maybe too little input to decode yet.)
+            return if self.wire_done {
+                self.end_of_body()
+            } else {
+                Ok(true)
+            };
+        }
+        match d.pull(DECODE_STEP) {
+            Ok(out) => {
+                let drained = !d.has_pending();
+                self.decoded += out.len() as u64;
+                self.ready.extend_from_slice(&out);
+                if drained && std::mem::take(&mut self.chunk_end_pending) {
+                    self.mark_chunk_end();
+                }
+                Ok(true)
+            }
+            Err(e) => Err(self.fail(e)),
+        }
+    }
+
+    /// As aiohttp: a chunk end is marked once, where decoded data ends (not
+    /// again when a chunk decoded to nothing).
+    fn mark_chunk_end(&mut self) {
+        if self.chunk_ends.back() != Some(&self.decoded) && self.decoded > 0 {
+            self.chunk_ends.push_back(self.decoded);
+        }
+    }
+
+    fn end_of_body(&mut self) -> Result<bool, Error> {
+        if let Some(d) = self.decoder.as_mut() {
+            match d.finish() {
+                Ok(tail) => {
+                    self.decoded += tail.len() as u64;
+                    self.ready.extend_from_slice(&tail);
+                }
+                Err(e) => return Err(self.fail(e)),
+            }
+        }
+        self.finish_ok();
+        Ok(false)
+    }
+
     /// Handle one piece; returns false at the end of the body.
     fn on_frame(&mut self, frame: Option<Result<Piece, Error>>) -> Result<bool, Error> {
         match frame {
             None => {
-                if let Some(d) = self.decoder.as_mut() {
-                    match d.finish() {
-                        Ok(tail) => self.ready.extend_from_slice(&tail),
-                        Err(e) => return Err(self.fail(e)),
-                    }
+                if self.decoder.as_ref().is_some_and(|d| d.has_pending()) {
+                    // Decoded by the next steps, then the end.
+                    self.wire_done = true;
+                    return Ok(true);
                 }
-                self.finish_ok();
-                Ok(false)
+                self.end_of_body()
             }
             Some(Err(e)) => Err(self.fail(e)),
             Some(Ok(Piece { data, chunk_end })) => {
@@ -227,19 +293,16 @@ impl ResponseBody {
                     None => {
                         self.decoded += data.len() as u64;
                         self.keep(data);
-                    }
-                    Some(d) => match d.feed(&data) {
-                        Ok(out) => {
-                            self.decoded += out.len() as u64;
-                            self.ready.extend_from_slice(&out);
+                        if chunk_end {
+                            self.mark_chunk_end();
                         }
-                        Err(e) => return Err(self.fail(e)),
-                    },
-                }
-                // As aiohttp: a chunk end is marked once, where decoded
-                // data ends (not again when a chunk decoded to nothing).
-                if chunk_end && self.chunk_ends.back() != Some(&self.decoded) && self.decoded > 0 {
-                    self.chunk_ends.push_back(self.decoded);
+                    }
+                    Some(d) => {
+                        d.push(data);
+                        // Marked once this input is decoded.
+                        self.chunk_end_pending |= chunk_end;
+                        self.decode_step()?;
+                    }
                 }
                 Ok(true)
             }
@@ -257,6 +320,9 @@ impl ResponseBody {
     }
 
     async fn next_frame(&mut self) -> Result<bool, Error> {
+        if self.decoding() {
+            return self.decode_step();
+        }
         let deadline = match self.timeouts.sock_read {
             // Only a per-read limit needs the time now.
             Some(_) => {
@@ -317,6 +383,12 @@ impl ResponseBody {
     /// Take what arrived without waiting, up to `max` decoded bytes buffered.
     pub fn read_available(&mut self, max: usize) -> Result<(), Error> {
         while !self.done && self.buffered() < max {
+            if self.decoding() {
+                if !self.decode_step()? {
+                    break;
+                }
+                continue;
+            }
             match self.try_frame() {
                 Some(f) => {
                     if !self.on_frame(f)? {
@@ -393,7 +465,7 @@ impl ResponseBody {
             return;
         }
         let until = tokio::time::Instant::now() + grace;
-        while !self.done {
+        while !self.done && !self.decoding() {
             let Some(incoming) = self.incoming.as_mut() else {
                 return;
             };

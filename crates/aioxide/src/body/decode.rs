@@ -1,19 +1,34 @@
 //! Streaming decoders for gzip, deflate, brotli and zstd response bodies.
+//!
+//! Compressed bytes are pushed as they arrive and decoded on demand, a
+//! bounded step at a time: whatever the compression ratio, one step makes
+//! about as much output as asked for (one decoder buffer more at most), so
+//! a body read piece by piece stays bounded in memory.
 
 use std::io::Write;
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
 
 use crate::error::Error;
 use crate::policy::decompress::{is_zlib_header, Coding};
 
+/// The output buffer of the brotli and zstd decoders (flate2 has its own, 32 KiB).
+const OUT_BUF: usize = 32 * 1024;
+
+type BrotliState = brotli::BrotliState<
+    brotli::enc::StandardAlloc,
+    brotli::enc::StandardAlloc,
+    brotli::enc::StandardAlloc,
+>;
+
 enum Inner {
     /// Deflate before its first two bytes arrive: zlib or raw is not known yet.
-    PendingDeflate(Vec<u8>),
+    PendingDeflate,
     Gzip(flate2::write::MultiGzDecoder<Vec<u8>>),
     Zlib(flate2::write::ZlibDecoder<Vec<u8>>),
     Raw(flate2::write::DeflateDecoder<Vec<u8>>),
-    Brotli(Box<brotli::DecompressorWriter<Vec<u8>>>),
+    /// The state, and whether the stream has ended.
+    Brotli(Box<BrotliState>, bool),
     /// The raw decoder, and whether the last frame is unfinished.
     Zstd(Box<zstd::stream::raw::Decoder<'static>>, bool),
 }
@@ -22,6 +37,10 @@ enum Inner {
 pub struct Decoder {
     inner: Inner,
     seen_input: bool,
+    /// Compressed bytes pushed and not yet decoded.
+    input: Bytes,
+    /// The decoder holds output it could not hand out yet (its buffer was full).
+    more_out: bool,
 }
 
 fn corrupt<E: std::error::Error + Send + Sync + 'static>(coding: &str, e: E) -> Error {
@@ -34,13 +53,30 @@ fn truncated(coding: &str) -> Error {
     ))
 }
 
+fn invalid(coding: &str, what: &str) -> Error {
+    Error::payload(format!("Can not decode content-encoding: {coding}: {what}"))
+}
+
+/// One bounded `write` into a flate2 writer: the input it took.
+fn flate_step<W: Write>(d: &mut W, input: &[u8], name: &str) -> Result<usize, Error> {
+    match d.write(input) {
+        Ok(0) => Err(corrupt(
+            name,
+            std::io::Error::from(std::io::ErrorKind::WriteZero),
+        )),
+        Ok(n) => Ok(n),
+        Err(e) => Err(corrupt(name, e)),
+    }
+}
+
 impl Decoder {
     pub fn new(coding: Coding) -> Result<Self, Error> {
         let inner = match coding {
             Coding::Gzip => Inner::Gzip(flate2::write::MultiGzDecoder::new(Vec::new())),
-            Coding::Deflate => Inner::PendingDeflate(Vec::new()),
+            Coding::Deflate => Inner::PendingDeflate,
             Coding::Brotli => {
-                Inner::Brotli(Box::new(brotli::DecompressorWriter::new(Vec::new(), 8192)))
+                let a = brotli::enc::StandardAlloc::default;
+                Inner::Brotli(Box::new(BrotliState::new(a(), a(), a())), false)
             }
             Coding::Zstd => Inner::Zstd(
                 Box::new(zstd::stream::raw::Decoder::new().map_err(|e| corrupt("zstd", e))?),
@@ -50,64 +86,100 @@ impl Decoder {
         Ok(Decoder {
             inner,
             seen_input: false,
+            input: Bytes::new(),
+            more_out: false,
         })
     }
 
     fn name(&self) -> &'static str {
         match self.inner {
             Inner::Gzip(_) => "gzip",
-            Inner::PendingDeflate(_) | Inner::Zlib(_) | Inner::Raw(_) => "deflate",
-            Inner::Brotli(_) => "br",
+            Inner::PendingDeflate | Inner::Zlib(_) | Inner::Raw(_) => "deflate",
+            Inner::Brotli(..) => "br",
             Inner::Zstd(..) => "zstd",
         }
     }
 
-    /// Feed compressed bytes; returns what they decode to (maybe empty).
-    pub fn feed(&mut self, data: &[u8]) -> Result<Bytes, Error> {
+    /// Take compressed bytes (decoded by the next [`Decoder::pull`]s).
+    pub fn push(&mut self, data: Bytes) {
         if data.is_empty() {
-            return Ok(Bytes::new());
+            return;
         }
         self.seen_input = true;
+        if self.input.is_empty() {
+            self.input = data;
+        } else {
+            let mut joined = Vec::with_capacity(self.input.len() + data.len());
+            joined.extend_from_slice(&self.input);
+            joined.extend_from_slice(&data);
+            self.input = Bytes::from(joined);
+        }
+    }
+
+    /// Whether [`Decoder::pull`] has something to work on.
+    pub fn has_pending(&self) -> bool {
+        match self.inner {
+            // Two bytes tell zlib from raw deflate.
+            Inner::PendingDeflate => self.input.len() >= 2,
+            _ => !self.input.is_empty() || self.more_out,
+        }
+    }
+
+    /// Decode what was pushed until about `max` bytes came out or the input
+    /// is used up (maybe nothing: the decoder may need more input).
+    pub fn pull(&mut self, max: usize) -> Result<Bytes, Error> {
         let name = self.name();
-        if let Inner::PendingDeflate(buf) = &mut self.inner {
-            buf.extend_from_slice(data);
-            if buf.len() < 2 {
+        if let Inner::PendingDeflate = self.inner {
+            if self.input.len() < 2 {
                 return Ok(Bytes::new());
             }
-            let head = std::mem::take(buf);
-            self.inner = if is_zlib_header(head[0], head[1]) {
+            self.inner = if is_zlib_header(self.input[0], self.input[1]) {
                 Inner::Zlib(flate2::write::ZlibDecoder::new(Vec::new()))
             } else {
                 Inner::Raw(flate2::write::DeflateDecoder::new(Vec::new()))
             };
-            return self.feed(&head);
         }
-        let out = match &mut self.inner {
-            Inner::PendingDeflate(_) => unreachable_pending(),
-            Inner::Gzip(d) => {
-                d.write_all(data).map_err(|e| corrupt(name, e))?;
-                std::mem::take(d.get_mut())
-            }
-            Inner::Zlib(d) => {
-                d.write_all(data).map_err(|e| corrupt(name, e))?;
-                std::mem::take(d.get_mut())
-            }
-            Inner::Raw(d) => {
-                d.write_all(data).map_err(|e| corrupt(name, e))?;
-                std::mem::take(d.get_mut())
-            }
-            Inner::Brotli(d) => {
-                d.write_all(data).map_err(|e| corrupt(name, e))?;
-                std::mem::take(d.get_mut())
-            }
-            Inner::Zstd(d, unfinished) => {
-                zstd_run(d, data, unfinished).map_err(|e| corrupt(name, e))?
-            }
-        };
+        let mut out = Vec::new();
+        while out.len() < max && (!self.input.is_empty() || self.more_out) {
+            let taken = match &mut self.inner {
+                Inner::PendingDeflate => 0,
+                Inner::Gzip(d) => {
+                    let n = flate_step(d, &self.input, name)?;
+                    out.append(d.get_mut());
+                    n
+                }
+                Inner::Zlib(d) => {
+                    let n = flate_step(d, &self.input, name)?;
+                    out.append(d.get_mut());
+                    n
+                }
+                Inner::Raw(d) => {
+                    let n = flate_step(d, &self.input, name)?;
+                    out.append(d.get_mut());
+                    n
+                }
+                Inner::Brotli(state, ended) => {
+                    if *ended {
+                        return Err(invalid(name, "data after the end of the stream"));
+                    }
+                    let (n, more) = brotli_step(state, &self.input, &mut out, ended)?;
+                    self.more_out = more;
+                    n
+                }
+                Inner::Zstd(d, unfinished) => {
+                    let (n, more) = zstd_step(d, &self.input, &mut out, unfinished)
+                        .map_err(|e| corrupt(name, e))?;
+                    self.more_out = more;
+                    n
+                }
+            };
+            self.input.advance(taken);
+        }
         Ok(Bytes::from(out))
     }
 
-    /// The body ended: flush what is left and check the stream was complete.
+    /// The body ended (everything pushed was pulled): flush what is left
+    /// and check the stream was complete.
     pub fn finish(&mut self) -> Result<Bytes, Error> {
         let name = self.name();
         if !self.seen_input {
@@ -115,7 +187,7 @@ impl Decoder {
             return Ok(Bytes::new());
         }
         let out = match &mut self.inner {
-            Inner::PendingDeflate(_) => return Err(truncated(name)),
+            Inner::PendingDeflate => return Err(truncated(name)),
             Inner::Gzip(d) => {
                 d.try_finish().map_err(|e| corrupt(name, e))?;
                 std::mem::take(d.get_mut())
@@ -128,14 +200,11 @@ impl Decoder {
                 d.try_finish().map_err(|e| corrupt(name, e))?;
                 std::mem::take(d.get_mut())
             }
-            Inner::Brotli(d) => {
-                d.flush().map_err(|e| corrupt(name, e))?;
-                let out = std::mem::take(d.get_mut());
-                // close() reports a stream that stopped before its end.
-                d.close().map_err(|e| corrupt(name, e))?;
-                let mut out = out;
-                out.extend_from_slice(&std::mem::take(d.get_mut()));
-                out
+            Inner::Brotli(_, ended) => {
+                if !*ended {
+                    return Err(truncated(name));
+                }
+                Vec::new()
             }
             Inner::Zstd(_, unfinished) => {
                 if *unfinished {
@@ -148,38 +217,67 @@ impl Decoder {
     }
 }
 
-/// Decode `data` with zstd; `unfinished` tracks whether a frame is open.
-fn zstd_run(
-    d: &mut zstd::stream::raw::Decoder<'static>,
-    data: &[u8],
-    unfinished: &mut bool,
-) -> std::io::Result<Vec<u8>> {
-    use zstd::stream::raw::{InBuffer, Operation, OutBuffer};
-    let mut out = Vec::new();
-    let mut input = InBuffer::around(data);
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        let before = input.pos();
-        let mut output = OutBuffer::around(&mut buf[..]);
-        let hint = d.run(&mut input, &mut output)?;
-        let produced = output.pos();
-        out.extend_from_slice(&buf[..produced]);
-        // hint == 0: a frame just ended; anything else means more to come.
-        // But a call that neither read nor wrote says nothing of the frame:
-        // after a frame's end (its output having filled the buffer exactly)
-        // zstd answers with the next frame header's size.
-        if produced > 0 || input.pos() > before {
-            *unfinished = hint != 0;
+/// One brotli step into `out` (one output buffer at most): the input taken,
+/// and whether the decoder holds more output.
+fn brotli_step(
+    state: &mut BrotliState,
+    input: &[u8],
+    out: &mut Vec<u8>,
+    ended: &mut bool,
+) -> Result<(usize, bool), Error> {
+    let mut buf = [0u8; OUT_BUF];
+    let (mut avail_in, mut in_off) = (input.len(), 0);
+    let (mut avail_out, mut out_off, mut total) = (buf.len(), 0, 0);
+    let r = brotli::BrotliDecompressStream(
+        &mut avail_in,
+        &mut in_off,
+        input,
+        &mut avail_out,
+        &mut out_off,
+        &mut buf,
+        &mut total,
+        state,
+    );
+    out.extend_from_slice(&buf[..out_off]);
+    match r {
+        brotli::BrotliResult::ResultFailure => Err(invalid("br", "Invalid Data")),
+        brotli::BrotliResult::ResultSuccess => {
+            *ended = true;
+            if in_off < input.len() {
+                return Err(invalid("br", "data after the end of the stream"));
+            }
+            Ok((in_off, false))
         }
-        if input.pos() == data.len() && produced < buf.len() {
-            return Ok(out);
-        }
+        brotli::BrotliResult::NeedsMoreOutput => Ok((in_off, true)),
+        brotli::BrotliResult::NeedsMoreInput => Ok((in_off, false)),
     }
 }
 
-fn unreachable_pending() -> Vec<u8> {
-    // PendingDeflate is replaced before this match; keep the engine panic-free.
-    Vec::new()
+/// One zstd step into `out` (one output buffer at most): the input taken,
+/// and whether the decoder may hold more output.  `unfinished` tracks
+/// whether a frame is open.
+fn zstd_step(
+    d: &mut zstd::stream::raw::Decoder<'static>,
+    data: &[u8],
+    out: &mut Vec<u8>,
+    unfinished: &mut bool,
+) -> std::io::Result<(usize, bool)> {
+    use zstd::stream::raw::{InBuffer, Operation, OutBuffer};
+    let mut input = InBuffer::around(data);
+    let mut buf = [0u8; OUT_BUF];
+    let mut output = OutBuffer::around(&mut buf[..]);
+    let hint = d.run(&mut input, &mut output)?;
+    let produced = output.pos();
+    out.extend_from_slice(&buf[..produced]);
+    // hint == 0: a frame just ended; anything else means more to come.
+    // But a call that neither read nor wrote says nothing of the frame:
+    // after a frame's end (its output having filled the buffer exactly)
+    // zstd answers with the next frame header's size.
+    if produced > 0 || input.pos() > 0 {
+        *unfinished = hint != 0;
+    }
+    // A full buffer: there may be more output without more input.
+    Ok((input.pos(), produced == buf.len()))
 }
 
 #[cfg(test)]
@@ -190,10 +288,48 @@ mod tests {
         let mut d = Decoder::new(coding)?;
         let mut out = Vec::new();
         for c in data.chunks(split.max(1)) {
-            out.extend_from_slice(&d.feed(c)?);
+            d.push(Bytes::copy_from_slice(c));
+            while d.has_pending() {
+                out.extend_from_slice(&d.pull(64 * 1024)?);
+            }
         }
         out.extend_from_slice(&d.finish()?);
         Ok(out)
+    }
+
+    /// A bomb: 64 MiB of zeros, whole in one push; every pull stays near
+    /// what it asked for.
+    #[test]
+    fn output_per_pull_is_bounded_whatever_the_ratio() {
+        let plain = vec![0u8; 64 * 1024 * 1024];
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        gz.write_all(&plain).unwrap();
+        let mut br = Vec::new();
+        {
+            let mut w = brotli::CompressorWriter::new(&mut br, 4096, 9, 22);
+            w.write_all(&plain).unwrap();
+        }
+        let bombs = [
+            (Coding::Gzip, gz.finish().unwrap()),
+            (Coding::Brotli, br),
+            (Coding::Zstd, zstd::encode_all(&plain[..], 19).unwrap()),
+        ];
+        for (coding, bomb) in bombs {
+            let mut d = Decoder::new(coding).unwrap();
+            d.push(Bytes::from(bomb));
+            let mut total = 0;
+            while d.has_pending() {
+                let piece = d.pull(64 * 1024).unwrap();
+                assert!(
+                    piece.len() <= 64 * 1024 + 2 * OUT_BUF,
+                    "{coding:?}: {}",
+                    piece.len()
+                );
+                total += piece.len();
+            }
+            total += d.finish().unwrap().len();
+            assert_eq!(total, plain.len(), "{coding:?}");
+        }
     }
 
     #[test]

@@ -42,19 +42,21 @@ fn check_field(name: &[u8], value: &[u8]) -> Result<(), BadField> {
     Ok(())
 }
 
-/// Check the method and target: a token, and no whitespace or controls.
-fn check_line(head: &RequestHead<'_>) -> Result<(), BadField> {
+/// Check the method and target: a token, and no whitespace or controls
+/// (checked before a connection is sought, and again as the head is written).
+pub fn check_request_line(method: &str, target: &str) -> Result<(), BadField> {
     let token = |b: u8| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&b);
-    if head.method.is_empty() || !head.method.bytes().all(token) {
-        return Err(BadField(format!("invalid HTTP method: {:?}", head.method)));
+    if method.is_empty() || !method.bytes().all(token) {
+        return Err(BadField(format!("invalid HTTP method: {method:?}")));
     }
-    if head.target.is_empty() || head.target.bytes().any(|b| b <= b' ' || b == 0x7f) {
-        return Err(BadField(format!(
-            "invalid request target: {:?}",
-            head.target
-        )));
+    if target.is_empty() || target.bytes().any(|b| b <= b' ' || b == 0x7f) {
+        return Err(BadField(format!("invalid request target: {target:?}")));
     }
     Ok(())
+}
+
+fn check_line(head: &RequestHead<'_>) -> Result<(), BadField> {
+    check_request_line(head.method, head.target)
 }
 
 /// Append the request head to `out`.

@@ -180,6 +180,9 @@ pub(crate) fn prepare(
             crate::policy::proxy::absolute_target(hop.dest)
         }
     };
+    // A bad method or target is refused before any connection is made.
+    crate::h1::head::check_request_line(hop.method, &target)
+        .map_err(|e| Error::new(ErrorKind::InvalidArgument, e.0))?;
     automatic_headers(cfg, req, hop, &body, &mut map)?;
     let expect = framing_headers(req, hop, &body, &mut map)?;
     let chunked = body.is_some() && is_chunked(&map);

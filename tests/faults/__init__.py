@@ -1,0 +1,1 @@
+"""Fault injection: misbehaving loopback servers and the table run against them."""
