@@ -192,6 +192,11 @@ class _LoopReader(_Reader):
         else:
             if batch is None:
                 return
+            if batch[-1] is None:
+                # The read's end came right after these messages: the
+                # socket will not tell, so it is taken next.
+                batch.pop()
+                self._loop.call_soon(self._on_readable)
             buffer, text, new = self._buffer, self._text, tuple.__new__
             for t, data, extra in batch:
                 if t == 1 and not text:
@@ -199,9 +204,7 @@ class _LoopReader(_Reader):
                 buffer.append(new(WSMessage, (_TYPES[t], data, extra)))
             if len(buffer) >= _READ_AHEAD:
                 self._unwatch()
-            elif len(batch) == _READ_AHEAD or self._ws.read_ended():
-                # The engine holds more (past a full batch, or the read's
-                # end): the socket will not tell.
+            elif len(batch) == _READ_AHEAD:  # (the engine may hold more)
                 self._loop.call_soon(self._on_readable)
         waiter = self._waiter
         if waiter is not None and not waiter.done():
@@ -550,7 +553,8 @@ class ClientWebSocketResponse:
                         msg = await asyncio.wait_for(self._reader.read(), receive_timeout)
                     else:
                         msg = await self._reader.read()
-                    self._reset_heartbeat()
+                    if self._heartbeat is not None:
+                        self._reset_heartbeat()
                 finally:
                     self._waiting = False
                     if self._close_wait:

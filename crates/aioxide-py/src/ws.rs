@@ -210,7 +210,8 @@ impl WebSocket {
     /// Detached: the messages readable now, as `recv` gives them (reading
     /// the socket until it has nothing more), or None when none is
     /// complete yet; the read's error once the messages before it are
-    /// taken.
+    /// taken.  A list that ends with None: the read ended right after these
+    /// messages (the socket will not tell; call again for its end).
     fn read_now<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyList>>> {
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
         let Some(reader) = idle.as_mut() else {
@@ -221,6 +222,7 @@ impl WebSocket {
             std::task::Poll::Pending => Ok(None),
             std::task::Poll::Ready(Err(e)) => Err(read_error(py, e)),
             std::task::Poll::Ready(Ok(msgs)) => {
+                let ended = reader.has_ended();
                 drop(idle);
                 self.received
                     .fetch_add(msgs.len() as u64, Ordering::Relaxed);
@@ -228,16 +230,12 @@ impl WebSocket {
                 for m in msgs {
                     list.append(to_py(py, m)?)?;
                 }
+                if ended {
+                    list.append(py.None())?;
+                }
                 Ok(Some(list))
             }
         }
-    }
-
-    /// Detached: the read has ended but its end (error, EOF) is not taken
-    /// yet (it came with the last messages): `read_now` gives it now.
-    fn read_ended(&self) -> bool {
-        let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-        idle.as_ref().is_none_or(|r| r.has_ended())
     }
 
     /// Detached: write what `send_now` or `close_now` left queued; True
