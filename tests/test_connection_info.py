@@ -111,6 +111,23 @@ async def test_peername_and_sockname_over_http(aiohttp: Any, held: Start) -> Non
         assert conn.transport is None
 
 
+@pytest.mark.parametrize("hooked", [False, True])
+async def test_a_requests_own_ssl_context_is_its_sslcontext(
+    aiohttp: Any, held: Start, ca: trustme.CA, hooked: bool
+) -> None:
+    url = await held(tls=True)
+    ctx = client_context(ca)
+
+    async def passthrough(req: Any, handler: Any) -> Any:
+        return await handler(req)
+
+    kw = {"middlewares": (passthrough,)} if hooked else {}
+    async with aiohttp.ClientSession(**kw) as s:
+        resp = await s.get(url + "/", ssl=ctx)
+        assert resp.connection.transport.get_extra_info("sslcontext") is ctx
+        resp.release()
+
+
 async def test_tls_verified_peer(aiohttp: Any, held: Start, ca: trustme.CA) -> None:
     url = await held(tls=True)
     port = int(url.rsplit(":", 1)[1])

@@ -12,6 +12,7 @@ import dataclasses
 import json as _json
 import warnings
 from collections.abc import AsyncIterable, AsyncIterator
+from ssl import SSLContext
 from types import TracebackType
 from typing import Any, Awaitable, Callable, Coroutine, Generator, Generic, Iterable, TypeVar
 
@@ -604,8 +605,10 @@ class ClientSession:
             opts = opts.replace(upgrade=True)
         if proxy is not None and not (mws or self._hooked):
             opts = opts.replace(proxy=_proxy.engine_option(proxy, proxy_auth, proxy_headers))
+        # (The request's own SSLContext, for get_extra_info("sslcontext").)
+        own_ctx = ssl if isinstance(ssl, SSLContext) else ssl_context
         if mws or self._hooked:
-            return await self._request_hooked(
+            resp = await self._request_hooked(
                 method.upper(),
                 url,
                 mws,
@@ -632,6 +635,9 @@ class ClientSession:
                 proxy_auth=proxy_auth,
                 proxy_headers=proxy_headers,
             )
+            if isinstance(own_ctx, SSLContext):
+                resp._ssl_context = own_ctx
+            return resp
         # The fast path: the engine drives every hop; Python is not entered
         # again until the final response (or error) comes back.
         payload = prepare_body(data, json, self._json_serialize, self._json_serialize_bytes)
@@ -644,6 +650,8 @@ class ClientSession:
             cls = self._response_class
             history = tuple(cls._from_engine(None, h, None, None, self) for h in heads)
         resp = self._response(raw, self._response_class, read_bufsize, auto_decompress, history)
+        if own_ctx is not None and isinstance(own_ctx, SSLContext):
+            resp._ssl_context = own_ctx
         check = self._raise_for_status if raise_for_status is None else raise_for_status
         if check:
             await _check_status(resp, check)

@@ -108,6 +108,9 @@ class ClientResponse:
     # Set by the session; class attributes so that a bare instance is valid.
     _body: bytes | None = None
     _released = False
+    # A request's own SSLContext (ssl= or ssl_context=), which
+    # get_extra_info("sslcontext") gives rather than the connector's.
+    _ssl_context: Any = None
     _closed = True
     _in_context = False
     _raw: Any = None

@@ -649,7 +649,6 @@ async def connect(session: Any, url: Any, **kw: Any) -> ClientWebSocketResponse:
     request flow (pool, TLS, cookies, auth, proxies, middlewares, tracing),
     the answer judged by the engine as aiohttp judges it, then the socket."""
     import warnings
-    from ssl import SSLContext
 
     from multidict import CIMultiDict
 
@@ -739,8 +738,6 @@ async def connect(session: Any, url: Any, **kw: Any) -> ClientWebSocketResponse:
         # As aiohttp's: the 101 response holds its connection (transport,
         # get_extra_info) until the WebSocket closes it.
         resp._closed = False
-        if isinstance(ssl, SSLContext) or isinstance(kw["ssl_context"], SSLContext):
-            resp._ssl_context = ssl if isinstance(ssl, SSLContext) else kw["ssl_context"]
     except BaseException:
         resp.close()
         raise
