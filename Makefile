@@ -10,7 +10,7 @@ EXT_STAMP := $(VENV)/.ext-stamp
 RUST_SRC := $(shell find crates -name '*.rs' -o -name Cargo.toml) Cargo.toml Cargo.lock
 PY_SRC := $(shell find python -name '*.py' -o -name '*.pyi')
 
-.PHONY: all run test test-rust test-python bench lint fmt build clean
+.PHONY: all run test test-rust test-python bench lint fmt build clean wheel test-matrix
 
 all: build
 
@@ -53,6 +53,20 @@ lint: $(STAMP)
 	cargo clippy --release --all-targets -- -D warnings
 	$(VENV)/bin/ruff check python tests bench examples
 	$(VENV)/bin/mypy python/aioxide
+
+# `make wheel`: the one abi3 wheel (CPython 3.9 and later) into dist/.
+# `make test-matrix`: that wheel installed into a fresh virtualenv for each
+# CPython 3.9-3.13 found (pyenv's), the Python suite run there
+# (tools/matrix.sh; MATRIX_VERSIONS to choose), a PASS/FAIL line per version.
+MATRIX_VERSIONS ?= 3.9 3.10 3.11 3.12 3.13
+
+wheel: $(STAMP)
+	rm -f dist/aioxide-*.whl
+	VIRTUAL_ENV=$(abspath $(VENV)) PATH=$(abspath $(VENV))/bin:$$PATH \
+		$(VENV)/bin/maturin build --release --quiet --out dist
+
+test-matrix: wheel
+	tools/matrix.sh $$(ls dist/aioxide-*.whl | head -1) $(MATRIX_VERSIONS)
 
 fmt:
 	cargo fmt --all
