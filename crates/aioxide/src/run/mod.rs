@@ -58,7 +58,7 @@ async fn run(
     let mut flow = Flow::start(req)?;
     loop {
         flow.choose_auth()?;
-        let key = key_for(&flow.dest, &flow.req, flow.route.as_ref());
+        let key = key_for(&flow.dest, &flow.req, flow.route.as_ref(), cfg.pool.http2);
         let mut prepared = flow.prepare(cfg, &key.tunnel)?;
         let sent = Box::pin(send::send(
             pool,
@@ -373,8 +373,15 @@ fn compress_body(
     Ok(Some(c.to_ascii_lowercase()))
 }
 
-fn key_for(dest: &Dest, req: &Request, route: Option<&crate::policy::proxy::Route>) -> Key {
+fn key_for(
+    dest: &Dest,
+    req: &Request,
+    route: Option<&crate::policy::proxy::Route>,
+    http2: crate::policy::h2::Http2,
+) -> Key {
+    let tunnel = route.map_or(Tunnel::None, |r| r.tunnel(dest, &req.tls));
     Key {
+        alpn: crate::policy::h2::alpn_for(dest.tls, &tunnel, http2),
         host: dest.host.clone(),
         port: dest.port,
         tls: dest.tls.then(|| req.tls.clone()),
@@ -383,8 +390,7 @@ fn key_for(dest: &Dest, req: &Request, route: Option<&crate::policy::proxy::Rout
         } else {
             None
         },
-        tunnel: route.map_or(Tunnel::None, |r| r.tunnel(dest, &req.tls)),
-        alpn: crate::connect::Alpn::Http1,
+        tunnel,
     }
 }
 
