@@ -17,6 +17,18 @@ pub enum Http2 {
     PriorKnowledge,
 }
 
+impl Http2 {
+    /// The mode by name: "off", "alpn", "prior_knowledge".
+    pub fn from_name(name: &str) -> Option<Http2> {
+        match name {
+            "off" => Some(Http2::Off),
+            "alpn" => Some(Http2::Alpn),
+            "prior_knowledge" => Some(Http2::PriorKnowledge),
+            _ => None,
+        }
+    }
+}
+
 /// What a connection to an origin offers.  A forward proxy gets HTTP/1.1
 /// requests in absolute-form, so never HTTP/2; a tunnel (CONNECT, SOCKS)
 /// carries whatever the origin speaks.

@@ -1,0 +1,538 @@
+"""HTTP/2: ``TCPConnector(http2=True | "prior_knowledge")`` (aioxide's
+addition; aiohttp has no HTTP/2 client, so these skip against it).
+
+Real servers on loopback: hypercorn serving a small ASGI app over TLS (ALPN
+h2, trustme certificates) and over h2c (prior knowledge); a raw server
+written with the ``h2`` package for the bad cases (RST_STREAM, GOAWAY, a
+cancelled stream).  Connection sharing is proved by counting the distinct
+client ports the server saw, never by timing; every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+import socket
+import ssl
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+import trustme
+from aiohttp import web
+from conftest import TARGET
+
+pytestmark = pytest.mark.skipif(
+    TARGET == "aiohttp",
+    reason="aiohttp has no HTTP/2 client: TCPConnector(http2=...) is aioxide's addition",
+)
+
+BIG = bytes(range(256)) * 4096  # 1 MiB
+
+
+@dataclass
+class Origin:
+    """A hypercorn server: its URL and the client ports it saw (one per
+    connection)."""
+
+    url: str
+    ports: set[int] = field(default_factory=set)
+    # /gather: requests held until this many arrived.
+    arrived: int = 0
+    target: int = 0
+    all_in: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+async def _body(receive: Any) -> bytes:
+    body = b""
+    while True:
+        m = await receive()
+        body += m.get("body", b"")
+        if not m.get("more_body"):
+            return body
+
+
+async def _answer(send: Any, status: int, body: bytes, headers: list[Any] = []) -> None:
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _app(origin: Origin) -> Callable[..., Awaitable[None]]:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        origin.ports.add(scope["client"][1])
+        path, query = scope["path"], scope["query_string"].decode()
+        body = await _body(receive)
+        if path == "/gather":
+            origin.arrived += 1
+            if origin.arrived >= origin.target:
+                origin.all_in.set()
+            await asyncio.wait_for(origin.all_in.wait(), 20)
+        if path == "/gzip":
+            data = gzip.compress(b"hello h2 " * 100)
+            return await _answer(send, 200, data, [(b"content-encoding", b"gzip")])
+        if path == "/big":
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            for i in range(0, len(BIG), 65536):
+                chunk = {"type": "http.response.body", "body": BIG[i : i + 65536]}
+                await send({**chunk, "more_body": True})
+            return await send({"type": "http.response.body", "body": b""})
+        if path == "/redirect":
+            return await _answer(send, 302, b"", [(b"location", query.encode())])
+        if path.startswith("/status/"):
+            return await _answer(send, int(path.rsplit("/", 1)[1]), b"status")
+        if path == "/cookie":
+            return await _answer(send, 200, b"set", [(b"set-cookie", b"h2c=yes; Path=/")])
+        if path == "/slow":
+            await asyncio.sleep(30)
+        echo = {
+            "version": scope["http_version"],
+            "method": scope["method"],
+            "path": path,
+            "query": query,
+            "headers": [[k.decode(), v.decode()] for k, v in scope["headers"]],
+            "body": body.decode("latin-1"),
+            "port": scope["client"][1],
+        }
+        ctype = [(b"content-type", b"application/json"), (b"X-Mixed-Case", b"1")]
+        await _answer(send, 200, json.dumps(echo).encode(), ctype)
+
+    return app
+
+
+@pytest.fixture(scope="module")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture
+def client_ssl(ca: trustme.CA) -> ssl.SSLContext:
+    ctx = ssl.create_default_context()
+    ca.configure_trust(ctx)
+    return ctx
+
+
+Start = Callable[..., Awaitable[Origin]]
+
+
+@pytest.fixture
+async def hyper(ca: trustme.CA, tmp_path: Any) -> AsyncIterator[Start]:
+    """Start hypercorn on 127.0.0.1: ``await hyper(tls=True, max_streams=None)``."""
+    from hypercorn.asyncio import serve
+    from hypercorn.config import Config
+
+    cert = ca.issue_cert("127.0.0.1")
+    chain, key = tmp_path / "chain.pem", tmp_path / "key.pem"
+    chain.write_bytes(b"".join(p.bytes() for p in cert.cert_chain_pems))
+    key.write_bytes(cert.private_key_pem.bytes())
+    stops: list[tuple[asyncio.Event, asyncio.Task[None]]] = []
+
+    async def start(tls: bool = True, max_streams: int | None = None) -> Origin:
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(128)
+        port = sock.getsockname()[1]
+        cfg = Config()
+        cfg.bind = [f"fd://{sock.detach()}"]
+        cfg.accesslog = None
+        cfg.errorlog = None
+        cfg.graceful_timeout = 1
+        if max_streams is not None:
+            cfg.h2_max_concurrent_streams = max_streams
+        if tls:
+            cfg.certfile, cfg.keyfile = str(chain), str(key)
+        origin = Origin(f"{'https' if tls else 'http'}://127.0.0.1:{port}")
+        stop = asyncio.Event()
+        task = asyncio.create_task(serve(_app(origin), cfg, shutdown_trigger=stop.wait))  # type: ignore[arg-type]
+        stops.append((stop, task))
+        return origin
+
+    yield start
+    for stop, task in stops:
+        stop.set()
+        try:
+            await asyncio.wait_for(task, 10)
+        except (asyncio.TimeoutError, asyncio.CancelledError, OSError):
+            pass
+
+
+MODES = [pytest.param(True, id="tls-alpn"), pytest.param(False, id="h2c")]
+
+
+def connector(aiohttp: Any, ctx: ssl.SSLContext, **kw: Any) -> Any:
+    """h2 by ALPN over TLS and with prior knowledge over TCP."""
+    return aiohttp.TCPConnector(http2="prior_knowledge", ssl=ctx, **kw)
+
+
+async def test_switch_is_off_by_default_and_checked(aiohttp: Any, hyper: Start, client_ssl: Any) -> None:
+    origin = await hyper(tls=True)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=client_ssl)) as s:
+        async with s.get(origin.url + "/echo") as r:
+            assert r.version == aiohttp.HttpVersion11
+            assert (await r.json())["version"] == "1.1"
+    with pytest.raises(ValueError):
+        aiohttp.TCPConnector(http2="h3")
+    # http2=True: h2 to https:// origins only; http:// stays HTTP/1.1.
+    plain = await hyper(tls=False)
+    conn = aiohttp.TCPConnector(http2=True, ssl=client_ssl)
+    async with aiohttp.ClientSession(connector=conn) as s:
+        async with s.get(origin.url + "/echo") as r:
+            assert r.version == aiohttp.HttpVersion(2, 0)
+        async with s.get(plain.url + "/echo") as r:
+            assert r.version == aiohttp.HttpVersion11
+
+
+@pytest.mark.parametrize("tls", MODES)
+async def test_get_and_post_bodies(
+    aiohttp: Any, hyper: Start, client_ssl: Any, tls: bool, session_kw: dict[str, Any]
+) -> None:
+    origin = await hyper(tls=tls)
+    conn = connector(aiohttp, client_ssl)
+    async with aiohttp.ClientSession(connector=conn, **session_kw) as s:
+        hdrs = {"X-Custom": "Yes", "Connection": "keep-alive", "Keep-Alive": "5"}
+        async with s.get(origin.url + "/echo", params={"q": "1"}, headers=hdrs) as r:
+            assert r.status == 200
+            assert r.version == aiohttp.HttpVersion(2, 0)
+            assert r.headers["Content-Type"] == "application/json"
+            assert r.headers["x-mixed-case"] == "1"
+            assert all(k == k.lower() for k, _ in r.raw_headers)
+            got = await r.json()
+        assert got["version"] == "2" and got["query"] == "q=1"
+        names = [k for k, _ in got["headers"]]
+        assert "x-custom" in names
+        assert not {"connection", "keep-alive", "transfer-encoding"} & set(names)
+
+        async with s.post(origin.url + "/echo", data=b"abc" * 1000) as r:
+            assert (await r.json())["body"] == "abc" * 1000
+
+        async def stream() -> AsyncIterator[bytes]:
+            for i in range(20):
+                yield b"%d," % i
+
+        async with s.post(origin.url + "/echo", data=stream()) as r:
+            assert (await r.json())["body"] == "".join(f"{i}," for i in range(20))
+
+        form = aiohttp.FormData()
+        form.add_field("a", "1")
+        form.add_field("f", b"xyz", filename="f.bin")
+        async with s.post(origin.url + "/echo", data=form) as r:
+            got = await r.json()
+            assert 'name="f"; filename="f.bin"' in got["body"] and "xyz" in got["body"]
+
+
+@pytest.mark.parametrize("tls", MODES)
+async def test_reading_and_decompression(
+    aiohttp: Any, hyper: Start, client_ssl: Any, tls: bool
+) -> None:
+    origin = await hyper(tls=tls)
+    async with aiohttp.ClientSession(connector=connector(aiohttp, client_ssl)) as s:
+        async with s.get(origin.url + "/big") as r:
+            # The body is still arriving: its connection is there.
+            assert r.connection is not None
+            peer = r.connection.transport.get_extra_info("peername")
+            assert peer[1] == int(origin.url.rsplit(":", 1)[1])
+            got = b"".join([c async for c in r.content.iter_chunked(10000)])
+            assert got == BIG
+        async with s.get(origin.url + "/big") as r:
+            assert await r.read() == BIG
+        async with s.get(origin.url + "/gzip") as r:
+            assert r.headers["Content-Encoding"] == "gzip"
+            assert await r.text() == "hello h2 " * 100
+        # Everything above went on one connection.
+        assert len(origin.ports) == 1
+
+
+async def test_redirects_between_h1_and_h2_origins(
+    aiohttp: Any, hyper: Start, serve: Any, client_ssl: Any, session_kw: dict[str, Any]
+) -> None:
+    origin = await hyper(tls=True)
+
+    async def go(request: web.Request) -> web.Response:
+        raise web.HTTPFound(f"{origin.url}/redirect?{request.url.origin()}/done")
+
+    async def done(request: web.Request) -> web.Response:
+        return web.Response(text=f"h1 {request.version.major}.{request.version.minor}")
+
+    app = web.Application()
+    app.router.add_get("/go", go)
+    app.router.add_get("/done", done)
+    h1 = await serve(app)
+    conn = aiohttp.TCPConnector(http2=True, ssl=client_ssl)
+    async with aiohttp.ClientSession(connector=conn, **session_kw) as s:
+        async with s.get(h1 + "/go") as r:
+            assert await r.text() == "h1 1.1"
+            assert r.version == aiohttp.HttpVersion11
+            assert [h.version for h in r.history] == [
+                aiohttp.HttpVersion11,
+                aiohttp.HttpVersion(2, 0),
+            ]
+            assert [h.status for h in r.history] == [302, 302]
+
+
+async def test_cookies_and_raise_for_status(
+    aiohttp: Any, hyper: Start, client_ssl: Any, session_kw: dict[str, Any]
+) -> None:
+    origin = await hyper(tls=True)
+    conn = connector(aiohttp, client_ssl)
+    jar = aiohttp.CookieJar(unsafe=True)  # 127.0.0.1 is an IP address
+    kw = {"raise_for_status": True, "cookie_jar": jar, **session_kw}
+    async with aiohttp.ClientSession(connector=conn, **kw) as s:
+        async with s.get(origin.url + "/cookie") as r:
+            assert r.cookies["h2c"].value == "yes"
+        async with s.get(origin.url + "/echo", cookies={"own": "1"}) as r:
+            cookie = dict((await r.json())["headers"])["cookie"]
+            assert "h2c=yes" in cookie and "own=1" in cookie
+        with pytest.raises(aiohttp.ClientResponseError) as e:
+            await s.get(origin.url + "/status/418")
+        assert e.value.status == 418
+
+
+async def test_trace_signals_and_middleware_see_h2(aiohttp: Any, hyper: Start, client_ssl: Any) -> None:
+    origin = await hyper(tls=True)
+    seen: list[str] = []
+    tc = aiohttp.TraceConfig()
+
+    async def on_create(*_: Any) -> None:
+        seen.append("create")
+
+    async def on_reuse(*_: Any) -> None:
+        seen.append("reuse")
+
+    tc.on_connection_create_end.append(on_create)
+    tc.on_connection_reuseconn.append(on_reuse)
+    versions: list[Any] = []
+
+    async def mw(req: Any, handler: Any) -> Any:
+        resp = await handler(req)
+        versions.append(resp.version)
+        return resp
+
+    conn = connector(aiohttp, client_ssl)
+    async with aiohttp.ClientSession(connector=conn, trace_configs=[tc], middlewares=(mw,)) as s:
+        for _ in range(3):
+            async with s.get(origin.url + "/echo") as r:
+                await r.read()
+    assert seen == ["create", "reuse", "reuse"]
+    assert versions == [aiohttp.HttpVersion(2, 0)] * 3
+
+
+@pytest.mark.parametrize("tls", MODES)
+async def test_a_read_timeout_ends_only_its_stream(
+    aiohttp: Any, hyper: Start, client_ssl: Any, tls: bool
+) -> None:
+    origin = await hyper(tls=tls)
+    async with aiohttp.ClientSession(connector=connector(aiohttp, client_ssl)) as s:
+        async with s.get(origin.url + "/echo") as r:
+            first = (await r.json())["port"]
+        with pytest.raises(aiohttp.ServerTimeoutError):
+            await s.get(origin.url + "/slow", timeout=aiohttp.ClientTimeout(sock_read=0.2))
+        async with s.get(origin.url + "/echo") as r:
+            assert (await r.json())["port"] == first
+
+
+@pytest.mark.parametrize("tls", MODES)
+async def test_64_concurrent_requests_share_one_connection(
+    aiohttp: Any, hyper: Start, client_ssl: Any, tls: bool
+) -> None:
+    origin = await hyper(tls=tls)
+    origin.target = 64
+    async with aiohttp.ClientSession(connector=connector(aiohttp, client_ssl)) as s:
+
+        async def one() -> int:
+            async with s.get(origin.url + "/gather") as r:
+                return int((await r.json())["port"])
+
+        ports = await asyncio.gather(*(one() for _ in range(64)))
+    # All 64 were in the server at once (the gather), on one connection.
+    assert len(set(ports)) == 1 and origin.ports == set(ports)
+
+
+async def test_max_concurrent_streams_opens_more_connections(
+    aiohttp: Any, hyper: Start, client_ssl: Any
+) -> None:
+    origin = await hyper(tls=True, max_streams=10)
+    origin.target = 64
+    async with aiohttp.ClientSession(connector=connector(aiohttp, client_ssl)) as s:
+        rs = await asyncio.gather(*(s.get(origin.url + "/gather") for _ in range(64)))
+        for r in rs:
+            await r.read()
+    assert len(origin.ports) == 7  # 64 streams, 10 per connection
+
+
+async def test_limit_counts_connections_not_streams(aiohttp: Any, hyper: Start, client_ssl: Any) -> None:
+    origin = await hyper(tls=True, max_streams=10)
+    origin.target = 20
+    conn = connector(aiohttp, client_ssl, limit=2)
+    async with aiohttp.ClientSession(connector=conn) as s:
+        rs = await asyncio.gather(*(s.get(origin.url + "/gather") for _ in range(30)))
+        for r in rs:
+            assert r.status == 200
+            await r.read()
+    # Two connections of 10 streams; the other 10 requests waited for a stream.
+    assert len(origin.ports) == 2
+
+
+# -- a raw HTTP/2 server (the h2 package) for the bad cases ------------------
+
+
+@dataclass
+class Raw:
+    """What the raw server saw: connections opened and closed, streams
+    reset by the client, requests per path."""
+
+    url: str = ""
+    opened: int = 0
+    closed: asyncio.Event = field(default_factory=asyncio.Event)
+    resets: list[int] = field(default_factory=list)
+    reset_seen: asyncio.Event = field(default_factory=asyncio.Event)
+    paths: list[str] = field(default_factory=list)
+    hold_seen: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class RawConn:
+    """One server connection: answers by path (see ``on_request``)."""
+
+    def __init__(self, raw: Raw, first: bool) -> None:
+        import h2.config
+        import h2.connection
+
+        self.raw, self.first = raw, first
+        cfg = h2.config.H2Configuration(client_side=False, header_encoding="utf-8")
+        self.h2 = h2.connection.H2Connection(config=cfg)
+        self.goaway_waiting: list[int] = []
+        self.goaway: int | None = None
+
+    def ok(self, sid: int, body: bytes = b"ok") -> None:
+        self.h2.send_headers(sid, [(":status", "200"), ("content-length", str(len(body)))])
+        self.h2.send_data(sid, body, end_stream=True)
+
+    def on_request(self, sid: int, path: str) -> None:
+        from h2.errors import ErrorCodes
+
+        self.raw.paths.append(path)
+        if path == "/rst-head":
+            self.h2.reset_stream(sid, ErrorCodes.INTERNAL_ERROR)
+        elif path == "/rst-body":
+            self.h2.send_headers(sid, [(":status", "200"), ("content-length", "100")])
+            self.h2.send_data(sid, b"x" * 10)
+            self.h2.reset_stream(sid, ErrorCodes.INTERNAL_ERROR)
+        elif path == "/hold":
+            self.raw.hold_seen.set()
+        elif path == "/goaway" and self.first:
+            # Two requests arrive; the second is left out by GOAWAY.
+            self.goaway_waiting.append(sid)
+            if len(self.goaway_waiting) == 2:
+                low = min(self.goaway_waiting)
+                self.goaway = low
+        else:
+            self.ok(sid)
+
+    def write(self, writer: asyncio.StreamWriter) -> None:
+        """What h2 has to send; a pending GOAWAY first (written by hand: h2
+        sends nothing more after its own), then the stream below it."""
+        from hyperframe.frame import GoAwayFrame
+
+        writer.write(self.h2.data_to_send())
+        if self.goaway is not None:
+            writer.write(GoAwayFrame(0, last_stream_id=self.goaway).serialize())
+            self.ok(self.goaway, b"before goaway")
+            self.goaway = None
+            writer.write(self.h2.data_to_send())
+
+    async def run(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        import h2.events
+
+        self.h2.initiate_connection()
+        writer.write(self.h2.data_to_send())
+        while data := await reader.read(65536):
+            for ev in self.h2.receive_data(data):
+                if isinstance(ev, h2.events.RequestReceived):
+                    self.on_request(ev.stream_id, dict(ev.headers)[":path"])
+                elif isinstance(ev, h2.events.StreamReset):
+                    self.raw.resets.append(ev.stream_id)
+                    self.raw.reset_seen.set()
+            self.write(writer)
+            await writer.drain()
+
+
+@pytest.fixture
+async def raw_h2() -> AsyncIterator[Raw]:
+    raw = Raw()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        raw.opened += 1
+        try:
+            await RawConn(raw, raw.opened == 1).run(reader, writer)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            raw.closed.set()
+            writer.close()
+
+    srv = await asyncio.start_server(handle, "127.0.0.1", 0)
+    raw.url = f"http://127.0.0.1:{srv.sockets[0].getsockname()[1]}"
+    yield raw
+    srv.close()
+    await srv.wait_closed()
+
+
+def h2c(aiohttp: Any) -> Any:
+    return aiohttp.ClientSession(connector=aiohttp.TCPConnector(http2="prior_knowledge"))
+
+
+async def test_rst_stream_before_the_answer_is_a_disconnect(aiohttp: Any, raw_h2: Raw) -> None:
+    async with h2c(aiohttp) as s:
+        with pytest.raises(aiohttp.ServerDisconnectedError):
+            await s.get(raw_h2.url + "/rst-head")
+        # An idempotent request is tried once more on a new connection.
+        assert raw_h2.paths == ["/rst-head", "/rst-head"]
+        async with s.get(raw_h2.url + "/ok") as r:
+            assert await r.read() == b"ok"
+
+
+async def test_rst_stream_in_the_body_is_a_payload_error_others_go_on(
+    aiohttp: Any, raw_h2: Raw
+) -> None:
+    async with h2c(aiohttp) as s:
+        async with s.get(raw_h2.url + "/ok") as r:
+            await r.read()
+        async with s.get(raw_h2.url + "/rst-body") as r:
+            assert r.status == 200
+            with pytest.raises(aiohttp.ClientPayloadError):
+                await r.read()
+        async with s.get(raw_h2.url + "/ok") as r:
+            assert await r.read() == b"ok"
+    assert raw_h2.opened == 1
+
+
+async def test_goaway_retries_the_unprocessed_request_on_a_new_connection(
+    aiohttp: Any, raw_h2: Raw
+) -> None:
+    async with h2c(aiohttp) as s:
+
+        async def get() -> bytes:
+            async with s.get(raw_h2.url + "/goaway") as r:
+                return bytes(await r.read())
+
+        got = await asyncio.gather(get(), get())
+    assert sorted(got) == [b"before goaway", b"ok"]
+    assert raw_h2.opened == 2
+
+
+async def test_cancelling_one_request_resets_only_its_stream(aiohttp: Any, raw_h2: Raw) -> None:
+    async with h2c(aiohttp) as s:
+        held = asyncio.ensure_future(s.get(raw_h2.url + "/hold"))
+        await asyncio.wait_for(raw_h2.hold_seen.wait(), 10)
+        held.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await held
+        await asyncio.wait_for(raw_h2.reset_seen.wait(), 10)
+        assert raw_h2.resets == [1]
+        async with s.get(raw_h2.url + "/ok") as r:
+            assert await r.read() == b"ok"
+        assert raw_h2.opened == 1 and not raw_h2.closed.is_set()
+    # Closing the session closes its HTTP/2 connection at once.
+    await asyncio.wait_for(raw_h2.closed.wait(), 10)
