@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 import trustme
 from aiohttp import web
+
 from conftest import TARGET
 
 pytestmark = pytest.mark.skipif(
@@ -54,8 +55,8 @@ async def _body(receive: Any) -> bytes:
             return body
 
 
-async def _answer(send: Any, status: int, body: bytes, headers: list[Any] = []) -> None:
-    await send({"type": "http.response.start", "status": status, "headers": headers})
+async def _answer(send: Any, status: int, body: bytes, headers: Any = ()) -> None:
+    await send({"type": "http.response.start", "status": status, "headers": list(headers)})
     await send({"type": "http.response.body", "body": body})
 
 
@@ -167,7 +168,9 @@ def connector(aiohttp: Any, ctx: ssl.SSLContext, **kw: Any) -> Any:
     return aiohttp.TCPConnector(http2="prior_knowledge", ssl=ctx, **kw)
 
 
-async def test_switch_is_off_by_default_and_checked(aiohttp: Any, hyper: Start, client_ssl: Any) -> None:
+async def test_switch_is_off_by_default_and_checked(
+    aiohttp: Any, hyper: Start, client_ssl: Any
+) -> None:
     origin = await hyper(tls=True)
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=client_ssl)) as s:
         async with s.get(origin.url + "/echo") as r:
@@ -290,7 +293,9 @@ async def test_cookies_and_raise_for_status(
         assert e.value.status == 418
 
 
-async def test_trace_signals_and_middleware_see_h2(aiohttp: Any, hyper: Start, client_ssl: Any) -> None:
+async def test_trace_signals_and_middleware_see_h2(
+    aiohttp: Any, hyper: Start, client_ssl: Any
+) -> None:
     origin = await hyper(tls=True)
     seen: list[str] = []
     tc = aiohttp.TraceConfig()
@@ -362,7 +367,9 @@ async def test_max_concurrent_streams_opens_more_connections(
     assert len(origin.ports) == 7  # 64 streams, 10 per connection
 
 
-async def test_limit_counts_connections_not_streams(aiohttp: Any, hyper: Start, client_ssl: Any) -> None:
+async def test_limit_counts_connections_not_streams(
+    aiohttp: Any, hyper: Start, client_ssl: Any
+) -> None:
     origin = await hyper(tls=True, max_streams=10)
     origin.target = 20
     conn = connector(aiohttp, client_ssl, limit=2)

@@ -214,9 +214,7 @@ async fn serve_h2_with(max_streams: Option<u32>) -> (u16, Arc<AtomicUsize>) {
                 });
                 let mut server = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
                 server.max_concurrent_streams(max_streams);
-                let _ = server
-                    .serve_connection(TokioIo::new(sock), service)
-                    .await;
+                let _ = server.serve_connection(TokioIo::new(sock), service).await;
             });
         }
     });

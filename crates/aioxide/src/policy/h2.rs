@@ -118,7 +118,10 @@ mod tests {
         assert_eq!(alpn_for(false, &none, Http2::Alpn), Alpn::Http1);
         assert_eq!(alpn_for(true, &none, Http2::PriorKnowledge), Alpn::H2);
         assert_eq!(alpn_for(false, &none, Http2::PriorKnowledge), Alpn::H2);
-        assert_eq!(alpn_for(false, &forward(), Http2::PriorKnowledge), Alpn::Http1);
+        assert_eq!(
+            alpn_for(false, &forward(), Http2::PriorKnowledge),
+            Alpn::Http1
+        );
     }
 
     #[test]

@@ -134,7 +134,12 @@ impl Shared {
         if self.streams() > 0 {
             return None;
         }
-        Some(self.idle_since.lock().unwrap_or_else(|p| p.into_inner()).elapsed())
+        Some(
+            self.idle_since
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .elapsed(),
+        )
     }
 
     /// Stop the connection now (the pool is closed).

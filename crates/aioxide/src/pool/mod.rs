@@ -16,8 +16,8 @@ use crate::h1;
 use crate::policy::timeout::Deadline;
 
 mod h2;
-pub use h2::{PeerState, Shared, SharedSend, SharedSending};
 use h2::StreamSlot;
+pub use h2::{PeerState, Shared, SharedSend, SharedSending};
 
 /// The request body type the connections carry.
 pub type ReqBody = crate::body::request::RequestBody;
@@ -591,7 +591,12 @@ impl Pool {
         if let Some(lease) = self.on_shared(key, fresh, true) {
             return Ok(lease);
         }
-        let gate = self.lock().gates.entry(key.clone()).or_insert_with(|| Arc::new(Semaphore::new(1))).clone();
+        let gate = self
+            .lock()
+            .gates
+            .entry(key.clone())
+            .or_insert_with(|| Arc::new(Semaphore::new(1)))
+            .clone();
         let turn = slot(&gate, acquire, &mut false).await?;
         if let Some(lease) = self.on_shared(key, fresh, true) {
             return Ok(lease);
