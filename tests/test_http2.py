@@ -60,8 +60,18 @@ async def _answer(send: Any, status: int, body: bytes, headers: Any = ()) -> Non
     await send({"type": "http.response.body", "body": body})
 
 
+async def _ws_echo(scope: Any, receive: Any, send: Any) -> None:
+    await receive()  # websocket.connect
+    await send({"type": "websocket.accept"})
+    msg = await receive()
+    await send({"type": "websocket.send", "text": f"{scope['http_version']}:{msg.get('text')}"})
+    await send({"type": "websocket.close"})
+
+
 def _app(origin: Origin) -> Callable[..., Awaitable[None]]:
     async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "websocket":
+            return await _ws_echo(scope, receive, send)
         if scope["type"] != "http":
             return
         origin.ports.add(scope["client"][1])
@@ -324,6 +334,29 @@ async def test_trace_signals_and_middleware_see_h2(
     assert versions == [aiohttp.HttpVersion(2, 0)] * 3
 
 
+async def test_websockets_stay_on_http11(aiohttp: Any, hyper: Start, client_ssl: Any) -> None:
+    origin = await hyper(tls=True)
+    async with aiohttp.ClientSession(connector=connector(aiohttp, client_ssl)) as s:
+        async with s.get(origin.url + "/echo") as r:
+            assert r.version == aiohttp.HttpVersion(2, 0)
+        async with s.ws_connect(origin.url.replace("https", "wss") + "/ws") as ws:
+            await ws.send_str("hi")
+            assert await ws.receive_str() == "1.1:hi"
+
+
+async def test_force_close_opens_a_connection_per_request(
+    aiohttp: Any, hyper: Start, client_ssl: Any
+) -> None:
+    origin = await hyper(tls=False)
+    conn = connector(aiohttp, client_ssl, force_close=True)
+    async with aiohttp.ClientSession(connector=conn) as s:
+        for _ in range(3):
+            async with s.get(origin.url + "/echo") as r:
+                assert r.version == aiohttp.HttpVersion(2, 0)
+                await r.read()
+    assert len(origin.ports) == 3
+
+
 @pytest.mark.parametrize("tls", MODES)
 async def test_a_read_timeout_ends_only_its_stream(
     aiohttp: Any, hyper: Start, client_ssl: Any, tls: bool
@@ -488,6 +521,17 @@ async def raw_h2() -> AsyncIterator[Raw]:
 
 def h2c(aiohttp: Any) -> Any:
     return aiohttp.ClientSession(connector=aiohttp.TCPConnector(http2="prior_knowledge"))
+
+
+async def test_an_idle_connection_closes_after_keepalive_timeout(
+    aiohttp: Any, raw_h2: Raw
+) -> None:
+    conn = aiohttp.TCPConnector(http2="prior_knowledge", keepalive_timeout=0.05)
+    async with aiohttp.ClientSession(connector=conn) as s:
+        async with s.get(raw_h2.url + "/ok") as r:
+            assert await r.read() == b"ok"
+        # The session stays open: the idle connection is closed by the pool.
+        await asyncio.wait_for(raw_h2.closed.wait(), 10)
 
 
 async def test_rst_stream_before_the_answer_is_a_disconnect(aiohttp: Any, raw_h2: Raw) -> None:

@@ -30,10 +30,11 @@ impl Http2 {
 }
 
 /// What a connection to an origin offers.  A forward proxy gets HTTP/1.1
-/// requests in absolute-form, so never HTTP/2; a tunnel (CONNECT, SOCKS)
-/// carries whatever the origin speaks.
-pub fn alpn_for(tls: bool, tunnel: &Tunnel, mode: Http2) -> Alpn {
-    if tunnel.is_forward() {
+/// requests in absolute-form, and an upgrade (WebSocket) needs HTTP/1.1's
+/// `101`, so never HTTP/2; a tunnel (CONNECT, SOCKS) carries whatever the
+/// origin speaks.
+pub fn alpn_for(tls: bool, tunnel: &Tunnel, upgrade: bool, mode: Http2) -> Alpn {
+    if tunnel.is_forward() || upgrade {
         return Alpn::Http1;
     }
     match (mode, tls) {
@@ -112,16 +113,18 @@ mod tests {
     #[test]
     fn alpn_choice() {
         let none = Tunnel::None;
-        assert_eq!(alpn_for(true, &none, Http2::Off), Alpn::Http1);
-        assert_eq!(alpn_for(false, &none, Http2::Off), Alpn::Http1);
-        assert_eq!(alpn_for(true, &none, Http2::Alpn), Alpn::H2);
-        assert_eq!(alpn_for(false, &none, Http2::Alpn), Alpn::Http1);
-        assert_eq!(alpn_for(true, &none, Http2::PriorKnowledge), Alpn::H2);
-        assert_eq!(alpn_for(false, &none, Http2::PriorKnowledge), Alpn::H2);
-        assert_eq!(
-            alpn_for(false, &forward(), Http2::PriorKnowledge),
-            Alpn::Http1
-        );
+        let alpn = |tls, mode| alpn_for(tls, &none, false, mode);
+        assert_eq!(alpn(true, Http2::Off), Alpn::Http1);
+        assert_eq!(alpn(false, Http2::Off), Alpn::Http1);
+        assert_eq!(alpn(true, Http2::Alpn), Alpn::H2);
+        assert_eq!(alpn(false, Http2::Alpn), Alpn::Http1);
+        assert_eq!(alpn(true, Http2::PriorKnowledge), Alpn::H2);
+        assert_eq!(alpn(false, Http2::PriorKnowledge), Alpn::H2);
+        let pk = Http2::PriorKnowledge;
+        assert_eq!(alpn_for(false, &forward(), false, pk), Alpn::Http1);
+        assert_eq!(alpn_for(true, &none, true, pk), Alpn::Http1, "WebSocket");
+        assert_eq!(Http2::from_name("prior_knowledge"), Some(pk));
+        assert_eq!(Http2::from_name("h3"), None);
     }
 
     #[test]

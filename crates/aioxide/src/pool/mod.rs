@@ -548,7 +548,8 @@ impl Pool {
         if self.is_closed() {
             return Err(closed());
         }
-        if key.alpn == connect::Alpn::H2 && !self.lock().h1_only.contains(key) {
+        let shares = !self.cfg.force_close && !self.lock().h1_only.contains(key);
+        if key.alpn == connect::Alpn::H2 && shares {
             return Box::pin(self.acquire_h2(key, acquire, &sock_connect, fresh)).await;
         }
         self.acquire_h1(key, acquire, &sock_connect, fresh).await
@@ -619,9 +620,10 @@ impl Pool {
 
     /// A lease for a stream on an open shared connection of `key`: one
     /// with room under its server's stream limit, or (`room` false) the
-    /// least busy one.  None when `fresh` (a retry wants a new connection).
+    /// least busy one.  None when `fresh` (a retry wants a new connection)
+    /// or with `force_close` (each request its own connection).
     fn on_shared(self: &Arc<Self>, key: &Key, fresh: bool, room: bool) -> Option<Lease> {
-        if fresh {
+        if fresh || self.cfg.force_close {
             return None;
         }
         let mut inner = self.lock();
@@ -673,7 +675,9 @@ impl Pool {
         let slots = (lease._total.take(), lease._host.take());
         let shared = until(deadline, h2::handshake(key, stream, meta, slots)).await??;
         lease.stream = Some(StreamSlot::new(shared.clone()));
-        self.adopt_shared(key, shared.clone());
+        if !self.cfg.force_close {
+            self.adopt_shared(key, shared.clone());
+        }
         lease.conn = Some(Conn::Shared(shared));
         Ok(())
     }
