@@ -15,6 +15,7 @@ import gzip
 import json
 import socket
 import ssl
+import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -237,6 +238,27 @@ async def test_get_and_post_bodies(
 
 
 @pytest.mark.parametrize("tls", MODES)
+async def test_large_and_compressed_uploads(
+    aiohttp: Any, hyper: Start, client_ssl: Any, tls: bool
+) -> None:
+    origin = await hyper(tls=tls)
+    big = BIG * 3  # past the stream and connection windows: flow control
+    async with aiohttp.ClientSession(connector=connector(aiohttp, client_ssl)) as s:
+
+        async def pieces() -> AsyncIterator[bytes]:
+            for i in range(0, len(big), 100_000):
+                yield big[i : i + 100_000]
+
+        for data in (big, pieces()):
+            async with s.post(origin.url + "/echo", data=data) as r:
+                assert (await r.json())["body"] == big.decode("latin-1")
+        async with s.post(origin.url + "/echo", data=b"z" * 5000, compress="deflate") as r:
+            got = await r.json()
+        assert dict(got["headers"])["content-encoding"] == "deflate"
+        assert zlib.decompress(got["body"].encode("latin-1")) == b"z" * 5000
+
+
+@pytest.mark.parametrize("tls", MODES)
 async def test_reading_and_decompression(
     aiohttp: Any, hyper: Start, client_ssl: Any, tls: bool
 ) -> None:
@@ -367,6 +389,8 @@ async def test_a_read_timeout_ends_only_its_stream(
             first = (await r.json())["port"]
         with pytest.raises(aiohttp.ServerTimeoutError):
             await s.get(origin.url + "/slow", timeout=aiohttp.ClientTimeout(sock_read=0.2))
+        with pytest.raises(asyncio.TimeoutError):
+            await s.get(origin.url + "/slow", timeout=aiohttp.ClientTimeout(total=0.2))
         async with s.get(origin.url + "/echo") as r:
             assert (await r.json())["port"] == first
 
@@ -523,9 +547,7 @@ def h2c(aiohttp: Any) -> Any:
     return aiohttp.ClientSession(connector=aiohttp.TCPConnector(http2="prior_knowledge"))
 
 
-async def test_an_idle_connection_closes_after_keepalive_timeout(
-    aiohttp: Any, raw_h2: Raw
-) -> None:
+async def test_an_idle_connection_closes_after_keepalive_timeout(aiohttp: Any, raw_h2: Raw) -> None:
     conn = aiohttp.TCPConnector(http2="prior_knowledge", keepalive_timeout=0.05)
     async with aiohttp.ClientSession(connector=conn) as s:
         async with s.get(raw_h2.url + "/ok") as r:
