@@ -273,6 +273,10 @@ async def test_reading_and_decompression(
             assert got == BIG
         async with s.get(origin.url + "/big") as r:
             assert await r.read() == BIG
+        # read_until_eof=False: an HTTP/2 body without Content-Length is still read.
+        async with s.get(origin.url + "/big", read_until_eof=False) as r:
+            assert "Content-Length" not in r.headers
+            assert await r.read() == BIG
         async with s.get(origin.url + "/gzip") as r:
             assert r.headers["Content-Encoding"] == "gzip"
             assert await r.text() == "hello h2 " * 100
@@ -483,6 +487,9 @@ class RawConn:
             self.h2.send_headers(sid, [(":status", "200"), ("content-length", "100")])
             self.h2.send_data(sid, b"x" * 10)
             self.h2.reset_stream(sid, ErrorCodes.INTERNAL_ERROR)
+        elif path == "/partial":
+            self.h2.send_headers(sid, [(":status", "200"), ("content-length", "100")])
+            self.h2.send_data(sid, b"x" * 10)
         elif path == "/hold":
             self.raw.hold_seen.set()
         elif path == "/goaway" and self.first:
@@ -609,3 +616,14 @@ async def test_cancelling_one_request_resets_only_its_stream(aiohttp: Any, raw_h
         assert raw_h2.opened == 1 and not raw_h2.closed.is_set()
     # Closing the session closes its HTTP/2 connection at once.
     await asyncio.wait_for(raw_h2.closed.wait(), 10)
+
+
+async def test_closing_the_session_closes_a_connection_mid_body(aiohttp: Any, raw_h2: Raw) -> None:
+    s = h2c(aiohttp)
+    r = await s.get(raw_h2.url + "/partial")
+    assert r.status == 200
+    await s.close()
+    await asyncio.wait_for(raw_h2.closed.wait(), 10)
+    # As over HTTP/1.1 (and in aiohttp): reading after the session closed.
+    with pytest.raises(RuntimeError):
+        await r.read()

@@ -46,13 +46,37 @@ impl SharedSend for http2::SendRequest<ReqBody> {
     }
 }
 
-/// The task driving a connection's socket: stopped when its owner goes.
+/// The task dispatching a connection's requests: stopped when its owner
+/// goes (hyper's connection task then ends the connection with GOAWAY once
+/// no stream is left).
 struct Driver(tokio::task::AbortHandle);
 
 impl Drop for Driver {
     fn drop(&mut self) {
-        // Closing = stopping the task that owns the socket.
         self.0.abort();
+    }
+}
+
+/// The executor hyper spawns a connection's tasks on (the connection
+/// itself, request bodies being sent), keeping their handles so that
+/// closing the pool can stop them at once.
+#[derive(Clone, Default)]
+struct Tasks(Arc<Mutex<Vec<tokio::task::AbortHandle>>>);
+
+impl<F: std::future::Future<Output = ()> + Send + 'static> hyper::rt::Executor<F> for Tasks {
+    fn execute(&self, fut: F) {
+        let handle = tokio::spawn(fut).abort_handle();
+        let mut list = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        list.retain(|t| !t.is_finished());
+        list.push(handle);
+    }
+}
+
+impl Tasks {
+    fn abort_all(&self) {
+        for t in self.0.lock().unwrap_or_else(|p| p.into_inner()).drain(..) {
+            t.abort();
+        }
     }
 }
 
@@ -85,6 +109,7 @@ pub(crate) type Slots = (Option<OwnedSemaphorePermit>, Option<OwnedSemaphorePerm
 pub struct Shared {
     pub sender: Box<dyn SharedSend>,
     driver: Option<Driver>,
+    tasks: Tasks,
     /// The connection's addresses and TLS session.
     pub(crate) meta: Option<Arc<connect::ConnMeta>>,
     /// Streams open on it (leases holding a [`StreamSlot`]).
@@ -101,6 +126,7 @@ impl Shared {
         Arc::new(Shared {
             sender,
             driver: task.map(Driver),
+            tasks: Tasks::default(),
             meta: None,
             streams: AtomicUsize::new(0),
             idle_since: Mutex::new(Instant::now()),
@@ -142,11 +168,13 @@ impl Shared {
         )
     }
 
-    /// Stop the connection now (the pool is closed).
+    /// Stop the connection now (the pool is closed): its socket is closed
+    /// and the streams still open on it fail.
     pub fn close(&self) {
         if let Some(d) = &self.driver {
             d.0.abort();
         }
+        self.tasks.abort_all();
     }
 }
 
@@ -194,8 +222,8 @@ pub(crate) async fn handshake(
         frames: FrameWatch::default(),
         tx,
     };
-    let exec = hyper_util::rt::TokioExecutor::new();
-    let (sender, conn) = http2::handshake(exec, TokioIo::new(io))
+    let tasks = Tasks::default();
+    let (sender, conn) = http2::handshake(tasks.clone(), TokioIo::new(io))
         .await
         .map_err(|e| failed(e.to_string()).with_source(e))?;
     let task = tokio::spawn(async move {
@@ -209,6 +237,7 @@ pub(crate) async fn handshake(
     Ok(Arc::new(Shared {
         sender: Box::new(sender),
         driver: Some(driver),
+        tasks,
         meta,
         streams: AtomicUsize::new(0),
         idle_since: Mutex::new(Instant::now()),

@@ -214,7 +214,8 @@ impl Flow {
             return Err(Error::new(ErrorKind::BadResponse, msg).with_request(&info));
         }
         let reusable = !ambiguous_framing(fields);
-        let until_close = self.until_close(status, fields);
+        // HTTP/2 frames every body (END_STREAM): none runs until the close.
+        let until_close = resp.version.0 < 2 && self.until_close(status, fields);
         let head = ResponseHead {
             status,
             reason: String::from_utf8_lossy(&resp.reason).into_owned(),
