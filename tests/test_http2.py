@@ -98,6 +98,9 @@ def _app(origin: Origin) -> Callable[..., Awaitable[None]]:
             return await _answer(send, int(path.rsplit("/", 1)[1]), b"status")
         if path == "/cookie":
             return await _answer(send, 200, b"set", [(b"set-cookie", b"h2c=yes; Path=/")])
+        if path == "/digest" and b"authorization" not in dict(scope["headers"]):
+            challenge = b'Digest realm="r", nonce="abc", qop="auth", algorithm=MD5'
+            return await _answer(send, 401, b"", [(b"www-authenticate", challenge)])
         if path == "/slow":
             await asyncio.sleep(30)
         echo = {
@@ -329,6 +332,23 @@ async def test_cookies_and_raise_for_status(
         assert e.value.status == 418
 
 
+async def test_basic_and_digest_auth(aiohttp: Any, hyper: Start, client_ssl: Any) -> None:
+    origin = await hyper(tls=True)
+    conn = connector(aiohttp, client_ssl)
+    async with aiohttp.ClientSession(connector=conn) as s:
+        with pytest.warns(DeprecationWarning):  # aiohttp 3.14 deprecates auth=
+            r = await s.get(origin.url + "/echo", auth=aiohttp.BasicAuth("u", "p"))
+        async with r:
+            assert dict((await r.json())["headers"])["authorization"] == "Basic dTpw"
+    digest = aiohttp.DigestAuthMiddleware("u", "p")
+    conn = connector(aiohttp, client_ssl)
+    async with aiohttp.ClientSession(connector=conn, middlewares=(digest,)) as s:
+        async with s.get(origin.url + "/digest") as r:
+            assert r.status == 200 and r.version == aiohttp.HttpVersion(2, 0)
+            sent = dict((await r.json())["headers"])["authorization"]
+            assert sent.startswith("Digest ") and 'realm="r"' in sent
+
+
 async def test_trace_signals_and_middleware_see_h2(
     aiohttp: Any, hyper: Start, client_ssl: Any
 ) -> None:
@@ -368,6 +388,29 @@ async def test_websockets_stay_on_http11(aiohttp: Any, hyper: Start, client_ssl:
         async with s.ws_connect(origin.url.replace("https", "wss") + "/ws") as ws:
             await ws.send_str("hi")
             assert await ws.receive_str() == "1.1:hi"
+
+
+async def test_h2_through_a_connect_tunnel_and_h1_to_a_forward_proxy(
+    aiohttp: Any, hyper: Start, client_ssl: Any
+) -> None:
+    from test_proxy import HttpProxy
+
+    tls, plain = await hyper(tls=True), await hyper(tls=False)
+    proxy = HttpProxy()
+    url = await proxy.start()
+    try:
+        async with aiohttp.ClientSession(connector=connector(aiohttp, client_ssl)) as s:
+            for _ in range(2):
+                async with s.get(tls.url + "/echo", proxy=url) as r:
+                    assert r.version == aiohttp.HttpVersion(2, 0)
+                    assert (await r.json())["version"] == "2"
+            # One tunnel, one HTTP/2 connection through it.
+            assert [h.split(b" ", 1)[0] for h in proxy.heads] == [b"CONNECT"]
+            # A forward proxy gets HTTP/1.1 requests in absolute-form, h2c or not.
+            async with s.get(plain.url + "/echo", proxy=url) as r:
+                assert (await r.json())["version"] == "1.1"
+    finally:
+        proxy.close()
 
 
 async def test_force_close_opens_a_connection_per_request(
