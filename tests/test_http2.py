@@ -501,6 +501,10 @@ class Raw:
     reset_seen: asyncio.Event = field(default_factory=asyncio.Event)
     paths: list[str] = field(default_factory=list)
     hold_seen: asyncio.Event = field(default_factory=asyncio.Event)
+    # SETTINGS_INITIAL_WINDOW_SIZE the server announces (0: no upload moves).
+    window: int | None = None
+    # Open with a SETTINGS frame no client may accept.
+    bad_settings: bool = False
 
 
 class RawConn:
@@ -533,7 +537,7 @@ class RawConn:
         elif path == "/partial":
             self.h2.send_headers(sid, [(":status", "200"), ("content-length", "100")])
             self.h2.send_data(sid, b"x" * 10)
-        elif path == "/hold":
+        elif path in ("/hold", "/upload"):
             self.raw.hold_seen.set()
         elif path == "/goaway" and self.first:
             # Two requests arrive; the second is left out by GOAWAY.
@@ -558,7 +562,18 @@ class RawConn:
 
     async def run(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         import h2.events
+        import h2.settings
 
+        if self.raw.bad_settings:
+            from hyperframe.frame import SettingsFrame
+
+            # SETTINGS_INITIAL_WINDOW_SIZE above 2^31-1: a FLOW_CONTROL_ERROR.
+            writer.write(SettingsFrame(0, settings={0x4: 2**31}).serialize())
+            await reader.read()
+            return
+        if self.raw.window is not None:
+            values = {h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: self.raw.window}
+            self.h2.local_settings = h2.settings.Settings(client=False, initial_values=values)
         self.h2.initiate_connection()
         writer.write(self.h2.data_to_send())
         while data := await reader.read(65536):
@@ -670,3 +685,23 @@ async def test_closing_the_session_closes_a_connection_mid_body(aiohttp: Any, ra
     # As over HTTP/1.1 (and in aiohttp): reading after the session closed.
     with pytest.raises(RuntimeError):
         await r.read()
+
+
+async def test_a_stalled_upload_times_out_alone(aiohttp: Any, raw_h2: Raw) -> None:
+    raw_h2.window = 0  # the server never lets the body move
+    async with h2c(aiohttp) as s:
+        with pytest.raises(asyncio.TimeoutError):
+            timeout = aiohttp.ClientTimeout(total=0.3)
+            await s.post(raw_h2.url + "/upload", data=b"u" * 100_000, timeout=timeout)
+        async with s.get(raw_h2.url + "/ok") as r:
+            assert await r.read() == b"ok"
+    assert raw_h2.opened == 1
+
+
+async def test_bad_settings_fail_the_request_clearly(aiohttp: Any, raw_h2: Raw) -> None:
+    raw_h2.bad_settings = True
+    async with h2c(aiohttp) as s:
+        # The connection is gone before any answer (the client sent GOAWAY).
+        with pytest.raises(aiohttp.ServerDisconnectedError):
+            await s.get(raw_h2.url + "/ok")
+        assert raw_h2.opened == 2  # tried once more, on a new connection

@@ -299,7 +299,9 @@ pub(crate) fn body_error(e: hyper::Error) -> Error {
 /// source.  A stream reset or refused before its answer, or left out by
 /// GOAWAY, is a disconnect (retried once when idempotent, as on HTTP/1.1).
 pub(crate) fn exchange_error(e: hyper::Error) -> Error {
-    let err = if e.is_parse() || e.is_parse_status() {
+    let err = if let Some(h2e) = h2_cause(&e) {
+        Error::new(ErrorKind::ServerDisconnected, h2_message(h2e))
+    } else if e.is_parse() || e.is_parse_status() {
         Error::new(ErrorKind::BadResponse, format!("Invalid response: {e}"))
     } else if e.is_canceled() || e.is_incomplete_message() || e.is_closed() {
         Error::new(ErrorKind::ServerDisconnected, "Server disconnected")
@@ -321,6 +323,40 @@ pub(crate) fn exchange_error(e: hyper::Error) -> Error {
         }
     };
     err.with_source(e)
+}
+
+/// The HTTP/2 error behind a hyper error, if any.
+fn h2_cause(e: &hyper::Error) -> Option<&::h2::Error> {
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        if let Some(h2e) = c.downcast_ref::<::h2::Error>() {
+            return Some(h2e);
+        }
+        cause = c.source();
+    }
+    None
+}
+
+/// What went wrong on an HTTP/2 connection, in words: who ended what, and
+/// the error code.
+fn h2_message(e: &::h2::Error) -> String {
+    let code = e
+        .reason()
+        .map_or_else(|| "no code".to_owned(), |r| format!("{r:?}"));
+    let who = if e.is_remote() {
+        "the server"
+    } else {
+        "the client"
+    };
+    if e.is_go_away() {
+        format!("Server disconnected: GOAWAY ({code}) sent by {who}")
+    } else if e.is_reset() {
+        format!("Server disconnected: stream reset ({code}) by {who}")
+    } else if e.is_io() {
+        format!("Server disconnected: {e}")
+    } else {
+        format!("Server disconnected: HTTP/2 error: {e}")
+    }
 }
 
 /// Follows the frames a server sends (9-byte headers and the lengths they
@@ -520,5 +556,14 @@ mod tests {
         let none = crate::fields::Fields::default();
         let r = request(out(&none), &key(false)).unwrap();
         assert_eq!(r.uri(), "http://a.example:8080/p?q=1");
+    }
+
+    #[test]
+    fn h2_errors_in_words() {
+        let e = ::h2::Error::from(::h2::Reason::FLOW_CONTROL_ERROR);
+        assert_eq!(
+            h2_message(&e),
+            "Server disconnected: HTTP/2 error: protocol error: flow-control protocol violated"
+        );
     }
 }
