@@ -19,6 +19,9 @@ HTTP scenarios (against nginx; fixed counts; --quick divides them by 10; each is
             TCPConnector(http2=True), httpx's AsyncClient(http2=True), pyreqwest's
             .http2(True); aiohttp has none.  64 in flight on one connection (nginx allows
             128 streams); the answers are checked to be HTTP/2
+  h2_dl     200 GETs of /1m over HTTP/2, 16 in flight on one connection (compare
+            with tls_dl16: the same over HTTP/1.1, 16 connections)
+  tls_dl16  200 GETs of /1m over HTTPS/1.1, 16 in flight
   mw    as conc, through one trivial pass-through middleware (its cost: compare with conc)
   trace as conc, with one no-op request-start hook (aiohttp's TraceConfig)
   proxy_conc  as conc, through a forward HTTP proxy (a second nginx server, --proxy-url,
@@ -89,6 +92,8 @@ SCENARIOS = {
     "tls_conc": (20000, 640),
     "tls_dl": (200, 20),
     "h2_conc": (20000, 640),
+    "h2_dl": (200, 32),
+    "tls_dl16": (200, 32),
     "mw": (20000, 640),
     "trace": (20000, 640),
     "proxy_conc": (20000, 640),
@@ -100,10 +105,13 @@ SCENARIOS = {
     "ws_fanout_z": (WS_FANOUT * 1000, WS_FANOUT * 50),
 }
 CONCURRENT = ("conc", "tls_conc", "h2_conc", "mw", "trace", "proxy_conc")
-TLS_SCENARIOS = ("tls_conc", "tls_dl", "h2_conc")
+TLS_SCENARIOS = ("tls_conc", "tls_dl", "h2_conc", "h2_dl", "tls_dl16")
+H2_SCENARIOS = ("h2_conc", "h2_dl")
+# Requests in flight, where not CONCURRENCY (CONCURRENT) or 1.
+IN_FLIGHT = {"h2_dl": 16, "tls_dl16": 16}
 # The forward proxy of proxy_conc (set by the worker from --proxy-url).
 PROXY_URL: str | None = None
-BYTES_SCENARIOS = ("dl", "up", "tls_dl")
+BYTES_SCENARIOS = ("dl", "up", "tls_dl", "h2_dl", "tls_dl16")
 WS_SCENARIOS = tuple(n for n in SCENARIOS if n.startswith("ws_"))
 CLIENTS = ("aiohttp", "aioxide", "httpx", "pyreqwest")
 AIOHTTP_API = ("aiohttp", "aioxide")
@@ -170,7 +178,7 @@ def unsupported(client: str, name: str) -> str | None:
         return f"{client} has no WebSocket client"
     if name == "trace" and client == "pyreqwest":
         return "pyreqwest has no request hooks"
-    if name == "h2_conc" and client == "aiohttp":
+    if name in H2_SCENARIOS and client == "aiohttp":
         return "aiohttp has no HTTP/2 client"
     return None
 
@@ -200,7 +208,7 @@ def session_options(http: Any, name: str) -> dict[str, Any]:
 async def open_client(client: str, http: Any, name: str) -> AsyncIterator[Any]:
     """The client's own session object for scenario `name`, pooled like the others (64)."""
     tls = name in TLS_SCENARIOS
-    h2 = name == "h2_conc"
+    h2 = name in H2_SCENARIOS
     if client in AIOHTTP_API:
         connector = http.TCPConnector(limit=CONCURRENCY, **({"http2": True} if h2 else {}))
         async with http.ClientSession(connector=connector, **session_options(http, name)) as s:
@@ -270,7 +278,7 @@ def request_fn(
         extra: dict[str, Any] = {}
         if name in TLS_SCENARIOS:
             extra["ssl"] = False
-        major = 2 if name == "h2_conc" else 1
+        major = 2 if name in H2_SCENARIOS else 1
 
         async def get_small() -> None:
             async with session.get(small, **extra) as resp:
@@ -281,8 +289,8 @@ def request_fn(
         async def download() -> None:
             async with session.get(big, **extra) as resp:
                 body = await resp.read()
-                if resp.status != 200 or len(body) != MIB:
-                    fail("GET /1m", resp.status, len(body))
+                if resp.status != 200 or len(body) != MIB or resp.version[0] != major:
+                    fail("GET /1m", resp.status, (resp.version, len(body)))
 
         async def upload() -> None:
             async with session.post(upload_url, data=payload) as resp:
@@ -297,7 +305,7 @@ def request_fn(
                     fail("GET /json", resp.status, data)
 
     elif client == "httpx":  # client.get/post read the whole body before returning
-        version = "HTTP/2" if name == "h2_conc" else "HTTP/1.1"
+        version = "HTTP/2" if name in H2_SCENARIOS else "HTTP/1.1"
 
         async def get_small() -> None:
             resp = await session.get(small)
@@ -308,8 +316,8 @@ def request_fn(
         async def download() -> None:
             resp = await session.get(big)
             body = resp.content
-            if resp.status_code != 200 or len(body) != MIB:
-                fail("GET /1m", resp.status_code, len(body))
+            if resp.status_code != 200 or len(body) != MIB or resp.http_version != version:
+                fail("GET /1m", resp.status_code, (resp.http_version, len(body)))
 
         async def upload() -> None:
             resp = await session.post(upload_url, content=payload)
@@ -324,7 +332,7 @@ def request_fn(
                 fail("GET /json", resp.status_code, data)
 
     else:  # pyreqwest: build().send() buffers the body; bytes()/json() hand it over
-        h2 = name == "h2_conc"
+        h2 = name in H2_SCENARIOS
 
         async def get_small() -> None:
             resp = await session.get(small).build().send()
@@ -335,8 +343,8 @@ def request_fn(
         async def download() -> None:
             resp = await session.get(big).build().send()
             body = await resp.bytes()
-            if resp.status != 200 or len(body) != MIB:
-                fail("GET /1m", resp.status, len(body))
+            if resp.status != 200 or len(body) != MIB or (resp.version == "HTTP/2.0") != h2:
+                fail("GET /1m", resp.status, (resp.version, len(body)))
 
         async def upload() -> None:
             resp = await session.post(upload_url).body_bytes(payload).build().send()
@@ -359,6 +367,8 @@ def request_fn(
         "tls_conc": (get_small, SMALL_SIZE),
         "tls_dl": (download, MIB),
         "h2_conc": (get_small, SMALL_SIZE),
+        "h2_dl": (download, MIB),
+        "tls_dl16": (download, MIB),
         "mw": (get_small, SMALL_SIZE),
         "trace": (get_small, SMALL_SIZE),
         "proxy_conc": (get_small, SMALL_SIZE),
@@ -410,7 +420,7 @@ async def measure(
     client: str, http: Any, name: str, base: str, n: int, warmup: int, repeat: int
 ) -> dict[str, Any]:
     """Warm up, then time `n` requests `repeat` times; keep the median wall and CPU time."""
-    concurrency = CONCURRENCY if name in CONCURRENT else 1
+    concurrency = CONCURRENCY if name in CONCURRENT else IN_FLIGHT.get(name, 1)
     walls, cpus = [], []
     async with open_client(client, http, name) as session:
         one, size = request_fn(client, name, session, base)
