@@ -202,6 +202,28 @@ async def test_switch_is_off_by_default_and_checked(
             assert r.version == aiohttp.HttpVersion11
 
 
+async def test_a_server_that_picks_http11_by_alpn_serves_as_before(
+    aiohttp: Any, serve: Any, ca: trustme.CA, client_ssl: Any
+) -> None:
+    async def hello(request: web.Request) -> web.Response:
+        return web.Response(text=f"{request.version.major}.{request.version.minor}")
+
+    app = web.Application()
+    app.router.add_get("/", hello)
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_ctx)
+    url = await serve(app, ssl_context=server_ctx)  # aiohttp's server: no h2 in ALPN
+    conn = aiohttp.TCPConnector(http2=True, ssl=client_ssl, limit=4)
+    async with aiohttp.ClientSession(connector=conn) as s:
+
+        async def get() -> str:
+            async with s.get(url + "/") as r:
+                assert r.version == aiohttp.HttpVersion11
+                return str(await r.text())
+
+        assert await asyncio.gather(*(get() for _ in range(10))) == ["1.1"] * 10
+
+
 @pytest.mark.parametrize("tls", MODES)
 async def test_get_and_post_bodies(
     aiohttp: Any, hyper: Start, client_ssl: Any, tls: bool, session_kw: dict[str, Any]
