@@ -13,8 +13,11 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+import os
+import shutil
 import socket
 import ssl
+import subprocess
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -561,6 +564,10 @@ class RawConn:
             self.h2.send_data(sid, b"x" * 10)
         elif path in ("/hold", "/upload"):
             self.raw.hold_seen.set()
+        elif path == "/bye":
+            # The answer and a GOAWAY in one write; the connection stays open.
+            self.ok(sid, b"bye")
+            self.h2.close_connection(last_stream_id=sid)
         elif path == "/goaway" and self.first:
             # Two requests arrive; the second is left out by GOAWAY.
             self.goaway_waiting.append(sid)
@@ -682,6 +689,16 @@ async def test_goaway_retries_the_unprocessed_request_on_a_new_connection(
     assert raw_h2.opened == 2
 
 
+async def test_after_goaway_new_requests_go_on_a_new_connection(aiohttp: Any, raw_h2: Raw) -> None:
+    async with h2c(aiohttp) as s:
+        async with s.get(raw_h2.url + "/bye") as r:
+            assert await r.read() == b"bye"
+        # Not idempotent, so never retried: it must not go on the old connection.
+        async with s.post(raw_h2.url + "/ok", data=b"x") as r:
+            assert await r.read() == b"ok"
+    assert raw_h2.opened == 2 and raw_h2.paths == ["/bye", "/ok"]
+
+
 async def test_cancelling_one_request_resets_only_its_stream(aiohttp: Any, raw_h2: Raw) -> None:
     async with h2c(aiohttp) as s:
         held = asyncio.ensure_future(s.get(raw_h2.url + "/hold"))
@@ -727,3 +744,104 @@ async def test_bad_settings_fail_the_request_clearly(aiohttp: Any, raw_h2: Raw) 
         with pytest.raises(aiohttp.ServerDisconnectedError):
             await s.get(raw_h2.url + "/ok")
         assert raw_h2.opened == 2  # tried once more, on a new connection
+
+
+# -- nginx (Debian's 1.22: `listen ... ssl http2`), when installed ----------
+
+NGINX_CONF = """
+daemon off;
+master_process off;
+worker_processes 1;
+pid {d}/nginx.pid;
+error_log {d}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    log_format conns "$connection $server_protocol $status";
+    access_log {d}/access.log conns;
+    client_body_temp_path {d}/body;
+    proxy_temp_path {d}/proxy;
+    fastcgi_temp_path {d}/fastcgi;
+    uwsgi_temp_path {d}/uwsgi;
+    scgi_temp_path {d}/scgi;
+    # A connection serves 50 requests, then nginx ends it with GOAWAY.
+    keepalive_requests 50;
+    server {{
+        listen 127.0.0.1:{tls} ssl http2;
+        listen 127.0.0.1:{plain} http2;
+        ssl_certificate {d}/chain.pem;
+        ssl_certificate_key {d}/key.pem;
+        root {d}/www;
+    }}
+}}
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+async def nginx(ca: trustme.CA, tmp_path: Any) -> AsyncIterator[tuple[str, str, Any]]:
+    """nginx with HTTP/2 over TLS and h2c: (https URL, http URL, access log path)."""
+    exe = shutil.which("nginx") or next(
+        (p for p in ("/usr/sbin/nginx",) if os.path.exists(p)), None
+    )
+    if exe is None:
+        pytest.skip("nginx is not installed")
+    cert = ca.issue_cert("127.0.0.1")
+    (tmp_path / "chain.pem").write_bytes(b"".join(p.bytes() for p in cert.cert_chain_pems))
+    (tmp_path / "key.pem").write_bytes(cert.private_key_pem.bytes())
+    (tmp_path / "www").mkdir()
+    (tmp_path / "www" / "small").write_bytes(b"s" * 100)
+    (tmp_path / "www" / "1m").write_bytes(BIG)
+    tls, plain = _free_port(), _free_port()
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(NGINX_CONF.format(d=tmp_path, tls=tls, plain=plain))
+    proc = subprocess.Popen(
+        [exe, "-p", str(tmp_path), "-e", str(tmp_path / "error.log"), "-c", str(conf)]
+    )
+    try:
+        for _ in range(200):
+            try:
+                _, w = await asyncio.open_connection("127.0.0.1", plain)
+                w.close()
+                break
+            except OSError:
+                assert proc.poll() is None, (tmp_path / "error.log").read_text()
+                await asyncio.sleep(0.02)
+        yield f"https://127.0.0.1:{tls}", f"http://127.0.0.1:{plain}", tmp_path / "access.log"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def _log(path: Any) -> list[tuple[str, str, str]]:
+    return [tuple(line.split()) for line in path.read_text().splitlines()]  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("tls", MODES)
+async def test_nginx_many_requests_across_goaways(
+    aiohttp: Any, nginx: tuple[str, str, Any], client_ssl: Any, tls: bool
+) -> None:
+    base = nginx[0] if tls else nginx[1]
+    async with aiohttp.ClientSession(connector=connector(aiohttp, client_ssl)) as s:
+
+        async def get(path: str) -> int:
+            async with s.get(base + path) as r:
+                assert r.version == aiohttp.HttpVersion(2, 0)
+                return len(await r.read())
+
+        for _ in range(3):  # 3 x 64 requests, 50 per connection
+            sizes = await asyncio.gather(*(get("/small") for _ in range(64)))
+            assert sizes == [100] * 64
+        assert await asyncio.gather(*(get("/1m") for _ in range(8))) == [len(BIG)] * 8
+    log = _log(nginx[2])
+    assert {(proto, status) for _, proto, status in log} == {("HTTP/2.0", "200")}
+    per_conn: dict[str, int] = {}
+    for conn, _, _ in log:
+        per_conn[conn] = per_conn.get(conn, 0) + 1
+    # nginx ended connections after 50 requests; the rest went on new ones.
+    assert len(log) == 3 * 64 + 8 and max(per_conn.values()) <= 50
+    assert len(per_conn) >= 4
