@@ -845,3 +845,42 @@ async def test_nginx_many_requests_across_goaways(
     # nginx ended connections after 50 requests; the rest went on new ones.
     assert len(log) == 3 * 64 + 8 and max(per_conn.values()) <= 50
     assert len(per_conn) >= 4
+
+
+def _sockets_and_threads() -> tuple[set[str], int]:
+    """This process's open sockets and its native threads."""
+    socks = set()
+    for f in os.listdir("/proc/self/fd"):
+        try:
+            link = os.readlink(f"/proc/self/fd/{f}")
+        except OSError:  # closed meanwhile (the listing's own fd)
+            continue
+        if link.startswith("socket:"):
+            socks.add(link)
+    return socks, len(os.listdir("/proc/self/task"))
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc")
+async def test_no_socket_or_thread_left_after_the_session_closes(
+    aiohttp: Any, nginx: tuple[str, str, Any], raw_h2: Raw, client_ssl: Any
+) -> None:
+    # (The loop's bridge keeps its eventfd until the loop closes, as over
+    # HTTP/1.1: tests/test_cancellation.py checks that.)
+    before = _sockets_and_threads()
+    async with aiohttp.ClientSession(connector=connector(aiohttp, client_ssl)) as s:
+        for base in nginx[:2]:
+            rs = await asyncio.gather(*(s.get(base + "/small") for _ in range(70)))
+            for r in rs:
+                await r.read()
+            async with s.get(base + "/1m") as r:  # released unread: its stream is reset
+                assert r.status == 200
+        with pytest.raises(asyncio.TimeoutError):  # cancelled mid-body
+            async with s.get(raw_h2.url + "/partial") as r:
+                await asyncio.wait_for(r.read(), 0.05)
+        with pytest.raises(aiohttp.ClientConnectionError):  # refused: nothing opened
+            await s.get(f"http://127.0.0.1:{_free_port()}/")
+    for _ in range(100):  # bounded: the engine thread ends once the session closed
+        if _sockets_and_threads() == before:
+            break
+        await asyncio.sleep(0.05)
+    assert _sockets_and_threads() == before
