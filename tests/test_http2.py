@@ -438,6 +438,16 @@ async def test_h2_through_a_connect_tunnel_and_h1_to_a_forward_proxy(
         proxy.close()
 
 
+async def test_version_10_sessions_stay_on_http1(
+    aiohttp: Any, hyper: Start, client_ssl: Any
+) -> None:
+    origin = await hyper(tls=True)
+    conn = connector(aiohttp, client_ssl)
+    async with aiohttp.ClientSession(connector=conn, version=aiohttp.HttpVersion10) as s:
+        async with s.get(origin.url + "/echo") as r:
+            assert (await r.json())["version"] == "1.0"
+
+
 async def test_force_close_opens_a_connection_per_request(
     aiohttp: Any, hyper: Start, client_ssl: Any
 ) -> None:

@@ -30,11 +30,12 @@ impl Http2 {
 }
 
 /// What a connection to an origin offers.  A forward proxy gets HTTP/1.1
-/// requests in absolute-form, and an upgrade (WebSocket) needs HTTP/1.1's
-/// `101`, so never HTTP/2; a tunnel (CONNECT, SOCKS) carries whatever the
-/// origin speaks.
-pub fn alpn_for(tls: bool, tunnel: &Tunnel, upgrade: bool, mode: Http2) -> Alpn {
-    if tunnel.is_forward() || upgrade {
+/// requests in absolute-form, and `needs_h1` (an upgrade such as a
+/// WebSocket's, which needs HTTP/1.1's `101`, or a request made with
+/// `version=HttpVersion10`) never goes on HTTP/2; a tunnel (CONNECT, SOCKS)
+/// carries whatever the origin speaks.
+pub fn alpn_for(tls: bool, tunnel: &Tunnel, needs_h1: bool, mode: Http2) -> Alpn {
+    if tunnel.is_forward() || needs_h1 {
         return Alpn::Http1;
     }
     match (mode, tls) {

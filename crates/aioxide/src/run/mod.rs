@@ -382,7 +382,7 @@ fn key_for(
 ) -> Key {
     let tunnel = route.map_or(Tunnel::None, |r| r.tunnel(dest, &req.tls));
     Key {
-        alpn: crate::policy::h2::alpn_for(dest.tls, &tunnel, req.upgrade, http2),
+        alpn: crate::policy::h2::alpn_for(dest.tls, &tunnel, req.upgrade || req.http10, http2),
         host: dest.host.clone(),
         port: dest.port,
         tls: dest.tls.then(|| req.tls.clone()),
