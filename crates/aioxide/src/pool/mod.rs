@@ -2,7 +2,8 @@
 //! (host, port, TLS mode); `limit` and `limit_per_host` count connections in
 //! use; a connection goes back to the idle list only when its response was
 //! read to the end; `force_close` never reuses; idle ones expire after
-//! `keepalive_timeout`.
+//! `keepalive_timeout`.  HTTP/2 connections (`h2.rs`) are shared by many
+//! leases at once, up to the server's stream limit (`Pool::acquire_h2`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
