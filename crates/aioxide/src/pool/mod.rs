@@ -549,8 +549,9 @@ impl Pool {
         if self.is_closed() {
             return Err(closed());
         }
-        let shares = !self.cfg.force_close && !self.lock().h1_only.contains(key);
-        if key.alpn == connect::Alpn::H2 && shares {
+        // (HTTP/1.1 keys, the default, never take the lock here.)
+        let h2 = key.alpn == connect::Alpn::H2;
+        if h2 && !self.cfg.force_close && !self.lock().h1_only.contains(key) {
             return Box::pin(self.acquire_h2(key, acquire, &sock_connect, fresh)).await;
         }
         self.acquire_h1(key, acquire, &sock_connect, fresh).await
