@@ -98,7 +98,10 @@ def _app(origin: Origin) -> Callable[..., Awaitable[None]]:
         if path == "/redirect":
             return await _answer(send, 302, b"", [(b"location", query.encode())])
         if path.startswith("/status/"):
-            return await _answer(send, int(path.rsplit("/", 1)[1]), b"status")
+            code = int(path.rsplit("/", 1)[1])
+            return await _answer(send, code, b"" if code in (204, 304) else b"status")
+        if path == "/see-other":
+            return await _answer(send, 303, b"", [(b"location", b"/echo")])
         if path == "/cookie":
             return await _answer(send, 200, b"set", [(b"set-cookie", b"h2c=yes; Path=/")])
         if path == "/digest" and b"authorization" not in dict(scope["headers"]):
@@ -354,7 +357,52 @@ async def test_cookies_and_raise_for_status(
             assert "h2c=yes" in cookie and "own=1" in cookie
         with pytest.raises(aiohttp.ClientResponseError) as e:
             await s.get(origin.url + "/status/418")
-        assert e.value.status == 418
+        # HTTP/2 has no reason phrase: the status' canonical one stands in.
+        assert (e.value.status, e.value.message) == (418, "I'm a teapot")
+
+
+async def _features(aiohttp: Any, s: Any, url: str) -> list[Any]:
+    """What a series of request features gives back (compared across protocols)."""
+    out: list[Any] = []
+    async with s.get(url + "/echo", params={"a": "1", "b": "x y"}) as r:
+        out.append(((await r.json())["query"], r.status))
+    async with s.post(url + "/echo", json={"k": [1, 2]}) as r:
+        got = await r.json()
+        out.append((got["body"], dict(got["headers"])["content-type"]))
+    async with s.head(url + "/echo") as r:
+        out.append((r.status, await r.read(), r.headers["Content-Type"]))
+    async with s.post(url + "/see-other", data=b"x") as r:
+        got = await r.json()
+        out.append((got["method"], got["body"], [h.status for h in r.history], str(r.url)[-5:]))
+    async with s.get(url + "/redirect?/echo", allow_redirects=False) as r:
+        out.append((r.status, r.headers["Location"]))
+    with pytest.raises(aiohttp.TooManyRedirects) as e:
+        await s.get(url + "/redirect?/redirect%3F/echo", max_redirects=1)
+    out.append(len(e.value.history))
+    async with s.get(url + "/gzip", auto_decompress=False) as r:
+        out.append(gzip.decompress(await r.read()))
+    async with s.get(url + "/big") as r:
+        first = await r.content.read(1000)
+        out.append((first, len(await r.content.readany()) > 0, r.content.at_eof()))
+    async with s.get(url + "/status/204") as r:
+        out.append((r.status, await r.read()))
+    async with s.get(url + "/status/503") as r:
+        out.append((r.status, r.ok, await r.text()))
+    return out
+
+
+async def test_the_same_answers_over_http11_and_http2(
+    aiohttp: Any, hyper: Start, client_ssl: Any, session_kw: dict[str, Any]
+) -> None:
+    origin = await hyper(tls=True)
+    got = {}
+    for http2 in (False, True):
+        conn = aiohttp.TCPConnector(http2=http2, ssl=client_ssl)
+        async with aiohttp.ClientSession(connector=conn, **session_kw) as s:
+            got[http2] = await _features(aiohttp, s, origin.url)
+            async with s.get(origin.url + "/echo") as r:
+                assert r.version == (aiohttp.HttpVersion(2, 0) if http2 else aiohttp.HttpVersion11)
+    assert got[True] == got[False]
 
 
 async def test_basic_and_digest_auth(aiohttp: Any, hyper: Start, client_ssl: Any) -> None:

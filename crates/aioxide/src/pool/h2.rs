@@ -277,9 +277,12 @@ pub(crate) fn request(req: Outgoing<'_>, key: &Key) -> Result<http::Request<ReqB
 
 pub(crate) fn answer(resp: http::Response<hyper::body::Incoming>) -> Answer {
     let (parts, body) = resp.into_parts();
+    // HTTP/2 carries no reason phrase: the status' canonical one stands in
+    // (as httpx shows it; aiohttp does the same for a proxy's answer without one).
+    let reason = parts.status.canonical_reason().unwrap_or("");
     Answer {
         status: parts.status.as_u16(),
-        reason: bytes::Bytes::new(),
+        reason: bytes::Bytes::from_static(reason.as_bytes()),
         version: (2, 0),
         fields: crate::fields::Fields::from_header_map(&parts.headers),
         body: WireBody::H2(body),
