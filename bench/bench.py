@@ -15,6 +15,13 @@ HTTP scenarios (against nginx; fixed counts; --quick divides them by 10; each is
   json  5000 GETs of /json (~2 KB) parsed by the client's own json(), one at a time
   tls_conc  20000 GETs of /small over HTTPS (certificate not verified), 64 in flight
   tls_dl    200 GETs of /1m over HTTPS (certificate not verified), one at a time
+  h2_conc   as tls_conc over HTTP/2 (nginx's `listen ... ssl http2`, ALPN): aioxide's
+            TCPConnector(http2=True), httpx's AsyncClient(http2=True), pyreqwest's
+            .http2(True); aiohttp has none.  64 in flight on one connection (nginx allows
+            128 streams); the answers are checked to be HTTP/2
+  h2_dl     200 GETs of /1m over HTTP/2, 16 in flight on one connection (compare
+            with tls_dl16: the same over HTTP/1.1, 16 connections)
+  tls_dl16  200 GETs of /1m over HTTPS/1.1, 16 in flight
   mw    as conc, through one trivial pass-through middleware (its cost: compare with conc)
   trace as conc, with one no-op request-start hook (aiohttp's TraceConfig)
   proxy_conc  as conc, through a forward HTTP proxy (a second nginx server, --proxy-url,
@@ -84,6 +91,9 @@ SCENARIOS = {
     "json": (5000, 200),
     "tls_conc": (20000, 640),
     "tls_dl": (200, 20),
+    "h2_conc": (20000, 640),
+    "h2_dl": (200, 32),
+    "tls_dl16": (200, 32),
     "mw": (20000, 640),
     "trace": (20000, 640),
     "proxy_conc": (20000, 640),
@@ -94,10 +104,14 @@ SCENARIOS = {
     "ws_echo_1m_z": (50, 5),  # zlib on 1 MiB both ways: ~30 round trips/s
     "ws_fanout_z": (WS_FANOUT * 1000, WS_FANOUT * 50),
 }
-CONCURRENT = ("conc", "tls_conc", "mw", "trace", "proxy_conc")
+CONCURRENT = ("conc", "tls_conc", "h2_conc", "mw", "trace", "proxy_conc")
+TLS_SCENARIOS = ("tls_conc", "tls_dl", "h2_conc", "h2_dl", "tls_dl16")
+H2_SCENARIOS = ("h2_conc", "h2_dl")
+# Requests in flight, where not CONCURRENCY (CONCURRENT) or 1.
+IN_FLIGHT = {"h2_dl": 16, "tls_dl16": 16}
 # The forward proxy of proxy_conc (set by the worker from --proxy-url).
 PROXY_URL: str | None = None
-BYTES_SCENARIOS = ("dl", "up", "tls_dl")
+BYTES_SCENARIOS = ("dl", "up", "tls_dl", "h2_dl", "tls_dl16")
 WS_SCENARIOS = tuple(n for n in SCENARIOS if n.startswith("ws_"))
 CLIENTS = ("aiohttp", "aioxide", "httpx", "pyreqwest")
 AIOHTTP_API = ("aiohttp", "aioxide")
@@ -164,6 +178,8 @@ def unsupported(client: str, name: str) -> str | None:
         return f"{client} has no WebSocket client"
     if name == "trace" and client == "pyreqwest":
         return "pyreqwest has no request hooks"
+    if name in H2_SCENARIOS and client == "aiohttp":
+        return "aiohttp has no HTTP/2 client"
     return None
 
 
@@ -191,14 +207,15 @@ def session_options(http: Any, name: str) -> dict[str, Any]:
 @contextlib.asynccontextmanager
 async def open_client(client: str, http: Any, name: str) -> AsyncIterator[Any]:
     """The client's own session object for scenario `name`, pooled like the others (64)."""
-    tls = name.startswith("tls_")
+    tls = name in TLS_SCENARIOS
+    h2 = name in H2_SCENARIOS
     if client in AIOHTTP_API:
-        connector = http.TCPConnector(limit=CONCURRENCY)
+        connector = http.TCPConnector(limit=CONCURRENCY, **({"http2": True} if h2 else {}))
         async with http.ClientSession(connector=connector, **session_options(http, name)) as s:
             yield s
     elif client == "httpx":
         limits = http.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
-        options: dict[str, Any] = {"limits": limits, "verify": not tls}
+        options: dict[str, Any] = {"limits": limits, "verify": not tls, "http2": h2}
         if name == "mw":  # httpx's way to wrap every request: a transport around the transport
 
             class Passthrough(http.AsyncBaseTransport):  # type: ignore[name-defined,misc]
@@ -228,6 +245,8 @@ async def open_client(client: str, http: Any, name: str) -> AsyncIterator[Any]:
         builder = ClientBuilder().max_connections(CONCURRENCY)
         if tls:
             builder = builder.danger_accept_invalid_certs(True)
+        if h2:
+            builder = builder.http2(True)
         if name == "mw":
 
             async def passthrough(request: Any, next_handler: Any) -> Any:
@@ -257,20 +276,21 @@ def request_fn(
 
     if client in AIOHTTP_API:
         extra: dict[str, Any] = {}
-        if name.startswith("tls_"):
+        if name in TLS_SCENARIOS:
             extra["ssl"] = False
+        major = 2 if name in H2_SCENARIOS else 1
 
         async def get_small() -> None:
             async with session.get(small, **extra) as resp:
                 body = await resp.read()
-                if resp.status != 200 or len(body) != SMALL_SIZE:
-                    fail("GET /small", resp.status, body)
+                if resp.status != 200 or len(body) != SMALL_SIZE or resp.version[0] != major:
+                    fail("GET /small", resp.status, (resp.version, body))
 
         async def download() -> None:
             async with session.get(big, **extra) as resp:
                 body = await resp.read()
-                if resp.status != 200 or len(body) != MIB:
-                    fail("GET /1m", resp.status, len(body))
+                if resp.status != 200 or len(body) != MIB or resp.version[0] != major:
+                    fail("GET /1m", resp.status, (resp.version, len(body)))
 
         async def upload() -> None:
             async with session.post(upload_url, data=payload) as resp:
@@ -285,18 +305,19 @@ def request_fn(
                     fail("GET /json", resp.status, data)
 
     elif client == "httpx":  # client.get/post read the whole body before returning
+        version = "HTTP/2" if name in H2_SCENARIOS else "HTTP/1.1"
 
         async def get_small() -> None:
             resp = await session.get(small)
             body = resp.content
-            if resp.status_code != 200 or len(body) != SMALL_SIZE:
-                fail("GET /small", resp.status_code, body)
+            if resp.status_code != 200 or len(body) != SMALL_SIZE or resp.http_version != version:
+                fail("GET /small", resp.status_code, (resp.http_version, body))
 
         async def download() -> None:
             resp = await session.get(big)
             body = resp.content
-            if resp.status_code != 200 or len(body) != MIB:
-                fail("GET /1m", resp.status_code, len(body))
+            if resp.status_code != 200 or len(body) != MIB or resp.http_version != version:
+                fail("GET /1m", resp.status_code, (resp.http_version, len(body)))
 
         async def upload() -> None:
             resp = await session.post(upload_url, content=payload)
@@ -311,18 +332,19 @@ def request_fn(
                 fail("GET /json", resp.status_code, data)
 
     else:  # pyreqwest: build().send() buffers the body; bytes()/json() hand it over
+        h2 = name in H2_SCENARIOS
 
         async def get_small() -> None:
             resp = await session.get(small).build().send()
             body = await resp.bytes()
-            if resp.status != 200 or len(body) != SMALL_SIZE:
-                fail("GET /small", resp.status, body)
+            if resp.status != 200 or len(body) != SMALL_SIZE or (resp.version == "HTTP/2.0") != h2:
+                fail("GET /small", resp.status, (resp.version, body))
 
         async def download() -> None:
             resp = await session.get(big).build().send()
             body = await resp.bytes()
-            if resp.status != 200 or len(body) != MIB:
-                fail("GET /1m", resp.status, len(body))
+            if resp.status != 200 or len(body) != MIB or (resp.version == "HTTP/2.0") != h2:
+                fail("GET /1m", resp.status, (resp.version, len(body)))
 
         async def upload() -> None:
             resp = await session.post(upload_url).body_bytes(payload).build().send()
@@ -344,6 +366,9 @@ def request_fn(
         "json": (get_json, len(json.dumps(json_doc()))),
         "tls_conc": (get_small, SMALL_SIZE),
         "tls_dl": (download, MIB),
+        "h2_conc": (get_small, SMALL_SIZE),
+        "h2_dl": (download, MIB),
+        "tls_dl16": (download, MIB),
         "mw": (get_small, SMALL_SIZE),
         "trace": (get_small, SMALL_SIZE),
         "proxy_conc": (get_small, SMALL_SIZE),
@@ -395,7 +420,7 @@ async def measure(
     client: str, http: Any, name: str, base: str, n: int, warmup: int, repeat: int
 ) -> dict[str, Any]:
     """Warm up, then time `n` requests `repeat` times; keep the median wall and CPU time."""
-    concurrency = CONCURRENCY if name in CONCURRENT else 1
+    concurrency = CONCURRENCY if name in CONCURRENT else IN_FLIGHT.get(name, 1)
     walls, cpus = [], []
     async with open_client(client, http, name) as session:
         one, size = request_fn(client, name, session, base)
@@ -484,7 +509,7 @@ def worker_main(client: str, loop_name: str, args: argparse.Namespace, names: li
             if name == "proxy_conc" and not args.proxy_url:
                 results.append({"scenario": name, "error": "no --proxy-url given"})
                 continue
-            if name.startswith("tls_"):
+            if name in TLS_SCENARIOS:
                 if not args.tls_url:
                     results.append({"scenario": name, "error": "no --tls-url given"})
                     continue

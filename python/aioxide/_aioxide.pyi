@@ -99,6 +99,10 @@ class Session:
         resolver: Callable[..., None] | None = None,
         socket_factory: Callable[..., None] | None = None,
         unix_path: str | None = None,
+        # HTTP/2: "off" (aiohttp's behaviour), "alpn" (https:// origins
+        # offered h2 and http/1.1 by ALPN), "prior_knowledge" (also h2c to
+        # http:// origins).  TCPConnector(http2=False|True|"prior_knowledge").
+        http2: str = "off",
     ) -> None: ...
     def request(
         self,

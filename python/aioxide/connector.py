@@ -154,6 +154,17 @@ class BaseConnector:
         await self.close()
 
 
+def _http2_mode(value: bool | str) -> str:
+    """The engine's name for TCPConnector's ``http2=``."""
+    if value is False:
+        return "off"
+    if value is True:
+        return "alpn"
+    if value == "prior_knowledge":
+        return "prior_knowledge"
+    raise ValueError(f'http2 must be False, True or "prior_knowledge", not {value!r}')
+
+
 class TCPConnector(BaseConnector):
     """TCP connector (aiohttp's TCPConnector)."""
 
@@ -181,7 +192,16 @@ class TCPConnector(BaseConnector):
         interleave: int | None = None,
         socket_factory: Any = None,
         ssl_shutdown_timeout: Any = sentinel,
+        http2: bool | str = False,
     ) -> None:
+        """aioxide's addition: ``http2`` (default False, aiohttp's behaviour).
+
+        ``http2=True`` offers h2 and http/1.1 by ALPN to https:// origins and
+        uses what the server picks; ``http2="prior_knowledge"`` also speaks
+        HTTP/2 without TLS (h2c) to http:// origins.  Requests to one origin
+        share one HTTP/2 connection, up to the server's concurrent stream limit.
+        """
+        http2_mode = _http2_mode(http2)
         self._ssl = connector_ssl_from_args(
             verify_ssl, fingerprint, ssl_context, _interop.ssl_value(ssl)
         )
@@ -221,6 +241,7 @@ class TCPConnector(BaseConnector):
                 "use_dns_cache": use_dns_cache,
                 "ttl_dns_cache": ttl_dns_cache,
                 "dns_cache_max_size": dns_cache_max_size,
+                "http2": http2_mode,
                 **hooks,
             },
         )
@@ -233,6 +254,7 @@ class TCPConnector(BaseConnector):
         self._family = family
         self._happy_eyeballs_delay = happy_eyeballs_delay
         self._interleave = interleave
+        self._http2 = http2
 
     @property
     def family(self) -> int:

@@ -57,7 +57,7 @@ impl Drop for Session {
 #[pymethods]
 impl Session {
     #[new]
-    #[pyo3(signature = (*, limit=100, limit_per_host=0, force_close=false, keepalive_timeout=Some(15.0), user_agent=None, max_headers=128, family=0, local_addr=None, happy_eyeballs_delay=Some(0.25), interleave=None, use_dns_cache=true, ttl_dns_cache=Some(10.0), dns_cache_max_size=1000, bridge=None, resolver=None, socket_factory=None, unix_path=None))]
+    #[pyo3(signature = (*, limit=100, limit_per_host=0, force_close=false, keepalive_timeout=Some(15.0), user_agent=None, max_headers=128, family=0, local_addr=None, happy_eyeballs_delay=Some(0.25), interleave=None, use_dns_cache=true, ttl_dns_cache=Some(10.0), dns_cache_max_size=1000, bridge=None, resolver=None, socket_factory=None, unix_path=None, http2="off"))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         limit: usize,
@@ -77,8 +77,11 @@ impl Session {
         resolver: Option<Py<PyAny>>,
         socket_factory: Option<Py<PyAny>>,
         unix_path: Option<std::path::PathBuf>,
+        http2: &str,
     ) -> PyResult<Self> {
         let mut cfg = ClientConfig::default();
+        cfg.pool.http2 = aioxide::policy::h2::Http2::from_name(http2)
+            .ok_or_else(|| PyValueError::new_err(format!("unknown http2 mode {http2:?}")))?;
         cfg.pool.limit = limit;
         cfg.pool.limit_per_host = limit_per_host;
         cfg.pool.force_close = force_close;

@@ -191,6 +191,11 @@ async fn upgraded_stream_keeps_its_slot() {
 /// A hyper HTTP/2 server (prior knowledge) answering "h2 ok"; counts the
 /// connections it accepted.
 async fn serve_h2() -> (u16, Arc<AtomicUsize>) {
+    serve_h2_with(None).await
+}
+
+/// [`serve_h2`] announcing `max_streams` as SETTINGS_MAX_CONCURRENT_STREAMS.
+async fn serve_h2_with(max_streams: Option<u32>) -> (u16, Arc<AtomicUsize>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let conns = Arc::new(AtomicUsize::new(0));
@@ -207,9 +212,9 @@ async fn serve_h2() -> (u16, Arc<AtomicUsize>) {
                         http_body_util::Full::new(bytes::Bytes::from_static(b"h2 ok")),
                     ))
                 });
-                let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
-                    .serve_connection(TokioIo::new(sock), service)
-                    .await;
+                let mut server = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+                server.max_concurrent_streams(max_streams);
+                let _ = server.serve_connection(TokioIo::new(sock), service).await;
             });
         }
     });
@@ -254,16 +259,62 @@ async fn h2_leases_share_one_connection() {
         !a.reused && b.reused,
         "the second lease goes on the first's connection"
     );
-    let (ta, tb) = (
-        format!("http://127.0.0.1:{port}/a"),
-        format!("http://127.0.0.1:{port}/b"),
-    );
     let none = Fields::default();
-    let (ra, rb) = tokio::join!(a.send(outgoing(&ta, &none)), b.send(outgoing(&tb, &none)));
+    let (ra, rb) = tokio::join!(a.send(outgoing("/a", &none)), b.send(outgoing("/b", &none)));
     for resp in [ra.unwrap(), rb.unwrap()] {
         assert_eq!(resp.version, (2, 0));
         assert_eq!(&body_of(resp).await[..], b"h2 ok");
     }
     assert_eq!(conns.load(Ordering::SeqCst), 1);
     assert!(matches!(a.conn(), Some(Conn::Shared(_))));
+}
+
+/// Many acquisitions at once for a new HTTP/2 origin open one connection
+/// and share it, up to the server's stream limit; past it, another.
+#[tokio::test]
+async fn h2_first_acquisitions_share_and_respect_the_stream_limit() {
+    for (max_streams, leases, want) in [(None, 64, 1), (Some(4), 10, 3)] {
+        let (port, conns) = serve_h2_with(max_streams).await;
+        let pool = Pool::new(PoolConfig::default());
+        let key = Key {
+            alpn: Alpn::H2,
+            ..key(port)
+        };
+        let all = (0..leases).map(|_| pool.acquire(&key, None, |_| None, false));
+        let held: Vec<_> = futures_join_all(all).await;
+        assert!(held.iter().all(Result::is_ok));
+        assert_eq!(conns.load(Ordering::SeqCst), want, "{max_streams:?}");
+        // A lease given back makes room: the next goes on an open connection.
+        drop(held);
+        let again = pool.acquire(&key, None, |_| None, false).await.unwrap();
+        assert!(again.reused);
+        assert_eq!(conns.load(Ordering::SeqCst), want);
+    }
+}
+
+/// Every future of `all`, polled together (no futures crate here).
+async fn futures_join_all<F: std::future::Future>(all: impl Iterator<Item = F>) -> Vec<F::Output> {
+    let futs: Vec<_> = all.map(Box::pin).collect();
+    let mut outs: Vec<Option<F::Output>> = futs.iter().map(|_| None).collect();
+    let mut futs: Vec<_> = futs.into_iter().map(Some).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (i, slot) in futs.iter_mut().enumerate() {
+            if let Some(f) = slot {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => {
+                        outs[i] = Some(v);
+                        *slot = None;
+                    }
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        match pending {
+            true => std::task::Poll::Pending,
+            false => std::task::Poll::Ready(()),
+        }
+    })
+    .await;
+    outs.into_iter().flatten().collect()
 }

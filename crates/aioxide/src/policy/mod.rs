@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod decompress;
 pub mod framing;
+pub mod h2;
 pub mod proxy;
 pub mod redirect;
 pub mod timeout;

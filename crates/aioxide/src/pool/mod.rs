@@ -2,20 +2,23 @@
 //! (host, port, TLS mode); `limit` and `limit_per_host` count connections in
 //! use; a connection goes back to the idle list only when its response was
 //! read to the end; `force_close` never reuses; idle ones expire after
-//! `keepalive_timeout`.
+//! `keepalive_timeout`.  HTTP/2 connections (`h2.rs`) are shared by many
+//! leases at once, up to the server's stream limit (`Pool::acquire_h2`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use hyper::client::conn::http2;
-use hyper_util::rt::TokioIo;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::connect::{self, Target};
 use crate::error::{Error, ErrorKind};
 use crate::h1;
 use crate::policy::timeout::Deadline;
+
+mod h2;
+use h2::StreamSlot;
+pub use h2::{PeerState, Shared, SharedSend, SharedSending};
 
 /// The request body type the connections carry.
 pub type ReqBody = crate::body::request::RequestBody;
@@ -51,6 +54,8 @@ pub struct PoolConfig {
     pub max_headers: usize,
     /// Resolution and connection settings.
     pub connect: connect::dns::ConnectConfig,
+    /// HTTP/2: off, by ALPN, or also with prior knowledge (h2c).
+    pub http2: crate::policy::h2::Http2,
 }
 
 impl Default for PoolConfig {
@@ -64,6 +69,7 @@ impl Default for PoolConfig {
             max_head_size: 128 * 8192 + 16 * 1024,
             max_headers: 128,
             connect: connect::dns::ConnectConfig::default(),
+            http2: crate::policy::h2::Http2::Off,
         }
     }
 }
@@ -116,7 +122,7 @@ impl WireBody {
             WireBody::H2(b) => loop {
                 let frame = match std::task::ready!(std::pin::Pin::new(&mut *b).poll_frame(cx)) {
                     None => return std::task::Poll::Ready(None),
-                    Some(Err(e)) => return std::task::Poll::Ready(Some(Err(h2_body_error(e)))),
+                    Some(Err(e)) => return std::task::Poll::Ready(Some(Err(h2::body_error(e)))),
                     Some(Ok(f)) => f,
                 };
                 if let Ok(data) = frame.into_data() {
@@ -158,71 +164,6 @@ impl WireBody {
     }
 }
 
-fn h2_body_error(e: hyper::Error) -> Error {
-    if e.is_incomplete_message() {
-        return Error::payload("Response payload is not completed");
-    }
-    Error::payload(format!("Response payload is not completed: {e}")).with_source(e)
-}
-
-/// A request in flight on a shared connection.
-pub type SharedSending = std::pin::Pin<
-    Box<
-        dyn std::future::Future<Output = hyper::Result<http::Response<hyper::body::Incoming>>>
-            + Send,
-    >,
->;
-
-/// The sending side of a connection many requests use at once (HTTP/2):
-/// sending takes `&self` (hyper's `http2::SendRequest`: clone it, send on
-/// the clone).
-pub trait SharedSend: Send + Sync {
-    fn send(&self, req: http::Request<ReqBody>) -> SharedSending;
-    /// The connection is gone: no request can go on it any more.
-    fn is_closed(&self) -> bool;
-}
-
-impl SharedSend for http2::SendRequest<ReqBody> {
-    fn send(&self, req: http::Request<ReqBody>) -> SharedSending {
-        let mut sender = self.clone();
-        Box::pin(async move { sender.send_request(req).await })
-    }
-
-    fn is_closed(&self) -> bool {
-        http2::SendRequest::is_closed(self)
-    }
-}
-
-/// The task driving a connection's socket: stopped when its owner goes.
-struct Driver(tokio::task::AbortHandle);
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        // Closing = stopping the task that owns the socket.
-        self.0.abort();
-    }
-}
-
-/// A shared connection (HTTP/2): its leases hold it together; the pool
-/// keeps it while it is open.
-pub struct Shared {
-    pub sender: Box<dyn SharedSend>,
-    _driver: Option<Driver>,
-    /// The connection's addresses and TLS session.
-    meta: Option<Arc<connect::ConnMeta>>,
-}
-
-impl Shared {
-    /// A shared connection from its sender and the task driving it.
-    pub fn new(sender: Box<dyn SharedSend>, task: Option<tokio::task::AbortHandle>) -> Arc<Self> {
-        Arc::new(Shared {
-            sender,
-            _driver: task.map(Driver),
-            meta: None,
-        })
-    }
-}
-
 /// A connection: exclusive (HTTP/1.1) or shared (HTTP/2).
 pub enum Conn {
     H1(h1::Conn),
@@ -240,6 +181,11 @@ struct Inner {
     idle: HashMap<Key, Vec<Idle>>,
     /// Open shared connections: every lease for their key goes on them.
     shared: HashMap<Key, Vec<Arc<Shared>>>,
+    /// HTTP/2 keys: one acquisition at a time opens a connection (the
+    /// others wait, then share it).
+    gates: HashMap<Key, Arc<Semaphore>>,
+    /// HTTP/2 keys whose server chose HTTP/1.1 by ALPN.
+    h1_only: std::collections::HashSet<Key>,
     hosts: HashMap<Key, Arc<Semaphore>>,
     closed: bool,
     /// A reaper task is running (closes idle connections as they expire).
@@ -271,6 +217,8 @@ pub struct Lease {
     pub dns: connect::dns::DnsOutcome,
     /// The connection's addresses and TLS session (read when it was made).
     pub meta: Option<Arc<connect::ConnMeta>>,
+    /// Its stream on a shared connection, counted there while it lives.
+    stream: Option<StreamSlot>,
 }
 
 impl Lease {
@@ -286,10 +234,10 @@ impl Lease {
         match self.conn.take() {
             Some(Conn::H1(c)) => send_h1(c, req).await,
             Some(Conn::Shared(c)) => {
-                let sent = c.sender.send(h2_request(req)?);
+                let sent = c.sender.send(h2::request(req, &self.key)?);
                 self.conn = Some(Conn::Shared(c));
-                let resp = sent.await.map_err(exchange_error)?;
-                Ok(h2_answer(resp))
+                let resp = sent.await.map_err(h2::exchange_error)?;
+                Ok(h2::answer(resp))
             }
             None => Err(Error::new(
                 ErrorKind::ServerDisconnected,
@@ -365,29 +313,6 @@ async fn send_h1(conn: h1::Conn, req: Outgoing<'_>) -> Result<Answer, Error> {
         body: WireBody::H1(a.reader),
         upgrade: a.upgrade,
     })
-}
-
-/// The request as hyper's HTTP/2 client takes it.
-fn h2_request(req: Outgoing<'_>) -> Result<http::Request<ReqBody>, Error> {
-    let bad = |m: String| Error::new(ErrorKind::InvalidArgument, m);
-    let mut r = http::Request::new(req.body);
-    *r.method_mut() =
-        http::Method::from_bytes(req.method.as_bytes()).map_err(|e| bad(e.to_string()))?;
-    *r.uri_mut() = http::Uri::try_from(req.target).map_err(|e| bad(e.to_string()))?;
-    *r.headers_mut() = req.fields.to_header_map().map_err(bad)?;
-    Ok(r)
-}
-
-fn h2_answer(resp: http::Response<hyper::body::Incoming>) -> Answer {
-    let (parts, body) = resp.into_parts();
-    Answer {
-        status: parts.status.as_u16(),
-        reason: bytes::Bytes::new(),
-        version: (2, 0),
-        fields: crate::fields::Fields::from_header_map(&parts.headers),
-        body: WireBody::H2(body),
-        upgrade: false,
-    }
 }
 
 /// A connection switched to another protocol (HTTP 101, e.g. WebSocket):
@@ -536,7 +461,9 @@ impl Pool {
         let mut inner = self.lock();
         inner.closed = true;
         inner.idle.clear();
-        inner.shared.clear();
+        for conn in inner.shared.drain().flat_map(|(_, list)| list) {
+            conn.close();
+        }
         drop(inner);
         self.closed_tx.send_replace(true);
     }
@@ -575,12 +502,16 @@ impl Pool {
             since: Instant::now(),
             meta,
         });
-        if let Some(ka) = self.cfg.keepalive {
-            if !inner.reaper {
-                if let Ok(rt) = tokio::runtime::Handle::try_current() {
-                    inner.reaper = true;
-                    rt.spawn(reap(Arc::downgrade(self), ka));
-                }
+        self.start_reaper(&mut inner);
+    }
+
+    /// Start the task closing connections idle past keepalive_timeout.
+    fn start_reaper(self: &Arc<Self>, inner: &mut Inner) {
+        let Some(ka) = self.cfg.keepalive else { return };
+        if !inner.reaper {
+            if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                inner.reaper = true;
+                rt.spawn(reap(Arc::downgrade(self), ka));
             }
         }
     }
@@ -590,14 +521,29 @@ impl Pool {
         let mut inner = self.lock();
         let now = Instant::now();
         let mut next: Option<Instant> = None;
+        let mut later = |at: Instant| next = Some(next.map_or(at, |n| n.min(at)));
         inner.idle.retain(|_, list| {
             list.retain_mut(|idle| {
                 let alive = now.duration_since(idle.since) < ka && idle.conn.is_open();
                 if alive {
-                    let at = idle.since + ka;
-                    next = Some(next.map_or(at, |n| n.min(at)));
+                    later(idle.since + ka);
                 }
                 alive
+            });
+            !list.is_empty()
+        });
+        inner.shared.retain(|_, list| {
+            list.retain(|c| match c.idle_for() {
+                _ if !c.usable() => false,
+                None => {
+                    later(now + ka);
+                    true
+                }
+                Some(idle) if idle < ka => {
+                    later(now + (ka - idle));
+                    true
+                }
+                Some(_) => false,
             });
             !list.is_empty()
         });
@@ -635,6 +581,23 @@ impl Pool {
         if self.is_closed() {
             return Err(closed());
         }
+        // (HTTP/1.1 keys, the default, never take the lock here.)
+        let h2 = key.alpn == connect::Alpn::H2;
+        if h2 && !self.cfg.force_close && !self.lock().h1_only.contains(key) {
+            return Box::pin(self.acquire_h2(key, acquire, &sock_connect, fresh)).await;
+        }
+        self.acquire_h1(key, acquire, &sock_connect, fresh).await
+    }
+
+    /// [`Pool::acquire`] for HTTP/1.1: slots first, then an idle
+    /// connection or a new one.
+    async fn acquire_h1(
+        self: &Arc<Self>,
+        key: &Key,
+        acquire: Option<Deadline>,
+        sock_connect: &impl Fn(Instant) -> Option<Deadline>,
+        fresh: bool,
+    ) -> Result<Lease, Error> {
         let mut lease = self.slots(key, acquire).await?;
         if !fresh {
             if let Some((conn, meta)) = self.reuse(key) {
@@ -644,12 +607,113 @@ impl Pool {
                 return Ok(lease);
             }
         }
-        let deadline = sock_connect(Instant::now());
-        let (conn, dns, meta) = until(deadline, Box::pin(self.open(key))).await??;
-        lease.conn = Some(conn);
-        lease.dns = dns;
-        lease.meta = meta;
+        self.connect_into(&mut lease, key, sock_connect(Instant::now()))
+            .await?;
         Ok(lease)
+    }
+
+    /// [`Pool::acquire`] for a key that offers HTTP/2: a stream on an open
+    /// connection with room for it; else one acquisition at a time opens a
+    /// connection (holding `limit` slots) while the others wait to share
+    /// it; with no slot free, the least busy connection queues the stream.
+    async fn acquire_h2(
+        self: &Arc<Self>,
+        key: &Key,
+        acquire: Option<Deadline>,
+        sock_connect: &impl Fn(Instant) -> Option<Deadline>,
+        fresh: bool,
+    ) -> Result<Lease, Error> {
+        if let Some(lease) = self.on_shared(key, fresh, true) {
+            return Ok(lease);
+        }
+        let gate = self
+            .lock()
+            .gates
+            .entry(key.clone())
+            .or_insert_with(|| Arc::new(Semaphore::new(1)))
+            .clone();
+        let turn = slot(&gate, acquire, &mut false).await?;
+        if let Some(lease) = self.on_shared(key, fresh, true) {
+            return Ok(lease);
+        }
+        if self.lock().h1_only.contains(key) {
+            drop(turn);
+            return self.acquire_h1(key, acquire, sock_connect, fresh).await;
+        }
+        let mut lease = match self.try_slots(key) {
+            Some(lease) => lease,
+            None => match self.on_shared(key, false, false) {
+                Some(lease) => return Ok(lease),
+                None => self.slots(key, acquire).await?,
+            },
+        };
+        self.connect_into(&mut lease, key, sock_connect(Instant::now()))
+            .await?;
+        Ok(lease)
+    }
+
+    /// A lease for a stream on an open shared connection of `key`: one
+    /// with room under its server's stream limit, or (`room` false) the
+    /// least busy one.  None when `fresh` (a retry wants a new connection)
+    /// or with `force_close` (each request its own connection).
+    fn on_shared(self: &Arc<Self>, key: &Key, fresh: bool, room: bool) -> Option<Lease> {
+        if fresh || self.cfg.force_close {
+            return None;
+        }
+        let mut inner = self.lock();
+        let list = inner.shared.get_mut(key)?;
+        list.retain(|c| c.usable());
+        let found = match room {
+            true => list.iter().find(|c| c.has_room()),
+            false => list.iter().min_by_key(|c| c.streams()),
+        };
+        // Counted under the pool's lock: two acquisitions never both take
+        // the last stream.
+        let stream = found.map(|c| StreamSlot::new(c.clone()));
+        if list.is_empty() {
+            inner.shared.remove(key);
+        }
+        drop(inner);
+        let stream = stream?;
+        let mut lease = self.lease(key, None, None, false);
+        lease.conn = Some(Conn::Shared(stream.conn().clone()));
+        lease.meta = stream.conn().meta.clone();
+        lease.reused = true;
+        lease.stream = Some(stream);
+        Some(lease)
+    }
+
+    /// Open a connection for `lease` (bounded by `deadline`): HTTP/2 when
+    /// the key offers it and the server agrees (shared then: the lease's
+    /// slots go with the connection), HTTP/1.1 otherwise.
+    async fn connect_into(
+        self: &Arc<Self>,
+        lease: &mut Lease,
+        key: &Key,
+        deadline: Option<Deadline>,
+    ) -> Result<(), Error> {
+        let (stream, dns, meta) = until(deadline, Box::pin(self.open(key))).await??;
+        lease.dns = dns;
+        lease.meta = meta.clone();
+        let h2 = match key.tls {
+            Some(_) => stream.negotiated_h2(),
+            None => key.alpn == connect::Alpn::H2,
+        };
+        if !h2 {
+            if key.alpn == connect::Alpn::H2 {
+                self.lock().h1_only.insert(key.clone());
+            }
+            lease.conn = Some(Conn::H1(h1::Conn::new(stream)));
+            return Ok(());
+        }
+        let slots = (lease._total.take(), lease._host.take());
+        let shared = until(deadline, h2::handshake(key, stream, meta, slots)).await??;
+        lease.stream = Some(StreamSlot::new(shared.clone()));
+        if !self.cfg.force_close {
+            self.adopt_shared(key, shared.clone());
+        }
+        lease.conn = Some(Conn::Shared(shared));
+        Ok(())
     }
 
     /// A lease without a connection yet: the `limit` and `limit_per_host`
@@ -671,7 +735,37 @@ impl Pool {
         } else {
             None
         };
-        Ok(Lease {
+        Ok(self.lease(key, total, host, queued))
+    }
+
+    /// The slots for a new connection, when they are free now.
+    fn try_slots(self: &Arc<Self>, key: &Key) -> Option<Lease> {
+        let total = match &self.total {
+            None => None,
+            Some(s) => Some(s.clone().try_acquire_owned().ok()?),
+        };
+        let host = if self.cfg.limit_per_host > 0 {
+            let sem = self
+                .lock()
+                .hosts
+                .entry(key.clone())
+                .or_insert_with(|| Arc::new(Semaphore::new(self.cfg.limit_per_host)))
+                .clone();
+            Some(sem.try_acquire_owned().ok()?)
+        } else {
+            None
+        };
+        Some(self.lease(key, total, host, false))
+    }
+
+    fn lease(
+        self: &Arc<Self>,
+        key: &Key,
+        total: Option<OwnedSemaphorePermit>,
+        host: Option<OwnedSemaphorePermit>,
+        queued: bool,
+    ) -> Lease {
+        Lease {
             pool: self.clone(),
             key: key.clone(),
             conn: None,
@@ -681,7 +775,8 @@ impl Pool {
             queued,
             dns: connect::dns::DnsOutcome::None,
             meta: None,
-        })
+            stream: None,
+        }
     }
 
     /// An open shared connection for `key`, or an idle one that is ready.
@@ -700,7 +795,7 @@ impl Pool {
     fn shared_for(&self, key: &Key) -> Option<Arc<Shared>> {
         let mut inner = self.lock();
         let list = inner.shared.get_mut(key)?;
-        list.retain(|c| !c.sender.is_closed());
+        list.retain(|c| c.usable());
         let found = list.first().cloned();
         if list.is_empty() {
             inner.shared.remove(key);
@@ -710,19 +805,21 @@ impl Pool {
 
     /// Keep a shared connection for `key`: later leases go on it while it
     /// is open (HTTP/2 calls this once its handshake is done).
-    pub fn adopt_shared(&self, key: &Key, conn: Arc<Shared>) {
+    pub fn adopt_shared(self: &Arc<Self>, key: &Key, conn: Arc<Shared>) {
         let mut inner = self.lock();
         if !inner.closed {
             inner.shared.entry(key.clone()).or_default().push(conn);
+            self.start_reaper(&mut inner);
         }
     }
 
+    /// A new stream to `key` (transport, tunnel, TLS) and what it is.
     async fn open(
         &self,
         key: &Key,
     ) -> Result<
         (
-            Conn,
+            connect::Stream,
             connect::dns::DnsOutcome,
             Option<Arc<connect::ConnMeta>>,
         ),
@@ -742,69 +839,8 @@ impl Pool {
             .as_ref()
             .is_some_and(connect::tls::TlsMode::verifies);
         let meta = Some(Arc::new(stream.meta(verified)));
-        let h2 = match key.tls {
-            Some(_) => stream.negotiated_h2(),
-            None => key.alpn == connect::Alpn::H2,
-        };
-        if h2 {
-            let shared = self.handshake_h2(key, stream, meta.clone()).await?;
-            self.adopt_shared(key, shared.clone());
-            return Ok((Conn::Shared(shared), dns, meta));
-        }
-        Ok((Conn::H1(h1::Conn::new(stream)), dns, meta))
+        Ok((stream, dns, meta))
     }
-
-    /// The HTTP/2 handshake: one shared connection for every lease of `key`.
-    async fn handshake_h2(
-        &self,
-        key: &Key,
-        stream: connect::Stream,
-        meta: Option<Arc<connect::ConnMeta>>,
-    ) -> Result<Arc<Shared>, Error> {
-        let exec = hyper_util::rt::TokioExecutor::new();
-        let (sender, conn) = http2::handshake(exec, TokioIo::new(stream))
-            .await
-            .map_err(|e| {
-                Error::new(ErrorKind::Io, format!("HTTP/2 handshake failed: {e}"))
-                    .with_addr(&key.host, key.port, key.tls.is_some())
-                    .with_source(e)
-            })?;
-        let task = tokio::spawn(async move {
-            let _ = conn.await;
-        })
-        .abort_handle();
-        Ok(Arc::new(Shared {
-            sender: Box::new(sender),
-            _driver: Some(Driver(task)),
-            meta,
-        }))
-    }
-}
-
-/// The engine's error for a failed HTTP/2 exchange, keeping hyper's as its source.
-fn exchange_error(e: hyper::Error) -> Error {
-    let err = if e.is_parse() || e.is_parse_status() {
-        Error::new(ErrorKind::BadResponse, format!("Invalid response: {e}"))
-    } else if e.is_canceled() || e.is_incomplete_message() || e.is_closed() {
-        Error::new(ErrorKind::ServerDisconnected, "Server disconnected")
-    } else if e.is_user() {
-        Error::new(ErrorKind::InvalidArgument, e.to_string())
-    } else {
-        let io = std::error::Error::source(&e).and_then(|s| s.downcast_ref::<std::io::Error>());
-        match io {
-            // A TLS peer that hangs up without close_notify: a disconnect.
-            Some(ioe) if ioe.kind() == std::io::ErrorKind::UnexpectedEof => Error::new(
-                ErrorKind::ServerDisconnected,
-                format!("Server disconnected: {ioe}"),
-            ),
-            Some(ioe) => Error::new(ErrorKind::Io, ioe.to_string()).with_io(ioe),
-            None => Error::new(
-                ErrorKind::ServerDisconnected,
-                format!("Server disconnected: {e}"),
-            ),
-        }
-    };
-    err.with_source(e)
 }
 
 fn closed() -> Error {

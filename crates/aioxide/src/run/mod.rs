@@ -58,7 +58,7 @@ async fn run(
     let mut flow = Flow::start(req)?;
     loop {
         flow.choose_auth()?;
-        let key = key_for(&flow.dest, &flow.req, flow.route.as_ref());
+        let key = key_for(&flow.dest, &flow.req, flow.route.as_ref(), cfg.pool.http2);
         let mut prepared = flow.prepare(cfg, &key.tunnel)?;
         let sent = Box::pin(send::send(
             pool,
@@ -214,7 +214,8 @@ impl Flow {
             return Err(Error::new(ErrorKind::BadResponse, msg).with_request(&info));
         }
         let reusable = !ambiguous_framing(fields);
-        let until_close = self.until_close(status, fields);
+        // HTTP/2 frames every body (END_STREAM): none runs until the close.
+        let until_close = resp.version.0 < 2 && self.until_close(status, fields);
         let head = ResponseHead {
             status,
             reason: String::from_utf8_lossy(&resp.reason).into_owned(),
@@ -373,8 +374,15 @@ fn compress_body(
     Ok(Some(c.to_ascii_lowercase()))
 }
 
-fn key_for(dest: &Dest, req: &Request, route: Option<&crate::policy::proxy::Route>) -> Key {
+fn key_for(
+    dest: &Dest,
+    req: &Request,
+    route: Option<&crate::policy::proxy::Route>,
+    http2: crate::policy::h2::Http2,
+) -> Key {
+    let tunnel = route.map_or(Tunnel::None, |r| r.tunnel(dest, &req.tls));
     Key {
+        alpn: crate::policy::h2::alpn_for(dest.tls, &tunnel, req.upgrade || req.http10, http2),
         host: dest.host.clone(),
         port: dest.port,
         tls: dest.tls.then(|| req.tls.clone()),
@@ -383,8 +391,7 @@ fn key_for(dest: &Dest, req: &Request, route: Option<&crate::policy::proxy::Rout
         } else {
             None
         },
-        tunnel: route.map_or(Tunnel::None, |r| r.tunnel(dest, &req.tls)),
-        alpn: crate::connect::Alpn::Http1,
+        tunnel,
     }
 }
 
