@@ -9,11 +9,12 @@ idiom, times out and the next read returns the next line, then the rest.
 from __future__ import annotations
 
 import asyncio
+import types
 from typing import Any
 
 import pytest
 
-from conftest import read_request_head
+from conftest import TARGET, read_request_head
 
 # Each piece is sent after the previous one with a pause (server-sent events).
 PAUSE = 0.4
@@ -166,3 +167,45 @@ async def test_release_under_a_waiting_read_fails_it(
         getattr(resp, how)()
         with pytest.raises(aiohttp.ClientConnectionError):
             await asyncio.wait_for(task, 5)
+
+
+class _Racing(asyncio.Future):  # type: ignore[type-arg]
+    """A waiter whose task is cancelled just as its result lands: what
+    ``asyncio.timeout`` (and ``wait_for`` on 3.12+) does when the deadline
+    and the data come in one loop turn."""
+
+    victim: "asyncio.Task[Any] | None" = None
+
+    def set_result(self, result: Any) -> None:
+        super().set_result(result)
+        if self.victim is not None:
+            self.victim.cancel()
+
+
+@pytest.mark.skipif(TARGET != "aioxide", reason="drives aioxide's StreamReader waiter")
+@pytest.mark.parametrize("how", ["readany", "read"])
+async def test_data_delivered_as_the_read_is_cancelled_is_kept(
+    aiohttp: Any, raw_server: Any, how: str, monkeypatch: Any
+) -> None:
+    pieces = [b"x" * 10, b"y" * 20]
+    url = await raw_server(_sse_handler(pieces))
+    loop = asyncio.get_running_loop()
+    async with aiohttp.ClientSession() as s, s.get(url) as resp:
+        content = resp.content
+        waiters: list[_Racing] = []
+
+        def create_future() -> _Racing:
+            waiters.append(_Racing(loop=loop))
+            return waiters[-1]
+
+        fake = types.SimpleNamespace(create_future=create_future)
+        monkeypatch.setattr(type(content), "_get_loop", lambda self: fake)
+        task = asyncio.ensure_future(getattr(content, how)())
+        await asyncio.sleep(0)
+        waiters[-1].victim = task
+        with pytest.raises(asyncio.CancelledError):
+            async with asyncio.timeout(5):
+                await task
+        monkeypatch.undo()
+        async with asyncio.timeout(5):
+            assert await content.read() == b"".join(pieces)

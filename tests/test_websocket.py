@@ -634,3 +634,39 @@ async def test_closing_the_session_closes_its_websockets(aiohttp: Any, base: str
     with pytest.raises(aiohttp.ClientConnectionResetError) as info:
         await ws.send_str("late")
     assert isinstance(info.value, ConnectionResetError)
+
+
+@pytest.mark.skipif(TARGET != "aioxide", reason="drives aioxide's reader's waiter")
+async def test_messages_delivered_as_receive_is_cancelled_are_kept(base: str) -> None:
+    # asyncio.timeout (and wait_for on 3.12+) cancel a task whose wait has
+    # just been given its messages: they stay for the next receive().
+    import aioxide
+
+    loop = asyncio.get_running_loop()
+    task: "asyncio.Task[Any] | None" = None
+
+    class Racing(asyncio.Future):  # type: ignore[type-arg]
+        def set_result(self, result: Any) -> None:
+            super().set_result(result)
+            if task is not None:
+                task.cancel()
+
+    class RacingLoop:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(loop, name)
+
+        def create_future(self) -> Racing:
+            return Racing(loop=loop)
+
+    async with aioxide.ClientSession() as s:
+        async with s.ws_connect(base + "/ws") as ws:
+            real, ws._reader._loop = ws._reader._loop, RacingLoop()
+            task = asyncio.ensure_future(ws.receive())
+            await asyncio.sleep(0)
+            await ws.send_str("kept")
+            with pytest.raises(asyncio.CancelledError):
+                async with asyncio.timeout(5):
+                    await task
+            ws._reader._loop, task = real, None
+            async with asyncio.timeout(5):
+                assert (await ws.receive()).data == "echo:kept"

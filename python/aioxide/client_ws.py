@@ -98,7 +98,12 @@ class _Reader:
                 try:
                     batch = await fut
                 except asyncio.CancelledError:
-                    self._bridge.abort(rid)
+                    # (Messages delivered just as the wait was abandoned
+                    # stay for the next read.)
+                    if not fut.done() or fut.cancelled() or fut.exception() is not None:
+                        self._bridge.abort(rid)
+                    elif fut.result():
+                        self._keep(fut.result())
                     raise
                 finally:
                     self._waiter = None
@@ -107,12 +112,16 @@ class _Reader:
             if not batch:
                 self._eof = True
                 continue
-            new = tuple.__new__
-            for t, data, extra in batch:
-                if t == 1 and not self._text:
-                    data = data.encode()
-                self._buffer.append(new(WSMessage, (_TYPES[t], data, extra)))
+            self._keep(batch)
         return self._buffer.popleft()
+
+    def _keep(self, batch: list[Any]) -> None:
+        """The engine's (type, data, extra) messages into the buffer."""
+        new = tuple.__new__
+        for t, data, extra in batch:
+            if t == 1 and not self._text:
+                data = data.encode()
+            self._buffer.append(new(WSMessage, (_TYPES[t], data, extra)))
 
 
 class _Writer:
@@ -197,12 +206,8 @@ class _LoopReader(_Reader):
                 # socket will not tell, so it is taken next.
                 batch.pop()
                 self._loop.call_soon(self._on_readable)
-            buffer, text, new = self._buffer, self._text, tuple.__new__
-            for t, data, extra in batch:
-                if t == 1 and not text:
-                    data = data.encode()
-                buffer.append(new(WSMessage, (_TYPES[t], data, extra)))
-            if len(buffer) >= _READ_AHEAD:
+            self._keep(batch)
+            if len(self._buffer) >= _READ_AHEAD:
                 self._unwatch()
             elif len(batch) == _READ_AHEAD:  # (the engine may hold more)
                 self._loop.call_soon(self._on_readable)

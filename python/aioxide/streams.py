@@ -491,12 +491,21 @@ class StreamReader:
                 self._waiter = None
             return
         data = await self._engine_call(
-            waiter, raw.chunk, self._bridge, waiter, min(self._high_water, _MAX_PIECE)
+            waiter,
+            self._take_piece,
+            raw.chunk,
+            self._bridge,
+            waiter,
+            min(self._high_water, _MAX_PIECE),
         )
-        self._note_raw_bytes()
         if self._exception is not None:
             # Released or closed while the engine was reading.
             raise self._exception
+        self._take_piece(data)
+
+    def _take_piece(self, data: bytes | None) -> None:
+        """The engine's next piece into the buffer (None: the end)."""
+        self._note_raw_bytes()
         if data is None:
             self.feed_eof()
         else:
@@ -521,25 +530,39 @@ class StreamReader:
         raw = self._raw
         self._note_raw_bytes()
         waiter = self._waiter = self._get_loop().create_future()
-        rest = await self._engine_call(waiter, raw.read_all, self._bridge, waiter)
+        rest = await self._engine_call(waiter, self._take_rest, raw.read_all, self._bridge, waiter)
         if self._exception is not None:
             raise self._exception
+        self._take_rest(rest)
+
+    def _take_rest(self, rest: bytes | None) -> None:
+        """The whole rest of the body into the buffer, then the end."""
         if rest:
             self.feed_data(rest)
             if self._http_chunk_splits is not None:
                 self._note_chunk_ends()
         self.feed_eof()
 
-    async def _engine_call(self, waiter: Any, start: Any, *args: Any) -> Any:
+    async def _engine_call(
+        self, waiter: Any, keep: Callable[[Any], None], start: Any, *args: Any
+    ) -> Any:
         """Start an engine read that completes ``waiter``; await it (an
         abandoned wait drops only this waiter, never the stream or its data;
-        a failure is kept as the stream's exception)."""
+        a failure is kept as the stream's exception).  What was delivered
+        just as the wait was abandoned goes to ``keep``: ``asyncio.timeout``
+        and 3.12's ``wait_for`` cancel a task whose future already holds its
+        result."""
         try:
             rid = start(*args)
             try:
                 return await waiter
             except asyncio.CancelledError:
-                self._bridge.abort(rid)
+                if not waiter.done() or waiter.cancelled():
+                    self._bridge.abort(rid)
+                elif waiter.exception() is None:
+                    keep(waiter.result())
+                elif self._exception is None:
+                    self.set_exception(waiter.exception())
                 raise
         except asyncio.CancelledError:
             raise
