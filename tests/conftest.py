@@ -19,10 +19,30 @@ from aiohttp import web
 
 if sys.version_info < (3, 11):  # pragma: no cover (make test-matrix)
     # The tests bound their waits with asyncio.timeout (3.11+); on 3.9 and 3.10
-    # async-timeout (aiohttp's own dependency there) is the same context manager.
+    # async-timeout (aiohttp's own dependency there) does the same, and its
+    # expiry is raised as the builtin TimeoutError, as 3.11's.
     import async_timeout
 
-    asyncio.timeout = async_timeout.timeout  # type: ignore[attr-defined]
+    class _Timeout:
+        def __init__(self, delay: float | None) -> None:
+            self._cm = async_timeout.timeout(delay)
+
+        async def __aenter__(self) -> _Timeout:
+            await self._cm.__aenter__()
+            return self
+
+        async def __aexit__(self, *exc: Any) -> Any:
+            try:
+                return await self._cm.__aexit__(*exc)
+            except asyncio.TimeoutError as e:
+                if self._cm.expired:
+                    raise TimeoutError() from e
+                raise
+
+        def expired(self) -> bool:
+            return bool(self._cm.expired)
+
+    asyncio.timeout = _Timeout  # type: ignore[attr-defined,assignment]
 
 TARGET = os.environ.get("AIOXIDE_TEST_TARGET", "aioxide")
 client: Any = importlib.import_module(TARGET)
