@@ -8,6 +8,7 @@ were the module's own.  On the aiohttp target these are aiohttp's own objects
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import ssl
@@ -63,7 +64,9 @@ async def test_aiohttp_client_timeout_is_honoured(aiohttp: Any, echo: str) -> No
 
 
 async def test_aiohttp_basic_auth(aiohttp: Any, echo: str) -> None:
-    with pytest.warns(DeprecationWarning):  # aiohttp 3.14 deprecates BasicAuth
+    # aiohttp 3.14 deprecates BasicAuth (on 3.9 the suite has aiohttp 3.13).
+    old = tuple(int(p) for p in real_aiohttp.__version__.split(".")[:2]) < (3, 14)
+    with contextlib.nullcontext() if old else pytest.warns(DeprecationWarning):
         auth = real_aiohttp.BasicAuth("user", "pass")
     with pytest.warns(DeprecationWarning):
         async with aiohttp.ClientSession() as s, s.get(echo + "/echo", auth=auth) as resp:
