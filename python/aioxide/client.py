@@ -40,7 +40,7 @@ from .connector import BaseConnector, TCPConnector
 from .cookiejar import CookieJar, DummyCookieJar
 from .helpers import _SENTINEL, BasicAuth, sentinel, strip_auth_from_url
 from .http import HttpVersion, HttpVersion10, HttpVersion11
-from .payload import Feeder, JsonBytesPayload, JsonPayload, Rewinder, prepare_body
+from .payload import Feeder, JsonBytesPayload, JsonPayload, Rewinder, close_source, prepare_body
 from .tracing import Trace
 
 __all__ = ("ClientSession", "ClientTimeout", "RequestInfo", "request")
@@ -1163,10 +1163,14 @@ class _HopTrace:
         """A streamed body, after the headers' signal, each chunk announced."""
         await self.ready.wait()
         req = self.req
-        async for chunk in source:
-            for trace in self.traces:
-                await trace.send_request_chunk_sent(req.method, req.url, chunk)
-            yield chunk
+        it = source.__aiter__()
+        try:
+            async for chunk in it:
+                for trace in self.traces:
+                    await trace.send_request_chunk_sent(req.method, req.url, chunk)
+                yield chunk
+        finally:
+            await close_source(it)
 
     async def finish(self) -> None:
         if self.tasks:
