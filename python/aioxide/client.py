@@ -697,6 +697,10 @@ class ClientSession:
             return await fut
         except asyncio.CancelledError:
             bridge.abort(rid)
+            if fut.done() and not fut.cancelled() and fut.exception() is None:
+                # The answer came as the task was cancelled: its connection
+                # goes now, not when the task's traceback is collected.
+                fut.result().close()
             raise
         except ClientConnectorError as e:
             err = self._connector._connect_error(e)  # type: ignore[union-attr]
