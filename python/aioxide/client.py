@@ -568,6 +568,14 @@ class ClientSession:
     ) -> ClientResponse:
         if self.closed:
             raise RuntimeError("Session is closed")
+        if asyncio.get_running_loop() is not self._loop:
+            # aiohttp fails here too (RuntimeError: "Timeout context manager
+            # should be used inside a task"); without this the request would
+            # go out and its answer be handed to the other loop.
+            raise RuntimeError(
+                "This ClientSession belongs to another event loop: a session is "
+                "used only on the loop it was created on"
+            )
         if proxy is None:
             proxy = self._default_proxy
         if proxy_auth is None:
