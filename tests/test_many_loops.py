@@ -17,6 +17,7 @@ interpreter with requests in flight.
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import sys
 import textwrap
@@ -63,6 +64,22 @@ class Server:
                 while await r.read(65536):
                     pass
                 return
+
+
+async def steady_fd_count(bound: float = 3.0) -> int:
+    """The fd count once it holds still for a few loop turns (what earlier
+    tests closed may still be going), or as it is when ``bound`` ran out."""
+    gc.collect()  # (earlier tests' garbage may hold descriptors)
+    last, same = fd_count(), 0
+    try:
+        async with asyncio.timeout(bound):
+            while same < 5:
+                await asyncio.sleep(0.02)
+                n = fd_count()
+                same, last = (same + 1, n) if n == last else (0, n)
+    except TimeoutError:
+        pass
+    return last
 
 
 def new_loop(name: str) -> asyncio.AbstractEventLoop:
@@ -129,7 +146,7 @@ async def test_loops_in_threads_at_once(aiohttp: Any, raw_server: Any) -> None:
 
     # (uvloop's first loop opens descriptors that live with the process.)
     await asyncio.to_thread(lambda: new_loop("uvloop").close())
-    before = fd_count()
+    before = await steady_fd_count()
     async with asyncio.timeout(120):
         results = await asyncio.gather(*(asyncio.to_thread(thread, i) for i in range(THREADS)))
     assert results == [(PER_THREAD * 9 // 10, PER_THREAD // 10)] * THREADS
@@ -194,7 +211,8 @@ EXIT_SCRIPT = textwrap.dedent(
                     pass
         tasks += [asyncio.ensure_future(drip()) for _ in range(n)]
         await asyncio.sleep(0.2)
-        assert not any(t.done() for t in tasks)
+        # (Most still in flight; one may have met a loaded server's reset.)
+        assert sum(not t.done() for t in tasks) >= 2 * n, [t for t in tasks if t.done()]
         return s, tasks
 
     KEEP = []
