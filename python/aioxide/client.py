@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json as _json
+import os
 import warnings
 from collections.abc import AsyncIterable, AsyncIterator
 from types import TracebackType
@@ -568,10 +569,11 @@ class ClientSession:
     ) -> ClientResponse:
         if self.closed:
             raise RuntimeError("Session is closed")
-        if asyncio.get_running_loop() is not self._loop:
+        if asyncio.get_running_loop() is not self._loop and self._lb.pid == os.getpid():
             # aiohttp fails here too (RuntimeError: "Timeout context manager
             # should be used inside a task"); without this the request would
-            # go out and its answer be handed to the other loop.
+            # go out and its answer be handed to the other loop.  (A session
+            # inherited through os.fork() is refused by the engine, saying so.)
             raise RuntimeError(
                 "This ClientSession belongs to another event loop: a session is "
                 "used only on the loop it was created on"
