@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Usage: bench/run.sh PYTHON [bench.py options, e.g. --clients aiohttp --scenarios seq --quick]
+#        BENCH_SCRIPT=bench/soak.py bench/run.sh PYTHON [soak.py options]   (make soak)
 #
 # Starts a private nginx (bench/nginx.conf) on 127.0.0.1:<free port> and the WebSocket echo
 # server (bench/ws_echo.py, its own process on uvloop, on two free loopback ports), runs
@@ -12,6 +13,8 @@ PY=${1:?usage: bench/run.sh PYTHON [bench.py options]}
 shift
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TIMEOUT=${BENCH_TIMEOUT:-1200}
+# The script run against the servers (it is given the same --url options as bench.py).
+SCRIPT=${BENCH_SCRIPT:-$HERE/bench.py}
 
 find_nginx() { command -v nginx || { [ -x /usr/sbin/nginx ] && echo /usr/sbin/nginx; }; }
 if ! NGINX=$(find_nginx); then
@@ -100,7 +103,7 @@ else
 fi
 
 # In the background so that a signal to this script runs the trap at once.
-timeout "$TIMEOUT" "$PY" "$HERE/bench.py" --url "http://127.0.0.1:$PORT" \
+timeout "$TIMEOUT" "$PY" "$SCRIPT" --url "http://127.0.0.1:$PORT" \
     --tls-url "https://127.0.0.1:$TLSPORT" --proxy-url "http://127.0.0.1:$PROXYPORT" \
     "${WS_ARGS[@]}" "$@" &
 BENCH_PID=$!

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json as _json
+import os
 import warnings
 from collections.abc import AsyncIterable, AsyncIterator
 from ssl import SSLContext
@@ -41,7 +42,7 @@ from .connector import BaseConnector, TCPConnector
 from .cookiejar import CookieJar, DummyCookieJar
 from .helpers import _SENTINEL, BasicAuth, sentinel, strip_auth_from_url
 from .http import HttpVersion, HttpVersion10, HttpVersion11
-from .payload import Feeder, JsonBytesPayload, JsonPayload, Rewinder, prepare_body
+from .payload import Feeder, JsonBytesPayload, JsonPayload, Rewinder, close_source, prepare_body
 from .tracing import Trace
 
 __all__ = ("ClientSession", "ClientTimeout", "RequestInfo", "request")
@@ -569,6 +570,15 @@ class ClientSession:
     ) -> ClientResponse:
         if self.closed:
             raise RuntimeError("Session is closed")
+        if asyncio.get_running_loop() is not self._loop and self._lb.pid == os.getpid():
+            # aiohttp fails here too (RuntimeError: "Timeout context manager
+            # should be used inside a task"); without this the request would
+            # go out and its answer be handed to the other loop.  (A session
+            # inherited through os.fork() is refused by the engine, saying so.)
+            raise RuntimeError(
+                "This ClientSession belongs to another event loop: a session is "
+                "used only on the loop it was created on"
+            )
         if proxy is None:
             proxy = self._default_proxy
         if proxy_auth is None:
@@ -705,6 +715,10 @@ class ClientSession:
             return await fut
         except asyncio.CancelledError:
             bridge.abort(rid)
+            if fut.done() and not fut.cancelled() and fut.exception() is None:
+                # The answer came as the task was cancelled: its connection
+                # goes now, not when the task's traceback is collected.
+                fut.result().close()
             raise
         except ClientConnectorError as e:
             err = self._connector._connect_error(e)  # type: ignore[union-attr]
@@ -1171,10 +1185,14 @@ class _HopTrace:
         """A streamed body, after the headers' signal, each chunk announced."""
         await self.ready.wait()
         req = self.req
-        async for chunk in source:
-            for trace in self.traces:
-                await trace.send_request_chunk_sent(req.method, req.url, chunk)
-            yield chunk
+        it = source.__aiter__()
+        try:
+            async for chunk in it:
+                for trace in self.traces:
+                    await trace.send_request_chunk_sent(req.method, req.url, chunk)
+                yield chunk
+        finally:
+            await close_source(it)
 
     async def finish(self) -> None:
         if self.tasks:

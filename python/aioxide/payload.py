@@ -751,13 +751,20 @@ class AsyncIterablePayload(Payload):
             return
         # Advancing the iterator cannot be undone: the payload cannot be replayed.
         self._consumed = True
-        while True:
-            try:
-                chunk = await it.__anext__()
-            except StopAsyncIteration:
+        try:
+            while True:
+                try:
+                    chunk = await it.__anext__()
+                except StopAsyncIteration:
+                    self._iter = None
+                    return
+                yield chunk
+        finally:
+            if self._iter is not None:
+                # Left before its end (the request was cancelled or failed):
+                # the user's generator is closed now, not by the collector.
                 self._iter = None
-                return
-            yield chunk
+                await close_source(it)
 
     def decode(self, encoding: str = "utf-8", errors: str = "strict") -> str:
         if self._cached_chunks is not None:
@@ -915,8 +922,8 @@ def _prepare_payload(p: Payload) -> Prepared:
 async def _body_source(p: Payload, length: int | None, close: bool = True) -> AsyncIterator[bytes]:
     """The chunks of a streamed body; the payload is closed afterwards (as
     aiohttp), unless the request closes it itself (it may send it again)."""
+    chunks = _payload_chunks(p, True)
     try:
-        chunks = _payload_chunks(p, True)
         if length is None:
             async for chunk in chunks:
                 if chunk:
@@ -934,6 +941,7 @@ async def _body_source(p: Payload, length: int | None, close: bool = True) -> As
                 if chunk:
                     yield chunk
     finally:
+        await close_source(chunks)
         if close:
             try:
                 await p.close()
@@ -1068,9 +1076,13 @@ class Feeder:
         writer: BodyWriter = self.writer
         try:
             if isinstance(source, AsyncIterable):
-                async for chunk in source:
-                    if not await _send(writer, bytes(chunk), loop, bridge):
-                        return
+                it = source.__aiter__()
+                try:
+                    async for chunk in it:
+                        if not await _send(writer, bytes(chunk), loop, bridge):
+                            return
+                finally:
+                    await close_source(it)
             else:
                 read = source.read
                 while True:
@@ -1104,6 +1116,19 @@ class Feeder:
         if self.task is not None and not self.task.done():
             self.task.cancel()
         self.writer.close()
+
+
+async def close_source(it: Any) -> None:
+    """Close an async generator a request body came from, once the request
+    no longer reads it (exhausted, cancelled or failed): its ``finally``
+    runs now, not when it is garbage collected."""
+    aclose = getattr(it, "aclose", None)
+    if aclose is None:
+        return
+    try:
+        await aclose()
+    except Exception:  # the request's own outcome is what is reported
+        pass
 
 
 async def _send(

@@ -240,7 +240,7 @@ async def healthy(s: Any, url: str, ssl_ctx: Any) -> None:
             assert await resp.read() == b"good"
 
 
-def run_in_loop(main: Callable[[], Awaitable[Any]], loop_name: str) -> Any:
+def run_in_loop(main: Callable[[], Awaitable[Any]], loop_name: str, bound: float = 30) -> Any:
     if loop_name == "uvloop":
         import uvloop
 
@@ -248,7 +248,7 @@ def run_in_loop(main: Callable[[], Awaitable[Any]], loop_name: str) -> Any:
     else:
         loop = asyncio.new_event_loop()
     try:
-        return loop.run_until_complete(asyncio.wait_for(main(), 30))
+        return loop.run_until_complete(asyncio.wait_for(main(), bound))
     finally:
         loop.run_until_complete(loop.shutdown_asyncgens())
         loop.close()
