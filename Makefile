@@ -116,17 +116,51 @@ autobahn-core: build
 	tests/autobahn/venv.sh "$(AUTOBAHN_PY27)" $(AUTOBAHN_VENV) $(PYTHON); \
 	AUTOBAHN_VENV=$(AUTOBAHN_VENV) PY=$(PY) tests/autobahn/run.sh --cases core
 
-# Fuzzing the HTTP/1.1 client codec (crates/aioxide/src/h1): libFuzzer
-# targets under fuzz/, each run for FUZZ_SECONDS from its seed corpus.
-# Needs a nightly toolchain and cargo-fuzz; finds land in fuzz/artifacts/.
+# Fuzzing every parser that reads what a server sends: libFuzzer targets
+# under fuzz/ (its own workspace), each from its seed corpus in
+# fuzz/corpus/<target>/ (origins and licences in the READMEs there):
+#   h1_head, h1_chunked, h1_response   the HTTP/1.1 codec (crates/aioxide/src/h1)
+#   cookie_parse, cookie_date          Set-Cookie, the jar's Cookie header, dates
+#   redirect                           Location resolution and requoting
+#   ws_frames, ws_inflate              WebSocket frames, messages, permessage-deflate
+#   ws_handshake                       the 101 answer, Sec-WebSocket-Extensions
+#   body_decode                        gzip, deflate, br, zstd bodies, bounded pulls
+# `fuzz`: each target for FUZZ_SECONDS (default 60), one after the other;
+# new finds are added to the corpus dirs (only seed-* files are committed).
+# `fuzz-ci`: each target for 20 s, finds kept out of the tree; when
+# `cargo +nightly` is missing it says so and passes. Neither is part of
+# `make test` (its time budget); CI runs `make fuzz-ci` on its own.
+# Both need a nightly toolchain; cargo-fuzz is installed (`cargo install
+# cargo-fuzz`) when missing. Crashes land in fuzz/artifacts/<target>/.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := h1_head h1_chunked h1_response
+FUZZ_TARGETS := h1_head h1_chunked h1_response cookie_parse cookie_date redirect \
+	ws_frames ws_inflate ws_handshake body_decode
+FUZZ_CI_SECONDS := 20
 
-.PHONY: fuzz
-fuzz:
+.PHONY: fuzz fuzz-ci fuzz-tools
+fuzz-tools:
 	@cargo +nightly --version >/dev/null 2>&1 || { echo "fuzz: the nightly toolchain is missing (rustup toolchain install nightly)"; exit 1; }
-	@cargo +nightly fuzz --version >/dev/null 2>&1 || { echo "fuzz: cargo-fuzz is missing (cargo install cargo-fuzz)"; exit 1; }
+	@cargo +nightly fuzz --version >/dev/null 2>&1 || cargo install cargo-fuzz
+
+fuzz: fuzz-tools
+	cargo +nightly fuzz build --fuzz-dir fuzz
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		echo "fuzz: $$t for $(FUZZ_SECONDS)s"; \
 		cargo +nightly fuzz run --fuzz-dir fuzz $$t fuzz/corpus/$$t -- -max_total_time=$(FUZZ_SECONDS); \
+	done
+
+fuzz-ci:
+	@if ! cargo +nightly --version >/dev/null 2>&1; then \
+		echo "fuzz-ci: SKIPPED: no nightly toolchain (cargo +nightly); rustup toolchain install nightly"; \
+		exit 0; \
+	fi; \
+	set -e; \
+	cargo +nightly fuzz --version >/dev/null 2>&1 || cargo install cargo-fuzz; \
+	cargo +nightly fuzz build --fuzz-dir fuzz; \
+	finds=$$(mktemp -d); trap 'rm -rf "$$finds"' EXIT; \
+	for t in $(FUZZ_TARGETS); do \
+		echo "fuzz-ci: $$t for $(FUZZ_CI_SECONDS)s"; \
+		mkdir -p "$$finds/$$t"; \
+		cargo +nightly fuzz run --fuzz-dir fuzz $$t "$$finds/$$t" fuzz/corpus/$$t -- \
+			-max_total_time=$(FUZZ_CI_SECONDS); \
 	done

@@ -3,6 +3,9 @@
 //! `crates/aioxide/src/h1/conn.rs` does, recording everything observable
 //! so that two runs over different splits of the same bytes can be compared.
 
+pub mod decode;
+pub mod ws;
+
 use aioxide::h1::body::{BodyError, Decode};
 use aioxide::h1::head::{self, Framing, HeadError};
 use bytes::BytesMut;

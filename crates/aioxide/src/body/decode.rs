@@ -58,15 +58,24 @@ fn invalid(coding: &str, what: &str) -> Error {
 }
 
 /// One bounded `write` into a flate2 writer: the input it took.
+///
+/// A flate2 writer keeps what one `write` decoded in its own buffer (one
+/// buffer at most) until the next call; once the input is used up, a flush
+/// hands it to the inner `Vec`, or a streamed body (each part flushed by
+/// the server) would be held back until more bytes, or the end, came.
 fn flate_step<W: Write>(d: &mut W, input: &[u8], name: &str) -> Result<usize, Error> {
-    match d.write(input) {
+    let n = match d.write(input) {
         Ok(0) => Err(corrupt(
             name,
             std::io::Error::from(std::io::ErrorKind::WriteZero),
         )),
         Ok(n) => Ok(n),
         Err(e) => Err(corrupt(name, e)),
+    }?;
+    if n == input.len() {
+        d.flush().map_err(|e| corrupt(name, e))?;
     }
+    Ok(n)
 }
 
 impl Decoder {
@@ -423,6 +432,57 @@ mod tests {
     fn garbage_is_an_error() {
         assert!(run(Coding::Gzip, b"this is not gzip at all", 4).is_err());
         assert!(run(Coding::Deflate, b"\x78\x9cnot really", 4).is_err());
+    }
+
+    /// Found by the `body_decode` fuzz target: the gzip and deflate
+    /// decoders held the output of the last bytes pushed until more came
+    /// (or the body ended), so a streamed body whose server flushes each
+    /// part reached the reader one part late.
+    #[test]
+    fn a_flushed_part_is_out_once_its_bytes_are_in() {
+        fn parts<W: Write>(mut w: W, take: impl Fn(&mut W) -> Vec<u8>) -> Vec<Vec<u8>> {
+            ["data: one\n\n", "data: two\n\n"]
+                .iter()
+                .map(|p| {
+                    w.write_all(p.as_bytes()).unwrap();
+                    w.flush().unwrap();
+                    take(&mut w)
+                })
+                .collect()
+        }
+        let level = flate2::Compression::fast();
+        let streams = [
+            (
+                Coding::Gzip,
+                parts(flate2::write::GzEncoder::new(Vec::new(), level), |w| {
+                    std::mem::take(w.get_mut())
+                }),
+            ),
+            (
+                Coding::Deflate,
+                parts(flate2::write::ZlibEncoder::new(Vec::new(), level), |w| {
+                    std::mem::take(w.get_mut())
+                }),
+            ),
+            (
+                Coding::Deflate,
+                parts(flate2::write::DeflateEncoder::new(Vec::new(), level), |w| {
+                    std::mem::take(w.get_mut())
+                }),
+            ),
+        ];
+        for (coding, z) in streams {
+            let mut d = Decoder::new(coding).unwrap();
+            let mut out = Vec::new();
+            for (part, want) in z.into_iter().zip(["data: one\n\n", "data: two\n\n"]) {
+                d.push(Bytes::from(part));
+                let before = out.len();
+                while d.has_pending() {
+                    out.extend_from_slice(&d.pull(64 * 1024).unwrap());
+                }
+                assert_eq!(&out[before..], want.as_bytes(), "{coding:?}");
+            }
+        }
     }
 
     #[test]

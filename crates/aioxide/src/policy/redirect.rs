@@ -118,40 +118,47 @@ pub fn resolve_location(current: &Url, location: &str) -> Result<Url, ErrorKind>
 
 /// aiohttp's `requote_redirect_url=True` (yarl's requoting) on a request
 /// target: percent-escapes of characters that need none are decoded
-/// (unreserved ones; in the query also `/ : @ ?`), the others upper-cased.
+/// (unreserved ones; in the query also `/ : @ ?`), the others upper-cased,
+/// and a `%` that starts no escape becomes `%25`. Idempotent: without that
+/// last rule, `%%34` would decode to `%4` and make an escape that was not
+/// there (a first requote changing `/%%3441` into `/%441`, a second into
+/// `/D1`).
 pub fn requote_target(target: &str) -> String {
-    fn hex(b: u8) -> Option<u8> {
-        (b as char).to_digit(16).map(|d| d as u8)
+    fn hex(b: Option<&u8>) -> Option<u8> {
+        b.and_then(|&b| (b as char).to_digit(16)).map(|d| d as u8)
     }
-    let bytes = target.as_bytes();
     let mut out = String::with_capacity(target.len());
     let mut in_query = false;
-    let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        if b == b'?' {
+    let mut rest = target;
+    while let Some(at) = rest.find(['%', '?']) {
+        out.push_str(&rest[..at]);
+        let tail = &rest.as_bytes()[at..];
+        if tail[0] == b'?' {
             in_query = true;
+            out.push('?');
+            rest = &rest[at + 1..];
+            continue;
         }
-        if b == b'%' && i + 2 < bytes.len() {
-            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                let c = h * 16 + l;
-                let plain = c.is_ascii_alphanumeric()
-                    || matches!(c, b'-' | b'.' | b'_' | b'~')
-                    || (in_query && matches!(c, b'/' | b':' | b'@' | b'?'));
-                if plain {
-                    out.push(c as char);
-                } else {
-                    out.push('%');
-                    out.push(bytes[i + 1].to_ascii_uppercase() as char);
-                    out.push(bytes[i + 2].to_ascii_uppercase() as char);
-                }
-                i += 3;
-                continue;
-            }
+        let (Some(h), Some(l)) = (hex(tail.get(1)), hex(tail.get(2))) else {
+            out.push_str("%25");
+            rest = &rest[at + 1..];
+            continue;
+        };
+        let c = h * 16 + l;
+        let plain = c.is_ascii_alphanumeric()
+            || matches!(c, b'-' | b'.' | b'_' | b'~')
+            || (in_query && matches!(c, b'/' | b':' | b'@' | b'?'));
+        if plain {
+            out.push(c as char);
+        } else {
+            out.push('%');
+            out.push(tail[1].to_ascii_uppercase() as char);
+            out.push(tail[2].to_ascii_uppercase() as char);
         }
-        out.push(b as char);
-        i += 1;
+        // Two hex digits: ASCII, so a character boundary follows them.
+        rest = &rest[at + 3..];
     }
+    out.push_str(rest);
     out
 }
 
@@ -276,7 +283,23 @@ mod tests {
             "/p%2Fq/AZ%E2%82%AC"
         );
         assert_eq!(requote_target("/plain?q=1"), "/plain?q=1");
-        assert_eq!(requote_target("/bad%zz%4"), "/bad%zz%4");
+        // A `%` that starts no escape is quoted, as yarl does.
+        assert_eq!(requote_target("/bad%zz%4"), "/bad%25zz%254");
+        assert_eq!(requote_target("/%"), "/%25");
+    }
+
+    /// Found by the `redirect` fuzz target: decoding `%34` after a stray
+    /// `%` made a new escape (`/%%3441` became `/%441`, then `/D1`).
+    #[test]
+    fn requoting_is_idempotent_after_a_stray_percent() {
+        assert_eq!(requote_target("/%%3441"), "/%25441");
+        assert_eq!(requote_target("/%25441"), "/%25441");
+        for t in ["/%%3441", "/a%%41?%%3f", "/%%%", "/é%", "/x?%2%41"] {
+            let once = requote_target(t);
+            assert_eq!(requote_target(&once), once, "{t:?}");
+        }
+        let s = step(302, "GET", "http://h.example/", "/%%3441", true).unwrap();
+        assert_eq!(s.url, "http://h.example/%25441");
     }
 
     fn step_err(current: &str, location: &str) -> (ErrorKind, String) {

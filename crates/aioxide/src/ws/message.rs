@@ -82,7 +82,9 @@ impl Assembler {
             let mut state = Utf8State::default();
             match (&self.partial, opcode) {
                 (None, OP_TEXT) if !rsv1 => {}
-                (Some(p), OP_CONTINUATION) if p.opcode == OP_TEXT && !p.compressed => {
+                // Not with RSV1: the whole frame is refused (1002) before
+                // its payload is looked at, so its bytes are not judged here.
+                (Some(p), OP_CONTINUATION) if p.opcode == OP_TEXT && !p.compressed && !rsv1 => {
                     for &b in p.data.get(p.valid..).unwrap_or_default() {
                         state.step(b);
                     }
@@ -440,6 +442,21 @@ mod tests {
         let mut a = Assembler::new(0, true);
         a.check_incomplete(OP_BINARY, false, b"\xff").unwrap();
         a.check_incomplete(OP_TEXT, true, b"\xff").unwrap();
+    }
+
+    /// Found by the `ws_frames` fuzz target: a continuation of uncompressed
+    /// text with RSV1 (deflate negotiated) is a protocol error (1002) once
+    /// complete, but while it was arriving its payload was checked as text
+    /// and failed with 1007: the close code depended on how bytes arrived.
+    #[test]
+    fn an_rsv1_continuation_still_arriving_is_not_judged_as_text() {
+        let mut a = Assembler::new(0, true);
+        a.push(frame(false, OP_TEXT, b"B")).unwrap();
+        a.check_incomplete(OP_CONTINUATION, true, b"\x80\x05")
+            .unwrap();
+        let mut f = frame(true, OP_CONTINUATION, b"\x80\x05");
+        f.rsv1 = true;
+        assert_eq!(err(&mut a, f).0, 1002);
     }
 
     /// The byte validator agrees with std on every 1-4 byte sequence of
