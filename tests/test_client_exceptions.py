@@ -160,6 +160,7 @@ def _mro_names(cls: type, module: ModuleType) -> list[Any]:
     return [c.__name__ if c.__module__ == module.__name__ else c for c in cls.__mro__]
 
 
+@pytest.mark.aiohttp_reference
 @pytest.mark.parametrize("name", sorted(EXPECTED_BASES))
 def test_mro_matches_aiohttp(name: str) -> None:
     ours = importlib.import_module("aioxide.client_exceptions")

@@ -508,6 +508,7 @@ async def test_save_load_round_trip(aiohttp: Any, tmp_path: Path) -> None:
     assert "host" not in sent(loaded, "https://sub.www.example.com/app/y")
 
 
+@pytest.mark.aiohttp_reference
 async def test_load_file_saved_by_aiohttp(aiohttp: Any, tmp_path: Path) -> None:
     reference = real_aiohttp.CookieJar()
     _fill(reference)
@@ -519,6 +520,7 @@ async def test_load_file_saved_by_aiohttp(aiohttp: Any, tmp_path: Path) -> None:
     assert len(jar) == len(reference)
 
 
+@pytest.mark.aiohttp_reference
 async def test_aiohttp_loads_our_file(aiohttp: Any, tmp_path: Path) -> None:
     jar = aiohttp.CookieJar()
     _fill(jar)

@@ -143,6 +143,7 @@ def test_encode_basic_auth_colon_in_login(helpers: ModuleType) -> None:
         helpers.encode_basic_auth("a:b", "c")
 
 
+@pytest.mark.aiohttp_reference
 def test_encode_basic_auth_exported_by_aiohttp() -> None:
     aiohttp = importlib.import_module("aiohttp")
     assert "encode_basic_auth" in aiohttp.__all__
