@@ -119,6 +119,7 @@ impl<R: AsyncRead + Unpin> WsReader<R> {
     ) -> std::task::Poll<Result<Vec<Message>, WsError>> {
         use std::task::Poll;
         let mut out = Vec::new();
+        let mut drained = false;
         loop {
             match self.next_buffered() {
                 Ok(Some(msg)) => {
@@ -132,9 +133,13 @@ impl<R: AsyncRead + Unpin> WsReader<R> {
                 Err(e) if out.is_empty() => return Poll::Ready(Err(e)),
                 Err(_) => return Poll::Ready(Ok(out)),
             }
-            // (A short read emptied the socket: deliver what is complete.)
+            if drained && !out.is_empty() {
+                // A short read emptied the stream: deliver what is complete
+                // rather than read again for a "would block".
+                return Poll::Ready(Ok(out));
+            }
             match self.poll_fill(cx) {
-                Poll::Ready(Ok(short)) if !short || out.is_empty() => {}
+                Poll::Ready(Ok(short)) => drained = short,
                 Poll::Ready(Err(e)) if out.is_empty() => return Poll::Ready(Err(e)),
                 Poll::Pending if out.is_empty() => return Poll::Pending,
                 _ => return Poll::Ready(Ok(out)),

@@ -370,3 +370,49 @@ async fn invalid_text_fails_before_the_frame_ends() {
         .unwrap_err();
     assert_eq!(e.close_code(), Some(1007));
 }
+
+/// An `AsyncRead` that hands out its bytes in one read, then would block;
+/// it counts the reads.
+struct Once {
+    data: Vec<u8>,
+    reads: std::rc::Rc<std::cell::Cell<usize>>,
+}
+
+impl AsyncRead for Once {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        self.reads.set(self.reads.get() + 1);
+        if self.data.is_empty() {
+            return Poll::Pending;
+        }
+        let data = std::mem::take(&mut self.data);
+        buf.put_slice(&data);
+        Poll::Ready(Ok(()))
+    }
+}
+
+#[test]
+fn messages_from_a_short_read_come_without_another_read() {
+    let mut wire = BytesMut::new();
+    for text in ["a", "b"] {
+        frame::encode_frame(&mut wire, true, false, OP_TEXT, text.as_bytes(), None);
+    }
+    let reads = std::rc::Rc::new(std::cell::Cell::new(0));
+    let io = Once {
+        data: wire.to_vec(),
+        reads: reads.clone(),
+    };
+    let mut r = WsReader::new(io, &client(None, 1 << 20), &[]);
+    let mut cx = Context::from_waker(std::task::Waker::noop());
+    match r.poll_recv_many(&mut cx, 256) {
+        Poll::Ready(Ok(msgs)) => assert_eq!(msgs.len(), 2),
+        other => panic!("expected two messages, got {other:?}"),
+    }
+    // One read gave both: no second read only to hear "would block".
+    assert_eq!(reads.get(), 1);
+    assert!(r.poll_recv_many(&mut cx, 256).is_pending());
+    assert_eq!(reads.get(), 2);
+}
