@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml Makefile
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q "maturin>=1.5,<2" multidict yarl
 	$(PIP) install -q aiohttp==3.14.5 "pytest>=8" "pytest-asyncio>=0.24" "pytest-timeout>=2" \
-		"uvloop>=0.19" "trustme>=1.1" "pproxy>=2.7" "hypercorn>=0.17" "h2>=4.1" 'truststore>=0.9; python_version >= "3.10"' "ruff>=0.6" "mypy>=1.10" brotli 'backports.zstd; python_version < "3.14"'
+		"uvloop>=0.19" "trustme>=1.1" "pproxy>=2.7" "hypercorn>=0.17" "h2>=4.1" 'truststore>=0.9; python_version >= "3.10"' "ruff>=0.6" "mypy>=1.10" "basedpyright>=1.20" brotli 'backports.zstd; python_version < "3.14"'
 	$(PIP) install -q 'httpx==0.29.0; python_version >= "3.10"' sniffio 'pyreqwest==0.15.1; python_version >= "3.11"' "picows==2.3.1"
 	touch $@
 
@@ -59,11 +59,18 @@ soak: build
 	BENCH_SCRIPT=$(abspath bench/soak.py) BENCH_TIMEOUT=$${BENCH_TIMEOUT:-7200} \
 		bench/run.sh $(abspath $(PY)) --requests $(SOAK_REQUESTS)
 
-lint: $(STAMP)
+# mypy --strict (pyproject.toml) on the package and on tests/typing (the public API
+# as users write it, with assert_type expectations and mistakes that must stay
+# errors); stubtest checks _aioxide.pyi against the built module; basedpyright
+# (pyright's strict rules) checks tests/typing too.
+lint: build
 	cargo fmt --all -- --check
 	cargo clippy --release --all-targets -- -D warnings
 	$(VENV)/bin/ruff check python tests bench examples
-	$(VENV)/bin/mypy python/aioxide
+	$(VENV)/bin/ruff format --check python tests bench examples
+	$(PY) -m mypy python/aioxide tests/typing
+	$(PY) -m mypy.stubtest aioxide._aioxide
+	$(PY) -m basedpyright --pythonpath $(abspath $(PY))
 
 # `make wheel`: the one abi3 wheel (CPython 3.9 and later) into dist/.
 # `make test-matrix`: that wheel installed into a fresh virtualenv for each

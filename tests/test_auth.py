@@ -54,9 +54,7 @@ async def test_session_auth_without_base_url_follows_redirects(aiohttp: Any, por
 
 async def test_request_auth_dropped_on_cross_origin_redirect(aiohttp: Any, port: int) -> None:
     async with aiohttp.ClientSession() as s:
-        async with s.get(
-            f"http://127.0.0.1:{port}/r", auth=aiohttp.BasicAuth("a", "b")
-        ) as resp:
+        async with s.get(f"http://127.0.0.1:{port}/r", auth=aiohttp.BasicAuth("a", "b")) as resp:
             assert await resp.text() == "-"
             assert resp.history[0].request_info.headers["Authorization"] == AB
 

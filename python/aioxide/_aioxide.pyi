@@ -1,10 +1,36 @@
 """Types of the engine extension (crates/aioxide-py)."""
 
 from asyncio import Future
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Sequence, final
+
+__all__ = [
+    "Bridge",
+    "Session",
+    "Options",
+    "Response",
+    "Head",
+    "BodyWriter",
+    "BodyReader",
+    "ResolveToken",
+    "SocketToken",
+    "RewindToken",
+    "TlsConfig",
+    "CookieStore",
+    "WebSocket",
+    "ws_request",
+    "ws_check",
+    "body_channel",
+    "redirect_step",
+    "is_redirect",
+    "ACCEPT_ENCODING",
+    "DEFAULT_ACCEPT",
+    "hop_auth",
+    "__version__",
+]
 
 __version__: str
 
+@final
 class Bridge:
     """One event loop's link to the engine (see aioxide._bridge)."""
 
@@ -20,6 +46,7 @@ class Bridge:
     def outstanding(self) -> int: ...
     def close(self) -> None: ...
 
+@final
 class Head:
     """A response's status line and headers, and the request behind it."""
 
@@ -43,6 +70,7 @@ class Head:
         self,
     ) -> tuple[Any, Any, tuple[str, str, int, bool, tuple[bytes, ...]] | None] | None: ...
 
+@final
 class Response:
     """An engine response: head, history and the body still to read."""
 
@@ -67,33 +95,35 @@ class Response:
     ) -> WebSocket: ...
     def close(self) -> None: ...
 
+@final
 class Options:
     """A request's options (all but method, URL, headers and body): built
     once per session, derived per request with ``replace``."""
 
-    def __init__(self, **kw: Any) -> None: ...
+    def __new__(cls, **kw: Any) -> Options: ...
     def replace(self, **kw: Any) -> Options: ...
     @property
     def total(self) -> float | None: ...
 
+@final
 class Session:
     """A connector's engine: the connection pool and its settings."""
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         *,
         limit: int = 100,
         limit_per_host: int = 0,
         force_close: bool = False,
-        keepalive_timeout: float | None = 15.0,
+        keepalive_timeout: float | None = ...,
         user_agent: str | None = None,
         max_headers: int = 128,
         family: int = 0,
         local_addr: tuple[str, int] | None = None,
-        happy_eyeballs_delay: float | None = 0.25,
+        happy_eyeballs_delay: float | None = ...,
         interleave: int | None = None,
         use_dns_cache: bool = True,
-        ttl_dns_cache: float | None = 10.0,
+        ttl_dns_cache: float | None = ...,
         dns_cache_max_size: int = 1000,
         bridge: Bridge | None = None,
         resolver: Callable[..., None] | None = None,
@@ -103,7 +133,7 @@ class Session:
         # offered h2 and http/1.1 by ALPN), "prior_knowledge" (also h2c to
         # http:// origins).  TCPConnector(http2=False|True|"prior_knowledge").
         http2: str = "off",
-    ) -> None: ...
+    ) -> Session: ...
     def request(
         self,
         bridge: Bridge,
@@ -126,6 +156,7 @@ class Session:
     def closed(self) -> bool: ...
     def idle_count(self) -> int: ...
 
+@final
 class BodyWriter:
     """The feeding end of a streamed request body."""
 
@@ -134,17 +165,20 @@ class BodyWriter:
     def close(self) -> None: ...
     def abort(self, reason: str) -> None: ...
 
+@final
 class BodyReader:
     """The end of a streamed request body that a request takes."""
 
 def body_channel(capacity: int, length: int | None = None) -> tuple[BodyWriter, BodyReader]: ...
 
+@final
 class ResolveToken:
     """Completes one resolution the engine asked Python for."""
 
     def set(self, addrs: list[tuple[str, int]]) -> None: ...
     def fail(self, message: str, errno: int | None = None) -> None: ...
 
+@final
 class SocketToken:
     """Completes one socket_factory call the engine asked Python for."""
 
@@ -159,19 +193,20 @@ def is_redirect(status: int) -> bool: ...
 ACCEPT_ENCODING: str
 DEFAULT_ACCEPT: str
 
+@final
 class CookieStore:
     """The engine's RFC 6265 cookie jar (behind aioxide.cookiejar.CookieJar).
 
     Items are (name, value, coded_value, Morsel attributes, host_only).
     """
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         *,
         unsafe_: bool = False,
         quote_cookie: bool = True,
         treat_as_secure_origin: list[tuple[str, str, int]] = ...,
-    ) -> None: ...
+    ) -> CookieStore: ...
     @property
     def unsafe_(self) -> bool: ...
     @property
@@ -208,11 +243,12 @@ class CookieStore:
     def load_json(self, json: str) -> None: ...
     def take_from(self, other: CookieStore) -> None: ...
 
+@final
 class TlsConfig:
     """An engine TLS configuration (an SSLContext's or a Fingerprint's), built once."""
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         *,
         verify: bool = True,
         check_hostname: bool = True,
@@ -228,7 +264,7 @@ class TlsConfig:
         cipher_suites: Sequence[int] | None = None,
         keylog_filename: str | None = None,
         resumption: bool = True,
-    ) -> None: ...
+    ) -> TlsConfig: ...
     @property
     def id(self) -> int: ...
     @property
@@ -238,6 +274,7 @@ class TlsConfig:
     @property
     def check_hostname(self) -> bool: ...
 
+@final
 class RewindToken:
     """Completes one request-body rewind the engine asked Python for."""
 
@@ -252,6 +289,7 @@ def hop_auth(
     has_header: bool,
 ) -> str | None: ...
 
+@final
 class WebSocket:
     """An open WebSocket: the engine's codec over a 101 answer's connection."""
 

@@ -15,7 +15,21 @@ import warnings
 from collections.abc import AsyncIterable, AsyncIterator
 from ssl import SSLContext
 from types import TracebackType
-from typing import Any, Awaitable, Callable, Coroutine, Generator, Generic, Iterable, TypeVar
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Awaitable,
+    Callable,
+    Coroutine,
+    Generator,
+    Generic,
+    Iterable,
+    Literal,
+    Sequence,
+    TypedDict,
+    TypeVar,
+    overload,
+)
 
 from multidict import CIMultiDict, CIMultiDictProxy, MultiDict, istr
 from yarl import URL
@@ -43,9 +57,78 @@ from .cookiejar import CookieJar, DummyCookieJar
 from .helpers import _SENTINEL, BasicAuth, sentinel, strip_auth_from_url
 from .http import HttpVersion, HttpVersion10, HttpVersion11
 from .payload import Feeder, JsonBytesPayload, JsonPayload, Rewinder, close_source, prepare_body
-from .tracing import Trace
+from .tracing import Trace, TraceConfig
+from .typedefs import LooseCookies, LooseHeaders, Query, StrOrURL
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from ._tls import Fingerprint
+    from .abc import AbstractCookieJar
+    from .client_middlewares import ClientMiddlewareType
+    from .client_ws import ClientWebSocketResponse, ClientWSTimeout
 
 __all__ = ("ClientSession", "ClientTimeout", "RequestInfo", "request")
+
+
+class _RequestOptions(TypedDict, total=False):
+    """The keyword arguments of ``ClientSession.request()`` and its methods
+    (aiohttp 3.14's, for type checkers)."""
+
+    params: Query
+    data: Any
+    json: Any
+    cookies: LooseCookies | None
+    headers: LooseHeaders | None
+    skip_auto_headers: Iterable[str] | None
+    auth: BasicAuth | None
+    allow_redirects: bool
+    max_redirects: int
+    compress: str | bool | None
+    chunked: bool | None
+    expect100: bool
+    raise_for_status: None | bool | Callable[[ClientResponse], Awaitable[None]]
+    read_until_eof: bool
+    proxy: StrOrURL | None
+    proxy_auth: BasicAuth | None
+    timeout: ClientTimeout | _SENTINEL | None
+    ssl: SSLContext | bool | Fingerprint
+    server_hostname: str | None
+    proxy_headers: LooseHeaders | None
+    trace_request_ctx: object
+    read_bufsize: int | None
+    auto_decompress: bool | None
+    max_line_size: int | None
+    max_field_size: int | None
+    max_headers: int | None
+    middlewares: Sequence[ClientMiddlewareType] | None
+    upload_tracker: Any
+
+
+class _WSConnectOptions(TypedDict, total=False):
+    """The keyword arguments of ``ClientSession.ws_connect()`` (aiohttp 3.14's)."""
+
+    method: str
+    protocols: Iterable[str]
+    timeout: ClientWSTimeout | _SENTINEL
+    receive_timeout: float | None
+    autoclose: bool
+    autoping: bool
+    heartbeat: float | None
+    auth: BasicAuth | None
+    origin: str | None
+    params: Query
+    headers: LooseHeaders | None
+    proxy: StrOrURL | None
+    proxy_auth: BasicAuth | None
+    ssl: SSLContext | bool | Fingerprint
+    verify_ssl: bool | None
+    fingerprint: bytes | None
+    ssl_context: SSLContext | None
+    server_hostname: str | None
+    proxy_headers: LooseHeaders | None
+    compress: int
+    max_msg_size: int
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,6 +167,8 @@ def _timeout_fields(t: Any) -> tuple[Any, ...]:
 DEFAULT_TIMEOUT: ClientTimeout = ClientTimeout(total=5 * 60, sock_connect=30)
 
 _R = TypeVar("_R", bound=ClientResponse)
+_T = TypeVar("_T")
+_WS = TypeVar("_WS", bound="ClientWebSocketResponse[Any]")
 
 _AUTH_DEPRECATED = (
     "The 'auth' parameter is deprecated and will be removed in v4;"
@@ -107,39 +192,39 @@ class ClientSession:
 
     def __init__(
         self,
-        base_url: Any = None,
+        base_url: StrOrURL | None = None,
         *,
         connector: BaseConnector | None = None,
         loop: asyncio.AbstractEventLoop | None = None,
-        cookies: Any = None,
-        headers: Any = None,
-        proxy: Any = None,
+        cookies: LooseCookies | None = None,
+        headers: LooseHeaders | None = None,
+        proxy: StrOrURL | None = None,
         proxy_auth: BasicAuth | None = None,
         skip_auto_headers: Iterable[str] | None = None,
         auth: BasicAuth | None = None,
         json_serialize: Callable[[Any], str] = _json.dumps,
-        json_serialize_bytes: Any = None,
-        request_class: Any = None,
+        json_serialize_bytes: Callable[[Any], bytes] | None = None,
+        request_class: type[ClientRequest] | None = None,
         response_class: type[ClientResponse] = ClientResponse,
-        ws_response_class: Any = None,
+        ws_response_class: type[ClientWebSocketResponse] | None = None,
         version: HttpVersion = HttpVersion11,
-        cookie_jar: Any = None,
+        cookie_jar: AbstractCookieJar | None = None,
         connector_owner: bool = True,
         raise_for_status: bool | Callable[[ClientResponse], Awaitable[None]] = False,
         read_timeout: float | _SENTINEL = sentinel,
         conn_timeout: float | None = None,
-        timeout: Any = sentinel,
+        timeout: ClientTimeout | _SENTINEL | None = sentinel,
         auto_decompress: bool = True,
         trust_env: bool = False,
         requote_redirect_url: bool = True,
-        trace_configs: list[Any] | None = None,
+        trace_configs: list[TraceConfig] | None = None,
         read_bufsize: int = 2**18,
         max_line_size: int = 8190,
         max_field_size: int = 8190,
         max_headers: int = 128,
         fallback_charset_resolver: Callable[[ClientResponse, bytes], str] = lambda r, b: "utf-8",
-        middlewares: Any = (),
-        ssl_shutdown_timeout: Any = sentinel,
+        middlewares: Sequence[ClientMiddlewareType] = (),
+        ssl_shutdown_timeout: float | _SENTINEL | None = sentinel,
     ) -> None:
         if connector is not None and loop is None:
             loop = connector._loop
@@ -334,7 +419,7 @@ class ClientSession:
         return self._trace_configs
 
     @property
-    def cookie_jar(self) -> Any:
+    def cookie_jar(self) -> AbstractCookieJar:
         return self._cookie_jar
 
     @property
@@ -342,10 +427,39 @@ class ClientSession:
         return self._middlewares
 
     # -- requests --------------------------------------------------------
-    def ws_connect(self, url: Any, **kwargs: Any) -> "_WSRequestContextManager":
+    @overload
+    def ws_connect(
+        self,
+        url: StrOrURL,
+        *,
+        decode_text: Literal[True] = ...,
+        **kwargs: Unpack[_WSConnectOptions],
+    ) -> _WSRequestContextManager[ClientWebSocketResponse[Literal[True]]]: ...
+
+    @overload
+    def ws_connect(
+        self,
+        url: StrOrURL,
+        *,
+        decode_text: Literal[False],
+        **kwargs: Unpack[_WSConnectOptions],
+    ) -> _WSRequestContextManager[ClientWebSocketResponse[Literal[False]]]: ...
+
+    @overload
+    def ws_connect(
+        self,
+        url: StrOrURL,
+        *,
+        decode_text: bool = ...,
+        **kwargs: Unpack[_WSConnectOptions],
+    ) -> _WSRequestContextManager[ClientWebSocketResponse[bool]]: ...
+
+    def ws_connect(
+        self, url: StrOrURL, *, decode_text: bool = True, **kwargs: Unpack[_WSConnectOptions]
+    ) -> _WSRequestContextManager[Any]:
         """Open a WebSocket (aiohttp's ``ws_connect``): awaitable, and an async
         context manager that closes it."""
-        return _WSRequestContextManager(self._ws_connect(url, **kwargs))
+        return _WSRequestContextManager(self._ws_connect(url, decode_text=decode_text, **kwargs))
 
     async def _ws_connect(
         self,
@@ -373,46 +487,58 @@ class ClientSession:
         compress: int = 0,
         max_msg_size: int = 4 * 1024 * 1024,
         decode_text: bool = True,
-    ) -> Any:
+    ) -> ClientWebSocketResponse[Any]:
         args = dict(locals())
         del args["self"], args["url"]
         return await _client_ws.connect(self, url, **args)
 
-    def request(self, method: str, url: Any, **kwargs: Any) -> "_RequestContextManager":
+    def request(
+        self, method: str, url: StrOrURL, **kwargs: Unpack[_RequestOptions]
+    ) -> _RequestContextManager[ClientResponse]:
         """Perform HTTP request."""
         return _RequestContextManager(self._request(method, url, **kwargs))
 
     def get(
-        self, url: Any, *, allow_redirects: bool = True, **kwargs: Any
-    ) -> "_RequestContextManager":
-        return _RequestContextManager(
-            self._request(hdrs.METH_GET, url, allow_redirects=allow_redirects, **kwargs)
-        )
+        self, url: StrOrURL, **kwargs: Unpack[_RequestOptions]
+    ) -> _RequestContextManager[ClientResponse]:
+        """Perform HTTP GET request."""
+        return _RequestContextManager(self._request(hdrs.METH_GET, url, **kwargs))
 
     def options(
-        self, url: Any, *, allow_redirects: bool = True, **kwargs: Any
-    ) -> "_RequestContextManager":
-        return _RequestContextManager(
-            self._request(hdrs.METH_OPTIONS, url, allow_redirects=allow_redirects, **kwargs)
-        )
+        self, url: StrOrURL, **kwargs: Unpack[_RequestOptions]
+    ) -> _RequestContextManager[ClientResponse]:
+        """Perform HTTP OPTIONS request."""
+        return _RequestContextManager(self._request(hdrs.METH_OPTIONS, url, **kwargs))
 
     def head(
-        self, url: Any, *, allow_redirects: bool = False, **kwargs: Any
-    ) -> "_RequestContextManager":
-        return _RequestContextManager(
-            self._request(hdrs.METH_HEAD, url, allow_redirects=allow_redirects, **kwargs)
-        )
+        self, url: StrOrURL, **kwargs: Unpack[_RequestOptions]
+    ) -> _RequestContextManager[ClientResponse]:
+        """Perform HTTP HEAD request (redirects not followed unless asked)."""
+        kwargs.setdefault("allow_redirects", False)
+        return _RequestContextManager(self._request(hdrs.METH_HEAD, url, **kwargs))
 
-    def post(self, url: Any, *, data: Any = None, **kwargs: Any) -> "_RequestContextManager":
-        return _RequestContextManager(self._request(hdrs.METH_POST, url, data=data, **kwargs))
+    def post(
+        self, url: StrOrURL, **kwargs: Unpack[_RequestOptions]
+    ) -> _RequestContextManager[ClientResponse]:
+        """Perform HTTP POST request."""
+        return _RequestContextManager(self._request(hdrs.METH_POST, url, **kwargs))
 
-    def put(self, url: Any, *, data: Any = None, **kwargs: Any) -> "_RequestContextManager":
-        return _RequestContextManager(self._request(hdrs.METH_PUT, url, data=data, **kwargs))
+    def put(
+        self, url: StrOrURL, **kwargs: Unpack[_RequestOptions]
+    ) -> _RequestContextManager[ClientResponse]:
+        """Perform HTTP PUT request."""
+        return _RequestContextManager(self._request(hdrs.METH_PUT, url, **kwargs))
 
-    def patch(self, url: Any, *, data: Any = None, **kwargs: Any) -> "_RequestContextManager":
-        return _RequestContextManager(self._request(hdrs.METH_PATCH, url, data=data, **kwargs))
+    def patch(
+        self, url: StrOrURL, **kwargs: Unpack[_RequestOptions]
+    ) -> _RequestContextManager[ClientResponse]:
+        """Perform HTTP PATCH request."""
+        return _RequestContextManager(self._request(hdrs.METH_PATCH, url, **kwargs))
 
-    def delete(self, url: Any, **kwargs: Any) -> "_RequestContextManager":
+    def delete(
+        self, url: StrOrURL, **kwargs: Unpack[_RequestOptions]
+    ) -> _RequestContextManager[ClientResponse]:
+        """Perform HTTP DELETE request."""
         return _RequestContextManager(self._request(hdrs.METH_DELETE, url, **kwargs))
 
     def _build_url(self, str_or_url: Any) -> URL:
@@ -1249,14 +1375,14 @@ async def _trace_failed_hop(
 _RESPONSE_AENTER = ClientResponse.__aenter__
 
 
-class _RequestContextManager(Generic[_R]):
+class _BaseRequestContextManager(Generic[_T]):
     """Awaitable and async context manager around a request coroutine."""
 
     __slots__ = ("_coro", "_resp")
 
-    def __init__(self, coro: Coroutine[Any, Any, _R]) -> None:
+    def __init__(self, coro: Coroutine[Any, Any, _T]) -> None:
         self._coro = coro
-        self._resp: _R | None = None
+        self._resp: _T | None = None
 
     def send(self, arg: None) -> Any:
         return self._coro.send(arg)
@@ -1267,11 +1393,17 @@ class _RequestContextManager(Generic[_R]):
     def close(self) -> None:
         self._coro.close()
 
-    def __await__(self) -> Generator[Any, None, _R]:
+    def __await__(self) -> Generator[Any, None, _T]:
         return self._coro.__await__()
 
-    def __iter__(self) -> Generator[Any, None, _R]:
+    def __iter__(self) -> Generator[Any, None, _T]:
         return self.__await__()
+
+
+class _RequestContextManager(_BaseRequestContextManager[_R]):
+    """A request's: leaving the block releases the response."""
+
+    __slots__ = ()
 
     async def __aenter__(self) -> _R:
         resp = self._resp = await self._coro
@@ -1291,10 +1423,14 @@ class _RequestContextManager(Generic[_R]):
         self._resp.release()
 
 
-class _WSRequestContextManager(_RequestContextManager[Any]):
+class _WSRequestContextManager(_BaseRequestContextManager[_WS]):
     """``ws_connect``'s: leaving the block closes the WebSocket."""
 
     __slots__ = ()
+
+    async def __aenter__(self) -> _WS:
+        self._resp = await self._coro
+        return await self._resp.__aenter__()
 
     async def __aexit__(
         self,
@@ -1333,12 +1469,12 @@ class _SessionRequestContextManager:
 
 def request(
     method: str,
-    url: Any,
+    url: StrOrURL,
     *,
     version: HttpVersion = HttpVersion11,
     connector: BaseConnector | None = None,
     loop: asyncio.AbstractEventLoop | None = None,
-    **kwargs: Any,
+    **kwargs: Unpack[_RequestOptions],
 ) -> _SessionRequestContextManager:
     """Make one request with a session of its own, closed afterwards.
 

@@ -407,7 +407,8 @@ class ClientResponse:
         """The parsed Content-Disposition header, None when there is none."""
         cache = self.__dict__
         if "_content_disposition_v" in cache:
-            return cache["_content_disposition_v"]
+            cached: ContentDisposition | None = cache["_content_disposition_v"]
+            return cached
         raw = self.headers.get(hdrs.CONTENT_DISPOSITION)
         if raw is None:
             value = None
@@ -423,7 +424,7 @@ class ClientResponse:
     def links(self) -> "MultiDictProxy[MultiDictProxy[str | URL]]":
         """The Link header, parsed: ``rel`` (or the URL) -> its parameters and ``url``."""
         cache = self.__dict__
-        cached = cache.get("_links_v")
+        cached: MultiDictProxy[MultiDictProxy[str | URL]] | None = cache.get("_links_v")
         if cached is not None:
             return cached
         cache["_links_v"] = value = self._parse_links()
@@ -527,7 +528,8 @@ class ClientResponse:
         """One header's value: from the engine's fields when the multidict
         is not built yet (json() and text() need only Content-Type)."""
         if self._headers is None and self._head is not None:
-            return self._head.header(name)
+            value: str | None = self._head.header(name)
+            return value
         return self.headers.get(name)
 
     def get_encoding(self) -> str:

@@ -15,7 +15,7 @@ import dataclasses
 import json
 from collections import deque
 from types import TracebackType
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Generic, Literal, overload
 
 from .client_exceptions import (
     ClientConnectionError,
@@ -30,8 +30,21 @@ from .http import (
     WebSocketError,
     WSCloseCode,
     WSMessage,
+    WSMessageDecodeText,
+    WSMessageNoDecodeText,
     WSMsgType,
 )
+
+if TYPE_CHECKING:
+    from typing_extensions import Self, TypeVar
+
+    # Whether TEXT messages are decoded to str (the default) or kept as bytes
+    # (``ws_connect(decode_text=False)``): aiohttp 3.14's type parameter.
+    _DecodeText = TypeVar("_DecodeText", bound=bool, covariant=True, default=Literal[True])
+else:
+    from typing import TypeVar
+
+    _DecodeText = TypeVar("_DecodeText", bound=bool, covariant=True)
 
 __all__ = ("ClientWSTimeout", "ClientWebSocketResponse", "DEFAULT_WS_CLIENT_TIMEOUT")
 
@@ -157,6 +170,7 @@ class _Writer:
         if isinstance(message, str):
             message = message.encode()
         await self._call(self._ws.close, int(code), message.decode("utf-8", "replace"))
+
 
 # Messages read ahead of the consumer before the loop stops watching the
 # socket (the engine's feed keeps as many).
@@ -294,7 +308,7 @@ class _LoopWriter(_Writer):
             await self._drain()
 
 
-class ClientWebSocketResponse:
+class ClientWebSocketResponse(Generic[_DecodeText]):
     """aiohttp's ``ClientWebSocketResponse``: the same methods, messages,
     close codes and exceptions."""
 
@@ -538,7 +552,22 @@ class ClientWebSocketResponse:
                 return True
 
     # -- receiving
-    async def receive(self, timeout: float | None = None) -> WSMessage:
+    @overload
+    async def receive(
+        self: ClientWebSocketResponse[Literal[True]], timeout: float | None = None
+    ) -> WSMessageDecodeText: ...
+
+    @overload
+    async def receive(
+        self: ClientWebSocketResponse[Literal[False]], timeout: float | None = None
+    ) -> WSMessageNoDecodeText: ...
+
+    @overload
+    async def receive(
+        self: ClientWebSocketResponse[_DecodeText], timeout: float | None = None
+    ) -> WSMessageDecodeText | WSMessageNoDecodeText: ...
+
+    async def receive(self, timeout: float | None = None) -> Any:
         receive_timeout = timeout or self._timeout.ws_receive
 
         while True:
@@ -554,6 +583,7 @@ class ClientWebSocketResponse:
             try:
                 self._waiting = True
                 try:
+                    msg: WSMessage
                     if receive_timeout:
                         msg = await asyncio.wait_for(self._reader.read(), receive_timeout)
                     else:
@@ -615,7 +645,23 @@ class ClientWebSocketResponse:
             )
         return msg.data
 
+    @overload
+    async def receive_str(
+        self: ClientWebSocketResponse[Literal[True]], *, timeout: float | None = None
+    ) -> str: ...
+
+    @overload
+    async def receive_str(
+        self: ClientWebSocketResponse[Literal[False]], *, timeout: float | None = None
+    ) -> bytes: ...
+
+    @overload
+    async def receive_str(
+        self: ClientWebSocketResponse[_DecodeText], *, timeout: float | None = None
+    ) -> str | bytes: ...
+
     async def receive_str(self, *, timeout: float | None = None) -> Any:
+        """The next TEXT message's data: str, or bytes with decode_text=False."""
         return await self._receive_of(WSMsgType.TEXT, timeout)
 
     async def receive_bytes(self, *, timeout: float | None = None) -> bytes:
@@ -628,16 +674,29 @@ class ClientWebSocketResponse:
         data = await self.receive_str(timeout=timeout)
         return loads(data)
 
-    def __aiter__(self) -> "ClientWebSocketResponse":
+    def __aiter__(self) -> Self:
         return self
 
-    async def __anext__(self) -> WSMessage:
+    @overload
+    async def __anext__(self: ClientWebSocketResponse[Literal[True]]) -> WSMessageDecodeText: ...
+
+    @overload
+    async def __anext__(
+        self: ClientWebSocketResponse[Literal[False]],
+    ) -> WSMessageNoDecodeText: ...
+
+    @overload
+    async def __anext__(
+        self: ClientWebSocketResponse[_DecodeText],
+    ) -> WSMessageDecodeText | WSMessageNoDecodeText: ...
+
+    async def __anext__(self) -> Any:
         msg = await self.receive()
         if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
             raise StopAsyncIteration
         return msg
 
-    async def __aenter__(self) -> "ClientWebSocketResponse":
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(
@@ -758,7 +817,7 @@ async def connect(session: Any, url: Any, **kw: Any) -> ClientWebSocketResponse:
         ws.start(bridge)
         reader = _Reader(ws, bridge, loop, kw["decode_text"])
         writer = _Writer(ws, bridge, loop)
-    ws_resp = session._ws_response_class(
+    ws_resp: ClientWebSocketResponse = session._ws_response_class(
         reader,
         writer,
         protocol,

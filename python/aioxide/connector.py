@@ -409,7 +409,8 @@ def _decode_cert_cryptography(der: bytes) -> dict[str, Any]:
         )
 
     def when(d: Any) -> str:
-        return d.strftime("%b %e %H:%M:%S %Y GMT")
+        text: str = d.strftime("%b %e %H:%M:%S %Y GMT")
+        return text
 
     cert = x509.load_der_x509_certificate(der)
     out: dict[str, Any] = {

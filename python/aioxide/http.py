@@ -25,7 +25,7 @@ SERVER_SOFTWARE: str = f"Python/{sys.version_info[0]}.{sys.version_info[1]} aiox
 
 import json as _json  # noqa: E402
 from enum import IntEnum  # noqa: E402
-from typing import Any, Callable, Final  # noqa: E402
+from typing import Any, Callable, Final, Union  # noqa: E402
 
 WS_KEY: Final[bytes] = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
@@ -91,7 +91,7 @@ class WSMessageTextBytes(NamedTuple):
 
 
 WSMessageDecodeText = WSMessage
-WSMessageNoDecodeText = WSMessage | WSMessageTextBytes if sys.version_info >= (3, 10) else Any
+WSMessageNoDecodeText = Union[WSMessage, WSMessageTextBytes]
 
 WS_CLOSED_MESSAGE = tuple.__new__(WSMessage, (WSMsgType.CLOSED, None, None))
 WS_CLOSING_MESSAGE = tuple.__new__(WSMessage, (WSMsgType.CLOSING, None, None))

@@ -514,7 +514,8 @@ class IOBasePayload(Payload):
         )
 
     def _read(self, remaining_content_len: int | None) -> bytes:
-        return self._value.read(remaining_content_len or CHUNK_SIZE)
+        data: bytes = self._value.read(remaining_content_len or CHUNK_SIZE)
+        return data
 
     @property
     def size(self) -> int | None:
