@@ -39,7 +39,14 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 import pytest
-from faults.harness import fd_count, run_in_loop, settle_fds, tls_contexts
+from faults.harness import (
+    engine_tasks,
+    fd_count,
+    run_in_loop,
+    settle_count,
+    settle_fds,
+    tls_contexts,
+)
 
 from conftest import TARGET, read_request_head
 
@@ -415,12 +422,11 @@ class Storm:
 
 
 def idle_and_in_use(aiohttp: Any, session: Any) -> tuple[int, int]:
-    """The session's pooled idle connections, and those checked out (aiohttp
-    only: aioxide's engine does not count them; its pool is checked by the
-    barrier instead)."""
+    """The session's pooled idle connections, and those checked out (the
+    engine's leases: requests holding or making a connection)."""
     conn = session.connector
     if TARGET == "aioxide":
-        return conn._engine.idle_count(), 0
+        return conn._engine.idle_count(), conn._engine.lease_count()
     return sum(len(v) for v in conn._conns.values()), len(conn._acquired)
 
 
@@ -493,7 +499,7 @@ async def check_after(st: Storm, size: int, main_limit: int) -> None:
         f"{st.plain.open}, tls {st.tls.open}; pooled (limited, main) "
         f"{[idle_and_in_use(aiohttp, s) for s in sessions]}"
     )
-    in_use = [idle_and_in_use(aiohttp, s)[1] for s in sessions]
+    in_use = await settle(lambda: [idle_and_in_use(aiohttp, s)[1] for s in sessions], [0, 0])
     assert in_use == [0, 0], f"seed {seed}: connections still checked out: {in_use}"
     # Every slot free, and each session still works.
     await barrier(st, st.limited, LIMIT)
@@ -516,6 +522,7 @@ async def storm(aiohttp: Any, size: int, seed: int) -> str:
         gc.collect()
         before = fd_count()
         fds_before = fd_names()
+        tasks_before = engine_tasks()
         t0 = time.monotonic()
         st.limited = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=LIMIT))
         st.main = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=main_limit))
@@ -537,6 +544,8 @@ async def storm(aiohttp: Any, size: int, seed: int) -> str:
             f"seed {seed}: fd leak: {before} open before, {after} after: "
             f"{sorted(set(fd_names().items()) - set(fds_before.items()))}"
         )
+        tasks = await settle_count(engine_tasks, tasks_before, 5.0)
+        assert tasks <= tasks_before, f"seed {seed}: engine tasks {tasks_before} -> {tasks}"
         return f"{size} requests in {time.monotonic() - t0:.1f} s; {st.table()}"
     finally:
         st.hole.close()

@@ -25,6 +25,7 @@ __all__ = [
     "ACCEPT_ENCODING",
     "DEFAULT_ACCEPT",
     "hop_auth",
+    "live_tasks",
     "__version__",
 ]
 
@@ -155,6 +156,8 @@ class Session:
     @property
     def closed(self) -> bool: ...
     def idle_count(self) -> int: ...
+    def lease_count(self) -> int: ...
+    def shared_count(self) -> int: ...
 
 @final
 class BodyWriter:
@@ -320,3 +323,5 @@ def ws_request(
 def ws_check(
     status: int, headers: list[tuple[str, str]], key: str, protocols: list[str], compress: int
 ) -> tuple[str | None, str | None, tuple[int, bool, int, bool] | None]: ...
+
+def live_tasks() -> int | None: ...

@@ -92,6 +92,26 @@ def fd_count() -> int:
     return len(os.listdir("/proc/self/fd"))
 
 
+def engine_tasks() -> int:
+    """The engine's live tasks (0 when it is not running; aiohttp: 0)."""
+    if TARGET != "aioxide":
+        return 0
+    from aioxide import _aioxide
+
+    return _aioxide.live_tasks() or 0
+
+
+async def settle_count(measure: Any, expected: int, bound: float = 3.0) -> int:
+    """``measure()`` once it is at most ``expected``, or when ``bound`` ran out."""
+    try:
+        async with asyncio.timeout(bound):
+            while measure() > expected:
+                await asyncio.sleep(0.005)
+    except TimeoutError:
+        pass
+    return int(measure())
+
+
 async def settle_fds(expected: int, bound: float = 3.0) -> int:
     """The fd count once it reached ``expected`` (closes finish a loop turn or
     a thread hop later), or what it is when ``bound`` ran out."""
@@ -195,6 +215,7 @@ async def run_case(
         url = srv.url
     try:
         before = fd_count()
+        tasks_before = engine_tasks()
         s = aiohttp.ClientSession()
         try:
             bound = asyncio.timeout(case.limit)
@@ -215,6 +236,10 @@ async def run_case(
                 left = (bridge.outstanding(), bridge.pending_count())
                 del bridge  # (it holds the bridge's eventfd, counted below)
                 assert left == (0, 0), f"engine work left pending: {left}"
+                # No connection checked out of the pool once the outcome is in.
+                engine = s.connector._engine
+                leases = await settle_count(engine.lease_count, 0)
+                assert leases == 0, f"{leases} connections still checked out"
             # The same session, the same server: a healthy answer.
             await healthy(s, good.url, client_ctx)
         finally:
@@ -225,6 +250,8 @@ async def run_case(
         del s
         after = await settle_fds(before)
         assert after == before, f"fd leak: {before} open before, {after} after"
+        tasks = await settle_count(engine_tasks, tasks_before)
+        assert tasks <= tasks_before, f"engine tasks: {tasks_before} before, {tasks} after"
         return out
     finally:
         await srv.close()

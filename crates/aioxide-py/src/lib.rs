@@ -246,6 +246,25 @@ impl Session {
     fn idle_count(&self) -> usize {
         self.client.pool().idle_count()
     }
+
+    /// Leases alive: requests holding or making a connection, WebSockets
+    /// (tests check it is back to 0 when nothing is in flight).
+    fn lease_count(&self) -> usize {
+        self.client.pool().lease_count()
+    }
+
+    /// Shared (HTTP/2) connections in the pool right now.
+    fn shared_count(&self) -> usize {
+        self.client.pool().shared_count()
+    }
+}
+
+/// The engine's tasks alive right now (requests in flight, HTTP/2
+/// connections' drivers...), None when the engine is not running: for tests
+/// that check nothing is left behind.
+#[pyfunction]
+fn live_tasks() -> Option<usize> {
+    runtime::live_tasks()
 }
 
 /// Whether the engine follows this status (aiohttp's redirect statuses).
@@ -316,6 +335,7 @@ fn _aioxide(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(body_channel, m)?)?;
     m.add_function(wrap_pyfunction!(redirect_step, m)?)?;
     m.add_function(wrap_pyfunction!(is_redirect, m)?)?;
+    m.add_function(wrap_pyfunction!(live_tasks, m)?)?;
     m.add(
         "ACCEPT_ENCODING",
         aioxide::policy::decompress::ACCEPT_ENCODING,

@@ -73,6 +73,13 @@ fn start(pid: u32) -> std::io::Result<State> {
     })
 }
 
+/// The runtime's tasks alive right now; None when it is not running.
+pub fn live_tasks() -> Option<usize> {
+    let st = lock();
+    let s = st.as_ref().filter(|s| s.pid == std::process::id())?;
+    Some(s.handle.metrics().num_alive_tasks())
+}
+
 /// A counted reference to the runtime; the last one released stops it.
 pub struct RuntimeRef {
     handle: Option<Handle>,

@@ -200,6 +200,9 @@ pub struct Pool {
     inner: Mutex<Inner>,
     /// Turns true when the pool is closed: requests in flight end then.
     closed_tx: tokio::sync::watch::Sender<bool>,
+    /// Leases alive: requests holding (or making) a connection, and
+    /// upgraded connections (for tests: 0 once nothing is in flight).
+    leases: std::sync::atomic::AtomicUsize,
 }
 
 /// A connection checked out of the pool, with the slots it holds.
@@ -284,6 +287,14 @@ impl Lease {
             read: read.freeze(),
             _lease: self,
         })
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        self.pool
+            .leases
+            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
     }
 }
 
@@ -436,6 +447,7 @@ impl Pool {
             total,
             inner: Mutex::new(Inner::default()),
             closed_tx: tokio::sync::watch::Sender::new(false),
+            leases: std::sync::atomic::AtomicUsize::new(0),
         })
     }
 
@@ -487,6 +499,17 @@ impl Pool {
     /// Idle connections right now (all keys).
     pub fn idle_count(&self) -> usize {
         self.lock().idle.values().map(Vec::len).sum()
+    }
+
+    /// Leases alive right now: requests that hold or are making a
+    /// connection, and upgraded connections (WebSockets).
+    pub fn lease_count(&self) -> usize {
+        self.leases.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Shared (HTTP/2) connections in the pool right now.
+    pub fn shared_count(&self) -> usize {
+        self.lock().shared.values().map(Vec::len).sum()
     }
 
     fn put_back(self: &Arc<Self>, key: &Key, conn: h1::Conn, meta: Option<Arc<connect::ConnMeta>>) {
@@ -765,6 +788,8 @@ impl Pool {
         host: Option<OwnedSemaphorePermit>,
         queued: bool,
     ) -> Lease {
+        self.leases
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Lease {
             pool: self.clone(),
             key: key.clone(),
