@@ -72,7 +72,9 @@ async def test_response_is_a_real_client_response() -> None:
 async def test_body_read_text_json_and_chunks() -> None:
     async def handler(req: MockRequest) -> MockResponse:
         if req.url.path == "/latin":
-            return MockResponse(body="café".encode("latin-1"), content_type="text/plain; charset=latin-1")
+            return MockResponse(
+                body="café".encode("latin-1"), content_type="text/plain; charset=latin-1"
+            )
         if req.url.path == "/json":
             return MockResponse(json={"a": [1, 2]})
         return MockResponse(body=b"1234567890")
@@ -172,9 +174,7 @@ async def test_a_handler_returning_something_else_is_a_type_error() -> None:
 async def test_redirects_with_cookies() -> None:
     async def handler(req: MockRequest) -> MockResponse:
         if req.url.path == "/login":
-            return MockResponse(
-                303, headers={"Location": "/home", "Set-Cookie": "sid=abc; Path=/"}
-            )
+            return MockResponse(303, headers={"Location": "/home", "Set-Cookie": "sid=abc; Path=/"})
         if req.url.path == "/home":
             return MockResponse(json={"method": req.method, "cookie": req.headers.get("Cookie")})
         return MockResponse(404)
@@ -201,7 +201,11 @@ async def test_307_keeps_method_and_body() -> None:
     async with mock_session(handler) as s:
         async with s.put("http://h/old", data=b"payload") as r:
             seen = await r.json()
-    assert (seen["method"], seen["url"], seen["body"]) == ("PUT", "http://other.example/new", "payload")
+    assert (seen["method"], seen["url"], seen["body"]) == (
+        "PUT",
+        "http://other.example/new",
+        "payload",
+    )
 
 
 async def test_too_many_redirects_and_allow_redirects_false() -> None:

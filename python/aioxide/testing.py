@@ -335,7 +335,6 @@ class CallbackResult:
         self.reason = reason
 
 
-
 class RequestMatch:
     """One registered answer (aioresponses' RequestMatch)."""
 
@@ -684,8 +683,7 @@ class aioresponses:  # noqa: N801 (aioresponses' name)
             count = len(next(iter(self.requests.values())))
         if count != 1:
             raise AssertionError(
-                f"Expected '{type(self).__name__}' to have been called once. "
-                f"Called {count} times."
+                f"Expected '{type(self).__name__}' to have been called once. Called {count} times."
             )
 
     def assert_called_with(
@@ -715,8 +713,7 @@ class aioresponses:  # noqa: N801 (aioresponses' name)
             failed = actual != expected
         if failed:
             raise AssertionError(
-                f"{self._format_call_signature(actual)} != "
-                f"{self._format_call_signature(expected)}"
+                f"{self._format_call_signature(actual)} != {self._format_call_signature(expected)}"
             )
 
     def assert_any_call(
