@@ -454,3 +454,44 @@ def test_import_changes_nothing() -> None:
         "assert aioxide.BaseConnector._testing_answer is None\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=30)
+
+
+async def test_aioresponses_reason_clear_and_session_response_class() -> None:
+    class Mine(aioxide.ClientResponse):
+        pass
+
+    async with aioxide.ClientSession(response_class=Mine) as s:
+        with aioresponses() as m:
+            m.get("http://h/a", status=299, reason="Custom")
+            async with s.get("http://h/a") as r:
+                assert isinstance(r, Mine)  # the session's class (aioresponses: aiohttp's)
+                assert (r.status, r.reason) == (299, "Custom")
+            m.get("http://h/b", repeat=True)
+            m.clear()
+            with pytest.raises(aioxide.ClientConnectionError):
+                await s.get("http://h/b")
+
+
+async def test_aioresponses_with_a_middleware_and_nested() -> None:
+    seen: list[int] = []
+
+    async def mw(req: Any, handler: Any) -> Any:
+        resp = await handler(req)
+        seen.append(resp.status)
+        return resp
+
+    original = ClientSession.__dict__["_request"]
+    async with aioxide.ClientSession(middlewares=(mw,)) as s:
+        with aioresponses() as outer:
+            outer.get("http://h/o", status=201)
+            with aioresponses() as inner:
+                inner.get("http://h/i", status=202)
+                assert (await s.get("http://h/i")).status == 202
+                with pytest.raises(aioxide.ClientConnectionError):
+                    await s.get("http://h/o")  # the inner mock answers while active
+            assert (await s.get("http://h/o")).status == 201
+            assert list(inner.requests) == [("GET", URL("http://h/i")), ("GET", URL("http://h/o"))]
+            assert list(outer.requests) == [("GET", URL("http://h/o"))]
+    assert seen == [202, 201]
+    assert ClientSession.__dict__["_request"] is original
+    assert BaseConnector._testing_answer is None

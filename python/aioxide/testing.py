@@ -507,12 +507,15 @@ class aioresponses:  # noqa: N801 (aioresponses' name)
         """Patch every session: its requests are answered here."""
         self._responses = []
         self._matches = {}
-        original = ClientSession.__dict__["_request"]
-        self._saved = (original, BaseConnector.__dict__["_testing_answer"])
+        saved = ClientSession.__dict__["_request"]
+        self._saved = (saved, BaseConnector.__dict__["_testing_answer"])
+        # Nested: the innermost mock answers alone (as aioresponses' patches).
+        original = getattr(saved, "_aioxide_unpatched", saved)
 
         async def _request(session: ClientSession, method: str, url: Any, **kw: Any) -> Any:
             return await self._request_mock(original, session, method, url, **kw)
 
+        _request._aioxide_unpatched = original  # type: ignore[attr-defined]
         ClientSession._request = _request  # type: ignore[method-assign,assignment]
         BaseConnector._testing_answer = staticmethod(self._answer)
 
