@@ -495,3 +495,14 @@ async def test_aioresponses_with_a_middleware_and_nested() -> None:
     assert seen == [202, 201]
     assert ClientSession.__dict__["_request"] is original
     assert BaseConnector._testing_answer is None
+
+
+async def test_aioresponses_async_decorator_passes_the_mock_last() -> None:
+    @aioresponses()
+    async def run(url: str, m: aioresponses) -> int:
+        m.get(url, status=203)
+        async with aioxide.ClientSession() as s:
+            async with s.get(url) as r:
+                return r.status
+
+    assert await run("http://h/d") == 203
