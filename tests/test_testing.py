@@ -355,8 +355,12 @@ async def local(serve: Any) -> str:
     async def hello(request: web.Request) -> web.Response:
         return web.Response(text=f"real {request.path_qs}")
 
+    async def read_all(request: web.Request) -> web.Response:
+        return web.Response(text=f"read {len(await request.read())}")
+
     app = web.Application()
     app.router.add_get("/{tail:.*}", hello)
+    app.router.add_post("/{tail:.*}", read_all)
     return str(await serve(app))
 
 
@@ -506,3 +510,19 @@ async def test_aioresponses_async_decorator_passes_the_mock_last() -> None:
                 return r.status
 
     assert await run("http://h/d") == 203
+
+
+@pytest.mark.parametrize("mocked", [False, True])
+async def test_failing_body_source_fails_as_on_the_engine_path(local: str, mocked: bool) -> None:
+    async def body() -> Any:
+        yield b"part"
+        raise ValueError("source broke")
+
+    async def handler(req: MockRequest) -> MockResponse:
+        return MockResponse()
+
+    kw: dict[str, Any] = {"connector": MockConnector(handler)} if mocked else {}
+    async with aioxide.ClientSession(**kw) as s:
+        with pytest.raises(aioxide.ClientConnectionError) as e:
+            await s.post(local + "/x", data=body())
+    assert isinstance(e.value.__cause__, ValueError)

@@ -233,8 +233,16 @@ async def _body_bytes(payload: Any) -> bytes:
 
 async def _mock_request(req: ClientRequest, payload: Any) -> MockRequest:
     """The hop as the engine would send it: the ClientRequest's headers and
-    the body's own (Content-Type, Content-Length)."""
-    body = await _body_bytes(payload)
+    the body's own (Content-Type, Content-Length).  A body source that fails
+    fails the request as on the engine's path (``Feeder``)."""
+    try:
+        body = await _body_bytes(payload)
+    except (asyncio.CancelledError, ClientConnectionError):
+        raise
+    except Exception as e:
+        raise ClientConnectionError(
+            f"Failed to send bytes into the underlying connection: {e!r}"
+        ) from e
     headers: CIMultiDict[str] = CIMultiDict(req.headers)
     for name, value in payload.headers:
         if name not in headers:
