@@ -526,3 +526,25 @@ async def test_failing_body_source_fails_as_on_the_engine_path(local: str, mocke
         with pytest.raises(aioxide.ClientConnectionError) as e:
             await s.post(local + "/x", data=body())
     assert isinstance(e.value.__cause__, ValueError)
+
+
+async def test_websocket_upgrade_is_refused_clearly() -> None:
+    async def handler(req: MockRequest) -> MockResponse:
+        key = req.headers["Sec-WebSocket-Key"]
+        import base64
+        import hashlib
+
+        magic = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+        accept = base64.b64encode(hashlib.sha1(key.encode() + magic).digest()).decode()
+        return MockResponse(
+            101,
+            headers={
+                "Upgrade": "websocket",
+                "Connection": "upgrade",
+                "Sec-WebSocket-Accept": accept,
+            },
+        )
+
+    async with mock_session(handler) as s:
+        with pytest.raises(NotImplementedError, match="WebSocket"):
+            await s.ws_connect("http://h/ws")

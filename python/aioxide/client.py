@@ -614,7 +614,8 @@ class ClientSession:
         if _upgrade:
             opts = opts.replace(upgrade=True)
         # aioxide.testing answers hops in Python: those requests take the hooked path.
-        hooked = mws or self._hooked or self._connector._testing_answer is not None  # type: ignore[union-attr]
+        testing = self._connector._testing_answer is not None  # type: ignore[union-attr]
+        hooked = mws or self._hooked or testing
         if proxy is not None and not hooked:
             opts = opts.replace(proxy=_proxy.engine_option(proxy, proxy_auth, proxy_headers))
         # (The request's own SSLContext, for get_extra_info("sslcontext").)

@@ -120,6 +120,9 @@ class _Raw:
     def close(self) -> None:
         pass
 
+    def websocket(self, *args: Any) -> Any:
+        raise NotImplementedError("aioxide.testing does not mock WebSocket connections")
+
 
 # -- what a handler sees and answers ---------------------------------------------
 class MockRequest:
