@@ -739,11 +739,14 @@ class ClientSession:
         mws = self._middlewares if middlewares is None else middlewares
         if _upgrade:
             opts = opts.replace(upgrade=True)
-        if proxy is not None and not (mws or self._hooked):
+        # aioxide.testing answers hops in Python: those requests take the hooked path.
+        testing = self._connector._testing_answer is not None  # type: ignore[union-attr]
+        hooked = mws or self._hooked or testing
+        if proxy is not None and not hooked:
             opts = opts.replace(proxy=_proxy.engine_option(proxy, proxy_auth, proxy_headers))
         # (The request's own SSLContext, for get_extra_info("sslcontext").)
         own_ctx = ssl if isinstance(ssl, SSLContext) else ssl_context
-        if mws or self._hooked:
+        if hooked:
             resp = await self._request_hooked(
                 method.upper(),
                 url,
@@ -953,17 +956,21 @@ class ClientSession:
             remaining = None if deadline is None else max(deadline - loop.time(), 0.001)
             hop = _HopTrace(traces, req, payload.data, loop) if self._hop_signals else None
             hdrs_list = [(str(k), v) for k, v in req.headers.items()]
+            # A hop aioxide.testing answers (a MockConnector, aioresponses) skips the engine.
+            answer = self._connector._testing_answer  # type: ignore[union-attr]
             try:
-                raw = await self._send(
-                    req.method,
-                    str(req.url),
-                    hdrs_list,
-                    payload,
-                    self._hop_options(opts, req),
-                    hop,
-                    rewinders,
-                    remaining,
-                )
+                raw = None if answer is None else await answer(req, payload, hop)
+                if raw is None:
+                    raw = await self._send(
+                        req.method,
+                        str(req.url),
+                        hdrs_list,
+                        payload,
+                        self._hop_options(opts, req),
+                        hop,
+                        rewinders,
+                        remaining,
+                    )
             except asyncio.CancelledError:
                 raise
             except BaseException as e:

@@ -94,6 +94,9 @@ class BaseConnector:
 
     # The connector's ssl= (True, False, an SSLContext or a Fingerprint).
     _ssl: Any = True
+    # aioxide.testing: ``await answer(req, payload, hop)`` answers a hop in
+    # Python (an engine-like response, or None: the engine sends it).
+    _testing_answer: Any = None
 
     @property
     def closed(self) -> bool:
