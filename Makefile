@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml Makefile
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q "maturin>=1.5,<2" multidict yarl
 	$(PIP) install -q aiohttp==3.14.5 "pytest>=8" "pytest-asyncio>=0.24" "pytest-timeout>=2" \
-		"uvloop>=0.19" "trustme>=1.1" "pproxy>=2.7" "hypercorn>=0.17" "h2>=4.1" 'truststore>=0.9; python_version >= "3.10"' "ruff>=0.6" "mypy>=1.10" "basedpyright>=1.20" brotli 'backports.zstd; python_version < "3.14"'
+		"uvloop>=0.19" "trustme>=1.1" "pproxy>=2.7" "hypercorn>=0.17" "h2>=4.1" 'truststore>=0.9; python_version >= "3.10"' "ruff>=0.6" "mypy>=1.10" "basedpyright>=1.20" "hypothesis>=6.100" brotli 'backports.zstd; python_version < "3.14"'
 	$(PIP) install -q 'httpx==0.29.0; python_version >= "3.10"' sniffio 'pyreqwest==0.15.1; python_version >= "3.11"' "picows==2.3.1"
 	touch $@
 

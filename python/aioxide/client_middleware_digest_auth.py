@@ -338,10 +338,13 @@ class DigestAuthMiddleware:
                 uri = uri.strip('"')
                 if not uri:
                     continue
-                if uri.startswith("/"):
-                    self._protection_space.append(str(origin.join(URL(uri))))
-                else:
-                    self._protection_space.append(str(URL(uri)))
+                try:
+                    space = origin.join(URL(uri)) if uri.startswith("/") else URL(uri)
+                except ValueError:
+                    # A URI yarl cannot parse (aiohttp raises ValueError out
+                    # of the request): it names no space, so it is skipped.
+                    continue
+                self._protection_space.append(str(space))
 
         if not self._protection_space:
             self._protection_space = [str(origin)]
