@@ -12,7 +12,7 @@ import dataclasses
 import json as _json
 import os
 import warnings
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable
 from ssl import SSLContext
 from types import TracebackType
 from typing import (
@@ -36,33 +36,26 @@ from yarl import URL
 
 from . import _aioxide, _interop, _proxy, hdrs
 from . import client_ws as _client_ws
-from ._aioxide import hop_auth as _hop_auth
-from ._aioxide import is_redirect as _is_redirect
-from ._aioxide import redirect_step as _redirect_step
 from ._bridge import bridge_for
+from ._hooked import HookedRequest, check_status, compress_name, request_cookies
 from ._tls import tls_for
 from .client_exceptions import (
     ClientConnectorError,
-    ClientPayloadError,
-    ConnectionTimeoutError,
     InvalidUrlClientError,
-    InvalidUrlRedirectClientError,
-    NonHttpUrlClientError,
-    TooManyRedirects,
 )
-from .client_middlewares import build_client_middlewares
-from .client_reqrep import AUTO_HEADERS, ClientRequest, ClientResponse, RequestInfo
+from .client_reqrep import ClientRequest, ClientResponse, RequestInfo
 from .connector import BaseConnector, TCPConnector
 from .cookiejar import CookieJar, DummyCookieJar
-from .helpers import _SENTINEL, BasicAuth, sentinel, strip_auth_from_url
+from .helpers import _SENTINEL, BasicAuth, sentinel
 from .http import HttpVersion, HttpVersion10, HttpVersion11
-from .payload import Feeder, JsonBytesPayload, JsonPayload, Rewinder, close_source, prepare_body
-from .tracing import Trace, TraceConfig
+from .payload import Feeder, Rewinder, prepare_body
+from .tracing import TraceConfig
 from .typedefs import LooseCookies, LooseHeaders, Query, StrOrURL
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
+    from ._hooked import _HopTrace
     from ._tls import Fingerprint
     from .abc import AbstractCookieJar
     from .client_middlewares import ClientMiddlewareType
@@ -568,7 +561,7 @@ class ClientSession:
     # A request is resolved once (_request: URL, options, warnings), then
     # driven either by the engine alone (every hop, redirects included) or,
     # when middlewares, trace configs or a jar of the user's must see each
-    # hop, by _request_hooked around the same engine call (_send).
+    # hop, by _hooked.HookedRequest around the same engine call (_send).
 
     def _make_options(self) -> Any:
         """The session's request options, as the engine takes them."""
@@ -645,7 +638,7 @@ class ClientSession:
         if chunked:
             kw["chunked"] = True
         if compress:
-            kw["compress"] = _compress_name(compress)
+            kw["compress"] = compress_name(compress)
         if expect100:
             kw["expect100"] = True
         if not read_until_eof:
@@ -747,10 +740,10 @@ class ClientSession:
         # (The request's own SSLContext, for get_extra_info("sslcontext").)
         own_ctx = ssl if isinstance(ssl, SSLContext) else ssl_context
         if hooked:
-            resp = await self._request_hooked(
+            resp = await HookedRequest(
+                self,
                 method.upper(),
                 url,
-                mws,
                 opts,
                 params=params,
                 data=data,
@@ -773,7 +766,7 @@ class ClientSession:
                 proxy=proxy,
                 proxy_auth=proxy_auth,
                 proxy_headers=proxy_headers,
-            )
+            ).run(mws)
             if isinstance(own_ctx, SSLContext):
                 resp._ssl_context = own_ctx
             return resp
@@ -793,7 +786,7 @@ class ClientSession:
             resp._ssl_context = own_ctx
         check = self._raise_for_status if raise_for_status is None else raise_for_status
         if check:
-            await _check_status(resp, check)
+            await check_status(resp, check)
         return resp
 
     async def _send(
@@ -803,7 +796,7 @@ class ClientSession:
         headers: list[tuple[str, str]],
         payload: Any,
         opts: Any,
-        hop: "_HopTrace | None" = None,
+        hop: _HopTrace | None = None,
         rewinders: list[Rewinder] | None = None,
         total: float | None = None,
     ) -> Any:
@@ -882,287 +875,6 @@ class ClientSession:
             resp._auto_decompress = auto_decompress
         return resp
 
-    # -- the hooked path: middlewares, tracing, a cookie jar in Python --------
-    async def _request_hooked(
-        self,
-        method: str,
-        url: URL,
-        middlewares: Any,
-        opts: Any,
-        *,
-        params: Any,
-        data: Any,
-        json: Any,
-        cookies: Any,
-        headers: Any,
-        skip_auto_headers: Iterable[str] | None,
-        auth: BasicAuth | None,
-        allow_redirects: bool,
-        max_redirects: int,
-        compress: Any,
-        chunked: bool | None,
-        expect100: bool,
-        raise_for_status: Any,
-        ssl: Any,
-        server_hostname: str | None,
-        trace_request_ctx: Any,
-        read_bufsize: int | None,
-        auto_decompress: bool | None,
-        proxy: URL | None,
-        proxy_auth: Any,
-        proxy_headers: Any,
-    ) -> ClientResponse:
-        """A request hop by hop in Python: each hop is one engine call
-        (_send, redirects off), wrapped by the middlewares, announced to the
-        trace configs, its cookies from and to the session's jar.  The
-        redirect decision itself is the engine's (``redirect_step``)."""
-        loop = self._loop
-        if data is not None and json is not None:
-            raise ValueError("data and json parameters can not be used at the same time")
-        if json is not None and self._json_serialize_bytes is not None:
-            data = JsonBytesPayload(json, dumps=self._json_serialize_bytes)
-        elif json is not None:
-            data = JsonPayload(json, dumps=self._json_serialize)
-        if url.scheme not in ("http", "https", "ws", "wss"):
-            raise NonHttpUrlClientError(url)
-        hdrs_md: CIMultiDict[str] = CIMultiDict(self._prepare_headers(headers))
-        skip: set[istr] = set(self._skip_auto_headers)
-        if skip_auto_headers is not None:
-            skip |= {istr(h) for h in skip_auto_headers}
-        total = opts.total
-        deadline = loop.time() + total if total else None
-        traces = [
-            Trace(self, tc, tc.trace_config_ctx(trace_request_ctx=trace_request_ctx))
-            for tc in self._trace_configs
-        ]
-        for trace in traces:
-            await trace.send_request_start(method, url.update_query(params), hdrs_md)
-
-        history: list[ClientResponse] = []
-        resp: ClientResponse | None = None
-        req: ClientRequest | None = None
-        jar = self._cookie_jar if type(self._cookie_jar) is not DummyCookieJar else None
-        jar_quote = self._cookie_jar.quote_cookie
-        rewinders: list[Rewinder] = []
-
-        async def send(req: ClientRequest) -> ClientResponse:
-            """The innermost handler: one hop through the engine.  What the
-            middlewares left in req.headers is what is sent: the engine adds
-            no automatic header the ClientRequest already decided on."""
-            payload = prepare_body(req._payload_source(), None, self._json_serialize)
-            resend = Rewinder.applies(payload)
-            req._resend = payload.payload if resend else None  # type: ignore[attr-defined]
-            req._streamed = payload.source is not None and not resend  # type: ignore[attr-defined]
-            remaining = None if deadline is None else max(deadline - loop.time(), 0.001)
-            hop = _HopTrace(traces, req, payload.data, loop) if self._hop_signals else None
-            hdrs_list = [(str(k), v) for k, v in req.headers.items()]
-            # A hop aioxide.testing answers (a MockConnector, aioresponses) skips the engine.
-            answer = self._connector._testing_answer  # type: ignore[union-attr]
-            try:
-                raw = None if answer is None else await answer(req, payload, hop)
-                if raw is None:
-                    raw = await self._send(
-                        req.method,
-                        str(req.url),
-                        hdrs_list,
-                        payload,
-                        self._hop_options(opts, req),
-                        hop,
-                        rewinders,
-                        remaining,
-                    )
-            except asyncio.CancelledError:
-                raise
-            except BaseException as e:
-                if hop is not None:
-                    if hop.tasks:
-                        await hop.finish()
-                    else:
-                        await _trace_failed_hop(traces, req, e, payload.data)
-                raise
-            r = self._response(raw, req.response_class, read_bufsize, auto_decompress)
-            if traces:
-                r._traces = traces
-            if hop is not None:
-                await hop.finish()
-            return r
-
-        handler = build_client_middlewares(send, middlewares)
-        redirects = 0
-        try:
-            while True:
-                url, auth_from_url = strip_auth_from_url(url)
-                if not url.raw_host:
-                    raise (InvalidUrlRedirectClientError if redirects else InvalidUrlClientError)(
-                        url
-                    )
-                auth = self._hop_auth(auth, auth_from_url, bool(history), url, hdrs_md)
-                hop_proxy, hop_proxy_auth = proxy, proxy_auth
-                if self._trust_env:
-                    if auth is None and url.host is not None and hdrs.AUTHORIZATION not in hdrs_md:
-                        auth = await loop.run_in_executor(None, _proxy.netrc_auth, url.host)
-                    if proxy is None:
-                        try:
-                            hop_proxy, hop_proxy_auth = await asyncio.to_thread(
-                                _proxy.get_env_proxy_for_url, url
-                            )
-                        except LookupError:
-                            pass
-                all_cookies = jar.filter_cookies(url) if jar is not None else None
-                if cookies is not None:
-                    req_cookies = _request_cookies(cookies, url, jar_quote)
-                    if all_cookies is None:
-                        all_cookies = req_cookies
-                    elif req_cookies:
-                        all_cookies.load(req_cookies)
-                req = self._request_class(
-                    method,
-                    url,
-                    params=params,
-                    headers=hdrs_md,
-                    skip_auto_headers=skip or None,
-                    data=data,
-                    cookies=all_cookies,
-                    auth=auth,
-                    version=self._version,
-                    compress=compress,
-                    chunked=chunked,
-                    expect100=expect100,
-                    loop=loop,
-                    response_class=self._response_class,
-                    session=self,
-                    ssl=ssl,
-                    server_hostname=server_hostname,
-                    traces=traces,
-                    proxy=hop_proxy,
-                    proxy_auth=hop_proxy_auth,
-                    proxy_headers=proxy_headers if hop_proxy is not None else None,
-                    trust_env=self._trust_env,
-                )
-                resp = await handler(req)
-                if jar is not None:
-                    set_cookies = resp.headers.getall(hdrs.SET_COOKIE, ())
-                    if set_cookies:
-                        jar.update_cookies_from_headers(set_cookies, resp.url)
-                if not (allow_redirects and _is_redirect(resp.status)):
-                    break
-                for trace in traces:
-                    await trace.send_request_redirect(
-                        method, url.update_query(params), hdrs_md, resp
-                    )
-                redirects += 1
-                history.append(resp)
-                if max_redirects and redirects >= max_redirects:
-                    resp.close()
-                    raise TooManyRedirects(history[0].request_info, tuple(history))
-                location = resp.headers.get(hdrs.LOCATION) or resp.headers.get(hdrs.URI)
-                if location is None:
-                    break
-                resp.release()
-                next_method, keep_body, next_url, same, dropped = _redirect_step(
-                    resp.status,
-                    method,
-                    str(url.update_query(params)),
-                    location,
-                    self._requote_redirect_url,
-                )
-                for name in dropped:
-                    hdrs_md.popall(name, None)
-                if keep_body:
-                    data = _body_again(req)
-                else:
-                    method = next_method
-                    data = None
-                if not same:
-                    auth = None
-                    cookies = None
-                url = URL(next_url, encoded=True)
-                params = None
-            check = self._raise_for_status if raise_for_status is None else raise_for_status
-            if check:
-                await _check_status(resp, check)
-            resp._history = tuple(history)
-            for trace in traces:
-                await trace.send_request_end(method, url.update_query(params), hdrs_md, resp)
-            return resp
-        except BaseException as e:
-            if resp is not None:
-                resp.close()
-            for trace in traces:
-                await trace.send_request_exception(method, url.update_query(params), hdrs_md, e)
-            raise
-        finally:
-            for rw in rewinders:
-                await rw.close()
-
-    def _hop_options(self, opts: Any, req: ClientRequest) -> Any:
-        """One hop's options on the hooked path: the request's, less what the
-        hop loop does itself (redirects, auth, cookies: the ClientRequest
-        carries them), with what the ClientRequest says; the engine adds none
-        of the automatic headers the ClientRequest decided on.  Cached: most
-        hops of a session share them."""
-        http10 = req.version == HttpVersion10
-        compress = _compress_name(req.compress)
-        skip = tuple(req.skip_auto_headers)
-        proxy = _proxy.engine_option(req.proxy, req.proxy_auth, req.proxy_headers)
-        proxy_key = None if proxy is None else (proxy[0], tuple(proxy[1]))
-        key = (
-            opts,
-            skip,
-            bool(req.chunked),
-            compress,
-            req.expect100,
-            http10,
-            req.server_hostname,
-            proxy_key,
-        )
-        found = self._hop_opts.get(key)
-        if found is None:
-            if len(self._hop_opts) >= 32:
-                self._hop_opts.clear()
-            found = self._hop_opts[key] = opts.replace(
-                auth=None,
-                default_auth=None,
-                default_auth_origin=None,
-                allow_redirects=False,
-                cookies=[],
-                cookie_jar=None,
-                skip_auto_headers=[*(str(h) for h in skip), *AUTO_HEADERS],
-                chunked=bool(req.chunked),
-                compress=compress,
-                expect100=req.expect100,
-                http10=http10,
-                server_hostname=req.server_hostname,
-                proxy=proxy,
-            )
-        return found
-
-    def _hop_auth(
-        self,
-        auth: BasicAuth | None,
-        auth_from_url: BasicAuth | None,
-        redirected: bool,
-        url: URL,
-        hdrs_md: CIMultiDict[str],
-    ) -> BasicAuth | None:
-        """This hop's credentials, chosen by the engine's rule (policy/auth.rs)."""
-        chosen = _hop_auth(
-            None if auth is None else auth.encode(),
-            None if auth_from_url is None else auth_from_url.encode(),
-            redirected,
-            self._default_auth_header,
-            not self._base_url or self._base_url_origin == str(url.origin()),
-            hdrs.AUTHORIZATION in hdrs_md,
-        )
-        return next(
-            (
-                a
-                for a in (auth_from_url, auth, self._default_auth)
-                if a is not None and a.encode() == chosen
-            ),
-            None,
-        )
-
     # -- lifecycle -------------------------------------------------------
     async def close(self) -> None:
         """Close the underlying connector (when owned)."""
@@ -1211,58 +923,10 @@ def _warn_deprecated_arguments(auth: Any, proxy_auth: Any, chunked: Any) -> None
         warnings.warn("Chunk size is deprecated #1615", DeprecationWarning, stacklevel=4)
 
 
-async def _check_status(resp: ClientResponse, check: Any) -> None:
-    """raise_for_status: a coroutine function of the user's, or True."""
-    if callable(check):
-        await check(resp)
-    else:
-        resp.raise_for_status()
-
-
-def _compress_name(compress: Any) -> str | None:
-    """aiohttp's compress=: a coding name, or True for deflate."""
-    if not compress:
-        return None
-    return compress if isinstance(compress, str) else "deflate"
-
-
-def _body_again(req: ClientRequest) -> Any:
-    """The body of a hop, for a redirect that keeps it (307/308): a seekable
-    file is sent again from its start; a consumed stream cannot be."""
-    resend = getattr(req, "_resend", None)
-    if resend is not None and not resend.consumed:
-        return resend
-    if getattr(req, "_streamed", False):
-        raise ClientPayloadError(
-            "Cannot follow redirect with a consumed request body. "
-            "Use bytes, a seekable file-like object, or set allow_redirects=False."
-        )
-    return req._payload_source()
-
-
 def _request_cookies_list(cookies: Any, quote: bool) -> list[tuple[str, str]]:
     """A request's cookies= as (name, value as sent) pairs for the engine."""
-    c = _request_cookies(cookies, URL(), quote)
+    c = request_cookies(cookies, URL(), quote)
     return [(name, m.coded_value) for name, m in c.items()]
-
-
-def _request_cookies(cookies: Any, url: URL, quote: bool = True) -> Any:
-    """A request's own cookies= for ``url`` (as aiohttp's temporary jar,
-    which quotes values as the session's jar does)."""
-    from http.cookies import Morsel, SimpleCookie
-
-    c: SimpleCookie = SimpleCookie()
-    items = cookies.items() if hasattr(cookies, "items") else cookies
-    for name, value in items:
-        if hasattr(value, "coded_value"):
-            value = value.value
-        if quote:
-            c[name] = value
-        else:
-            m: Morsel[str] = Morsel()
-            m.set(name, value, value)
-            dict.__setitem__(c, name, m)
-    return c
 
 
 #: The signals of one hop, sent from the engine's report as it sends.
@@ -1279,104 +943,6 @@ _HOP_SIGNALS = (
     "on_request_headers_sent",
     "on_request_chunk_sent",
 )
-
-
-class _HopTrace:
-    """The trace signals of one hop, sent as the engine reports it: when the
-    request goes on a connection (queued / reuse / create / DNS, headers
-    sent, an in-memory body), then each chunk of a streamed body."""
-
-    __slots__ = ("traces", "req", "body", "loop", "tasks", "ready")
-
-    def __init__(
-        self, traces: list[Any], req: ClientRequest, body: bytes | None, loop: Any
-    ) -> None:
-        self.traces = traces
-        self.req = req
-        self.body = body
-        self.loop = loop
-        self.tasks: list[asyncio.Task[None]] = []
-        self.ready = asyncio.Event()
-
-    def on_send(self, conn_info: tuple[bool, bool, int], headers: list[tuple[str, str]]) -> None:
-        """Called by the engine (on the loop) as the request goes out."""
-        previous = self.tasks[-1] if self.tasks else None
-        self.tasks.append(self.loop.create_task(self._emit(previous, conn_info, headers)))
-
-    async def _emit(
-        self,
-        previous: asyncio.Task[None] | None,
-        conn_info: tuple[bool, bool, int],
-        headers: list[tuple[str, str]],
-    ) -> None:
-        if previous is not None:
-            await previous
-        await _trace_hop(self.traces, self.req, conn_info, headers, self.body)
-        self.ready.set()
-
-    async def chunks(self, source: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
-        """A streamed body, after the headers' signal, each chunk announced."""
-        await self.ready.wait()
-        req = self.req
-        it = source.__aiter__()
-        try:
-            async for chunk in it:
-                for trace in self.traces:
-                    await trace.send_request_chunk_sent(req.method, req.url, chunk)
-                yield chunk
-        finally:
-            await close_source(it)
-
-    async def finish(self) -> None:
-        if self.tasks:
-            await asyncio.gather(*self.tasks)
-
-
-async def _trace_hop(
-    traces: list[Any],
-    req: ClientRequest,
-    conn_info: tuple[bool, bool, int],
-    headers: list[tuple[str, str]],
-    body: bytes | None,
-) -> None:
-    """The connection and send signals of one hop, from what the engine saw."""
-    reused, queued, dns = conn_info
-    host = req.url.raw_host or ""
-    for trace in traces:
-        if queued:
-            await trace.send_connection_queued_start()
-            await trace.send_connection_queued_end()
-        if reused:
-            await trace.send_connection_reuseconn()
-        else:
-            await trace.send_connection_create_start()
-            if dns == 1:
-                await trace.send_dns_cache_hit(host)
-            elif dns == 2:
-                await trace.send_dns_cache_miss(host)
-            if dns in (2, 3):
-                await trace.send_dns_resolvehost_start(host)
-                await trace.send_dns_resolvehost_end(host)
-            await trace.send_connection_create_end()
-        sent: CIMultiDict[str] = CIMultiDict(headers)
-        await trace.send_request_headers(req.method, req.url, sent)
-        if body:
-            await trace.send_request_chunk_sent(req.method, req.url, body)
-
-
-async def _trace_failed_hop(
-    traces: list[Any], req: ClientRequest, exc: BaseException, body: bytes | None
-) -> None:
-    """The signals of a hop that failed: only the connection attempt when
-    it could not connect; the connection and the request when it failed later."""
-    connected = not isinstance(exc, (ClientConnectorError, ConnectionTimeoutError))
-    for trace in traces:
-        await trace.send_connection_create_start()
-        if connected:
-            await trace.send_connection_create_end()
-            await trace.send_request_headers(req.method, req.url, req.headers)
-            if body:
-                await trace.send_request_chunk_sent(req.method, req.url, body)
 
 
 _RESPONSE_AENTER = ClientResponse.__aenter__

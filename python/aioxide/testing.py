@@ -5,9 +5,9 @@
 API of the aioresponses package, so tests written for aiohttp keep working
 with ``from aioxide.testing import aioresponses``.
 
-Both answer at one seam: the session's hooked path (``ClientSession.
-_request_hooked``) asks ``connector._testing_answer`` for each hop before the
-engine.  So the session's own preparation runs as for a real request: URL and
+Both answer at one seam: the session's hooked path (``_hooked.
+HookedRequest.send``) asks ``connector._testing_answer`` for each hop before
+the engine.  So the session's own preparation runs as for a real request: URL and
 params, headers, cookies from and to the jar, middlewares, trace signals,
 redirects (the engine's redirect decision, ``max_redirects``), auth,
 ``raise_for_status``; and the answer is a real ``ClientResponse`` (or the
