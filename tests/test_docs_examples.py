@@ -11,6 +11,7 @@ first test asks for its result.  mkdocs is not needed.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import subprocess
@@ -30,6 +31,14 @@ TIMEOUT = 30.0
 WORKERS = 4
 _FENCE = re.compile(r"^```python\s*$")
 _PROXY_VARS = ("http_proxy", "https_proxy", "ws_proxy", "wss_proxy", "all_proxy", "no_proxy")
+# Some examples also run on uvloop where it is installed: asyncio.run becomes uvloop.run.
+LOOPS = ("asyncio", "uvloop") if importlib.util.find_spec("uvloop") else ("asyncio",)
+_ON_UVLOOP = (
+    "import asyncio, runpy, sys, uvloop\n"
+    "asyncio.run = uvloop.run\n"
+    "sys.argv = sys.argv[1:]\n"
+    "runpy.run_path(sys.argv[0], run_name='__main__')\n"
+)
 
 
 @dataclass(frozen=True)
@@ -96,16 +105,19 @@ def child_env(servers: docs_server.DocsServers, cwd: str) -> dict[str, str]:
     return env
 
 
-def run(example: Example, servers: docs_server.DocsServers) -> subprocess.CompletedProcess[str]:
-    """Run one example in a directory of its own; its outcome."""
+def run(
+    example: Example, servers: docs_server.DocsServers, loop: str = "asyncio"
+) -> subprocess.CompletedProcess[str]:
+    """Run one example in a directory of its own, on ``loop``; its outcome."""
     with tempfile.TemporaryDirectory(prefix="aioxide-example-") as cwd:
         if example.is_file:
             script = ROOT / example.where
         else:
             script = Path(cwd) / "example.py"
             script.write_text(localise(example.source, servers.urls), encoding="utf-8")
+        runner = ["-c", _ON_UVLOOP] if loop == "uvloop" else []
         return subprocess.run(
-            [sys.executable, str(script)],
+            [sys.executable, *runner, str(script)],
             cwd=cwd,
             env=child_env(servers, cwd),
             capture_output=True,
@@ -127,19 +139,41 @@ def outcomes(
 ) -> Iterator[dict[str, Future[subprocess.CompletedProcess[str]]]]:
     """Every example started at once, WORKERS at a time."""
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        futures = {ex.where: pool.submit(run, ex, servers) for ex in EXAMPLES}
+        futures = {_id(ex, loop): pool.submit(run, ex, servers, loop) for ex, loop in RUNS}
         yield futures
         for future in futures.values():
             future.cancel()
 
 
-@pytest.mark.parametrize("example", EXAMPLES, ids=[ex.where for ex in EXAMPLES])
+def _id(example: Example, loop: str) -> str:
+    """ "path:line" on asyncio, "path:line@uvloop" on uvloop."""
+    return example.where if loop == "asyncio" else f"{example.where}@{loop}"
+
+
+def _on_uvloop_too(examples: list[Example]) -> list[Example]:
+    """What also runs on uvloop, to keep the test quick: each examples/*.py and the first
+    block of each page."""
+    pages: set[str] = set()
+    chosen = []
+    for ex in examples:
+        page = ex.where.rsplit(":", 1)[0]
+        if ex.is_file or page not in pages:
+            chosen.append(ex)
+            pages.add(page)
+    return chosen
+
+
+RUNS = [(ex, "asyncio") for ex in EXAMPLES]
+RUNS += [(ex, loop) for loop in LOOPS[1:] for ex in _on_uvloop_too(EXAMPLES)]
+
+
+@pytest.mark.parametrize(("example", "loop"), RUNS, ids=[_id(ex, loop) for ex, loop in RUNS])
 def test_example_runs(
-    example: Example, outcomes: dict[str, Future[subprocess.CompletedProcess[str]]]
+    example: Example, loop: str, outcomes: dict[str, Future[subprocess.CompletedProcess[str]]]
 ) -> None:
-    done = outcomes[example.where].result(timeout=TIMEOUT * (len(EXAMPLES) + 1))
+    done = outcomes[_id(example, loop)].result(timeout=TIMEOUT * (len(RUNS) + 1))
     assert done.returncode == 0, (
-        f"{example.where} exited with {done.returncode}\n"
+        f"{_id(example, loop)} exited with {done.returncode}\n"
         f"--- stdout\n{done.stdout}\n--- stderr\n{done.stderr}"
     )
 
