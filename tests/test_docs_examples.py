@@ -5,8 +5,10 @@ before it, blank lines aside, is ``<!-- no-run -->``) and each examples/*.py.
 A block runs as a program of its own (``sys.executable``, 30 s at most) with
 the placeholders of ``docs_server.PLACEHOLDERS`` (``https://httpbin.org``, the
 proxies', the HTTP/2 servers') replaced by local servers' URLs; it passes when
-it exits with 0.  The blocks run a few at a time, started when the module's
-first test asks for its result.  mkdocs is not needed.
+it exits with 0.  An examples/*.py runs as it is (examples/main.py starts its own
+server); one that needs the httpbin-like server finds its URL in
+``AIOXIDE_DOCS_BASE_URL``.  The selected runs start a few at a time when the
+module's first test asks for its result.  mkdocs is not needed.
 """
 
 from __future__ import annotations
@@ -135,18 +137,20 @@ def servers() -> Iterator[docs_server.DocsServers]:
 
 @pytest.fixture(scope="module")
 def outcomes(
-    servers: docs_server.DocsServers,
+    servers: docs_server.DocsServers, request: pytest.FixtureRequest
 ) -> Iterator[dict[str, Future[subprocess.CompletedProcess[str]]]]:
-    """Every example started at once, WORKERS at a time."""
+    """Every selected example started at once, WORKERS at a time."""
+    selected = {item.name for item in request.session.items}
+    wanted = [(ex, loop) for ex, loop in RUNS if f"test_example_runs[{_id(ex, loop)}]" in selected]
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        futures = {_id(ex, loop): pool.submit(run, ex, servers, loop) for ex, loop in RUNS}
+        futures = {_id(ex, loop): pool.submit(run, ex, servers, loop) for ex, loop in wanted}
         yield futures
         for future in futures.values():
             future.cancel()
 
 
 def _id(example: Example, loop: str) -> str:
-    """ "path:line" on asyncio, "path:line@uvloop" on uvloop."""
+    """The test id: "path:line" on asyncio, "path:line@uvloop" on uvloop."""
     return example.where if loop == "asyncio" else f"{example.where}@{loop}"
 
 
