@@ -3,13 +3,13 @@
 Collected: each ```python block of docs/**/*.md and README.md (unless the line
 before it, blank lines aside, is ``<!-- no-run -->``) and each examples/*.py.
 A block runs as a program of its own (``sys.executable``, 30 s at most) with
-the placeholders of ``docs_server.PLACEHOLDERS`` (``https://httpbin.org``, also as
-``wss://``; the
-proxies', the HTTP/2 servers') replaced by local servers' URLs; it passes when
-it exits with 0.  An examples/*.py runs as it is (examples/main.py starts its own
-server); one that needs the httpbin-like server finds its URL in
-``AIOXIDE_DOCS_BASE_URL``.  The selected runs start a few at a time when the
-module's first test asks for its result.  mkdocs is not needed.
+the placeholders of ``docs_server.PLACEHOLDERS`` (``https://httpbin.org``, also
+as ``wss://``; the proxies', the HTTP/2 servers') replaced by local servers'
+URLs; it passes when it exits with 0.  An examples/*.py runs as it is
+(examples/main.py starts its own server); one that needs the httpbin-like
+server finds its URL in ``AIOXIDE_DOCS_BASE_URL``.  The selected runs start a
+few at a time when the module's first test asks for its result.  mkdocs is
+not needed.
 """
 
 from __future__ import annotations
