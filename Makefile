@@ -6,11 +6,12 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
 STAMP  := $(VENV)/.deps-stamp
+DOCS_STAMP := $(VENV)/.docs-stamp
 EXT_STAMP := $(VENV)/.ext-stamp
 RUST_SRC := $(shell find crates -name '*.rs' -o -name Cargo.toml) Cargo.toml Cargo.lock
 PY_SRC := $(shell find python -name '*.py' -o -name '*.pyi')
 
-.PHONY: all run test test-rust test-python bench soak lint fmt build clean wheel test-matrix
+.PHONY: all run test test-rust test-python bench soak lint fmt build clean wheel test-matrix docs
 
 all: build
 
@@ -23,6 +24,13 @@ $(STAMP): pyproject.toml Makefile
 	$(PIP) install -q aiohttp==3.14.5 "pytest>=8" "pytest-asyncio>=0.24" "pytest-timeout>=2" \
 		"uvloop>=0.19" "trustme>=1.1" "pproxy>=2.7" "hypercorn>=0.17" "h2>=4.1" 'truststore>=0.9; python_version >= "3.10"' "ruff>=0.6" "mypy>=1.10" "basedpyright>=1.20" "hypothesis>=6.100" brotli 'backports.zstd; python_version < "3.14"'
 	$(PIP) install -q 'httpx==0.29.0; python_version >= "3.10"' sniffio 'pyreqwest==0.15.1; python_version >= "3.11"' "picows==2.3.1"
+	touch $@
+
+# The user guide's tools (the `docs` extra of pyproject.toml), apart from $(STAMP): `make test`
+# does not need them (tests/test_docs_examples.py runs the guide's examples without mkdocs).
+$(DOCS_STAMP): $(STAMP)
+	$(PIP) install -q "mkdocs>=1.6,<2" "mkdocs-material>=9.5,<10" "mkdocstrings[python]>=1.0,<2" \
+		"mkdocstrings-python>=2.0,<3"
 	touch $@
 
 # Build the extension in release mode into the virtualenv (editable install).
@@ -44,6 +52,12 @@ test-rust:
 
 test-python: build
 	$(PY) -m pytest -q -p no:cacheprovider
+
+# `make docs`: the user guide (mkdocs.yml, docs/) into site/, warnings as errors.  The API
+# reference is read from the Python source (python/aioxide, the engine from its .pyi stub):
+# nothing is built or imported.
+docs: $(DOCS_STAMP)
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --site-dir site
 
 bench: build
 	bench/run.sh $(abspath $(PY))

@@ -341,10 +341,12 @@ class ClientSession:
     # -- attributes ------------------------------------------------------
     @property
     def closed(self) -> bool:
+        """Whether the session is closed."""
         return self._closed_flag or self._connector is None or self._connector.closed
 
     @property
     def connector(self) -> BaseConnector | None:
+        """The session's connector (None once detached)."""
         return self._connector
 
     @property
@@ -354,10 +356,12 @@ class ClientSession:
 
     @property
     def timeout(self) -> ClientTimeout:
+        """The session's default ClientTimeout."""
         return self._timeout
 
     @property
     def headers(self) -> CIMultiDict[str]:
+        """The default headers sent with every request."""
         return self._default_headers
 
     @property
@@ -366,6 +370,7 @@ class ClientSession:
 
     @property
     def auth(self) -> BasicAuth | None:
+        """The default BasicAuth credentials, if any."""
         return self._default_auth
 
     @property
@@ -378,6 +383,7 @@ class ClientSession:
 
     @property
     def raise_for_status(self) -> Any:
+        """The session's raise_for_status setting: a bool or an async callable."""
         return self._raise_for_status
 
     @property
@@ -386,6 +392,7 @@ class ClientSession:
 
     @property
     def trust_env(self) -> bool:
+        """Whether proxies and .netrc credentials are taken from the environment."""
         return self._trust_env
 
     @property
@@ -409,14 +416,17 @@ class ClientSession:
 
     @property
     def trace_configs(self) -> list[Any]:
+        """The session's TraceConfig objects."""
         return self._trace_configs
 
     @property
     def cookie_jar(self) -> AbstractCookieJar:
+        """The session's cookie jar."""
         return self._cookie_jar
 
     @property
     def middlewares(self) -> tuple[Any, ...]:
+        """The session's client middlewares, outermost first."""
         return self._middlewares
 
     # -- requests --------------------------------------------------------

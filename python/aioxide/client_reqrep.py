@@ -328,18 +328,21 @@ class ClientResponse:
 
     @property
     def host(self) -> str:
+        """The host of the response's URL."""
         host = self.url.host
         assert host is not None
         return host
 
     @property
     def headers(self) -> "CIMultiDictProxy[str]":
+        """The response headers, a case-insensitive multidict."""
         if self._headers is None:
             self._headers = CIMultiDictProxy(CIMultiDict(self._head.headers()))
         return self._headers
 
     @property
     def raw_headers(self) -> tuple[tuple[bytes, bytes], ...]:
+        """The response headers as (name, value) byte pairs, as received."""
         raw = self.__dict__.get("_raw_headers_v")
         if raw is None:
             raw = self.__dict__["_raw_headers_v"] = tuple(self._head.raw_headers())
@@ -347,6 +350,7 @@ class ClientResponse:
 
     @property
     def request_info(self) -> RequestInfo:
+        """The request that got this response: URL, method, headers, original URL."""
         if self._request_info_v is None:
             h = self._head
             self._request_info_v = _request_info(
@@ -366,6 +370,7 @@ class ClientResponse:
 
     @property
     def closed(self) -> bool:
+        """Whether the response is closed."""
         return self._closed
 
     @property
@@ -533,6 +538,7 @@ class ClientResponse:
         return self.headers.get(name)
 
     def get_encoding(self) -> str:
+        """The body's text encoding: the Content-Type charset, else the session's fallback."""
         ctype = (self._header(hdrs.CONTENT_TYPE) or "").lower()
         mimetype = parse_mimetype(ctype)
         encoding = mimetype.parameters.get("charset")
@@ -611,6 +617,7 @@ class ClientResponse:
             self._raw.close()
 
     async def wait_for_close(self) -> None:
+        """Release the response (aiohttp's spelling)."""
         self.release()
 
     def raise_for_status(self) -> None:

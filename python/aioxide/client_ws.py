@@ -442,22 +442,27 @@ class ClientWebSocketResponse(Generic[_DecodeText]):
     # -- attributes
     @property
     def closed(self) -> bool:
+        """Whether the WebSocket is closed."""
         return self._closed
 
     @property
     def close_code(self) -> int | None:
+        """The close code, once the WebSocket is closed."""
         return self._close_code
 
     @property
     def protocol(self) -> str | None:
+        """The subprotocol the server chose, if any."""
         return self._protocol
 
     @property
     def compress(self) -> int:
+        """The negotiated permessage-deflate window bits (0: not compressed)."""
         return self._compress
 
     @property
     def client_notakeover(self) -> bool:
+        """Whether client_no_context_takeover was negotiated."""
         return self._client_notakeover
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
@@ -471,26 +476,32 @@ class ClientWebSocketResponse(Generic[_DecodeText]):
         return transport.get_extra_info(name, default)
 
     def exception(self) -> BaseException | None:
+        """The error that closed the WebSocket, if any."""
         return self._exception
 
     # -- sending
     async def ping(self, message: bytes = b"") -> None:
+        """Send a PING frame."""
         await self._writer.send_frame(message, WSMsgType.PING)
 
     async def pong(self, message: bytes = b"") -> None:
+        """Send a PONG frame."""
         await self._writer.send_frame(message, WSMsgType.PONG)
 
     async def send_frame(
         self, message: bytes, opcode: WSMsgType, compress: int | None = None
     ) -> None:
+        """Send one frame with the given opcode."""
         await self._writer.send_frame(message, opcode, compress)
 
     async def send_str(self, data: str, compress: int | None = None) -> None:
+        """Send a TEXT message."""
         if not isinstance(data, str):
             raise TypeError("data argument must be str (%r)" % type(data))
         await self._writer.send_frame(data.encode("utf-8"), WSMsgType.TEXT, compress=compress)
 
     async def send_bytes(self, data: Any, compress: int | None = None) -> None:
+        """Send a BINARY message."""
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError("data argument must be byte-ish (%r)" % type(data))
         await self._writer.send_frame(data, WSMsgType.BINARY, compress=compress)
@@ -502,6 +513,7 @@ class ClientWebSocketResponse(Generic[_DecodeText]):
         *,
         dumps: Callable[[Any], str] = json.dumps,
     ) -> None:
+        """Send data as a TEXT message of JSON (dumps= serialises)."""
         await self.send_str(dumps(data), compress=compress)
 
     async def send_json_bytes(
@@ -512,6 +524,7 @@ class ClientWebSocketResponse(Generic[_DecodeText]):
 
     # -- closing
     async def close(self, *, code: int = WSCloseCode.OK, message: bytes = b"") -> bool:
+        """Send a CLOSE frame and wait (at most ws_close) for the server's."""
         # Break a receive() in another task first.
         if self._waiting and not self._closing:
             self._close_wait = self._loop.create_future()
@@ -568,6 +581,7 @@ class ClientWebSocketResponse(Generic[_DecodeText]):
     ) -> WSMessageDecodeText | WSMessageNoDecodeText: ...
 
     async def receive(self, timeout: float | None = None) -> Any:
+        """Wait for the next message (a WSMessage)."""
         receive_timeout = timeout or self._timeout.ws_receive
 
         while True:
@@ -665,12 +679,14 @@ class ClientWebSocketResponse(Generic[_DecodeText]):
         return await self._receive_of(WSMsgType.TEXT, timeout)
 
     async def receive_bytes(self, *, timeout: float | None = None) -> bytes:
+        """Receive a BINARY message's bytes; WSMessageTypeError for another type."""
         data: bytes = await self._receive_of(WSMsgType.BINARY, timeout)
         return data
 
     async def receive_json(
         self, *, loads: Callable[[Any], Any] = json.loads, timeout: float | None = None
     ) -> Any:
+        """Receive a TEXT message and decode it with loads= (json.loads)."""
         data = await self.receive_str(timeout=timeout)
         return loads(data)
 

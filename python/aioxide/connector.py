@@ -619,10 +619,12 @@ class Connection:
 
     @property
     def closed(self) -> bool:
+        """Whether the connection was released or closed."""
         r = self._response
         return r is None or r._released or r._closed
 
     def add_callback(self, callback: Any) -> None:
+        """Call callback() once the connection is released or closed."""
         if callback is not None:
             self._callbacks.append(callback)
 
@@ -635,12 +637,14 @@ class Connection:
                 pass
 
     def close(self) -> None:
+        """Close the connection (and the response that holds it)."""
         r, self._response = self._response, None
         if r is not None:
             r.close()
         self._notify()
 
     def release(self) -> None:
+        """Release the connection (and the response that holds it)."""
         r, self._response = self._response, None
         if r is not None:
             r.release()
@@ -660,6 +664,7 @@ class ProxyConnector(TCPConnector):
 
     @classmethod
     def from_url(cls, url: str, *, rdns: bool | None = None, **kwargs: Any) -> "ProxyConnector":
+        """A connector for the proxy at url; rdns=True lets a SOCKS proxy resolve names."""
         if rdns and url.startswith("socks5://"):
             url = "socks5h://" + url[len("socks5://") :]
         elif rdns and url.startswith("socks4://"):
@@ -668,4 +673,5 @@ class ProxyConnector(TCPConnector):
 
     @property
     def proxy_url(self) -> str:
+        """The proxy's URL."""
         return self._proxy_url

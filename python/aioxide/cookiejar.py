@@ -148,10 +148,12 @@ class CookieJar(AbstractCookieJar):
 
     @property
     def unsafe(self) -> bool:
+        """Whether cookies of IP-address hosts are kept."""
         return self._store.unsafe_
 
     @property
     def quote_cookie(self) -> bool:
+        """Whether cookie values are quoted when sent."""
         return self._store.quote_cookie
 
     @property
@@ -219,6 +221,7 @@ class CookieJar(AbstractCookieJar):
         self._store.take_from(loading)
 
     def clear(self, predicate: ClearCookiePredicate | None = None) -> None:
+        """Remove every cookie, or those for which predicate(morsel) is true."""
         if predicate is None:
             self._store.clear_all()
             return
@@ -231,6 +234,7 @@ class CookieJar(AbstractCookieJar):
         self._store.clear_where(doomed)
 
     def clear_domain(self, domain: str) -> None:
+        """Remove the cookies of a domain and its subdomains."""
         self._store.clear_expired()
         self._store.clear_domain(domain)
 

@@ -52,6 +52,7 @@ class FormData:
 
     @property
     def is_multipart(self) -> bool:
+        """Whether the form is sent as multipart/form-data (a file or a content type was added)."""
         return self._is_multipart
 
     def add_field(
@@ -63,6 +64,7 @@ class FormData:
         filename: str | None = None,
         content_transfer_encoding: str | None = None,
     ) -> None:
+        """Add one field: a value, or a file with filename= and content_type=."""
         if isinstance(value, io.IOBase):
             self._is_multipart = True
         elif isinstance(value, (bytes, bytearray, memoryview)):
@@ -108,6 +110,7 @@ class FormData:
         self._fields.append((type_options, headers, value))
 
     def add_fields(self, *fields: Any) -> None:
+        """Add several fields: (name, value) pairs, dicts, multidicts or file objects."""
         to_add = list(fields)
 
         while to_add:

@@ -275,6 +275,7 @@ class StreamReader:
             self._high_water = n * 2
 
     def exception(self) -> BaseException | None:
+        """The error the body ended with, if any."""
         return self._exception
 
     def set_exception(self, exc: BaseException, exc_cause: BaseException | None = None) -> None:
@@ -589,6 +590,7 @@ class StreamReader:
 
     # -- reading -------------------------------------------------------------
     async def readline(self, *, max_line_length: int | None = None) -> bytes:
+        """Read up to and including the next newline (or to the end of the body)."""
         return await self.readuntil(max_size=max_line_length)
 
     async def readuntil(self, separator: bytes = b"\n", *, max_size: int | None = None) -> bytes:
@@ -639,6 +641,7 @@ class StreamReader:
         return chunk
 
     async def read(self, n: int = -1) -> bytes:
+        """Read up to n bytes as soon as some are there; with n=-1, the rest of the body."""
         if self._exception is not None:
             raise self._exception
 
@@ -672,6 +675,7 @@ class StreamReader:
         return self._read_nowait(n)
 
     async def readany(self) -> bytes:
+        """Read whatever is buffered, waiting for data if there is none; b'' at the end."""
         if self._exception is not None:
             raise self._exception
         while not self._buffer and not self._eof:
@@ -709,6 +713,7 @@ class StreamReader:
             await self._wait("readchunk")
 
     async def readexactly(self, n: int) -> bytes:
+        """Read exactly n bytes; asyncio.IncompleteReadError if the body ends first."""
         if self._exception is not None:
             raise self._exception
         blocks: list[bytes] = []
