@@ -146,6 +146,7 @@ autobahn-core: build
 #   ws_frames, ws_inflate              WebSocket frames, messages, permessage-deflate
 #   ws_handshake                       the 101 answer, Sec-WebSocket-Extensions
 #   body_decode                        gzip, deflate, br, zstd bodies, bounded pulls
+#   json                               resp.json()'s parser (aioxide::json), round trip
 # `fuzz`: each target for FUZZ_SECONDS (default 60), one after the other;
 # new finds are added to the corpus dirs (only seed-* files are committed).
 # `fuzz-ci`: each target for 20 s, finds kept out of the tree; when
@@ -155,7 +156,7 @@ autobahn-core: build
 # cargo-fuzz`) when missing. Crashes land in fuzz/artifacts/<target>/.
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := h1_head h1_chunked h1_response cookie_parse cookie_date redirect \
-	ws_frames ws_inflate ws_handshake body_decode
+	ws_frames ws_inflate ws_handshake body_decode json
 FUZZ_CI_SECONDS := 20
 
 .PHONY: fuzz fuzz-ci fuzz-tools

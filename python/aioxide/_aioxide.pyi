@@ -26,6 +26,7 @@ __all__ = [
     "DEFAULT_ACCEPT",
     "hop_auth",
     "live_tasks",
+    "json_loads",
     "__version__",
 ]
 
@@ -324,3 +325,5 @@ def ws_check(
     status: int, headers: list[tuple[str, str]], key: str, protocols: list[str], compress: int
 ) -> tuple[str | None, str | None, tuple[int, bool, int, bool] | None]: ...
 def live_tasks() -> int | None: ...
+
+def json_loads(body: bytes) -> Any: ...

@@ -21,6 +21,7 @@ from yarl import URL
 
 from . import hdrs
 from ._aioxide import ACCEPT_ENCODING, DEFAULT_ACCEPT  # the engine's automatic headers
+from ._aioxide import json_loads as _json_loads
 from .client_exceptions import ClientConnectionError, ClientResponseError, ContentTypeError
 from .helpers import (
     EMPTY_BODY_METHODS,
@@ -96,6 +97,12 @@ def _is_expected_content_type(response_content_type: str, expected_content_type:
     if expected_content_type == "application/json":
         return json_re.match(response_content_type) is not None
     return expected_content_type in response_content_type
+
+
+# Content-Types whose JSON body is UTF-8 (get_encoding's answer for them), and
+# the names of UTF-8: where the engine may parse JSON (json()).
+_UTF8_JSON = frozenset(("application/json", "application/json; charset=utf-8"))
+_UTF8 = frozenset(("utf-8", "utf8"))
 
 
 def _default_charset_resolver(resp: "ClientResponse", body: bytes) -> str:
@@ -570,16 +577,24 @@ class ClientResponse:
         """Read the body and decode it as JSON (None for an empty body)."""
         if self._body is None:
             await self.read()
-        if content_type:
-            ctype = (self._header(hdrs.CONTENT_TYPE) or "").lower()
-            if not _is_expected_content_type(ctype, content_type):
-                raise ContentTypeError(
-                    self.request_info,
-                    self.history,
-                    status=self.status,
-                    message="Attempt to decode JSON with unexpected mimetype: %s" % ctype,
-                    headers=self.headers,
-                )
+        ctype = (self._header(hdrs.CONTENT_TYPE) or "").lower()
+        if content_type and not _is_expected_content_type(ctype, content_type):
+            raise ContentTypeError(
+                self.request_info,
+                self.history,
+                status=self.status,
+                message="Attempt to decode JSON with unexpected mimetype: %s" % ctype,
+                headers=self.headers,
+            )
+        if loads is _json.loads and (
+            ctype in _UTF8_JSON if encoding is None else encoding.lower() in _UTF8
+        ):
+            # The engine parses a UTF-8 body straight into Python objects,
+            # exactly as json.loads would; what it cannot promise (an error,
+            # NaN, a lone surrogate, a big integer) json.loads does below.
+            value = _json_loads(self._body)  # type: ignore[arg-type]
+            if value is not NotImplemented:
+                return value
         stripped = self._body.strip()  # type: ignore[union-attr]
         if not stripped:
             return None

@@ -8,6 +8,7 @@ mod bridge;
 mod cookies;
 mod errors;
 mod hooks;
+mod json;
 mod response;
 mod runtime;
 mod spec;
@@ -336,6 +337,7 @@ fn _aioxide(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(redirect_step, m)?)?;
     m.add_function(wrap_pyfunction!(is_redirect, m)?)?;
     m.add_function(wrap_pyfunction!(live_tasks, m)?)?;
+    m.add_function(wrap_pyfunction!(json::json_loads, m)?)?;
     m.add(
         "ACCEPT_ENCODING",
         aioxide::policy::decompress::ACCEPT_ENCODING,
