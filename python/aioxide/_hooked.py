@@ -27,6 +27,7 @@ from . import _proxy, hdrs
 from ._aioxide import hop_auth as _hop_auth
 from ._aioxide import is_redirect as _is_redirect
 from ._aioxide import redirect_step as _redirect_step
+from ._body import Rewinder, close_source, prepare_body
 from .client_exceptions import (
     ClientConnectorError,
     ClientPayloadError,
@@ -41,7 +42,7 @@ from .client_reqrep import AUTO_HEADERS, ClientRequest, ClientResponse
 from .cookiejar import DummyCookieJar
 from .helpers import BasicAuth, strip_auth_from_url
 from .http import HttpVersion10
-from .payload import JsonBytesPayload, JsonPayload, Rewinder, close_source, prepare_body
+from .payload import JsonBytesPayload, JsonPayload
 from .tracing import Trace
 
 if TYPE_CHECKING:

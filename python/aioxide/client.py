@@ -36,6 +36,7 @@ from yarl import URL
 
 from . import _aioxide, _interop, _proxy, hdrs
 from . import client_ws as _client_ws
+from ._body import Feeder, Rewinder, prepare_body
 from ._bridge import bridge_for
 from ._hooked import HookedRequest, check_status, compress_name, request_cookies
 from ._tls import tls_for
@@ -48,7 +49,6 @@ from .connector import BaseConnector, TCPConnector
 from .cookiejar import CookieJar, DummyCookieJar
 from .helpers import _SENTINEL, BasicAuth, sentinel
 from .http import HttpVersion, HttpVersion10, HttpVersion11
-from .payload import Feeder, Rewinder, prepare_body
 from .tracing import TraceConfig
 from .typedefs import LooseCookies, LooseHeaders, Query, StrOrURL
 

@@ -1,0 +1,284 @@
+"""A request body as the engine takes it (``prepare_body``): whole bytes,
+or a source streamed in while the request runs (``Feeder``), a seekable one
+offered again for a 307/308 (``Rewinder``).  Apart from payload.py (aiohttp's
+Payload classes) so that neither it nor formdata.py imports the other: this
+module uses both."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterable, AsyncIterator
+from typing import Any, Callable
+from urllib.parse import urlencode
+
+from . import _interop, hdrs, payload
+from ._aioxide import BodyWriter, body_channel
+from ._bridge import call_engine
+from .client_exceptions import ClientConnectionError
+from .formdata import FormData
+from .payload import (
+    _FORBIDDEN_HEADER_CHARS_RE,
+    CHANNEL_CAPACITY,
+    CHUNK_SIZE,
+    PAYLOAD_REGISTRY,
+    IOBasePayload,
+    Payload,
+    _payload_chunks,
+    _payload_mem,
+    close_source,
+    internal_logger,
+)
+
+__all__ = ("Feeder", "Prepared", "Rewinder", "close_source", "prepare_body")
+
+
+class Prepared:
+    """A request body: bytes, or a source to stream, with its headers."""
+
+    __slots__ = ("data", "source", "length", "content_type", "headers", "payload")
+
+    def __init__(
+        self,
+        data: bytes | None = None,
+        source: Any = None,
+        length: int | None = None,
+        content_type: str | None = None,
+        headers: list[tuple[str, str]] | None = None,
+    ) -> None:
+        self.data = data
+        self.source = source
+        self.length = length
+        self.content_type = content_type
+        self.headers = headers or []
+        self.payload: Any = None
+
+
+_FRAMING = frozenset({"content-type", "content-length", "transfer-encoding"})
+
+
+def _prepare_payload(p: Payload) -> Prepared:
+    """A Payload as the engine takes it: whole bytes, or a stream and its size."""
+    headers = p.headers
+    content_type = headers.get(hdrs.CONTENT_TYPE)
+    extra = [(str(k), v) for k, v in headers.items() if k.lower() not in _FRAMING]
+    mem = _payload_mem(p, True)
+    if mem is not None:
+        return Prepared(mem, content_type=content_type, headers=extra)
+    size = p.size
+    prepared = Prepared(
+        source=_body_source(p, size), length=size, content_type=content_type, headers=extra
+    )
+    prepared.payload = p
+    return prepared
+
+
+async def _body_source(p: Payload, length: int | None, close: bool = True) -> AsyncIterator[bytes]:
+    """The chunks of a streamed body; the payload is closed afterwards (as
+    aiohttp), unless the request closes it itself (it may send it again)."""
+    chunks = _payload_chunks(p, True)
+    try:
+        if length is None:
+            async for chunk in chunks:
+                if chunk:
+                    yield chunk
+        else:
+            # Never more than the Content-Length announced (aiohttp's writer
+            # cuts the excess too).
+            left = length
+            async for chunk in chunks:
+                if left <= 0:
+                    break
+                if len(chunk) > left:
+                    chunk = chunk[:left]
+                left -= len(chunk)
+                if chunk:
+                    yield chunk
+    finally:
+        await close_source(chunks)
+        if close:
+            try:
+                await p.close()
+            except Exception:  # pragma: no cover - a user's close() failing
+                internal_logger.exception("Failed to close the request body %r", p)
+
+
+class Rewinder:
+    """Sends a seekable payload again from its start, when the engine asks
+    (a 307/308 redirect keeps the body): aiohttp re-sends files so."""
+
+    __slots__ = ("payload", "length", "loop", "bridge", "feeders")
+
+    def __init__(self, prepared: Prepared, loop: asyncio.AbstractEventLoop, bridge: Any) -> None:
+        self.payload: Payload = prepared.payload
+        self.length = prepared.length
+        self.loop = loop
+        self.bridge = bridge
+        self.feeders: list[Feeder] = []
+        # The first pass must not close it: this request may send it again.
+        prepared.source = _body_source(self.payload, self.length, close=False)
+
+    @staticmethod
+    def applies(prepared: Prepared) -> bool:
+        p = getattr(prepared, "payload", None)
+        return isinstance(p, IOBasePayload) and not p.consumed
+
+    def __call__(self, token: Any) -> None:
+        if self.payload.consumed:
+            token.set(None)
+            return
+        again = Prepared(source=_body_source(self.payload, self.length, close=False))
+        again.length = self.length
+        feeder = Feeder(again)
+        feeder.start(again.source, self.loop, self.bridge)
+        self.feeders.append(feeder)
+        token.set(feeder.reader)
+
+    async def close(self) -> None:
+        for f in self.feeders:
+            f.stop()
+        try:
+            await self.payload.close()
+        except Exception:  # pragma: no cover - a user's close() failing
+            internal_logger.exception("Failed to close the request body %r", self.payload)
+
+
+# -- prepare_body --------------------------------------------------------------
+_PLAIN = (str, int, float)
+
+
+def prepare_body(
+    data: Any,
+    json: Any,
+    json_serialize: Callable[[Any], str],
+    json_serialize_bytes: Callable[[Any], bytes] | None = None,
+) -> Prepared:
+    """The body of a request, as aiohttp's payload registry would make it."""
+    if data is not None and json is not None:
+        raise ValueError("data and json parameters can not be used at the same time")
+    if json is not None:
+        if json_serialize_bytes is not None:
+            return Prepared(json_serialize_bytes(json), content_type="application/json")
+        return Prepared(json_serialize(json).encode("utf-8"), content_type="application/json")
+    if data is None:
+        return Prepared()
+    if not payload._custom_registry:  # (read each time: payload_type() sets it)
+        # Fast path: no Payload object for the common bodies.
+        if isinstance(data, bytes):
+            return Prepared(data, content_type="application/octet-stream")
+        if isinstance(data, str):
+            return Prepared(data.encode("utf-8"), content_type="text/plain; charset=utf-8")
+        if isinstance(data, (bytearray, memoryview)):
+            return Prepared(bytes(data), content_type="application/octet-stream")
+        if isinstance(data, dict):
+            items: Any = data.items()
+        elif isinstance(data, (list, tuple)):
+            items = data
+        else:
+            items = None
+        if items is not None and _plain_form(items):
+            return Prepared(
+                urlencode(list(items), doseq=True).encode(),
+                content_type="application/x-www-form-urlencoded",
+            )
+    return _prepare_slow(data)
+
+
+def _plain_form(items: Any) -> bool:
+    """Fields that FormData would url-encode as they are (str names, plain values)."""
+    names = []
+    for item in items:
+        if type(item) is not tuple or len(item) != 2:
+            return False
+        name, value = item
+        if type(name) is not str or not isinstance(value, _PLAIN):
+            return False
+        names.append(name)
+    return _FORBIDDEN_HEADER_CHARS_RE.search("".join(names)) is None
+
+
+def _prepare_slow(data: Any) -> Prepared:
+
+    if isinstance(data, FormData):
+        data = data()
+    elif _interop.is_form_data(data):
+        data = data()  # aiohttp's FormData gives aiohttp's payload
+    if _interop.is_payload(data):
+        return _prepare_payload(data)
+    try:
+        p = PAYLOAD_REGISTRY.get(data, disposition=None)
+    except LookupError:
+        p = FormData(data)()
+    return _prepare_payload(p)
+
+
+class Feeder:
+    """Streams a body source into the engine while the request runs."""
+
+    __slots__ = ("writer", "reader", "task", "error")
+
+    def __init__(self, prepared: Prepared) -> None:
+        self.writer, self.reader = body_channel(CHANNEL_CAPACITY, prepared.length)
+        self.task: asyncio.Task[None] | None = None
+        self.error: BaseException | None = None
+
+    def start(self, source: Any, loop: asyncio.AbstractEventLoop, bridge: Any) -> None:
+        self.task = loop.create_task(self._run(source, loop, bridge))
+
+    async def _run(self, source: Any, loop: asyncio.AbstractEventLoop, bridge: Any) -> None:
+        writer: BodyWriter = self.writer
+        try:
+            if isinstance(source, AsyncIterable):
+                it = source.__aiter__()
+                try:
+                    async for chunk in it:
+                        if not await _send(writer, bytes(chunk), loop, bridge):
+                            return
+                finally:
+                    await close_source(it)
+            else:
+                read = source.read
+                while True:
+                    chunk = await loop.run_in_executor(None, read, CHUNK_SIZE)
+                    if not chunk:
+                        break
+                    if isinstance(chunk, str):
+                        chunk = chunk.encode("utf-8")
+                    if not await _send(writer, chunk, loop, bridge):
+                        return
+            writer.close()
+        except asyncio.CancelledError:
+            writer.abort("cancelled")
+            raise
+        except BaseException as e:  # the request fails with this
+            self.error = e
+            writer.abort(repr(e))
+
+    async def raise_source_error(self) -> None:
+        """The request failed: a failing body source is the cause to report
+        (as aiohttp), as a ClientConnectionError."""
+        if self.task is not None and not self.task.done():
+            await asyncio.wait([self.task], timeout=1)
+        if self.error is not None:
+            raise ClientConnectionError(
+                f"Failed to send bytes into the underlying connection: {self.error!r}"
+            ) from self.error
+
+    def stop(self) -> None:
+        """The request is over: stop feeding."""
+        if self.task is not None and not self.task.done():
+            self.task.cancel()
+        self.writer.close()
+
+
+async def _send(
+    writer: BodyWriter, chunk: bytes, loop: asyncio.AbstractEventLoop, bridge: Any
+) -> bool:
+    """Queue a chunk; False when the request no longer reads its body."""
+    if not chunk:
+        return True
+    try:
+        if writer.try_send(chunk):
+            return True
+    except ConnectionError:
+        return False
+    return bool(await call_engine(loop, bridge, writer.send, chunk))
