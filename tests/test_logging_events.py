@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import socket
 import ssl
 from typing import Any
 
@@ -245,5 +246,56 @@ def test_uvloop_events(aiohttp: Any, debug: pytest.LogCaptureFixture) -> None:
     assert events(debug) == [
         ("open", f"connection opened to {origin}"),
         ("reuse", f"connection reused to {origin}"),
+        ("close", f"connection closed to {origin}: connector closed"),
+    ]
+
+
+async def test_http2_over_tls(
+    aiohttp: Any, debug: pytest.LogCaptureFixture, tmp_path: Any
+) -> None:
+    pytest.importorskip("hypercorn")
+    from hypercorn.asyncio import serve as hypercorn_serve
+    from hypercorn.config import Config
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    chain, key = tmp_path / "chain.pem", tmp_path / "key.pem"
+    chain.write_bytes(b"".join(p.bytes() for p in cert.cert_chain_pems))
+    key.write_bytes(cert.private_key_pem.bytes())
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    port = sock.getsockname()[1]
+    cfg = Config()
+    cfg.bind = [f"fd://{sock.detach()}"]
+    cfg.accesslog = cfg.errorlog = None
+    cfg.graceful_timeout = 1
+    cfg.certfile, cfg.keyfile = str(chain), str(key)
+    stop = asyncio.Event()
+    server = asyncio.create_task(hypercorn_serve(app, cfg, shutdown_trigger=stop.wait))  # type: ignore[arg-type]
+    client_ctx = ssl.create_default_context()
+    ca.configure_trust(client_ctx)
+    try:
+        conn = aiohttp.TCPConnector(http2=True, ssl=client_ctx)
+        async with aiohttp.ClientSession(connector=conn) as s:
+            for _ in range(2):
+                async with s.get(f"https://127.0.0.1:{port}/") as resp:
+                    assert resp.version == aiohttp.HttpVersion(2, 0)
+                    assert await resp.read() == b"ok"
+    finally:
+        stop.set()
+        await asyncio.wait_for(server, 10)
+    origin = f"127.0.0.1:{port}"
+    got = events(debug)
+    assert [k for k, _ in got] == ["open", "reuse", "close"], got
+    assert re.fullmatch(rf"connection opened to {origin} \(TLSv1\.3 TLS_\S+ h2\)", got[0][1])
+    assert got[1:] == [
+        ("reuse", f"connection reused to {origin} (h2 stream)"),
         ("close", f"connection closed to {origin}: connector closed"),
     ]

@@ -99,7 +99,15 @@ async def peer(serve: Any) -> tuple[str, Peer]:
     async def hop(request: web.Request) -> web.Response:
         raise web.HTTPFound("/ok")
 
+    async def ws(request: web.Request) -> web.WebSocketResponse:
+        sock = web.WebSocketResponse()
+        await sock.prepare(request)
+        async for msg in sock:
+            await sock.send_str(msg.data)
+        return sock
+
     app = web.Application(middlewares=[record])
+    app.router.add_get("/ws", ws)
     app.router.add_get("/ok", ok)
     app.router.add_get("/boom", boom)
     app.router.add_get("/hop", hop)
@@ -233,6 +241,18 @@ async def test_middlewares_see_the_traceparent(
     assert len(seen) == 2 and seen[0] is not None and seen == [tp for _, tp in p.seen]
     assert span.context is not None
     assert _trace_ids(seen[0]) == (span.context.trace_id, span.context.span_id)
+
+
+async def test_websocket_upgrade(aiohttp: Any, otel: Otel, peer: tuple[str, Peer]) -> None:
+    base, p = peer
+    async with aiohttp.ClientSession(trace_configs=[otel.trace_config()]) as s:
+        async with s.ws_connect(base + "/ws") as ws:
+            await ws.send_str("hi")
+            assert await asyncio.wait_for(ws.receive_str(), 10) == "hi"
+    span = otel.only_span()
+    assert dict(span.attributes or {})["http.status_code"] == 101
+    assert span.context is not None
+    assert _trace_ids(p.seen[0][1]) == (span.context.trace_id, span.context.span_id)
 
 
 # -- the instrumentor ------------------------------------------------------------
