@@ -75,7 +75,7 @@ async def test_open_reuse_and_idle_close(
     aiohttp: Any, debug: pytest.LogCaptureFixture, base: str
 ) -> None:
     origin = base.removeprefix("http://")
-    conn = aiohttp.TCPConnector(keepalive_timeout=0.2)
+    conn = aiohttp.TCPConnector(keepalive_timeout=1.0)
     async with aiohttp.ClientSession(connector=conn) as s:
         assert conn._engine.logs_events
         await get(s, base + "/ok")
