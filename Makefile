@@ -15,8 +15,10 @@ PY_SRC := $(shell find python -name '*.py' -o -name '*.pyi')
 
 all: build
 
-# The last install line: the bench's peers (httpx, pyreqwest) and its WebSocket echo server
+# The next-to-last install line: the bench's peers (httpx, pyreqwest) and its WebSocket echo server
 # (picows); sniffio because httpcore imports it on every request (see pyproject.toml).
+# The last: OpenTelemetry's SDK and aiohttp instrumentation (the `otel` extra), for
+# tests/test_opentelemetry.py.
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
@@ -24,6 +26,7 @@ $(STAMP): pyproject.toml Makefile
 	$(PIP) install -q aiohttp==3.14.5 "pytest>=8" "pytest-asyncio>=0.24" "pytest-timeout>=2" \
 		"uvloop>=0.19" "trustme>=1.1" "pproxy>=2.7" "hypercorn>=0.17" "h2>=4.1" 'truststore>=0.9; python_version >= "3.10"' "ruff>=0.6" "mypy>=1.10" "basedpyright>=1.20" "hypothesis>=6.100" brotli 'backports.zstd; python_version < "3.14"'
 	$(PIP) install -q 'httpx==0.29.0; python_version >= "3.10"' sniffio 'pyreqwest==0.15.1; python_version >= "3.11"' "picows==2.3.1"
+	$(PIP) install -q 'opentelemetry-sdk>=1.20; python_version >= "3.10"' 'opentelemetry-instrumentation-aiohttp-client>=0.41b0; python_version >= "3.10"'
 	touch $@
 
 # The user guide's tools (the `docs` extra of pyproject.toml), apart from $(STAMP): `make test`

@@ -27,6 +27,7 @@ __all__ = [
     "hop_auth",
     "live_tasks",
     "json_loads",
+    "events_posted",
     "__version__",
 ]
 
@@ -159,6 +160,15 @@ class Session:
     def idle_count(self) -> int: ...
     def lease_count(self) -> int: ...
     def shared_count(self) -> int: ...
+    # Connection events to hook(kind, message) on the bridge's loop
+    # (kind: "open", "reuse", "close", "retry"); both None: off.
+    def log_events(
+        self, bridge: Bridge | None = None, hook: Callable[[str, str], None] | None = None
+    ) -> None: ...
+    @property
+    def logs_events(self) -> bool: ...
+
+def events_posted() -> int: ...
 
 @final
 class BodyWriter:

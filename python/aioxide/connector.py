@@ -14,6 +14,7 @@ from typing import Any, Callable, NamedTuple
 from . import _interop
 from ._aioxide import Session as _EngineSession
 from ._bridge import bridge_for
+from ._events import EventLog
 from ._tls import connector_ssl_from_args
 from .helpers import _SENTINEL, sentinel
 from .http import SERVER_SOFTWARE
@@ -91,6 +92,8 @@ class BaseConnector:
             user_agent=SERVER_SOFTWARE,
             **(_engine_options or {}),
         )
+        # The engine's connection events: on when aioxide.client logs DEBUG now.
+        self._event_log = EventLog(self._engine, self._loop)
 
     # The connector's ssl= (True, False, an SSLContext or a Fingerprint).
     _ssl: Any = True
@@ -118,6 +121,18 @@ class BaseConnector:
         """The limit for simultaneous connections to the same endpoint (0: no limit)."""
         return self._limit_per_host
 
+    def log_connection_events(self, enabled: bool = True) -> None:
+        """aioxide's addition: log the engine's connection events (opened,
+        reused, closed, retried) at DEBUG on the ``aioxide.client`` logger,
+        or stop.  A connector turns them on by itself when it is created
+        while that logger is enabled for DEBUG; this is for later."""
+        if self._closed:
+            return
+        if enabled:
+            self._event_log.enable()
+        else:
+            self._event_log.disable()
+
     async def close(self, *, abort_ssl: bool = False) -> None:
         """Close all opened transports."""
         self._close()
@@ -142,6 +157,8 @@ class BaseConnector:
             for ws in list(self._websockets):
                 ws._close_response()
             self._engine.close()
+            # (After the close: its "connector closed" events are queued first.)
+            self._event_log.disable()
             if self._hooks_bridge is not None:
                 self._hooks_bridge.release()
                 self._hooks_bridge = None

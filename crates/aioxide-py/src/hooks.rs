@@ -236,3 +236,28 @@ impl SocketFactory for PySocketFactory {
         })
     }
 }
+
+/// Connection events queued for the loop's thread since the process
+/// started: none while no session logs them (a test's evidence).
+pub static EVENTS_POSTED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// `hook(kind, message)` on the loop: a connection event for the debug
+/// log (`aioxide.client`).  Formatted here, on the engine's thread; the
+/// engine never waits for Python.
+pub struct PyEvents {
+    pub loop_: LoopHandle,
+    pub hook: Arc<Py<PyAny>>,
+}
+
+impl aioxide::events::EventSink for PyEvents {
+    fn event(&self, ev: &aioxide::events::ConnEvent<'_>) {
+        let (kind, message) = (ev.name(), ev.to_string());
+        let hook = self.hook.clone();
+        let posted = self.loop_.call_soon(Box::new(move |py: Python<'_>| {
+            hook.call1(py, (kind, message))
+        }));
+        if posted {
+            EVENTS_POSTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+}

@@ -258,6 +258,34 @@ impl Session {
     fn shared_count(&self) -> usize {
         self.client.pool().shared_count()
     }
+
+    /// Send the pool's connection events to `hook(kind, message)` on the
+    /// loop of `bridge`; without a hook, stop (the engine's check is then
+    /// one atomic load).
+    #[pyo3(signature = (bridge=None, hook=None))]
+    fn log_events(&self, bridge: Option<&Bridge>, hook: Option<Py<PyAny>>) -> PyResult<()> {
+        let sink = match (bridge, hook) {
+            (Some(bridge), Some(hook)) => Some(Arc::new(hooks::PyEvents {
+                loop_: bridge.handle(),
+                hook: Arc::new(hook),
+            })
+                as Arc<dyn aioxide::events::EventSink>),
+            (None, None) => None,
+            _ => {
+                return Err(PyValueError::new_err(
+                    "log_events needs a bridge and a hook",
+                ))
+            }
+        };
+        self.client.pool().events.set(sink);
+        Ok(())
+    }
+
+    /// Whether connection events are on.
+    #[getter]
+    fn logs_events(&self) -> bool {
+        self.client.pool().events.enabled()
+    }
 }
 
 /// The engine's tasks alive right now (requests in flight, HTTP/2
@@ -266,6 +294,12 @@ impl Session {
 #[pyfunction]
 fn live_tasks() -> Option<usize> {
     runtime::live_tasks()
+}
+
+/// Connection events queued for Python since the process started.
+#[pyfunction]
+fn events_posted() -> u64 {
+    hooks::EVENTS_POSTED.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 /// Whether the engine follows this status (aiohttp's redirect statuses).
@@ -344,6 +378,7 @@ fn _aioxide(m: &Bound<'_, PyModule>) -> PyResult<()> {
     )?;
     m.add("DEFAULT_ACCEPT", aioxide::run::headers::DEFAULT_ACCEPT)?;
     m.add_function(wrap_pyfunction!(hop_auth, m)?)?;
+    m.add_function(wrap_pyfunction!(events_posted, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

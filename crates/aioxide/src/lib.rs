@@ -15,6 +15,7 @@ pub mod connect;
 pub mod cookie;
 pub mod dest;
 pub mod error;
+pub mod events;
 pub mod fields;
 pub mod h1;
 pub mod json;

@@ -184,9 +184,10 @@ impl ResponseBody {
     fn finish_ok(&mut self) {
         self.done = true;
         let wire = self.incoming.take();
-        if let Some(lease) = self.lease.take() {
-            if !self.no_reuse {
-                lease.release(wire.and_then(WireBody::into_conn));
+        if let Some(mut lease) = self.lease.take() {
+            match self.no_reuse {
+                false => lease.release(wire.and_then(WireBody::into_conn)),
+                true => lease.close = crate::events::CloseReason::NotReusable,
             }
         }
     }
@@ -195,6 +196,9 @@ impl ResponseBody {
     pub fn forbid_reuse(&mut self) {
         self.no_reuse = true;
         if self.done {
+            if let Some(lease) = &mut self.lease {
+                lease.close = crate::events::CloseReason::NotReusable;
+            }
             self.lease = None;
         }
     }
@@ -203,6 +207,9 @@ impl ResponseBody {
         self.done = true;
         self.incoming = None;
         // Dropping the lease closes the connection: never reused half-read.
+        if let Some(lease) = &mut self.lease {
+            lease.close = crate::events::CloseReason::Failed;
+        }
         self.lease = None;
         self.ready.clear();
         self.front = None;

@@ -13,6 +13,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::connect::{self, Target};
 use crate::error::{Error, ErrorKind};
+use crate::events::{CloseReason, ConnEvent, EventKind, Events};
 use crate::h1;
 use crate::policy::timeout::Deadline;
 
@@ -203,6 +204,8 @@ pub struct Pool {
     /// Leases alive: requests holding (or making) a connection, and
     /// upgraded connections (for tests: 0 once nothing is in flight).
     leases: std::sync::atomic::AtomicUsize,
+    /// Connection events for a debug log (off by default).
+    pub events: Events,
 }
 
 /// A connection checked out of the pool, with the slots it holds.
@@ -222,6 +225,24 @@ pub struct Lease {
     pub meta: Option<Arc<connect::ConnMeta>>,
     /// Its stream on a shared connection, counted there while it lives.
     stream: Option<StreamSlot>,
+    /// It holds an HTTP/1.1 connection (or its body does) that is closed
+    /// when the lease goes without [`Lease::release`] giving it back.
+    h1: bool,
+    /// Why, for the connection event.
+    pub(crate) close: CloseReason,
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        self.pool
+            .leases
+            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        if self.h1 {
+            self.pool
+                .events
+                .closed(&self.key.host, self.key.port, self.close);
+        }
+    }
 }
 
 impl Lease {
@@ -252,8 +273,13 @@ impl Lease {
     /// The response was read to its end: its connection (HTTP/1.1, when it
     /// may serve again) goes back to the pool.
     pub fn release(mut self, conn: Option<h1::Conn>) {
-        if let Some(conn) = conn {
-            self.pool.put_back(&self.key, conn, self.meta.take());
+        match conn {
+            Some(conn) => {
+                self.h1 = false;
+                self.pool.put_back(&self.key, conn, self.meta.take());
+            }
+            None if self.pool.cfg.force_close => self.close = CloseReason::ForceClose,
+            None => self.close = CloseReason::NotReusable,
         }
         self.conn = None;
     }
@@ -270,7 +296,8 @@ impl Lease {
     }
 
     /// [`Lease::upgrade`] from the body of a `101` answer.
-    pub fn upgrade_body(self, body: WireBody) -> Result<Upgraded, Error> {
+    pub fn upgrade_body(mut self, body: WireBody) -> Result<Upgraded, Error> {
+        self.close = CloseReason::UpgradeEnded;
         let conn = match body {
             WireBody::H1(r) => r.take_conn(),
             WireBody::H2(_) => None,
@@ -287,14 +314,6 @@ impl Lease {
             read: read.freeze(),
             _lease: self,
         })
-    }
-}
-
-impl Drop for Lease {
-    fn drop(&mut self) {
-        self.pool
-            .leases
-            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
     }
 }
 
@@ -448,6 +467,7 @@ impl Pool {
             inner: Mutex::new(Inner::default()),
             closed_tx: tokio::sync::watch::Sender::new(false),
             leases: std::sync::atomic::AtomicUsize::new(0),
+            events: Events::default(),
         })
     }
 
@@ -472,9 +492,18 @@ impl Pool {
     pub fn close(&self) {
         let mut inner = self.lock();
         inner.closed = true;
-        inner.idle.clear();
-        for conn in inner.shared.drain().flat_map(|(_, list)| list) {
-            conn.close();
+        for (key, list) in inner.idle.drain() {
+            for _ in list {
+                self.events
+                    .closed(&key.host, key.port, CloseReason::ConnectorClosed);
+            }
+        }
+        for (key, list) in inner.shared.drain() {
+            for conn in list {
+                conn.close();
+                self.events
+                    .closed(&key.host, key.port, CloseReason::ConnectorClosed);
+            }
         }
         drop(inner);
         self.closed_tx.send_replace(true);
@@ -514,10 +543,14 @@ impl Pool {
 
     fn put_back(self: &Arc<Self>, key: &Key, conn: h1::Conn, meta: Option<Arc<connect::ConnMeta>>) {
         if self.cfg.force_close {
+            self.events
+                .closed(&key.host, key.port, CloseReason::ForceClose);
             return;
         }
         let mut inner = self.lock();
         if inner.closed {
+            self.events
+                .closed(&key.host, key.port, CloseReason::ConnectorClosed);
             return;
         }
         inner.idle.entry(key.clone()).or_default().push(Idle {
@@ -545,28 +578,36 @@ impl Pool {
         let now = Instant::now();
         let mut next: Option<Instant> = None;
         let mut later = |at: Instant| next = Some(next.map_or(at, |n| n.min(at)));
-        inner.idle.retain(|_, list| {
+        let events = &self.events;
+        inner.idle.retain(|key, list| {
             list.retain_mut(|idle| {
-                let alive = now.duration_since(idle.since) < ka && idle.conn.is_open();
-                if alive {
-                    later(idle.since + ka);
+                let why = idle_state(idle, now, ka);
+                match why {
+                    None => later(idle.since + ka),
+                    Some(why) => events.closed(&key.host, key.port, why),
                 }
-                alive
+                why.is_none()
             });
             !list.is_empty()
         });
-        inner.shared.retain(|_, list| {
-            list.retain(|c| match c.idle_for() {
-                _ if !c.usable() => false,
-                None => {
-                    later(now + ka);
-                    true
+        inner.shared.retain(|key, list| {
+            list.retain(|c| {
+                let why = match c.idle_for() {
+                    _ if !c.usable() => Some(CloseReason::Ended),
+                    None => {
+                        later(now + ka);
+                        None
+                    }
+                    Some(idle) if idle < ka => {
+                        later(now + (ka - idle));
+                        None
+                    }
+                    Some(_) => Some(CloseReason::IdleTimeout),
+                };
+                if let Some(why) = why {
+                    events.closed(&key.host, key.port, why);
                 }
-                Some(idle) if idle < ka => {
-                    later(now + (ka - idle));
-                    true
-                }
-                Some(_) => false,
+                why.is_none()
             });
             !list.is_empty()
         });
@@ -587,8 +628,44 @@ impl Pool {
             if !expired && idle.conn.is_open() {
                 return Some((idle.conn, idle.meta));
             }
+            let why = match expired {
+                true => CloseReason::IdleTimeout,
+                false => CloseReason::PeerClosed,
+            };
+            self.events.closed(&key.host, key.port, why);
         }
         None
+    }
+
+    /// A connection event for `key`, when events are on.
+    #[inline]
+    fn event(&self, key: &Key, kind: impl FnOnce() -> EventKind<'static>) {
+        if self.events.enabled() {
+            self.events.emit(&ConnEvent {
+                host: &key.host,
+                port: key.port,
+                kind: kind(),
+            });
+        }
+    }
+
+    /// A new connection for `key`, when events are on.
+    fn opened(&self, key: &Key, stream: &connect::Stream, meta: Option<&connect::ConnMeta>) {
+        if !self.events.enabled() {
+            return;
+        }
+        let proto = match (&key.tls, stream.negotiated_h2()) {
+            (Some(_), true) => Some("h2"),
+            (Some(_), false) => Some("http/1.1"),
+            (None, _) if key.alpn == connect::Alpn::H2 => Some("h2c"),
+            (None, _) => None,
+        };
+        let kind = EventKind::Opened { meta, proto };
+        self.events.emit(&ConnEvent {
+            host: &key.host,
+            port: key.port,
+            kind,
+        });
     }
 
     /// Check out a connection for `key`: wait for a slot (bounded by
@@ -624,9 +701,12 @@ impl Pool {
         let mut lease = self.slots(key, acquire).await?;
         if !fresh {
             if let Some((conn, meta)) = self.reuse(key) {
+                let h1 = matches!(conn, Conn::H1(_));
+                lease.h1 = h1;
                 lease.conn = Some(conn);
                 lease.meta = meta;
                 lease.reused = true;
+                self.event(key, || EventKind::Reused { h2: !h1 });
                 return Ok(lease);
             }
         }
@@ -703,6 +783,7 @@ impl Pool {
         lease.meta = stream.conn().meta.clone();
         lease.reused = true;
         lease.stream = Some(stream);
+        self.event(key, || EventKind::Reused { h2: true });
         Some(lease)
     }
 
@@ -716,6 +797,7 @@ impl Pool {
         deadline: Option<Deadline>,
     ) -> Result<(), Error> {
         let (stream, dns, meta) = until(deadline, Box::pin(self.open(key))).await??;
+        self.opened(key, &stream, meta.as_deref());
         lease.dns = dns;
         lease.meta = meta.clone();
         let h2 = match key.tls {
@@ -727,6 +809,7 @@ impl Pool {
                 self.lock().h1_only.insert(key.clone());
             }
             lease.conn = Some(Conn::H1(h1::Conn::new(stream)));
+            lease.h1 = true;
             return Ok(());
         }
         let slots = (lease._total.take(), lease._host.take());
@@ -801,6 +884,8 @@ impl Pool {
             dns: connect::dns::DnsOutcome::None,
             meta: None,
             stream: None,
+            h1: false,
+            close: CloseReason::Unfinished,
         }
     }
 
@@ -865,6 +950,17 @@ impl Pool {
             .is_some_and(connect::tls::TlsMode::verifies);
         let meta = Some(Arc::new(stream.meta(verified)));
         Ok((stream, dns, meta))
+    }
+}
+
+/// Why an idle connection cannot serve any more, if it cannot.
+fn idle_state(idle: &mut Idle, now: Instant, ka: Duration) -> Option<CloseReason> {
+    if now.duration_since(idle.since) >= ka {
+        Some(CloseReason::IdleTimeout)
+    } else if !idle.conn.is_open() {
+        Some(CloseReason::PeerClosed)
+    } else {
+        None
     }
 }
 

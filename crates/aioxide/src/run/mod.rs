@@ -234,6 +234,8 @@ impl Flow {
         } else if until_close {
             // read_until_eof=False: a body framed by the connection's end is
             // taken as empty, and the connection is closed.
+            let mut lease = lease;
+            lease.close = crate::events::CloseReason::NotReusable;
             drop((resp.body, lease));
             ResponseBody::complete(Bytes::new())
         } else {

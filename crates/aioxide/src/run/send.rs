@@ -45,9 +45,17 @@ pub(crate) async fn send(
             && prepared.replayable()
             && is_idempotent(method)
             && matches!(err.kind, ErrorKind::ServerDisconnected | ErrorKind::Io);
+        lease.close = crate::events::CloseReason::Failed;
         drop(lease);
         if !retry {
             return Err(err.with_addr(&key.host, key.port, key.tls.is_some()));
+        }
+        if pool.events.enabled() {
+            pool.events.emit(&crate::events::ConnEvent {
+                host: &key.host,
+                port: key.port,
+                kind: crate::events::EventKind::Retry(&err),
+            });
         }
         fresh = true;
     }
