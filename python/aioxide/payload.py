@@ -26,7 +26,7 @@ import warnings
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterable, AsyncIterator, Iterable
 from itertools import chain
-from typing import IO, Any, Callable, Final, TextIO
+from typing import IO, Any, Awaitable, Callable, Final, TextIO
 from urllib.parse import quote, urlencode
 
 from multidict import CIMultiDict
@@ -954,7 +954,7 @@ class Rewinder:
     """Sends a seekable payload again from its start, when the engine asks
     (a 307/308 redirect keeps the body): aiohttp re-sends files so."""
 
-    __slots__ = ("payload", "length", "loop", "bridge", "feeders")
+    __slots__ = ("payload", "length", "loop", "bridge", "feeders", "feed_on")
 
     def __init__(self, prepared: Prepared, loop: asyncio.AbstractEventLoop, bridge: Any) -> None:
         self.payload: Payload = prepared.payload
@@ -962,6 +962,7 @@ class Rewinder:
         self.loop = loop
         self.bridge = bridge
         self.feeders: list[Feeder] = []
+        self.feed_on = False
         # The first pass must not close it: this request may send it again.
         prepared.source = _body_source(self.payload, self.length, close=False)
 
@@ -981,7 +982,18 @@ class Rewinder:
         self.feeders.append(feeder)
         token.set(feeder.reader)
 
+    def answered(self, first: Feeder) -> None:
+        """The request was answered: its bodies (the first pass's too) are fed
+        to their end, or until the request stops reading them, before ``close``
+        closes the payload (see ``keep_feeding``)."""
+        self.feeders.insert(0, first)
+        self.feed_on = True
+
     async def close(self) -> None:
+        if not (self.feed_on and keep_feeding(self.feeders, self._close)):
+            await self._close()
+
+    async def _close(self) -> None:
         for f in self.feeders:
             f.stop()
         try:
@@ -1117,6 +1129,41 @@ class Feeder:
         if self.task is not None and not self.task.done():
             self.task.cancel()
         self.writer.close()
+
+
+#: Feeding that goes on after its request was answered (the loop holds a
+#: task only weakly).
+_FEEDING: set[asyncio.Task[None]] = set()
+
+
+def keep_feeding(feeders: list[Feeder], after: Callable[[], Awaitable[None]] | None = None) -> bool:
+    """The request was answered while its body is still being fed: a server
+    may answer before it read an upload, or stream its answer as it reads it.
+    Its feeders go on until their source ends or the request stops reading
+    the body (the engine drops it with the response or its connection), then
+    ``after`` runs; stopping them now would end the body early as if it were
+    complete.  False when none is still feeding."""
+    tasks = [f.task for f in feeders if f.task is not None and not f.task.done()]
+    if not tasks:
+        return False
+    task = asyncio.ensure_future(_feed_on(feeders, tasks, after))
+    _FEEDING.add(task)
+    task.add_done_callback(_FEEDING.discard)
+    return True
+
+
+async def _feed_on(
+    feeders: list[Feeder],
+    tasks: list[asyncio.Task[None]],
+    after: Callable[[], Awaitable[None]] | None,
+) -> None:
+    try:
+        await asyncio.wait(tasks)
+    finally:
+        for f in feeders:
+            f.stop()
+        if after is not None:
+            await after()
 
 
 async def close_source(it: Any) -> None:
