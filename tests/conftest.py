@@ -12,7 +12,7 @@ import importlib
 import os
 import socket
 import sys
-from typing import Any, AsyncIterator, Awaitable, Callable
+from typing import Any, AsyncIterator, Awaitable, Callable, Iterator
 
 import pytest
 from aiohttp import web
@@ -77,6 +77,9 @@ def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
             item.add_marker(skip)
 
 
+_H1_ONLY = {"marked": 0, "raw_server": 0}
+
+
 def _skip_h1_only(items: list[Any]) -> None:
     raw = pytest.mark.skip(reason="h1_only: a raw HTTP/1.1 server (raw_server), not serve()")
     for item in items:
@@ -84,17 +87,39 @@ def _skip_h1_only(items: list[Any]) -> None:
         if marker is not None:
             reason = marker.kwargs.get("reason") or (marker.args[0] if marker.args else "")
             item.add_marker(pytest.mark.skip(reason=f"h1_only: {reason}"))
+            _H1_ONLY["marked"] += 1
         elif "raw_server" in getattr(item, "fixturenames", ()):
             item.add_marker(raw)
+            _H1_ONLY["raw_server"] += 1
+
+
+# h2 mode: the tests that had at least one stream relayed by an H2Front.
+_OVER_H2: set[str] = set()
 
 
 @pytest.fixture(autouse=True)
-def _h2_default(monkeypatch: pytest.MonkeyPatch) -> None:
+def _h2_default(request: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """In h2 mode, ``TCPConnector()`` means ``TCPConnector(http2="prior_knowledge")``
     (the default of the keyword, so a test's own ``http2=`` still wins)."""
+    if not H2:
+        yield
+        return
+    kwdefaults = client.TCPConnector.__init__.__kwdefaults__
+    monkeypatch.setitem(kwdefaults, "http2", "prior_knowledge")
+    before = H2Front.total_relayed
+    yield
+    if H2Front.total_relayed > before:
+        _OVER_H2.add(request.node.nodeid)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
     if H2:
-        kwdefaults = client.TCPConnector.__init__.__kwdefaults__
-        monkeypatch.setitem(kwdefaults, "http2", "prior_knowledge")
+        passed = {r.nodeid for r in terminalreporter.stats.get("passed", ())}
+        n = len(passed & _OVER_H2)
+        terminalreporter.write_line(
+            f"AIOXIDE_TEST_PROTO=h2: {n} passed tests sent requests over h2; skipped as "
+            f"h1_only: {_H1_ONLY['marked']} marked, {_H1_ONLY['raw_server']} on raw_server"
+        )
 
 
 # A child process (python -c) gets no fixture: its ClientSession takes these

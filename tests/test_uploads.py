@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from conftest import CHILD_SESSION_ARGS
+from conftest import CHILD_SESSION_ARGS, H2
 
 TARGET = os.environ.get("AIOXIDE_TEST_TARGET", "aioxide")
 
@@ -159,7 +159,9 @@ asyncio.run(main(sys.argv[1], sys.argv[2]))
 @pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="needs /proc")
 @pytest.mark.timeout(300)
 async def test_one_gib_up_and_down_in_bounded_memory(serve: Any, tmp_path: Any) -> None:
-    size = 2**30
+    # Over h2 the test's Python front relays every byte: 256 MiB keeps it quick
+    # and is still well past the memory bound.
+    size = 2**28 if H2 else 2**30
     path = tmp_path / "big.bin"
     with open(path, "wb") as f:
         f.truncate(size)  # sparse: reading it costs no disk
