@@ -29,6 +29,7 @@ from h2.events import (
     ConnectionTerminated,
     DataReceived,
     Event,
+    RemoteSettingsChanged,
     RequestReceived,
     StreamEnded,
     StreamReset,
@@ -72,6 +73,7 @@ class _Stream:
 
     body: asyncio.Queue[bytes | None] = field(default_factory=asyncio.Queue)
     ended_with_headers: bool = False
+    unacked: int = 0  # received, not yet passed on: the window stays closed for it
     task: asyncio.Task[None] | None = None
 
 
@@ -177,6 +179,7 @@ class _Conn:
                 self.h2.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
             else:
                 stream_or_none.body.put_nowait(event.data)
+                stream_or_none.unacked += len(event.data)
                 # The window reopens once the relay wrote the data (_Relay._pump).
                 self._ack_later(event.stream_id, event.flow_controlled_length - len(event.data))
         elif isinstance(event, StreamEnded):
@@ -186,7 +189,7 @@ class _Conn:
             gone = self.streams.pop(event.stream_id, None)
             if gone is not None and gone.task is not None:
                 gone.task.cancel()
-        elif isinstance(event, WindowUpdated):
+        elif isinstance(event, (WindowUpdated, RemoteSettingsChanged)):
             self.window_open.set()
         elif isinstance(event, ConnectionTerminated):
             return False
@@ -198,6 +201,8 @@ class _Conn:
 
     def ack(self, stream_id: int, n: int) -> None:
         """Reopen the window for ``n`` bytes the relay has passed on."""
+        if n <= 0:
+            return
         with contextlib.suppress(StreamClosedError, ProtocolError):
             self.h2.acknowledge_received_data(n, stream_id)
             self.flush()
@@ -252,6 +257,8 @@ class _Relay:
             raise
         finally:
             self.conn.streams.pop(self.stream_id, None)
+            # What the origin never took still counts in the connection's window.
+            self.conn.ack(self.stream_id, self.stream.unacked)
             if writer is not None:
                 writer.close()
 
@@ -298,6 +305,7 @@ class _Relay:
             if data:
                 writer.write(b"%x\r\n%s\r\n" % (len(data), data) if chunked else data)
                 await asyncio.wait_for(writer.drain(), TIMEOUT)
+            self.stream.unacked -= len(data)
             self.conn.ack(self.stream_id, len(data))
 
     async def _answer(
@@ -305,8 +313,10 @@ class _Relay:
     ) -> None:
         names = {k for k, _ in fields}
         no_body = self.method == b"HEAD" or status in (204, 304)
+        listed = b",".join(v for k, v in fields if k == b"connection").lower().split(b",")
+        drop = HOP_BY_HOP | {name.strip() for name in listed}
         out = [(b":status", str(status).encode())]
-        out += [(k, v) for k, v in fields if k not in HOP_BY_HOP]
+        out += [(k, v) for k, v in fields if k not in drop]
         self.conn.h2.send_headers(self.stream_id, out, end_stream=no_body)
         self.conn.flush()
         if no_body:

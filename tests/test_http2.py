@@ -1070,3 +1070,37 @@ async def test_an_upload_answered_before_its_end_is_sent_whole(aiohttp: Any, pro
     finally:
         await front.close()
         await runner.cleanup()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=asyncio.TimeoutError,
+    reason="hyper's default windows (5 MB for the connection, 2 MB a stream): responses "
+    "held unread take the whole connection window and the one being read starves; "
+    "over HTTP/1.1 each has its own connection (pool/h2.rs sets no window sizes)",
+)
+async def test_answers_gathered_then_read_one_by_one(aiohttp: Any) -> None:
+    from h2front import H2Front
+
+    size = 4 * 2**20
+
+    async def big(request: web.Request) -> web.Response:
+        return web.Response(body=bytes(size))
+
+    app = web.Application()
+    app.router.add_get("/", big)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    front = H2Front("127.0.0.1", site._server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
+    url = await front.start()
+    try:
+        conn = aiohttp.TCPConnector(http2="prior_knowledge")
+        async with aiohttp.ClientSession(connector=conn) as s:
+            rs = await asyncio.gather(*(s.get(url + "/") for _ in range(5)))
+            for r in rs:  # aiohttp's users do this; fine on HTTP/1.1
+                assert len(await asyncio.wait_for(r.read(), 5)) == size
+    finally:
+        await front.close()
+        await runner.cleanup()
