@@ -53,8 +53,19 @@ test: test-rust test-python
 test-rust:
 	timeout 900 cargo test --release -p aioxide
 
+# H2_SUITE: the request-feature modules run a second time over HTTP/2
+# (AIOXIDE_TEST_PROTO=h2, tests/conftest.py): every serve() app behind the h2c
+# front of tests/h2front.py, every TCPConnector with http2="prior_knowledge";
+# tests marked h1_only (and those on the raw HTTP/1.1 server) are skipped.
+H2_SUITE := $(addprefix tests/test_,$(addsuffix .py, \
+	request_flow request_options redirects session_cookies timeouts uploads streams \
+	decompression auth digest_auth middlewares tracing_api tracing_stream client_response \
+	response_extras release formdata multipart client_session client_request \
+	session_options payload_close connection_info aiohttp_interop))
+
 test-python: build
 	$(PY) -m pytest -q -p no:cacheprovider
+	AIOXIDE_TEST_PROTO=h2 $(PY) -m pytest -q -p no:cacheprovider $(H2_SUITE)
 
 # `make docs`: the user guide (mkdocs.yml, docs/) into site/, warnings as errors.  The API
 # reference is read from the Python source (python/aioxide, the engine from its .pyi stub):

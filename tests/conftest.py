@@ -12,10 +12,11 @@ import importlib
 import os
 import socket
 import sys
-from typing import Any, AsyncIterator, Awaitable, Callable
+from typing import Any, AsyncIterator, Awaitable, Callable, Iterator
 
 import pytest
 from aiohttp import web
+from h2front import H2Front
 
 if sys.version_info < (3, 11):  # pragma: no cover (make test-matrix)
     # The tests bound their waits with asyncio.timeout (3.11+); on 3.9 and 3.10
@@ -47,6 +48,17 @@ if sys.version_info < (3, 11):  # pragma: no cover (make test-matrix)
 TARGET = os.environ.get("AIOXIDE_TEST_TARGET", "aioxide")
 client: Any = importlib.import_module(TARGET)
 
+# ``AIOXIDE_TEST_PROTO=h2``: ``serve()`` answers over HTTP/2 (h2c, prior knowledge)
+# through tests/h2front.py, and every TCPConnector made in a test defaults to
+# ``http2="prior_knowledge"``.  Tests marked ``h1_only`` (and those on the raw
+# HTTP/1.1 server) are skipped in that mode.
+PROTO = os.environ.get("AIOXIDE_TEST_PROTO", "h1")
+if PROTO not in ("h1", "h2"):
+    raise pytest.UsageError(f"AIOXIDE_TEST_PROTO must be h1 or h2, not {PROTO!r}")
+if PROTO == "h2" and TARGET != "aioxide":
+    raise pytest.UsageError("AIOXIDE_TEST_PROTO=h2 needs AIOXIDE_TEST_TARGET=aioxide")
+H2 = PROTO == "h2"
+
 
 # aiohttp 3.14 is the reference; on Python 3.9 the suite has aiohttp 3.13 (its
 # servers serve the same), so a test that compares with aiohttp 3.14's own
@@ -55,12 +67,69 @@ _REFERENCE = importlib.import_module("aiohttp").__version__.startswith("3.14.")
 
 
 def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
+    if H2:
+        _skip_h1_only(items)
     if _REFERENCE:
         return
     skip = pytest.mark.skip(reason="compares with aiohttp 3.14, which needs Python 3.10")
     for item in items:
         if "[aiohttp." in item.nodeid or item.get_closest_marker("aiohttp_reference"):
             item.add_marker(skip)
+
+
+_H1_ONLY = {"marked": 0, "raw_server": 0}
+
+
+def _skip_h1_only(items: list[Any]) -> None:
+    raw = pytest.mark.skip(reason="h1_only: a raw HTTP/1.1 server (raw_server), not serve()")
+    for item in items:
+        marker = item.get_closest_marker("h1_only")
+        if marker is not None:
+            reason = marker.kwargs.get("reason") or (marker.args[0] if marker.args else "")
+            item.add_marker(pytest.mark.skip(reason=f"h1_only: {reason}"))
+            _H1_ONLY["marked"] += 1
+        elif "raw_server" in getattr(item, "fixturenames", ()):
+            item.add_marker(raw)
+            _H1_ONLY["raw_server"] += 1
+
+
+# h2 mode: the tests that had at least one stream relayed by an H2Front.
+_OVER_H2: set[str] = set()
+
+
+@pytest.fixture(autouse=True)
+def _h2_default(request: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """In h2 mode, ``TCPConnector()`` means ``TCPConnector(http2="prior_knowledge")``
+    (the default of the keyword, so a test's own ``http2=`` still wins)."""
+    if not H2:
+        yield
+        return
+    kwdefaults = client.TCPConnector.__init__.__kwdefaults__
+    monkeypatch.setitem(kwdefaults, "http2", "prior_knowledge")
+    before = H2Front.total_relayed
+    yield
+    if H2Front.total_relayed > before:
+        _OVER_H2.add(request.node.nodeid)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if H2:
+        passed = {r.nodeid for r in terminalreporter.stats.get("passed", ())}
+        n = len(passed & _OVER_H2)
+        terminalreporter.write_line(
+            f"AIOXIDE_TEST_PROTO=h2: {n} passed tests sent requests over h2; skipped as "
+            f"h1_only: {_H1_ONLY['marked']} marked, {_H1_ONLY['raw_server']} on raw_server"
+        )
+
+
+# A child process (python -c) gets no fixture: its ClientSession takes these
+# arguments, formatted into its code, to speak as the suite does.
+CHILD_SESSION_ARGS = 'connector=client.TCPConnector(http2="prior_knowledge")' if H2 else ""
+
+
+def http_version() -> Any:
+    """The version the suite's servers answer with: HTTP/2 in h2 mode."""
+    return client.HttpVersion(2, 0) if H2 else client.HttpVersion11
 
 
 @pytest.fixture
@@ -74,6 +143,7 @@ async def serve() -> AsyncIterator[Callable[..., Awaitable[str]]]:
     """Start an aiohttp.web app on 127.0.0.1:<free port>; returns its base URL
     (https:// when an ``ssl_context`` is given: the server's TLS settings)."""
     runners: list[web.AppRunner] = []
+    fronts: list[H2Front] = []
 
     async def start(app: web.Application, ssl_context: Any = None) -> str:
         runner = web.AppRunner(app, access_log=None)
@@ -82,10 +152,15 @@ async def serve() -> AsyncIterator[Callable[..., Awaitable[str]]]:
         await site.start()
         runners.append(runner)
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        if H2 and ssl_context is None:
+            fronts.append(H2Front("127.0.0.1", port))
+            return await fronts[-1].start()
         scheme = "http" if ssl_context is None else "https"
         return f"{scheme}://127.0.0.1:{port}"
 
     yield start
+    for f in fronts:
+        await f.close()
     for r in runners:
         await r.cleanup()
 

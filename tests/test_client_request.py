@@ -18,6 +18,8 @@ from aiohttp import web
 from multidict import CIMultiDict, MultiDict
 from yarl import URL
 
+from conftest import H2
+
 
 async def _echo(request: web.Request) -> web.Response:
     body = await request.read()
@@ -395,7 +397,8 @@ async def test_head_has_no_body_and_keeps_connection(aiohttp: Any, base: str) ->
             port2 = await resp.text()
         async with s.get(base + "/ten") as resp:
             assert await resp.read() == b"0123456789"
-    assert port1 == port2
+    if not H2:  # behind the h2 front each stream is a new origin connection
+        assert port1 == port2
 
 
 # --------------------------------------------------------------------------- invalid input

@@ -27,6 +27,8 @@ import pytest
 from aiohttp import web
 from multidict import CIMultiDict
 
+from conftest import CHILD_SESSION_ARGS
+
 TARGET = os.environ.get("AIOXIDE_TEST_TARGET", "aioxide")
 BIG = os.urandom(2**20 + 7)
 
@@ -627,7 +629,7 @@ _MEMORY_CHILD = """
 import asyncio, sys, {target} as client
 
 async def main(url, path):
-    async with client.ClientSession() as s:
+    async with client.ClientSession({session_args}) as s:
         with open(path, "rb") as f:
             form = client.FormData()
             form.add_field("note", "big one")
@@ -660,7 +662,9 @@ async def test_multipart_file_upload_in_bounded_memory(serve: Any, tmp_path: Any
     app = web.Application(client_max_size=2**31)
     app.router.add_post("/up", up)
     url = await serve(app)
-    code = textwrap.dedent(_MEMORY_CHILD).format(target=TARGET, size=size)
+    code = textwrap.dedent(_MEMORY_CHILD).format(
+        target=TARGET, size=size, session_args=CHILD_SESSION_ARGS
+    )
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-c", code, url + "/up", str(path), stdout=PIPE, stderr=PIPE
     )

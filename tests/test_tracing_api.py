@@ -361,6 +361,7 @@ async def test_response_chunk_received_on_read(aiohttp: Any, base: str) -> None:
         assert "response_chunk_received" not in rec.names()
 
 
+@pytest.mark.h1_only("limit=1 queues the 2nd request for the connection; h2 multiplexes it")
 async def test_connection_queued(aiohttp: Any, base: str) -> None:
     rec = Recorder(aiohttp)
     connector = aiohttp.TCPConnector(limit=1)

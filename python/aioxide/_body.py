@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterable, AsyncIterator
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 from urllib.parse import urlencode
 
 from . import _interop, hdrs, payload
@@ -106,7 +106,7 @@ class Rewinder:
     """Sends a seekable payload again from its start, when the engine asks
     (a 307/308 redirect keeps the body): aiohttp re-sends files so."""
 
-    __slots__ = ("payload", "length", "loop", "bridge", "feeders")
+    __slots__ = ("payload", "length", "loop", "bridge", "feeders", "feed_on")
 
     def __init__(self, prepared: Prepared, loop: asyncio.AbstractEventLoop, bridge: Any) -> None:
         self.payload: Payload = prepared.payload
@@ -114,6 +114,7 @@ class Rewinder:
         self.loop = loop
         self.bridge = bridge
         self.feeders: list[Feeder] = []
+        self.feed_on = False
         # The first pass must not close it: this request may send it again.
         prepared.source = _body_source(self.payload, self.length, close=False)
 
@@ -133,7 +134,18 @@ class Rewinder:
         self.feeders.append(feeder)
         token.set(feeder.reader)
 
+    def answered(self, first: Feeder) -> None:
+        """The request was answered: its bodies (the first pass's too) are fed
+        to their end, or until the request stops reading them, before ``close``
+        closes the payload (see ``keep_feeding``)."""
+        self.feeders.insert(0, first)
+        self.feed_on = True
+
     async def close(self) -> None:
+        if not (self.feed_on and keep_feeding(self.feeders, self._close)):
+            await self._close()
+
+    async def _close(self) -> None:
         for f in self.feeders:
             f.stop()
         try:
@@ -282,3 +294,38 @@ async def _send(
     except ConnectionError:
         return False
     return bool(await call_engine(loop, bridge, writer.send, chunk))
+
+
+#: Feeding that goes on after its request was answered (the loop holds a
+#: task only weakly).
+_FEEDING: set[asyncio.Task[None]] = set()
+
+
+def keep_feeding(feeders: list[Feeder], after: Callable[[], Awaitable[None]] | None = None) -> bool:
+    """The request was answered while its body is still being fed: a server
+    may answer before it read an upload, or stream its answer as it reads it.
+    Its feeders go on until their source ends or the request stops reading
+    the body (the engine drops it with the response or its connection), then
+    ``after`` runs; stopping them now would end the body early as if it were
+    complete.  False when none is still feeding."""
+    tasks = [f.task for f in feeders if f.task is not None and not f.task.done()]
+    if not tasks:
+        return False
+    task = asyncio.ensure_future(_feed_on(feeders, tasks, after))
+    _FEEDING.add(task)
+    task.add_done_callback(_FEEDING.discard)
+    return True
+
+
+async def _feed_on(
+    feeders: list[Feeder],
+    tasks: list[asyncio.Task[None]],
+    after: Callable[[], Awaitable[None]] | None,
+) -> None:
+    try:
+        await asyncio.wait(tasks)
+    finally:
+        for f in feeders:
+            f.stop()
+        if after is not None:
+            await after()

@@ -36,7 +36,7 @@ from yarl import URL
 
 from . import _aioxide, _interop, _proxy, hdrs
 from . import client_ws as _client_ws
-from ._body import Feeder, Rewinder, prepare_body
+from ._body import Feeder, Rewinder, keep_feeding, prepare_body
 from ._bridge import bridge_for
 from ._hooked import HookedRequest, check_status, compress_name, request_cookies
 from ._tls import tls_for
@@ -843,8 +843,11 @@ class ClientSession:
             if hop is not None and isinstance(source, AsyncIterable):
                 source = hop.chunks(source)
             feeder.start(source, loop, bridge)
+        answered = False
         try:
-            return await fut
+            raw = await fut
+            answered = True
+            return raw
         except asyncio.CancelledError:
             bridge.abort(rid)
             if fut.done() and not fut.cancelled() and fut.exception() is None:
@@ -862,7 +865,9 @@ class ClientSession:
                 await feeder.raise_source_error()
             raise
         finally:
-            if feeder is not None:
+            if answered and feeder is not None and rewinder is not None:
+                rewinder.answered(feeder)  # its close stops the feeding, once over
+            elif feeder is not None and not (answered and keep_feeding([feeder])):
                 feeder.stop()
             if rewinder is not None:
                 if rewinders is None:
