@@ -200,6 +200,13 @@ impl Drop for StreamSlot {
     }
 }
 
+/// The connection's flow-control window (Go's HTTP/2 client's, 1 GiB): what
+/// bounds the memory of a response held unread is its stream's window (2 MiB,
+/// hyper's default), as a socket's buffers bound it over HTTP/1.1.  With
+/// hyper's 5 MB a few responses gathered and read one by one took the whole
+/// connection window and the one being read starved.
+const CONNECTION_WINDOW: u32 = 1 << 30;
+
 /// The HTTP/2 handshake on `stream`, then the server's first SETTINGS
 /// (its stream limit decides whether the next request shares this
 /// connection); `slots` stay with the connection.
@@ -223,7 +230,9 @@ pub(crate) async fn handshake(
         tx,
     };
     let tasks = Tasks::default();
-    let (sender, conn) = http2::handshake(tasks.clone(), TokioIo::new(io))
+    let (sender, conn) = http2::Builder::new(tasks.clone())
+        .initial_connection_window_size(CONNECTION_WINDOW)
+        .handshake(TokioIo::new(io))
         .await
         .map_err(|e| failed(e.to_string()).with_source(e))?;
     let task = tokio::spawn(async move {
