@@ -282,3 +282,29 @@ def ws_request(
 def ws_check(
     status: int, headers: list[tuple[str, str]], key: str, protocols: list[str], compress: int
 ) -> tuple[str | None, str | None, tuple[int, bool, int, bool] | None]: ...
+
+class LoadGen:
+    """The engine's load generator (``aioxide bench``), running on its own thread
+    and runtime from construction until the count or duration is reached or
+    ``stop()`` is called."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        method: str = "GET",
+        headers: Sequence[tuple[str, str]] = (),
+        body: bytes | None = None,
+        concurrency: int = 50,
+        count: int | None = None,
+        duration: float | None = None,
+        timeout: float | None = None,
+        http2: str = "off",
+        verify_ssl: bool = True,
+        threads: int = 1,
+    ) -> None: ...
+    def completed(self) -> int: ...
+    def failed(self) -> int: ...
+    def stop(self) -> None: ...
+    def wait(self, timeout: float) -> bool: ...
+    def result(self) -> dict[str, Any]: ...

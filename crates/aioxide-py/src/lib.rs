@@ -8,6 +8,7 @@ mod bridge;
 mod cookies;
 mod errors;
 mod hooks;
+mod loadgen;
 mod response;
 mod runtime;
 mod spec;
@@ -311,6 +312,7 @@ fn _aioxide(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<tls::TlsConfig>()?;
     m.add_class::<cookies::CookieStore>()?;
     m.add_class::<ws::WebSocket>()?;
+    m.add_class::<loadgen::LoadGen>()?;
     m.add_function(wrap_pyfunction!(ws::ws_request, m)?)?;
     m.add_function(wrap_pyfunction!(ws::ws_check, m)?)?;
     m.add_function(wrap_pyfunction!(body_channel, m)?)?;

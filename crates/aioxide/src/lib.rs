@@ -17,6 +17,7 @@ pub mod dest;
 pub mod error;
 pub mod fields;
 pub mod h1;
+pub mod loadgen;
 pub mod policy;
 pub mod pool;
 pub mod request;
