@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 import re
+import signal
 import sys
 from pathlib import Path
 from typing import Any, Awaitable, Callable
@@ -212,8 +213,11 @@ async def test_bench_counts_connection_errors(unused_port: int) -> None:
     assert r["answered"] == 0
 
 
-async def _under_pty(args: list[str], env: dict[str, str]) -> tuple[int, str]:
-    """Run the CLI with stdout and stderr on a pseudo-terminal: (exit code, output)."""
+async def _under_pty(
+    args: list[str], env: dict[str, str], interrupt_on: str | None = None
+) -> tuple[int, str]:
+    """Run the CLI with stdout and stderr on a pseudo-terminal: (exit code, output);
+    with ``interrupt_on``, SIGINT (Ctrl-C) is sent once that text has been shown."""
     master, slave = os.openpty()
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "aioxide", *args,
@@ -222,6 +226,7 @@ async def _under_pty(args: list[str], env: dict[str, str]) -> tuple[int, str]:
     os.close(slave)
 
     def read_all() -> bytes:
+        nonlocal interrupt_on
         chunks = []
         for _ in range(100_000):  # bounded: EOF (EIO) comes when the child exits
             try:
@@ -231,6 +236,9 @@ async def _under_pty(args: list[str], env: dict[str, str]) -> tuple[int, str]:
             if not data:
                 break
             chunks.append(data)
+            if interrupt_on and interrupt_on.encode() in b"".join(chunks[-2:]):
+                os.kill(proc.pid, signal.SIGINT)
+                interrupt_on = None  # once
         return b"".join(chunks)
 
     try:
@@ -303,3 +311,23 @@ async def test_bench_live_bar_on_a_terminal(base: str) -> None:
     rates = re.findall(r"([\d,]+) req/s", text)
     assert len(rates) >= 2 and any(int(r.replace(",", "")) > 0 for r in rates), text
     assert "Requests/s:" in text
+
+
+async def test_bench_ctrl_c_stops_and_reports(base: str) -> None:
+    pytest.importorskip("rich")
+    env = _env(TERM="xterm-256color", COLUMNS="120")
+    args = ["bench", f"{base}/anything", "-d", "30s", "-c", "2"]
+    code, output = await _under_pty(args, env, interrupt_on=" req/s")
+    assert code == 130, output
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", output)
+    m = re.search(r"Requests:\s+(\d+) \(0 failed\) in ([\d.]+) s", text)
+    assert m is not None, text
+    assert int(m.group(1)) > 0 and float(m.group(2)) < 10
+
+
+async def test_forward_proxy(base: str) -> None:
+    # An http:// target through an http:// proxy goes in absolute-form to the proxy
+    # (here the echo server itself, which answers for any host).
+    code, out, err = await cli("get", "http://example.invalid/anything", "--proxy", base)
+    assert code == 0, err
+    assert json.loads(out)["headers"]["Host"] == "example.invalid"
