@@ -10,9 +10,10 @@ import json
 import os
 import re
 import signal
+import socket
 import sys
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Any, AsyncIterator, Awaitable, Callable
 
 import pytest
 from aiohttp import web
@@ -266,6 +267,16 @@ async def test_progress_bar_on_a_terminal(base: str, tmp_path: Path) -> None:
     assert re.search(r"\d+(\.\d+)? [kM]B/s", text), text  # the rate
 
 
+async def test_colour_only_on_a_terminal(base: str) -> None:
+    pytest.importorskip("rich")
+    env = _env(TERM="xterm-256color", COLUMNS="200")
+    code, output = await _under_pty(["-v", "get", f"{base}/anything"], env)
+    assert code == 0, output
+    assert re.search(r"\x1b\[[0-9;]*m(\x1b\[[0-9;]*m)*HTTP/1\.1 200 OK", output), output
+    code, out, err = await cli("-v", "get", f"{base}/anything")  # a pipe: no colour
+    assert code == 0 and "\x1b[" not in out, err
+
+
 async def test_plain_output_without_rich(base: str, tmp_path: Path) -> None:
     blocker = tmp_path / "norich" / "rich"
     blocker.mkdir(parents=True)
@@ -331,3 +342,66 @@ async def test_forward_proxy(base: str) -> None:
     code, out, err = await cli("get", "http://example.invalid/anything", "--proxy", base)
     assert code == 0, err
     assert json.loads(out)["headers"]["Host"] == "example.invalid"
+
+
+async def _h2_app(scope: Any, receive: Any, send: Any) -> None:
+    if scope["type"] != "http":
+        return
+    while (await receive()).get("more_body"):
+        pass
+    body = json.dumps({"version": scope["http_version"]}).encode()
+    headers = [(b"content-type", b"application/json")]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+@pytest.fixture
+async def h2_server(tmp_path: Path) -> AsyncIterator[tuple[str, str]]:
+    """hypercorn on 127.0.0.1: (an h2c URL, an https URL with a self-signed certificate)."""
+    trustme = pytest.importorskip("trustme")
+    from hypercorn.asyncio import serve
+    from hypercorn.config import Config
+
+    cert = trustme.CA().issue_cert("127.0.0.1")
+    chain, key = tmp_path / "chain.pem", tmp_path / "key.pem"
+    chain.write_bytes(b"".join(p.bytes() for p in cert.cert_chain_pems))
+    key.write_bytes(cert.private_key_pem.bytes())
+    stop = asyncio.Event()
+    tasks, urls = [], []
+    for tls in (False, True):
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(128)
+        port = sock.getsockname()[1]
+        cfg = Config()
+        cfg.bind = [f"fd://{sock.detach()}"]
+        cfg.accesslog = cfg.errorlog = None
+        cfg.graceful_timeout = 1
+        if tls:
+            cfg.certfile, cfg.keyfile = str(chain), str(key)
+        serving = serve(_h2_app, cfg, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
+        tasks.append(asyncio.create_task(serving))
+        urls.append(f"{'https' if tls else 'http'}://127.0.0.1:{port}")
+    yield urls[0], urls[1]
+    stop.set()
+    await asyncio.wait(tasks, timeout=10)
+
+
+async def test_http2_requests(h2_server: tuple[str, str]) -> None:
+    h2c, https = h2_server
+    code, out, err = await cli("-v", "get", f"{h2c}/x", "--h2c")
+    assert code == 0, err
+    assert "HTTP/2.0 200 OK" in out.splitlines()
+    code, out, err = await cli("get", f"{https}/x", "--http2", "-k")
+    assert (code, json.loads(out)) == (0, {"version": "2"}), err
+    code, out, err = await cli("get", f"{https}/x")  # not -k: the certificate is refused
+    assert code == 6, (out, err)
+
+
+async def test_http2_bench(h2_server: tuple[str, str]) -> None:
+    h2c, https = h2_server
+    for args in ([h2c, "--h2c"], [https, "--http2", "-k"]):
+        code, out, err = await cli("bench", *args, "-n", "100", "-c", "8", "--json")
+        assert code == 0, err
+        r = json.loads(out)
+        assert (r["answered"], r["status"]) == (100, {"200": 100}), r

@@ -38,7 +38,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="print the request and response heads")
     p.add_argument("--timeout", type=float, metavar="SECONDS", help="total timeout")
     p.add_argument("--proxy", metavar="URL", help="an http:// or socks5:// proxy")
-    p.add_argument("--http2", action="store_true", help="offer HTTP/2 to https:// servers")
+    h2 = p.add_mutually_exclusive_group()
+    h2.add_argument("--http2", action="store_true", help="offer HTTP/2 to https:// servers")
+    h2.add_argument("--h2c", action="store_true", help="HTTP/2 with prior knowledge")
     p.add_argument("--max-redirects", type=int, default=10, metavar="N")
     p.add_argument("--no-follow", action="store_true", help="do not follow redirects")
     p.add_argument("-k", "--insecure", action="store_true",
@@ -148,7 +150,8 @@ async def run(args: argparse.Namespace) -> int:
         kw["data"] = _file_chunks(args.upload, size)
         if "content-length" not in {k.lower() for k, _ in items.headers}:
             items.headers.append(("Content-Length", str(size)))
-    connector = aioxide.TCPConnector(http2=args.http2, ssl=not args.insecure)
+    http2: bool | str = "prior_knowledge" if args.h2c else args.http2
+    connector = aioxide.TCPConnector(http2=http2, ssl=not args.insecure)
     options: dict[str, Any] = {"connector": connector}
     if args.timeout is not None:
         options["timeout"] = aioxide.ClientTimeout(total=args.timeout)
