@@ -267,6 +267,18 @@ async def test_progress_bar_on_a_terminal(base: str, tmp_path: Path) -> None:
     assert re.search(r"\d+(\.\d+)? [kM]B/s", text), text  # the rate
 
 
+async def test_upload_progress_bar_on_a_terminal(base: str, tmp_path: Path) -> None:
+    pytest.importorskip("rich")
+    source = tmp_path / "up.bin"
+    source.write_bytes(BLOB * 3)
+    env = _env(TERM="xterm-256color", COLUMNS="120")
+    code, output = await _under_pty(["put", f"{base}/upload", "-T", str(source)], env)
+    assert code == 0, output
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", output)
+    assert re.search(r"upload .*786\.4/786\.4 kB", text), text
+    assert f'"size": {len(BLOB) * 3}' in text
+
+
 async def test_colour_only_on_a_terminal(base: str) -> None:
     pytest.importorskip("rich")
     env = _env(TERM="xterm-256color", COLUMNS="200")

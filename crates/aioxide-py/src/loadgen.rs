@@ -73,6 +73,13 @@ fn drive(
     Ok(report)
 }
 
+impl Drop for LoadGen {
+    /// A load nobody can watch any more is stopped, not left running.
+    fn drop(&mut self) {
+        self.progress.stop();
+    }
+}
+
 #[pymethods]
 impl LoadGen {
     #[new]

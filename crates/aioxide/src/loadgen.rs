@@ -17,7 +17,6 @@ use tokio::sync::Notify;
 
 use crate::client::{Client, Request};
 use crate::connect::tls::TlsMode;
-use crate::policy::timeout::Timeouts;
 
 /// Latencies are recorded in microseconds, 3 significant figures.
 pub type Latencies = Histogram<u64>;
@@ -35,7 +34,7 @@ pub struct LoadSpec {
     pub count: Option<u64>,
     /// ...or after this long (whichever comes first; neither: until stopped).
     pub duration: Option<Duration>,
-    /// Per-request total timeout.
+    /// Per-request total timeout (default: aiohttp's 5 minutes).
     pub timeout: Option<Duration>,
     pub verify_tls: bool,
 }
@@ -182,10 +181,10 @@ fn request(spec: &LoadSpec) -> Request {
     let mut req = Request::new(&spec.method, &spec.url);
     req.headers.clone_from(&spec.headers);
     req.body.clone_from(&spec.body);
-    req.timeouts = Timeouts {
-        total: spec.timeout,
-        ..Timeouts::default()
-    };
+    // aiohttp's defaults (total 5 min, sock_connect 30 s) unless given.
+    if let Some(total) = spec.timeout {
+        req.timeouts.total = Some(total);
+    }
     if !spec.verify_tls {
         req.tls = TlsMode::NoVerify;
     }
