@@ -17,6 +17,7 @@ use tokio::sync::Notify;
 
 use crate::client::{Client, Request};
 use crate::connect::tls::TlsMode;
+use crate::policy::timeout::Timeouts;
 
 /// Latencies are recorded in microseconds, 3 significant figures.
 pub type Latencies = Histogram<u64>;
@@ -34,7 +35,7 @@ pub struct LoadSpec {
     pub count: Option<u64>,
     /// ...or after this long (whichever comes first; neither: until stopped).
     pub duration: Option<Duration>,
-    /// Per-request total timeout (default: aiohttp's 5 minutes).
+    /// Per-request total timeout (default: none).
     pub timeout: Option<Duration>,
     pub verify_tls: bool,
 }
@@ -167,11 +168,23 @@ pub async fn run(client: Client, spec: Arc<LoadSpec>, progress: Arc<Progress>) -
             report
         });
     }
+    // At the deadline the run ends: requests still in flight are dropped, as
+    // wrk counts only what completed within the duration.
+    let timer = deadline.map(|deadline| {
+        let p = progress.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep_until(deadline.into()).await;
+            p.stop();
+        })
+    });
     let mut report = Report::new();
     while let Some(r) = tasks.join_next().await {
         if let Ok(r) = r {
             report.merge(r);
         }
+    }
+    if let Some(timer) = timer {
+        timer.abort();
     }
     report.elapsed = start.elapsed();
     report
@@ -181,10 +194,12 @@ fn request(spec: &LoadSpec) -> Request {
     let mut req = Request::new(&spec.method, &spec.url);
     req.headers.clone_from(&spec.headers);
     req.body.clone_from(&spec.body);
-    // aiohttp's defaults (total 5 min, sock_connect 30 s) unless given.
-    if let Some(total) = spec.timeout {
-        req.timeouts.total = Some(total);
-    }
+    // No deadline unless asked for (oha's default); a duration run ends at
+    // its deadline whatever is in flight.
+    req.timeouts = Timeouts {
+        total: spec.timeout,
+        ..Timeouts::default()
+    };
     if !spec.verify_tls {
         req.tls = TlsMode::NoVerify;
     }
@@ -422,5 +437,18 @@ mod tests {
         .expect("stopped");
         assert!(r.answered() > 0);
         assert_eq!(r.failed(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_duration_ends_at_its_deadline_even_without_answers() {
+        let addr = slow_server(Duration::from_secs(60)).await;
+        let mut s = spec(format!("http://{addr}/"), 0);
+        (s.count, s.duration, s.timeout) = (None, Some(Duration::from_millis(100)), None);
+        let run = run(Client::default(), Arc::new(s), Arc::default());
+        let r = tokio::time::timeout(Duration::from_secs(5), run)
+            .await
+            .expect("ended");
+        assert_eq!((r.answered(), r.failed()), (0, 0));
+        assert!(r.elapsed >= Duration::from_millis(100) && r.elapsed < Duration::from_secs(5));
     }
 }
