@@ -11,7 +11,7 @@ EXT_STAMP := $(VENV)/.ext-stamp
 RUST_SRC := $(shell find crates -name '*.rs' -o -name Cargo.toml) Cargo.toml Cargo.lock
 PY_SRC := $(shell find python -name '*.py' -o -name '*.pyi')
 
-.PHONY: all run test test-rust test-python bench soak lint fmt build clean wheel test-matrix docs
+.PHONY: all run test test-rust test-python bench bench-cli soak lint fmt build clean wheel test-matrix docs
 
 all: build
 
@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml Makefile
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q "maturin>=1.5,<2" multidict yarl
 	$(PIP) install -q aiohttp==3.14.5 "pytest>=8" "pytest-asyncio>=0.24" "pytest-timeout>=2" \
-		"uvloop>=0.19" "trustme>=1.1" "pproxy>=2.7" "hypercorn>=0.17" "h2>=4.1" 'truststore>=0.9; python_version >= "3.10"' "ruff>=0.6" "mypy>=1.10" "basedpyright>=1.20" "hypothesis>=6.100" brotli 'backports.zstd; python_version < "3.14"'
+		"uvloop>=0.19" "trustme>=1.1" "pproxy>=2.7" "hypercorn>=0.17" "h2>=4.1" 'truststore>=0.9; python_version >= "3.10"' "ruff>=0.6" "mypy>=1.10" "basedpyright>=1.20" "hypothesis>=6.100" brotli 'backports.zstd; python_version < "3.14"' "rich>=13"
 	$(PIP) install -q 'httpx==0.29.0; python_version >= "3.10"' sniffio 'pyreqwest==0.15.1; python_version >= "3.11"' "picows==2.3.1"
 	$(PIP) install -q 'opentelemetry-sdk>=1.20; python_version >= "3.10"' 'opentelemetry-instrumentation-aiohttp-client>=0.41b0; python_version >= "3.10"'
 	touch $@
@@ -75,6 +75,14 @@ docs: $(DOCS_STAMP)
 
 bench: build
 	bench/run.sh $(abspath $(PY))
+
+# `aioxide bench` (the engine's load generator) against wrk on the same nginx:
+# GET /small, 64 connections, 10 s each (bench/cli_bench.py); installs wrk with
+# apt-get when it is missing (needs root).
+bench-cli: build
+	@command -v wrk >/dev/null || { export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+	BENCH_SCRIPT=$(abspath bench/cli_bench.py) bench/run.sh $(abspath $(PY))
 
 # Soak: the cancellation storms at full size (10,000 requests per loop), the exit
 # with requests in flight 200 times, then bench/soak.py against the bench's nginx:

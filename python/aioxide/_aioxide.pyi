@@ -28,6 +28,7 @@ __all__ = [
     "live_tasks",
     "json_loads",
     "events_posted",
+    "LoadGen",
     "__version__",
 ]
 
@@ -336,3 +337,30 @@ def ws_check(
 ) -> tuple[str | None, str | None, tuple[int, bool, int, bool] | None]: ...
 def live_tasks() -> int | None: ...
 def json_loads(body: bytes) -> Any: ...
+
+@final
+class LoadGen:
+    """The engine's load generator (``aioxide bench``), running on its own thread
+    and runtime from construction until the count or duration is reached or
+    ``stop()`` is called."""
+
+    def __new__(
+        cls,
+        url: str,
+        *,
+        method: str = ...,
+        headers: Sequence[tuple[str, str]] = ...,
+        body: bytes | None = None,
+        concurrency: int = 50,
+        count: int | None = None,
+        duration: float | None = None,
+        timeout: float | None = None,
+        http2: str = "off",
+        verify_ssl: bool = True,
+        threads: int = 1,
+    ) -> LoadGen: ...
+    def completed(self) -> int: ...
+    def failed(self) -> int: ...
+    def stop(self) -> None: ...
+    def wait(self, timeout: float) -> bool: ...
+    def result(self) -> dict[str, Any]: ...

@@ -9,6 +9,7 @@ mod cookies;
 mod errors;
 mod hooks;
 mod json;
+mod loadgen;
 mod response;
 mod runtime;
 mod spec;
@@ -365,6 +366,7 @@ fn _aioxide(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<tls::TlsConfig>()?;
     m.add_class::<cookies::CookieStore>()?;
     m.add_class::<ws::WebSocket>()?;
+    m.add_class::<loadgen::LoadGen>()?;
     m.add_function(wrap_pyfunction!(ws::ws_request, m)?)?;
     m.add_function(wrap_pyfunction!(ws::ws_check, m)?)?;
     m.add_function(wrap_pyfunction!(body_channel, m)?)?;

@@ -19,6 +19,7 @@ pub mod events;
 pub mod fields;
 pub mod h1;
 pub mod json;
+pub mod loadgen;
 pub mod policy;
 pub mod pool;
 pub mod request;
