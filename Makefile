@@ -25,7 +25,7 @@ $(STAMP): pyproject.toml Makefile
 	$(PIP) install -q "maturin>=1.5,<2" multidict yarl
 	$(PIP) install -q aiohttp==3.14.5 "pytest>=8" "pytest-asyncio>=0.24" "pytest-timeout>=2" \
 		"uvloop>=0.19" "trustme>=1.1" "pproxy>=2.7" "hypercorn>=0.17" "h2>=4.1" 'truststore>=0.9; python_version >= "3.10"' "ruff>=0.6" "mypy>=1.10" "basedpyright>=1.20" "hypothesis>=6.100" brotli 'backports.zstd; python_version < "3.14"' "rich>=13"
-	$(PIP) install -q 'httpx==0.29.0; python_version >= "3.10"' sniffio 'pyreqwest==0.15.1; python_version >= "3.11"' "picows==2.3.1"
+	$(PIP) install -q 'httpx==0.29.0; python_version >= "3.10"' sniffio 'pyreqwest==0.15.1; python_version >= "3.11"' "picows==2.3.1" matplotlib
 	$(PIP) install -q 'opentelemetry-sdk>=1.20; python_version >= "3.10"' 'opentelemetry-instrumentation-aiohttp-client>=0.41b0; python_version >= "3.10"'
 	touch $@
 
@@ -73,8 +73,10 @@ test-python: build
 docs: $(DOCS_STAMP)
 	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --site-dir site
 
+# The table, the results as JSON (bench/results/, not committed) and docs/bench.png.
 bench: build
-	bench/run.sh $(abspath $(PY))
+	mkdir -p bench/results
+	bench/run.sh $(abspath $(PY)) --json $(abspath bench/results/last.json) --png $(abspath docs/bench.png)
 
 # `aioxide bench` (the engine's load generator) against wrk on the same nginx:
 # GET /small, 64 connections, 10 s each (bench/cli_bench.py); installs wrk with

@@ -3,7 +3,7 @@
     bench.py --url http://127.0.0.1:PORT [--tls-url https://...] [--ws-url ws://...]
              [--ws-z-url ws://...] [--clients aiohttp,aioxide,httpx,pyreqwest]
              [--loops asyncio,uvloop] [--scenarios seq,conc,...] [--ws-compress 15]
-             [--quick] [--repeat 3] [--json OUT.json]
+             [--quick] [--repeat 3] [--json OUT.json] [--png CHART.png]
     bench.py --write-docroot DIR      # the files the server must serve (run.sh does this)
 
 HTTP scenarios (against nginx; fixed counts; --quick divides them by 10; each is timed
@@ -652,6 +652,44 @@ def print_best_peer_table(rows: list[dict], names: list[str], loops: list[str]) 
         print(f"aioxide does not lead every peer in: {', '.join(lost)}")
 
 
+def write_chart(rows: list[dict], names: list[str], loops: list[str], path: str) -> None:
+    """A bar chart (matplotlib) of the rate and the CPU per operation, by scenario
+    and client, one column per loop; log scales, as the units differ by scenario."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as e:
+        print(f"NOTE: no chart ({e}); pip install matplotlib", flush=True)
+        return
+    clients = [c for c in CLIENTS if any(r["client"] == c for r in rows)]
+    fig, axes = plt.subplots(2, len(loops), figsize=(9 * len(loops), 9), squeeze=False)
+    width = 0.8 / max(len(clients), 1)
+    for col, loop in enumerate(loops):
+        for k, client in enumerate(clients):
+            rates, cpus = [], []
+            for name in names:
+                key = (name, loop, client)
+                r = next((r for r in rows if (r["scenario"], r["loop"], r["client"]) == key), None)
+                fig_ = figures(r) if r is not None else None
+                rates.append(fig_[0] if fig_ else 0)
+                cpus.append(fig_[1] if fig_ else 0)
+            xs = [i + (k - (len(clients) - 1) / 2) * width for i in range(len(names))]
+            axes[0][col].bar(xs, rates, width, label=client)
+            axes[1][col].bar(xs, cpus, width, label=client)
+        labels = [f"{n}\n{unit(n)}" for n in names]
+        for row, title in ((0, "rate (higher is better)"), (1, "CPU µs per op (lower is better)")):
+            ax = axes[row][col]
+            ax.set_yscale("log")
+            ax.set_xticks(range(len(names)), labels, rotation=60, fontsize=7)
+            ax.set_title(f"{title}, {loop}")
+            ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    print(f"chart written to {path}", flush=True)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--url", help="base URL of the server, e.g. http://127.0.0.1:8080")
@@ -673,6 +711,7 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="divide every count by 10")
     ap.add_argument("--repeat", type=int, default=3, help="timed runs; the median is shown")
     ap.add_argument("--json", metavar="PATH", help="also write the results as JSON here")
+    ap.add_argument("--png", metavar="PATH", help="also draw the results as a bar chart here")
     ap.add_argument("--write-docroot", metavar="DIR", help="write the served files and exit")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -747,6 +786,8 @@ def main() -> int:
                 f,
                 indent=1,
             )
+    if args.png:
+        write_chart(rows, names, loops, args.png)
     return 1 if any("error" in r for r in rows) else 0
 
 
