@@ -218,7 +218,7 @@ def _prepare_slow(data: Any) -> Prepared:
         return _prepare_payload(data)
     try:
         p = PAYLOAD_REGISTRY.get(data, disposition=None)
-    except LookupError:
+    except payload.LookupError:  # (the registry's own, not the builtin)
         p = FormData(data)()
     return _prepare_payload(p)
 
