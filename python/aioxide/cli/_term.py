@@ -4,7 +4,7 @@ the stream is a terminal and rich is installed; otherwise plain text and no bar.
 from __future__ import annotations
 
 import sys
-from typing import IO, Any
+from typing import IO, Any, Callable
 
 
 def console_for(stream: IO[str]) -> Any | None:
@@ -50,8 +50,9 @@ class _RichBar(Bar):
         self._progress.stop()
 
 
-def transfer_bar(total: int | None, description: str) -> Bar:
-    """Bytes sent or received: amount, rate and time left (when ``total`` is known)."""
+def _bar(total: float | None, description: str, middle: Callable[[Any], list[Any]]) -> Bar:
+    """A rich bar on stderr (a no-op one off a terminal or without rich): the
+    description, the bar, ``middle(rich.progress)``'s columns, the time left."""
     console = console_for(sys.stderr)
     if console is None:
         return Bar()
@@ -60,26 +61,25 @@ def transfer_bar(total: int | None, description: str) -> Bar:
     columns = (
         p.TextColumn("{task.description}"),
         p.BarColumn(),
-        p.DownloadColumn(),
-        p.TransferSpeedColumn(),
+        *middle(p),
         p.TimeRemainingColumn(),
     )
     return _RichBar(p.Progress(*columns, console=console), total, description)
+
+
+def transfer_bar(total: int | None, description: str) -> Bar:
+    """Bytes sent or received: amount, rate and time left (when ``total`` is known)."""
+    return _bar(total, description, lambda p: [p.DownloadColumn(), p.TransferSpeedColumn()])
 
 
 def bench_bar(total: float | None, description: str) -> Bar:
     """A load run: requests (or seconds) done, with the live rate in ``rate``."""
-    console = console_for(sys.stderr)
-    if console is None:
-        return Bar()
-    from rich import progress as p
-
-    columns = (
-        p.TextColumn("{task.description}"),
-        p.BarColumn(),
-        p.TaskProgressColumn(),
-        p.TextColumn("{task.fields[rate]}"),
-        p.TextColumn("{task.fields[extra]}"),
-        p.TimeRemainingColumn(),
+    return _bar(
+        total,
+        description,
+        lambda p: [
+            p.TaskProgressColumn(),
+            p.TextColumn("{task.fields[rate]}"),
+            p.TextColumn("{task.fields[extra]}"),
+        ],
     )
-    return _RichBar(p.Progress(*columns, console=console), total, description)
