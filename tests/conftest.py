@@ -201,6 +201,30 @@ async def read_request_head(reader: asyncio.StreamReader) -> bytes:
     return await reader.readuntil(b"\r\n\r\n")
 
 
+class DropsItsSecondRequest:
+    """A raw_server handler: the first connection answers one request, then
+    drops the next one unanswered (as a server that timed the connection
+    out at that moment would); later connections answer.  ``connections``
+    counts them."""
+
+    OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+
+    def __init__(self) -> None:
+        self.connections = 0
+
+    async def __call__(self, r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        first = self.connections == 1
+        await read_request_head(r)
+        w.write(self.OK)
+        await w.drain()
+        if first:
+            await read_request_head(r)
+            w.transport.abort()  # type: ignore[attr-defined]
+            return
+        await asyncio.sleep(0.5)
+
+
 @pytest.fixture
 def unused_port() -> int:
     """A loopback port with nothing listening on it."""

@@ -15,7 +15,7 @@ import pytest
 import trustme
 from aiohttp import web
 
-from conftest import TARGET, read_request_head
+from conftest import TARGET, DropsItsSecondRequest
 
 pytestmark = pytest.mark.skipif(TARGET != "aioxide", reason="aioxide's engine events")
 
@@ -147,29 +147,13 @@ async def test_tls_version_cipher_and_protocol(
 async def test_retry_on_a_new_connection(
     aiohttp: Any, debug: pytest.LogCaptureFixture, raw_server: Any
 ) -> None:
-    # The first connection answers one request, then drops the next one
-    # unanswered: the GET goes again on a new connection.
-    connections = 0
-
-    async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
-        nonlocal connections
-        connections += 1
-        first = connections == 1
-        await read_request_head(r)
-        w.write(OK)
-        await w.drain()
-        if first:
-            await read_request_head(r)
-            w.transport.abort()  # type: ignore[attr-defined]
-            return
-        await asyncio.sleep(0.5)
-
-    url = await raw_server(handler)
+    server = DropsItsSecondRequest()
+    url = await raw_server(server)
     origin = url.removeprefix("http://")
     async with aiohttp.ClientSession() as s:
         await get(s, url)
         await get(s, url)
-    assert connections == 2
+    assert server.connections == 2
     got = events(debug)
     assert got[:3] == [
         ("open", f"connection opened to {origin}"),

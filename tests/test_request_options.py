@@ -16,7 +16,7 @@ import pytest
 import trustme
 from aiohttp import web
 
-from conftest import TARGET, read_request_head
+from conftest import TARGET, DropsItsSecondRequest, read_request_head
 
 AIOXIDE = TARGET == "aioxide"
 
@@ -420,24 +420,8 @@ async def test_server_hostname_is_sent_as_sni(aiohttp: Any, ca: trustme.CA, serv
 async def test_stale_pooled_connection_retry_switch(
     aiohttp: Any, raw_server: Any, retry: bool
 ) -> None:
-    # The first connection answers one request, then drops the next one
-    # unanswered (as a server that timed it out at that moment would).
-    connections = 0
-
-    async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
-        nonlocal connections
-        connections += 1
-        first = connections == 1
-        await read_request_head(r)
-        w.write(OK)
-        await w.drain()
-        if first:
-            await read_request_head(r)
-            w.transport.abort()  # type: ignore[attr-defined]
-            return
-        await asyncio.sleep(0.5)
-
-    url = await raw_server(handler)
+    server = DropsItsSecondRequest()
+    url = await raw_server(server)
     async with aiohttp.ClientSession() as s:
         s._retry_connection = retry
         async with s.get(url) as resp:
@@ -445,11 +429,11 @@ async def test_stale_pooled_connection_retry_switch(
         if retry:
             async with s.get(url) as resp:
                 assert await resp.read() == b"ok"
-            assert connections == 2
+            assert server.connections == 2
         else:
             with pytest.raises((aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)):
                 await s.get(url)
-            assert connections == 1
+            assert server.connections == 1
 
 
 # -- 307/308 with a streamed file body -------------------------------------------
