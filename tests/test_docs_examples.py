@@ -36,11 +36,18 @@ TIMEOUT = 30.0
 WORKERS = 4
 _FENCE = re.compile(r"^```python\s*$")
 _PROXY_VARS = ("http_proxy", "https_proxy", "ws_proxy", "wss_proxy", "all_proxy", "no_proxy")
-# Some examples also run on uvloop where it is installed: asyncio.run becomes uvloop.run.
+# Some examples also run on uvloop where it is installed: asyncio.run runs on a uvloop
+# loop (not `asyncio.run = uvloop.run`: on 3.12+ uvloop.run calls asyncio.run itself).
 LOOPS = ("asyncio", "uvloop") if importlib.util.find_spec("uvloop") else ("asyncio",)
 _ON_UVLOOP = (
     "import asyncio, runpy, sys, uvloop\n"
-    "asyncio.run = uvloop.run\n"
+    "_run = asyncio.run\n"
+    "def run(main, **kw):\n"
+    "    if sys.version_info >= (3, 12):\n"
+    "        return _run(main, loop_factory=uvloop.new_event_loop, **kw)\n"
+    "    uvloop.install()\n"
+    "    return _run(main, **kw)\n"
+    "asyncio.run = run\n"
     "sys.argv = sys.argv[1:]\n"
     "runpy.run_path(sys.argv[0], run_name='__main__')\n"
 )
