@@ -165,6 +165,18 @@ async def serve() -> AsyncIterator[Callable[..., Awaitable[str]]]:
         await r.cleanup()
 
 
+async def start_app(app: web.Application) -> tuple[web.AppRunner, str]:
+    """An aiohttp.web app on 127.0.0.1:<free port> of the running loop (for
+    tests that run their own loop, e.g. uvloop's, where ``serve`` cannot):
+    its runner (to clean up) and base URL."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    return runner, f"http://127.0.0.1:{port}"
+
+
 RawHandler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
 

@@ -15,7 +15,7 @@ import pytest
 import trustme
 from aiohttp import web
 
-from conftest import TARGET, DropsItsSecondRequest
+from conftest import TARGET, DropsItsSecondRequest, start_app
 
 pytestmark = pytest.mark.skipif(TARGET != "aioxide", reason="aioxide's engine events")
 
@@ -209,18 +209,14 @@ def test_uvloop_events(aiohttp: Any, debug: pytest.LogCaptureFixture) -> None:
 
         app = web.Application()
         app.router.add_get("/ok", ok)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        runner, base = await start_app(app)
         try:
             async with aiohttp.ClientSession() as s:
-                await get(s, f"http://127.0.0.1:{port}/ok")
-                await get(s, f"http://127.0.0.1:{port}/ok")
+                await get(s, base + "/ok")
+                await get(s, base + "/ok")
         finally:
             await runner.cleanup()
-        return f"127.0.0.1:{port}"
+        return base.removeprefix("http://")
 
     loop = uvloop.new_event_loop()
     try:

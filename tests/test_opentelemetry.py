@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from conftest import start_app
+
 pytest.importorskip("opentelemetry.sdk")
 otel_aiohttp = pytest.importorskip("opentelemetry.instrumentation.aiohttp_client")
 
@@ -29,7 +31,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import (  # noqa: E4
 )
 from opentelemetry.trace import SpanKind, StatusCode  # noqa: E402
 
-from conftest import TARGET  # noqa: E402
+from conftest import TARGET  # noqa: E402, start_app
 
 create_trace_config = otel_aiohttp.create_trace_config
 
@@ -362,14 +364,10 @@ def test_uvloop_spans(aiohttp: Any) -> None:
 
         app = web.Application()
         app.router.add_get("/ok", ok)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        runner, base = await start_app(app)
         try:
             async with aiohttp.ClientSession(trace_configs=[otel.trace_config()]) as s:
-                async with s.get(f"http://127.0.0.1:{port}/ok") as resp:
+                async with s.get(base + "/ok") as resp:
                     assert await resp.text() == "ok"
         finally:
             await runner.cleanup()
