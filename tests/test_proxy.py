@@ -30,6 +30,7 @@ class HttpProxy:
         self.require = require
         self.heads: list[bytes] = []
         self.server: asyncio.AbstractServer | None = None
+        self.tasks: set[asyncio.Task[Any]] = set()
 
     async def start(self) -> str:
         self.server = await asyncio.start_server(self.handle, "127.0.0.1", 0)
@@ -37,6 +38,21 @@ class HttpProxy:
         return f"http://127.0.0.1:{port}"
 
     async def handle(self, r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        # Python 3.9's start_server keeps no reference to the task it runs
+        # this in (3.10+ keeps it: StreamReaderProtocol._task).  While it
+        # waits on the origin's reader, which that connection's protocol holds
+        # only weakly, nothing reaches the task: a garbage collection then
+        # destroys it mid-request and the client waits for an answer that
+        # never comes.  Hold it here.
+        task = asyncio.current_task()
+        assert task is not None
+        self.tasks.add(task)
+        try:
+            await self._handle(r, w)
+        finally:
+            self.tasks.discard(task)
+
+    async def _handle(self, r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
         try:
             head = await asyncio.wait_for(r.readuntil(b"\r\n\r\n"), 5)
         except (asyncio.IncompleteReadError, asyncio.TimeoutError):
