@@ -2,8 +2,8 @@
 //!
 //! Compressed bytes are pushed as they arrive and decoded on demand, a
 //! bounded step at a time: whatever the compression ratio, one step makes
-//! about as much output as asked for (one decoder buffer more at most), so
-//! a body read piece by piece stays bounded in memory.
+//! no more output than asked for (the zstd and brotli decoders one buffer
+//! more at most), so a body read piece by piece stays bounded in memory.
 
 use std::io::Write;
 
@@ -24,9 +24,9 @@ type BrotliState = brotli::BrotliState<
 enum Inner {
     /// Deflate before its first two bytes arrive: zlib or raw is not known yet.
     PendingDeflate,
-    Gzip(flate2::write::MultiGzDecoder<Vec<u8>>),
-    Zlib(flate2::write::ZlibDecoder<Vec<u8>>),
-    Raw(flate2::write::DeflateDecoder<Vec<u8>>),
+    Gzip(flate2::write::MultiGzDecoder<Bounded>),
+    Zlib(flate2::write::ZlibDecoder<Bounded>),
+    Raw(flate2::write::DeflateDecoder<Bounded>),
     /// The state, and whether the stream has ended.
     Brotli(Box<BrotliState>, bool),
     /// The raw decoder, and whether the last frame is unfinished.
@@ -57,31 +57,97 @@ fn invalid(coding: &str, what: &str) -> Error {
     Error::payload(format!("Can not decode content-encoding: {coding}: {what}"))
 }
 
-/// One bounded `write` into a flate2 writer: the input it took.
+/// Where a flate2 decoder writes: it takes `room` more bytes, then says
+/// `WouldBlock`, and flate2 keeps the rest in its own buffer until the
+/// next step.  So a step makes at most what was asked for, whatever the
+/// input: `flush` alone drains everything the input taken so far can make
+/// (a fuzzed zlib body gave 66 KB for a pull of 512 when the output went
+/// to a plain `Vec`).
+#[derive(Default)]
+struct Bounded {
+    out: Vec<u8>,
+    room: usize,
+}
+
+impl Write for Bounded {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.room == 0 {
+            return Err(std::io::ErrorKind::WouldBlock.into());
+        }
+        let n = buf.len().min(self.room);
+        self.out.extend_from_slice(&buf[..n]);
+        self.room -= n;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Access to a flate2 writer's [`Bounded`] output.
+trait FlateWriter: Write {
+    fn sink(&mut self) -> &mut Bounded;
+    fn try_finish(&mut self) -> std::io::Result<()>;
+}
+
+macro_rules! flate_writer {
+    ($($t:ty),*) => {$(
+        impl FlateWriter for $t {
+            fn sink(&mut self) -> &mut Bounded {
+                self.get_mut()
+            }
+
+            fn try_finish(&mut self) -> std::io::Result<()> {
+                <$t>::try_finish(self)
+            }
+        }
+    )*};
+}
+flate_writer!(
+    flate2::write::MultiGzDecoder<Bounded>,
+    flate2::write::ZlibDecoder<Bounded>,
+    flate2::write::DeflateDecoder<Bounded>
+);
+
+/// One step of a flate2 decoder, at most `room` bytes into `out`: the
+/// input it took, and whether it holds output it could not hand out yet.
 ///
-/// A flate2 writer keeps what one `write` decoded in its own buffer (one
-/// buffer at most) until the next call; once the input is used up, a flush
-/// hands it to the inner `Vec`, or a streamed body (each part flushed by
-/// the server) would be held back until more bytes, or the end, came.
-fn flate_step<W: Write>(d: &mut W, input: &[u8], name: &str) -> Result<usize, Error> {
-    let n = match d.write(input) {
-        Ok(0) => Err(corrupt(
+/// A flate2 writer keeps what one `write` decoded in its own buffer until
+/// the next call; once the input is used up, a flush hands it over, or a
+/// streamed body (each part flushed by the server) would be held back until
+/// more bytes, or the end, came.
+fn flate_step<W: FlateWriter>(
+    d: &mut W,
+    input: &[u8],
+    room: usize,
+    out: &mut Vec<u8>,
+    name: &str,
+) -> Result<(usize, bool), Error> {
+    let blocked = |e: &std::io::Error| e.kind() == std::io::ErrorKind::WouldBlock;
+    d.sink().room = room;
+    let step = match d.write(input) {
+        Ok(0) if !input.is_empty() => Err(corrupt(
             name,
             std::io::Error::from(std::io::ErrorKind::WriteZero),
         )),
-        Ok(n) => Ok(n),
+        Ok(n) if n == input.len() => match d.flush() {
+            Ok(()) => Ok((n, false)),
+            Err(e) if blocked(&e) => Ok((n, true)),
+            Err(e) => Err(corrupt(name, e)),
+        },
+        Ok(n) => Ok((n, true)),
+        Err(e) if blocked(&e) => Ok((0, true)),
         Err(e) => Err(corrupt(name, e)),
-    }?;
-    if n == input.len() {
-        d.flush().map_err(|e| corrupt(name, e))?;
-    }
-    Ok(n)
+    };
+    out.append(&mut d.sink().out);
+    step
 }
 
 impl Decoder {
     pub fn new(coding: Coding) -> Result<Self, Error> {
         let inner = match coding {
-            Coding::Gzip => Inner::Gzip(flate2::write::MultiGzDecoder::new(Vec::new())),
+            Coding::Gzip => Inner::Gzip(flate2::write::MultiGzDecoder::new(Bounded::default())),
             Coding::Deflate => Inner::PendingDeflate,
             Coding::Brotli => {
                 let a = brotli::enc::StandardAlloc::default;
@@ -143,9 +209,9 @@ impl Decoder {
                 return Ok(Bytes::new());
             }
             self.inner = if is_zlib_header(self.input[0], self.input[1]) {
-                Inner::Zlib(flate2::write::ZlibDecoder::new(Vec::new()))
+                Inner::Zlib(flate2::write::ZlibDecoder::new(Bounded::default()))
             } else {
-                Inner::Raw(flate2::write::DeflateDecoder::new(Vec::new()))
+                Inner::Raw(flate2::write::DeflateDecoder::new(Bounded::default()))
             };
         }
         let mut out = Vec::new();
@@ -153,18 +219,21 @@ impl Decoder {
             let taken = match &mut self.inner {
                 Inner::PendingDeflate => 0,
                 Inner::Gzip(d) => {
-                    let n = flate_step(d, &self.input, name)?;
-                    out.append(d.get_mut());
+                    let room = max - out.len();
+                    let (n, more) = flate_step(d, &self.input, room, &mut out, name)?;
+                    self.more_out = more;
                     n
                 }
                 Inner::Zlib(d) => {
-                    let n = flate_step(d, &self.input, name)?;
-                    out.append(d.get_mut());
+                    let room = max - out.len();
+                    let (n, more) = flate_step(d, &self.input, room, &mut out, name)?;
+                    self.more_out = more;
                     n
                 }
                 Inner::Raw(d) => {
-                    let n = flate_step(d, &self.input, name)?;
-                    out.append(d.get_mut());
+                    let room = max - out.len();
+                    let (n, more) = flate_step(d, &self.input, room, &mut out, name)?;
+                    self.more_out = more;
                     n
                 }
                 Inner::Brotli(state, ended) => {
@@ -197,18 +266,9 @@ impl Decoder {
         }
         let out = match &mut self.inner {
             Inner::PendingDeflate => return Err(truncated(name)),
-            Inner::Gzip(d) => {
-                d.try_finish().map_err(|e| corrupt(name, e))?;
-                std::mem::take(d.get_mut())
-            }
-            Inner::Zlib(d) => {
-                d.try_finish().map_err(|e| corrupt(name, e))?;
-                std::mem::take(d.get_mut())
-            }
-            Inner::Raw(d) => {
-                d.try_finish().map_err(|e| corrupt(name, e))?;
-                std::mem::take(d.get_mut())
-            }
+            Inner::Gzip(d) => flate_finish(d, name)?,
+            Inner::Zlib(d) => flate_finish(d, name)?,
+            Inner::Raw(d) => flate_finish(d, name)?,
             Inner::Brotli(_, ended) => {
                 if !*ended {
                     return Err(truncated(name));
@@ -224,6 +284,14 @@ impl Decoder {
         };
         Ok(Bytes::from(out))
     }
+}
+
+/// The end of a flate2 stream: what it still held (everything was pulled,
+/// so little), and the check that the stream was complete.
+fn flate_finish<W: FlateWriter>(d: &mut W, name: &str) -> Result<Vec<u8>, Error> {
+    d.sink().room = usize::MAX;
+    FlateWriter::try_finish(d).map_err(|e| corrupt(name, e))?;
+    Ok(std::mem::take(&mut d.sink().out))
 }
 
 /// One brotli step into `out` (one output buffer at most): the input taken,
@@ -374,6 +442,56 @@ mod tests {
             run(Coding::Gzip, &z[..z.len() - 10], 4096).is_err(),
             "truncated"
         );
+    }
+
+    /// A zlib body the fuzzer found (fuzz/artifacts, body_decode): its
+    /// few bytes make 66 KB at the first flush; a pull of 512 must still
+    /// give 512 at most (it gave 66,565 when flate2 wrote into a `Vec`).
+    #[test]
+    fn a_flate_pull_never_passes_its_max() {
+        let body: &[u8] = &[
+            0x78, 0xda, 0xed, 0xc1, 0x31, 0x01, 0x00, 0x00, 0x00, 0xc2, 0xa0, 0xf5, 0x4f, 0x6d,
+            0x0d, 0x0f, 0xa0, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+            0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+            0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+            0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x20, 0x00, 0x00, 0x00, 0x00, 0x00,
+            0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+            0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+            0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+            0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+            0x00, 0x00, 0x43, 0x00, 0x00, 0x00, 0x00, 0x00, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00,
+            0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        ];
+        for coding in [Coding::Deflate] {
+            for max in [1, 7, 512, 4096] {
+                let mut d = Decoder::new(coding).unwrap();
+                d.push(Bytes::copy_from_slice(body));
+                let mut total = 0;
+                while d.has_pending() {
+                    let piece = d.pull(max).unwrap_or_default();
+                    assert!(piece.len() <= max, "max {max}: a pull gave {}", piece.len());
+                    total += piece.len();
+                    if piece.is_empty() {
+                        break;
+                    }
+                }
+                assert!(total > 64 * 1024, "max {max}: {total} bytes out");
+            }
+        }
+        // A 64 MiB bomb in gzip: every pull within its max too.
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        e.write_all(&vec![0u8; 64 << 20]).unwrap();
+        let bomb = e.finish().unwrap();
+        let mut d = Decoder::new(Coding::Gzip).unwrap();
+        d.push(Bytes::from(bomb));
+        let mut total = 0;
+        while d.has_pending() {
+            let piece = d.pull(1000).unwrap();
+            assert!(piece.len() <= 1000);
+            total += piece.len();
+        }
+        total += d.finish().unwrap().len();
+        assert_eq!(total, 64 << 20);
     }
 
     #[test]
