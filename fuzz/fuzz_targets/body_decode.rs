@@ -2,8 +2,8 @@
 //!
 //! Garbage: arbitrary bytes as a compressed body, cut into reads at
 //! fuzzer-chosen points and pulled a fuzzer-chosen `max` at a time: never
-//! a panic; no pull over `max` plus one decoder buffer; no end of stream
-//! hands out more than one buffer; the same data and outcome as one read
+//! a panic; no pull over `max` (gzip, deflate) or `max` plus one 32 KiB
+//! buffer (br, zstd); no end of stream hands out more than one buffer; the same data and outcome as one read
 //! of it all (a failure may come at another pull, but it comes).
 //!
 //! Round trip: the payload's reads compressed as one body, flushed after

@@ -73,8 +73,9 @@ pub struct ResponseBody {
     chunk_ends: std::collections::VecDeque<u64>,
     /// Decoded bytes received so far.
     decoded: u64,
-    /// The connection after a `101` answer, for the caller.
-    upgrade: Option<crate::pool::Upgraded>,
+    /// The connection after a `101` answer, for the caller (boxed: rare,
+    /// and a response is moved several times on its way out).
+    upgrade: Option<Box<crate::pool::Upgraded>>,
     /// The wire body ended while the decoder still held input.
     wire_done: bool,
     /// An HTTP chunk ended with the input the decoder holds.
@@ -147,13 +148,13 @@ impl ResponseBody {
     /// The empty body of a `101` answer, holding its connection.
     pub fn upgraded(up: crate::pool::Upgraded) -> Self {
         let mut b = ResponseBody::complete(Bytes::new());
-        b.upgrade = Some(up);
+        b.upgrade = Some(Box::new(up));
         b
     }
 
     /// The connection of a `101` answer (once).
     pub fn take_upgrade(&mut self) -> Option<crate::pool::Upgraded> {
-        self.upgrade.take()
+        self.upgrade.take().map(|u| *u)
     }
 
     /// The body length announced by the server (before decoding), if known.

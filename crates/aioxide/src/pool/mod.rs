@@ -710,8 +710,9 @@ impl Pool {
                 return Ok(lease);
             }
         }
-        self.connect_into(&mut lease, key, sock_connect(Instant::now()))
-            .await?;
+        // Boxed: opening is the rare path, and its future (3.5 KB) would
+        // otherwise size, and be copied with, every request's future.
+        Box::pin(self.connect_into(&mut lease, key, sock_connect(Instant::now()))).await?;
         Ok(lease)
     }
 
@@ -813,7 +814,7 @@ impl Pool {
             return Ok(());
         }
         let slots = (lease._total.take(), lease._host.take());
-        let shared = until(deadline, h2::handshake(key, stream, meta, slots)).await??;
+        let shared = until(deadline, Box::pin(h2::handshake(key, stream, meta, slots))).await??;
         lease.stream = Some(StreamSlot::new(shared.clone()));
         if !self.cfg.force_close {
             self.adopt_shared(key, shared.clone());

@@ -103,12 +103,13 @@ async fn send_once(
     prepared: &mut Prepared,
 ) -> Result<Answer, Error> {
     let (request, written) = prepared.outgoing(req.head_limits);
+    // One send future for both ways (two would each take room in this one).
+    let mut send = std::pin::pin!(lease.send(request));
     let Some(sock_read) = req.timeouts.sock_read else {
-        return lease.send(request).await;
+        return send.await;
     };
     // sock_read counts from when the request has been sent, as aiohttp's
     // read timeout: a streamed upload is not timed while it is written.
-    let mut send = std::pin::pin!(lease.send(request));
     if let Some(written) = written {
         tokio::select! {
             biased;
