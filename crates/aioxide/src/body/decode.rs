@@ -29,8 +29,7 @@ enum Inner {
     Raw(flate2::write::DeflateDecoder<Bounded>),
     /// The state, and whether the stream has ended.
     Brotli(Box<BrotliState>, bool),
-    /// The raw decoder, and whether the last frame is unfinished.
-    Zstd(Box<zstd::stream::raw::Decoder<'static>>, bool),
+    Zstd(Box<Zstd>),
 }
 
 /// Decodes one response body chunk by chunk.
@@ -153,10 +152,12 @@ impl Decoder {
                 let a = brotli::enc::StandardAlloc::default;
                 Inner::Brotli(Box::new(BrotliState::new(a(), a(), a())), false)
             }
-            Coding::Zstd => Inner::Zstd(
-                Box::new(zstd::stream::raw::Decoder::new().map_err(|e| corrupt("zstd", e))?),
-                false,
-            ),
+            Coding::Zstd => Inner::Zstd(Box::new(Zstd {
+                d: zstd::stream::raw::Decoder::new().map_err(|e| corrupt("zstd", e))?,
+                unfinished: false,
+                head: Vec::new(),
+                made: 0,
+            })),
         };
         Ok(Decoder {
             inner,
@@ -244,9 +245,9 @@ impl Decoder {
                     self.more_out = more;
                     n
                 }
-                Inner::Zstd(d, unfinished) => {
-                    let (n, more) = zstd_step(d, &self.input, &mut out, unfinished)
-                        .map_err(|e| corrupt(name, e))?;
+                Inner::Zstd(z) => {
+                    let (n, more) =
+                        zstd_step(z, &self.input, &mut out).map_err(|e| corrupt(name, e))?;
                     self.more_out = more;
                     n
                 }
@@ -275,8 +276,8 @@ impl Decoder {
                 }
                 Vec::new()
             }
-            Inner::Zstd(_, unfinished) => {
-                if *unfinished {
+            Inner::Zstd(z) => {
+                if z.unfinished {
                     return Err(truncated(name));
                 }
                 Vec::new()
@@ -330,31 +331,70 @@ fn brotli_step(
     }
 }
 
+/// A zstd frame header is at most this long (`ZSTD_FRAMEHEADERSIZE_MAX`).
+const ZSTD_HEAD_MAX: usize = 18;
+
+/// The zstd decoder and the frame it is in.
+struct Zstd {
+    d: zstd::stream::raw::Decoder<'static>,
+    /// A frame is open (begun, not ended).
+    unfinished: bool,
+    /// The open frame's first bytes, as many as a header can take: what
+    /// content size it declares.
+    head: Vec<u8>,
+    /// The open frame's output so far.
+    made: u64,
+}
+
 /// One zstd step into `out` (one output buffer at most): the input taken,
-/// and whether the decoder may hold more output.  `unfinished` tracks
-/// whether a frame is open.
-fn zstd_step(
-    d: &mut zstd::stream::raw::Decoder<'static>,
-    data: &[u8],
-    out: &mut Vec<u8>,
-    unfinished: &mut bool,
-) -> std::io::Result<(usize, bool)> {
+/// and whether the decoder may hold more output.  Tracks whether a frame is
+/// open, and checks each frame's output against the content size its header
+/// declares: libzstd's streaming decoder does not when the frame's last
+/// block is empty (`ZSTD_decompressContinue` skips its check for an empty
+/// last block; the one-shot path, taken when the whole frame is in one
+/// input, checks), so such a frame made less (or more) than it declared
+/// and still ended in success.
+fn zstd_step(z: &mut Zstd, data: &[u8], out: &mut Vec<u8>) -> std::io::Result<(usize, bool)> {
     use zstd::stream::raw::{InBuffer, Operation, OutBuffer};
     let mut input = InBuffer::around(data);
     let mut buf = [0u8; OUT_BUF];
     let mut output = OutBuffer::around(&mut buf[..]);
-    let hint = d.run(&mut input, &mut output)?;
-    let produced = output.pos();
+    let hint = z.d.run(&mut input, &mut output)?;
+    let (taken, produced) = (input.pos(), output.pos());
     out.extend_from_slice(&buf[..produced]);
     // hint == 0: a frame just ended; anything else means more to come.
     // But a call that neither read nor wrote says nothing of the frame:
     // after a frame's end (its output having filled the buffer exactly)
     // zstd answers with the next frame header's size.
-    if produced > 0 || input.pos() > 0 {
-        *unfinished = hint != 0;
+    if produced > 0 || taken > 0 {
+        // One call never reads past the end of the frame it is in, so what
+        // it took belongs to the open frame (or starts the next one).
+        let keep = taken.min(ZSTD_HEAD_MAX - z.head.len());
+        z.head.extend_from_slice(&data[..keep]);
+        z.made += produced as u64;
+        z.unfinished = hint != 0;
+        if hint == 0 {
+            let head = std::mem::take(&mut z.head);
+            let made = std::mem::replace(&mut z.made, 0);
+            check_zstd_frame_size(&head, made)?;
+        }
     }
     // A full buffer: there may be more output without more input.
-    Ok((input.pos(), produced == buf.len()))
+    Ok((taken, produced == buf.len()))
+}
+
+/// A zstd frame that ended (`head`: its first bytes) made `made` bytes:
+/// an error unless that is the content size its header declares (if any).
+fn check_zstd_frame_size(head: &[u8], made: u64) -> std::io::Result<()> {
+    let bad = |what: String| std::io::Error::new(std::io::ErrorKind::InvalidData, what);
+    match zstd::zstd_safe::get_frame_content_size(head) {
+        Ok(Some(declared)) if declared != made => Err(bad(format!(
+            "Data corruption detected: a frame of {declared} bytes made {made}"
+        ))),
+        Ok(_) => Ok(()),
+        // zstd decoded the frame, so it read the same header.
+        Err(_) => Err(bad("Data corruption detected: frame header".into())),
+    }
 }
 
 #[cfg(test)]
@@ -422,6 +462,56 @@ mod tests {
             run(Coding::Zstd, &z[..z.len() - 3], 64).is_err(),
             "truncated"
         );
+    }
+
+    /// Found by the `body_decode` fuzz target: a zstd frame whose last
+    /// block is empty made other than the content size its header declares,
+    /// and libzstd's streaming decoder let it end in success (its one-shot
+    /// path, taken when the whole frame came in one push, says "Data
+    /// corruption detected"): a corrupt body read in pieces was a success.
+    #[test]
+    fn a_zstd_frame_not_its_declared_size_is_corrupt_however_it_arrives() {
+        // Single segment, checksum, content size 5; one block, raw, last
+        // and empty; the checksum of nothing.
+        let short: &[u8] = &[
+            0x28, 0xb5, 0x2f, 0xfd, 0x24, 0x05, 0x01, 0x00, 0x00, 0x99, 0xe9, 0xd8, 0x51,
+        ];
+        // Window 1 KiB, content size 256; a raw block of 300 bytes, then an
+        // empty raw last block.
+        let mut long = vec![
+            0x28, 0xb5, 0x2f, 0xfd, 0x40, 0x00, 0x00, 0x00, 0x60, 0x09, 0x00,
+        ];
+        long.extend_from_slice(&[b'x'; 300]);
+        long.extend_from_slice(&[0x01, 0x00, 0x00]);
+        for body in [short, &long[..]] {
+            for split in [1, 2, 5, 7, body.len()] {
+                assert!(run(Coding::Zstd, body, split).is_err(), "split {split}");
+            }
+            // The fuzzer's reads.
+            let mut d = Decoder::new(Coding::Zstd).unwrap();
+            let mut failed = false;
+            for piece in [&body[..1], &body[1..3], &body[3..8], &body[8..]] {
+                d.push(Bytes::copy_from_slice(piece));
+                while d.has_pending() && !failed {
+                    failed = d.pull(64 * 1024).is_err();
+                }
+            }
+            assert!(failed || d.finish().is_err(), "{body:x?}");
+        }
+        // Well-formed frames, with a skippable one between, still decode
+        // at every split: each frame's size is checked on its own.
+        let mut good = zstd::encode_all(&b"one two three"[..], 3).unwrap();
+        good.extend_from_slice(&[0x50, 0x2a, 0x4d, 0x18, 0x03, 0x00, 0x00, 0x00, 1, 2, 3]);
+        good.extend_from_slice(&zstd::encode_all(&text()[..], 3).unwrap());
+        good.extend_from_slice(&zstd::encode_all(&b""[..], 3).unwrap());
+        let want = [&b"one two three"[..], &text()].concat();
+        for split in [1, 2, 3, 5, 13, 100, good.len()] {
+            assert_eq!(
+                run(Coding::Zstd, &good, split).unwrap(),
+                want,
+                "split {split}"
+            );
+        }
     }
 
     fn text() -> Vec<u8> {

@@ -144,13 +144,19 @@ impl Inflater {
                 .d
                 .decompress(input, &mut out[len..], FlushDecompress::None);
             out.truncate(len + (self.d.total_out() - out_before) as usize);
+            // Past the limit first, even when the same call then failed:
+            // zlib reads on once its output is full (a block header, an
+            // end-of-block code need no room), so the bad bytes it found
+            // come after the byte over `max`, and had the message been cut
+            // into frames there, the limit would have stopped it (1009)
+            // before they arrived.
+            if max != 0 && out.len() > max {
+                return Err(too_big(max));
+            }
             let status =
                 status.map_err(|_| ProtocolError::new(INVALID_TEXT, "Invalid compressed data"))?;
             let used = (self.d.total_in() - in_before) as usize;
             input = input.get(used..).unwrap_or_default();
-            if max != 0 && out.len() > max {
-                return Err(too_big(max));
-            }
             let filled = out.len() == len + room;
             if status == Status::StreamEnd {
                 self.ended = true;
@@ -303,6 +309,55 @@ mod tests {
             inflate_msg(&mut Inflater::new(), &out, 1000).unwrap().len(),
             1000
         );
+    }
+
+    /// Found by the `ws_inflate` fuzz target: "Hd" (a fixed-Huffman
+    /// block), then a stored block whose lengths do not match. Under a
+    /// limit of 1 the message is too big at its 3rd byte, before the bad
+    /// lengths at its 8th: inflated frame by frame that is 1009, but in one
+    /// frame zlib read on past the full output to the bad block and the
+    /// message failed as corrupt (1007). The close code must not depend on
+    /// how the message was cut into frames: the first failure in the
+    /// stream counts.
+    #[test]
+    fn a_message_too_big_before_bad_data_is_too_big_however_it_is_framed() {
+        let msg: &[u8] = &[
+            0xf2, 0x48, 0x01, 0x00, 0x01, 0xbd, 0x50, 0xff, 0x50, 0x04, 0x00,
+        ];
+        let frames = |cuts: &[usize]| -> Result<Vec<u8>, ProtocolError> {
+            let mut inf = Inflater::new();
+            let mut out = Vec::new();
+            let mut from = 0;
+            for &to in cuts.iter().chain([&msg.len()]) {
+                inf.inflate(&msg[from..to], &mut out, 1)?;
+                from = to;
+            }
+            inf.finish(&mut out, 1)?;
+            Ok(out)
+        };
+        for cuts in [&[][..], &[2, 6], &[1], &[3], &[7], &[8]] {
+            let e = frames(cuts).unwrap_err();
+            assert_eq!(
+                (e.code, e.message.as_str()),
+                (1009, "Decompressed message exceeds size limit 1"),
+                "cut at {cuts:?}"
+            );
+        }
+        // Under a limit the data stays within, it is corrupt, in any frames.
+        for cuts in [&[][..], &[2, 6], &[3]] {
+            let mut inf = Inflater::new();
+            let mut out = Vec::new();
+            let mut from = 0;
+            let mut r = Ok(());
+            for &to in cuts.iter().chain([&msg.len()]) {
+                r = r.and_then(|()| inf.inflate(&msg[from..to], &mut out, 100));
+                from = to;
+            }
+            assert_eq!(
+                r.and_then(|()| inf.finish(&mut out, 100)).unwrap_err().code,
+                1007
+            );
+        }
     }
 
     #[test]
