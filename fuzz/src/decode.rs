@@ -21,8 +21,10 @@ pub fn pull_slack(coding: Coding) -> usize {
 
 /// What `finish` may still hand out once everything was pulled.
 pub const FINISH_SLACK: usize = 32 * 1024;
-/// A run stops once this much came out (a check on time, not a limit).
-pub const OUTPUT_CAP: usize = 32 << 20;
+/// A run stops once this much came out, or after this many pulls (checks
+/// on time, not limits: with a `max` of 1 a bomb takes a pull per byte).
+pub const OUTPUT_CAP: usize = 4 << 20;
+pub const PULL_CAP: usize = 10_000;
 
 pub const CODINGS: [Coding; 4] = [Coding::Gzip, Coding::Deflate, Coding::Brotli, Coding::Zstd];
 
@@ -53,6 +55,7 @@ pub fn run_decode(coding: Coding, reads: &[&[u8]], max: usize) -> DecodeRun {
         after_read: Vec::new(),
         end: DecodeEnd::Ok,
     };
+    let mut pulls = 0;
     for read in reads {
         d.push(Bytes::copy_from_slice(read));
         let mut idle = 0;
@@ -68,7 +71,8 @@ pub fn run_decode(coding: Coding, reads: &[&[u8]], max: usize) -> DecodeRun {
                     idle = if out.is_empty() { idle + 1 } else { 0 };
                     assert!(idle < 1000, "{coding:?}: pulls that make nothing");
                     run.data.extend_from_slice(&out);
-                    if run.data.len() > OUTPUT_CAP {
+                    pulls += 1;
+                    if run.data.len() > OUTPUT_CAP || pulls > PULL_CAP {
                         run.end = DecodeEnd::Capped;
                         return run;
                     }
