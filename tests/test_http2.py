@@ -613,6 +613,8 @@ class RawConn:
         self.raw.paths.append(path)
         if path == "/rst-head":
             self.h2.reset_stream(sid, ErrorCodes.INTERNAL_ERROR)
+        elif path == "/refuse" and self.raw.paths.count(path) == 1:
+            self.h2.reset_stream(sid, ErrorCodes.REFUSED_STREAM)
         elif path == "/rst-body":
             self.h2.send_headers(sid, [(":status", "200"), ("content-length", "100")])
             self.h2.send_data(sid, b"x" * 10)
@@ -716,6 +718,31 @@ async def test_rst_stream_before_the_answer_is_a_disconnect(aiohttp: Any, raw_h2
         assert raw_h2.paths == ["/rst-head", "/rst-head"]
         async with s.get(raw_h2.url + "/ok") as r:
             assert await r.read() == b"ok"
+
+
+async def test_a_refused_stream_is_sent_again_whatever_its_method(
+    aiohttp: Any, raw_h2: Raw
+) -> None:
+    # REFUSED_STREAM: the server did nothing with it (RFC 9113 8.7), so a
+    # POST goes again too, once, on a new connection.
+    async with h2c(aiohttp) as s:
+        async with s.post(raw_h2.url + "/refuse", data=b"x") as r:
+            assert r.status == 200 and await r.read() == b"ok"
+    assert raw_h2.paths == ["/refuse", "/refuse"] and raw_h2.opened == 2
+
+
+async def test_a_refused_stream_with_a_body_sent_once_only_fails(aiohttp: Any, raw_h2: Raw) -> None:
+    async def body() -> AsyncIterator[bytes]:
+        yield b"x"
+
+    async with h2c(aiohttp) as s:
+        # A streamed body cannot be sent twice: the refusal is the answer.
+        with pytest.raises(aiohttp.ServerDisconnectedError):
+            await s.post(raw_h2.url + "/refuse", data=body())
+        # Other errors still retry idempotent methods only.
+        with pytest.raises(aiohttp.ServerDisconnectedError):
+            await s.post(raw_h2.url + "/rst-head", data=b"x")
+    assert raw_h2.paths == ["/refuse", "/rst-head"]
 
 
 async def test_rst_stream_in_the_body_is_a_payload_error_others_go_on(

@@ -337,6 +337,24 @@ pub(crate) fn exchange_error(e: hyper::Error) -> Error {
     err.with_source(e)
 }
 
+/// The server refused the stream before doing anything with it
+/// (RST_STREAM with REFUSED_STREAM): RFC 9113 §8.7 says any request, POST
+/// too, can then be sent again.  (A GOAWAY's unprocessed streams cannot be
+/// told apart from processed ones here: hyper does not give the stream's
+/// id, so those are retried only when idempotent.)
+pub(crate) fn refused(e: &Error) -> bool {
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        if let Some(h2e) = c.downcast_ref::<::h2::Error>() {
+            return h2e.is_reset()
+                && h2e.is_remote()
+                && h2e.reason() == Some(::h2::Reason::REFUSED_STREAM);
+        }
+        cause = c.source();
+    }
+    false
+}
+
 /// The HTTP/2 error behind a hyper error, if any.
 fn h2_cause(e: &hyper::Error) -> Option<&::h2::Error> {
     let mut cause = std::error::Error::source(e);

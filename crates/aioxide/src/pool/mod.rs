@@ -18,6 +18,7 @@ use crate::h1;
 use crate::policy::timeout::Deadline;
 
 mod h2;
+pub(crate) use h2::refused;
 use h2::StreamSlot;
 pub use h2::{PeerState, Shared, SharedSend, SharedSending};
 

@@ -39,11 +39,12 @@ pub(crate) async fn send(
             Ok(resp) => return Ok((lease, resp)),
             Err(e) => e,
         };
-        // As aiohttp 3.10+: once, on a fresh connection too.
+        // As aiohttp 3.10+: once, on a fresh connection too; any method
+        // when an HTTP/2 server refused the stream unprocessed.
         let retry = req.retry_stale
             && !fresh
             && prepared.replayable()
-            && is_idempotent(method)
+            && (is_idempotent(method) || crate::pool::refused(&err))
             && matches!(err.kind, ErrorKind::ServerDisconnected | ErrorKind::Io);
         lease.close = crate::events::CloseReason::Failed;
         drop(lease);
