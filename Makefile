@@ -104,6 +104,7 @@ soak: build
 # (pyright's strict rules) checks tests/typing too.
 lint: build
 	cargo fmt --all -- --check
+	cargo fmt --manifest-path fuzz/Cargo.toml --all -- --check
 	cargo clippy --release --all-targets -- -D warnings
 	$(VENV)/bin/ruff check python tests bench examples
 	$(VENV)/bin/ruff format --check python tests bench examples

@@ -38,7 +38,11 @@ impl Sink for Writer {
     fn float(&mut self, f: f64) -> R {
         // Infinity has no JSON form: keep it as a huge exponent.
         Ok(if f.is_infinite() {
-            if f > 0.0 { "1e999".into() } else { "-1e999".into() }
+            if f > 0.0 {
+                "1e999".into()
+            } else {
+                "-1e999".into()
+            }
         } else {
             format!("{f:e}")
         })
