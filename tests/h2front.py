@@ -75,6 +75,7 @@ class _Stream:
     ended_with_headers: bool = False
     unacked: int = 0  # received, not yet passed on: the window stays closed for it
     task: asyncio.Task[None] | None = None
+    origin: asyncio.StreamWriter | None = None  # the relay's origin connection
 
 
 class H2Front:
@@ -187,6 +188,8 @@ class _Conn:
                 self.streams[event.stream_id].body.put_nowait(None)
         elif isinstance(event, StreamReset):
             gone = self.streams.pop(event.stream_id, None)
+            if gone is not None and gone.origin is not None:
+                gone.origin.close()  # the origin learns of the reset at once
             if gone is not None and gone.task is not None:
                 gone.task.cancel()
         elif isinstance(event, (WindowUpdated, RemoteSettingsChanged)):
@@ -246,7 +249,7 @@ class _Relay:
             reader, writer_ = await asyncio.wait_for(
                 asyncio.open_connection(*self.conn.front.origin), TIMEOUT
             )
-            writer = writer_
+            writer = self.stream.origin = writer_
             self.conn.front.streams_relayed += 1
             H2Front.total_relayed += 1
             await self._exchange(reader, writer_)

@@ -120,6 +120,47 @@ async def test_failing_generator_raises_client_connection_error(aiohttp: Any, ba
             assert (await resp.json())["n"] == 2
 
 
+async def test_a_failing_generator_never_ends_its_body_as_complete(
+    aiohttp: Any, serve: Any
+) -> None:
+    # The source fails while the chunks it queued still wait for a slow
+    # reader: the failure must reach the wire (no last chunk), not be lost
+    # and the body sent as if whole.
+    seen: list[str] = []
+
+    async def slow(request: web.Request) -> web.Response:
+        n = 0
+        try:
+            async for chunk in request.content.iter_chunked(65536):
+                n += len(chunk)
+                await asyncio.sleep(0.002)
+        except Exception as e:  # noqa: BLE001 - what the server saw is the point
+            seen.append(type(e).__name__)
+            raise
+        seen.append(f"complete {n}")
+        return web.json_response({"n": n})
+
+    app = web.Application(client_max_size=2**31)
+    app.router.add_post("/slow", slow)
+    url = str(await serve(app)) + "/slow"
+
+    async def bad() -> Any:
+        for _ in range(24):
+            yield b"x" * 262_144
+        raise ZeroDivisionError("boom")
+
+    async with aiohttp.ClientSession() as s:
+        with pytest.raises(aiohttp.ClientConnectionError) as info:
+            async with s.post(url, data=bad()):
+                pass  # pragma: no cover
+        assert isinstance(info.value.__cause__, ZeroDivisionError)
+        for _ in range(200):  # the server notices the cut within 2 s
+            if seen:
+                break
+            await asyncio.sleep(0.01)
+        assert seen and not seen[0].startswith("complete"), seen
+
+
 async def test_redirect_307_with_consumed_stream(aiohttp: Any, base: str) -> None:
     async def gen() -> Any:
         yield b"x" * 10

@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use aioxide::body::request::{BodyAborted, BodyItem};
+use aioxide::body::request::BodySender;
 use aioxide::{ResponseBody, ResponseHead};
 use bytes::Bytes;
 use pyo3::prelude::*;
@@ -509,7 +509,7 @@ pub(crate) fn to_response(py: Python<'_>, mut r: aioxide::Response) -> PyResult<
 /// The feeding end of a streamed request body.
 #[pyclass(frozen, module = "aioxide._aioxide")]
 pub struct BodyWriter {
-    tx: Mutex<Option<tokio::sync::mpsc::Sender<BodyItem>>>,
+    tx: Mutex<Option<BodySender>>,
 }
 
 /// The end of a streamed request body that a request takes.
@@ -552,7 +552,7 @@ impl BodyWriter {
                 "request body closed",
             ));
         };
-        match tx.try_send(Ok(Bytes::from_owner(data))) {
+        match tx.try_send(Bytes::from_owner(data)) {
             Ok(()) => Ok(true),
             Err(tokio::sync::mpsc::error::TrySendError::Full(_)) => Ok(false),
             Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) => {
@@ -569,7 +569,7 @@ impl BodyWriter {
         let tx = self.tx.lock().unwrap_or_else(|p| p.into_inner()).clone();
         bridge.spawn(fut, async move {
             let ok = match tx {
-                Some(tx) => tx.send(Ok(Bytes::from_owner(data))).await.is_ok(),
+                Some(tx) => tx.send(Bytes::from_owner(data)).await,
                 None => false,
             };
             Box::new(move |py: Python<'_>| {
@@ -589,7 +589,7 @@ impl BodyWriter {
     /// The body failed: the request stops with an error.
     fn abort(&self, reason: String) {
         if let Some(tx) = self.tx.lock().unwrap_or_else(|p| p.into_inner()).take() {
-            let _ = tx.try_send(Err(BodyAborted(reason)));
+            tx.abort(reason);
         }
     }
 }

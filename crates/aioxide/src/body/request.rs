@@ -2,6 +2,7 @@
 //! an async generator on the Python side) through a bounded channel.
 
 use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -25,10 +26,40 @@ impl std::error::Error for BodyAborted {}
 /// One piece of a streamed body, or the reason it stopped.
 pub type BodyItem = Result<Bytes, BodyAborted>;
 
+/// The feeding end of a streamed body.  Its abort is never lost: it ends
+/// the stream with an error after what was queued, even when the queue is
+/// full (an error sent as an item would need room).
+#[derive(Debug, Clone)]
+pub struct BodySender {
+    tx: mpsc::Sender<BodyItem>,
+    aborted: Arc<OnceLock<String>>,
+}
+
+impl BodySender {
+    /// Queue a piece, waiting for room; false when the stream is gone.
+    pub async fn send(&self, b: Bytes) -> bool {
+        self.tx.send(Ok(b)).await.is_ok()
+    }
+
+    /// Queue a piece if there is room now.
+    pub fn try_send(&self, b: Bytes) -> Result<(), mpsc::error::TrySendError<BodyItem>> {
+        self.tx.try_send(Ok(b))
+    }
+
+    /// The body failed: once the pieces queued so far are taken, the stream
+    /// ends with `BodyAborted(reason)`, never as a complete body.  (Clones
+    /// still sending finish first: the stream ends when the last is dropped.)
+    pub fn abort(self, reason: String) {
+        let _ = self.aborted.set(reason);
+    }
+}
+
 /// The receiving end of a streamed body; `length` when it is known.
 #[derive(Debug)]
 pub struct BodyStream {
     pub rx: mpsc::Receiver<BodyItem>,
+    /// Set by [`BodySender::abort`]: the end of `rx` is then this error.
+    pub aborted: Arc<OnceLock<String>>,
     pub length: Option<u64>,
     /// Compresses the chunks on their way (the length is then unknown).
     pub encoder: Option<Box<Encoder>>,
@@ -50,6 +81,10 @@ impl BodyStream {
         loop {
             let item = match self.rx.poll_recv(cx) {
                 Poll::Pending => return Poll::Pending,
+                Poll::Ready(None) => self
+                    .aborted
+                    .get()
+                    .map(|reason| Err(BodyAborted(reason.clone()))),
                 Poll::Ready(item) => item,
             };
             let Some(enc) = self.encoder.as_mut() else {
@@ -83,12 +118,17 @@ pub trait Rewind: Send + Sync {
 }
 
 /// A streamed body and the sender that feeds it (capacity in chunks).
-pub fn body_channel(capacity: usize, length: Option<u64>) -> (mpsc::Sender<BodyItem>, BodyStream) {
+pub fn body_channel(capacity: usize, length: Option<u64>) -> (BodySender, BodyStream) {
     let (tx, rx) = mpsc::channel(capacity.max(1));
+    let aborted = Arc::new(OnceLock::new());
     (
-        tx,
+        BodySender {
+            tx,
+            aborted: aborted.clone(),
+        },
         BodyStream {
             rx,
+            aborted,
             length,
             encoder: None,
             written: None,
@@ -172,7 +212,7 @@ mod tests {
         let (tx, s) = body_channel(2, None);
         tokio::spawn(async move {
             for part in ["a", "bc", "def"] {
-                tx.send(Ok(Bytes::from(part))).await.unwrap();
+                assert!(tx.send(Bytes::from(part)).await);
             }
         });
         let b = RequestBody::Stream(s);
@@ -183,9 +223,37 @@ mod tests {
     #[tokio::test]
     async fn aborted_stream_is_an_error() {
         let (tx, s) = body_channel(2, Some(10));
-        tx.send(Ok(Bytes::from_static(b"ab"))).await.unwrap();
-        tx.send(Err(BodyAborted("boom".into()))).await.unwrap();
+        assert!(tx.send(Bytes::from_static(b"ab")).await);
+        tx.abort("boom".into());
         assert!(RequestBody::Stream(s).collect().await.is_err());
+    }
+
+    #[tokio::test]
+    async fn an_abort_with_the_queue_full_still_ends_the_stream_with_an_error() {
+        let (tx, s) = body_channel(2, None);
+        assert!(tx.try_send(Bytes::from_static(b"ab")).is_ok());
+        assert!(tx.try_send(Bytes::from_static(b"cd")).is_ok());
+        assert!(tx.try_send(Bytes::from_static(b"ef")).is_err(), "full");
+        tx.abort("boom".into());
+        let mut s = RequestBody::Stream(s);
+        let mut got = Vec::new();
+        let end = loop {
+            match std::future::poll_fn(|cx| Pin::new(&mut s).poll_frame(cx)).await {
+                Some(Ok(f)) => got.extend_from_slice(&f.into_data().unwrap()),
+                Some(Err(e)) => break Some(e.0),
+                None => break None,
+            }
+        };
+        assert_eq!(got, b"abcd", "what was queued goes first");
+        assert_eq!(end.as_deref(), Some("boom"), "then the abort, not the end");
+        // And so with a compressing stream.
+        let (tx, s) = body_channel(1, None);
+        assert!(tx.try_send(Bytes::from_static(b"ab")).is_ok());
+        tx.abort("boom".into());
+        assert!(RequestBody::Stream(s.compressed("gzip"))
+            .collect()
+            .await
+            .is_err());
     }
 
     #[tokio::test]
@@ -196,7 +264,7 @@ mod tests {
         assert_eq!(s.length, None);
         tokio::spawn(async move {
             for part in ["abc", "def"] {
-                tx.send(Ok(Bytes::from(part))).await.unwrap();
+                assert!(tx.send(Bytes::from(part)).await);
             }
         });
         let z = RequestBody::Stream(s).collect().await.unwrap().to_bytes();
