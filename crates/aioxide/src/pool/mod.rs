@@ -185,13 +185,41 @@ struct Inner {
     shared: HashMap<Key, Vec<Arc<Shared>>>,
     /// HTTP/2 keys: one acquisition at a time opens a connection (the
     /// others wait, then share it).
-    gates: HashMap<Key, Arc<Semaphore>>,
+    gates: Gates,
     /// HTTP/2 keys whose server chose HTTP/1.1 by ALPN.
     h1_only: std::collections::HashSet<Key>,
-    hosts: HashMap<Key, Arc<Semaphore>>,
+    /// `limit_per_host` slots.
+    hosts: Gates,
     closed: bool,
     /// A reaper task is running (closes idle connections as they expire).
     reaper: bool,
+}
+
+/// Semaphores by key, swept of the unused ones as the map grows: a session
+/// that meets many origins keeps only those in use (a permit or a waiter
+/// holds a clone; the map's alone means neither).
+#[derive(Default)]
+struct Gates {
+    map: HashMap<Key, Arc<Semaphore>>,
+    sweep_at: usize,
+}
+
+impl Gates {
+    const MIN_SWEEP: usize = 64;
+
+    /// The semaphore of `key`, made with `permits` when it has none.
+    fn get(&mut self, key: &Key, permits: usize) -> Arc<Semaphore> {
+        if let Some(s) = self.map.get(key) {
+            return s.clone();
+        }
+        if self.map.len() >= self.sweep_at.max(Self::MIN_SWEEP) {
+            self.map.retain(|_, s| Arc::strong_count(s) > 1);
+            self.sweep_at = 2 * self.map.len();
+        }
+        let s = Arc::new(Semaphore::new(permits));
+        self.map.insert(key.clone(), s.clone());
+        s
+    }
 }
 
 pub struct Pool {
@@ -731,12 +759,7 @@ impl Pool {
         if let Some(lease) = self.on_shared(key, fresh, true) {
             return Ok(lease);
         }
-        let gate = self
-            .lock()
-            .gates
-            .entry(key.clone())
-            .or_insert_with(|| Arc::new(Semaphore::new(1)))
-            .clone();
+        let gate = self.lock().gates.get(key, 1);
         let turn = slot(&gate, acquire, &mut false).await?;
         if let Some(lease) = self.on_shared(key, fresh, true) {
             return Ok(lease);
@@ -833,12 +856,7 @@ impl Pool {
             Some(s) => Some(slot(s, acquire, &mut queued).await?),
         };
         let host = if self.cfg.limit_per_host > 0 {
-            let sem = self
-                .lock()
-                .hosts
-                .entry(key.clone())
-                .or_insert_with(|| Arc::new(Semaphore::new(self.cfg.limit_per_host)))
-                .clone();
+            let sem = self.lock().hosts.get(key, self.cfg.limit_per_host);
             Some(slot(&sem, acquire, &mut queued).await?)
         } else {
             None
@@ -853,12 +871,7 @@ impl Pool {
             Some(s) => Some(s.clone().try_acquire_owned().ok()?),
         };
         let host = if self.cfg.limit_per_host > 0 {
-            let sem = self
-                .lock()
-                .hosts
-                .entry(key.clone())
-                .or_insert_with(|| Arc::new(Semaphore::new(self.cfg.limit_per_host)))
-                .clone();
+            let sem = self.lock().hosts.get(key, self.cfg.limit_per_host);
             Some(sem.try_acquire_owned().ok()?)
         } else {
             None
@@ -1037,6 +1050,37 @@ mod tests {
         let err = pool.acquire(&key, dl, |_| None, false).await.err().unwrap();
         assert_eq!(err.kind, ErrorKind::ConnectTimeout);
         drop(permit);
+    }
+
+    #[tokio::test]
+    async fn per_host_slots_of_origins_met_once_are_swept() {
+        let pool = Pool::new(PoolConfig {
+            limit: 0,
+            limit_per_host: 1,
+            ..PoolConfig::default()
+        });
+        let key = |port: u16| Key {
+            host: "127.0.0.1".into(),
+            port,
+            tls: None,
+            server_name: None,
+            tunnel: connect::Tunnel::None,
+            alpn: connect::Alpn::Http1,
+        };
+        // One origin's slot stays taken throughout.
+        let held = pool.try_slots(&key(1)).expect("a free slot");
+        for port in 2..5000 {
+            drop(pool.try_slots(&key(port)).expect("a free slot"));
+        }
+        let kept = pool.lock().hosts.map.len();
+        assert!(
+            kept < 200,
+            "{kept} semaphores kept for 5000 origins met once"
+        );
+        // The one in use was kept, and still counts: its origin has no slot.
+        assert!(pool.try_slots(&key(1)).is_none());
+        drop(held);
+        assert!(pool.try_slots(&key(1)).is_some());
     }
 
     #[tokio::test]
