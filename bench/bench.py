@@ -522,7 +522,9 @@ def worker_main(client: str, loop_name: str, args: argparse.Namespace, names: li
     loop.run_until_complete(loop.shutdown_asyncgens())
     loop.close()
     version = getattr(http, "__version__", "?")
-    print(json.dumps({"client": client, "version": version, "loop": loop_name, "results": results}))
+    # flushed now: pyreqwest 0.15.1 can abort at interpreter exit, after its figures are in
+    out = {"client": client, "version": version, "loop": loop_name, "results": results}
+    print(json.dumps(out), flush=True)
 
 
 # ---------------------------------------------------------------- parent: run pairs, report
@@ -544,6 +546,16 @@ def importable(module: str) -> str | None:
     return (r.stderr.strip().splitlines() or [f"exit status {r.returncode}"])[-1]
 
 
+def reported(stdout: str) -> dict | None:
+    """A worker's results: its last line of output, when that is its JSON report."""
+    lines = stdout.strip().splitlines()
+    try:
+        out = json.loads(lines[-1]) if lines else None
+    except ValueError:
+        return None
+    return out if isinstance(out, dict) and "results" in out else None
+
+
 def run_pair(client: str, loop: str, args: argparse.Namespace, names: list[str]) -> list[dict]:
     """Run one worker subprocess; its stderr goes straight to ours."""
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", "--url", args.url]
@@ -557,9 +569,11 @@ def run_pair(client: str, loop: str, args: argparse.Namespace, names: list[str])
         r = subprocess.run(
             cmd, check=False, stdout=subprocess.PIPE, text=True, timeout=WORKER_TIMEOUT
         )
-        lines = r.stdout.strip().splitlines()
-        out = json.loads(lines[-1]) if r.returncode == 0 and lines else None
+        out = reported(r.stdout)
         err = f"worker exited with status {r.returncode} (its stderr is above)"
+        if out is not None and r.returncode != 0:
+            # Its figures were all measured and reported: keep them, say how it ended.
+            print(f"NOTE: {client} on {loop} exited with status {r.returncode} after reporting")
     except subprocess.TimeoutExpired:
         out, err = None, f"worker timed out after {WORKER_TIMEOUT} s"
     if out is None:
