@@ -596,6 +596,23 @@ mod tests {
         assert_eq!(run(Coding::Deflate, &r, 1000).unwrap(), text());
     }
 
+    /// Found by fuzzing (body_decode): brotli-decompressor 5 decoded this
+    /// corrupt stream when it came whole (577 bytes out) and failed on it
+    /// when it came in pieces; the reference decoder (C brotli) rejects it.
+    /// Version 6 rejects it however it arrives.
+    #[test]
+    fn a_corrupt_brotli_stream_fails_however_it_arrives() {
+        let data: [u8; 86] = [
+            15, 0, 0, 0, 164, 176, 74, 74, 74, 74, 74, 255, 255, 255, 255, 255, 255, 90, 90, 90,
+            90, 90, 90, 90, 0, 0, 0, 0, 0, 84, 84, 84, 84, 84, 84, 84, 84, 84, 84, 84, 84, 84, 84,
+            84, 84, 84, 84, 84, 84, 84, 84, 86, 84, 84, 84, 84, 84, 32, 84, 84, 90, 107, 65, 0, 0,
+            0, 222, 101, 96, 52, 50, 10, 0, 0, 0, 32, 48, 108, 105, 110, 101, 32, 49, 10, 108, 105,
+        ];
+        for split in [data.len(), 14, 1] {
+            assert!(run(Coding::Brotli, &data, split).is_err(), "split {split}");
+        }
+    }
+
     #[test]
     fn brotli_roundtrip() {
         let mut out = Vec::new();
