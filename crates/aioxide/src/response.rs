@@ -501,6 +501,21 @@ impl ResponseBody {
         self.chunk_ends.drain(..)
     }
 
+    /// The exact length of the rest of the body (buffered and still on the
+    /// wire), when it is known: the body is not decoded and its length was
+    /// announced.  Lets a reader of the whole rest size its buffer once.
+    pub fn exact_rest(&self) -> Option<u64> {
+        if self.decoder.is_some() || self.pending.is_some() {
+            return None;
+        }
+        let wire = match (&self.incoming, self.done) {
+            (_, true) => 0,
+            (Some(w), false) => w.size_hint()?,
+            (None, false) => return None,
+        };
+        Some(wire + self.buffered() as u64)
+    }
+
     /// Decoded bytes buffered and not handed out.
     pub fn buffered(&self) -> usize {
         self.ready.len() + self.front.as_ref().map_or(0, Bytes::len)
