@@ -187,7 +187,7 @@ struct Inner {
     /// others wait, then share it).
     gates: Gates,
     /// HTTP/2 keys whose server chose HTTP/1.1 by ALPN.
-    h1_only: std::collections::HashSet<Key>,
+    h1_only: H1Only,
     /// `limit_per_host` slots.
     hosts: Gates,
     closed: bool,
@@ -219,6 +219,37 @@ impl Gates {
         let s = Arc::new(Semaphore::new(permits));
         self.map.insert(key.clone(), s.clone());
         s
+    }
+}
+
+/// HTTP/2 keys whose server chose HTTP/1.1 by ALPN (their requests go the
+/// HTTP/1.1 way, onto their idle connections), swept as the set grows of
+/// the keys with no idle connection: a session that meets many such
+/// origins keeps only those it can reuse.  A key swept is learnt again by
+/// its next connection's ALPN.
+#[derive(Default)]
+struct H1Only {
+    set: std::collections::HashSet<Key>,
+    sweep_at: usize,
+}
+
+impl H1Only {
+    const MIN_SWEEP: usize = 64;
+
+    fn contains(&self, key: &Key) -> bool {
+        self.set.contains(key)
+    }
+
+    /// Add `key`; a sweep first keeps only the keys `keep` says.
+    fn insert(&mut self, key: &Key, keep: impl Fn(&Key) -> bool) {
+        if self.set.contains(key) {
+            return;
+        }
+        if self.set.len() >= self.sweep_at.max(Self::MIN_SWEEP) {
+            self.set.retain(|k| keep(k));
+            self.sweep_at = 2 * self.set.len();
+        }
+        self.set.insert(key.clone());
     }
 }
 
@@ -831,7 +862,9 @@ impl Pool {
         };
         if !h2 {
             if key.alpn == connect::Alpn::H2 {
-                self.lock().h1_only.insert(key.clone());
+                let mut inner = self.lock();
+                let Inner { h1_only, idle, .. } = &mut *inner;
+                h1_only.insert(key, |k| idle.get(k).is_some_and(|v| !v.is_empty()));
             }
             lease.conn = Some(Conn::H1(h1::Conn::new(stream)));
             lease.h1 = true;
@@ -1081,6 +1114,26 @@ mod tests {
         assert!(pool.try_slots(&key(1)).is_none());
         drop(held);
         assert!(pool.try_slots(&key(1)).is_some());
+    }
+
+    #[test]
+    fn alpn_h1_answers_of_origins_met_once_are_swept() {
+        let key = |port: u16| Key {
+            host: "127.0.0.1".into(),
+            port,
+            tls: None,
+            server_name: None,
+            tunnel: connect::Tunnel::None,
+            alpn: connect::Alpn::H2,
+        };
+        let mut h1 = H1Only::default();
+        // Origin 1 keeps an idle connection throughout; the others none.
+        for port in 1..5000 {
+            h1.insert(&key(port), |k| k.port == 1);
+        }
+        assert!(h1.set.len() < 200, "{} kept for 5000 origins", h1.set.len());
+        assert!(h1.contains(&key(1)), "the origin with an idle connection");
+        assert!(h1.contains(&key(4999)), "the latest");
     }
 
     #[tokio::test]
