@@ -1092,14 +1092,7 @@ mod tests {
             limit_per_host: 1,
             ..PoolConfig::default()
         });
-        let key = |port: u16| Key {
-            host: "127.0.0.1".into(),
-            port,
-            tls: None,
-            server_name: None,
-            tunnel: connect::Tunnel::None,
-            alpn: connect::Alpn::Http1,
-        };
+        let key = |port| local_key(port, connect::Alpn::Http1);
         // One origin's slot stays taken throughout.
         let held = pool.try_slots(&key(1)).expect("a free slot");
         for port in 2..5000 {
@@ -1116,16 +1109,21 @@ mod tests {
         assert!(pool.try_slots(&key(1)).is_some());
     }
 
-    #[test]
-    fn alpn_h1_answers_of_origins_met_once_are_swept() {
-        let key = |port: u16| Key {
+    /// A plain key for 127.0.0.1:`port`.
+    fn local_key(port: u16, alpn: connect::Alpn) -> Key {
+        Key {
             host: "127.0.0.1".into(),
             port,
             tls: None,
             server_name: None,
             tunnel: connect::Tunnel::None,
-            alpn: connect::Alpn::H2,
-        };
+            alpn,
+        }
+    }
+
+    #[test]
+    fn alpn_h1_answers_of_origins_met_once_are_swept() {
+        let key = |port| local_key(port, connect::Alpn::H2);
         let mut h1 = H1Only::default();
         // Origin 1 keeps an idle connection throughout; the others none.
         for port in 1..5000 {
