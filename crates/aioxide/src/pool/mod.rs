@@ -201,21 +201,38 @@ struct Inner {
 #[derive(Default)]
 struct Gates {
     map: HashMap<Key, Arc<Semaphore>>,
-    sweep_at: usize,
+    sweep: Sweep,
+}
+
+/// When a per-key map that only grows is swept: once it reaches 64
+/// entries, then each time it doubles what the last sweep left, so the
+/// sweeps cost O(1) per insertion.
+#[derive(Default)]
+struct Sweep {
+    at: usize,
+}
+
+impl Sweep {
+    /// Run `sweep` (which returns what it left) when a map of `len`
+    /// entries is due.
+    fn run(&mut self, len: usize, sweep: impl FnOnce() -> usize) {
+        if len >= self.at.max(64) {
+            self.at = 2 * sweep();
+        }
+    }
 }
 
 impl Gates {
-    const MIN_SWEEP: usize = 64;
-
     /// The semaphore of `key`, made with `permits` when it has none.
     fn get(&mut self, key: &Key, permits: usize) -> Arc<Semaphore> {
         if let Some(s) = self.map.get(key) {
             return s.clone();
         }
-        if self.map.len() >= self.sweep_at.max(Self::MIN_SWEEP) {
+        let len = self.map.len();
+        self.sweep.run(len, || {
             self.map.retain(|_, s| Arc::strong_count(s) > 1);
-            self.sweep_at = 2 * self.map.len();
-        }
+            self.map.len()
+        });
         let s = Arc::new(Semaphore::new(permits));
         self.map.insert(key.clone(), s.clone());
         s
@@ -230,12 +247,10 @@ impl Gates {
 #[derive(Default)]
 struct H1Only {
     set: std::collections::HashSet<Key>,
-    sweep_at: usize,
+    sweep: Sweep,
 }
 
 impl H1Only {
-    const MIN_SWEEP: usize = 64;
-
     fn contains(&self, key: &Key) -> bool {
         self.set.contains(key)
     }
@@ -245,10 +260,11 @@ impl H1Only {
         if self.set.contains(key) {
             return;
         }
-        if self.set.len() >= self.sweep_at.max(Self::MIN_SWEEP) {
+        let len = self.set.len();
+        self.sweep.run(len, || {
             self.set.retain(|k| keep(k));
-            self.sweep_at = 2 * self.set.len();
-        }
+            self.set.len()
+        });
         self.set.insert(key.clone());
     }
 }
