@@ -153,6 +153,22 @@ type WholeSlot = Arc<Mutex<Option<Py<PyBytes>>>>;
 /// The largest body read into one bytes object sized in advance.
 const WHOLE_MAX: u64 = 1 << 30;
 
+/// A new bytes object of `n` bytes, not initialised, and its buffer: the
+/// caller writes every byte before Python sees the object.
+fn uninit_bytes(py: Python<'_>, n: usize) -> PyResult<(Bound<'_, PyBytes>, *mut u8)> {
+    let len = pyo3::ffi::Py_ssize_t::try_from(n)
+        .map_err(|_| pyo3::exceptions::PyMemoryError::new_err("body too large"))?;
+    // SAFETY: a new bytes object of `len` bytes, uninitialised (NULL
+    // source), owned by `out` and held by nothing else.
+    let out = unsafe {
+        let p = pyo3::ffi::PyBytes_FromStringAndSize(std::ptr::null(), len);
+        Bound::from_owned_ptr_or_err(py, p)?.cast_into_unchecked::<PyBytes>()
+    };
+    // SAFETY: the buffer of the bytes object made above, `n` bytes long.
+    let dst = unsafe { pyo3::ffi::PyBytes_AsString(out.as_ptr()).cast::<u8>() };
+    Ok((out, dst))
+}
+
 /// A bytes object sized from the body's known length, which the owner task
 /// fills as the pieces arrive (on the engine's thread, without the GIL):
 /// `read()` of a whole body then makes no copy of its own and holds no
@@ -200,18 +216,8 @@ impl Whole {
     /// is being read so, or it cannot be made.
     fn new(py: Python<'_>, len: usize) -> Option<Self> {
         let one = OneAtATime::claim()?;
-        let n = pyo3::ffi::Py_ssize_t::try_from(len).ok()?;
-        // SAFETY: a new bytes object of `n` bytes, uninitialised (NULL
-        // source), owned here; Python sees it only once every byte is
-        // written (`fill`), or never.
-        let obj = unsafe {
-            let p = pyo3::ffi::PyBytes_FromStringAndSize(std::ptr::null(), n);
-            Bound::from_owned_ptr_or_err(py, p)
-                .ok()?
-                .cast_into_unchecked::<PyBytes>()
-        };
-        // SAFETY: the buffer of the object made above, `len` bytes long.
-        let ptr = unsafe { pyo3::ffi::PyBytes_AsString(obj.as_ptr()).cast::<u8>() };
+        // Python sees it only once every byte is written (`fill`), or never.
+        let (obj, ptr) = uninit_bytes(py, len).ok()?;
         Some(Whole {
             obj: obj.unbind(),
             ptr,
@@ -306,7 +312,12 @@ async fn pump(
             () = feed.wait_closed() => return,
             r = pump_whole(&mut body, &feed, &raw, w, &slot) => r,
         };
-        return feed.finish(r);
+        match r {
+            // (It did not come as announced: the rest piece by piece.)
+            Ok(true) => {}
+            Ok(false) => return feed.finish(Ok(())),
+            Err(e) => return feed.finish(Err(e)),
+        }
     }
     loop {
         let Some(room) = feed.wait_demand().await else {
@@ -326,15 +337,16 @@ async fn pump(
 }
 
 /// The owner of a body read whole into `w`: fills it, then leaves it in
-/// `slot` for the reader.  A body that does not come as announced (more,
-/// or fewer before its end) goes to the feed as pieces instead.
+/// `slot` for the reader; Ok(false) then.  A body that does not come as
+/// announced (more, or fewer before its end) goes to the feed as pieces
+/// instead: Ok(true) when there may be more of it.
 async fn pump_whole(
     body: &mut ResponseBody,
     feed: &BodyFeed,
     raw: &Progress,
     mut w: Whole,
     slot: &Mutex<Option<Py<PyBytes>>>,
-) -> Result<(), aioxide::Error> {
+) -> Result<bool, aioxide::Error> {
     loop {
         let r = body.next_piece().await;
         raw.note(body);
@@ -342,36 +354,17 @@ async fn pump_whole(
             Some(b) if w.fill(&b) => {}
             Some(b) => {
                 push_bytes(feed, w.filled_part());
-                drop(w);
                 push_bytes(feed, b);
-                return pump_rest(body, feed, raw).await;
+                return Ok(true);
             }
             None if w.filled == w.len => {
                 *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(w.obj);
-                return Ok(());
+                return Ok(false);
             }
             None => {
                 push_bytes(feed, w.filled_part());
-                return Ok(());
+                return Ok(false);
             }
-        }
-    }
-}
-
-/// The rest of a body, piece by piece into the feed.
-async fn pump_rest(
-    body: &mut ResponseBody,
-    feed: &BodyFeed,
-    raw: &Progress,
-) -> Result<(), aioxide::Error> {
-    loop {
-        let r = body.next_piece().await;
-        raw.note(body);
-        match r? {
-            Some(b) => {
-                push_bytes(feed, b);
-            }
-            None => return Ok(()),
         }
     }
 }
@@ -447,17 +440,8 @@ fn take_bytes<'py>(
     max: usize,
 ) -> PyResult<Bound<'py, PyBytes>> {
     let n = max.min(st.size);
-    let len = pyo3::ffi::Py_ssize_t::try_from(n)
-        .map_err(|_| pyo3::exceptions::PyMemoryError::new_err("body too large"))?;
-    // SAFETY: a new bytes object of `n` bytes, uninitialised (NULL source),
-    // owned by `out`; every one of its `n` bytes is written below before
-    // Python sees it, and nothing else holds it meanwhile.
-    let out = unsafe {
-        let p = pyo3::ffi::PyBytes_FromStringAndSize(std::ptr::null(), len);
-        Bound::from_owned_ptr_or_err(py, p)?.cast_into_unchecked::<PyBytes>()
-    };
-    // SAFETY: the buffer of the bytes object made above, `n` bytes long.
-    let dst = unsafe { pyo3::ffi::PyBytes_AsString(out.as_ptr()).cast::<u8>() };
+    // Every one of its `n` bytes is written below before Python sees it.
+    let (out, dst) = uninit_bytes(py, n)?;
     let mut at = 0;
     while at < n {
         let Some(front) = st.items.front_mut() else {
