@@ -2,6 +2,8 @@
 //! parsed by httparse (the parser hyper uses) with hyper's leniencies, and
 //! the body framing a response head announces (RFC 9112 section 6.3).
 
+use std::mem::MaybeUninit;
+
 use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::fields::Fields;
@@ -105,8 +107,11 @@ pub enum HeadError {
     TooLarge,
 }
 
-/// Field slots parsed without a heap allocation.
-const STACK_FIELDS: usize = 128;
+/// Field slots parsed without a heap allocation: aiohttp's default limit
+/// (128 fields, so 129 slots to tell "too many") fits.  The slots are left
+/// uninitialised (httparse writes the ones it fills): zeroing 8 KiB of
+/// slots for every head cost more than parsing a small one.
+const STACK_FIELDS: usize = 256;
 
 /// Where the parts of a head are in the buffer: (offset, length).
 struct Spans {
@@ -140,10 +145,11 @@ pub fn parse_response_within(
     let window = &buf[..buf.len().min(max_head.saturating_add(1))];
     let want = max_fields.saturating_add(1);
     let spans = if want <= STACK_FIELDS {
-        let mut slots = [httparse::EMPTY_HEADER; STACK_FIELDS];
+        let mut slots = [const { MaybeUninit::uninit() }; STACK_FIELDS];
         locate(window, &mut slots[..want])?
     } else {
-        let mut slots = vec![httparse::EMPTY_HEADER; want.min(1 << 16)];
+        let mut slots = Vec::with_capacity(want.min(1 << 16));
+        slots.resize_with(want.min(1 << 16), MaybeUninit::uninit);
         locate(window, &mut slots)?
     };
     let Some(spans) = spans else {
@@ -171,13 +177,13 @@ pub fn parse_response_within(
 
 fn locate<'b>(
     buf: &'b [u8],
-    slots: &mut [httparse::Header<'b>],
+    slots: &mut [MaybeUninit<httparse::Header<'b>>],
 ) -> Result<Option<Spans>, HeadError> {
     let mut cfg = httparse::ParserConfig::default();
     cfg.allow_spaces_after_header_name_in_responses(true)
         .allow_obsolete_multiline_headers_in_responses(true);
-    let mut resp = httparse::Response::new(slots);
-    let len = match cfg.parse_response(&mut resp, buf) {
+    let mut resp = httparse::Response::new(&mut []);
+    let len = match cfg.parse_response_with_uninit_headers(&mut resp, buf, slots) {
         Ok(httparse::Status::Complete(n)) => n,
         Ok(httparse::Status::Partial) => return Ok(None),
         Err(httparse::Error::TooManyHeaders) => return Err(HeadError::TooManyHeaders),
