@@ -139,7 +139,7 @@ type BodyFeed = Feed<Bytes, aioxide::Error>;
 /// read by an engine task that owns it (`pump`) into a feed.
 struct BodyPipe {
     /// The body, until the first read hands it to its owner task.
-    idle: Mutex<Option<ResponseBody>>,
+    idle: Mutex<Option<Box<ResponseBody>>>,
     feed: Arc<BodyFeed>,
     /// What the owner reports of its reading.
     raw: Arc<Progress>,
@@ -301,7 +301,7 @@ pub struct Response {
 /// The owner of a body: reads it while the consumer's demand is not met,
 /// until its end, an error, or the consumer closing the feed.
 async fn pump(
-    mut body: ResponseBody,
+    mut body: Box<ResponseBody>,
     feed: Arc<BodyFeed>,
     raw: Arc<Progress>,
     whole: Option<(Whole, WholeSlot)>,

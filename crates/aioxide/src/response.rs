@@ -42,7 +42,9 @@ pub struct ResponseHead {
 pub struct Response {
     pub head: ResponseHead,
     pub history: Vec<ResponseHead>,
-    pub body: ResponseBody,
+    /// Boxed: a response is moved several times on its way out, and its
+    /// body is most of its size.
+    pub body: Box<ResponseBody>,
 }
 
 /// The body of a response, read chunk by chunk or whole.
@@ -459,11 +461,7 @@ impl ResponseBody {
     /// for the next read, as aiohttp raises body errors from `read()`.
     pub async fn read_ahead(&mut self, limit: usize, grace: std::time::Duration) {
         for _ in 0..3 {
-            if let Err(e) = self.read_available(limit) {
-                self.pending = Some(e);
-                return;
-            }
-            if self.done || self.buffered() >= limit {
+            if self.read_ahead_at_once(limit) {
                 return;
             }
             // Let the connection task hand over what it has buffered.
@@ -488,6 +486,17 @@ impl ResponseBody {
                 Err(_) => return,
             }
         }
+    }
+
+    /// The first step of [`Self::read_ahead`], without waiting: true when
+    /// there is nothing more to read ahead (the body is whole, `limit` is
+    /// buffered, or an error was met and kept).
+    pub fn read_ahead_at_once(&mut self, limit: usize) -> bool {
+        if let Err(e) = self.read_available(limit) {
+            self.pending = Some(e);
+            return true;
+        }
+        self.done || self.buffered() >= limit
     }
 
     /// Whether chunk ends wait to be taken.

@@ -74,7 +74,9 @@ async fn run(
         let mut answer = flow.check_answer(sent, info.clone(), total)?;
         // A redirect keeps its connection when its small body comes at once;
         // never wait on it (dropping an unfinished body closes the connection).
-        Box::pin(answer.body.read_ahead(cfg.read_ahead, cfg.read_ahead_grace)).await;
+        if !answer.body.read_ahead_at_once(cfg.read_ahead) {
+            Box::pin(answer.body.read_ahead(cfg.read_ahead, cfg.read_ahead_grace)).await;
+        }
         let Some(location) = answer.location else {
             return Ok(Response {
                 head: answer.head,
@@ -109,7 +111,7 @@ struct Flow {
 /// A hop's answer, checked: its head, its body, where it redirects.
 struct Answer {
     head: ResponseHead,
-    body: ResponseBody,
+    body: Box<ResponseBody>,
     location: Option<String>,
 }
 
@@ -225,7 +227,7 @@ impl Flow {
             request: info,
             conn: lease.meta.clone(),
         };
-        let mut body = if resp.upgrade && self.req.upgrade {
+        let mut body = Box::new(if resp.upgrade && self.req.upgrade {
             // 101: the connection is the caller's now (a WebSocket).
             let up = lease
                 .upgrade_body(resp.body)
@@ -240,7 +242,7 @@ impl Flow {
             ResponseBody::complete(Bytes::new())
         } else {
             ResponseBody::new(resp.body, decoder, lease, total, self.req.timeouts)
-        };
+        });
         if !reusable {
             body.forbid_reuse();
         }
