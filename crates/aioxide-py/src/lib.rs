@@ -143,7 +143,7 @@ impl Session {
             });
         }
         if let Some(ua) = user_agent {
-            cfg.user_agent = ua;
+            cfg.user_agent = ua.into();
         }
         Ok(Session {
             client: std::mem::ManuallyDrop::new(Client::new(cfg)),

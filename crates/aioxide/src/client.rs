@@ -17,7 +17,7 @@ use crate::response::Response;
 pub struct ClientConfig {
     pub pool: PoolConfig,
     /// The `User-Agent` sent unless the request has one.
-    pub user_agent: String,
+    pub user_agent: Bytes,
     /// Bodies up to this size are read before the response is handed back...
     pub read_ahead: usize,
     /// ...when they arrive within this time after their head.
@@ -28,7 +28,7 @@ impl Default for ClientConfig {
     fn default() -> Self {
         ClientConfig {
             pool: PoolConfig::default(),
-            user_agent: format!("aioxide/{}", env!("CARGO_PKG_VERSION")),
+            user_agent: Bytes::from(format!("aioxide/{}", env!("CARGO_PKG_VERSION"))),
             read_ahead: 64 * 1024,
             read_ahead_grace: std::time::Duration::from_millis(2),
         }

@@ -629,11 +629,18 @@ impl Pool {
                 .closed(&key.host, key.port, CloseReason::ConnectorClosed);
             return;
         }
-        inner.idle.entry(key.clone()).or_default().push(Idle {
+        let idle = Idle {
             conn,
             since: Instant::now(),
             meta,
-        });
+        };
+        // The key is cloned only for an origin with no idle list yet.
+        match inner.idle.get_mut(key) {
+            Some(list) => list.push(idle),
+            None => {
+                inner.idle.insert(key.clone(), vec![idle]);
+            }
+        }
         self.start_reaper(&mut inner);
     }
 

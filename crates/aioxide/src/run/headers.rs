@@ -148,16 +148,27 @@ fn checked_field(k: &str, v: &str) -> Result<(Bytes, Bytes), Error> {
 
 /// An automatic field (the engine's own value or the user's setting).
 fn auto_field(map: &mut Fields, name: &'static str, v: &str) -> Result<(), Error> {
-    if v.bytes().any(|b| matches!(b, b'\r' | b'\n' | 0)) {
+    auto_bytes(map, name, Bytes::copy_from_slice(v.as_bytes()))
+}
+
+/// [`auto_field`] for a value already held as bytes (no copy).
+fn auto_bytes(map: &mut Fields, name: &'static str, v: Bytes) -> Result<(), Error> {
+    if v.iter().any(|b| matches!(b, b'\r' | b'\n' | 0)) {
+        let v = String::from_utf8_lossy(&v);
         return Err(invalid(&format!(
             "invalid HTTP header value: newline or carriage return detected: {name}: {v:?}"
         )));
     }
+    map.push(Bytes::from_static(name.as_bytes()), v);
+    Ok(())
+}
+
+/// An automatic field whose value is one of the engine's constants.
+fn fixed_field(map: &mut Fields, name: &'static str, v: &'static str) {
     map.push(
         Bytes::from_static(name.as_bytes()),
-        Bytes::copy_from_slice(v.as_bytes()),
+        Bytes::from_static(v.as_bytes()),
     );
-    Ok(())
 }
 
 /// Build a hop's request: `Host`, the caller's headers in their order, the
@@ -239,13 +250,13 @@ fn automatic_headers(
 ) -> Result<(), Error> {
     let auto = |name: &str| is_auto(req, hop.headers, name);
     if auto("accept") {
-        auto_field(map, "Accept", DEFAULT_ACCEPT)?;
+        fixed_field(map, "Accept", DEFAULT_ACCEPT);
     }
     if auto("accept-encoding") {
-        auto_field(map, "Accept-Encoding", ACCEPT_ENCODING)?;
+        fixed_field(map, "Accept-Encoding", ACCEPT_ENCODING);
     }
     if auto("user-agent") {
-        auto_field(map, "User-Agent", &cfg.user_agent)?;
+        auto_bytes(map, "User-Agent", cfg.user_agent.clone())?;
     }
     if let Some(a) = hop.auth {
         auto_field(map, "Authorization", a)?;
@@ -257,7 +268,7 @@ fn automatic_headers(
                 auto_field(map, "Content-Type", ct)?;
             }
             _ if matches!(hop.method, "POST" | "PUT" | "PATCH") => {
-                auto_field(map, "Content-Type", "application/octet-stream")?;
+                fixed_field(map, "Content-Type", "application/octet-stream");
             }
             _ => {}
         }
@@ -265,10 +276,10 @@ fn automatic_headers(
     if !has_header(hop.headers, "connection") {
         if cfg.pool.force_close {
             if !req.http10 {
-                auto_field(map, "Connection", "close")?;
+                fixed_field(map, "Connection", "close");
             }
         } else if req.http10 {
-            auto_field(map, "Connection", "keep-alive")?;
+            fixed_field(map, "Connection", "keep-alive");
         }
     }
     if let Some(c) = hop.coding {
@@ -296,7 +307,7 @@ fn framing_headers(
             k.eq_ignore_ascii_case("expect") && v.eq_ignore_ascii_case("100-continue")
         });
     if req.expect_continue && !has_header(headers, "expect") {
-        auto_field(map, "Expect", "100-continue")?;
+        fixed_field(map, "Expect", "100-continue");
     }
     if !has_header(headers, "content-length") && !has_header(headers, "transfer-encoding") {
         match (body.is_some(), body.length()) {
@@ -304,10 +315,10 @@ fn framing_headers(
                 auto_field(map, "Content-Length", &n.to_string())?;
             }
             (true, _) => {
-                auto_field(map, "Transfer-Encoding", "chunked")?;
+                fixed_field(map, "Transfer-Encoding", "chunked");
             }
             (false, _) if !is_get_like(hop.method) && !chunked => {
-                auto_field(map, "Content-Length", "0")?;
+                fixed_field(map, "Content-Length", "0");
             }
             (false, _) => {}
         }
