@@ -41,6 +41,7 @@ fn url_errors(redirected: bool) -> (ErrorKind, ErrorKind) {
 
 /// The common case, without a general URL parser: `http(s)://host[:port]/...`
 /// with a plain lowercase ASCII host and no userinfo (what yarl hands over).
+/// Its `url` is left empty for the caller to fill (a copy, or the string).
 fn fast_dest(raw: &str) -> Option<Dest> {
     let (tls, rest) = if let Some(r) = raw.strip_prefix("http://") {
         (false, r)
@@ -71,13 +72,14 @@ fn fast_dest(raw: &str) -> Option<Dest> {
     }
     let default = if tls { 443 } else { 80 };
     let port_n = port.unwrap_or(default);
-    let host_header = if port_n == default {
-        host.to_owned()
-    } else {
-        format!("{host}:{port_n}")
-    };
+    let mut host_header = String::with_capacity(host.len() + 6);
+    host_header.push_str(host);
+    if port_n != default {
+        host_header.push(':');
+        host_header.push_str(&port_n.to_string());
+    }
     Some(Dest {
-        url: raw.to_owned(),
+        url: String::new(),
         tls,
         host: host.to_owned(),
         port: port_n,
@@ -101,7 +103,7 @@ pub(crate) fn dest_from_url(mut url: Url, raw: Option<&str>) -> Dest {
     let url_str = url.to_string();
     let target = request_target(raw.filter(|_| auth.is_none()).unwrap_or(&url_str));
     Dest {
-        url: url_str.clone(),
+        url: url_str,
         tls,
         host,
         port,
@@ -113,11 +115,23 @@ pub(crate) fn dest_from_url(mut url: Url, raw: Option<&str>) -> Dest {
 
 /// Parse and check a request URL, as aiohttp does before any I/O.
 pub fn parse_dest(raw: &str, redirected: bool) -> Result<Dest, Error> {
-    if let Some(d) = fast_dest(raw) {
+    if let Some(mut d) = fast_dest(raw) {
+        d.url = raw.to_owned();
         return Ok(d);
     }
     let url = parse_url(raw, redirected)?;
     Ok(dest_from_url(url, Some(raw)))
+}
+
+/// [`parse_dest`] of a URL the caller gives away: a plain URL becomes
+/// the destination's own string, without a copy.
+pub fn parse_dest_owned(raw: String, redirected: bool) -> Result<Dest, Error> {
+    if let Some(mut d) = fast_dest(&raw) {
+        d.url = raw;
+        return Ok(d);
+    }
+    let url = parse_url(&raw, redirected)?;
+    Ok(dest_from_url(url, Some(&raw)))
 }
 
 /// http and https; ws and wss too for a request (aiohttp's connector

@@ -5,7 +5,7 @@
 //! `keepalive_timeout`.  HTTP/2 connections (`h2.rs`) are shared by many
 //! leases at once, up to the server's stream limit (`Pool::acquire_h2`).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -178,11 +178,18 @@ struct Idle {
     meta: Option<Arc<connect::ConnMeta>>,
 }
 
+/// The pool's maps by key, hashed with foldhash (seeded per process): a
+/// request looks its key up two or three times, and SipHash cost more than
+/// the lookups' other work.  The maps stay small (bounded by the
+/// connections, or swept), so a weaker hash cannot be made to degrade them.
+type KeyMap<V> = HashMap<Key, V, foldhash::fast::RandomState>;
+type KeySet = HashSet<Key, foldhash::fast::RandomState>;
+
 #[derive(Default)]
 struct Inner {
-    idle: HashMap<Key, Vec<Idle>>,
+    idle: KeyMap<Vec<Idle>>,
     /// Open shared connections: every lease for their key goes on them.
-    shared: HashMap<Key, Vec<Arc<Shared>>>,
+    shared: KeyMap<Vec<Arc<Shared>>>,
     /// HTTP/2 keys: one acquisition at a time opens a connection (the
     /// others wait, then share it).
     gates: Gates,
@@ -200,7 +207,7 @@ struct Inner {
 /// holds a clone; the map's alone means neither).
 #[derive(Default)]
 struct Gates {
-    map: HashMap<Key, Arc<Semaphore>>,
+    map: KeyMap<Arc<Semaphore>>,
     sweep: Sweep,
 }
 
@@ -246,7 +253,7 @@ impl Gates {
 /// its next connection's ALPN.
 #[derive(Default)]
 struct H1Only {
-    set: std::collections::HashSet<Key>,
+    set: KeySet,
     sweep: Sweep,
 }
 

@@ -19,7 +19,7 @@ use crate::connect::Tunnel;
 use crate::fields::Fields;
 use bytes::Bytes;
 
-pub use crate::dest::{basic_auth, parse_dest, parse_url, request_target, Dest};
+pub use crate::dest::{basic_auth, parse_dest, parse_dest_owned, parse_url, request_target, Dest};
 
 use crate::body::decode::Decoder;
 use crate::body::encode;
@@ -117,7 +117,7 @@ struct Answer {
 
 impl Flow {
     fn start(mut req: Request) -> Result<Flow, Error> {
-        let dest = parse_dest(&req.url, false)?;
+        let dest = parse_dest_owned(std::mem::take(&mut req.url), false)?;
         let default_origin = match &req.default_auth_origin {
             Some(o) => Some(parse_dest(o, false)?),
             None => None,
@@ -135,7 +135,11 @@ impl Flow {
         };
         Ok(Flow {
             route,
-            method: req.method.to_ascii_uppercase(),
+            method: {
+                let mut m = std::mem::take(&mut req.method);
+                m.make_ascii_uppercase();
+                m
+            },
             auth: req.auth.take(),
             req,
             dest,
