@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import ssl
 from typing import Any
@@ -184,7 +185,11 @@ async def test_not_a_websocket_is_handshake_error(aiohttp: Any, base: str) -> No
 
 def _raw_ws(answer: Any, after: bytes = b"", hold: float = 0.0) -> Any:
     """A raw server: reads the upgrade request, answers ``answer(key)``, then
-    writes ``after`` and keeps the connection ``hold`` seconds."""
+    writes ``after`` and keeps the connection ``hold`` seconds, or until the
+    client closes it (what it sends is read and never answered).  (Ending at
+    the client's close matters on 3.12+, where the fixture's
+    ``Server.wait_closed()`` waits for every handler: four tests' teardowns
+    waited out a 30 s hold.)"""
 
     async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
         head = await r.readuntil(b"\r\n\r\n")
@@ -195,9 +200,16 @@ def _raw_ws(answer: Any, after: bytes = b"", hold: float = 0.0) -> Any:
         w.write(answer(key) + after)  # (one write: ``after`` comes with the head)
         await w.drain()
         if hold:
-            await asyncio.sleep(hold)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(_until_eof(r), hold)
 
     return handler
+
+
+async def _until_eof(r: asyncio.StreamReader) -> None:
+    for _ in range(1_000_000):  # bounded: the client's close ends it
+        if not await r.read(65536):
+            return
 
 
 def _accept(key: bytes) -> bytes:
