@@ -41,7 +41,7 @@ fn url_errors(redirected: bool) -> (ErrorKind, ErrorKind) {
 
 /// The common case, without a general URL parser: `http(s)://host[:port]/...`
 /// with a plain lowercase ASCII host and no userinfo (what yarl hands over).
-/// Its `url` is left empty for the caller to fill (a copy, or the string).
+/// Its `url` is left empty for the caller to fill with the string itself.
 fn fast_dest(raw: &str) -> Option<Dest> {
     let (tls, rest) = if let Some(r) = raw.strip_prefix("http://") {
         (false, r)
@@ -115,12 +115,7 @@ pub(crate) fn dest_from_url(mut url: Url, raw: Option<&str>) -> Dest {
 
 /// Parse and check a request URL, as aiohttp does before any I/O.
 pub fn parse_dest(raw: &str, redirected: bool) -> Result<Dest, Error> {
-    if let Some(mut d) = fast_dest(raw) {
-        d.url = raw.to_owned();
-        return Ok(d);
-    }
-    let url = parse_url(raw, redirected)?;
-    Ok(dest_from_url(url, Some(raw)))
+    parse_dest_owned(raw.to_owned(), redirected)
 }
 
 /// [`parse_dest`] of a URL the caller gives away: a plain URL becomes
