@@ -109,8 +109,9 @@ pub enum HeadError {
 
 /// Field slots parsed without a heap allocation: aiohttp's default limit
 /// (128 fields, so 129 slots to tell "too many") fits.  The slots are left
-/// uninitialised (httparse writes the ones it fills): zeroing 8 KiB of
-/// slots for every head cost more than parsing a small one.
+/// uninitialised (httparse writes the ones it fills): with 128 slots the
+/// default limit took the heap path, allocating and zeroing 4 KiB of slots
+/// for every head, which cost more than parsing a small one.
 const STACK_FIELDS: usize = 256;
 
 /// Where the parts of a head are in the buffer: (offset, length).
@@ -457,6 +458,28 @@ mod tests {
             .expect("ok")
             .expect("done");
         assert!(head.reason.is_empty());
+    }
+
+    #[test]
+    fn fields_at_the_edges_of_the_stack_slots() {
+        // The last stack-held slot count (STACK_FIELDS) and one past it (the
+        // heap path): every field read whole, the one over the limit named.
+        let head = |n: usize| {
+            let fields: String = (0..n).map(|i| format!("H{i}: v{i}\r\n")).collect();
+            BytesMut::from(format!("HTTP/1.1 200 OK\r\n{fields}\r\n").as_bytes())
+        };
+        for max in [STACK_FIELDS - 1, STACK_FIELDS] {
+            let h = parse_response(&mut head(max + 1), max)
+                .expect("room for one over the limit")
+                .expect("done");
+            assert_eq!(h.fields.len(), max + 1);
+            let last = format!("H{max}");
+            assert_eq!(h.fields.get(&last), Some(format!("v{max}").as_bytes()));
+            assert_eq!(
+                parse_response(&mut head(max + 2), max).err(),
+                Some(HeadError::TooManyHeaders)
+            );
+        }
     }
 
     #[test]
