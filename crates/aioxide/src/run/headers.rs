@@ -372,4 +372,40 @@ mod tests {
     fn methods() {
         assert!(is_get_like("GET") && is_get_like("HEAD") && !is_get_like("DELETE"));
     }
+
+    #[test]
+    fn the_automatic_fields_as_sent_and_a_bad_user_agent_refused() {
+        let mut cfg = ClientConfig::default();
+        let req = Request::new("POST", "http://a.test:81/x");
+        let dest = crate::dest::parse_dest(&req.url, false).expect("a URL");
+        let hop = Hop {
+            method: "POST",
+            dest: &dest,
+            headers: &[],
+            auth: &None,
+            coding: None,
+            forward: None,
+        };
+        let p = prepare(&cfg, &req, &hop, Payload::None).expect("prepared");
+        let names: Vec<&[u8]> = p.headers.iter().map(|(k, _)| k).collect();
+        assert_eq!(
+            names,
+            [
+                &b"Host"[..],
+                b"Accept",
+                b"Accept-Encoding",
+                b"User-Agent",
+                b"Content-Type",
+                b"Content-Length"
+            ]
+        );
+        assert_eq!(p.headers.get("host"), Some(&b"a.test:81"[..]));
+        assert_eq!(p.headers.get("user-agent"), Some(&cfg.user_agent[..]));
+        assert_eq!(p.headers.get("content-length"), Some(&b"0"[..]));
+        cfg.user_agent = Bytes::from_static(b"x\r\nEvil: 1");
+        let err = prepare(&cfg, &req, &hop, Payload::None)
+            .err()
+            .expect("refused");
+        assert_eq!(err.kind, ErrorKind::InvalidArgument);
+    }
 }
