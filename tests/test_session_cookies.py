@@ -4,12 +4,15 @@ a jar of the user's own, and resp.cookies."""
 
 from __future__ import annotations
 
+import asyncio
 from http.cookies import BaseCookie, SimpleCookie
 from typing import Any
 
 import pytest
 from aiohttp import web
 from yarl import URL
+
+from conftest import read_request_head
 
 
 @pytest.fixture
@@ -221,3 +224,22 @@ async def test_quote_cookie_false_for_session_and_request_cookies(
         async with s.get(base + "/show", cookies={"r": "val=foobar"}) as resp:
             header = (await resp.json())["header"]
     assert sorted(p.strip() for p in header.split(";")) == ['r="val=foobar"', 's="val=foobar"']
+
+
+async def test_a_lower_case_set_cookie_reaches_the_jar_on_every_path(
+    aiohttp: Any, raw_server: Any, session_kw: dict[str, Any]
+) -> None:
+    # The hooked path looks for Set-Cookie in the engine's head before it
+    # builds resp.headers: the look-up is case-insensitive, as a field name is.
+    async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        await read_request_head(r)
+        w.write(b"HTTP/1.1 200 OK\r\nset-cookie: low=1\r\nSET-COOKIE: up=2\r\n")
+        w.write(b"Content-Length: 2\r\n\r\nok")
+        await w.drain()
+
+    url = await raw_server(handler)
+    jar = aiohttp.CookieJar(unsafe=True)  # (the server is an IP address)
+    async with aiohttp.ClientSession(cookie_jar=jar, **session_kw) as s:
+        async with s.get(url + "/") as resp:
+            assert await resp.read() == b"ok"
+        assert sorted(c.key for c in s.cookie_jar) == ["low", "up"]

@@ -8,9 +8,11 @@ announced to the trace configs, its cookies from and to the session's jar.
 The rules stay the engine's: which redirect to follow and how
 (``redirect_step``), which credentials go on a hop (``hop_auth``).
 
-``HookedRequest.run`` is the flow; each step is a method: ``_start``,
-``_next_request`` (the hop's ClientRequest), ``send`` (the innermost handler),
-``_after`` (cookies, then the redirect or the end) and ``_finish``.
+``HookedRequest.run`` is the flow; each step is a method: ``_hop_target``
+(URL and credentials), ``_env_for_hop`` (trust_env only), ``_next_request``
+(the hop's ClientRequest), ``send`` (the innermost handler), ``_after``
+(cookies; a redirect?) and ``_follow`` (the next hop, or the end).
+Coroutines are made only where something is awaited.
 """
 
 from __future__ import annotations
@@ -144,10 +146,14 @@ class HookedRequest:
         total = opts.total
         self.deadline = loop.time() + total if total else None
         ctx = trace_request_ctx
-        self.traces = [
-            Trace(session, tc, tc.trace_config_ctx(trace_request_ctx=ctx))
-            for tc in session._trace_configs
-        ]
+        self.traces = (
+            [
+                Trace(session, tc, tc.trace_config_ctx(trace_request_ctx=ctx))
+                for tc in session._trace_configs
+            ]
+            if session._trace_configs
+            else []
+        )
         self.history: list[ClientResponse] = []
         self.rewinders: list[Rewinder] = []
         jar = session._cookie_jar
@@ -157,22 +163,36 @@ class HookedRequest:
 
     # -- the flow ----------------------------------------------------------
     async def run(self, middlewares: Any) -> ClientResponse:
-        for trace in self.traces:
+        traces = self.traces
+        for trace in traces:
             await trace.send_request_start(self.method, self._full_url(), self.hdrs)
         handler = build_client_middlewares(self.send, middlewares)
         resp: ClientResponse | None = None
         try:
             while True:
-                self.req = await self._next_request()
+                self._hop_target()
+                env = await self._env_for_hop() if self.s._trust_env else None
+                self.req = self._next_request(env)
                 resp = await handler(self.req)
-                if not await self._after(resp):
+                if not self._after(resp):
                     break
-            await self._finish(resp)
+                for trace in traces:
+                    url = self._full_url()
+                    await trace.send_request_redirect(self.method, url, self.hdrs, resp)
+                if not self._follow(resp):
+                    break
+            check = self.raise_for_status
+            check = self.s._raise_for_status if check is None else check
+            if check:
+                await check_status(resp, check)
+            resp._history = tuple(self.history)
+            for trace in traces:
+                await trace.send_request_end(self.method, self._full_url(), self.hdrs, resp)
             return resp
         except BaseException as e:
             if resp is not None:
                 resp.close()
-            for trace in self.traces:
+            for trace in traces:
                 await trace.send_request_exception(self.method, self._full_url(), self.hdrs, e)
             raise
         finally:
@@ -182,27 +202,39 @@ class HookedRequest:
     def _full_url(self) -> URL:
         return self.url.update_query(self.params)
 
-    async def _next_request(self) -> ClientRequest:
-        """This hop's ClientRequest: its credentials, proxy (trust_env) and
-        cookies (the jar's and the request's own)."""
-        s = self.s
+    def _hop_target(self) -> None:
+        """This hop's URL (without credentials) and its credentials."""
         url, auth_from_url = strip_auth_from_url(self.url)
         self.url = url
         if not url.raw_host:
             cls = InvalidUrlRedirectClientError if self.redirects else InvalidUrlClientError
             raise cls(url)
-        self.auth = auth = self._hop_auth(auth_from_url)
+        self.auth = self._hop_auth(auth_from_url)
+
+    async def _env_for_hop(self) -> tuple[BasicAuth | None, URL | None, BasicAuth | None]:
+        """With trust_env: the hop's credentials from .netrc (when it has
+        none) and its proxy from the environment (when none was given)."""
+        url, auth = self.url, self.auth
         proxy, proxy_auth = self.proxy, self.proxy_auth
-        if s._trust_env:
-            if auth is None and url.host is not None and hdrs.AUTHORIZATION not in self.hdrs:
-                auth = self.auth = await self.loop.run_in_executor(
-                    None, _proxy.netrc_auth, url.host
-                )
-            if proxy is None:
-                try:
-                    proxy, proxy_auth = await asyncio.to_thread(_proxy.get_env_proxy_for_url, url)
-                except LookupError:
-                    pass
+        if auth is None and url.host is not None and hdrs.AUTHORIZATION not in self.hdrs:
+            auth = await self.loop.run_in_executor(None, _proxy.netrc_auth, url.host)
+        if proxy is None:
+            try:
+                proxy, proxy_auth = await asyncio.to_thread(_proxy.get_env_proxy_for_url, url)
+            except LookupError:
+                pass
+        return auth, proxy, proxy_auth
+
+    def _next_request(
+        self, env: tuple[BasicAuth | None, URL | None, BasicAuth | None] | None
+    ) -> ClientRequest:
+        """This hop's ClientRequest: its credentials, proxy (``env``, from
+        trust_env) and cookies (the jar's and the request's own)."""
+        s, url, auth = self.s, self.url, self.auth
+        proxy, proxy_auth = self.proxy, self.proxy_auth
+        if env is not None:
+            self.auth = auth = env[0]
+            proxy, proxy_auth = env[1], env[2]
         return s._request_class(
             self.method,
             url,
@@ -239,6 +271,8 @@ class HookedRequest:
             not s._base_url or s._base_url_origin == str(self.url.origin()),
             hdrs.AUTHORIZATION in self.hdrs,
         )
+        if chosen is None:
+            return None
         return next(
             (
                 a
@@ -279,7 +313,7 @@ class HookedRequest:
                 raw = await s._send(
                     req.method,
                     str(req.url),
-                    [(str(k), v) for k, v in req.headers.items()],
+                    list(req.headers.items()),
                     payload,
                     hop_options(s, self.opts, req),
                     hop,
@@ -302,17 +336,18 @@ class HookedRequest:
             await hop.finish()
         return r
 
-    async def _after(self, resp: ClientResponse) -> bool:
-        """After a hop: its cookies into the jar; True when a redirect is
-        followed (the next hop's method, body, URL and headers set)."""
-        if self.jar is not None:
+    def _after(self, resp: ClientResponse) -> bool:
+        """After a hop: its cookies into the jar; True when it is a redirect
+        to follow."""
+        if self.jar is not None and _may_set_cookies(resp):
             set_cookies = resp.headers.getall(hdrs.SET_COOKIE, ())
             if set_cookies:
                 self.jar.update_cookies_from_headers(set_cookies, resp.url)
-        if not (self.allow_redirects and _is_redirect(resp.status)):
-            return False
-        for trace in self.traces:
-            await trace.send_request_redirect(self.method, self._full_url(), self.hdrs, resp)
+        return bool(self.allow_redirects and _is_redirect(resp.status))
+
+    def _follow(self, resp: ClientResponse) -> bool:
+        """A redirect: True when followed (the next hop's method, body, URL
+        and headers set); False when it has no Location (the end)."""
         self.redirects += 1
         self.history.append(resp)
         max_redirects = self.max_redirects
@@ -349,15 +384,14 @@ class HookedRequest:
         self.url = URL(next_url, encoded=True)
         self.params = None
 
-    async def _finish(self, resp: ClientResponse) -> None:
-        s = self.s
-        check = self.raise_for_status
-        check = s._raise_for_status if check is None else check
-        if check:
-            await check_status(resp, check)
-        resp._history = tuple(self.history)
-        for trace in self.traces:
-            await trace.send_request_end(self.method, self._full_url(), self.hdrs, resp)
+
+def _may_set_cookies(resp: ClientResponse) -> bool:
+    """False when the engine's head of ``resp`` has no Set-Cookie (its
+    headers are then not built for the jar); True otherwise."""
+    head = getattr(resp, "_head", None)
+    if head is None or getattr(resp, "_headers", None) is not None:
+        return True
+    return head.header(hdrs.SET_COOKIE) is not None
 
 
 def hop_options(s: ClientSession, opts: Any, req: ClientRequest) -> Any:
@@ -367,20 +401,32 @@ def hop_options(s: ClientSession, opts: Any, req: ClientRequest) -> Any:
     of the automatic headers the ClientRequest decided on.  Cached: most
     hops of a session share them."""
     http10 = req.version == HttpVersion10
-    compress = compress_name(req.compress)
     skip = tuple(req.skip_auto_headers)
-    proxy = _proxy.engine_option(req.proxy, req.proxy_auth, req.proxy_headers)
-    proxy_key = None if proxy is None else (proxy[0], tuple(proxy[1]))
-    key = (
-        opts,
-        skip,
-        bool(req.chunked),
-        compress,
-        req.expect100,
-        http10,
-        req.server_hostname,
-        proxy_key,
-    )
+    compress = compress_name(req.compress)
+    if not (
+        skip
+        or req.chunked
+        or compress
+        or req.expect100
+        or http10
+        or req.server_hostname is not None
+        or req.proxy is not None
+    ):
+        key: Any = opts  # (most hops: the request's options are the whole key)
+        proxy = None
+    else:
+        proxy = _proxy.engine_option(req.proxy, req.proxy_auth, req.proxy_headers)
+        proxy_key = None if proxy is None else (proxy[0], tuple(proxy[1]))
+        key = (
+            opts,
+            skip,
+            bool(req.chunked),
+            compress,
+            req.expect100,
+            http10,
+            req.server_hostname,
+            proxy_key,
+        )
     found = s._hop_opts.get(key)
     if found is None:
         if len(s._hop_opts) >= 32:

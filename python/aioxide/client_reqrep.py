@@ -687,6 +687,10 @@ _NO_SKIP: CIMultiDict[None] = CIMultiDict()
 AUTO_HEADERS = (hdrs.ACCEPT, hdrs.ACCEPT_ENCODING, hdrs.USER_AGENT)
 
 _CONTAINS_CONTROL_CHAR_RE = re.compile(r"[^-!#$%&'*+.^_`|~0-9a-zA-Z]")
+# Methods known to be tokens (the check above is skipped for them).
+_TOKEN_METHODS = frozenset(
+    ("GET", "HEAD", "OPTIONS", "TRACE", "PATCH", "POST", "PUT", "DELETE", "CONNECT")
+)
 
 
 class ClientRequest:
@@ -735,7 +739,7 @@ class ClientRequest:
     ) -> None:
         if loop is None:
             loop = asyncio.get_event_loop()
-        if match := _CONTAINS_CONTROL_CHAR_RE.search(method):
+        if method not in _TOKEN_METHODS and (match := _CONTAINS_CONTROL_CHAR_RE.search(method)):
             raise ValueError(
                 f"Method cannot contain non-token characters {method!r} "
                 f"(found at least {match.group()!r})"
@@ -941,10 +945,10 @@ class ClientRequest:
 
     def update_cookies(self, cookies: Any) -> None:
         """Add cookies to the Cookie header (over ones of the same name)."""
-        from http.cookies import Morsel
-
         if not cookies:
             return
+        from http.cookies import Morsel
+
         c: SimpleCookie = SimpleCookie()
         if hdrs.COOKIE in self.headers:
             c.load(self.headers.get(hdrs.COOKIE, ""))
