@@ -600,3 +600,40 @@ async def test_bridge_outstanding_count_returns_to_zero(aiohttp: Any, raw_server
         for r in resps:
             assert await r.read() == b"ok"
         assert bridge.outstanding() == 0
+
+
+@pytest.mark.skipif(TARGET != "aioxide", reason="the bridge's bookkeeping is aioxide's")
+async def test_requests_submitted_together_wake_the_engine_once(
+    aiohttp: Any, raw_server: Any
+) -> None:
+    # A request with nothing else outstanding wakes the engine at once (the
+    # sequential caller's latency); requests submitted while others are
+    # outstanding wake it once per turn of the loop, however long the turn.
+    from aioxide._bridge import bridge_for
+
+    async def answer(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        await read_request_head(r)
+        await asyncio.sleep(0.2)
+        w.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        await w.drain()
+
+    url = await raw_server(answer)
+    async with aiohttp.ClientSession() as s:
+        bridge = bridge_for(asyncio.get_running_loop()).bridge
+
+        async def get() -> bytes:
+            async with s.get(url) as r:
+                return bytes(await r.read())
+
+        async def get_after_work() -> bytes:
+            time.sleep(0.005)  # long enough for the engine to take a submission
+            return await get()
+
+        before = bridge.wakeups()
+        first = asyncio.ensure_future(get())
+        await asyncio.sleep(0.05)  # its request is on the engine
+        assert bridge.wakeups() == before + 1
+        together = [asyncio.ensure_future(get_after_work()) for _ in range(10)]
+        await asyncio.sleep(0.05)
+        assert bridge.wakeups() == before + 2
+        assert await asyncio.gather(first, *together) == [b"ok"] * 11

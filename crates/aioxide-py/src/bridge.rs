@@ -39,6 +39,8 @@ struct Shared {
     last_activity: AtomicU64,
     /// Futures submitted and not yet completed on the loop's side.
     outstanding: AtomicUsize,
+    /// Times the loop's side woke the engine for submitted work.
+    wakeups: AtomicU64,
 }
 
 /// Where a submitted job's abort handle lands once the engine spawned it.
@@ -154,6 +156,12 @@ async fn dispatch(shared: Arc<Shared>) {
 }
 
 impl Shared {
+    /// Wake the engine's dispatcher for the submitted work.
+    fn wake_engine(&self) {
+        self.wakeups.fetch_add(1, Ordering::Relaxed);
+        self.notify.notify_one();
+    }
+
     fn push(&self, id: u64, d: Deliver) {
         if self.closed.load(Ordering::Acquire) {
             return;
@@ -169,11 +177,16 @@ impl Shared {
             e
         };
         if was_empty {
-            let one: u64 = 1;
-            // SAFETY: writing 8 bytes from a valid u64 to an eventfd we own.
-            unsafe {
-                libc::write(self.efd.as_raw_fd(), (&one as *const u64).cast(), 8);
-            }
+            self.signal_loop();
+        }
+    }
+
+    /// Make the loop's reader (`drain`) run.
+    fn signal_loop(&self) {
+        let one: u64 = 1;
+        // SAFETY: writing 8 bytes from a valid u64 to an eventfd we own.
+        unsafe {
+            libc::write(self.efd.as_raw_fd(), (&one as *const u64).cast(), 8);
         }
     }
 }
@@ -225,6 +238,9 @@ pub struct Bridge {
     /// The process's fork count when this bridge was made: a bridge
     /// inherited through os.fork() has no engine thread behind it.
     forks: u64,
+    /// A wake-up of the engine is put off to the loop's next `drain` (the
+    /// loop's thread wrote the eventfd it watches).
+    wake_due: AtomicBool,
 }
 
 impl Bridge {
@@ -286,7 +302,7 @@ impl Bridge {
                 wait,
             },
         );
-        self.submit_job(job, slot);
+        self.submit_job(job, slot, 1);
         Ok(id)
     }
 
@@ -297,19 +313,42 @@ impl Bridge {
         F: Future<Output = ()> + Send + 'static,
     {
         self.check()?;
-        self.submit_job(Box::pin(task), Arc::new(AbortSlot::default()));
+        self.submit_job(Box::pin(task), Arc::new(AbortSlot::default()), 0);
         Ok(())
     }
 
-    fn submit_job(&self, job: Pin<Box<dyn Future<Output = ()> + Send>>, slot: Arc<AbortSlot>) {
+    /// Queue `job` for the engine.  The engine is woken when the queue turns
+    /// non-empty: at once when this is the only request outstanding (`own`
+    /// is this job's share of `outstanding`), else in the loop's next
+    /// iteration (`drain`), so that the tasks resumed together submit their
+    /// next requests with one wake-up of the engine thread, not one each.
+    fn submit_job(
+        &self,
+        job: Pin<Box<dyn Future<Output = ()> + Send>>,
+        slot: Arc<AbortSlot>,
+        own: usize,
+    ) {
         let was_empty = {
             let mut q = self.shared.submit.lock().unwrap_or_else(|p| p.into_inner());
             let e = q.is_empty();
             q.push((job, slot));
             e
         };
-        if was_empty {
-            self.shared.notify.notify_one();
+        if !was_empty || self.wake_due.load(Ordering::Relaxed) {
+            return;
+        }
+        if self.shared.outstanding.load(Ordering::Relaxed) > own {
+            self.wake_due.store(true, Ordering::Relaxed);
+            self.shared.signal_loop();
+        } else {
+            self.shared.wake_engine();
+        }
+    }
+
+    /// Wake the engine for what was submitted since a wake-up was put off.
+    fn flush(&self) {
+        if self.wake_due.swap(false, Ordering::Relaxed) {
+            self.shared.wake_engine();
         }
     }
 
@@ -393,6 +432,7 @@ impl Bridge {
             notify: Notify::new(),
             last_activity: AtomicU64::new(0),
             outstanding: AtomicUsize::new(0),
+            wakeups: AtomicU64::new(0),
         });
         runtime
             .spawn(dispatch(shared.clone()))
@@ -403,6 +443,7 @@ impl Bridge {
             next_id: AtomicU64::new(1),
             runtime: Mutex::new(Some(runtime)),
             forks,
+            wake_due: AtomicBool::new(false),
         })
     }
 
@@ -427,6 +468,7 @@ impl Bridge {
                 8,
             );
         }
+        self.flush();
         self.complete_batch(py);
         Ok(())
     }
@@ -456,6 +498,11 @@ impl Bridge {
     /// The count the engine's spin decision reads (futures not completed).
     fn outstanding(&self) -> usize {
         self.shared.outstanding.load(Ordering::Relaxed)
+    }
+
+    /// Times the engine was woken for submitted work (one per batch).
+    fn wakeups(&self) -> u64 {
+        self.shared.wakeups.load(Ordering::Relaxed)
     }
 
     /// Complete what the engine finished, fail every other pending future
