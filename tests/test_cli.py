@@ -234,10 +234,10 @@ async def _under_pty(
         env=env,
     )
     os.close(slave)
+    chunks: list[bytes] = []
 
     def read_all() -> bytes:
         nonlocal interrupt_on
-        chunks = []
         for _ in range(100_000):  # bounded: EOF (EIO) comes when the child exits
             try:
                 data = os.read(master, 65536)
@@ -251,8 +251,15 @@ async def _under_pty(
                 interrupt_on = None  # once
         return b"".join(chunks)
 
+    reader = asyncio.ensure_future(asyncio.to_thread(read_all))
     try:
-        output = await asyncio.wait_for(asyncio.to_thread(read_all), 30)
+        try:
+            output = await asyncio.wait_for(asyncio.shield(reader), 30)
+        except asyncio.TimeoutError:
+            proc.kill()  # (the reader then sees the end)
+            await asyncio.wait_for(reader, 10)
+            shown = b"".join(chunks).decode(errors="replace")
+            raise AssertionError(f"no end in 30 s; the terminal showed:\n{shown}") from None
         code = await asyncio.wait_for(proc.wait(), 10)
     finally:
         if proc.returncode is None:
