@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
 import json
 import os
@@ -257,7 +258,8 @@ async def _under_pty(
             output = await asyncio.wait_for(asyncio.shield(reader), 30)
         except asyncio.TimeoutError:
             proc.kill()  # (the reader then sees the end)
-            await asyncio.wait_for(reader, 10)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.shield(reader), 10)
             shown = b"".join(chunks).decode(errors="replace")
             raise AssertionError(f"no end in 30 s; the terminal showed:\n{shown}") from None
         code = await asyncio.wait_for(proc.wait(), 10)

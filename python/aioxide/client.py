@@ -725,7 +725,7 @@ class ClientSession:
             and ssl_context is None
             and fingerprint is None
         ):
-            tls: Any = True  # (tls_for's answer, without the call)
+            tls: Any = True  # (tls_for's first answer, without the call: keep them alike)
         else:
             tls = tls_for(connector_ssl, ssl, verify_ssl, ssl_context, fingerprint)
         if auth is not None or proxy_auth is not None or chunked is not None:
