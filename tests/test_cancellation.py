@@ -573,19 +573,25 @@ def test_uvloop_wait_for_timeout(aiohttp: Any) -> None:
     _run_in_fresh_loop(main, uvloop.new_event_loop)
 
 
+def _ok_after(delay: float) -> Any:
+    """A raw_server handler: each request answered "ok" after ``delay`` s."""
+
+    async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        await read_request_head(r)
+        await asyncio.sleep(delay)
+        w.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        await w.drain()
+
+    return handler
+
+
 @pytest.mark.skipif(TARGET != "aioxide", reason="the bridge's bookkeeping is aioxide's")
 async def test_bridge_outstanding_count_returns_to_zero(aiohttp: Any, raw_server: Any) -> None:
     # The engine spins only while at most one request is outstanding: the
     # count must follow completions and cancellations exactly.
     from aioxide._bridge import bridge_for
 
-    async def slow(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
-        await read_request_head(r)
-        await asyncio.sleep(0.3)
-        w.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-        await w.drain()
-
-    url = await raw_server(slow)
+    url = await raw_server(_ok_after(0.3))
     async with aiohttp.ClientSession() as s:
         bridge = bridge_for(asyncio.get_running_loop()).bridge
         assert bridge.outstanding() == 0
@@ -611,13 +617,7 @@ async def test_requests_submitted_together_wake_the_engine_once(
     # outstanding wake it once per turn of the loop, however long the turn.
     from aioxide._bridge import bridge_for
 
-    async def answer(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
-        await read_request_head(r)
-        await asyncio.sleep(0.2)
-        w.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-        await w.drain()
-
-    url = await raw_server(answer)
+    url = await raw_server(_ok_after(0.2))
     async with aiohttp.ClientSession() as s:
         bridge = bridge_for(asyncio.get_running_loop()).bridge
 
