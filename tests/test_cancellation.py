@@ -637,3 +637,39 @@ async def test_requests_submitted_together_wake_the_engine_once(
         await asyncio.sleep(0.05)
         assert bridge.wakeups() == before + 2
         assert await asyncio.gather(first, *together) == [b"ok"] * 11
+
+
+@pytest.mark.skipif(TARGET != "aioxide", reason="the bridge's bookkeeping is aioxide's")
+async def test_a_request_beside_a_read_left_waiting_wakes_the_engine_at_once(
+    aiohttp: Any, raw_server: Any
+) -> None:
+    # A read left waiting (a stream's next piece, a WebSocket's receive) is
+    # not a request in flight: a request made beside it is not put off to
+    # the loop's next turn.
+    from aioxide._bridge import bridge_for
+
+    async def stalls(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        await read_request_head(r)
+        w.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n")
+        await w.drain()
+        await asyncio.sleep(5)
+
+    stream_url = await raw_server(stalls)
+    url = await raw_server(_ok_after(0))
+    async with aiohttp.ClientSession() as s:
+        bridge = bridge_for(asyncio.get_running_loop()).bridge
+        async with s.get(stream_url) as resp:
+            assert await resp.content.readexactly(2) == b"ok"
+            waiting = asyncio.ensure_future(resp.content.read())
+            await asyncio.sleep(0.05)
+            assert bridge.outstanding() == 1  # the read, left waiting
+            before = bridge.wakeups()
+            task = asyncio.ensure_future(s.get(url))
+            await asyncio.sleep(0)  # (the task submitted its request in this turn)
+            assert bridge.wakeups() == before + 1
+            r2 = await task
+            assert await r2.read() == b"ok"
+            r2.release()
+            waiting.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await waiting

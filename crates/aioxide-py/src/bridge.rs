@@ -241,6 +241,10 @@ pub struct Bridge {
     /// A wake-up of the engine is put off to the loop's next `drain` (the
     /// loop's thread wrote the eventfd it watches).
     wake_due: AtomicBool,
+    /// Calls (requests and other engine calls, not reads) submitted and not
+    /// settled: a submission beside one of them is put off to the loop's next
+    /// turn; a read left waiting (a stream's) does not count.
+    calls: AtomicUsize,
 }
 
 impl Bridge {
@@ -293,6 +297,8 @@ impl Bridge {
         });
         let slot = Arc::new(AbortSlot::default());
         self.shared.outstanding.fetch_add(1, Ordering::Relaxed);
+        let call = usize::from(wait == Wait::Call);
+        self.calls.fetch_add(call, Ordering::Relaxed);
         // The loop thread holds the GIL here, so drain cannot run before this.
         self.pending().insert(
             id,
@@ -302,7 +308,7 @@ impl Bridge {
                 wait,
             },
         );
-        self.submit_job(job, slot, 1);
+        self.submit_job(job, slot, call);
         Ok(id)
     }
 
@@ -318,10 +324,10 @@ impl Bridge {
     }
 
     /// Queue `job` for the engine.  The engine is woken when the queue turns
-    /// non-empty: at once when this is the only request outstanding (`own`
-    /// is this job's share of `outstanding`), else in the loop's next
-    /// iteration (`drain`), so that the tasks resumed together submit their
-    /// next requests with one wake-up of the engine thread, not one each.
+    /// non-empty: at once when no other call is outstanding (`own` is this
+    /// job's share of `calls`), else in the loop's next iteration (`drain`),
+    /// so that the tasks resumed together submit their next requests with
+    /// one wake-up of the engine thread, not one each.
     fn submit_job(
         &self,
         job: Pin<Box<dyn Future<Output = ()> + Send>>,
@@ -337,7 +343,7 @@ impl Bridge {
         if !was_empty || self.wake_due.load(Ordering::Relaxed) {
             return;
         }
-        if self.shared.outstanding.load(Ordering::Relaxed) > own {
+        if self.calls.load(Ordering::Relaxed) > own {
             self.wake_due.store(true, Ordering::Relaxed);
             self.shared.signal_loop();
         } else {
@@ -366,7 +372,7 @@ impl Bridge {
             let Some(p) = self.pending().remove(&id) else {
                 continue;
             };
-            self.shared.outstanding.fetch_sub(1, Ordering::Relaxed);
+            self.settled(&p);
             let fut = p.fut.bind(py);
             if p.wait == Wait::Read && is_done(fut) {
                 // Cancelled, not yet aborted: the data stays in the stream.
@@ -381,12 +387,20 @@ impl Bridge {
         }
     }
 
+    /// A pending future left the table (completed, aborted or failed).
+    fn settled(&self, p: &Pending) {
+        self.shared.outstanding.fetch_sub(1, Ordering::Relaxed);
+        if p.wait == Wait::Call {
+            self.calls.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
     /// Fail every pending future as aiohttp fails the same wait when its
     /// connector closes (the engine tasks behind them are aborted).
     fn fail_pending(&self, py: Python<'_>, abort: bool) {
         let drained: Vec<Pending> = self.pending().drain().map(|(_, p)| p).collect();
         for p in drained {
-            self.shared.outstanding.fetch_sub(1, Ordering::Relaxed);
+            self.settled(&p);
             if abort {
                 p.abort.abort();
             }
@@ -444,6 +458,7 @@ impl Bridge {
             runtime: Mutex::new(Some(runtime)),
             forks,
             wake_due: AtomicBool::new(false),
+            calls: AtomicUsize::new(0),
         })
     }
 
@@ -476,7 +491,7 @@ impl Bridge {
     /// Abort the engine task behind `id` (its asyncio future was cancelled).
     fn abort(&self, id: u64) {
         if let Some(p) = self.pending().remove(&id) {
-            self.shared.outstanding.fetch_sub(1, Ordering::Relaxed);
+            self.settled(&p);
             if !self.forked() {
                 p.abort.abort();
             }
