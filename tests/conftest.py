@@ -213,6 +213,20 @@ async def read_request_head(reader: asyncio.StreamReader) -> bytes:
     return await reader.readuntil(b"\r\n\r\n")
 
 
+def answers(data: bytes, *, after: float = 0.0, hold: float = 0.0) -> RawHandler:
+    """A raw_server handler: a request's head read, ``data`` written ``after``
+    seconds later, then the connection held ``hold`` seconds."""
+
+    async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        await read_request_head(r)
+        await asyncio.sleep(after)
+        w.write(data)
+        await w.drain()
+        await asyncio.sleep(hold)
+
+    return handler
+
+
 class DropsItsSecondRequest:
     """A raw_server handler: the first connection answers one request, then
     drops the next one unanswered (as a server that timed the connection

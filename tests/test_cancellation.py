@@ -25,7 +25,7 @@ from typing import Any, Callable
 
 import pytest
 
-from conftest import TARGET, read_request_head
+from conftest import TARGET, answers, read_request_head
 
 PROMPT = 10.0
 BIG = 16 * 1024 * 1024  # larger than any loopback socket buffering
@@ -575,14 +575,7 @@ def test_uvloop_wait_for_timeout(aiohttp: Any) -> None:
 
 def _ok_after(delay: float) -> Any:
     """A raw_server handler: each request answered "ok" after ``delay`` s."""
-
-    async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
-        await read_request_head(r)
-        await asyncio.sleep(delay)
-        w.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-        await w.drain()
-
-    return handler
+    return answers(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", after=delay)
 
 
 @pytest.mark.skipif(TARGET != "aioxide", reason="the bridge's bookkeeping is aioxide's")
@@ -648,13 +641,8 @@ async def test_a_request_beside_a_read_left_waiting_wakes_the_engine_at_once(
     # the loop's next turn.
     from aioxide._bridge import bridge_for
 
-    async def stalls(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
-        await read_request_head(r)
-        w.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n")
-        await w.drain()
-        await asyncio.sleep(5)
-
-    stream_url = await raw_server(stalls)
+    head_and_a_piece = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n"
+    stream_url = await raw_server(answers(head_and_a_piece, hold=5))
     url = await raw_server(_ok_after(0))
     async with aiohttp.ClientSession() as s:
         bridge = bridge_for(asyncio.get_running_loop()).bridge

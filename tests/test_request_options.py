@@ -16,7 +16,7 @@ import pytest
 import trustme
 from aiohttp import web
 
-from conftest import TARGET, DropsItsSecondRequest, read_request_head
+from conftest import TARGET, DropsItsSecondRequest, answers, read_request_head
 
 AIOXIDE = TARGET == "aioxide"
 
@@ -226,13 +226,8 @@ async def test_expect100_holds_the_body_until_100_continue(aiohttp: Any, raw_ser
 
 
 async def test_expect100_final_answer_without_100(aiohttp: Any, raw_server: Any) -> None:
-    async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
-        await read_request_head(r)
-        w.write(b"HTTP/1.1 417 Expectation Failed\r\nContent-Length: 0\r\n\r\n")
-        await w.drain()
-        await asyncio.sleep(0.5)
-
-    url = await raw_server(handler)
+    final = b"HTTP/1.1 417 Expectation Failed\r\nContent-Length: 0\r\n\r\n"
+    url = await raw_server(answers(final, hold=0.5))
     async with aiohttp.ClientSession() as s:
         async with s.put(url, data=b"payload", expect100=True) as resp:
             assert resp.status == 417
