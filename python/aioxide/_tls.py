@@ -185,7 +185,7 @@ def tls_for(
     verification; otherwise the connector's value; a Fingerprint from either
     is checked on the leaf certificate.
     """
-    if (  # (ClientSession._request makes this test itself first: keep them alike)
+    if (
         ssl is True
         and connector_ssl is True
         and verify_ssl is None

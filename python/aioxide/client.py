@@ -717,19 +717,8 @@ class ClientSession:
             proxy_headers = self._prepare_headers(proxy_headers)
         if ssl is not True:
             ssl = _interop.ssl_value(ssl)
-        connector_ssl = self._connector._ssl  # type: ignore[union-attr]
-        if (
-            ssl is True
-            and connector_ssl is True
-            and verify_ssl is None
-            and ssl_context is None
-            and fingerprint is None
-        ):
-            tls: Any = True  # (tls_for's first answer, without the call: keep them alike)
-        else:
-            tls = tls_for(connector_ssl, ssl, verify_ssl, ssl_context, fingerprint)
-        if auth is not None or proxy_auth is not None or chunked is not None:
-            _warn_deprecated_arguments(auth, proxy_auth, chunked)
+        tls = tls_for(self._connector._ssl, ssl, verify_ssl, ssl_context, fingerprint)  # type: ignore[union-attr]
+        _warn_deprecated_arguments(auth, proxy_auth, chunked)
         try:
             url = self._build_url(str_or_url)
         except (ValueError, TypeError) as e:
