@@ -573,6 +573,15 @@ def test_uvloop_wait_for_timeout(aiohttp: Any) -> None:
     _run_in_fresh_loop(main, uvloop.new_event_loop)
 
 
+async def _engine_took_all(bridge: Any) -> None:
+    """Until the engine has taken every job submitted (bounded: 5 s)."""
+    for _ in range(500):
+        if bridge.queued() == 0:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the engine did not take the submitted jobs in 5 s")
+
+
 def _ok_after(delay: float) -> Any:
     """A raw_server handler: each request answered "ok" after ``delay`` s."""
     return answers(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", after=delay)
@@ -624,12 +633,13 @@ async def test_requests_submitted_together_wake_the_engine_once(
 
         before = bridge.wakeups()
         first = asyncio.ensure_future(get())
-        await asyncio.sleep(0.05)  # its request is on the engine
+        await asyncio.sleep(0)  # (its task submitted the request in this turn)
         assert bridge.wakeups() == before + 1
+        await _engine_took_all(bridge)
         together = [asyncio.ensure_future(get_after_work()) for _ in range(10)]
-        await asyncio.sleep(0.05)
-        assert bridge.wakeups() == before + 2
         assert await asyncio.gather(first, *together) == [b"ok"] * 11
+        # (The bodies came with the heads: nothing else went to the engine.)
+        assert bridge.wakeups() == before + 2
 
 
 @pytest.mark.skipif(TARGET != "aioxide", reason="the bridge's bookkeeping is aioxide's")
@@ -649,7 +659,8 @@ async def test_a_request_beside_a_read_left_waiting_wakes_the_engine_at_once(
         async with s.get(stream_url) as resp:
             assert await resp.content.readexactly(2) == b"ok"
             waiting = asyncio.ensure_future(resp.content.read())
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(0)  # (its task submitted the read in this turn)
+            await _engine_took_all(bridge)
             assert bridge.outstanding() == 1  # the read, left waiting
             before = bridge.wakeups()
             task = asyncio.ensure_future(s.get(url))

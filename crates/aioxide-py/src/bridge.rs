@@ -515,6 +515,11 @@ impl Bridge {
         self.shared.outstanding.load(Ordering::Relaxed)
     }
 
+    /// Jobs submitted and not yet taken by the engine.
+    fn queued(&self) -> usize {
+        self.shared.submit.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
     /// Times the engine was woken for submitted work (one per batch).
     fn wakeups(&self) -> u64 {
         self.shared.wakeups.load(Ordering::Relaxed)
