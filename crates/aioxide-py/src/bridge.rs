@@ -517,7 +517,11 @@ impl Bridge {
 
     /// Jobs submitted and not yet taken by the engine.
     fn queued(&self) -> usize {
-        self.shared.submit.lock().unwrap_or_else(|p| p.into_inner()).len()
+        self.shared
+            .submit
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .len()
     }
 
     /// Times the engine was woken for submitted work (one per batch).
