@@ -622,6 +622,7 @@ async def test_requests_submitted_together_wake_the_engine_once(
     url = await raw_server(_ok_after(0.2))
     async with aiohttp.ClientSession() as s:
         bridge = bridge_for(asyncio.get_running_loop()).bridge
+        bridge.driving = False  # (the engine's path: see the test below for the loop's)
 
         async def get() -> bytes:
             async with s.get(url) as r:
@@ -656,6 +657,7 @@ async def test_a_request_beside_a_read_left_waiting_wakes_the_engine_at_once(
     url = await raw_server(_ok_after(0))
     async with aiohttp.ClientSession() as s:
         bridge = bridge_for(asyncio.get_running_loop()).bridge
+        bridge.driving = False  # (the engine's path)
         async with s.get(stream_url) as resp:
             assert await resp.content.readexactly(2) == b"ok"
             waiting = asyncio.ensure_future(resp.content.read())
@@ -672,3 +674,79 @@ async def test_a_request_beside_a_read_left_waiting_wakes_the_engine_at_once(
             waiting.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await waiting
+
+
+@pytest.mark.skipif(TARGET != "aioxide", reason="the bridge's bookkeeping is aioxide's")
+@pytest.mark.parametrize("driving", [True, False])
+async def test_a_lone_request_is_driven_on_the_loops_thread(
+    aiohttp: Any, raw_server: Any, driving: bool
+) -> None:
+    # A request with nothing else in flight is written and read on the
+    # loop's thread (its socket watched with add_reader): the engine thread
+    # is never woken for it.  Beside another request it goes to the engine.
+    from aioxide._bridge import bridge_for
+
+    url = await raw_server(_ok_after(0.05))
+    async with aiohttp.ClientSession() as s:
+        bridge = bridge_for(asyncio.get_running_loop()).bridge
+        bridge.driving = driving
+        before = bridge.wakeups()
+        for _ in range(5):
+            async with s.get(url) as r:
+                assert await r.read() == b"ok"
+        first = asyncio.ensure_future(s.get(url))
+        await asyncio.sleep(0)  # (its task made the request in this turn)
+        assert bridge.driven_count() == (1 if driving else 0)
+        second = asyncio.ensure_future(s.get(url))
+        await asyncio.sleep(0)
+        assert bridge.driven_count() == (1 if driving else 0)
+        for r in await asyncio.gather(first, second):
+            assert await r.read() == b"ok"
+        assert bridge.driven_count() == 0
+        assert bridge.outstanding() == 0
+        if driving:
+            # Only the second request of the pair went to the engine.
+            assert bridge.wakeups() == before + 1
+        else:
+            assert bridge.wakeups() >= before + 6
+
+
+@pytest.mark.skipif(TARGET != "aioxide", reason="the bridge's bookkeeping is aioxide's")
+@pytest.mark.parametrize("driving", [True, False])
+async def test_a_connection_closed_while_idle_after_a_driven_request_is_not_reused(
+    aiohttp: Any, raw_server: Any, driving: bool
+) -> None:
+    # The GET is driven on the loop's thread, so its connection goes back to
+    # the pool out of the engine's reactor.  The server closes it while it
+    # is idle; the POST that follows (on the loop's thread, or on the
+    # engine's, which takes the socket back) must see that before sending
+    # and open a new connection: a POST is never retried.
+    from aioxide._bridge import bridge_for
+
+    ok = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+    closed = asyncio.Event()
+    connections = 0
+
+    async def answer_then_close(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        await read_request_head(r)
+        w.write(ok)
+        await w.drain()
+        if connections == 1:
+            w.close()
+            await w.wait_closed()
+            closed.set()
+        else:
+            await r.read()
+
+    url = await raw_server(answer_then_close)
+    async with aiohttp.ClientSession() as s:
+        bridge = bridge_for(asyncio.get_running_loop()).bridge
+        async with s.get(url) as r:
+            assert await r.read() == b"ok"
+        await asyncio.wait_for(closed.wait(), 5)
+        bridge.driving = driving
+        async with s.post(url, data=b"x") as r:
+            assert await r.read() == b"ok"
+    assert connections == 2

@@ -28,6 +28,9 @@ class LoopBridge:
         self.users = 0
         self.pid = os.getpid()
         loop.add_reader(self.bridge.fd, self.bridge.drain)
+        # A lone request may be driven on this loop's thread (watching its
+        # socket with add_reader); the bridge holds the loop weakly.
+        self.bridge.drive_on(weakref.ref(loop))
         # Closes the bridge when the loop goes; detached once it is closed, so
         # a closed bridge (and its eventfd) is not kept alive by the loop.
         self._finalizer = weakref.finalize(loop, _close, self)

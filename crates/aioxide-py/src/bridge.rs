@@ -12,8 +12,11 @@ use std::future::Future;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
+
+use aioxide::connect::direct::{self, Want};
 
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
@@ -41,6 +44,66 @@ struct Shared {
     outstanding: AtomicUsize,
     /// Times the loop's side woke the engine for submitted work.
     wakeups: AtomicU64,
+    /// Driven requests woken by the engine (a timer, a new connection's
+    /// socket, a streamed body): polled again in the loop's next `drain`.
+    repoll: Mutex<Vec<u64>>,
+}
+
+/// A request driven on the loop's thread ([`Bridge::request`]).
+struct Driven {
+    task: Pin<Box<dyn Future<Output = Deliver> + Send>>,
+    /// Wakes it through the bridge (`Repoll`).
+    waker: Waker,
+    /// What the loop watches for it now.
+    watch: Want,
+    /// The watched socket's inode: a socket closed during a poll and a new
+    /// one given the same descriptor number must be watched anew (the
+    /// kernel forgot the old registration, the loop's selector did not).
+    ino: u64,
+}
+
+/// The inode of what `fd` refers to (0 when it refers to nothing).
+fn inode(fd: i32) -> u64 {
+    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: fstat writes a stat into the buffer given; checked below.
+    if unsafe { libc::fstat(fd, st.as_mut_ptr()) } != 0 {
+        return 0;
+    }
+    // SAFETY: fstat succeeded, so it filled the struct.
+    unsafe { st.assume_init() }.st_ino
+}
+
+/// The waker of a driven request: queues it to be polled again by `drain`.
+struct Repoll {
+    shared: Weak<Shared>,
+    id: u64,
+}
+
+impl std::task::Wake for Repoll {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        let Some(s) = self.shared.upgrade() else {
+            return;
+        };
+        let first = {
+            let mut q = s.repoll.lock().unwrap_or_else(|p| p.into_inner());
+            q.push(self.id);
+            q.len() == 1
+        };
+        if first {
+            s.signal_loop();
+        }
+    }
+}
+
+/// Whether a lone request may be driven on the loop's thread
+/// (`AIOXIDE_DRIVE=0` turns it off, to compare).
+fn drive_enabled() -> bool {
+    static ON: OnceLock<bool> = OnceLock::new();
+    *ON.get_or_init(|| std::env::var("AIOXIDE_DRIVE").map_or(true, |v| v != "0"))
 }
 
 /// Where a submitted job's abort handle lands once the engine spawned it.
@@ -245,11 +308,24 @@ pub struct Bridge {
     /// settled: a submission beside one of them is put off to the loop's next
     /// turn; a read left waiting (a stream's) does not count.
     calls: AtomicUsize,
+    /// Requests driven on the loop's thread, by id.
+    driven: Mutex<HashMap<u64, Driven>>,
+    /// `weakref.ref(loop)`, once the loop's bridge gave it (`drive_on`):
+    /// from then on a lone request may be driven on the loop's thread.
+    loop_ref: OnceLock<Py<PyAny>>,
+    /// The engine's runtime, entered while a driven request is polled.
+    handle: Option<tokio::runtime::Handle>,
+    /// Lone requests are driven on the loop's thread (`Bridge.driving`).
+    drive: AtomicBool,
 }
 
 impl Bridge {
     fn pending(&self) -> MutexGuard<'_, HashMap<u64, Pending>> {
         self.pending.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn driven(&self) -> MutexGuard<'_, HashMap<u64, Driven>> {
+        self.driven.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// A handle for engine tasks to call back into Python on this loop.
@@ -289,16 +365,18 @@ impl Bridge {
         F: Future<Output = Deliver> + Send + 'static,
     {
         self.check()?;
+        let (id, slot) = self.register(wait, fut);
+        self.submit_task(id, slot, usize::from(wait == Wait::Call), task);
+        Ok(id)
+    }
+
+    /// A new pending future: its id and abort slot.
+    fn register(&self, wait: Wait, fut: Py<PyAny>) -> (u64, Arc<AbortSlot>) {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let shared = self.shared.clone();
-        let job = Box::pin(async move {
-            let d = task.await;
-            shared.push(id, d);
-        });
         let slot = Arc::new(AbortSlot::default());
         self.shared.outstanding.fetch_add(1, Ordering::Relaxed);
-        let call = usize::from(wait == Wait::Call);
-        self.calls.fetch_add(call, Ordering::Relaxed);
+        self.calls
+            .fetch_add(usize::from(wait == Wait::Call), Ordering::Relaxed);
         // The loop thread holds the GIL here, so drain cannot run before this.
         self.pending().insert(
             id,
@@ -308,8 +386,180 @@ impl Bridge {
                 wait,
             },
         );
-        self.submit_job(job, slot, call);
+        (id, slot)
+    }
+
+    /// Hand the task of pending future `id` to the engine.
+    fn submit_task<F>(&self, id: u64, slot: Arc<AbortSlot>, own: usize, task: F)
+    where
+        F: Future<Output = Deliver> + Send + 'static,
+    {
+        let shared = self.shared.clone();
+        let job = Box::pin(async move {
+            let d = task.await;
+            shared.push(id, d);
+        });
+        self.submit_job(job, slot, own);
+    }
+
+    /// Run a request.  With nothing else in flight it is driven on the
+    /// loop's thread (when `drivable`: plain http, where its socket can
+    /// leave the engine's reactor): written at once, and polled again when
+    /// the loop sees its socket ready, so a sequential caller pays one
+    /// wake-up per request (the loop's, for the answer), not three.  What it
+    /// waits for elsewhere (a timer, a new connection, a streamed body)
+    /// wakes it through `drain`.  Otherwise it runs on the engine.
+    pub fn request<F>(
+        slf: &Bound<'_, Self>,
+        fut: Py<PyAny>,
+        drivable: bool,
+        task: F,
+    ) -> PyResult<u64>
+    where
+        F: Future<Output = Deliver> + Send + 'static,
+    {
+        let this = slf.get();
+        if !drivable
+            || this.calls.load(Ordering::Relaxed) > 0
+            || !this.drive.load(Ordering::Relaxed)
+            || this.loop_ref.get().is_none()
+        {
+            return this.spawn(fut, task);
+        }
+        this.check()?;
+        let (id, _slot) = this.register(Wait::Call, fut);
+        let waker = Waker::from(Arc::new(Repoll {
+            shared: Arc::downgrade(&this.shared),
+            id,
+        }));
+        let d = Driven {
+            task: Box::pin(task),
+            waker,
+            watch: Want::NONE,
+            ino: 0,
+        };
+        this.driven().insert(id, d);
+        Self::drive(slf, id);
         Ok(id)
+    }
+
+    /// Poll driven request `id` once, on the loop's thread: complete its
+    /// future when it is done, else watch what it waits for.
+    fn drive(slf: &Bound<'_, Self>, id: u64) {
+        let this = slf.get();
+        let Some(mut d) = this.driven().remove(&id) else {
+            return;
+        };
+        let polled = {
+            let _rt = this.handle.as_ref().map(|h| h.enter());
+            let _driving = direct::driving();
+            let mut cx = Context::from_waker(&d.waker);
+            let p = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                d.task.as_mut().poll(&mut cx)
+            }));
+            (p, direct::take_want())
+        };
+        let py = slf.py();
+        match polled {
+            (Ok(Poll::Pending), want) => {
+                if want == d.watch && !want.is_none() && inode(want.fd) != d.ino {
+                    // Same number, another socket: watch it anew.
+                    Self::watch(slf, id, &mut d.watch, Want::NONE);
+                }
+                let changed = want != d.watch;
+                let watched = Self::watch(slf, id, &mut d.watch, want);
+                if changed && !want.is_none() {
+                    d.ino = inode(want.fd);
+                }
+                if watched {
+                    this.driven().insert(id, d);
+                } else {
+                    // The loop cannot watch it: the engine takes it over.
+                    let slot = this.pending().get(&id).map(|p| p.abort.clone());
+                    if let Some(slot) = slot {
+                        this.submit_task(id, slot, 1, d.task);
+                    }
+                }
+            }
+            (Ok(Poll::Ready(deliver)), _) => {
+                Self::watch(slf, id, &mut d.watch, Want::NONE);
+                this.finish(py, id, deliver);
+            }
+            (Err(_), _) => {
+                Self::watch(slf, id, &mut d.watch, Want::NONE);
+                let e: Deliver = Box::new(|_py: Python<'_>| {
+                    Err(PyRuntimeError::new_err(
+                        "aioxide: the engine failed this request",
+                    ))
+                });
+                this.finish(py, id, e);
+            }
+        }
+    }
+
+    /// Make the loop watch `want` for driven request `id` instead of `cur`;
+    /// false when it cannot (no loop, or the loop refused).
+    fn watch(slf: &Bound<'_, Self>, id: u64, cur: &mut Want, want: Want) -> bool {
+        if *cur == want {
+            return true;
+        }
+        let py = slf.py();
+        let lp = slf
+            .get()
+            .loop_ref
+            .get()
+            .and_then(|r| r.bind(py).call0().ok())
+            .filter(|l| !l.is_none());
+        let Some(lp) = lp else {
+            *cur = Want::NONE;
+            return want.is_none();
+        };
+        let same = cur.fd == want.fd;
+        let mut ok = true;
+        let mut call = |name: &Bound<'_, pyo3::types::PyString>,
+                        args: Bound<'_, pyo3::types::PyTuple>| {
+            ok &= lp.call_method1(name, args).is_ok();
+        };
+        if cur.read && !(same && want.read) {
+            call(
+                pyo3::intern!(py, "remove_reader"),
+                (cur.fd,).into_pyobject(py).expect("tuple"),
+            );
+        }
+        if cur.write && !(same && want.write) {
+            call(
+                pyo3::intern!(py, "remove_writer"),
+                (cur.fd,).into_pyobject(py).expect("tuple"),
+            );
+        }
+        let Ok(ready) = slf.getattr(pyo3::intern!(py, "ready")) else {
+            *cur = Want::NONE;
+            return want.is_none();
+        };
+        if want.read && !(same && cur.read) {
+            let args = (want.fd, ready.clone(), id)
+                .into_pyobject(py)
+                .expect("tuple");
+            call(pyo3::intern!(py, "add_reader"), args);
+        }
+        if want.write && !(same && cur.write) {
+            let args = (want.fd, ready, id).into_pyobject(py).expect("tuple");
+            call(pyo3::intern!(py, "add_writer"), args);
+        }
+        *cur = want;
+        ok
+    }
+
+    /// Stop driving request `id` (cancelled, or the bridge closes): the loop
+    /// stops watching it and it is dropped (its connection closes).
+    fn drop_driven(slf: &Bound<'_, Self>, id: u64) {
+        let this = slf.get();
+        let Some(mut d) = this.driven().remove(&id) else {
+            return;
+        };
+        Self::watch(slf, id, &mut d.watch, Want::NONE);
+        let _rt = this.handle.as_ref().map(|h| h.enter());
+        drop(d);
     }
 
     /// Start `task` on the engine with no future waiting for it (a stream's
@@ -369,22 +619,27 @@ impl Bridge {
                 }
                 continue;
             }
-            let Some(p) = self.pending().remove(&id) else {
-                continue;
-            };
-            self.settled(&p);
-            let fut = p.fut.bind(py);
-            if p.wait == Wait::Read && is_done(fut) {
-                // Cancelled, not yet aborted: the data stays in the stream.
-                continue;
-            }
-            let r = match deliver(py) {
-                Ok(v) => fut.call_method1(pyo3::intern!(py, "set_result"), (v,)),
-                Err(e) => fut.call_method1(pyo3::intern!(py, "set_exception"), (e.into_value(py),)),
-            };
-            // A cancelled future refuses a result: nothing else to do.
-            drop(r);
+            self.finish(py, id, deliver);
         }
+    }
+
+    /// Complete pending future `id` with what `deliver` makes.
+    fn finish(&self, py: Python<'_>, id: u64, deliver: Deliver) {
+        let Some(p) = self.pending().remove(&id) else {
+            return;
+        };
+        self.settled(&p);
+        let fut = p.fut.bind(py);
+        if p.wait == Wait::Read && is_done(fut) {
+            // Cancelled, not yet aborted: the data stays in the stream.
+            return;
+        }
+        let r = match deliver(py) {
+            Ok(v) => fut.call_method1(pyo3::intern!(py, "set_result"), (v,)),
+            Err(e) => fut.call_method1(pyo3::intern!(py, "set_exception"), (e.into_value(py),)),
+        };
+        // A cancelled future refuses a result: nothing else to do.
+        drop(r);
     }
 
     /// A pending future left the table (completed, aborted or failed).
@@ -447,6 +702,7 @@ impl Bridge {
             last_activity: AtomicU64::new(0),
             outstanding: AtomicUsize::new(0),
             wakeups: AtomicU64::new(0),
+            repoll: Mutex::new(Vec::new()),
         });
         runtime
             .spawn(dispatch(shared.clone()))
@@ -455,11 +711,44 @@ impl Bridge {
             shared,
             pending: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
-            runtime: Mutex::new(Some(runtime)),
             forks,
             wake_due: AtomicBool::new(false),
             calls: AtomicUsize::new(0),
+            driven: Mutex::new(HashMap::new()),
+            loop_ref: OnceLock::new(),
+            handle: runtime.handle(),
+            drive: AtomicBool::new(drive_enabled()),
+            runtime: Mutex::new(Some(runtime)),
         })
+    }
+
+    /// From now on a lone request may be driven on the loop's thread;
+    /// `loop_ref` is `weakref.ref(loop)` (the bridge must not keep its loop
+    /// alive).
+    fn drive_on(&self, loop_ref: Py<PyAny>) {
+        drop(self.loop_ref.set(loop_ref));
+    }
+
+    /// Whether a lone request is driven on the loop's thread (on unless
+    /// `AIOXIDE_DRIVE=0`; tests of the engine's path turn it off).
+    #[getter]
+    fn driving(&self) -> bool {
+        self.drive.load(Ordering::Relaxed)
+    }
+
+    #[setter]
+    fn set_driving(&self, on: bool) {
+        self.drive.store(on, Ordering::Relaxed);
+    }
+
+    /// The loop saw a driven request's socket ready: poll it.
+    fn ready(slf: &Bound<'_, Self>, id: u64) {
+        Self::drive(slf, id);
+    }
+
+    /// Requests being driven on the loop's thread.
+    fn driven_count(&self) -> usize {
+        self.driven().len()
     }
 
     /// The eventfd the event loop watches.
@@ -468,9 +757,12 @@ impl Bridge {
         self.shared.efd.as_raw_fd()
     }
 
-    /// Complete every finished future (the loop's reader callback).
-    fn drain(&self, py: Python<'_>) -> PyResult<()> {
-        if self.forked() {
+    /// Complete every finished future (the loop's reader callback), and
+    /// poll the driven requests the engine woke.
+    fn drain(slf: &Bound<'_, Self>) -> PyResult<()> {
+        let this = slf.get();
+        let py = slf.py();
+        if this.forked() {
             // The eventfd and the queue are the parent's.
             return Ok(());
         }
@@ -478,22 +770,29 @@ impl Bridge {
         // SAFETY: reading 8 bytes into a valid u64 from our eventfd.
         unsafe {
             libc::read(
-                self.shared.efd.as_raw_fd(),
+                this.shared.efd.as_raw_fd(),
                 (&mut buf as *mut u64).cast(),
                 8,
             );
         }
-        self.flush();
-        self.complete_batch(py);
+        this.flush();
+        this.complete_batch(py);
+        let woken =
+            std::mem::take(&mut *this.shared.repoll.lock().unwrap_or_else(|p| p.into_inner()));
+        for id in woken {
+            Self::drive(slf, id);
+        }
         Ok(())
     }
 
     /// Abort the engine task behind `id` (its asyncio future was cancelled).
-    fn abort(&self, id: u64) {
-        if let Some(p) = self.pending().remove(&id) {
-            self.settled(&p);
-            if !self.forked() {
+    fn abort(slf: &Bound<'_, Self>, id: u64) {
+        let this = slf.get();
+        if let Some(p) = this.pending().remove(&id) {
+            this.settled(&p);
+            if !this.forked() {
                 p.abort.abort();
+                Self::drop_driven(slf, id);
             }
         }
     }
@@ -532,19 +831,29 @@ impl Bridge {
     /// Complete what the engine finished, fail every other pending future
     /// (as aiohttp fails it when the connector closes), abort the engine
     /// tasks and release the runtime (without waiting for its thread).
-    fn close(&self, py: Python<'_>) {
-        let forked = self.forked();
+    fn close(slf: &Bound<'_, Self>) {
+        let this = slf.get();
+        let py = slf.py();
+        let forked = this.forked();
         if !forked {
             // (After a fork these locks may have been held by the parent's
             // engine thread: the child touches only its own state.)
-            self.complete_batch(py);
+            this.complete_batch(py);
         }
-        self.shared.closed.store(true, Ordering::Release);
+        this.shared.closed.store(true, Ordering::Release);
         if !forked {
-            self.shared.notify.notify_one();
+            this.shared.notify.notify_one();
+            let ids: Vec<u64> = this.driven().keys().copied().collect();
+            for id in ids {
+                Self::drop_driven(slf, id);
+            }
+        } else {
+            // Dropping them would take the parent's sockets out of the
+            // epoll it shares with this child.
+            std::mem::forget(std::mem::take(&mut *this.driven()));
         }
-        self.fail_pending(py, !forked);
-        let rt = self
+        this.fail_pending(py, !forked);
+        let rt = this
             .runtime
             .lock()
             .unwrap_or_else(|p| p.into_inner())

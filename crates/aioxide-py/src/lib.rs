@@ -156,7 +156,7 @@ impl Session {
     #[allow(clippy::too_many_arguments)]
     fn request(
         &self,
-        bridge: &Bridge,
+        bridge: &Bound<'_, Bridge>,
         fut: Py<PyAny>,
         options: &spec::Options,
         method: String,
@@ -189,20 +189,23 @@ impl Session {
             body_stream,
             body_rewind: body_rewind.map(|hook| {
                 Hook(Arc::new(hooks::PyRewind {
-                    loop_: bridge.handle(),
+                    loop_: bridge.get().handle(),
                     hook: Arc::new(hook),
                 })
                     as Arc<dyn aioxide::body::request::Rewind>)
             }),
             on_send: on_send.map(|hook| {
                 Hook(Arc::new(hooks::PyOnSend {
-                    loop_: bridge.handle(),
+                    loop_: bridge.get().handle(),
                     hook: Arc::new(hook),
                 }) as Arc<dyn aioxide::client::OnSend>)
             }),
         });
+        // Plain http (its socket can leave the engine's reactor), not h2c.
+        let drivable = req.url.starts_with("http://")
+            && self.client.config().pool.http2 != aioxide::policy::h2::Http2::PriorKnowledge;
         let client = self.client.clone();
-        bridge.spawn(fut, async move {
+        Bridge::request(bridge, fut, drivable, async move {
             let r = client.execute(req).await;
             Box::new(move |py: Python<'_>| match r {
                 Ok(resp) => to_response(py, resp),

@@ -112,6 +112,11 @@ impl RuntimeRef {
         })
     }
 
+    /// The runtime's handle (entered to poll engine futures elsewhere).
+    pub fn handle(&self) -> Option<Handle> {
+        self.handle.clone()
+    }
+
     pub fn spawn<F>(&self, fut: F) -> Option<JoinHandle<F::Output>>
     where
         F: Future + Send + 'static,

@@ -8,7 +8,13 @@
 //! message of a long-lived connection (a WebSocket).  Plain TCP, Unix
 //! sockets and TLS directly over TCP can be detached; anything layered
 //! (tunnels) stays with the engine.
+//!
+//! A whole request can be driven the same way ([`driving`]): while the
+//! loop's thread polls it, a plain TCP or Unix [`Stream`] detaches itself
+//! on its first poll and records what it waits for ([`take_want`]), and it
+//! attaches itself to the reactor again when the engine polls it next.
 
+use std::cell::Cell;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, RawFd};
 use std::pin::Pin;
@@ -17,6 +23,103 @@ use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use super::Stream;
+
+thread_local! {
+    /// This thread is driving a request (between [`driving`] and its drop).
+    static DRIVING: Cell<bool> = const { Cell::new(false) };
+    /// What the last poll that would block waited for.
+    static WANT: Cell<Want> = const { Cell::new(Want::NONE) };
+    /// A check that waits for nothing is running ([`checking`]).
+    static CHECKING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// The readiness a driven request waits for on one file descriptor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Want {
+    pub fd: RawFd,
+    pub read: bool,
+    pub write: bool,
+}
+
+impl Want {
+    pub const NONE: Want = Want {
+        fd: -1,
+        read: false,
+        write: false,
+    };
+
+    pub fn is_none(&self) -> bool {
+        self.fd < 0
+    }
+}
+
+/// While alive, streams polled on this thread are driven by its owner's
+/// readiness loop (see the module's doc).
+pub struct Driving(());
+
+/// Start driving on this thread (what was wanted before is forgotten).
+pub fn driving() -> Driving {
+    DRIVING.set(true);
+    WANT.set(Want::NONE);
+    Driving(())
+}
+
+impl Drop for Driving {
+    fn drop(&mut self) {
+        DRIVING.set(false);
+    }
+}
+
+/// Whether this thread is driving a request.
+pub fn is_driving() -> bool {
+    DRIVING.get()
+}
+
+/// While alive, polls on this thread only check (an idle connection's
+/// liveness, with the no-op waker): a detached socket is read as it is,
+/// and nothing is watched for them.
+pub struct Checking(bool);
+
+pub fn checking() -> Checking {
+    Checking(CHECKING.replace(true))
+}
+
+impl Drop for Checking {
+    fn drop(&mut self) {
+        CHECKING.set(self.0);
+    }
+}
+
+/// Whether a check ([`checking`]) is running on this thread.
+pub fn is_checking() -> bool {
+    CHECKING.get()
+}
+
+/// What the driven poll that just returned waits for (taken).
+pub fn take_want() -> Want {
+    WANT.replace(Want::NONE)
+}
+
+/// Note that a driven poll waits for `fd` (a check waits for nothing).
+fn want(fd: RawFd, read: bool) {
+    if !DRIVING.get() || CHECKING.get() {
+        return;
+    }
+    let mut w = WANT.get();
+    if w.fd != fd {
+        w = Want {
+            fd,
+            read: false,
+            write: false,
+        };
+    }
+    if read {
+        w.read = true;
+    } else {
+        w.write = true;
+    }
+    WANT.set(w);
+}
 
 /// A detached stream (see the module's doc).
 pub enum Direct {
@@ -48,8 +151,22 @@ impl Direct {
                     Err(e) => failed(e),
                 }
             }
+            Stream::Direct(d) => d,
             other @ Stream::Layered { .. } => return Err(other),
         })
+    }
+
+    /// Give a detached plain socket back to the engine's reactor (must run
+    /// inside the runtime); TLS cannot go back (a WebSocket's stays).
+    pub fn attach(self) -> Stream {
+        let failed = |e: io::Error| Stream::Direct(Direct::Failed(e.kind()));
+        match self {
+            Direct::Tcp(s) => tokio::net::TcpStream::from_std(s).map_or_else(failed, Stream::Tcp),
+            Direct::Unix(s) => {
+                tokio::net::UnixStream::from_std(s).map_or_else(failed, Stream::Unix)
+            }
+            d @ (Direct::Tls(_) | Direct::Failed(_)) => Stream::Direct(d),
+        }
     }
 
     /// The file descriptor to watch for readiness (-1 when failed).
@@ -187,13 +304,26 @@ fn ready<T>(r: io::Result<T>) -> Poll<io::Result<T>> {
     }
 }
 
+impl Direct {
+    /// `ready`, noting what a driven poll waits for.
+    fn ready<T>(&self, read: bool, r: io::Result<T>) -> Poll<io::Result<T>> {
+        let p = ready(r);
+        if p.is_pending() {
+            want(self.fd(), read);
+        }
+        p
+    }
+}
+
 impl AsyncRead for Direct {
     fn poll_read(
         self: Pin<&mut Self>,
         _cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        ready(self.get_mut().read_into(buf))
+        let d = self.get_mut();
+        let r = d.read_into(buf);
+        d.ready(true, r)
     }
 }
 
@@ -203,15 +333,45 @@ impl AsyncWrite for Direct {
         _cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        ready(self.get_mut().write_from(buf))
+        let d = self.get_mut();
+        let r = d.write_from(buf);
+        d.ready(false, r)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let d = self.get_mut();
+        let r = match d {
+            Direct::Tcp(s) => s.write_vectored(bufs),
+            Direct::Unix(s) => s.write_vectored(bufs),
+            _ => {
+                let first = bufs
+                    .iter()
+                    .find(|b| !b.is_empty())
+                    .map_or(&[][..], |b| &b[..]);
+                d.write_from(first)
+            }
+        };
+        d.ready(false, r)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        matches!(self, Direct::Tcp(_) | Direct::Unix(_))
     }
 
     fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        ready(self.get_mut().flush_out())
+        let d = self.get_mut();
+        let r = d.flush_out();
+        d.ready(false, r)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        ready(self.get_mut().shutdown_write())
+        let d = self.get_mut();
+        let r = d.shutdown_write();
+        d.ready(false, r)
     }
 }
 
@@ -246,6 +406,78 @@ mod tests {
         Pin::new(d)
             .poll_read(&mut cx, &mut buf)
             .map_ok(|()| buf.filled().to_vec())
+    }
+
+    /// A waker that notes being woken.
+    struct Flag(std::sync::atomic::AtomicBool);
+
+    impl std::task::Wake for Flag {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    fn poll_stream(s: &mut Stream, waker: &Waker) -> Poll<io::Result<Vec<u8>>> {
+        let mut cx = Context::from_waker(waker);
+        let mut space = [0u8; 64];
+        let mut buf = ReadBuf::new(&mut space);
+        Pin::new(s)
+            .poll_read(&mut cx, &mut buf)
+            .map_ok(|()| buf.filled().to_vec())
+    }
+
+    #[test]
+    fn a_driven_stream_leaves_the_reactor_and_the_engine_takes_it_back() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let client = rt
+            .block_on(tokio::net::TcpStream::connect(addr))
+            .expect("connect");
+        let fd = client.as_raw_fd();
+        let (mut server, _) = listener.accept().expect("accept");
+        let mut s = Stream::Tcp(client);
+        let flag = std::sync::Arc::new(Flag(false.into()));
+        let waker = Waker::from(flag.clone());
+        let _rt = rt.enter();
+        {
+            let _d = driving();
+            // A liveness check waits for nothing...
+            {
+                let _c = checking();
+                assert!(poll_stream(&mut s, Waker::noop()).is_pending());
+            }
+            assert!(take_want().is_none());
+            // ...a read that would block is watched by the driver.
+            assert!(poll_stream(&mut s, &waker).is_pending());
+            assert!(matches!(s, Stream::Direct(Direct::Tcp(_))));
+            let want = take_want();
+            assert_eq!((want.fd, want.read, want.write), (fd, true, false));
+        }
+        assert!(!is_driving());
+        // Outside a driver, a check reads the socket as it is.
+        {
+            let _c = checking();
+            assert!(poll_stream(&mut s, Waker::noop()).is_pending());
+        }
+        assert!(matches!(s, Stream::Direct(_)));
+        // The engine's poll puts it back in the reactor, which wakes it.
+        assert!(poll_stream(&mut s, &waker).is_pending());
+        assert!(matches!(s, Stream::Tcp(_)));
+        server.write_all(b"hi").expect("write");
+        // (The reactor runs while the runtime waits.)
+        rt.block_on(tokio::time::sleep(std::time::Duration::from_millis(50)));
+        assert!(
+            flag.0.load(std::sync::atomic::Ordering::SeqCst),
+            "the reactor woke the engine's waker"
+        );
+        match poll_stream(&mut s, &waker) {
+            Poll::Ready(Ok(got)) => assert_eq!(got, b"hi"),
+            other => panic!("expected the bytes, got {other:?}"),
+        }
     }
 
     #[test]

@@ -49,6 +49,9 @@ pub enum Stream {
         /// Its TLS layer chose `h2` by ALPN.
         h2: bool,
     },
+    /// A plain socket out of the reactor while the loop's thread drives its
+    /// request ([`direct::driving`]); back in at the engine's next poll.
+    Direct(direct::Direct),
 }
 
 /// The same call on whichever stream a [`Stream`] holds.
@@ -59,8 +62,34 @@ macro_rules! each {
             Stream::Unix($s) => $e,
             Stream::Tls($s) => $e,
             Stream::Layered { io: $s, .. } => $e,
+            Stream::Direct($s) => $e,
         }
     };
+}
+
+impl Stream {
+    /// Out of the reactor while a loop drives it, back in when the engine
+    /// polls it (see [`direct`]).  A check ([`direct::checking`]: an idle
+    /// connection's) reads a detached socket as it is; only inside the
+    /// runtime can a socket go back to its reactor.
+    fn settle(&mut self) -> &mut Self {
+        let driving = direct::is_driving();
+        let moves = match self {
+            Stream::Tcp(_) | Stream::Unix(_) => driving,
+            Stream::Direct(_) => {
+                !driving && !direct::is_checking() && tokio::runtime::Handle::try_current().is_ok()
+            }
+            Stream::Tls(_) | Stream::Layered { .. } => false,
+        };
+        if moves {
+            let placeholder = Stream::Direct(direct::Direct::Failed(io::ErrorKind::NotConnected));
+            *self = match std::mem::replace(self, placeholder) {
+                Stream::Direct(d) => d.attach(),
+                s => direct::Direct::detach(s).map_or_else(|s| s, Stream::Direct),
+            };
+        }
+        self
+    }
 }
 
 impl AsyncRead for Stream {
@@ -69,7 +98,7 @@ impl AsyncRead for Stream {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        each!(self.get_mut(), s => Pin::new(s).poll_read(cx, buf))
+        each!(self.get_mut().settle(), s => Pin::new(s).poll_read(cx, buf))
     }
 }
 
@@ -79,7 +108,7 @@ impl AsyncWrite for Stream {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        each!(self.get_mut(), s => Pin::new(s).poll_write(cx, buf))
+        each!(self.get_mut().settle(), s => Pin::new(s).poll_write(cx, buf))
     }
 
     fn poll_write_vectored(
@@ -87,7 +116,7 @@ impl AsyncWrite for Stream {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        each!(self.get_mut(), s => Pin::new(s).poll_write_vectored(cx, bufs))
+        each!(self.get_mut().settle(), s => Pin::new(s).poll_write_vectored(cx, bufs))
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -95,11 +124,11 @@ impl AsyncWrite for Stream {
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        each!(self.get_mut(), s => Pin::new(s).poll_flush(cx))
+        each!(self.get_mut().settle(), s => Pin::new(s).poll_flush(cx))
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        each!(self.get_mut(), s => Pin::new(s).poll_shutdown(cx))
+        each!(self.get_mut().settle(), s => Pin::new(s).poll_shutdown(cx))
     }
 }
 
@@ -109,7 +138,8 @@ impl Stream {
         match self {
             Stream::Tcp(s) => s.peer_addr().ok(),
             Stream::Tls(s) => s.get_ref().0.peer_addr().ok(),
-            Stream::Unix(_) | Stream::Layered { .. } => None,
+            Stream::Direct(direct::Direct::Tcp(s)) => s.peer_addr().ok(),
+            Stream::Unix(_) | Stream::Layered { .. } | Stream::Direct(_) => None,
         }
     }
 
@@ -118,7 +148,8 @@ impl Stream {
         match self {
             Stream::Tcp(s) => s.local_addr().ok(),
             Stream::Tls(s) => s.get_ref().0.local_addr().ok(),
-            Stream::Unix(_) | Stream::Layered { .. } => None,
+            Stream::Direct(direct::Direct::Tcp(s)) => s.local_addr().ok(),
+            Stream::Unix(_) | Stream::Layered { .. } | Stream::Direct(_) => None,
         }
     }
 
@@ -143,7 +174,7 @@ impl Stream {
         match self {
             Stream::Tls(s) => s.get_ref().1.alpn_protocol() == Some(b"h2"),
             Stream::Layered { h2, .. } => *h2,
-            Stream::Tcp(_) | Stream::Unix(_) => false,
+            Stream::Tcp(_) | Stream::Unix(_) | Stream::Direct(_) => false,
         }
     }
 }

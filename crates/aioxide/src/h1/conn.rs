@@ -75,6 +75,7 @@ impl Conn {
         if !self.buf.is_empty() {
             return false;
         }
+        let _check = crate::connect::direct::checking();
         let mut cx = Context::from_waker(std::task::Waker::noop());
         !matches!(self.poll_fill(&mut cx), Poll::Ready(_))
     }
