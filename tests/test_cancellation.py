@@ -750,3 +750,48 @@ async def test_a_connection_closed_while_idle_after_a_driven_request_is_not_reus
         async with s.post(url, data=b"x") as r:
             assert await r.read() == b"ok"
     assert connections == 2
+
+
+@pytest.mark.skipif(TARGET != "aioxide", reason="the bridge's bookkeeping is aioxide's")
+async def test_a_driven_request_redirected_to_https_goes_to_the_engine(
+    aiohttp: Any, raw_server: Any, serve: Any
+) -> None:
+    # A plain-http request starts on the loop's thread; its redirect to an
+    # https:// origin needs a TLS connection, which is the engine's work:
+    # the request is handed over before connecting and finishes there.
+    import ssl
+
+    import trustme
+    from aiohttp import web
+
+    from aioxide._bridge import bridge_for
+
+    ca = trustme.CA()
+    arrived, gate = asyncio.Event(), asyncio.Event()
+
+    async def slow(request: web.Request) -> web.Response:
+        arrived.set()
+        await gate.wait()
+        return web.Response(text="over tls")
+
+    app = web.Application()
+    app.router.add_get("/", slow)
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_ctx)
+    https_url = await serve(app, ssl_context=server_ctx)
+    moved = f"HTTP/1.1 302 Found\r\nLocation: {https_url}/\r\nContent-Length: 0\r\n\r\n"
+    url = await raw_server(answers(moved.encode()))
+    client_ctx = ssl.create_default_context()
+    ca.configure_trust(client_ctx)
+    async with aiohttp.ClientSession() as s:
+        bridge = bridge_for(asyncio.get_running_loop()).bridge
+        task = asyncio.ensure_future(s.get(url, ssl=client_ctx))
+        await asyncio.sleep(0)
+        assert bridge.driven_count() == 1  # (started on the loop's thread)
+        await asyncio.wait_for(arrived.wait(), 5)
+        assert bridge.driven_count() == 0
+        assert bridge.outstanding() == 1
+        gate.set()
+        r = await task
+        assert await r.text() == "over tls"
+        assert r.url.scheme == "https"

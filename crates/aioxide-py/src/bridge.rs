@@ -60,6 +60,34 @@ struct Driven {
     /// one given the same descriptor number must be watched anew (the
     /// kernel forgot the old registration, the loop's selector did not).
     ino: u64,
+    /// The loop's timer that polls it again (`direct::wake_at`), and when.
+    timer: Option<(std::time::Instant, Py<PyAny>)>,
+}
+
+impl Driven {
+    fn new(
+        shared: &Arc<Shared>,
+        id: u64,
+        task: Pin<Box<dyn Future<Output = Deliver> + Send>>,
+    ) -> Self {
+        Driven {
+            task,
+            waker: Waker::from(Arc::new(Repoll {
+                shared: Arc::downgrade(shared),
+                id,
+            })),
+            watch: Want::NONE,
+            ino: 0,
+            timer: None,
+        }
+    }
+
+    /// Cancel its timer, if any.
+    fn cancel_timer(&mut self, py: Python<'_>) {
+        if let Some((_, h)) = self.timer.take() {
+            drop(h.bind(py).call_method0(pyo3::intern!(py, "cancel")));
+        }
+    }
 }
 
 /// The inode of what `fd` refers to (0 when it refers to nothing).
@@ -428,41 +456,67 @@ impl Bridge {
         }
         this.check()?;
         let (id, _slot) = this.register(Wait::Call, fut);
-        let waker = Waker::from(Arc::new(Repoll {
-            shared: Arc::downgrade(&this.shared),
-            id,
-        }));
-        let d = Driven {
-            task: Box::pin(task),
-            waker,
-            watch: Want::NONE,
-            ino: 0,
-        };
+        let d = Driven::new(&this.shared, id, Box::pin(task));
         this.driven().insert(id, d);
         Self::drive(slf, id);
         Ok(id)
+    }
+
+    /// Drive `task` (a stream's owner task, no future waiting for it) on the
+    /// loop's thread while driving is on, else hand it to the engine.
+    pub fn drive_task<F>(slf: &Bound<'_, Self>, task: F) -> PyResult<()>
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let this = slf.get();
+        if !this.drive.load(Ordering::Relaxed) || this.loop_ref.get().is_none() {
+            return this.submit(task);
+        }
+        this.check()?;
+        let id = this.next_id.fetch_add(1, Ordering::Relaxed);
+        let task = async move {
+            task.await;
+            Box::new(|py: Python<'_>| Ok(py.None())) as Deliver
+        };
+        let d = Driven::new(&this.shared, id, Box::pin(task));
+        this.driven().insert(id, d);
+        Self::drive(slf, id);
+        Ok(())
     }
 
     /// Poll driven request `id` once, on the loop's thread: complete its
     /// future when it is done, else watch what it waits for.
     fn drive(slf: &Bound<'_, Self>, id: u64) {
         let this = slf.get();
+        if this.forked() {
+            // The loop's selector and the sockets are shared with the parent.
+            return;
+        }
         let Some(mut d) = this.driven().remove(&id) else {
             return;
         };
-        let polled = {
+        let (polled, handoff) = {
             let _rt = this.handle.as_ref().map(|h| h.enter());
             let _driving = direct::driving();
             let mut cx = Context::from_waker(&d.waker);
             let p = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 d.task.as_mut().poll(&mut cx)
             }));
-            (p, direct::take_want())
+            let wake_at = direct::take_wake_at();
+            ((p, direct::take_want()), (direct::take_handoff(), wake_at))
         };
+        let (handoff, wake_at) = handoff;
         let py = slf.py();
+        if d.timer.as_ref().map(|t| t.0) != wake_at {
+            d.cancel_timer(py);
+            if let Some(t) = wake_at {
+                d.timer = Self::call_at(slf, id, t).map(|h| (t, h));
+            }
+        }
         match polled {
+            (Ok(Poll::Pending), _) if handoff => Self::hand_off(slf, id, d),
             (Ok(Poll::Pending), want) => {
-                if want == d.watch && !want.is_none() && inode(want.fd) != d.ino {
+                if want.fd == d.watch.fd && !want.is_none() && inode(want.fd) != d.ino {
                     // Same number, another socket: watch it anew.
                     Self::watch(slf, id, &mut d.watch, Want::NONE);
                 }
@@ -475,18 +529,17 @@ impl Bridge {
                     this.driven().insert(id, d);
                 } else {
                     // The loop cannot watch it: the engine takes it over.
-                    let slot = this.pending().get(&id).map(|p| p.abort.clone());
-                    if let Some(slot) = slot {
-                        this.submit_task(id, slot, 1, d.task);
-                    }
+                    Self::hand_off(slf, id, d);
                 }
             }
             (Ok(Poll::Ready(deliver)), _) => {
                 Self::watch(slf, id, &mut d.watch, Want::NONE);
+                d.cancel_timer(py);
                 this.finish(py, id, deliver);
             }
             (Err(_), _) => {
                 Self::watch(slf, id, &mut d.watch, Want::NONE);
+                d.cancel_timer(py);
                 let e: Deliver = Box::new(|_py: Python<'_>| {
                     Err(PyRuntimeError::new_err(
                         "aioxide: the engine failed this request",
@@ -494,6 +547,33 @@ impl Bridge {
                 });
                 this.finish(py, id, e);
             }
+        }
+    }
+
+    /// A timer of the loop that polls driven request `id` at `t`.
+    fn call_at(slf: &Bound<'_, Self>, id: u64, t: std::time::Instant) -> Option<Py<PyAny>> {
+        let py = slf.py();
+        let lp = slf.get().loop_ref.get()?.bind(py).call0().ok()?;
+        let ready = slf.getattr(pyo3::intern!(py, "ready")).ok()?;
+        let delay = t
+            .saturating_duration_since(std::time::Instant::now())
+            .as_secs_f64();
+        lp.call_method1(pyo3::intern!(py, "call_later"), (delay, ready, id))
+            .ok()
+            .map(Bound::unbind)
+    }
+
+    /// Give driven request `id` to the engine, which polls it from where it
+    /// stopped (its sockets go back to the reactor at their next poll).
+    fn hand_off(slf: &Bound<'_, Self>, id: u64, mut d: Driven) {
+        let this = slf.get();
+        Self::watch(slf, id, &mut d.watch, Want::NONE);
+        d.cancel_timer(slf.py());
+        let slot = this.pending().get(&id).map(|p| p.abort.clone());
+        match slot {
+            Some(slot) => this.submit_task(id, slot, 1, d.task),
+            // (A stream's owner task: no future waits for it.)
+            None => this.submit_task(id, Arc::default(), 0, d.task),
         }
     }
 
@@ -558,6 +638,7 @@ impl Bridge {
             return;
         };
         Self::watch(slf, id, &mut d.watch, Want::NONE);
+        d.cancel_timer(slf.py());
         let _rt = this.handle.as_ref().map(|h| h.enter());
         drop(d);
     }
@@ -873,6 +954,8 @@ impl Drop for Bridge {
     fn drop(&mut self) {
         self.shared.closed.store(true, Ordering::Release);
         if self.forked() {
+            // (Dropping them would touch the parent's sockets: see close.)
+            std::mem::forget(std::mem::take(&mut *self.driven()));
             return;
         }
         self.shared.notify.notify_one();

@@ -466,8 +466,8 @@ fn take_bytes<'py>(
 impl Response {
     /// Start reading (the owner task, on the first read) and ask for up to
     /// `want` bytes buffered.
-    fn start(&self, py: Python<'_>, bridge: &Bridge, want: usize) -> PyResult<()> {
-        if bridge.check().is_err() {
+    fn start(&self, py: Python<'_>, bridge: &Bound<'_, Bridge>, want: usize) -> PyResult<()> {
+        if bridge.get().check().is_err() {
             // The loop's bridge is gone: so is the connection, for Python.
             return Err(errors::connection_error(py, "Connection closed"));
         }
@@ -484,7 +484,14 @@ impl Response {
                 }
                 _ => None,
             };
-            bridge.submit(pump(body, s.feed.clone(), s.raw.clone(), whole))?;
+            let detached = body.is_detached();
+            let task = pump(body, s.feed.clone(), s.raw.clone(), whole);
+            // A body whose request was driven on the loop's thread is read
+            // there too (its socket is out of the engine's reactor).
+            match detached {
+                true => Bridge::drive_task(bridge, task)?,
+                false => bridge.get().submit(task)?,
+            }
         }
         Ok(())
     }
@@ -501,8 +508,14 @@ impl Response {
 
     /// Read the rest of the body; completes `fut` with bytes.  A cancelled
     /// wait loses nothing: the next read gets the data.
-    fn read_all(&self, py: Python<'_>, bridge: &Bridge, fut: Py<PyAny>) -> PyResult<u64> {
+    fn read_all(
+        &self,
+        py: Python<'_>,
+        bridge: &Bound<'_, Bridge>,
+        fut: Py<PyAny>,
+    ) -> PyResult<u64> {
         self.start(py, bridge, usize::MAX)?;
+        let bridge = bridge.get();
         let feed = self.stream.feed.clone();
         let whole = self.stream.whole.clone();
         bridge.spawn_as(Wait::Read, fut, async move {
@@ -523,9 +536,16 @@ impl Response {
 
     /// The next piece of the body, at most `max` bytes; None at EOF.  The
     /// engine reads ahead up to `max` bytes; a cancelled wait loses nothing.
-    fn chunk(&self, py: Python<'_>, bridge: &Bridge, fut: Py<PyAny>, max: usize) -> PyResult<u64> {
+    fn chunk(
+        &self,
+        py: Python<'_>,
+        bridge: &Bound<'_, Bridge>,
+        fut: Py<PyAny>,
+        max: usize,
+    ) -> PyResult<u64> {
         let max = max.max(1);
         self.start(py, bridge, max)?;
+        let bridge = bridge.get();
         let feed = self.stream.feed.clone();
         let whole = self.stream.whole.clone();
         bridge.spawn_as(Wait::Read, fut, async move {

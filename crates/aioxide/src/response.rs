@@ -164,6 +164,12 @@ impl ResponseBody {
         self.size_hint
     }
 
+    /// Whether the rest comes over a socket out of the engine's reactor (a
+    /// request driven on the loop's thread): best read there too.
+    pub fn is_detached(&self) -> bool {
+        matches!(&self.incoming, Some(WireBody::H1(r)) if r.is_detached())
+    }
+
     /// Bytes received from the wire so far (before decoding).
     pub fn raw_bytes(&self) -> u64 {
         self.raw_bytes
@@ -460,12 +466,20 @@ impl ResponseBody {
     /// be answered at its head, as aiohttp does.  An error met here is kept
     /// for the next read, as aiohttp raises body errors from `read()`.
     pub async fn read_ahead(&mut self, limit: usize, grace: std::time::Duration) {
-        for _ in 0..3 {
+        // (Driven on the loop's thread there is no connection task.)
+        let yields = if crate::connect::direct::is_driving() {
+            1
+        } else {
+            3
+        };
+        for i in 0..yields {
             if self.read_ahead_at_once(limit) {
                 return;
             }
-            // Let the connection task hand over what it has buffered.
-            tokio::task::yield_now().await;
+            if i + 1 < yields {
+                // Let the connection task hand over what it has buffered.
+                tokio::task::yield_now().await;
+            }
         }
         if self.size_hint.is_none_or(|n| n as usize > limit) {
             return;
@@ -476,7 +490,7 @@ impl ResponseBody {
                 return;
             };
             let frame = std::future::poll_fn(|cx| incoming.poll_piece(cx));
-            match tokio::time::timeout_at(until, frame).await {
+            match grace_timeout(until, frame).await {
                 Ok(f) => {
                     if let Err(e) = self.on_frame(f) {
                         self.pending = Some(e);
@@ -540,4 +554,29 @@ impl Drop for ResponseBody {
     fn drop(&mut self) {
         self.close();
     }
+}
+
+/// `timeout_at` for the read-ahead's short grace: driven on the loop's
+/// thread, the driver's own timer polls again at the deadline
+/// (`direct::wake_at`) instead of a tokio timer, whose registration would
+/// wake the engine thread (twice: to set it, then when it expires).
+async fn grace_timeout<F: std::future::Future>(
+    until: tokio::time::Instant,
+    fut: F,
+) -> Result<F::Output, ()> {
+    if !crate::connect::direct::is_driving() {
+        return tokio::time::timeout_at(until, fut).await.map_err(|_| ());
+    }
+    let mut fut = std::pin::pin!(fut);
+    std::future::poll_fn(|cx| {
+        if let std::task::Poll::Ready(v) = fut.as_mut().poll(cx) {
+            return std::task::Poll::Ready(Ok(v));
+        }
+        if tokio::time::Instant::now() >= until {
+            return std::task::Poll::Ready(Err(()));
+        }
+        crate::connect::direct::wake_at(until.into_std());
+        std::task::Poll::Pending
+    })
+    .await
 }

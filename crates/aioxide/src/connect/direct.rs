@@ -31,6 +31,10 @@ thread_local! {
     static WANT: Cell<Want> = const { Cell::new(Want::NONE) };
     /// A check that waits for nothing is running ([`checking`]).
     static CHECKING: Cell<bool> = const { Cell::new(false) };
+    /// The driven task asked to go to the engine ([`to_engine`]).
+    static HANDOFF: Cell<bool> = const { Cell::new(false) };
+    /// The driven task wants to be polled again by then ([`wake_at`]).
+    static WAKE_AT: Cell<Option<std::time::Instant>> = const { Cell::new(None) };
 }
 
 /// The readiness a driven request waits for on one file descriptor.
@@ -54,20 +58,59 @@ impl Want {
 }
 
 /// While alive, streams polled on this thread are driven by its owner's
-/// readiness loop (see the module's doc).
-pub struct Driving(());
+/// readiness loop (see the module's doc).  Nested drivers restore the
+/// outer one's state.
+pub struct Driving(bool, Want, bool, Option<std::time::Instant>);
 
 /// Start driving on this thread (what was wanted before is forgotten).
 pub fn driving() -> Driving {
-    DRIVING.set(true);
-    WANT.set(Want::NONE);
-    Driving(())
+    Driving(
+        DRIVING.replace(true),
+        WANT.replace(Want::NONE),
+        HANDOFF.replace(false),
+        WAKE_AT.replace(None),
+    )
 }
 
 impl Drop for Driving {
     fn drop(&mut self) {
-        DRIVING.set(false);
+        DRIVING.set(self.0);
+        WANT.set(self.1);
+        HANDOFF.set(self.2);
+        WAKE_AT.set(self.3);
     }
+}
+
+/// Leave the loop's thread: work the loop should not do (a TLS handshake
+/// and its record crypto, a tunnel) asks the driver to hand the task to
+/// the engine, where it resumes from here.  Off a driver, ready at once.
+pub async fn to_engine() {
+    std::future::poll_fn(|_| {
+        if DRIVING.get() {
+            HANDOFF.set(true);
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
+    })
+    .await;
+}
+
+/// While driving: ask the driver to poll again at `t` (a short wait that a
+/// tokio timer would pay for with the engine thread's wake-ups).
+pub fn wake_at(t: std::time::Instant) {
+    let earlier = WAKE_AT.get().map_or(t, |w| w.min(t));
+    WAKE_AT.set(Some(earlier));
+}
+
+/// When the driven poll that just returned wants to be polled again (taken).
+pub fn take_wake_at() -> Option<std::time::Instant> {
+    WAKE_AT.take()
+}
+
+/// Whether the driven poll that just returned asked for the engine (taken).
+pub fn take_handoff() -> bool {
+    HANDOFF.replace(false)
 }
 
 /// Whether this thread is driving a request.

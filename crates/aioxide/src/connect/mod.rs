@@ -355,6 +355,19 @@ pub struct Target {
     pub alpn: Alpn,
 }
 
+impl Target {
+    /// Whether making this connection is the engine's work, never the
+    /// loop's (TLS, tunnels; see [`direct::to_engine`]).
+    pub fn needs_engine(&self) -> bool {
+        self.tls.is_some()
+            || match &self.tunnel {
+                Tunnel::None => false,
+                Tunnel::Forward { tls, .. } => tls.is_some(),
+                _ => true,
+            }
+    }
+}
+
 /// Resolve `host` (a name or an IP literal, IPv6 possibly in brackets)
 /// with the system's getaddrinfo, in the blocking pool.  A failure keeps
 /// getaddrinfo's EAI code, so that Python gets the socket.gaierror it knows.

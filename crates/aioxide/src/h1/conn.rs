@@ -186,6 +186,11 @@ pub struct Reader {
 }
 
 impl Reader {
+    /// Its connection is out of the engine's reactor (`Stream::Direct`).
+    pub fn is_detached(&self) -> bool {
+        matches!(&self.conn, Some(c) if matches!(c.io, Stream::Direct(_)))
+    }
+
     /// The body length announced, when known.
     pub fn size_hint(&self) -> Option<u64> {
         self.decode.remaining()

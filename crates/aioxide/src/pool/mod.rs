@@ -523,6 +523,26 @@ pub(crate) async fn until<F: std::future::Future>(
 ) -> Result<F::Output, Error> {
     match deadline {
         None => Ok(f.await),
+        // Driven on the loop's thread, the timer's expiry reaches the task
+        // a hop later than the socket's data: the clock is read first, so
+        // a deadline is kept as the engine's prompt timer keeps it.
+        Some((at, kind)) if crate::connect::direct::is_driving() => {
+            let mut f = std::pin::pin!(f);
+            let mut timer = std::pin::pin!(tokio::time::sleep_until(at.into()));
+            std::future::poll_fn(|cx| {
+                if std::time::Instant::now() >= at {
+                    return std::task::Poll::Ready(Err(timeout_error(kind)));
+                }
+                if let std::task::Poll::Ready(v) = f.as_mut().poll(cx) {
+                    return std::task::Poll::Ready(Ok(v));
+                }
+                match std::future::Future::poll(timer.as_mut(), cx) {
+                    std::task::Poll::Ready(()) => std::task::Poll::Ready(Err(timeout_error(kind))),
+                    std::task::Poll::Pending => std::task::Poll::Pending,
+                }
+            })
+            .await
+        }
         Some((at, kind)) => match tokio::time::timeout_at(at.into(), f).await {
             Ok(v) => Ok(v),
             Err(_) => Err(timeout_error(kind)),
@@ -1021,6 +1041,9 @@ impl Pool {
             tunnel: key.tunnel.clone(),
             alpn: key.alpn,
         };
+        if target.needs_engine() {
+            connect::direct::to_engine().await;
+        }
         let (stream, dns) = connect::connect(&target, &self.cfg.connect, &self.dns).await?;
         let verified = key
             .tls
