@@ -426,8 +426,12 @@ mod tests {
     use super::*;
     use crate::ws::{frame, Config, Message, WsReader, WsWriter};
 
-    /// A detached client socket and the server's end of it.
-    fn pair() -> (Direct, std::net::TcpStream) {
+    /// A runtime, a client socket in its reactor and the server's end.
+    fn connected() -> (
+        tokio::runtime::Runtime,
+        tokio::net::TcpStream,
+        std::net::TcpStream,
+    ) {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -438,17 +442,28 @@ mod tests {
             .block_on(tokio::net::TcpStream::connect(addr))
             .expect("connect");
         let (server, _) = listener.accept().expect("accept");
+        (rt, client, server)
+    }
+
+    /// A detached client socket and the server's end of it.
+    fn pair() -> (Direct, std::net::TcpStream) {
+        let (rt, client, server) = connected();
         let direct = rt.block_on(async { Direct::detach(Stream::Tcp(client)) });
         (direct.ok().expect("plain TCP detaches"), server)
     }
 
-    fn read_some(d: &mut Direct) -> Poll<io::Result<Vec<u8>>> {
-        let mut cx = Context::from_waker(Waker::noop());
+    /// One poll for up to 64 bytes.
+    fn read_with<R: AsyncRead + Unpin>(r: &mut R, waker: &Waker) -> Poll<io::Result<Vec<u8>>> {
+        let mut cx = Context::from_waker(waker);
         let mut space = [0u8; 64];
         let mut buf = ReadBuf::new(&mut space);
-        Pin::new(d)
+        Pin::new(r)
             .poll_read(&mut cx, &mut buf)
             .map_ok(|()| buf.filled().to_vec())
+    }
+
+    fn read_some(d: &mut Direct) -> Poll<io::Result<Vec<u8>>> {
+        read_with(d, Waker::noop())
     }
 
     /// A waker that notes being woken.
@@ -460,28 +475,10 @@ mod tests {
         }
     }
 
-    fn poll_stream(s: &mut Stream, waker: &Waker) -> Poll<io::Result<Vec<u8>>> {
-        let mut cx = Context::from_waker(waker);
-        let mut space = [0u8; 64];
-        let mut buf = ReadBuf::new(&mut space);
-        Pin::new(s)
-            .poll_read(&mut cx, &mut buf)
-            .map_ok(|()| buf.filled().to_vec())
-    }
-
     #[test]
     fn a_driven_stream_leaves_the_reactor_and_the_engine_takes_it_back() {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let client = rt
-            .block_on(tokio::net::TcpStream::connect(addr))
-            .expect("connect");
+        let (rt, client, mut server) = connected();
         let fd = client.as_raw_fd();
-        let (mut server, _) = listener.accept().expect("accept");
         let mut s = Stream::Tcp(client);
         let flag = std::sync::Arc::new(Flag(false.into()));
         let waker = Waker::from(flag.clone());
@@ -491,11 +488,11 @@ mod tests {
             // A liveness check waits for nothing...
             {
                 let _c = checking();
-                assert!(poll_stream(&mut s, Waker::noop()).is_pending());
+                assert!(read_with(&mut s, Waker::noop()).is_pending());
             }
             assert!(take_want().is_none());
             // ...a read that would block is watched by the driver.
-            assert!(poll_stream(&mut s, &waker).is_pending());
+            assert!(read_with(&mut s, &waker).is_pending());
             assert!(matches!(s, Stream::Direct(Direct::Tcp(_))));
             let want = take_want();
             assert_eq!((want.fd, want.read, want.write), (fd, true, false));
@@ -504,11 +501,11 @@ mod tests {
         // Outside a driver, a check reads the socket as it is.
         {
             let _c = checking();
-            assert!(poll_stream(&mut s, Waker::noop()).is_pending());
+            assert!(read_with(&mut s, Waker::noop()).is_pending());
         }
         assert!(matches!(s, Stream::Direct(_)));
         // The engine's poll puts it back in the reactor, which wakes it.
-        assert!(poll_stream(&mut s, &waker).is_pending());
+        assert!(read_with(&mut s, &waker).is_pending());
         assert!(matches!(s, Stream::Tcp(_)));
         server.write_all(b"hi").expect("write");
         // (The reactor runs while the runtime waits.)
@@ -517,7 +514,7 @@ mod tests {
             flag.0.load(std::sync::atomic::Ordering::SeqCst),
             "the reactor woke the engine's waker"
         );
-        match poll_stream(&mut s, &waker) {
+        match read_with(&mut s, &waker) {
             Poll::Ready(Ok(got)) => assert_eq!(got, b"hi"),
             other => panic!("expected the bytes, got {other:?}"),
         }
