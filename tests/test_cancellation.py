@@ -795,3 +795,37 @@ async def test_a_driven_request_redirected_to_https_goes_to_the_engine(
         r = await task
         assert await r.text() == "over tls"
         assert r.url.scheme == "https"
+
+
+@pytest.mark.skipif(TARGET != "aioxide", reason="the bridge's bookkeeping is aioxide's")
+async def test_the_body_of_a_driven_request_is_read_on_the_loops_thread(
+    aiohttp: Any, raw_server: Any
+) -> None:
+    # The head comes alone (the server holds the body until the client has
+    # the response): the body's reader is driven on the loop's thread too,
+    # its socket still out of the engine's reactor.
+    from aioxide._bridge import bridge_for
+
+    release = asyncio.Event()
+
+    async def head_then_body(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        await read_request_head(r)
+        w.write(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n")
+        await w.drain()
+        await release.wait()
+        w.write(b"body")
+        await w.drain()
+        await r.read()
+
+    url = await raw_server(head_then_body)
+    async with aiohttp.ClientSession() as s:
+        bridge = bridge_for(asyncio.get_running_loop()).bridge
+        async with s.get(url) as r:
+            assert bridge.driven_count() == 0
+            reading = asyncio.ensure_future(r.read())
+            await asyncio.sleep(0)  # (its task started the body's reader)
+            assert bridge.driven_count() == 1
+            release.set()
+            assert await reading == b"body"
+        assert bridge.driven_count() == 0
+        assert bridge.outstanding() == 0

@@ -447,19 +447,30 @@ impl Bridge {
         F: Future<Output = Deliver> + Send + 'static,
     {
         let this = slf.get();
-        if !drivable
-            || this.calls.load(Ordering::Relaxed) > 0
-            || !this.drive.load(Ordering::Relaxed)
-            || this.loop_ref.get().is_none()
-        {
+        if !drivable || this.calls.load(Ordering::Relaxed) > 0 || !this.drives() {
             return this.spawn(fut, task);
         }
         this.check()?;
         let (id, _slot) = this.register(Wait::Call, fut);
-        let d = Driven::new(&this.shared, id, Box::pin(task));
+        Self::start_driven(slf, id, Box::pin(task));
+        Ok(id)
+    }
+
+    /// Whether this bridge drives work on the loop's thread.
+    fn drives(&self) -> bool {
+        self.drive.load(Ordering::Relaxed) && self.loop_ref.get().is_some()
+    }
+
+    /// Drive `task` as `id` from now on (its first poll is now).
+    fn start_driven(
+        slf: &Bound<'_, Self>,
+        id: u64,
+        task: Pin<Box<dyn Future<Output = Deliver> + Send>>,
+    ) {
+        let this = slf.get();
+        let d = Driven::new(&this.shared, id, task);
         this.driven().insert(id, d);
         Self::drive(slf, id);
-        Ok(id)
     }
 
     /// Drive `task` (a stream's owner task, no future waiting for it) on the
@@ -469,7 +480,7 @@ impl Bridge {
         F: Future<Output = ()> + Send + 'static,
     {
         let this = slf.get();
-        if !this.drive.load(Ordering::Relaxed) || this.loop_ref.get().is_none() {
+        if !this.drives() {
             return this.submit(task);
         }
         this.check()?;
@@ -478,9 +489,7 @@ impl Bridge {
             task.await;
             Box::new(|py: Python<'_>| Ok(py.None())) as Deliver
         };
-        let d = Driven::new(&this.shared, id, Box::pin(task));
-        this.driven().insert(id, d);
-        Self::drive(slf, id);
+        Self::start_driven(slf, id, Box::pin(task));
         Ok(())
     }
 
