@@ -10,6 +10,7 @@ use bytes::Bytes;
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
+use tokio::io::ReadBuf;
 
 use crate::bridge::{Bridge, Deliver, Feed, FeedEnd, FeedState, Wait};
 
@@ -240,6 +241,22 @@ impl Whole {
         true
     }
 
+    /// The part still to fill, for a reader that writes into it.
+    fn spare(&mut self) -> ReadBuf<'_> {
+        // SAFETY: the bytes past `filled` are inside the buffer and written
+        // by nothing else; a `ReadBuf` never reads them before they are
+        // written.
+        let spare = unsafe {
+            std::slice::from_raw_parts_mut(
+                self.ptr
+                    .add(self.filled)
+                    .cast::<std::mem::MaybeUninit<u8>>(),
+                self.len - self.filled,
+            )
+        };
+        ReadBuf::uninit(spare)
+    }
+
     /// What was filled, as a piece of its own (a copy): for a body that
     /// did not come as announced.
     fn filled_part(&self) -> Bytes {
@@ -347,7 +364,17 @@ async fn pump_whole(
     mut w: Whole,
     slot: &Mutex<Option<Py<PyBytes>>>,
 ) -> Result<bool, aioxide::Error> {
+    while w.filled < w.len {
+        let mut dst = w.spare();
+        let r = body.read_into(&mut dst).await;
+        raw.note(body);
+        match r? {
+            0 => break,
+            n => w.filled += n,
+        }
+    }
     loop {
+        // (Full: the body must end here.)
         let r = body.next_piece().await;
         raw.note(body);
         match r? {
@@ -484,11 +511,9 @@ impl Response {
                 }
                 _ => None,
             };
-            let detached = body.is_detached();
+            let on_loop = body.read_on_loop();
             let task = pump(body, s.feed.clone(), s.raw.clone(), whole);
-            // A body whose request was driven on the loop's thread is read
-            // there too (its socket is out of the engine's reactor).
-            match detached {
+            match on_loop {
                 true => Bridge::drive_task(bridge, task)?,
                 false => bridge.get().submit(task)?,
             }

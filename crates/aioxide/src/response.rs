@@ -3,6 +3,7 @@
 use std::task::{Context, Poll, Waker};
 
 use bytes::{Bytes, BytesMut};
+use tokio::io::ReadBuf;
 
 use crate::body::decode::Decoder;
 use crate::error::Error;
@@ -89,6 +90,10 @@ pub struct ResponseBody {
 /// network read at once, whatever its compression ratio.
 const DECODE_STEP: usize = 64 * 1024;
 
+/// The longest announced body a driven request reads on the loop's thread
+/// (`read_on_loop`).
+const DRIVEN_BODY_MAX: u64 = 256 * 1024;
+
 impl ResponseBody {
     pub(crate) fn new(
         incoming: WireBody,
@@ -165,9 +170,19 @@ impl ResponseBody {
     }
 
     /// Whether the rest comes over a socket out of the engine's reactor (a
-    /// request driven on the loop's thread): best read there too.
+    /// request driven on the loop's thread).
     pub fn is_detached(&self) -> bool {
         matches!(&self.incoming, Some(WireBody::H1(r)) if r.is_detached())
+    }
+
+    /// Whether the rest is best read on the loop's thread: it comes over a
+    /// detached socket and is announced short (at most `DRIVEN_BODY_MAX` on
+    /// the wire).  A long body, or one of unknown length, goes back to the
+    /// engine, which reads it while the loop copies what came: driven, each
+    /// segment cost a turn of the loop (1 MiB bodies on uvloop: 1,703 MiB/s
+    /// at 716 CPU µs per MiB, against 2,435 at 494 on the engine).
+    pub fn read_on_loop(&self) -> bool {
+        self.is_detached() && self.size_hint.is_some_and(|n| n <= DRIVEN_BODY_MAX)
     }
 
     /// Bytes received from the wire so far (before decoding).
@@ -339,13 +354,7 @@ impl ResponseBody {
         if self.decoding() {
             return self.decode_step();
         }
-        let deadline = match self.timeouts.sock_read {
-            // Only a per-read limit needs the time now.
-            Some(_) => {
-                timeout::read_deadline(std::time::Instant::now(), self.total, &self.timeouts)
-            }
-            None => self.total,
-        };
+        let deadline = self.read_deadline();
         let Some(incoming) = self.incoming.as_mut() else {
             return Ok(false);
         };
@@ -354,6 +363,70 @@ impl ResponseBody {
             Ok(f) => self.on_frame(f),
             Err(e) => Err(self.fail(e)),
         }
+    }
+
+    /// The deadline of the next read from the wire.
+    fn read_deadline(&self) -> Option<Deadline> {
+        match self.timeouts.sock_read {
+            // Only a per-read limit needs the time now.
+            Some(_) => {
+                timeout::read_deadline(std::time::Instant::now(), self.total, &self.timeouts)
+            }
+            None => self.total,
+        }
+    }
+
+    /// The next bytes of the body written into `dst`, for a reader that
+    /// puts the whole rest in its final place: straight from the socket
+    /// (no buffer between) when the body is not decoded and nothing is
+    /// buffered, else from what is.  Ok(0) at the end of the body (or when
+    /// `dst` is full).
+    pub async fn read_into(&mut self, dst: &mut ReadBuf<'_>) -> Result<usize, Error> {
+        if let Some(e) = self.pending.take() {
+            return Err(e);
+        }
+        loop {
+            if self.buffered() > 0 || self.done || dst.remaining() == 0 {
+                return Ok(self.copy_buffered(dst));
+            }
+            let direct = self.decoder.is_none()
+                && matches!(&self.incoming, Some(WireBody::H1(r)) if r.reads_into());
+            if !direct {
+                self.next_frame().await?;
+                continue;
+            }
+            let deadline = self.read_deadline();
+            let Some(WireBody::H1(r)) = self.incoming.as_mut() else {
+                return Ok(0);
+            };
+            let read = std::future::poll_fn(|cx| r.poll_read_into(cx, dst));
+            let n = match with_deadline(deadline, read).await {
+                Ok(Ok(n)) => n,
+                Ok(Err(e)) | Err(e) => return Err(self.fail(e)),
+            };
+            self.raw_bytes += n as u64;
+            self.decoded += n as u64;
+            if r.is_done() {
+                self.end_of_body()?;
+            }
+            return Ok(n);
+        }
+    }
+
+    /// Copy what is buffered into `dst`, as much as fits: the byte count.
+    fn copy_buffered(&mut self, dst: &mut ReadBuf<'_>) -> usize {
+        let mut n = 0;
+        if let Some(f) = self.front.as_mut() {
+            let k = f.len().min(dst.remaining());
+            dst.put_slice(&f.split_to(k));
+            n += k;
+            if f.is_empty() {
+                self.front = None;
+            }
+        }
+        let k = self.ready.len().min(dst.remaining());
+        dst.put_slice(&self.ready.split_to(k));
+        n + k
     }
 
     /// Buffer a frame of an undecoded body: kept as it is (no copy) when

@@ -271,3 +271,86 @@ async fn gzip_body_is_decoded() {
         b"compressed hello"
     );
 }
+
+/// Read the whole body with `read_into`, into a buffer of `len` bytes.
+async fn read_into_all(
+    body: &mut aioxide::ResponseBody,
+    len: usize,
+) -> Result<Vec<u8>, aioxide::Error> {
+    let mut out = vec![std::mem::MaybeUninit::<u8>::uninit(); len];
+    let mut dst = tokio::io::ReadBuf::uninit(&mut out);
+    while body.read_into(&mut dst).await? > 0 {}
+    Ok(dst.filled().to_vec())
+}
+
+#[tokio::test]
+async fn a_body_read_into_a_buffer_comes_whole_and_in_order() {
+    // The head with the body's start (kept by the read-ahead), the rest once
+    // the client has the response (read straight into the buffer); the
+    // connection serves again after it.
+    let body: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (go, mut going) = tokio::sync::mpsc::channel::<()>(2);
+    let sent = body.clone();
+    tokio::spawn(async move {
+        let (mut sock, _) = listener.accept().await.unwrap();
+        let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", sent.len());
+        for _ in 0..2 {
+            let mut buf = [0u8; 4096];
+            let _ = sock.read(&mut buf).await.unwrap();
+            let first = [head.as_bytes(), &sent[..1000]].concat();
+            sock.write_all(&first).await.unwrap();
+            going.recv().await.unwrap();
+            sock.write_all(&sent[1000..]).await.unwrap();
+        }
+        let mut rest = Vec::new();
+        let _ = sock.read_to_end(&mut rest).await;
+    });
+    let client = Client::default();
+    for _ in 0..2 {
+        // (A second connection would never be answered: bounded.)
+        let mut req = Request::get(&format!("http://{addr}/"));
+        req.timeouts = Timeouts::from_secs(Some(10.0), None, None, None);
+        let mut r = client.execute(req).await.unwrap();
+        go.send(()).await.unwrap();
+        assert_eq!(read_into_all(&mut r.body, body.len()).await.unwrap(), body);
+        assert!(r.body.is_eof());
+    }
+}
+
+#[tokio::test]
+async fn a_body_read_into_a_buffer_that_ends_early_is_a_payload_error() {
+    let (base, _) = serve(|_| {
+        let mut out = b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n".to_vec();
+        out.extend_from_slice(&[b'x'; 50_000]);
+        out.extend_from_slice(b"\n\n\n");
+        out
+    })
+    .await;
+    let mut r = Client::default()
+        .execute(Request::get(&format!("{base}/")))
+        .await
+        .unwrap();
+    let err = read_into_all(&mut r.body, 100_000).await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Payload);
+}
+
+#[tokio::test]
+async fn a_body_read_into_a_buffer_keeps_the_read_timeout() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let (mut sock, _) = listener.accept().await.unwrap();
+        let mut buf = [0u8; 4096];
+        let _ = sock.read(&mut buf).await.unwrap();
+        let head = b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc";
+        sock.write_all(head).await.unwrap();
+        tokio::time::sleep(Duration::from_secs(30)).await;
+    });
+    let mut req = Request::get(&format!("http://{addr}/"));
+    req.timeouts = Timeouts::from_secs(Some(20.0), None, Some(0.2), None);
+    let mut r = Client::default().execute(req).await.unwrap();
+    let err = read_into_all(&mut r.body, 10).await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::ReadTimeout);
+}

@@ -109,6 +109,14 @@ impl Decode {
         }
     }
 
+    /// `n` bytes of a Content-Length body were read past the buffer
+    /// (`Reader::poll_read_into`).
+    pub fn consumed(&mut self, n: u64) {
+        if let Kind::Length(left) = &mut self.kind {
+            *left -= n.min(*left);
+        }
+    }
+
     /// The connection has no more bytes: the end of a close-delimited body,
     /// else an error.
     pub fn on_eof(&mut self) -> Result<(), BodyError> {

@@ -230,6 +230,45 @@ impl Reader {
         }
     }
 
+    /// Whether the body can be read straight into a caller's buffer
+    /// (`poll_read_into`): framed by Content-Length, with bytes still to
+    /// come, nothing read ahead into the connection's buffer and no request
+    /// body still being written.
+    pub fn reads_into(&self) -> bool {
+        matches!(&self.conn, Some(c) if c.buf.is_empty())
+            && self.writer.is_none()
+            && self.decode.remaining().is_some_and(|n| n > 0)
+    }
+
+    /// Read the body straight from the socket into `dst` (when
+    /// `reads_into`), at most what is still announced: the byte count.  A
+    /// connection that ends first is an incomplete payload.
+    pub fn poll_read_into(
+        &mut self,
+        cx: &mut Context<'_>,
+        dst: &mut ReadBuf<'_>,
+    ) -> Poll<Result<usize, Error>> {
+        let (Some(conn), Some(left)) = (self.conn.as_mut(), self.decode.remaining()) else {
+            return Poll::Ready(Ok(0));
+        };
+        let room = usize::try_from(left)
+            .unwrap_or(usize::MAX)
+            .min(dst.remaining());
+        let mut part = dst.take(room);
+        std::task::ready!(Pin::new(&mut conn.io).poll_read(cx, &mut part))
+            .map_err(payload_io_error)?;
+        let n = part.filled().len();
+        if n == 0 && room > 0 {
+            return Poll::Ready(Err(body_error(BodyError("incomplete message"))));
+        }
+        // SAFETY: `part` is the front of `dst`'s unfilled part, and its
+        // reader initialised its first `n` bytes.
+        unsafe { dst.assume_init(n) };
+        dst.advance(n);
+        self.decode.consumed(n as u64);
+        Poll::Ready(Ok(n))
+    }
+
     /// The connection, when the body ended cleanly and it may serve again.
     pub fn into_conn(mut self) -> Option<Conn> {
         let reusable = self.reusable
