@@ -176,8 +176,8 @@ autobahn-core: build
 # `fuzz`: each target for FUZZ_SECONDS (default 60), one after the other,
 # with AddressSanitizer; new finds are added to the corpus dirs (only seed-*
 # files are committed).
-# `fuzz-ci` (the last step of `make test`): each target for 20 s, finds kept
-# out of the tree, built without a sanitizer into fuzz/target-ci: the parsers
+# `fuzz-ci` (the last step of `make test`): each target for 20 s, two at a
+# time (one per core), finds kept out of the tree, built without a sanitizer into fuzz/target-ci: the parsers
 # are safe Rust, where ASan finds nothing the bounds checks do not, and the
 # uninstrumented build takes 2 minutes cold and runs 4-7x more inputs in the
 # 20 s.  When `cargo +nightly` is missing it says so and passes.
@@ -210,9 +210,8 @@ fuzz-ci:
 	cargo +nightly fuzz --version >/dev/null 2>&1 || cargo install cargo-fuzz; \
 	cargo +nightly fuzz build $(FUZZ_CI_FLAGS); \
 	finds=$$(mktemp -d); trap 'rm -rf "$$finds"' EXIT; \
-	for t in $(FUZZ_TARGETS); do \
-		echo "fuzz-ci: $$t for $(FUZZ_CI_SECONDS)s"; \
-		mkdir -p "$$finds/$$t"; \
-		cargo +nightly fuzz run $(FUZZ_CI_FLAGS) $$t "$$finds/$$t" fuzz/corpus/$$t -- \
-			-max_total_time=$(FUZZ_CI_SECONDS); \
-	done
+	printf '%s\n' $(FUZZ_TARGETS) | xargs -P 2 -I{} sh -c ' \
+		echo "fuzz-ci: {} for $(FUZZ_CI_SECONDS)s"; mkdir -p "$$0/{}"; \
+		cargo +nightly fuzz run $(FUZZ_CI_FLAGS) {} "$$0/{}" fuzz/corpus/{} -- \
+			-max_total_time=$(FUZZ_CI_SECONDS) 2>"$$0/{}.log" || \
+			{ tail -40 "$$0/{}.log"; echo "fuzz-ci: {} FAILED"; exit 1; }' "$$finds"
