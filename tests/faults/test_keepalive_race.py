@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from .harness import TARGET, fd_count, run_in_loop, settle_fds
+from .harness import TARGET, run_in_loop, settle_fds, steady_fds
 from .servers import GOOD, Conn
 
 ENDINGS = ("close_at_once", "close_a_moment_later", "close_after_next", "reset_after_next")
@@ -75,7 +75,7 @@ async def race(aiohttp: Any, method: str, n: int) -> collections.Counter[str]:
     url = await srv.start()
     outcomes: collections.Counter[str] = collections.Counter()
     try:
-        before = fd_count()
+        before = await steady_fds()
         s = aiohttp.ClientSession()
         try:
             async with asyncio.timeout(30):

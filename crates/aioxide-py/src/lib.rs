@@ -201,9 +201,7 @@ impl Session {
                 }) as Arc<dyn aioxide::client::OnSend>)
             }),
         });
-        // Plain http (its socket can leave the engine's reactor), not h2c.
-        let drivable = req.url.starts_with("http://")
-            && self.client.config().pool.http2 != aioxide::policy::h2::Http2::PriorKnowledge;
+        let drivable = self.client.drivable(&req);
         let client = self.client.clone();
         Bridge::request(bridge, fut, drivable, async move {
             let r = client.execute(req).await;

@@ -206,6 +206,18 @@ impl Client {
         }
     }
 
+    /// Whether `req` may be polled on the caller's thread, its socket out of
+    /// the reactor (`connect::direct`): a plain-http origin, not h2c.  (A
+    /// redirect to TLS, or a tunnel, is handed back to the engine when it
+    /// connects: `Target::needs_engine`.)
+    pub fn drivable(&self, req: &Request) -> bool {
+        let http = req
+            .url
+            .get(..7)
+            .is_some_and(|s| s.eq_ignore_ascii_case("http://"));
+        http && self.cfg.pool.http2 != crate::policy::h2::Http2::PriorKnowledge
+    }
+
     /// Close idle connections and refuse new requests.
     pub fn close(&self) {
         self.pool.close();

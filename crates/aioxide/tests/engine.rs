@@ -354,3 +354,14 @@ async fn a_body_read_into_a_buffer_keeps_the_read_timeout() {
     let err = read_into_all(&mut r.body, 10).await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::ReadTimeout);
 }
+
+#[test]
+fn only_plain_http_requests_without_h2c_are_drivable() {
+    let client = Client::default();
+    assert!(client.drivable(&Request::get("http://127.0.0.1/")));
+    assert!(client.drivable(&Request::get("HTTP://127.0.0.1/")));
+    assert!(!client.drivable(&Request::get("https://127.0.0.1/")));
+    let mut cfg = ClientConfig::default();
+    cfg.pool.http2 = aioxide::policy::h2::Http2::PriorKnowledge;
+    assert!(!Client::new(cfg).drivable(&Request::get("http://127.0.0.1/")));
+}
