@@ -236,3 +236,64 @@ async def test_one_gib_up_and_down_in_bounded_memory(serve: Any, tmp_path: Any) 
     peak_mib = int(out.decode().strip())
     print(f"peak RSS {peak_mib} MiB")
     assert peak_mib < 100, f"peak RSS {peak_mib} MiB"
+
+
+_READ_PEAK_CHILD = """
+import asyncio, sys, {target} as client
+
+def peak_mib():
+    with open("/proc/self/status") as f:
+        hwm = next(line for line in f if line.startswith("VmHWM:"))
+    return int(hwm.split()[1]) / 1024
+
+async def main(url):
+    async with client.ClientSession({session_args}) as s:
+        async with s.get(url + "/small") as r:
+            assert await r.read() == b"x"
+        before = peak_mib()
+        for _ in range(3):
+            async with s.get(url + "/16m") as r:
+                body = await r.read()
+            assert len(body) == {size}, len(body)
+            del body
+    print(peak_mib() - before)
+
+asyncio.run(main(sys.argv[1]))
+"""
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="needs /proc")
+@pytest.mark.skipif(TARGET != "aioxide", reason="aiohttp's read() peaks at twice the body")
+@pytest.mark.timeout(120)
+async def test_reading_a_16_mib_body_whole_holds_it_once(serve: Any) -> None:
+    # read() of a body of announced length fills one bytes object of that
+    # size as the body comes: the peak RSS grows by the body and a little
+    # (aiohttp: the pieces, then their join, twice the body).
+    size = 16 * 2**20
+
+    async def small(request: web.Request) -> web.Response:
+        return web.Response(body=b"x")
+
+    async def big(request: web.Request) -> web.StreamResponse:
+        resp = web.StreamResponse(headers={"Content-Length": str(size)})
+        await resp.prepare(request)
+        block = bytes(2**20)
+        for _ in range(size // len(block)):
+            await resp.write(block)
+        return resp
+
+    app = web.Application()
+    app.router.add_get("/small", small)
+    app.router.add_get("/16m", big)
+    url = await serve(app)
+    code = textwrap.dedent(_READ_PEAK_CHILD).format(
+        target=TARGET, size=size, session_args=CHILD_SESSION_ARGS
+    )
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", code, url, stdout=PIPE, stderr=PIPE
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 100)
+    assert proc.returncode == 0, err.decode()
+    grew = float(out.decode().strip())
+    print(f"peak RSS grew {grew:.1f} MiB")
+    assert grew < 16 + 8, f"peak RSS grew {grew:.1f} MiB for a 16 MiB body"
