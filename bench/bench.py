@@ -7,7 +7,7 @@
     bench.py --write-docroot DIR      # the files the server must serve (run.sh does this)
 
 HTTP scenarios (against nginx; fixed counts; --quick divides them by 10; each is timed
---repeat times, default 3, and the median wall time and median CPU time are reported):
+in --repeat rounds, default 3, and the median wall time and median CPU time are reported):
   seq   3000 GETs of /small (100 B), one at a time
   conc  20000 GETs of /small, 64 in flight
   dl    200 GETs of /1m (1 MiB), the whole body read, one at a time
@@ -49,8 +49,11 @@ How each client is set up (one client object per scenario, reused for every requ
              trace: n/a (no such hook)
 A scenario a client cannot do is shown as n/a.
 
-Each (client, loop) pair runs in a fresh subprocess with a fresh event loop, so one
-client's threads or caches never count in the other's figures.  Each scenario uses its own
+Each round runs every (client, loop) pair in a fresh subprocess with a fresh event loop,
+the clients' order rotated from round to round, so one client's threads or caches never
+count in the other's figures, and where the system placed one process's threads (on this
+VM a ping-pong's rate can differ 3x from one process to the next, for every client) sways
+one round, not the median.  Each scenario uses its own
 client object, warms up, then measures wall time and the CPU time (user+sys, all threads:
 pyreqwest's and aioxide's Rust threads included) of the whole worker process from getrusage
 deltas.  nginx and the echo server are separate processes and are not counted.
@@ -557,13 +560,14 @@ def reported(stdout: str) -> dict | None:
 
 
 def run_pair(client: str, loop: str, args: argparse.Namespace, names: list[str]) -> list[dict]:
-    """Run one worker subprocess; its stderr goes straight to ours."""
+    """Run one worker subprocess (one round: each scenario timed once); its stderr goes
+    straight to ours."""
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", "--url", args.url]
     for opt in ("tls_url", "ws_url", "ws_z_url", "proxy_url"):
         if getattr(args, opt):
             cmd += ["--" + opt.replace("_", "-"), getattr(args, opt)]
     cmd += ["--clients", client, "--loops", loop, "--scenarios", ",".join(names)]
-    cmd += ["--repeat", str(args.repeat), "--ws-compress", str(args.ws_compress)]
+    cmd += ["--repeat", "1", "--ws-compress", str(args.ws_compress)]
     cmd += ["--quick"] if args.quick else []
     try:
         r = subprocess.run(
@@ -582,6 +586,28 @@ def run_pair(client: str, loop: str, args: argparse.Namespace, names: list[str])
     for res in out["results"]:
         rows.append({"client": client, "version": out["version"], "loop": loop, **res})
     return rows
+
+
+def merge_rounds(rounds: list[list[dict]]) -> list[dict]:
+    """One row per (client, loop, scenario): the median wall and CPU time of the rounds;
+    a scenario that failed (or was skipped) in a round is shown so."""
+    by_key: dict[tuple, list[dict]] = {}
+    for rows in rounds:
+        for row in rows:
+            by_key.setdefault((row["client"], row["loop"], row["scenario"]), []).append(row)
+    merged = []
+    for rows in by_key.values():
+        bad = next((r for r in rows if "error" in r or "skipped" in r), None)
+        if bad is not None:
+            merged.append(bad)
+            continue
+        row = dict(rows[0])
+        row["wall_s"] = median(r["wall_s"] for r in rows)
+        row["cpu_s"] = median(r["cpu_s"] for r in rows)
+        row["walls_s"] = [w for r in rows for w in r["walls_s"]]
+        row["cpus_s"] = [c for r in rows for c in r["cpus_s"]]
+        merged.append(row)
+    return merged
 
 
 def unit(name: str) -> str:
@@ -770,17 +796,24 @@ def main() -> int:
                 flush=True,
             )
 
-    rows: list[dict] = []
-    for loop in loops:
-        for client in clients:
-            t0 = time.perf_counter()
-            pair = run_pair(client, loop, args, names)
-            rows += pair
-            version = pair[0].get("version", "?")
-            print(
-                f"  done: {client} {version} on {loop} in {time.perf_counter() - t0:.1f} s",
-                flush=True,
-            )
+    rounds: list[list[dict]] = []
+    for rnd in range(args.repeat):
+        turn = rnd % len(clients)
+        order = clients[turn:] + clients[:turn]
+        rows: list[dict] = []
+        for loop in loops:
+            for client in order:
+                t0 = time.perf_counter()
+                pair = run_pair(client, loop, args, names)
+                rows += pair
+                version = pair[0].get("version", "?")
+                print(
+                    f"  round {rnd + 1}/{args.repeat} done: {client} {version} on {loop} "
+                    f"in {time.perf_counter() - t0:.1f} s",
+                    flush=True,
+                )
+        rounds.append(rows)
+    rows = merge_rounds(rounds)
     print()
     print_table(rows, names, loops)
     if "aioxide" in clients and any(c in PEERS for c in clients):
