@@ -798,22 +798,25 @@ async def test_a_driven_request_redirected_to_https_goes_to_the_engine(
 
 
 @pytest.mark.skipif(TARGET != "aioxide", reason="the bridge's bookkeeping is aioxide's")
+@pytest.mark.parametrize("size", [4, 2**20])
 async def test_the_body_of_a_driven_request_is_read_on_the_loops_thread(
-    aiohttp: Any, raw_server: Any
+    aiohttp: Any, raw_server: Any, size: int
 ) -> None:
     # The head comes alone (the server holds the body until the client has
     # the response): the body's reader is driven on the loop's thread too,
-    # its socket still out of the engine's reactor.
+    # its socket still out of the engine's reactor; past 64 KiB it goes on
+    # on the engine (one wake-up).
     from aioxide._bridge import bridge_for
 
     release = asyncio.Event()
+    body = bytes(range(256)) * (size // 256) or b"body"
 
     async def head_then_body(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
         await read_request_head(r)
-        w.write(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n")
+        w.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body))
         await w.drain()
         await release.wait()
-        w.write(b"body")
+        w.write(body)
         await w.drain()
         await r.read()
 
@@ -822,10 +825,14 @@ async def test_the_body_of_a_driven_request_is_read_on_the_loops_thread(
         bridge = bridge_for(asyncio.get_running_loop()).bridge
         async with s.get(url) as r:
             assert bridge.driven_count() == 0
+            before = bridge.wakeups()
             reading = asyncio.ensure_future(r.read())
             await asyncio.sleep(0)  # (its task started the body's reader)
             assert bridge.driven_count() == 1
             release.set()
-            assert await reading == b"body"
+            assert await reading == body
+            # (read() waits on an engine task: one wake-up; handing a long
+            # body's reader to the engine, another.)
+            assert bridge.wakeups() - before == 1 + (size > 2**16)
         assert bridge.driven_count() == 0
         assert bridge.outstanding() == 0

@@ -292,7 +292,12 @@ async def test_reading_a_16_mib_body_whole_holds_it_once(serve: Any) -> None:
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-c", code, url, stdout=PIPE, stderr=PIPE
     )
-    out, err = await asyncio.wait_for(proc.communicate(), 100)
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), 100)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
     assert proc.returncode == 0, err.decode()
     grew = float(out.decode().strip())
     print(f"peak RSS grew {grew:.1f} MiB")

@@ -367,11 +367,14 @@ async fn pump_whole(
     while w.filled < w.len {
         let mut dst = w.spare();
         let r = body.read_into(&mut dst).await;
+        // (What Python may see: what the buffer says was written.)
+        let n = dst.filled().len();
         raw.note(body);
-        match r? {
-            0 => break,
-            n => w.filled += n,
+        r?;
+        if n == 0 {
+            break;
         }
+        w.filled += n;
     }
     loop {
         // (Full: the body must end here.)
@@ -511,9 +514,12 @@ impl Response {
                 }
                 _ => None,
             };
-            let on_loop = body.read_on_loop();
+            let detached = body.is_detached();
             let task = pump(body, s.feed.clone(), s.raw.clone(), whole);
-            match on_loop {
+            // A body whose request was driven on the loop's thread is read
+            // there too (its socket is out of the engine's reactor), unless
+            // it is long (then it goes on on the engine).
+            match detached {
                 true => Bridge::drive_task(bridge, task)?,
                 false => bridge.get().submit(task)?,
             }

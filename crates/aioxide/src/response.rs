@@ -66,6 +66,9 @@ pub struct ResponseBody {
     done: bool,
     /// Raw (undecoded) bytes received so far.
     raw_bytes: u64,
+    /// Of those, the bytes read from the socket straight into a caller's
+    /// buffer (`read_into`).
+    direct_bytes: u64,
     size_hint: Option<u64>,
     /// The connection must be closed at the end, not reused.
     no_reuse: bool,
@@ -90,9 +93,9 @@ pub struct ResponseBody {
 /// network read at once, whatever its compression ratio.
 const DECODE_STEP: usize = 64 * 1024;
 
-/// The longest announced body a driven request reads on the loop's thread
-/// (`read_on_loop`).
-const DRIVEN_BODY_MAX: u64 = 256 * 1024;
+/// The bytes of a body a driven request reads on the loop's thread
+/// (`leave_loop_if_long`): the read-ahead's (`ClientConfig::read_ahead`).
+const DRIVEN_BODY_MAX: u64 = 64 * 1024;
 
 impl ResponseBody {
     pub(crate) fn new(
@@ -114,6 +117,7 @@ impl ResponseBody {
             front: None,
             done: false,
             raw_bytes: 0,
+            direct_bytes: 0,
             size_hint,
             no_reuse: false,
             pending: None,
@@ -141,6 +145,7 @@ impl ResponseBody {
             front: (!data.is_empty()).then(|| data.clone()),
             done: true,
             raw_bytes: data.len() as u64,
+            direct_bytes: 0,
             size_hint: Some(data.len() as u64),
             no_reuse: true,
             pending: None,
@@ -170,24 +175,35 @@ impl ResponseBody {
     }
 
     /// Whether the rest comes over a socket out of the engine's reactor (a
-    /// request driven on the loop's thread).
+    /// request driven on the loop's thread): best read there too, up to
+    /// `DRIVEN_BODY_MAX` (`leave_loop_if_long`).
     pub fn is_detached(&self) -> bool {
         matches!(&self.incoming, Some(WireBody::H1(r)) if r.is_detached())
     }
 
-    /// Whether the rest is best read on the loop's thread: it comes over a
-    /// detached socket and is announced short (at most `DRIVEN_BODY_MAX` on
-    /// the wire).  A long body, or one of unknown length, goes back to the
-    /// engine, which reads it while the loop copies what came: driven, each
-    /// segment cost a turn of the loop (1 MiB bodies on uvloop: 1,703 MiB/s
-    /// at 716 CPU µs per MiB, against 2,435 at 494 on the engine).
-    pub fn read_on_loop(&self) -> bool {
-        self.is_detached() && self.size_hint.is_some_and(|n| n <= DRIVEN_BODY_MAX)
+    /// Driven on the loop's thread, a body past `DRIVEN_BODY_MAX` bytes goes
+    /// on on the engine (`direct::to_engine`): driven, each segment costs a
+    /// turn of the loop and its callback.  1 MiB bodies, CPU µs per MiB
+    /// (uvloop / asyncio), interleaved runs: handed over at once 340-382 /
+    /// 371-418; after 256 KiB 441-494 / 548-609; never 581-646 / 638-671.
+    fn leave_loop_if_long(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let long = self.raw_bytes > DRIVEN_BODY_MAX && crate::connect::direct::is_driving();
+        async move {
+            if long {
+                crate::connect::direct::to_engine().await;
+            }
+        }
     }
 
     /// Bytes received from the wire so far (before decoding).
     pub fn raw_bytes(&self) -> u64 {
         self.raw_bytes
+    }
+
+    /// Of those, the bytes read from the socket straight into a caller's
+    /// buffer, with no buffer between (`read_into`).
+    pub fn direct_bytes(&self) -> u64 {
+        self.direct_bytes
     }
 
     /// Whether the whole body has been received (some may still be buffered).
@@ -354,6 +370,7 @@ impl ResponseBody {
         if self.decoding() {
             return self.decode_step();
         }
+        self.leave_loop_if_long().await;
         let deadline = self.read_deadline();
         let Some(incoming) = self.incoming.as_mut() else {
             return Ok(false);
@@ -395,6 +412,7 @@ impl ResponseBody {
                 self.next_frame().await?;
                 continue;
             }
+            self.leave_loop_if_long().await;
             let deadline = self.read_deadline();
             let Some(WireBody::H1(r)) = self.incoming.as_mut() else {
                 return Ok(0);
@@ -405,6 +423,7 @@ impl ResponseBody {
                 Ok(Err(e)) | Err(e) => return Err(self.fail(e)),
             };
             self.raw_bytes += n as u64;
+            self.direct_bytes += n as u64;
             self.decoded += n as u64;
             if r.is_done() {
                 self.end_of_body()?;

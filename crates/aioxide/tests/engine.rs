@@ -316,6 +316,8 @@ async fn a_body_read_into_a_buffer_comes_whole_and_in_order() {
         go.send(()).await.unwrap();
         assert_eq!(read_into_all(&mut r.body, body.len()).await.unwrap(), body);
         assert!(r.body.is_eof());
+        // (What came after the response: from the socket into the buffer.)
+        assert_eq!(r.body.direct_bytes(), body.len() as u64 - 1000);
     }
 }
 

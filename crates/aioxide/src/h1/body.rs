@@ -113,6 +113,7 @@ impl Decode {
     /// (`Reader::poll_read_into`).
     pub fn consumed(&mut self, n: u64) {
         if let Kind::Length(left) = &mut self.kind {
+            debug_assert!(n <= *left, "read past the announced length");
             *left -= n.min(*left);
         }
     }

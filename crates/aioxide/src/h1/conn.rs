@@ -242,7 +242,10 @@ impl Reader {
 
     /// Read the body straight from the socket into `dst` (when
     /// `reads_into`), at most what is still announced: the byte count.  A
-    /// connection that ends first is an incomplete payload.
+    /// connection that ends first is an incomplete payload.  (Bytes a server
+    /// sends past its Content-Length stay in the socket: the liveness check
+    /// of the connection's next checkout, `Conn::is_open`, sees them and
+    /// drops it.)
     pub fn poll_read_into(
         &mut self,
         cx: &mut Context<'_>,
@@ -255,8 +258,11 @@ impl Reader {
             .unwrap_or(usize::MAX)
             .min(dst.remaining());
         let mut part = dst.take(room);
+        let start = part.filled().as_ptr();
         std::task::ready!(Pin::new(&mut conn.io).poll_read(cx, &mut part))
             .map_err(payload_io_error)?;
+        // (A reader must fill the buffer it was given, not swap it.)
+        debug_assert_eq!(part.filled().as_ptr(), start);
         let n = part.filled().len();
         if n == 0 && room > 0 {
             return Poll::Ready(Err(body_error(BodyError("incomplete message"))));
