@@ -173,6 +173,35 @@ async def test_redirect_307_with_consumed_stream(aiohttp: Any, base: str) -> Non
             assert (await resp.json())["n"] == 3
 
 
+def _zeros(size: int) -> Any:
+    """A handler answering `size` zero bytes, announced, written 1 MiB at a time."""
+
+    async def down(request: web.Request) -> web.StreamResponse:
+        resp = web.StreamResponse(headers={"Content-Length": str(size)})
+        await resp.prepare(request)
+        block = bytes(2**20)
+        for _ in range(size // len(block)):
+            await resp.write(block)
+        return resp
+
+    return down
+
+
+async def _child_output(code: str, *args: str, timeout: float) -> str:
+    """Run `code` in a fresh interpreter; its stdout (killed if it outlasts `timeout`)."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", code, *args, stdout=PIPE, stderr=PIPE
+    )
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode == 0, err.decode()
+    return out.decode().strip()
+
+
 _MEMORY_CHILD = """
 import asyncio, sys, {target} as client
 
@@ -213,27 +242,14 @@ async def test_one_gib_up_and_down_in_bounded_memory(serve: Any, tmp_path: Any) 
             n += len(chunk)
         return web.json_response({"n": n})
 
-    async def down(request: web.Request) -> web.StreamResponse:
-        resp = web.StreamResponse(headers={"Content-Length": str(size)})
-        await resp.prepare(request)
-        block = bytes(2**20)
-        for _ in range(size // len(block)):
-            await resp.write(block)
-        return resp
-
     app = web.Application(client_max_size=2**31)
     app.router.add_post("/up", up)
-    app.router.add_get("/down", down)
+    app.router.add_get("/down", _zeros(size))
     url = await serve(app)
     code = textwrap.dedent(_MEMORY_CHILD).format(
         target=TARGET, size=size, session_args=CHILD_SESSION_ARGS
     )
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", code, url, str(path), stdout=PIPE, stderr=PIPE
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), 280)
-    assert proc.returncode == 0, err.decode()
-    peak_mib = int(out.decode().strip())
+    peak_mib = int(await _child_output(code, url, str(path), timeout=280))
     print(f"peak RSS {peak_mib} MiB")
     assert peak_mib < 100, f"peak RSS {peak_mib} MiB"
 
@@ -274,31 +290,13 @@ async def test_reading_a_16_mib_body_whole_holds_it_once(serve: Any) -> None:
     async def small(request: web.Request) -> web.Response:
         return web.Response(body=b"x")
 
-    async def big(request: web.Request) -> web.StreamResponse:
-        resp = web.StreamResponse(headers={"Content-Length": str(size)})
-        await resp.prepare(request)
-        block = bytes(2**20)
-        for _ in range(size // len(block)):
-            await resp.write(block)
-        return resp
-
     app = web.Application()
     app.router.add_get("/small", small)
-    app.router.add_get("/16m", big)
+    app.router.add_get("/16m", _zeros(size))
     url = await serve(app)
     code = textwrap.dedent(_READ_PEAK_CHILD).format(
         target=TARGET, size=size, session_args=CHILD_SESSION_ARGS
     )
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", code, url, stdout=PIPE, stderr=PIPE
-    )
-    try:
-        out, err = await asyncio.wait_for(proc.communicate(), 100)
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-    assert proc.returncode == 0, err.decode()
-    grew = float(out.decode().strip())
+    grew = float(await _child_output(code, url, timeout=100))
     print(f"peak RSS grew {grew:.1f} MiB")
     assert grew < 16 + 8, f"peak RSS grew {grew:.1f} MiB for a 16 MiB body"

@@ -60,6 +60,13 @@ async fn handle<F: Fn(usize) -> Vec<u8>>(mut sock: TcpStream, answer: Arc<F>) {
     }
 }
 
+/// One GET of `{base}/` on a new client.
+async fn get(base: &str) -> Result<aioxide::Response, aioxide::Error> {
+    Client::default()
+        .execute(Request::get(&format!("{base}/")))
+        .await
+}
+
 fn ok(body: &str) -> Vec<u8> {
     format!(
         "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{}",
@@ -255,10 +262,7 @@ async fn gzip_body_is_decoded() {
         out
     })
     .await;
-    let mut r = Client::default()
-        .execute(Request::get(&format!("{base}/")))
-        .await
-        .unwrap();
+    let mut r = get(&base).await.unwrap();
     assert_eq!(
         &r.body.read_to_end().await.unwrap()[..],
         b"compressed hello"
@@ -330,10 +334,7 @@ async fn a_body_read_into_a_buffer_that_ends_early_is_a_payload_error() {
         out
     })
     .await;
-    let mut r = Client::default()
-        .execute(Request::get(&format!("{base}/")))
-        .await
-        .unwrap();
+    let mut r = get(&base).await.unwrap();
     let err = read_into_all(&mut r.body, 100_000).await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::Payload);
 }
