@@ -320,15 +320,21 @@ struct Writer {
 impl Writer {
     fn new(mut first: BytesMut, body: RequestBody, chunked: bool, expect: bool) -> Self {
         let mut body = Some(body).filter(|b| !http_body::Body::is_end_stream(b));
-        // A small whole body goes in the head's write.
-        if let (false, false, Some(RequestBody::Full(Some(b)))) = (expect, chunked, &body) {
-            if b.len() <= INLINE_BODY {
-                first.extend_from_slice(b);
-                body = None;
+        // A whole body goes with the head: a small one copied into the
+        // head's buffer, a larger one queued after it (no copy; one vectored
+        // write, instead of a system call and a segment for the head alone).
+        let mut after = None;
+        if let (false, false, Some(RequestBody::Full(Some(_)))) = (expect, chunked, &body) {
+            if let Some(RequestBody::Full(Some(b))) = body.take() {
+                match b.len() <= INLINE_BODY {
+                    true => first.extend_from_slice(&b),
+                    false => after = Some(b),
+                }
             }
         }
         let mut queue = VecDeque::with_capacity(4);
         queue.push_back(first.freeze());
+        queue.extend(after);
         if body.is_none() && chunked {
             queue.push_back(Bytes::from_static(b"0\r\n\r\n"));
         }
