@@ -682,18 +682,30 @@ async def test_a_lone_request_is_driven_on_the_loops_thread(
     aiohttp: Any, raw_server: Any, driving: bool
 ) -> None:
     # A request with nothing else in flight is written and read on the
-    # loop's thread (its socket watched with add_reader): the engine thread
-    # is never woken for it.  Beside another request it goes to the engine.
+    # loop's thread (its socket waits in the bridge's epoll, which the loop
+    # watches: no add_reader / remove_reader per request): the engine
+    # thread is never woken for it.  Beside another request it goes to the
+    # engine.
     from aioxide._bridge import bridge_for
 
     url = await raw_server(_ok_after(0.05))
+    loop = asyncio.get_running_loop()
     async with aiohttp.ClientSession() as s:
-        bridge = bridge_for(asyncio.get_running_loop()).bridge
+        bridge = bridge_for(loop).bridge
         bridge.driving = driving
         before = bridge.wakeups()
-        for _ in range(5):
-            async with s.get(url) as r:
-                assert await r.read() == b"ok"
+        calls: list[str] = []
+        for name in ("add_reader", "remove_reader", "add_writer", "remove_writer"):
+            real = getattr(loop, name)
+            setattr(loop, name, lambda *a, _n=name, _f=real: calls.append(_n) or _f(*a))
+        try:
+            for _ in range(5):
+                async with s.get(url) as r:
+                    assert await r.read() == b"ok"
+        finally:
+            for name in ("add_reader", "remove_reader", "add_writer", "remove_writer"):
+                delattr(loop, name)
+        assert calls == []
         first = asyncio.ensure_future(s.get(url))
         await asyncio.sleep(0)  # (its task made the request in this turn)
         assert bridge.driven_count() == (1 if driving else 0)

@@ -28,8 +28,10 @@ class LoopBridge:
         self.users = 0
         self.pid = os.getpid()
         loop.add_reader(self.bridge.fd, self.bridge.drain)
-        # A lone request may be driven on this loop's thread (watching its
-        # socket with add_reader); the bridge holds the loop weakly.
+        # A lone request may be driven on this loop's thread: its socket
+        # waits in the bridge's epoll, which the loop watches; the bridge
+        # holds the loop weakly.
+        loop.add_reader(self.bridge.watch_fd, self.bridge.poll_ready)
         self.bridge.drive_on(weakref.ref(loop))
         # Closes the bridge when the loop goes; detached once it is closed, so
         # a closed bridge (and its eventfd) is not kept alive by the loop.
@@ -53,10 +55,11 @@ class LoopBridge:
             # After os.fork() the loop's selector is shared with the parent:
             # removing the reader would remove the parent's.
             if not loop.is_closed() and self.pid == os.getpid():
-                try:
-                    loop.remove_reader(self.bridge.fd)
-                except (RuntimeError, ValueError, OSError):
-                    pass
+                for fd in (self.bridge.fd, self.bridge.watch_fd):
+                    try:
+                        loop.remove_reader(fd)
+                    except (RuntimeError, ValueError, OSError):
+                        pass
         self.bridge.close()
 
 

@@ -24,6 +24,7 @@ use tokio::sync::Notify;
 use tokio::task::AbortHandle;
 
 use crate::runtime::RuntimeRef;
+use crate::watch::Watcher;
 
 /// Turns a task's result into a Python value (or exception) under the GIL.
 pub type Deliver = Box<dyn FnOnce(Python<'_>) -> PyResult<Py<PyAny>> + Send>;
@@ -54,12 +55,8 @@ struct Driven {
     task: Pin<Box<dyn Future<Output = Deliver> + Send>>,
     /// Wakes it through the bridge (`Repoll`).
     waker: Waker,
-    /// What the loop watches for it now.
+    /// What it waits for now (in the bridge's [`Watcher`]).
     watch: Want,
-    /// The watched socket's inode: a socket closed during a poll and a new
-    /// one given the same descriptor number must be watched anew (the
-    /// kernel forgot the old registration, the loop's selector did not).
-    ino: u64,
     /// The loop's timer that polls it again (`direct::wake_at`), and when.
     timer: Option<(std::time::Instant, Py<PyAny>)>,
 }
@@ -77,7 +74,6 @@ impl Driven {
                 id,
             })),
             watch: Want::NONE,
-            ino: 0,
             timer: None,
         }
     }
@@ -88,17 +84,6 @@ impl Driven {
             drop(h.bind(py).call_method0(pyo3::intern!(py, "cancel")));
         }
     }
-}
-
-/// The inode of what `fd` refers to (0 when it refers to nothing).
-fn inode(fd: i32) -> u64 {
-    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
-    // SAFETY: fstat writes a stat into the buffer given; checked below.
-    if unsafe { libc::fstat(fd, st.as_mut_ptr()) } != 0 {
-        return 0;
-    }
-    // SAFETY: fstat succeeded, so it filled the struct.
-    unsafe { st.assume_init() }.st_ino
 }
 
 /// The waker of a driven request: queues it to be polled again by `drain`.
@@ -338,6 +323,9 @@ pub struct Bridge {
     calls: AtomicUsize,
     /// Requests driven on the loop's thread, by id.
     driven: Mutex<HashMap<u64, Driven>>,
+    /// The sockets the driven requests wait on (its epoll the loop
+    /// watches); closed with the bridge.
+    watcher: Mutex<Option<Watcher>>,
     /// `weakref.ref(loop)`, once the loop's bridge gave it (`drive_on`):
     /// from then on a lone request may be driven on the loop's thread.
     loop_ref: OnceLock<Py<PyAny>>,
@@ -354,6 +342,10 @@ impl Bridge {
 
     fn driven(&self) -> MutexGuard<'_, HashMap<u64, Driven>> {
         self.driven.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn watcher(&self) -> MutexGuard<'_, Option<Watcher>> {
+        self.watcher.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// A handle for engine tasks to call back into Python on this loop.
@@ -525,16 +517,7 @@ impl Bridge {
         match polled {
             (Ok(Poll::Pending), _) if handoff => Self::hand_off(slf, id, d),
             (Ok(Poll::Pending), want) => {
-                if want.fd == d.watch.fd && !want.is_none() && inode(want.fd) != d.ino {
-                    // Same number, another socket: watch it anew.
-                    Self::watch(slf, id, &mut d.watch, Want::NONE);
-                }
-                let changed = want != d.watch;
-                let watched = Self::watch(slf, id, &mut d.watch, want);
-                if changed && !want.is_none() {
-                    d.ino = inode(want.fd);
-                }
-                if watched {
+                if Self::watch(slf, id, &mut d.watch, want) {
                     this.driven().insert(id, d);
                 } else {
                     // The loop cannot watch it: the engine takes it over.
@@ -586,56 +569,24 @@ impl Bridge {
         }
     }
 
-    /// Make the loop watch `want` for driven request `id` instead of `cur`;
-    /// false when it cannot (no loop, or the loop refused).
+    /// Make driven request `id` wait for `want` instead of `cur` (in the
+    /// bridge's epoll, which the loop watches; armed again at every poll:
+    /// its registrations fire once); false when it cannot be watched.
     fn watch(slf: &Bound<'_, Self>, id: u64, cur: &mut Want, want: Want) -> bool {
-        if *cur == want {
-            return true;
-        }
-        let py = slf.py();
-        let lp = slf
-            .get()
-            .loop_ref
-            .get()
-            .and_then(|r| r.bind(py).call0().ok())
-            .filter(|l| !l.is_none());
-        let Some(lp) = lp else {
+        let mut guard = slf.get().watcher();
+        let Some(w) = guard.as_mut() else {
+            // (The bridge is closed.)
             *cur = Want::NONE;
             return want.is_none();
         };
-        let same = cur.fd == want.fd;
-        let mut ok = true;
-        let mut call = |name: &Bound<'_, pyo3::types::PyString>,
-                        args: Bound<'_, pyo3::types::PyTuple>| {
-            ok &= lp.call_method1(name, args).is_ok();
-        };
-        if cur.read && !(same && want.read) {
-            call(
-                pyo3::intern!(py, "remove_reader"),
-                (cur.fd,).into_pyobject(py).expect("tuple"),
-            );
+        if !cur.is_none() && cur.fd != want.fd {
+            w.stop(id, cur.fd);
         }
-        if cur.write && !(same && want.write) {
-            call(
-                pyo3::intern!(py, "remove_writer"),
-                (cur.fd,).into_pyobject(py).expect("tuple"),
-            );
+        let ok = want.is_none() || w.wait(id, want);
+        if !ok && !want.is_none() {
+            w.stop(id, want.fd);
         }
-        let Ok(ready) = slf.getattr(pyo3::intern!(py, "ready")) else {
-            *cur = Want::NONE;
-            return want.is_none();
-        };
-        if want.read && !(same && cur.read) {
-            let args = (want.fd, ready.clone(), id)
-                .into_pyobject(py)
-                .expect("tuple");
-            call(pyo3::intern!(py, "add_reader"), args);
-        }
-        if want.write && !(same && cur.write) {
-            let args = (want.fd, ready, id).into_pyobject(py).expect("tuple");
-            call(pyo3::intern!(py, "add_writer"), args);
-        }
-        *cur = want;
+        *cur = if ok { want } else { Want::NONE };
         ok
     }
 
@@ -805,6 +756,7 @@ impl Bridge {
             wake_due: AtomicBool::new(false),
             calls: AtomicUsize::new(0),
             driven: Mutex::new(HashMap::new()),
+            watcher: Mutex::new(Some(Watcher::new()?)),
             loop_ref: OnceLock::new(),
             handle: runtime.handle(),
             drive: AtomicBool::new(drive_enabled()),
@@ -831,9 +783,30 @@ impl Bridge {
         self.drive.store(on, Ordering::Relaxed);
     }
 
-    /// The loop saw a driven request's socket ready: poll it.
+    /// A driven request's timer is due (`call_at`): poll it.
     fn ready(slf: &Bound<'_, Self>, id: u64) {
         Self::drive(slf, id);
+    }
+
+    /// The descriptor the loop watches for the driven requests' sockets
+    /// (`add_reader(watch_fd, poll_ready)`).
+    #[getter]
+    fn watch_fd(&self) -> i32 {
+        self.watcher().as_ref().map_or(-1, Watcher::fd)
+    }
+
+    /// A driven request's socket is ready (the loop's reader callback on
+    /// `watch_fd`): poll those requests.
+    fn poll_ready(slf: &Bound<'_, Self>) {
+        let this = slf.get();
+        if this.forked() {
+            // The epoll is the parent's.
+            return;
+        }
+        let ids = this.watcher().as_mut().map(Watcher::ready);
+        for id in ids.into_iter().flatten() {
+            Self::drive(slf, id);
+        }
     }
 
     /// Requests being driven on the loop's thread.
@@ -937,6 +910,7 @@ impl Bridge {
             for id in ids {
                 Self::drop_driven(slf, id);
             }
+            drop(this.watcher().take());
         } else {
             // Dropping them would take the parent's sockets out of the
             // epoll it shares with this child.

@@ -14,6 +14,7 @@ mod response;
 mod runtime;
 mod spec;
 mod tls;
+mod watch;
 mod ws;
 
 use std::sync::Arc;
