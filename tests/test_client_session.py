@@ -244,6 +244,21 @@ async def test_base_url_as_yarl_url_and_params(aiohttp: Any, base: str) -> None:
         assert (await resp.json())["raw_path"] == "/api/things?q=a+b"
 
 
+async def test_the_same_url_str_again_goes_out_the_same(aiohttp: Any, base: str) -> None:
+    # A session remembers what a URL str became (yarl's URL and its text):
+    # the second use is the same request, and params still extend it.
+    async with aiohttp.ClientSession(base_url=base + "/api/") as s:
+        for _ in range(2):
+            async with s.get("a b?x=1") as resp:
+                assert (await resp.json())["raw_path"] == "/api/a%20b?x=1"
+                assert resp.url == URL(base + "/api/a%20b?x=1")
+        for q in ("1", "2"):
+            async with s.get("a b?x=1", params={"y": q}) as resp:
+                assert (await resp.json())["raw_path"] == f"/api/a%20b?x=1&y={q}"
+        async with s.get("a b?x=1") as resp:
+            assert (await resp.json())["raw_path"] == "/api/a%20b?x=1"
+
+
 async def test_base_url_ignored_for_absolute_url(aiohttp: Any, base: str, serve: Any) -> None:
     other_app = web.Application()
     other_app.router.add_route("*", "/{tail:.*}", _echo)

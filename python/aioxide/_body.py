@@ -53,6 +53,9 @@ class Prepared:
         self.payload: Any = None
 
 
+#: A request without a body (never changed: only a body's source is rewound).
+_NO_BODY = Prepared()
+
 _FRAMING = frozenset({"content-type", "content-length", "transfer-encoding"})
 
 
@@ -172,7 +175,7 @@ def prepare_body(
             return Prepared(json_serialize_bytes(json), content_type="application/json")
         return Prepared(json_serialize(json).encode("utf-8"), content_type="application/json")
     if data is None:
-        return Prepared()
+        return _NO_BODY
     if not payload._custom_registry:  # (read each time: payload_type() sets it)
         # Fast path: no Payload object for the common bodies.
         if isinstance(data, bytes):

@@ -285,6 +285,8 @@ class ClientSession:
         self._default_auth = auth
         self._default_auth_header = auth.encode() if auth is not None else None
         self._base_url_origin = str(self._base_url.origin()) if self._base_url is not None else None
+        # URLs given as str: yarl's URL and its text, made once (_build_url).
+        self._urls: dict[str, tuple[URL, str]] = {}
         self._default_headers: CIMultiDict[str] = (
             CIMultiDict(headers) if headers is not None else CIMultiDict()
         )
@@ -545,10 +547,24 @@ class ClientSession:
         return _RequestContextManager(self._request(hdrs.METH_DELETE, url, **kwargs))
 
     def _build_url(self, str_or_url: Any) -> URL:
+        given_str = type(str_or_url) is str
+        if given_str:
+            known = self._urls.get(str_or_url)
+            if known is not None:
+                return known[0]
         url = URL(str_or_url)
         if self._base_url is not None and not url.absolute:
-            return self._base_url.join(url)
+            url = self._base_url.join(url)
+        if given_str:
+            if len(self._urls) >= _URLS_KEPT:
+                self._urls.clear()
+            self._urls[str_or_url] = (url, str(url))
         return url
+
+    def _url_text(self, str_or_url: Any, url: URL) -> str:
+        """``str(url)``: remembered when ``url`` is what a str became."""
+        known = self._urls.get(str_or_url) if type(str_or_url) is str else None
+        return known[1] if known is not None and known[0] is url else str(url)
 
     def _prepare_headers(self, headers: Any) -> list[tuple[str, str]]:
         if not headers:
@@ -642,9 +658,10 @@ class ClientSession:
             kw["auto_decompress"] = auto_decompress
         if tls is not True:
             kw["tls"] = tls
-        for name, value in zip(("max_line_size", "max_field_size", "max_headers"), limits):
-            if value is not None:
-                kw[name] = value
+        if limits != _NO_LIMITS:
+            for name, value in zip(("max_line_size", "max_field_size", "max_headers"), limits):
+                if value is not None:
+                    kw[name] = value
         if chunked:
             kw["chunked"] = True
         if compress:
@@ -785,7 +802,9 @@ class ClientSession:
         payload = prepare_body(data, json, self._json_serialize, self._json_serialize_bytes)
         if params:
             url = url.extend_query(params)
-        raw = await self._send(method, str(url), self._prepare_headers(headers), payload, opts)
+        raw = await self._send(
+            method, self._url_text(str_or_url, url), self._prepare_headers(headers), payload, opts
+        )
         heads = raw.history()
         history: tuple[ClientResponse, ...] = ()
         if heads:
@@ -920,6 +939,12 @@ class ClientSession:
         exc_tb: TracebackType | None,
     ) -> None:
         await self.close()
+
+
+_NO_LIMITS = (None, None, None)
+
+#: How many URLs given as str a session remembers (_build_url); then it starts over.
+_URLS_KEPT = 256
 
 
 def _warn_deprecated_arguments(auth: Any, proxy_auth: Any, chunked: Any) -> None:
