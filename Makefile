@@ -52,7 +52,7 @@ test: test-rust test-python
 	$(MAKE) --no-print-directory fuzz-ci
 
 test-rust:
-	timeout 900 cargo test --release -p aioxide -p aioxide-py
+	timeout 900 cargo test --release -p aioxide
 
 # H2_SUITE: the request-feature modules run a second time over HTTP/2
 # (AIOXIDE_TEST_PROTO=h2, tests/conftest.py): every serve() app behind the h2c

@@ -17,6 +17,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use aioxide::connect::direct::{self, Want};
+use aioxide::connect::watch::Watcher;
 
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
@@ -24,7 +25,6 @@ use tokio::sync::Notify;
 use tokio::task::AbortHandle;
 
 use crate::runtime::RuntimeRef;
-use crate::watch::Watcher;
 
 /// Turns a task's result into a Python value (or exception) under the GIL.
 pub type Deliver = Box<dyn FnOnce(Python<'_>) -> PyResult<Py<PyAny>> + Send>;

@@ -14,7 +14,6 @@ mod response;
 mod runtime;
 mod spec;
 mod tls;
-mod watch;
 mod ws;
 
 use std::sync::Arc;

@@ -17,6 +17,7 @@ pub mod dns;
 pub mod proxy;
 pub mod socks;
 pub mod tls;
+pub mod watch;
 
 use std::io;
 use std::net::SocketAddr;

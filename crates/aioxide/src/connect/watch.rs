@@ -1,8 +1,9 @@
-//! The sockets of the requests driven on the loop's thread, watched through
-//! an epoll of the bridge's own: the loop watches that one descriptor for
-//! the bridge's life (one `add_reader`), so waiting on a request's socket
-//! costs one `epoll_ctl` and no call into the loop (asyncio's
-//! `add_reader` + `remove_reader` cost 8.9 µs per request, uvloop's 3.6).
+//! The sockets of requests driven on a foreign thread ([`super::direct`]),
+//! watched through an epoll of their owner's: the owner's event loop
+//! watches that one descriptor (the Python glue: one `add_reader` for a
+//! bridge's life), so waiting on a request's socket costs one `epoll_ctl`
+//! and no call into the loop (asyncio's `add_reader` + `remove_reader`
+//! cost 8.9 µs per request, uvloop's 3.6).
 //!
 //! Registrations are one-shot: each fires once and is armed again by the
 //! next wait, so an entry nobody waits on any more (its socket back in the
@@ -15,7 +16,7 @@
 use std::collections::HashMap;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
-use aioxide::connect::direct::Want;
+use super::direct::Want;
 
 /// One socket in the epoll.
 struct Reg {
