@@ -765,6 +765,43 @@ async def test_a_connection_closed_while_idle_after_a_driven_request_is_not_reus
 
 
 @pytest.mark.skipif(TARGET != "aioxide", reason="the bridge's bookkeeping is aioxide's")
+async def test_driven_requests_on_new_sockets_and_full_ones_complete(
+    aiohttp: Any, raw_server: Any
+) -> None:
+    # Every answer closes its connection, so each driven request has a new
+    # socket, most often under the number of the one before (registered
+    # anew in the bridge's epoll); every other one uploads 8 MiB to a
+    # server that waits before reading, so its writes wait for room.
+    from aioxide._bridge import bridge_for
+
+    big = 8 << 20
+
+    async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        head = await read_request_head(r)
+        if head.startswith(b"POST"):
+            await asyncio.sleep(0.05)
+            await r.readexactly(big)
+        w.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+        await w.drain()
+        w.close()
+
+    url = await raw_server(handler)
+    body = b"u" * big
+    async with aiohttp.ClientSession() as s:
+        bridge = bridge_for(asyncio.get_running_loop()).bridge
+        assert bridge.driving
+        for i in range(12):
+            if i % 2:
+                cm = s.post(url, data=body, timeout=aiohttp.ClientTimeout(total=10))
+            else:
+                cm = s.get(url, timeout=aiohttp.ClientTimeout(total=10))
+            async with cm as r:
+                assert await r.read() == b"ok"
+        assert bridge.driven_count() == 0
+        assert bridge.wakeups() == 0  # (none of them went to the engine)
+
+
+@pytest.mark.skipif(TARGET != "aioxide", reason="the bridge's bookkeeping is aioxide's")
 async def test_a_driven_request_redirected_to_https_goes_to_the_engine(
     aiohttp: Any, raw_server: Any, serve: Any
 ) -> None:
