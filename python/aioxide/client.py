@@ -547,7 +547,7 @@ class ClientSession:
         return _RequestContextManager(self._request(hdrs.METH_DELETE, url, **kwargs))
 
     def _build_url(self, str_or_url: Any) -> URL:
-        given_str = type(str_or_url) is str
+        given_str = type(str_or_url) is str and len(str_or_url) <= _URL_KEPT_LEN
         if given_str:
             known = self._urls.get(str_or_url)
             if known is not None:
@@ -943,8 +943,10 @@ class ClientSession:
 
 _NO_LIMITS = (None, None, None)
 
-#: How many URLs given as str a session remembers (_build_url); then it starts over.
+#: How many URLs given as str a session remembers (_build_url), up to what
+#: length; past that many it starts over.
 _URLS_KEPT = 256
+_URL_KEPT_LEN = 2048
 
 
 def _warn_deprecated_arguments(auth: Any, proxy_auth: Any, chunked: Any) -> None:
