@@ -31,13 +31,14 @@ struct Reg {
     id: Option<u64>,
 }
 
+/// The epoll and what is registered in it, by descriptor number.
 pub struct Watcher {
     ep: OwnedFd,
     regs: HashMap<RawFd, Reg>,
 }
 
 /// The inode of what `fd` refers to (0 when it refers to nothing).
-pub fn inode(fd: RawFd) -> u64 {
+fn inode(fd: RawFd) -> u64 {
     let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
     // SAFETY: fstat writes a stat into the buffer given; checked below.
     if unsafe { libc::fstat(fd, st.as_mut_ptr()) } != 0 {
