@@ -13,6 +13,7 @@ in --repeat rounds, default 3, and the median wall time and median CPU time are 
   dl    200 GETs of /1m (1 MiB), the whole body read, one at a time
   up    200 POSTs of a 1 MiB bytes body to /upload, one at a time
   json  5000 GETs of /json (~2 KB) parsed by the client's own json(), one at a time
+  tls_seq   3000 GETs of /small over HTTPS (certificate not verified), one at a time
   tls_conc  20000 GETs of /small over HTTPS (certificate not verified), 64 in flight
   tls_dl    200 GETs of /1m over HTTPS (certificate not verified), one at a time
   h2_conc   as tls_conc over HTTP/2 (nginx's `listen ... ssl http2`, ALPN): aioxide's
@@ -92,6 +93,7 @@ SCENARIOS = {
     "dl": (200, 20),
     "up": (200, 20),
     "json": (5000, 200),
+    "tls_seq": (3000, 200),
     "tls_conc": (20000, 640),
     "tls_dl": (200, 20),
     "h2_conc": (20000, 640),
@@ -108,7 +110,7 @@ SCENARIOS = {
     "ws_fanout_z": (WS_FANOUT * 1000, WS_FANOUT * 50),
 }
 CONCURRENT = ("conc", "tls_conc", "h2_conc", "mw", "trace", "proxy_conc")
-TLS_SCENARIOS = ("tls_conc", "tls_dl", "h2_conc", "h2_dl", "tls_dl16")
+TLS_SCENARIOS = ("tls_seq", "tls_conc", "tls_dl", "h2_conc", "h2_dl", "tls_dl16")
 H2_SCENARIOS = ("h2_conc", "h2_dl")
 # Requests in flight, where not CONCURRENCY (CONCURRENT) or 1.
 IN_FLIGHT = {"h2_dl": 16, "tls_dl16": 16}
@@ -367,6 +369,7 @@ def request_fn(
         "dl": (download, MIB),
         "up": (upload, MIB),
         "json": (get_json, len(json.dumps(json_doc()))),
+        "tls_seq": (get_small, SMALL_SIZE),
         "tls_conc": (get_small, SMALL_SIZE),
         "tls_dl": (download, MIB),
         "h2_conc": (get_small, SMALL_SIZE),
