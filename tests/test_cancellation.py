@@ -695,7 +695,8 @@ async def test_a_lone_request_is_driven_on_the_loops_thread(
         bridge.driving = driving
         before = bridge.wakeups()
         calls: list[str] = []
-        for name in ("add_reader", "remove_reader", "add_writer", "remove_writer"):
+        watching = ("add_reader", "remove_reader", "add_writer", "remove_writer")
+        for name in watching:
             real = getattr(loop, name)
             setattr(loop, name, lambda *a, _n=name, _f=real: calls.append(_n) or _f(*a))
         try:
@@ -703,7 +704,7 @@ async def test_a_lone_request_is_driven_on_the_loops_thread(
                 async with s.get(url) as r:
                     assert await r.read() == b"ok"
         finally:
-            for name in ("add_reader", "remove_reader", "add_writer", "remove_writer"):
+            for name in watching:
                 delattr(loop, name)
         assert calls == []
         first = asyncio.ensure_future(s.get(url))
