@@ -207,15 +207,21 @@ impl Client {
     }
 
     /// Whether `req` may be polled on the caller's thread, its socket out of
-    /// the reactor (`connect::direct`): a plain-http origin, not h2c.  (A
-    /// redirect to TLS, or a tunnel, is handed back to the engine when it
-    /// connects: `Target::needs_engine`.)
+    /// the reactor (`connect::direct`): a plain-http origin, not h2c; an
+    /// https one when its connection is TLS over TCP (no proxy) and HTTP/1.1
+    /// (HTTP/2 off).  (Making a connection that needs TLS or a tunnel is
+    /// handed back to the engine: `Target::needs_engine`.)
     pub fn drivable(&self, req: &Request) -> bool {
-        let http = req
-            .url
-            .get(..7)
-            .is_some_and(|s| s.eq_ignore_ascii_case("http://"));
-        http && self.cfg.pool.http2 != crate::policy::h2::Http2::PriorKnowledge
+        use crate::policy::h2::Http2;
+        let scheme = |s: &str| {
+            req.url
+                .get(..s.len())
+                .is_some_and(|p| p.eq_ignore_ascii_case(s))
+        };
+        if scheme("http://") {
+            return self.cfg.pool.http2 != Http2::PriorKnowledge;
+        }
+        scheme("https://") && self.cfg.pool.http2 == Http2::Off && req.proxy.is_none()
     }
 
     /// Close idle connections and refuse new requests.

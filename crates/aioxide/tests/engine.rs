@@ -359,12 +359,28 @@ async fn a_body_read_into_a_buffer_keeps_the_read_timeout() {
 }
 
 #[test]
-fn only_plain_http_requests_without_h2c_are_drivable() {
+fn drivable_requests_are_http_without_h2c_and_https_over_tcp_without_h2() {
+    use aioxide::policy::h2::Http2;
     let client = Client::default();
     assert!(client.drivable(&Request::get("http://127.0.0.1/")));
     assert!(client.drivable(&Request::get("HTTP://127.0.0.1/")));
-    assert!(!client.drivable(&Request::get("https://127.0.0.1/")));
-    let mut cfg = ClientConfig::default();
-    cfg.pool.http2 = aioxide::policy::h2::Http2::PriorKnowledge;
-    assert!(!Client::new(cfg).drivable(&Request::get("http://127.0.0.1/")));
+    assert!(client.drivable(&Request::get("https://127.0.0.1/")));
+    assert!(client.drivable(&Request::get("HTTPS://127.0.0.1/")));
+    let mut proxied = Request::get("https://127.0.0.1/");
+    proxied.proxy = Some(aioxide::policy::proxy::Proxy {
+        url: "http://127.0.0.1:3128".into(),
+        headers: Vec::new(),
+    });
+    assert!(!client.drivable(&proxied), "a tunnel stays with the engine");
+    let with = |mode| {
+        let mut cfg = ClientConfig::default();
+        cfg.pool.http2 = mode;
+        Client::new(cfg)
+    };
+    let h2c = with(Http2::PriorKnowledge);
+    assert!(!h2c.drivable(&Request::get("http://127.0.0.1/")));
+    assert!(!h2c.drivable(&Request::get("https://127.0.0.1/")));
+    let alpn = with(Http2::Alpn);
+    assert!(alpn.drivable(&Request::get("http://127.0.0.1/")));
+    assert!(!alpn.drivable(&Request::get("https://127.0.0.1/")));
 }

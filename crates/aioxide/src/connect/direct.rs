@@ -15,13 +15,14 @@
 //! attaches itself to the reactor again when the engine polls it next.
 
 use std::cell::Cell;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::os::fd::{AsRawFd, RawFd};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+use super::tls_conn::{Reactor, TlsConn};
 use super::Stream;
 
 thread_local! {
@@ -175,10 +176,7 @@ pub enum Direct {
 
 /// TLS over a detached TCP socket (rustls' own state machine, driven by
 /// the non-blocking socket).
-pub struct TlsDirect {
-    sock: std::net::TcpStream,
-    conn: rustls::ClientConnection,
-}
+pub type TlsDirect = TlsConn<std::net::TcpStream>;
 
 impl Direct {
     /// Take `s` out of the reactor; `Err(s)` when it cannot be detached.
@@ -188,9 +186,9 @@ impl Direct {
             Stream::Tcp(t) => t.into_std().map_or_else(failed, Direct::Tcp),
             Stream::Unix(u) => u.into_std().map_or_else(failed, Direct::Unix),
             Stream::Tls(t) => {
-                let (tcp, conn) = t.into_inner();
-                match tcp.into_std() {
-                    Ok(sock) => Direct::Tls(Box::new(TlsDirect { sock, conn })),
+                let TlsConn { sock, conn } = *t;
+                match sock.0.into_std() {
+                    Ok(sock) => Direct::Tls(Box::new(TlsConn { sock, conn })),
                     Err(e) => failed(e),
                 }
             }
@@ -199,8 +197,8 @@ impl Direct {
         })
     }
 
-    /// Give a detached plain socket back to the engine's reactor (must run
-    /// inside the runtime); TLS cannot go back (a WebSocket's stays).
+    /// Give a detached socket back to the engine's reactor (must run
+    /// inside the runtime); TLS takes its session along.
     pub fn attach(self) -> Stream {
         let failed = |e: io::Error| Stream::Direct(Direct::Failed(e.kind()));
         match self {
@@ -208,7 +206,17 @@ impl Direct {
             Direct::Unix(s) => {
                 tokio::net::UnixStream::from_std(s).map_or_else(failed, Stream::Unix)
             }
-            d @ (Direct::Tls(_) | Direct::Failed(_)) => Stream::Direct(d),
+            Direct::Tls(t) => {
+                let TlsConn { sock, conn } = *t;
+                match tokio::net::TcpStream::from_std(sock) {
+                    Ok(tcp) => Stream::Tls(Box::new(TlsConn {
+                        sock: Reactor(tcp),
+                        conn,
+                    })),
+                    Err(e) => failed(e),
+                }
+            }
+            d @ Direct::Failed(_) => Stream::Direct(d),
         }
     }
 
@@ -226,11 +234,7 @@ impl Direct {
         match self {
             Direct::Tcp(s) => read_fd(s.as_raw_fd(), buf),
             Direct::Unix(s) => read_fd(s.as_raw_fd(), buf),
-            Direct::Tls(t) => {
-                let n = t.read(buf.initialize_unfilled())?;
-                buf.advance(n);
-                Ok(())
-            }
+            Direct::Tls(t) => t.read_buf(buf),
             Direct::Failed(k) => Err((*k).into()),
         }
     }
@@ -257,8 +261,8 @@ impl Direct {
             Direct::Tcp(s) => s.shutdown(std::net::Shutdown::Write),
             Direct::Unix(s) => s.shutdown(std::net::Shutdown::Write),
             Direct::Tls(t) => {
-                t.conn.send_close_notify();
-                t.flush_tls()
+                t.close_notify()?;
+                t.sock.shutdown(std::net::Shutdown::Write)
             }
             Direct::Failed(k) => Err((*k).into()),
         }
@@ -284,58 +288,6 @@ fn read_fd(fd: RawFd, buf: &mut ReadBuf<'_>) -> io::Result<()> {
         if e.kind() != io::ErrorKind::Interrupted {
             return Err(e);
         }
-    }
-}
-
-impl TlsDirect {
-    /// Plaintext into `dst`: what rustls holds, else records read from the
-    /// socket (`WouldBlock` when none are there).  `Ok(0)` is the peer's
-    /// close_notify; an EOF without it is `UnexpectedEof`, as tokio-rustls.
-    fn read(&mut self, dst: &mut [u8]) -> io::Result<usize> {
-        loop {
-            match self.conn.reader().read(dst) {
-                Ok(n) => return Ok(n),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(e) => return Err(e),
-            }
-            self.conn.read_tls(&mut self.sock)?;
-            let processed = self.conn.process_new_packets();
-            // (Alerts and key-update answers go out as soon as they exist.)
-            let flushed = not_blocked(self.flush_tls());
-            processed.map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-            flushed?;
-        }
-    }
-
-    /// Plaintext in (as much as rustls buffers), records out as far as the
-    /// socket takes them; `WouldBlock` when rustls' buffer is full and the
-    /// socket takes nothing.
-    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        not_blocked(self.flush_tls())?;
-        let n = self.conn.writer().write(data)?;
-        if n == 0 && !data.is_empty() {
-            return Err(io::ErrorKind::WouldBlock.into());
-        }
-        not_blocked(self.flush_tls())?;
-        Ok(n)
-    }
-
-    /// Every pending record onto the socket, or `WouldBlock`.
-    fn flush_tls(&mut self) -> io::Result<()> {
-        while self.conn.wants_write() {
-            if self.conn.write_tls(&mut self.sock)? == 0 {
-                return Err(io::ErrorKind::WriteZero.into());
-            }
-        }
-        Ok(())
-    }
-}
-
-/// `WouldBlock` as success (what is left waits for the next call).
-fn not_blocked(r: io::Result<()>) -> io::Result<()> {
-    match r {
-        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(()),
-        r => r,
     }
 }
 
@@ -390,19 +342,14 @@ impl AsyncWrite for Direct {
         let r = match d {
             Direct::Tcp(s) => s.write_vectored(bufs),
             Direct::Unix(s) => s.write_vectored(bufs),
-            _ => {
-                let first = bufs
-                    .iter()
-                    .find(|b| !b.is_empty())
-                    .map_or(&[][..], |b| &b[..]);
-                d.write_from(first)
-            }
+            Direct::Tls(t) => t.write_vectored(bufs),
+            Direct::Failed(k) => Err((*k).into()),
         };
         d.ready(false, r)
     }
 
     fn is_write_vectored(&self) -> bool {
-        matches!(self, Direct::Tcp(_) | Direct::Unix(_))
+        !matches!(self, Direct::Failed(_))
     }
 
     fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {

@@ -17,6 +17,7 @@ pub mod dns;
 pub mod proxy;
 pub mod socks;
 pub mod tls;
+pub mod tls_conn;
 pub mod watch;
 
 use std::io;
@@ -43,7 +44,8 @@ pub enum Stream {
     Tcp(TcpStream),
     /// UnixConnector's socket.
     Unix(tokio::net::UnixStream),
-    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+    /// TLS over TCP (rustls' session over the socket: `tls_conn`).
+    Tls(Box<tls_conn::TlsConn<tls_conn::Reactor>>),
     /// Anything layered over something else than a plain TCP socket.
     Layered {
         io: BoxedIo,
@@ -76,11 +78,11 @@ impl Stream {
     fn settle(&mut self) -> &mut Self {
         let driving = direct::is_driving();
         let moves = match self {
-            Stream::Tcp(_) | Stream::Unix(_) => driving,
+            Stream::Tcp(_) | Stream::Unix(_) | Stream::Tls(_) => driving,
             Stream::Direct(_) => {
                 !driving && !direct::is_checking() && tokio::runtime::Handle::try_current().is_ok()
             }
-            Stream::Tls(_) | Stream::Layered { .. } => false,
+            Stream::Layered { .. } => false,
         };
         if moves {
             let placeholder = Stream::Direct(direct::Direct::Failed(io::ErrorKind::NotConnected));
@@ -138,8 +140,9 @@ impl Stream {
     pub fn peer_addr(&self) -> Option<SocketAddr> {
         match self {
             Stream::Tcp(s) => s.peer_addr().ok(),
-            Stream::Tls(s) => s.get_ref().0.peer_addr().ok(),
+            Stream::Tls(s) => s.sock.0.peer_addr().ok(),
             Stream::Direct(direct::Direct::Tcp(s)) => s.peer_addr().ok(),
+            Stream::Direct(direct::Direct::Tls(s)) => s.sock.peer_addr().ok(),
             Stream::Unix(_) | Stream::Layered { .. } | Stream::Direct(_) => None,
         }
     }
@@ -148,8 +151,9 @@ impl Stream {
     pub fn local_addr(&self) -> Option<SocketAddr> {
         match self {
             Stream::Tcp(s) => s.local_addr().ok(),
-            Stream::Tls(s) => s.get_ref().0.local_addr().ok(),
+            Stream::Tls(s) => s.sock.0.local_addr().ok(),
             Stream::Direct(direct::Direct::Tcp(s)) => s.local_addr().ok(),
+            Stream::Direct(direct::Direct::Tls(s)) => s.sock.local_addr().ok(),
             Stream::Unix(_) | Stream::Layered { .. } | Stream::Direct(_) => None,
         }
     }
@@ -160,7 +164,7 @@ impl Stream {
     /// the server.  A layered stream (TLS through a tunnel) tells nothing.
     pub fn meta(&self, verified: bool) -> ConnMeta {
         let tls = match self {
-            Stream::Tls(s) => tls::tls_info(s.get_ref().1, verified),
+            Stream::Tls(s) => tls::tls_info(&s.conn, verified),
             _ => None,
         };
         ConnMeta {
@@ -173,7 +177,7 @@ impl Stream {
     /// The (last) TLS handshake chose `h2` by ALPN.
     pub fn negotiated_h2(&self) -> bool {
         match self {
-            Stream::Tls(s) => s.get_ref().1.alpn_protocol() == Some(b"h2"),
+            Stream::Tls(s) => s.conn.alpn_protocol() == Some(b"h2"),
             Stream::Layered { h2, .. } => *h2,
             Stream::Tcp(_) | Stream::Unix(_) | Stream::Direct(_) => false,
         }

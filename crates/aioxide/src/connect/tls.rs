@@ -565,14 +565,21 @@ pub struct Peer<'a> {
 }
 
 /// A connecting step: the TLS handshake over whatever the earlier steps
-/// gave.  Over plain TCP the result stays concrete (the fast path); over
-/// anything else (a tunnel, TLS: TLS in TLS) it is boxed.
+/// gave.  Over plain TCP the result stays concrete (the fast path): rustls'
+/// session over the socket (`tls_conn`), which can leave the reactor and
+/// come back; over anything else (a tunnel, TLS: TLS in TLS) it is boxed.
 pub async fn handshake(stream: Stream, to: &Peer<'_>, mode: &TlsMode) -> Result<Stream, Error> {
     let peer = stream.peer_addr();
     match stream {
-        Stream::Tcp(tcp) => Ok(Stream::Tls(Box::new(
-            Box::pin(handshake_over(tcp, to, mode, peer)).await?,
-        ))),
+        Stream::Tcp(tcp) => {
+            let (tcp, conn) = Box::pin(handshake_over(tcp, to, mode, peer))
+                .await?
+                .into_inner();
+            Ok(Stream::Tls(Box::new(super::tls_conn::TlsConn {
+                sock: super::tls_conn::Reactor(tcp),
+                conn,
+            })))
+        }
         other => {
             let tls = Box::pin(handshake_over(other, to, mode, peer)).await?;
             let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
