@@ -10,9 +10,10 @@
 //! (tunnels) stays with the engine.
 //!
 //! A whole request can be driven the same way ([`driving`]): while the
-//! loop's thread polls it, a plain TCP or Unix [`Stream`] detaches itself
-//! on its first poll and records what it waits for ([`take_want`]), and it
-//! attaches itself to the reactor again when the engine polls it next.
+//! loop's thread polls it, a plain TCP, Unix or TLS-over-TCP [`Stream`]
+//! detaches itself on its first poll and records what it waits for
+//! ([`take_want`]), and it attaches itself to the reactor again when the
+//! engine polls it next (TLS with its session: `tls_conn`).
 
 use std::cell::Cell;
 use std::io::{self, Write};
