@@ -79,6 +79,12 @@ def _bridge() -> Any:
     return bridge_for(asyncio.get_running_loop()).bridge
 
 
+async def _connect(s: Any, url: str) -> None:
+    """The request that makes the connection (its handshake is the engine's)."""
+    async with s.get(url, ssl=False) as r:
+        assert await r.read() == b"ok"
+
+
 @pytest.mark.parametrize("driving", [True, False])
 async def test_lone_https_requests_are_driven_on_the_loops_thread(
     aiohttp: Any, tls: TlsServer, driving: bool
@@ -219,8 +225,7 @@ async def test_driven_https_uploads_wait_for_room(aiohttp: Any, tls: TlsServer) 
     url = await tls.start(handler)
     async with aiohttp.ClientSession() as s:
         bridge = _bridge()
-        async with s.get(url, ssl=False) as r:  # (the handshake: the engine's)
-            assert await r.read() == b"ok"
+        await _connect(s, url)
         before = bridge.wakeups()
         for i in range(6):
             timeout = aiohttp.ClientTimeout(total=20)
@@ -265,8 +270,7 @@ async def test_a_tls_connection_closed_while_idle_is_not_reused(
     url = await tls.start(answer_then_close)
     async with aiohttp.ClientSession() as s:
         bridge = _bridge()
-        async with s.get(url, ssl=False) as r:  # (the handshake: the engine's)
-            assert await r.read() == b"ok"
+        await _connect(s, url)
         before = bridge.wakeups()
         async with s.get(url, ssl=False) as r:
             assert await r.read() == b"ok"
