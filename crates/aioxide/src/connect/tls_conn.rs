@@ -62,10 +62,12 @@ impl<S: io::Read + io::Write> TlsConn<S> {
             }
             self.conn.read_tls(&mut self.sock)?;
             let processed = self.conn.process_new_packets();
-            // (Alerts and key-update answers go out as soon as they exist.)
-            let flushed = not_blocked(self.flush_tls());
+            // Alerts and key-update answers go out as soon as they exist, as
+            // far as the socket takes them.  A write error is the next
+            // write's to report, never this read's: a server that answers an
+            // upload early and resets the connection has its answer read.
+            let _ = self.flush_tls();
             processed.map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-            flushed?;
         }
     }
 
@@ -393,6 +395,51 @@ mod tests {
                 "detached: {detached}"
             );
         }
+    }
+
+    #[test]
+    fn an_answer_read_past_writes_a_reset_connection_refuses() {
+        // The server answers while the client's upload waits for room, then
+        // resets the connection: the answer is read (rustls still holds
+        // records that can no longer be written; their error is a write's).
+        let (go_tx, go_rx) = mpsc::channel::<()>();
+        let (rt, mut s, server) = tls_pair(move |s| {
+            go_rx.recv().expect("go");
+            s.write_all(b"too large").expect("answer");
+            let linger = libc::linger {
+                l_onoff: 1,
+                l_linger: 0,
+            };
+            // SAFETY: setsockopt(2) on the server socket's own descriptor,
+            // with a pointer to a linger and its size.
+            let set = unsafe {
+                libc::setsockopt(
+                    s.sock.as_raw_fd(),
+                    libc::SOL_SOCKET,
+                    libc::SO_LINGER,
+                    std::ptr::from_ref(&linger).cast(),
+                    std::mem::size_of::<libc::linger>() as libc::socklen_t,
+                )
+            };
+            assert_eq!(set, 0, "SO_LINGER");
+            // (Dropped: closed with a reset, the upload unread.)
+        });
+        let upload = vec![7u8; 8 << 20];
+        let _rt = rt.enter();
+        let mut sent = 0;
+        loop {
+            let _d = direct::driving();
+            let mut cx = Context::from_waker(Waker::noop());
+            match Pin::new(&mut s).poll_write(&mut cx, &upload[sent..]) {
+                Poll::Ready(Ok(n)) => sent += n,
+                Poll::Ready(Err(e)) => panic!("write: {e}"),
+                Poll::Pending => break,
+            }
+            assert!(sent < upload.len(), "8 MiB unread fill the socket");
+        }
+        go_tx.send(()).expect("go");
+        server.join().expect("server");
+        assert_eq!(read_driven(&mut s).expect("the answer"), b"too large");
     }
 
     #[test]
