@@ -71,13 +71,6 @@ impl<S: io::Read + io::Write> TlsConn<S> {
         }
     }
 
-    /// Plaintext into `dst` (see [`TlsConn::read_buf`]).
-    pub fn read(&mut self, dst: &mut [u8]) -> io::Result<usize> {
-        let mut buf = ReadBuf::new(dst);
-        self.read_buf(&mut buf)?;
-        Ok(buf.filled().len())
-    }
-
     /// Plaintext in (as much as rustls buffers), records out as far as the
     /// socket takes them; `WouldBlock` when rustls' buffer is full and the
     /// socket takes nothing.
