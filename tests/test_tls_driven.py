@@ -198,7 +198,10 @@ async def test_the_body_of_a_driven_https_request(aiohttp: Any, tls: TlsServer, 
                 assert bridge.driven_count() == 1
                 release.set()
                 assert await reading == body
-                assert bridge.wakeups() - before == 1 + (size > 2**16)
+                # A large body may be handed to the engine part-way, or not,
+                # depending on how much had arrived when the read began.
+                woken = bridge.wakeups() - before
+                assert woken in ((1, 2) if size > 2**16 else (1,))
         assert bridge.driven_count() == 0
         assert bridge.outstanding() == 0
     assert tls.connections == 1
