@@ -57,7 +57,10 @@ VM a ping-pong's rate can differ 3x from one process to the next, for every clie
 one round, not the median.  Each scenario uses its own
 client object, warms up, then measures wall time and the CPU time (user+sys, all threads:
 pyreqwest's and aioxide's Rust threads included) of the whole worker process from getrusage
-deltas.  nginx and the echo server are separate processes and are not counted.
+deltas.  nginx and the echo server are separate processes and are not counted there;
+their own CPU time in the same runs (from /proc, given their pids by run.sh) is shown in
+a last table, per client: nginx runs one worker, so a row whose server CPU per operation
+is high is bounded by the server, not by the client.
 """
 
 from __future__ import annotations
@@ -171,6 +174,43 @@ def write_docroot(root: str) -> None:
 def cpu_seconds() -> float:
     ru = resource.getrusage(resource.RUSAGE_SELF)
     return ru.ru_utime + ru.ru_stime
+
+
+def proc_stat(pid: int) -> list[str]:
+    """The fields of /proc/PID/stat after the command's name (state, ppid, ...)."""
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()
+
+
+def server_pids(env: str) -> list[int]:
+    """The server run.sh named in `env` (its pid) and its children (nginx's worker)."""
+    root = os.environ.get(env, "")
+    if not root.isdigit():
+        return []
+    pids = [int(root)]
+    for d in os.listdir("/proc"):
+        try:
+            if d.isdigit() and int(proc_stat(int(d))[1]) == pids[0]:
+                pids.append(int(d))
+        except (OSError, ValueError, IndexError):
+            continue
+    return pids
+
+
+def server_cpu_seconds(pids: list[int]) -> float | None:
+    """Seconds the server's processes (all their threads) ran on a CPU so far, from the
+    scheduler's nanosecond count (/proc/PID/task/TID/schedstat); None when unknown."""
+    if not pids:
+        return None
+    total = 0
+    try:
+        for pid in pids:
+            for tid in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                    total += int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return total / 1e9
 
 
 def fail(what: str, status: int, got: object) -> NoReturn:
@@ -410,8 +450,10 @@ def counts(name: str, scale: int) -> tuple[int, int]:
     return n, warmup
 
 
-def timed_result(name: str, n: int, size: int, walls: list, cpus: list) -> dict[str, Any]:
-    return {
+def timed_result(
+    name: str, n: int, size: int, walls: list, cpus: list, servers: list
+) -> dict[str, Any]:
+    row = {
         "scenario": name,
         "requests": n,
         "bytes": n * size,
@@ -420,6 +462,34 @@ def timed_result(name: str, n: int, size: int, walls: list, cpus: list) -> dict[
         "walls_s": walls,
         "cpus_s": cpus,
     }
+    if servers and None not in servers:
+        row["server_cpu_s"] = median(servers)
+        row["server_cpus_s"] = servers
+    return row
+
+
+class Timer:
+    """Times one run: wall and CPU time of this process, and the server's CPU time
+    (read around the client's own figures, so that reading it costs the client nothing)."""
+
+    def __init__(self, server_env: str) -> None:
+        self.pids = server_pids(server_env)
+        self.walls: list[float] = []
+        self.cpus: list[float] = []
+        self.servers: list[float | None] = []
+
+    def start(self) -> None:
+        self._srv = server_cpu_seconds(self.pids)
+        self._wall, self._cpu = time.perf_counter(), cpu_seconds()
+
+    def stop(self) -> None:
+        self.walls.append(time.perf_counter() - self._wall)
+        self.cpus.append(cpu_seconds() - self._cpu)
+        end = server_cpu_seconds(self.pids)
+        self.servers.append(None if end is None or self._srv is None else end - self._srv)
+
+    def result(self, name: str, n: int, size: int) -> dict[str, Any]:
+        return timed_result(name, n, size, self.walls, self.cpus, self.servers)
 
 
 async def measure(
@@ -427,17 +497,16 @@ async def measure(
 ) -> dict[str, Any]:
     """Warm up, then time `n` requests `repeat` times; keep the median wall and CPU time."""
     concurrency = CONCURRENCY if name in CONCURRENT else IN_FLIGHT.get(name, 1)
-    walls, cpus = [], []
+    timer = Timer("BENCH_NGINX_PID")
     async with open_client(client, http, name) as session:
         one, size = request_fn(client, name, session, base)
         await drive(one, warmup, concurrency)
         for _ in range(repeat):
             gc.collect()
-            wall0, cpu0 = time.perf_counter(), cpu_seconds()
+            timer.start()
             await drive(one, n, concurrency)
-            walls.append(time.perf_counter() - wall0)
-            cpus.append(cpu_seconds() - cpu0)
-    return timed_result(name, n, size, walls, cpus)
+            timer.stop()
+    return timer.result(name, n, size)
 
 
 async def measure_ws(
@@ -463,7 +532,7 @@ async def measure_ws(
     async def drive_ws(k: int) -> None:
         await asyncio.gather(*(rounds(ws, k) for ws in wss))
 
-    walls, cpus = [], []
+    timer = Timer("BENCH_WS_PID")
     connector = http.TCPConnector(limit=conns)
     async with http.ClientSession(connector=connector) as session:
         async with contextlib.AsyncExitStack() as stack:
@@ -476,11 +545,10 @@ async def measure_ws(
             await drive_ws(max(1, warmup // conns))
             for _ in range(repeat):
                 gc.collect()
-                wall0, cpu0 = time.perf_counter(), cpu_seconds()
+                timer.start()
                 await drive_ws(n // conns)
-                walls.append(time.perf_counter() - wall0)
-                cpus.append(cpu_seconds() - cpu0)
-    return timed_result(name, n, size, walls, cpus)
+                timer.stop()
+    return timer.result(name, n, size)
 
 
 def worker_main(client: str, loop_name: str, args: argparse.Namespace, names: list[str]) -> None:
@@ -609,6 +677,10 @@ def merge_rounds(rounds: list[list[dict]]) -> list[dict]:
         row["cpu_s"] = median(r["cpu_s"] for r in rows)
         row["walls_s"] = [w for r in rows for w in r["walls_s"]]
         row["cpus_s"] = [c for r in rows for c in r["cpus_s"]]
+        if all("server_cpu_s" in r for r in rows):
+            row["server_cpu_s"] = median(r["server_cpu_s"] for r in rows)
+        else:
+            row.pop("server_cpu_s", None)
         merged.append(row)
     return merged
 
@@ -693,6 +765,32 @@ def print_best_peer_table(rows: list[dict], names: list[str], loops: list[str]) 
     )
     if lost:
         print(f"aioxide does not lead every peer in: {', '.join(lost)}")
+
+
+def print_server_table(
+    rows: list[dict], names: list[str], loops: list[str], clients: list[str]
+) -> None:
+    """The server's CPU per operation, by client: what each client's requests cost the
+    server, and so the rate the server's one core allows (nginx runs one worker)."""
+    by_key = {(r["scenario"], r["loop"], r["client"]): r for r in rows}
+    head = f"{'scenario':<16}{'loop':<9}" + "".join(f"{c:>11}" for c in clients)
+    print("server CPU µs per op (nginx's one worker; the ws echo server for ws_*):")
+    print(head)
+    print("-" * len(head))
+    for name in names:
+        for loop in loops:
+            cells = ""
+            for client in clients:
+                r = by_key.get((name, loop, client), {})
+                if "server_cpu_s" in r:
+                    cells += f"{r['server_cpu_s'] * 1e6 / r['requests']:>11.1f}"
+                else:
+                    cells += f"{'-':>11}"
+            print(f"{name:<16}{loop:<9}{cells}")
+    print(
+        "(1e6 / this is the most ops per second the server's one core allows: the ceiling\n"
+        "of a row's rate, whatever the client)"
+    )
 
 
 def write_chart(rows: list[dict], names: list[str], loops: list[str], path: str) -> None:
@@ -822,6 +920,9 @@ def main() -> int:
     if "aioxide" in clients and any(c in PEERS for c in clients):
         print()
         print_best_peer_table(rows, names, loops)
+    if any("server_cpu_s" in r for r in rows):
+        print()
+        print_server_table(rows, names, loops, clients)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(

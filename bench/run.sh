@@ -102,8 +102,9 @@ else
     echo "bench: the WebSocket echo server did not start; ws_* scenarios will fail" >&2
 fi
 
-# In the background so that a signal to this script runs the trap at once.
-timeout "$TIMEOUT" "$PY" "$SCRIPT" --url "http://127.0.0.1:$PORT" \
+# In the background so that a signal to this script runs the trap at once.  The servers'
+# pids let bench.py read their CPU time.
+BENCH_NGINX_PID=$NGINX_PID BENCH_WS_PID=$WS_PID timeout "$TIMEOUT" "$PY" "$SCRIPT" --url "http://127.0.0.1:$PORT" \
     --tls-url "https://127.0.0.1:$TLSPORT" --proxy-url "http://127.0.0.1:$PROXYPORT" \
     "${WS_ARGS[@]}" "$@" &
 BENCH_PID=$!

@@ -1,0 +1,100 @@
+"""bench/bench.py's accounting of the server's CPU time (its last table): read from the
+scheduler for a server process and its children, kept per row, merged by median."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+pytestmark = pytest.mark.skipif(
+    not os.path.exists(f"/proc/{os.getpid()}/task"), reason="needs Linux /proc"
+)
+
+
+def _bench() -> ModuleType:
+    path = Path(__file__).resolve().parent.parent / "bench" / "bench.py"
+    spec = importlib.util.spec_from_file_location("aioxide_bench", path)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+BUSY_CHILD = """
+import subprocess, sys, time
+child = subprocess.Popen([sys.executable, "-c", "import time\\nwhile True: time.sleep(1)"])
+print(child.pid, flush=True)
+end = time.monotonic() + 30
+while time.monotonic() < end and sys.stdin.readline().strip() == "spin":
+    t = time.process_time()
+    while time.process_time() - t < 0.2:
+        pass
+    print("spun", flush=True)
+child.kill()
+"""
+
+
+def test_the_server_cpu_counts_a_server_and_its_children() -> None:
+    bench = _bench()
+    server = subprocess.Popen(
+        [sys.executable, "-c", BUSY_CHILD],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert server.stdout is not None and server.stdin is not None
+    try:
+        child = int(server.stdout.readline())
+        os.environ["TEST_BENCH_SERVER_PID"] = str(server.pid)
+        pids = bench.server_pids("TEST_BENCH_SERVER_PID")
+        assert pids[0] == server.pid and child in pids
+        timer = bench.Timer("TEST_BENCH_SERVER_PID")
+        timer.start()
+        server.stdin.write("spin\n")
+        server.stdin.flush()
+        assert server.stdout.readline().strip() == "spun"
+        time.sleep(0.05)
+        timer.stop()
+        row = timer.result("seq", 10, 100)
+        # 0.2 s of the server's CPU, not the test's (which slept and read a pipe)
+        assert 0.15 < row["server_cpu_s"] < 2
+        assert row["cpu_s"] < row["server_cpu_s"]
+    finally:
+        os.environ.pop("TEST_BENCH_SERVER_PID", None)
+        server.stdin.close()
+        server.wait(timeout=30)
+    assert bench.server_cpu_seconds([server.pid]) is None  # gone: unknown, not zero
+
+
+def test_no_server_pid_gives_rows_without_server_cpu() -> None:
+    bench = _bench()
+    assert bench.server_pids("TEST_BENCH_NO_SUCH_VAR") == []
+    timer = bench.Timer("TEST_BENCH_NO_SUCH_VAR")
+    timer.start()
+    timer.stop()
+    assert "server_cpu_s" not in timer.result("seq", 1, 100)
+
+
+def test_rounds_merge_the_server_cpu_by_median_and_the_table_shows_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    bench = _bench()
+
+    def row(server: float | None) -> dict:
+        r = bench.timed_result("conc", 1000, 100, [1.0], [0.5], [server])
+        return {"client": "aioxide", "loop": "asyncio", **r}
+
+    merged = bench.merge_rounds([[row(0.010)], [row(0.030)], [row(0.020)]])
+    assert merged[0]["server_cpu_s"] == pytest.approx(0.020)
+    # one round without it: none
+    assert "server_cpu_s" not in bench.merge_rounds([[row(0.010)], [row(None)]])[0]
+    bench.print_server_table(merged, ["conc"], ["asyncio"], ["aioxide", "httpx"])
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("conc"))
+    assert line.split()[2:] == ["20.0", "-"]  # 0.020 s / 1000 requests; httpx has no row
