@@ -59,8 +59,11 @@ client object, warms up, then measures wall time and the CPU time (user+sys, all
 pyreqwest's and aioxide's Rust threads included) of the whole worker process from getrusage
 deltas.  nginx and the echo server are separate processes and are not counted there;
 their own CPU time in the same runs (from /proc, given their pids by run.sh) is shown in
-a last table, per client: nginx runs one worker, so a row whose server CPU per operation
-is high is bounded by the server, not by the client.
+a table of its own, per client: nginx runs one worker, so a row whose server CPU per
+operation is high is bounded by the server, not by the client.  A last table gives the
+client's minor page faults per MiB in the downloads and uploads: a client that reuses its
+buffers has next to none; one that gets a new zeroed page from the kernel for every 4 KiB
+of every body has 256, and pays for each in CPU.
 """
 
 from __future__ import annotations
@@ -174,6 +177,12 @@ def write_docroot(root: str) -> None:
 def cpu_seconds() -> float:
     ru = resource.getrusage(resource.RUSAGE_SELF)
     return ru.ru_utime + ru.ru_stime
+
+
+def page_faults() -> int:
+    """Minor page faults of this process so far (every thread): pages the kernel had to
+    give it, each zeroed, as when a big buffer is allocated anew instead of reused."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
 
 def proc_stat(pid: int) -> list[str]:
@@ -451,7 +460,13 @@ def counts(name: str, scale: int) -> tuple[int, int]:
 
 
 def timed_result(
-    name: str, n: int, size: int, walls: list, cpus: list, servers: list
+    name: str,
+    n: int,
+    size: int,
+    walls: list,
+    cpus: list,
+    servers: list,
+    faults: list | None = None,
 ) -> dict[str, Any]:
     row = {
         "scenario": name,
@@ -462,6 +477,8 @@ def timed_result(
         "walls_s": walls,
         "cpus_s": cpus,
     }
+    if faults:
+        row["page_faults"] = median(faults)
     if servers and None not in servers:
         row["server_cpu_s"] = median(servers)
         row["server_cpus_s"] = servers
@@ -477,19 +494,22 @@ class Timer:
         self.walls: list[float] = []
         self.cpus: list[float] = []
         self.servers: list[float | None] = []
+        self.faults: list[int] = []
 
     def start(self) -> None:
         self._srv = server_cpu_seconds(self.pids)
+        self._faults = page_faults()
         self._wall, self._cpu = time.perf_counter(), cpu_seconds()
 
     def stop(self) -> None:
         self.walls.append(time.perf_counter() - self._wall)
         self.cpus.append(cpu_seconds() - self._cpu)
+        self.faults.append(page_faults() - self._faults)
         end = server_cpu_seconds(self.pids)
         self.servers.append(None if end is None or self._srv is None else end - self._srv)
 
     def result(self, name: str, n: int, size: int) -> dict[str, Any]:
-        return timed_result(name, n, size, self.walls, self.cpus, self.servers)
+        return timed_result(name, n, size, self.walls, self.cpus, self.servers, self.faults)
 
 
 async def measure(
@@ -677,6 +697,8 @@ def merge_rounds(rounds: list[list[dict]]) -> list[dict]:
         row["cpu_s"] = median(r["cpu_s"] for r in rows)
         row["walls_s"] = [w for r in rows for w in r["walls_s"]]
         row["cpus_s"] = [c for r in rows for c in r["cpus_s"]]
+        if all("page_faults" in r for r in rows):
+            row["page_faults"] = median(r["page_faults"] for r in rows)
         if all("server_cpu_s" in r for r in rows):
             row["server_cpu_s"] = median(r["server_cpu_s"] for r in rows)
         else:
@@ -791,6 +813,24 @@ def print_server_table(
         "(1e6 / this is the most ops per second the server's one core allows: the ceiling\n"
         "of a row's rate, whatever the client)"
     )
+    big = [n for n in names if n in BYTES_SCENARIOS]
+    if not big:
+        return
+    print()
+    print("client page faults per MiB (pages given anew to the client's process):")
+    print(head)
+    print("-" * len(head))
+    for name in big:
+        for loop in loops:
+            cells = ""
+            for client in clients:
+                r = by_key.get((name, loop, client), {})
+                if "page_faults" in r and r.get("bytes"):
+                    cells += f"{r['page_faults'] * MIB / r['bytes']:>11.1f}"
+                else:
+                    cells += f"{'-':>11}"
+            print(f"{name:<16}{loop:<9}{cells}")
+    print("(256 per MiB: every page of every body is new; each costs the kernel a fault)")
 
 
 def write_chart(rows: list[dict], names: list[str], loops: list[str], path: str) -> None:

@@ -1,5 +1,6 @@
-"""bench/bench.py's accounting of the server's CPU time (its last table): read from the
-scheduler for a server process and its children, kept per row, merged by median."""
+"""bench/bench.py's accounting of the server's CPU time and of the client's page faults
+(its last tables): the server's read from the scheduler for a server process and its
+children, the faults from getrusage; kept per row, merged by median."""
 
 from __future__ import annotations
 
@@ -80,6 +81,26 @@ def test_no_server_pid_gives_rows_without_server_cpu() -> None:
     timer.start()
     timer.stop()
     assert "server_cpu_s" not in timer.result("seq", 1, 100)
+
+
+def test_the_page_faults_of_new_buffers_are_counted(capsys: pytest.CaptureFixture[str]) -> None:
+    bench = _bench()
+    timer = bench.Timer("TEST_BENCH_NO_SUCH_VAR")
+    timer.start()
+    timer.stop()
+    timer.start()
+    fresh = bytearray(16 << 20)  # 4096 new pages, each written (zeroed)
+    timer.stop()
+    del fresh
+    assert timer.faults[0] < 500 < 3000 < timer.faults[1]
+    row = {"client": "aioxide", "loop": "asyncio", **timer.result("dl", 16, 1 << 20)}
+    assert row["page_faults"] == pytest.approx(sum(timer.faults) / 2)  # median of two
+    bench.print_server_table([row], ["dl"], ["asyncio"], ["aioxide"])
+    out = capsys.readouterr().out
+    assert "client page faults per MiB" in out
+    line = [x for x in out.splitlines() if x.startswith("dl")][-1]  # (the second table's)
+    # the median of the two runs, per MiB of the 16 MiB the row says it read
+    assert float(line.split()[2]) == pytest.approx(sum(timer.faults) / 2 / 16, abs=0.05)
 
 
 def test_rounds_merge_the_server_cpu_by_median_and_the_table_shows_it(
