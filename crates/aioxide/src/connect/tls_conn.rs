@@ -399,6 +399,25 @@ mod tests {
         let (rt, mut s, server) = tls_pair(move |s| {
             go_rx.recv().expect("go");
             s.write_all(b"too large").expect("answer");
+            // The answer must be on the client's side before the reset: a
+            // close with a reset drops what is still queued to send (on a
+            // loaded machine the kernel may not have sent it yet).
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            loop {
+                let mut queued: libc::c_int = 0;
+                // SAFETY: ioctl(2) TIOCOUTQ (SIOCOUTQ) on the server socket's
+                // own descriptor, writing one int.
+                let r = unsafe { libc::ioctl(s.sock.as_raw_fd(), libc::TIOCOUTQ, &mut queued) };
+                assert_eq!(r, 0, "TIOCOUTQ");
+                if queued == 0 {
+                    break;
+                }
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the answer is not acked"
+                );
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
             let linger = libc::linger {
                 l_onoff: 1,
                 l_linger: 0,
