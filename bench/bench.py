@@ -789,26 +789,47 @@ def print_best_peer_table(rows: list[dict], names: list[str], loops: list[str]) 
         print(f"aioxide does not lead every peer in: {', '.join(lost)}")
 
 
-def print_server_table(
-    rows: list[dict], names: list[str], loops: list[str], clients: list[str]
+def print_per_client(
+    title: str,
+    rows: list[dict],
+    names: list[str],
+    loops: list[str],
+    clients: list[str],
+    value: Callable[[dict], float | None],
 ) -> None:
-    """The server's CPU per operation, by client: what each client's requests cost the
-    server, and so the rate the server's one core allows (nginx runs one worker)."""
+    """One figure per (scenario, loop) and client, "-" where a row has none."""
     by_key = {(r["scenario"], r["loop"], r["client"]): r for r in rows}
     head = f"{'scenario':<16}{'loop':<9}" + "".join(f"{c:>11}" for c in clients)
-    print("server CPU µs per op (nginx's one worker; the ws echo server for ws_*):")
+    print(title)
     print(head)
     print("-" * len(head))
     for name in names:
         for loop in loops:
             cells = ""
             for client in clients:
-                r = by_key.get((name, loop, client), {})
-                if "server_cpu_s" in r:
-                    cells += f"{r['server_cpu_s'] * 1e6 / r['requests']:>11.1f}"
-                else:
-                    cells += f"{'-':>11}"
+                v = value(by_key.get((name, loop, client), {}))
+                cells += f"{'-':>11}" if v is None else f"{v:>11.1f}"
             print(f"{name:<16}{loop:<9}{cells}")
+
+
+def server_us_per_op(row: dict) -> float | None:
+    return row["server_cpu_s"] * 1e6 / row["requests"] if "server_cpu_s" in row else None
+
+
+def faults_per_mib(row: dict) -> float | None:
+    if "page_faults" not in row or not row.get("bytes"):
+        return None
+    return row["page_faults"] * MIB / row["bytes"]
+
+
+def print_server_table(
+    rows: list[dict], names: list[str], loops: list[str], clients: list[str]
+) -> None:
+    """The server's CPU per operation, by client: what each client's requests cost the
+    server, and so the rate the server's one core allows (nginx runs one worker); then
+    the client's page faults per MiB in the scenarios that move bodies of a MiB."""
+    title = "server CPU µs per op (nginx's one worker; the ws echo server for ws_*):"
+    print_per_client(title, rows, names, loops, clients, server_us_per_op)
     print(
         "(1e6 / this is the most ops per second the server's one core allows: the ceiling\n"
         "of a row's rate, whatever the client)"
@@ -817,19 +838,8 @@ def print_server_table(
     if not big:
         return
     print()
-    print("client page faults per MiB (pages given anew to the client's process):")
-    print(head)
-    print("-" * len(head))
-    for name in big:
-        for loop in loops:
-            cells = ""
-            for client in clients:
-                r = by_key.get((name, loop, client), {})
-                if "page_faults" in r and r.get("bytes"):
-                    cells += f"{r['page_faults'] * MIB / r['bytes']:>11.1f}"
-                else:
-                    cells += f"{'-':>11}"
-            print(f"{name:<16}{loop:<9}{cells}")
+    title = "client page faults per MiB (pages given anew to the client's process):"
+    print_per_client(title, rows, big, loops, clients, faults_per_mib)
     print("(256 per MiB: every page of every body is new; each costs the kernel a fault)")
 
 
