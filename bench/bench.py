@@ -123,6 +123,8 @@ IN_FLIGHT = {"h2_dl": 16, "tls_dl16": 16}
 # The forward proxy of proxy_conc (set by the worker from --proxy-url).
 PROXY_URL: str | None = None
 BYTES_SCENARIOS = ("dl", "up", "tls_dl", "h2_dl", "tls_dl16")
+# Figures a row has only when they could be read (the server's CPU needs its pid).
+OPTIONAL_FIGURES = ("page_faults", "server_cpu_s")
 WS_SCENARIOS = tuple(n for n in SCENARIOS if n.startswith("ws_"))
 CLIENTS = ("aiohttp", "aioxide", "httpx", "pyreqwest")
 AIOHTTP_API = ("aiohttp", "aioxide")
@@ -466,7 +468,7 @@ def timed_result(
     walls: list,
     cpus: list,
     servers: list,
-    faults: list | None = None,
+    faults: list,
 ) -> dict[str, Any]:
     row = {
         "scenario": name,
@@ -481,7 +483,6 @@ def timed_result(
         row["page_faults"] = median(faults)
     if servers and None not in servers:
         row["server_cpu_s"] = median(servers)
-        row["server_cpus_s"] = servers
     return row
 
 
@@ -697,12 +698,10 @@ def merge_rounds(rounds: list[list[dict]]) -> list[dict]:
         row["cpu_s"] = median(r["cpu_s"] for r in rows)
         row["walls_s"] = [w for r in rows for w in r["walls_s"]]
         row["cpus_s"] = [c for r in rows for c in r["cpus_s"]]
-        if all("page_faults" in r for r in rows):
-            row["page_faults"] = median(r["page_faults"] for r in rows)
-        if all("server_cpu_s" in r for r in rows):
-            row["server_cpu_s"] = median(r["server_cpu_s"] for r in rows)
-        else:
-            row.pop("server_cpu_s", None)
+        for key in OPTIONAL_FIGURES:  # (a figure one round lacks is not shown)
+            row.pop(key, None)
+            if all(key in r for r in rows):
+                row[key] = median(r[key] for r in rows)
         merged.append(row)
     return merged
 
@@ -826,18 +825,20 @@ def print_server_table(
     rows: list[dict], names: list[str], loops: list[str], clients: list[str]
 ) -> None:
     """The server's CPU per operation, by client: what each client's requests cost the
-    server, and so the rate the server's one core allows (nginx runs one worker); then
-    the client's page faults per MiB in the scenarios that move bodies of a MiB."""
+    server, and so the rate the server's one core allows (nginx runs one worker)."""
     title = "server CPU µs per op (nginx's one worker; the ws echo server for ws_*):"
     print_per_client(title, rows, names, loops, clients, server_us_per_op)
     print(
         "(1e6 / this is the most ops per second the server's one core allows: the ceiling\n"
         "of a row's rate, whatever the client)"
     )
+
+
+def print_faults_table(
+    rows: list[dict], names: list[str], loops: list[str], clients: list[str]
+) -> None:
+    """The client's page faults per MiB in the scenarios that move bodies of a MiB."""
     big = [n for n in names if n in BYTES_SCENARIOS]
-    if not big:
-        return
-    print()
     title = "client page faults per MiB (pages given anew to the client's process):"
     print_per_client(title, rows, big, loops, clients, faults_per_mib)
     print("(256 per MiB: every page of every body is new; each costs the kernel a fault)")
@@ -973,6 +974,9 @@ def main() -> int:
     if any("server_cpu_s" in r for r in rows):
         print()
         print_server_table(rows, names, loops, clients)
+    if any(faults_per_mib(r) is not None for r in rows):
+        print()
+        print_faults_table(rows, names, loops, clients)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(

@@ -95,10 +95,10 @@ def test_the_page_faults_of_new_buffers_are_counted(capsys: pytest.CaptureFixtur
     assert timer.faults[0] < 500 < 3000 < timer.faults[1]
     row = {"client": "aioxide", "loop": "asyncio", **timer.result("dl", 16, 1 << 20)}
     assert row["page_faults"] == pytest.approx(sum(timer.faults) / 2)  # median of two
-    bench.print_server_table([row], ["dl"], ["asyncio"], ["aioxide"])
+    bench.print_faults_table([row], ["dl", "seq"], ["asyncio"], ["aioxide"])
     out = capsys.readouterr().out
     assert "client page faults per MiB" in out
-    line = [x for x in out.splitlines() if x.startswith("dl")][-1]  # (the second table's)
+    (line,) = [x for x in out.splitlines() if x.startswith(("dl", "seq"))]  # (bodies only)
     # the median of the two runs, per MiB of the 16 MiB the row says it read
     assert float(line.split()[2]) == pytest.approx(sum(timer.faults) / 2 / 16, abs=0.05)
 
@@ -108,14 +108,17 @@ def test_rounds_merge_the_server_cpu_by_median_and_the_table_shows_it(
 ) -> None:
     bench = _bench()
 
-    def row(server: float | None) -> dict:
-        r = bench.timed_result("conc", 1000, 100, [1.0], [0.5], [server])
+    def row(server: float | None, faults: list[int] = [7]) -> dict:  # noqa: B006
+        r = bench.timed_result("conc", 1000, 100, [1.0], [0.5], [server], faults)
         return {"client": "aioxide", "loop": "asyncio", **r}
 
     merged = bench.merge_rounds([[row(0.010)], [row(0.030)], [row(0.020)]])
     assert merged[0]["server_cpu_s"] == pytest.approx(0.020)
-    # one round without it: none
+    assert merged[0]["page_faults"] == 7
+    # one round without it, whichever: none (not the first round's)
     assert "server_cpu_s" not in bench.merge_rounds([[row(0.010)], [row(None)]])[0]
+    assert "server_cpu_s" not in bench.merge_rounds([[row(None)], [row(0.010)]])[0]
+    assert "page_faults" not in bench.merge_rounds([[row(0.010)], [row(0.010, [])]])[0]
     bench.print_server_table(merged, ["conc"], ["asyncio"], ["aioxide", "httpx"])
     line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("conc"))
     assert line.split()[2:] == ["20.0", "-"]  # 0.020 s / 1000 requests; httpx has no row
