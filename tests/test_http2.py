@@ -1126,3 +1126,162 @@ async def test_answers_gathered_then_read_one_by_one(aiohttp: Any) -> None:
     finally:
         await front.close()
         await runner.cleanup()
+
+
+# -- bodies read whole while others arrive on the same connection ------------
+
+
+class Scripted:
+    """An h2c server the test drives frame by frame: requests arrive in
+    ``requests`` as (stream id, path); ``head`` and ``data`` send at once."""
+
+    def __init__(self) -> None:
+        self.requests: asyncio.Queue[tuple[int, str]] = asyncio.Queue()
+        self.conn: Any = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        import h2.config
+        import h2.connection
+        import h2.events
+
+        cfg = h2.config.H2Configuration(client_side=False, header_encoding="utf-8")
+        self.conn, self.writer = h2.connection.H2Connection(config=cfg), writer
+        self.conn.initiate_connection()
+        writer.write(self.conn.data_to_send())
+        try:
+            while data := await reader.read(65536):
+                for ev in self.conn.receive_data(data):
+                    if isinstance(ev, h2.events.RequestReceived):
+                        self.requests.put_nowait((ev.stream_id, dict(ev.headers)[":path"]))
+                writer.write(self.conn.data_to_send())
+        except ConnectionError:
+            pass
+        finally:
+            writer.close()
+
+    def head(self, sid: int, length: int) -> None:
+        self.conn.send_headers(sid, [(":status", "200"), ("content-length", str(length))])
+        self._flush()
+
+    def data(self, sid: int, data: bytes, end: bool = False) -> None:
+        for at in range(0, len(data), 16384):
+            self.conn.send_data(sid, data[at : at + 16384])
+        if end:
+            self.conn.send_data(sid, b"", end_stream=True)
+        self._flush()
+
+    def _flush(self) -> None:
+        assert self.writer is not None
+        self.writer.write(self.conn.data_to_send())
+
+
+@pytest.fixture
+async def scripted() -> AsyncIterator[tuple[Scripted, str]]:
+    srv = Scripted()
+    server = await asyncio.start_server(srv.handle, "127.0.0.1", 0)
+    yield srv, f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    server.close()
+    await server.wait_closed()
+
+
+# Two bodies of a known length within the stream's first window.
+N = 48_000
+A_BODY, B_BODY = os.urandom(N), os.urandom(N)
+
+
+async def _two_started(aiohttp: Any, s: Any, srv: Scripted, url: str, b_sent: int) -> Any:
+    """/a and /b answered on one connection with their first bytes (and
+    ``b_sent`` of B's); then read() of A started before B's, so that A's
+    reads into the one bytes object sized in advance and B's waits."""
+    ta = asyncio.ensure_future(s.get(url + "/a"))
+    tb = asyncio.ensure_future(s.get(url + "/b"))
+    sid = {}
+    for _ in range(2):
+        n, path = await asyncio.wait_for(srv.requests.get(), 5)
+        sid[path] = n
+    srv.head(sid["/a"], N)
+    srv.data(sid["/a"], A_BODY[:1000])
+    srv.head(sid["/b"], N)
+    srv.data(sid["/b"], B_BODY[:b_sent])
+    ra, rb = await asyncio.wait_for(asyncio.gather(ta, tb), 5)
+    assert ra.version == rb.version == aiohttp.HttpVersion(2, 0)
+    read_a = asyncio.ensure_future(ra.read())
+    for _ in range(5):
+        await asyncio.sleep(0)
+    return sid, read_a, rb
+
+
+async def test_a_body_waiting_for_a_whole_buffer_takes_the_next_one(
+    aiohttp: Any, scripted: tuple[Scripted, str]
+) -> None:
+    # HTTP/2 bodies arrive interleaved: the one read whole is handed on,
+    # when it is delivered, to the next still arriving, which copies what
+    # it holds into it and reads the rest into it too.
+    srv, url = scripted
+    handed, taken = aiohttp._aioxide.whole_handed_on()
+    async with h2c(aiohttp) as s:
+        sid, read_a, rb = await _two_started(aiohttp, s, srv, url, 1000)
+        read_b = asyncio.ensure_future(rb.read())
+        for _ in range(5):
+            await asyncio.sleep(0)
+        srv.data(sid["/a"], A_BODY[1000:], end=True)
+        assert await asyncio.wait_for(read_a, 5) == A_BODY
+        assert aiohttp._aioxide.whole_handed_on() == (handed + 1, taken)
+        srv.data(sid["/b"], B_BODY[1000:20_000])
+        srv.data(sid["/b"], B_BODY[20_000:], end=True)
+        assert await asyncio.wait_for(read_b, 5) == B_BODY
+    assert aiohttp._aioxide.whole_handed_on() == (handed + 1, taken + 1)
+
+
+async def test_a_body_handed_a_whole_buffer_as_it_ends_uses_it(
+    aiohttp: Any, scripted: tuple[Scripted, str]
+) -> None:
+    # All of B arrived before the hand-on; only its end comes after.
+    srv, url = scripted
+    handed, taken = aiohttp._aioxide.whole_handed_on()
+    async with h2c(aiohttp) as s:
+        sid, read_a, rb = await _two_started(aiohttp, s, srv, url, N)
+        read_b = asyncio.ensure_future(rb.read())
+        for _ in range(5):
+            await asyncio.sleep(0)
+        srv.data(sid["/a"], A_BODY[1000:], end=True)
+        assert await asyncio.wait_for(read_a, 5) == A_BODY
+        srv.data(sid["/b"], b"", end=True)
+        assert await asyncio.wait_for(read_b, 5) == B_BODY
+    assert aiohttp._aioxide.whole_handed_on() == (handed + 1, taken + 1)
+
+
+async def test_a_cancelled_waiting_read_then_read_in_pieces_loses_nothing(
+    aiohttp: Any, scripted: tuple[Scripted, str]
+) -> None:
+    # B's read of the whole rest is cancelled while it waits (none of B
+    # has come yet); it is still handed the buffer, but a read of a piece
+    # follows: the buffer is not taken, and every byte comes in order.
+    srv, url = scripted
+    handed, taken = aiohttp._aioxide.whole_handed_on()
+    async with h2c(aiohttp) as s:
+        sid, read_a, rb = await _two_started(aiohttp, s, srv, url, 0)
+        # (content.read(): a cancelled ClientResponse.read() closes it.)
+        read_b = asyncio.ensure_future(rb.content.read())
+        for _ in range(5):
+            await asyncio.sleep(0)
+        read_b.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await read_b
+        srv.data(sid["/a"], A_BODY[1000:], end=True)
+        assert await asyncio.wait_for(read_a, 5) == A_BODY
+        assert aiohttp._aioxide.whole_handed_on() == (handed + 1, taken)
+        # A read of a piece asks for less before the rest arrives.
+        first = asyncio.ensure_future(rb.content.read(4096))
+        for _ in range(5):
+            await asyncio.sleep(0)
+        srv.data(sid["/b"], B_BODY, end=True)
+        got = await asyncio.wait_for(first, 5)
+        for _ in range(N):
+            piece = await asyncio.wait_for(rb.content.read(4096), 5)
+            if not piece:
+                break
+            got += piece
+        assert got == B_BODY
+    assert aiohttp._aioxide.whole_handed_on() == (handed + 1, taken)

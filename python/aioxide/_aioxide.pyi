@@ -28,6 +28,7 @@ __all__ = [
     "live_tasks",
     "json_loads",
     "events_posted",
+    "whole_handed_on",
     "LoadGen",
     "__version__",
 ]
@@ -182,6 +183,7 @@ class Session:
     def logs_events(self) -> bool: ...
 
 def events_posted() -> int: ...
+def whole_handed_on() -> tuple[int, int]: ...
 
 @final
 class BodyWriter:

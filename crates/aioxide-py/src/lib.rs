@@ -14,6 +14,7 @@ mod response;
 mod runtime;
 mod spec;
 mod tls;
+mod whole;
 mod ws;
 
 use std::sync::Arc;
@@ -304,6 +305,13 @@ fn events_posted() -> u64 {
     hooks::EVENTS_POSTED.load(std::sync::atomic::Ordering::Relaxed)
 }
 
+/// Bodies handed on a bytes object to read into, and those that took it
+/// (see `whole::Waiter`), since the process started: for tests.
+#[pyfunction]
+fn whole_handed_on() -> (u64, u64) {
+    whole::counts()
+}
+
 /// Whether the engine follows this status (aiohttp's redirect statuses).
 #[pyfunction]
 fn is_redirect(status: u16) -> bool {
@@ -382,6 +390,7 @@ fn _aioxide(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("DEFAULT_ACCEPT", aioxide::run::headers::DEFAULT_ACCEPT)?;
     m.add_function(wrap_pyfunction!(hop_auth, m)?)?;
     m.add_function(wrap_pyfunction!(events_posted, m)?)?;
+    m.add_function(wrap_pyfunction!(whole_handed_on, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

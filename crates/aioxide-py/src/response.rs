@@ -1,7 +1,7 @@
 //! What a request gives back to Python: the response head, the response
 //! (history and body), and the two ends of a streamed request body.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use aioxide::body::request::BodySender;
@@ -10,11 +10,11 @@ use bytes::Bytes;
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
-use tokio::io::ReadBuf;
 
 use crate::bridge::{Bridge, Deliver, Feed, FeedEnd, FeedState, Wait};
 
 use crate::errors;
+use crate::whole::{hand_on, uninit_bytes, Waiter, Whole, WHOLE_MAX};
 
 /// A response's status line, headers and the request that produced it.
 #[pyclass(frozen, module = "aioxide._aioxide")]
@@ -151,120 +151,6 @@ struct BodyPipe {
 
 type WholeSlot = Arc<Mutex<Option<Py<PyBytes>>>>;
 
-/// The largest body read into one bytes object sized in advance.
-const WHOLE_MAX: u64 = 1 << 30;
-
-/// A new bytes object of `n` bytes, not initialised, and its buffer: the
-/// caller writes every byte before Python sees the object.
-fn uninit_bytes(py: Python<'_>, n: usize) -> PyResult<(Bound<'_, PyBytes>, *mut u8)> {
-    let len = pyo3::ffi::Py_ssize_t::try_from(n)
-        .map_err(|_| pyo3::exceptions::PyMemoryError::new_err("body too large"))?;
-    // SAFETY: a new bytes object of `len` bytes, uninitialised (NULL
-    // source), owned by `out` and held by nothing else.
-    let out = unsafe {
-        let p = pyo3::ffi::PyBytes_FromStringAndSize(std::ptr::null(), len);
-        Bound::from_owned_ptr_or_err(py, p)?.cast_into_unchecked::<PyBytes>()
-    };
-    // SAFETY: the buffer of the bytes object made above, `n` bytes long.
-    let dst = unsafe { pyo3::ffi::PyBytes_AsString(out.as_ptr()).cast::<u8>() };
-    Ok((out, dst))
-}
-
-/// A bytes object sized from the body's known length, which the owner task
-/// fills as the pieces arrive (on the engine's thread, without the GIL):
-/// `read()` of a whole body then makes no copy of its own and holds no
-/// second buffer (the pieces are dropped as they are copied in).
-struct Whole {
-    obj: Py<PyBytes>,
-    ptr: *mut u8,
-    len: usize,
-    filled: usize,
-    _one: OneAtATime,
-}
-
-/// Bodies being read into a [`Whole`] now, in the process: one at a time.
-/// Several at once (16 reads of 1 MiB over TLS) cost 40-60% more CPU per
-/// MiB: their pages, freed together, went back to the system and were
-/// faulted in again on the engine's thread; the others take pieces, whose
-/// buffers the engine's allocator keeps.
-static WHOLE_ACTIVE: AtomicUsize = AtomicUsize::new(0);
-
-/// A claim on [`WHOLE_ACTIVE`], released when dropped.
-struct OneAtATime;
-
-impl OneAtATime {
-    fn claim() -> Option<Self> {
-        WHOLE_ACTIVE
-            .compare_exchange(0, 1, Ordering::AcqRel, Ordering::Relaxed)
-            .ok()
-            .map(|_| OneAtATime)
-    }
-}
-
-impl Drop for OneAtATime {
-    fn drop(&mut self) {
-        WHOLE_ACTIVE.store(0, Ordering::Release);
-    }
-}
-
-// SAFETY: `ptr` is the buffer of `obj`, a bytes object made for this and
-// held only here until it is filled: nothing else reads or writes it
-// meanwhile, whichever thread writes.
-unsafe impl Send for Whole {}
-
-impl Whole {
-    /// A new, unfilled bytes object of `len` bytes; None when another body
-    /// is being read so, or it cannot be made.
-    fn new(py: Python<'_>, len: usize) -> Option<Self> {
-        let one = OneAtATime::claim()?;
-        // Python sees it only once every byte is written (`fill`), or never.
-        let (obj, ptr) = uninit_bytes(py, len).ok()?;
-        Some(Whole {
-            obj: obj.unbind(),
-            ptr,
-            len,
-            filled: 0,
-            _one: one,
-        })
-    }
-
-    /// Copy `b` in after what is there; false (nothing copied) when it
-    /// does not fit.
-    fn fill(&mut self, b: &[u8]) -> bool {
-        if b.len() > self.len - self.filled {
-            return false;
-        }
-        // SAFETY: `filled + b.len() <= len`: inside the buffer; `b` is
-        // another object's memory.
-        unsafe { std::ptr::copy_nonoverlapping(b.as_ptr(), self.ptr.add(self.filled), b.len()) };
-        self.filled += b.len();
-        true
-    }
-
-    /// The part still to fill, for a reader that writes into it.
-    fn spare(&mut self) -> ReadBuf<'_> {
-        // SAFETY: the bytes past `filled` are inside the buffer and written
-        // by nothing else; a `ReadBuf` never reads them before they are
-        // written.
-        let spare = unsafe {
-            std::slice::from_raw_parts_mut(
-                self.ptr
-                    .add(self.filled)
-                    .cast::<std::mem::MaybeUninit<u8>>(),
-                self.len - self.filled,
-            )
-        };
-        ReadBuf::uninit(spare)
-    }
-
-    /// What was filled, as a piece of its own (a copy): for a body that
-    /// did not come as announced.
-    fn filled_part(&self) -> Bytes {
-        // SAFETY: the first `filled` bytes were written by `fill`.
-        Bytes::copy_from_slice(unsafe { std::slice::from_raw_parts(self.ptr, self.filled) })
-    }
-}
-
 /// What the owner of a body reports as it reads: bytes received from the
 /// wire (before decoding), and where HTTP chunks ended (decoded offsets).
 #[derive(Default)]
@@ -315,39 +201,68 @@ pub struct Response {
     upgrade: Mutex<Option<aioxide::pool::Upgraded>>,
 }
 
+/// How the owner of a body reads it.
+enum Into {
+    /// Into one bytes object sized in advance.
+    Whole(Whole),
+    /// In pieces; into a `Whole` when one is handed on to its waiter.
+    Pieces(Option<Arc<Waiter>>),
+}
+
+/// What a step of the owner leaves.
+enum Next {
+    /// More to read, the same way.
+    More,
+    /// More to read, into this `Whole` (handed on) from now.
+    Whole(Whole),
+    /// More to read, in pieces from now.
+    Pieces,
+    /// The end of the body.
+    End,
+}
+
 /// The owner of a body: reads it while the consumer's demand is not met,
 /// until its end, an error, or the consumer closing the feed.
 async fn pump(
     mut body: Box<ResponseBody>,
     feed: Arc<BodyFeed>,
     raw: Arc<Progress>,
-    whole: Option<(Whole, WholeSlot)>,
+    slot: WholeSlot,
+    mut into: Into,
 ) {
-    if let Some((w, slot)) = whole {
-        let r = tokio::select! {
-            biased;
-            () = feed.wait_closed() => return,
-            r = pump_whole(&mut body, &feed, &raw, w, &slot) => r,
-        };
-        match r {
-            // (It did not come as announced: the rest piece by piece.)
-            Ok(true) => {}
-            Ok(false) => return feed.finish(Ok(())),
-            Err(e) => return feed.finish(Err(e)),
-        }
-    }
+    // (Bytes fed so far: a `Whole` handed on must hold all of them.)
+    let mut pushed = 0;
     loop {
-        let Some(room) = feed.wait_demand().await else {
-            return;
-        };
-        let r = tokio::select! {
-            biased;
-            () = feed.wait_closed() => return,
-            r = pump_step(&mut body, &feed, &raw, room) => r,
+        let r = match into {
+            Into::Whole(w) => {
+                into = Into::Pieces(None);
+                tokio::select! {
+                    biased;
+                    () = feed.wait_closed() => return,
+                    r = pump_whole(&mut body, &feed, &raw, w, &slot) => r,
+                }
+            }
+            Into::Pieces(ref waiter) => {
+                let Some(room) = feed.wait_demand().await else {
+                    return;
+                };
+                let waiter = waiter.as_deref();
+                let r = tokio::select! {
+                    biased;
+                    () = feed.wait_closed() => return,
+                    r = pump_step(&mut body, &feed, &raw, room, &mut pushed, waiter) => r,
+                };
+                if let (Ok(Next::End), Some(w)) = (&r, waiter) {
+                    take_at_end(&feed, pushed, w, &slot);
+                }
+                r
+            }
         };
         match r {
-            Ok(true) => {}
-            Ok(false) => return feed.finish(Ok(())),
+            Ok(Next::More) => {}
+            Ok(Next::Whole(w)) => into = Into::Whole(w),
+            Ok(Next::Pieces) => into = Into::Pieces(None),
+            Ok(Next::End) => return feed.finish(Ok(())),
             Err(e) => return feed.finish(Err(e)),
         }
     }
@@ -356,14 +271,14 @@ async fn pump(
 /// The owner of a body read whole into `w`: fills it, then leaves it in
 /// `slot` for the reader; Ok(false) then.  A body that does not come as
 /// announced (more, or fewer before its end) goes to the feed as pieces
-/// instead: Ok(true) when there may be more of it.
+/// instead: `Next::Pieces` when there may be more of it.
 async fn pump_whole(
     body: &mut ResponseBody,
     feed: &BodyFeed,
     raw: &Progress,
     mut w: Whole,
     slot: &Mutex<Option<Py<PyBytes>>>,
-) -> Result<bool, aioxide::Error> {
+) -> Result<Next, aioxide::Error> {
     while w.filled < w.len {
         let mut dst = w.spare();
         let r = body.read_into(&mut dst).await;
@@ -385,15 +300,15 @@ async fn pump_whole(
             Some(b) => {
                 push_bytes(feed, w.filled_part());
                 push_bytes(feed, b);
-                return Ok(true);
+                return Ok(Next::Pieces);
             }
             None if w.filled == w.len => {
                 *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(w.obj);
-                return Ok(false);
+                return Ok(Next::End);
             }
             None => {
                 push_bytes(feed, w.filled_part());
-                return Ok(false);
+                return Ok(Next::End);
             }
         }
     }
@@ -419,30 +334,82 @@ fn push_bytes(feed: &BodyFeed, b: Bytes) -> bool {
     feed.push(b, n)
 }
 
-/// One step of the owner; Ok(false) at the end of the body.  A read of the
-/// whole rest takes the pieces as they arrive, never merged (the one copy
-/// is into the bytes object), until the end or until the consumer asks for
-/// less; otherwise one piece of at most `room` bytes.
+/// One step of the owner.  A read of the whole rest takes the pieces as
+/// they arrive, never merged (the one copy is into the bytes object),
+/// until the end, until the consumer asks for less, or until a `Whole` is
+/// handed on to its `waiter`; otherwise one piece of at most `room` bytes.
+/// `pushed` counts the bytes fed.
 async fn pump_step(
     body: &mut ResponseBody,
     feed: &BodyFeed,
     raw: &Progress,
     room: usize,
-) -> Result<bool, aioxide::Error> {
-    if !feed.wants_all() {
+    pushed: &mut usize,
+    waiter: Option<&Waiter>,
+) -> Result<Next, aioxide::Error> {
+    let all = feed.wants_all();
+    if let Some(w) = waiter {
+        w.set_open(all);
+    }
+    if !all {
         let r = body.chunk(room).await;
         raw.note(body);
-        return Ok(r?.map(|b| push_bytes(feed, b)).is_some());
+        return Ok(match r? {
+            Some(b) => {
+                *pushed += b.len();
+                push_bytes(feed, b);
+                Next::More
+            }
+            None => Next::End,
+        });
     }
     loop {
         let r = body.next_piece().await;
         raw.note(body);
         let Some(b) = r? else {
-            return Ok(false);
+            return Ok(Next::End);
         };
+        *pushed += b.len();
         if !push_bytes(feed, b) {
-            return Ok(true);
+            return Ok(Next::More);
         }
+        if let Some(w) = waiter.and_then(Waiter::take) {
+            if let Some(w) = adopt(feed, *pushed, w, false) {
+                return Ok(Next::Whole(w));
+            }
+        }
+    }
+}
+
+/// A body read in pieces takes the `Whole` handed on to it: what the feed
+/// holds goes into it (all of the body, `at_end`).  Only while every byte
+/// fed is still there and the whole rest is asked for; None (and the
+/// `Whole` dropped) otherwise.
+fn adopt(feed: &BodyFeed, pushed: usize, mut w: Whole, at_end: bool) -> Option<Whole> {
+    let mut st = feed.lock();
+    let room = w.len - w.filled;
+    let fits = if at_end {
+        st.size == room
+    } else {
+        st.size <= room
+    };
+    let open = st.want == usize::MAX && !st.closed && matches!(st.end, FeedEnd::Open);
+    if !open || !fits || st.size != pushed {
+        return None;
+    }
+    for b in st.items.drain(..) {
+        w.fill(&b);
+    }
+    st.size = 0;
+    crate::whole::note_adopted();
+    Some(w)
+}
+
+/// A body that ended in pieces, its `Whole` handed on meanwhile: all of
+/// it goes into it, left in `slot` (one copy fewer on the loop's thread).
+fn take_at_end(feed: &BodyFeed, pushed: usize, waiter: &Waiter, slot: &WholeSlot) {
+    if let Some(w) = waiter.take().and_then(|w| adopt(feed, pushed, w, true)) {
+        *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(w.obj);
     }
 }
 
@@ -508,14 +475,23 @@ impl Response {
             // A first read of the whole body, of a known length: one bytes
             // object, filled as it comes (pieces otherwise, and past
             // WHOLE_MAX: the length is the server's word until it is sent).
-            let whole = match (want, body.exact_rest()) {
+            // While another body is read so, an HTTP/2 body waits for the
+            // next one (`Waiter`: over HTTP/1.1 bodies come in bursts, and
+            // waiting measured more page faults there, not fewer).
+            let into = match (want, body.exact_rest()) {
                 (usize::MAX, Some(n)) if n > 0 && n <= WHOLE_MAX => {
-                    Whole::new(py, n as usize).map(|w| (w, s.whole.clone()))
+                    match Whole::new(py, n as usize) {
+                        Some(w) => Into::Whole(w),
+                        None if body.is_multiplexed() => {
+                            Into::Pieces(Some(Waiter::enqueue(n as usize)))
+                        }
+                        None => Into::Pieces(None),
+                    }
                 }
-                _ => None,
+                _ => Into::Pieces(None),
             };
             let detached = body.is_detached();
-            let task = pump(body, s.feed.clone(), s.raw.clone(), whole);
+            let task = pump(body, s.feed.clone(), s.raw.clone(), s.whole.clone(), into);
             // A body whose request was driven on the loop's thread is read
             // there too (its socket is out of the engine's reactor), unless
             // it is long (then it goes on on the engine).
@@ -554,13 +530,16 @@ impl Response {
             Box::new(move |py: Python<'_>| {
                 let mut st = feed.lock();
                 end_of(py, &mut st)?;
-                if let Some(obj) = whole.lock().unwrap_or_else(|p| p.into_inner()).take() {
-                    // (Then nothing went to the feed.)
-                    return Ok(obj.into_any());
-                }
-                let n = st.size;
-                let out = take_bytes(py, &mut st, n)?;
-                Ok(out.into_any().unbind())
+                let obj = whole.lock().unwrap_or_else(|p| p.into_inner()).take();
+                // (With a whole, nothing went to the feed.)
+                let out = match obj {
+                    Some(obj) => obj.into_any(),
+                    None => take_bytes(py, &mut st, usize::MAX)?.into_any().unbind(),
+                };
+                drop(st);
+                // (Made while this one is alive: see `Waiter`.)
+                hand_on(py);
+                Ok(out)
             }) as Deliver
         })
     }

@@ -181,6 +181,13 @@ impl ResponseBody {
         matches!(&self.incoming, Some(WireBody::H1(r)) if r.is_detached())
     }
 
+    /// Whether the rest comes over a connection shared with other bodies
+    /// at once (an HTTP/2 stream): its pieces then arrive spread over its
+    /// whole life, interleaved with theirs.
+    pub fn is_multiplexed(&self) -> bool {
+        matches!(&self.incoming, Some(WireBody::H2(_)))
+    }
+
     /// Driven on the loop's thread, a body past `DRIVEN_BODY_MAX` bytes goes
     /// on on the engine (`direct::to_engine`): driven, each segment costs a
     /// turn of the loop and its callback.  1 MiB bodies, CPU µs per MiB
