@@ -304,3 +304,47 @@ async def test_data_delivered_as_the_read_is_cancelled_is_kept(
         monkeypatch.undo()
         async with asyncio.timeout(5):
             assert await content.read() == b"".join(pieces)
+
+
+@pytest.mark.skipif(TARGET == "aiohttp", reason="aioxide's reuse of a dropped body's bytes")
+async def test_a_dropped_body_is_reused_for_the_next_with_a_fresh_hash(
+    aiohttp: Any, serve: Any
+) -> None:
+    # A large body's bytes object, once Python drops it, is read into again
+    # for the next body of its length (no malloc, no page faults); one that
+    # is still held never is; closing the session lets go of them.
+    import gc
+    import sys
+
+    from aiohttp import web
+
+    n = 300_000
+
+    async def fill(request: web.Request) -> web.Response:
+        return web.Response(body=bytes([int(request.match_info["i"])]) * n)
+
+    app = web.Application()
+    app.router.add_get("/{i}", fill)
+    url = await serve(app)
+
+    async with aiohttp.ClientSession() as s:
+
+        async def get(i: int) -> bytes:
+            async with s.get(f"{url}/{i}") as resp:
+                return await asyncio.wait_for(resp.read(), 5)
+
+        body = await get(1)
+        first, stale = id(body), hash(body)
+        del body
+        gc.collect()
+        body = await get(2)
+        assert id(body) == first
+        assert body == bytes([2]) * n
+        # (Its hash was cached for the first content: it is computed anew.)
+        assert hash(body) == hash(bytes([2]) * n) != stale
+        held = body
+        other = await get(3)
+        assert id(other) != id(held)
+        assert held == bytes([2]) * n and other == bytes([3]) * n
+        kept = sys.getrefcount(held)
+    assert sys.getrefcount(held) == kept - 1

@@ -911,6 +911,7 @@ impl Bridge {
                 Self::drop_driven(slf, id);
             }
             drop(this.watcher().take());
+            crate::recycle::release();
         } else {
             // Dropping them would take the parent's sockets out of the
             // epoll it shares with this child.

@@ -10,6 +10,7 @@ mod errors;
 mod hooks;
 mod json;
 mod loadgen;
+mod recycle;
 mod response;
 mod runtime;
 mod spec;

@@ -533,10 +533,12 @@ impl Response {
                 let obj = whole.lock().unwrap_or_else(|p| p.into_inner()).take();
                 // (With a whole, nothing went to the feed.)
                 let out = match obj {
-                    Some(obj) => obj.into_any(),
-                    None => take_bytes(py, &mut st, usize::MAX)?.into_any().unbind(),
+                    Some(obj) => obj.into_bound(py),
+                    None => take_bytes(py, &mut st, usize::MAX)?,
                 };
                 drop(st);
+                crate::recycle::keep(&out);
+                let out = out.into_any().unbind();
                 // (Made while this one is alive: see `Waiter`.)
                 hand_on(py);
                 Ok(out)

@@ -19,6 +19,11 @@ pub(crate) const WHOLE_MAX: u64 = 1 << 30;
 pub(crate) fn uninit_bytes(py: Python<'_>, n: usize) -> PyResult<(Bound<'_, PyBytes>, *mut u8)> {
     let len = pyo3::ffi::Py_ssize_t::try_from(n)
         .map_err(|_| pyo3::exceptions::PyMemoryError::new_err("body too large"))?;
+    if let Some(out) = crate::recycle::reuse(py, n) {
+        // SAFETY: its buffer, `n` bytes long.
+        let dst = unsafe { pyo3::ffi::PyBytes_AsString(out.as_ptr()).cast::<u8>() };
+        return Ok((out, dst));
+    }
     // SAFETY: a new bytes object of `len` bytes, uninitialised (NULL
     // source), owned by `out` and held by nothing else.
     let out = unsafe {
