@@ -74,7 +74,9 @@ pub(crate) fn reuse(py: Python<'_>, n: usize) -> Option<Bound<'_, PyBytes>> {
 
 /// Drop what is kept (a loop's bridge closing).
 pub(crate) fn release() {
-    let objs = std::mem::take(&mut kept().objs);
-    kept().bytes = 0;
+    let mut k = kept();
+    let objs = std::mem::take(&mut k.objs);
+    k.bytes = 0;
+    drop(k);
     drop(objs);
 }

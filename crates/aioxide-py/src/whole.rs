@@ -147,9 +147,18 @@ pub(crate) struct Waiter {
 }
 
 /// The bodies waiting for a [`Whole`], oldest first (the nearest to done).
-static WAITERS: Mutex<VecDeque<Weak<Waiter>>> = Mutex::new(VecDeque::new());
+static WAITERS: Mutex<Queue> = Mutex::new(Queue {
+    q: VecDeque::new(),
+    prune_at: WAITERS_PRUNE,
+});
 
-/// Past this many waiters, those whose owner is gone are dropped first.
+struct Queue {
+    q: VecDeque<Weak<Waiter>>,
+    /// At this length, those whose owner is gone are dropped (then twice
+    /// the length left, at least `WAITERS_PRUNE`: linear time in all).
+    prune_at: usize,
+}
+
 const WAITERS_PRUNE: usize = 64;
 
 impl Waiter {
@@ -161,11 +170,12 @@ impl Waiter {
             open: AtomicBool::new(true),
             handed: Mutex::new(None),
         });
-        let mut q = WAITERS.lock().unwrap_or_else(|p| p.into_inner());
-        if q.len() >= WAITERS_PRUNE {
-            q.retain(|w| w.strong_count() > 0);
+        let mut ws = WAITERS.lock().unwrap_or_else(|p| p.into_inner());
+        if ws.q.len() >= ws.prune_at {
+            ws.q.retain(|w| w.strong_count() > 0);
+            ws.prune_at = (2 * ws.q.len()).max(WAITERS_PRUNE);
         }
-        q.push_back(Arc::downgrade(&w));
+        ws.q.push_back(Arc::downgrade(&w));
         w
     }
 
@@ -187,8 +197,8 @@ impl Waiter {
 pub(crate) fn hand_on(py: Python<'_>) {
     while WHOLE_ACTIVE.load(Ordering::Acquire) == 0 {
         let next = {
-            let mut q = WAITERS.lock().unwrap_or_else(|p| p.into_inner());
-            match q.pop_front() {
+            let mut ws = WAITERS.lock().unwrap_or_else(|p| p.into_inner());
+            match ws.q.pop_front() {
                 Some(w) => w.upgrade(),
                 None => return,
             }
