@@ -1206,48 +1206,40 @@ async def _two_started(aiohttp: Any, s: Any, srv: Scripted, url: str, b_sent: in
     srv.data(sid["/b"], B_BODY[:b_sent])
     ra, rb = await asyncio.wait_for(asyncio.gather(ta, tb), 5)
     assert ra.version == rb.version == aiohttp.HttpVersion(2, 0)
-    read_a = asyncio.ensure_future(ra.read())
+    return sid, await _started(ra.read()), rb
+
+
+async def _started(coro: Any) -> Any:
+    """``coro`` as a task, run until it waits."""
+    task = asyncio.ensure_future(coro)
     for _ in range(5):
         await asyncio.sleep(0)
-    return sid, read_a, rb
+    return task
 
 
+async def _a_ends(srv: Scripted, sid: dict[str, int], read_a: Any) -> None:
+    """The rest of A: its read is delivered (and the next buffer handed on)."""
+    srv.data(sid["/a"], A_BODY[1000:], end=True)
+    assert await asyncio.wait_for(read_a, 5) == A_BODY
+
+
+@pytest.mark.parametrize("sent", [1000, N], ids=["the-rest-after", "only-its-end-after"])
 async def test_a_body_waiting_for_a_whole_buffer_takes_the_next_one(
-    aiohttp: Any, scripted: tuple[Scripted, str]
+    aiohttp: Any, scripted: tuple[Scripted, str], sent: int
 ) -> None:
     # HTTP/2 bodies arrive interleaved: the one read whole is handed on,
     # when it is delivered, to the next still arriving, which copies what
-    # it holds into it and reads the rest into it too.
+    # it holds into it and reads the rest into it (or takes it as it ends,
+    # when all of it had come).
     srv, url = scripted
     handed, taken = aiohttp._aioxide.whole_handed_on()
     async with h2c(aiohttp) as s:
-        sid, read_a, rb = await _two_started(aiohttp, s, srv, url, 1000)
-        read_b = asyncio.ensure_future(rb.read())
-        for _ in range(5):
-            await asyncio.sleep(0)
-        srv.data(sid["/a"], A_BODY[1000:], end=True)
-        assert await asyncio.wait_for(read_a, 5) == A_BODY
+        sid, read_a, rb = await _two_started(aiohttp, s, srv, url, sent)
+        read_b = await _started(rb.read())
+        await _a_ends(srv, sid, read_a)
         assert aiohttp._aioxide.whole_handed_on() == (handed + 1, taken)
-        srv.data(sid["/b"], B_BODY[1000:20_000])
-        srv.data(sid["/b"], B_BODY[20_000:], end=True)
-        assert await asyncio.wait_for(read_b, 5) == B_BODY
-    assert aiohttp._aioxide.whole_handed_on() == (handed + 1, taken + 1)
-
-
-async def test_a_body_handed_a_whole_buffer_as_it_ends_uses_it(
-    aiohttp: Any, scripted: tuple[Scripted, str]
-) -> None:
-    # All of B arrived before the hand-on; only its end comes after.
-    srv, url = scripted
-    handed, taken = aiohttp._aioxide.whole_handed_on()
-    async with h2c(aiohttp) as s:
-        sid, read_a, rb = await _two_started(aiohttp, s, srv, url, N)
-        read_b = asyncio.ensure_future(rb.read())
-        for _ in range(5):
-            await asyncio.sleep(0)
-        srv.data(sid["/a"], A_BODY[1000:], end=True)
-        assert await asyncio.wait_for(read_a, 5) == A_BODY
-        srv.data(sid["/b"], b"", end=True)
+        srv.data(sid["/b"], B_BODY[sent:20_000])
+        srv.data(sid["/b"], B_BODY[max(sent, 20_000) :], end=True)
         assert await asyncio.wait_for(read_b, 5) == B_BODY
     assert aiohttp._aioxide.whole_handed_on() == (handed + 1, taken + 1)
 
@@ -1263,19 +1255,14 @@ async def test_a_cancelled_waiting_read_then_read_in_pieces_loses_nothing(
     async with h2c(aiohttp) as s:
         sid, read_a, rb = await _two_started(aiohttp, s, srv, url, 0)
         # (content.read(): a cancelled ClientResponse.read() closes it.)
-        read_b = asyncio.ensure_future(rb.content.read())
-        for _ in range(5):
-            await asyncio.sleep(0)
+        read_b = await _started(rb.content.read())
         read_b.cancel()
         with pytest.raises(asyncio.CancelledError):
             await read_b
-        srv.data(sid["/a"], A_BODY[1000:], end=True)
-        assert await asyncio.wait_for(read_a, 5) == A_BODY
+        await _a_ends(srv, sid, read_a)
         assert aiohttp._aioxide.whole_handed_on() == (handed + 1, taken)
         # A read of a piece asks for less before the rest arrives.
-        first = asyncio.ensure_future(rb.content.read(4096))
-        for _ in range(5):
-            await asyncio.sleep(0)
+        first = await _started(rb.content.read(4096))
         srv.data(sid["/b"], B_BODY, end=True)
         got = await asyncio.wait_for(first, 5)
         for _ in range(N):
