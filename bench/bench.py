@@ -50,20 +50,25 @@ How each client is set up (one client object per scenario, reused for every requ
              trace: n/a (no such hook)
 A scenario a client cannot do is shown as n/a.
 
-Each round runs every (client, loop) pair in a fresh subprocess with a fresh event loop,
-the clients' order rotated from round to round, so one client's threads or caches never
-count in the other's figures, and where the system placed one process's threads (on this
-VM a ping-pong's rate can differ 3x from one process to the next, for every client) sways
-one round, not the median.  Each scenario uses its own
-client object, warms up, then measures wall time and the CPU time (user+sys, all threads:
-pyreqwest's and aioxide's Rust threads included) of the whole worker process from getrusage
-deltas.  nginx and the echo server are separate processes and are not counted there;
-their own CPU time in the same runs (from /proc, given their pids by run.sh) is shown in
-a table of its own, per client: nginx runs one worker, so a row whose server CPU per
-operation is high is bounded by the server, not by the client.  A last table gives the
-client's minor page faults per MiB in the downloads and uploads: a client that reuses its
-buffers has next to none; one that gets a new zeroed page from the kernel for every 4 KiB
-of every body has 256, and pays for each in CPU.
+Each round runs the scenarios group by group (GROUPS: scenarios compared with each other
+stay together), and each group for every (client, loop) pair in turn, in a fresh
+subprocess with a fresh event loop, the clients' order rotated from round to round: one
+client's threads or caches never count in the other's figures, where the system placed
+one process's threads (on this VM a ping-pong's rate can differ 3x from one process to
+the next, for every client) sways one round, not the median, and the clients measure a
+scenario within seconds of each other (this VM's speed drifts by up to 2x over minutes:
+with one process per pair for all scenarios, aioxide's h2_dl was 0.64-0.85 of
+pyreqwest's rate in full runs and 0.89-1.18 in runs of the download scenarios alone).
+Each scenario uses its own client object, warms up, then measures wall time and the CPU
+time (user+sys, all threads: pyreqwest's and aioxide's Rust threads included) of the
+whole worker process from getrusage deltas. nginx and the echo server are separate
+processes and are not counted there; their own CPU time in the same runs (from /proc,
+given their pids by run.sh) is shown in a table of its own, per client: nginx runs one
+worker, so a row whose server CPU per operation is high is bounded by the server, not by
+the client. A last table gives the client's minor page faults per MiB in the downloads
+and uploads: a client that reuses its buffers has next to none; one that gets a new
+zeroed page from the kernel for every 4 KiB of every body has 256, and pays for each in
+CPU.
 """
 
 from __future__ import annotations
@@ -115,6 +120,17 @@ SCENARIOS = {
     "ws_echo_1m_z": (50, 5),  # zlib on 1 MiB both ways: ~30 round trips/s
     "ws_fanout_z": (WS_FANOUT * 1000, WS_FANOUT * 50),
 }
+# Scenarios run together, each group in a process of its own per (client, loop); any
+# other scenario is a group of its own.
+GROUPS = (
+    ("seq", "conc", "json"),
+    ("dl", "up"),
+    ("tls_seq", "tls_conc", "h2_conc"),
+    ("tls_dl", "tls_dl16", "h2_dl"),
+    ("mw", "trace", "proxy_conc"),
+    ("ws_echo_small", "ws_echo_1m", "ws_fanout"),
+    ("ws_echo_small_z", "ws_echo_1m_z", "ws_fanout_z"),
+)
 CONCURRENT = ("conc", "tls_conc", "h2_conc", "mw", "trace", "proxy_conc")
 TLS_SCENARIOS = ("tls_seq", "tls_conc", "tls_dl", "h2_conc", "h2_dl", "tls_dl16")
 H2_SCENARIOS = ("h2_conc", "h2_dl")
@@ -136,7 +152,7 @@ LOOPS = ("asyncio", "uvloop")
 # Its rates and CPU per request are per operation, so only their noise grows.
 SLOW_CLIENTS = {"httpx": 20}
 TIMEOUT = 120  # seconds for one scenario, warm-up and repeats included
-WORKER_TIMEOUT = 900  # seconds for one (client, loop) subprocess
+WORKER_TIMEOUT = 900  # seconds for one (group, client, loop) subprocess
 
 
 def json_doc() -> dict[str, Any]:
@@ -680,6 +696,15 @@ def run_pair(client: str, loop: str, args: argparse.Namespace, names: list[str])
     return rows
 
 
+def grouped(names: list[str]) -> list[list[str]]:
+    """`names` in GROUPS, in the order of each group's first scenario in `names`."""
+    group_of = {n: g for g in GROUPS for n in g}
+    out: dict[tuple[str, ...], list[str]] = {}
+    for n in names:
+        out.setdefault(group_of.get(n, (n,)), []).append(n)
+    return list(out.values())
+
+
 def merge_rounds(rounds: list[list[dict]]) -> list[dict]:
     """One row per (client, loop, scenario): the median wall and CPU time of the rounds;
     a scenario that failed (or was skipped) in a round is shown so."""
@@ -953,17 +978,19 @@ def main() -> int:
         turn = rnd % len(clients)
         order = clients[turn:] + clients[:turn]
         rows: list[dict] = []
-        for loop in loops:
-            for client in order:
-                t0 = time.perf_counter()
-                pair = run_pair(client, loop, args, names)
-                rows += pair
-                version = pair[0].get("version", "?")
-                print(
-                    f"  round {rnd + 1}/{args.repeat} done: {client} {version} on {loop} "
-                    f"in {time.perf_counter() - t0:.1f} s",
-                    flush=True,
-                )
+        for group in grouped(names):
+            t0 = time.perf_counter()
+            for loop in loops:
+                for client in order:
+                    rows += run_pair(client, loop, args, group)
+            print(
+                f"  round {rnd + 1}/{args.repeat}: {', '.join(group)} done "
+                f"in {time.perf_counter() - t0:.1f} s",
+                flush=True,
+            )
+        if rnd == 0:
+            versions = {r["client"]: r.get("version", "?") for r in rows if "version" in r}
+            print("  clients: " + ", ".join(f"{c} {v}" for c, v in versions.items()), flush=True)
         rounds.append(rows)
     rows = merge_rounds(rounds)
     print()

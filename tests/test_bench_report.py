@@ -122,3 +122,17 @@ def test_rounds_merge_the_server_cpu_by_median_and_the_table_shows_it(
     bench.print_server_table(merged, ["conc"], ["asyncio"], ["aioxide", "httpx"])
     line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("conc"))
     assert line.split()[2:] == ["20.0", "-"]  # 0.020 s / 1000 requests; httpx has no row
+
+
+def test_scenarios_run_in_groups_kept_in_order() -> None:
+    # The clients measure each group in turn (within seconds of each other);
+    # a scenario in no group is one of its own; the order asked is kept.
+    bench = _bench()
+    names = ["h2_dl", "seq", "tls_dl16", "conc", "ws_fanout"]
+    assert bench.grouped(names) == [["h2_dl", "tls_dl16"], ["seq", "conc"], ["ws_fanout"]]
+    every = list(bench.SCENARIOS)
+    groups = bench.grouped(every)
+    assert sorted(n for g in groups for n in g) == sorted(every)
+    assert ["tls_dl", "h2_dl", "tls_dl16"] in groups
+    bench.GROUPS = ()
+    assert bench.grouped(names) == [[n] for n in names]
