@@ -14,7 +14,8 @@ use tokio::io::ReadBuf;
 /// The largest body read into one bytes object sized in advance.
 pub(crate) const WHOLE_MAX: u64 = 1 << 30;
 
-/// A new bytes object of `n` bytes, not initialised, and its buffer: the
+/// A bytes object of `n` bytes that nothing else holds (new, or one Python
+/// dropped, kept by `recycle`), its content undefined, and its buffer: the
 /// caller writes every byte before Python sees the object.
 pub(crate) fn uninit_bytes(py: Python<'_>, n: usize) -> PyResult<(Bound<'_, PyBytes>, *mut u8)> {
     let len = pyo3::ffi::Py_ssize_t::try_from(n)
