@@ -348,3 +348,54 @@ async def test_a_dropped_body_is_reused_for_the_next_with_a_fresh_hash(
         assert held == bytes([2]) * n and other == bytes([3]) * n
         kept = sys.getrefcount(held)
     assert sys.getrefcount(held) == kept - 1
+
+
+async def test_kept_bodies_are_let_go_once_unused_for_a_while(aiohttp: Any, serve: Any) -> None:
+    # A kept bytes object that no body is read into for a while is let go
+    # with the session still open (a timer on the loop), and then the next
+    # one kept later, when its own time comes.
+    from aiohttp import web
+
+    from aioxide import _aioxide
+
+    n = 300_000
+
+    async def fill(request: web.Request) -> web.Response:
+        return web.Response(body=b"x" * n)
+
+    app = web.Application()
+    app.router.add_get("/", fill)
+    url = await serve(app)
+    loop = asyncio.get_running_loop()
+
+    async def until_kept(size: int) -> float:
+        # When what is kept came down to `size` (the loop's clock), bounded.
+        deadline = loop.time() + 10
+        while _aioxide.kept_bytes() > size and loop.time() < deadline:
+            await asyncio.sleep(0.02)
+        assert _aioxide.kept_bytes() == size
+        return loop.time()
+
+    assert _aioxide.kept_bytes() == 0, "left by an earlier session"
+    before = _aioxide.set_unused_for(0.5)
+    try:
+        async with aiohttp.ClientSession() as s:
+
+            async def get() -> bytes:
+                async with s.get(url) as resp:
+                    return await asyncio.wait_for(resp.read(), 5)
+
+            held = [await get()]
+            at_first = loop.time()
+            assert _aioxide.kept_bytes() == n
+            await asyncio.sleep(0.25)
+            held.append(await get())
+            at_second = loop.time()
+            assert _aioxide.kept_bytes() == 2 * n
+            first_gone = await until_kept(n)
+            second_gone = await until_kept(0)
+            assert first_gone - at_first >= 0.45
+            assert second_gone - at_second >= 0.45
+            assert len(held) == 2
+    finally:
+        _aioxide.set_unused_for(before)

@@ -29,6 +29,8 @@ __all__ = [
     "json_loads",
     "events_posted",
     "whole_handed_on",
+    "set_unused_for",
+    "kept_bytes",
     "LoadGen",
     "__version__",
 ]
@@ -184,6 +186,8 @@ class Session:
 
 def events_posted() -> int: ...
 def whole_handed_on() -> tuple[int, int]: ...
+def set_unused_for(seconds: float) -> float: ...
+def kept_bytes() -> int: ...
 
 @final
 class BodyWriter:
