@@ -136,3 +136,29 @@ def test_scenarios_run_in_groups_kept_in_order() -> None:
     assert ["tls_dl", "h2_dl", "tls_dl16"] in groups
     bench.GROUPS = ()
     assert bench.grouped(names) == [[n] for n in names]
+
+
+def test_a_row_lost_by_the_medians_says_in_how_many_rounds_it_led(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Each round pits aioxide against the same round of the best peers: the
+    # rate against the fastest's, the CPU against the cheapest's.
+    bench = _bench()
+
+    def row(client: str, walls: list[float], cpus: list[float]) -> dict:
+        r = bench.timed_result("dl", 100, 100 * bench.MIB, walls, cpus, [None], [])
+        return {"client": client, "loop": "asyncio", **r}
+
+    rows = [
+        row("aioxide", [1.0, 1.2, 0.9], [0.08, 0.10, 0.12]),
+        row("pyreqwest", [1.1, 1.0, 1.0], [0.09, 0.09, 0.11]),
+        row("aiohttp", [0.95, 1.1, 2.0], [0.07, 0.05, 0.05]),
+    ]
+    merged = bench.merge_rounds([rows])
+    bench.print_best_peer_table(merged, ["dl"], ["asyncio"])
+    out = capsys.readouterr().out
+    # The fastest by the medians is pyreqwest: aioxide's rate is above its in
+    # rounds 1 and 3 (above aiohttp's in round 3 only).  The cheapest is
+    # aiohttp: aioxide's CPU is below its in no round (below pyreqwest's in
+    # round 1).
+    assert "  dl/asyncio (rate 2/3, CPU 0/3 rounds)" in out.splitlines()
