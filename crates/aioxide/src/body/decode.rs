@@ -157,6 +157,7 @@ impl Decoder {
                 unfinished: false,
                 head: Vec::new(),
                 made: 0,
+                walk: ZstdWalk::default(),
             })),
         };
         Ok(Decoder {
@@ -344,6 +345,8 @@ struct Zstd {
     head: Vec<u8>,
     /// The open frame's output so far.
     made: u64,
+    /// Where the bytes taken so far leave off in the stream's layout.
+    walk: ZstdWalk,
 }
 
 /// One zstd step into `out` (one output buffer at most): the input taken,
@@ -361,6 +364,7 @@ fn zstd_step(z: &mut Zstd, data: &[u8], out: &mut Vec<u8>) -> std::io::Result<(u
     let mut output = OutBuffer::around(&mut buf[..]);
     let hint = z.d.run(&mut input, &mut output)?;
     let (taken, produced) = (input.pos(), output.pos());
+    z.walk.feed(&data[..taken])?;
     out.extend_from_slice(&buf[..produced]);
     // hint == 0: a frame just ended; anything else means more to come.
     // But a call that neither read nor wrote says nothing of the frame:
@@ -381,6 +385,120 @@ fn zstd_step(z: &mut Zstd, data: &[u8], out: &mut Vec<u8>) -> std::io::Result<(u
     }
     // A full buffer: there may be more output without more input.
     Ok((taken, produced == buf.len()))
+}
+
+/// A part of a zstd stream's layout (RFC 8878), read whole before it is
+/// understood.
+#[derive(Clone, Copy, Default)]
+enum ZstdPart {
+    #[default]
+    Magic,
+    /// A frame's header descriptor (its first byte after the magic).
+    Descriptor,
+    /// A skippable frame's size.
+    SkippableSize,
+    BlockHeader,
+}
+
+impl ZstdPart {
+    fn len(self) -> usize {
+        match self {
+            ZstdPart::Magic | ZstdPart::SkippableSize => 4,
+            ZstdPart::Descriptor => 1,
+            ZstdPart::BlockHeader => 3,
+        }
+    }
+}
+
+/// Follows the frames and blocks of a zstd stream in the bytes the decoder
+/// takes, to reject what libzstd's streaming decoder lets through: a
+/// compressed block of size 0 (it skips every empty block; its one-shot
+/// path, taken when the whole frame is in one input, says "Data corruption
+/// detected").  Everything else it leaves to libzstd.
+#[derive(Default)]
+struct ZstdWalk {
+    part: ZstdPart,
+    bytes: [u8; 4],
+    have: usize,
+    /// Bytes to pass over before `part`: the rest of a frame header, a
+    /// block's content, a checksum, a skippable frame.
+    skip: u64,
+    /// The current frame ends with a checksum.
+    checksum: bool,
+    /// Not a zstd frame (libzstd reports it): nothing more is followed.
+    lost: bool,
+}
+
+impl ZstdWalk {
+    fn feed(&mut self, mut data: &[u8]) -> std::io::Result<()> {
+        while !data.is_empty() && !self.lost {
+            if self.skip > 0 {
+                let n = data
+                    .len()
+                    .min(usize::try_from(self.skip).unwrap_or(usize::MAX));
+                self.skip -= n as u64;
+                data = &data[n..];
+                continue;
+            }
+            let need = self.part.len();
+            let n = (need - self.have).min(data.len());
+            self.bytes[self.have..self.have + n].copy_from_slice(&data[..n]);
+            self.have += n;
+            data = &data[n..];
+            if self.have == need {
+                self.have = 0;
+                self.part_read()?;
+            }
+        }
+        Ok(())
+    }
+
+    fn part_read(&mut self) -> std::io::Result<()> {
+        let b = self.bytes;
+        match self.part {
+            ZstdPart::Magic => match u32::from_le_bytes(b) {
+                0xFD2F_B528 => self.part = ZstdPart::Descriptor,
+                m if m & 0xFFFF_FFF0 == 0x184D_2A50 => self.part = ZstdPart::SkippableSize,
+                _ => self.lost = true,
+            },
+            ZstdPart::SkippableSize => {
+                self.skip = u64::from(u32::from_le_bytes(b));
+                self.part = ZstdPart::Magic;
+            }
+            ZstdPart::Descriptor => {
+                let d = b[0];
+                let single = d & 0x20 != 0;
+                let window = u64::from(!single);
+                let dict = [0, 1, 2, 4][usize::from(d & 3)];
+                let size = match d >> 6 {
+                    0 => u64::from(single),
+                    1 => 2,
+                    2 => 4,
+                    _ => 8,
+                };
+                self.skip = window + dict + size;
+                self.checksum = d & 4 != 0;
+                self.part = ZstdPart::BlockHeader;
+            }
+            ZstdPart::BlockHeader => {
+                let h = u32::from_le_bytes([b[0], b[1], b[2], 0]);
+                let (last, kind, size) = (h & 1 != 0, h >> 1 & 3, u64::from(h >> 3));
+                if kind == 2 && size == 0 {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        "Data corruption detected: a compressed block of size 0",
+                    ));
+                }
+                // An RLE block's content is its one byte.
+                self.skip = if kind == 1 { 1 } else { size };
+                if last {
+                    self.skip += if self.checksum { 4 } else { 0 };
+                    self.part = ZstdPart::Magic;
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A zstd frame that ended (`head`: its first bytes) made `made` bytes:
@@ -511,6 +629,77 @@ mod tests {
                 want,
                 "split {split}"
             );
+        }
+    }
+
+    /// Found by the `body_decode` fuzz target: a compressed block of size 0
+    /// (content size 0 declared, so the size check passes) was a success
+    /// when the body came in pieces; libzstd's one-shot path, taken when it
+    /// comes whole, says "Data corruption detected".
+    #[test]
+    fn a_compressed_block_of_size_0_is_corrupt_however_it_arrives() {
+        // Single segment, checksum, content size 0; one block, compressed,
+        // last, of size 0; the checksum of nothing.
+        let body: &[u8] = &[
+            0x28, 0xb5, 0x2f, 0xfd, 0x24, 0x00, 0x05, 0x00, 0x00, 0x99, 0xe9, 0xd8, 0x51,
+        ];
+        for split in 1..=body.len() {
+            assert!(run(Coding::Zstd, body, split).is_err(), "split {split}");
+        }
+        // As a raw block of size 0 it is the empty frame zstd makes.
+        let empty = [&body[..6], &[0x01, 0x00, 0x00], &body[9..]].concat();
+        for split in 1..=empty.len() {
+            assert_eq!(run(Coding::Zstd, &empty, split).unwrap(), b"");
+        }
+    }
+
+    /// The walk keeps in step with streams zstd makes: frames with and
+    /// without checksums and content sizes, of many blocks (RLE ones too),
+    /// skippable frames between, and a header with a dictionary ID; it is
+    /// at a frame's end when the stream ends, however it is cut.
+    #[test]
+    fn the_zstd_walk_keeps_in_step_with_every_layout() {
+        use std::io::Write as _;
+        let frame = |data: &[u8], checksum: bool, size: bool| {
+            let mut e = zstd::stream::Encoder::new(Vec::new(), 3).unwrap();
+            e.include_checksum(checksum).unwrap();
+            e.include_contentsize(size).unwrap();
+            e.set_pledged_src_size(size.then_some(data.len() as u64))
+                .unwrap();
+            e.write_all(data).unwrap();
+            e.finish().unwrap()
+        };
+        let big = text();
+        let zeros = vec![0u8; 300_000];
+        let mut stream = Vec::new();
+        for (data, checksum, size) in [
+            (&b""[..], false, true),
+            (&b"one"[..], true, true),
+            (&big[..], true, false),
+            (&zeros[..], false, true),
+            (&big[..], false, true),
+        ] {
+            stream.extend(frame(data, checksum, size));
+            stream.extend_from_slice(&[0x5f, 0x2a, 0x4d, 0x18, 0x02, 0x00, 0x00, 0x00, 7, 7]);
+        }
+        // A hand-made frame (the walk reads only the layout): a window
+        // descriptor, a 4-byte dictionary ID, an 8-byte content size (3),
+        // one raw last block of 3 bytes, no checksum.
+        let hand: &[u8] = &[
+            0x28, 0xb5, 0x2f, 0xfd, 0xc3, 0x00, 1, 2, 3, 4, 3, 0, 0, 0, 0, 0, 0, 0, 0x19, 0x00,
+            0x00, b'a', b'b', b'c',
+        ];
+        for whole in [&stream[..], hand] {
+            for split in [1, 2, 3, 7, 100, whole.len()] {
+                let mut w = ZstdWalk::default();
+                for c in whole.chunks(split) {
+                    w.feed(c).unwrap();
+                }
+                assert!(
+                    matches!(w.part, ZstdPart::Magic) && w.have == 0 && w.skip == 0 && !w.lost,
+                    "split {split}: out of step"
+                );
+            }
         }
     }
 
