@@ -350,34 +350,59 @@ async def test_a_dropped_body_is_reused_for_the_next_with_a_fresh_hash(
     assert sys.getrefcount(held) == kept - 1
 
 
-async def test_kept_bodies_are_let_go_once_unused_for_a_while(aiohttp: Any, serve: Any) -> None:
-    # A kept bytes object that no body is read into for a while is let go
-    # with the session still open (a timer on the loop), and then the next
-    # one kept later, when its own time comes.
+async def _kept_bodies_server(serve: Any, n: int) -> str:
     from aiohttp import web
-
-    from aioxide import _aioxide
-
-    n = 300_000
 
     async def fill(request: web.Request) -> web.Response:
         return web.Response(body=b"x" * n)
 
     app = web.Application()
     app.router.add_get("/", fill)
-    url = await serve(app)
+    return str(await serve(app))
+
+
+async def _until_kept(size: int) -> None:
+    # Loop turns until what is kept came down to `size`, bounded.
+    from aioxide import _aioxide
+
     loop = asyncio.get_running_loop()
+    deadline = loop.time() + 10
+    while _aioxide.kept_bytes() > size and loop.time() < deadline:
+        await asyncio.sleep(0.02)
+    assert _aioxide.kept_bytes() == size
 
-    async def until_kept(size: int) -> float:
-        # When what is kept came down to `size` (the loop's clock), bounded.
-        deadline = loop.time() + 10
-        while _aioxide.kept_bytes() > size and loop.time() < deadline:
-            await asyncio.sleep(0.02)
-        assert _aioxide.kept_bytes() == size
-        return loop.time()
 
+async def test_a_kept_body_is_let_go_by_the_loops_timer(aiohttp: Any, serve: Any) -> None:
+    # Kept for a later body, then let go by a timer on the loop with the
+    # session still open: nothing else happens meanwhile.
+    from aioxide import _aioxide
+
+    n = 300_000
+    url = await _kept_bodies_server(serve, n)
     assert _aioxide.kept_bytes() == 0, "left by an earlier session"
-    before = _aioxide.set_unused_for(0.5)
+    before = _aioxide.set_unused_for(0.2)
+    try:
+        async with aiohttp.ClientSession() as s:
+            async with s.get(url) as resp:
+                body = await asyncio.wait_for(resp.read(), 5)
+            assert _aioxide.kept_bytes() == n
+            await _until_kept(0)
+            assert len(body) == n
+    finally:
+        _aioxide.set_unused_for(before)
+
+
+async def test_kept_bodies_go_in_turn_never_before_their_time(aiohttp: Any, serve: Any) -> None:
+    # On a clock the test moves: the one unused for long enough goes, the
+    # one kept later stays, and the timer set again for it lets it go when
+    # its own time comes.  (The first timer, 30 s of real time away, is
+    # not the one that does it.)
+    from aioxide import _aioxide
+
+    n = 300_000
+    url = await _kept_bodies_server(serve, n)
+    assert _aioxide.kept_bytes() == 0, "left by an earlier session"
+    before = _aioxide.set_unused_for(30)
     try:
         async with aiohttp.ClientSession() as s:
 
@@ -386,16 +411,15 @@ async def test_kept_bodies_are_let_go_once_unused_for_a_while(aiohttp: Any, serv
                     return await asyncio.wait_for(resp.read(), 5)
 
             held = [await get()]
-            at_first = loop.time()
-            assert _aioxide.kept_bytes() == n
-            await asyncio.sleep(0.25)
+            _aioxide.move_kept_clock(0.5)
             held.append(await get())
-            at_second = loop.time()
             assert _aioxide.kept_bytes() == 2 * n
-            first_gone = await until_kept(n)
-            second_gone = await until_kept(0)
-            assert first_gone - at_first >= 0.45
-            assert second_gone - at_second >= 0.45
+            # Unused 30.1 and 29.6 of 30 s: the timer's call lets the first go.
+            _aioxide.move_kept_clock(29.6)
+            _aioxide.let_go_unused()
+            assert _aioxide.kept_bytes() == n
+            # The timer it set again (due in about 0.4 s) lets the other go.
+            await _until_kept(0)
             assert len(held) == 2
     finally:
         _aioxide.set_unused_for(before)

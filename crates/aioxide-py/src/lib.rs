@@ -394,6 +394,8 @@ fn _aioxide(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(whole_handed_on, m)?)?;
     m.add_function(wrap_pyfunction!(recycle::set_unused_for, m)?)?;
     m.add_function(wrap_pyfunction!(recycle::kept_bytes, m)?)?;
+    m.add_function(wrap_pyfunction!(recycle::move_kept_clock, m)?)?;
+    m.add_function(wrap_pyfunction!(recycle::let_go_unused, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -30,6 +30,8 @@ struct Kept {
     unused_for: Duration,
     /// The timer that lets the old ones go, and when it is due.
     timer: Option<(Py<PyAny>, Instant)>,
+    /// Added to the time read (tests move the clock with it).
+    ahead: Duration,
 }
 
 /// Only touched with the GIL held, and never held past it (so a fork
@@ -39,6 +41,7 @@ static KEPT: Mutex<Kept> = Mutex::new(Kept {
     bytes: 0,
     unused_for: UNUSED_FOR,
     timer: None,
+    ahead: Duration::ZERO,
 });
 
 fn kept() -> std::sync::MutexGuard<'static, Kept> {
@@ -52,8 +55,8 @@ pub(crate) fn keep(obj: &Bound<'_, PyBytes>) {
         return;
     }
     let py = obj.py();
-    let now = Instant::now();
     let mut k = kept();
+    let now = Instant::now() + k.ahead;
     k.objs.push_back((obj.clone().unbind(), now));
     k.bytes += n;
     let mut gone = Vec::new();
@@ -82,8 +85,8 @@ pub(crate) fn keep(obj: &Bound<'_, PyBytes>) {
 /// set the timer again for the next one to go.
 #[pyfunction]
 pub(crate) fn let_go_unused(py: Python<'_>) {
-    let now = Instant::now();
     let mut k = kept();
+    let now = Instant::now() + k.ahead;
     let unused_for = k.unused_for;
     let mut gone = Vec::new();
     while let Some((_, at)) = k.objs.front() {
@@ -108,13 +111,23 @@ pub(crate) fn let_go_unused(py: Python<'_>) {
 fn arm(py: Python<'_>, due: Instant) {
     let armed = (|| -> PyResult<Py<PyAny>> {
         let call = wrap_pyfunction!(let_go_unused, py)?;
-        let delay = due.saturating_duration_since(Instant::now()).as_secs_f64();
+        let now = Instant::now() + kept().ahead;
+        let delay = due.saturating_duration_since(now).as_secs_f64();
         let running = py.import("asyncio")?.call_method0("get_running_loop")?;
         Ok(running.call_method1("call_later", (delay, call))?.unbind())
     })();
     if let Ok(handle) = armed {
         kept().timer = Some((handle, due));
     }
+}
+
+/// Move the clock the kept ones are aged by `seconds` ahead (tests).
+#[pyfunction]
+pub(crate) fn move_kept_clock(seconds: f64) -> PyResult<()> {
+    let d = Duration::try_from_secs_f64(seconds)
+        .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
+    kept().ahead += d;
+    Ok(())
 }
 
 /// How many bytes are kept now (tests).
