@@ -186,13 +186,10 @@ impl Direct {
         Ok(match s {
             Stream::Tcp(t) => t.into_std().map_or_else(failed, Direct::Tcp),
             Stream::Unix(u) => u.into_std().map_or_else(failed, Direct::Unix),
-            Stream::Tls(t) => {
-                let TlsConn { sock, conn } = *t;
-                match sock.0.into_std() {
-                    Ok(sock) => Direct::Tls(Box::new(TlsConn { sock, conn })),
-                    Err(e) => failed(e),
-                }
-            }
+            Stream::Tls(t) => match t.map_sock(|s| s.0.into_std()) {
+                Ok(t) => Direct::Tls(Box::new(t)),
+                Err(e) => failed(e),
+            },
             Stream::Direct(d) => d,
             other @ Stream::Layered { .. } => return Err(other),
         })
@@ -207,16 +204,11 @@ impl Direct {
             Direct::Unix(s) => {
                 tokio::net::UnixStream::from_std(s).map_or_else(failed, Stream::Unix)
             }
-            Direct::Tls(t) => {
-                let TlsConn { sock, conn } = *t;
-                match tokio::net::TcpStream::from_std(sock) {
-                    Ok(tcp) => Stream::Tls(Box::new(TlsConn {
-                        sock: Reactor(tcp),
-                        conn,
-                    })),
-                    Err(e) => failed(e),
-                }
-            }
+            Direct::Tls(t) => match t.map_sock(|s| tokio::net::TcpStream::from_std(s).map(Reactor))
+            {
+                Ok(t) => Stream::Tls(Box::new(t)),
+                Err(e) => failed(e),
+            },
             d @ Direct::Failed(_) => Stream::Direct(d),
         }
     }

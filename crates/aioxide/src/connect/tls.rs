@@ -575,10 +575,10 @@ pub async fn handshake(stream: Stream, to: &Peer<'_>, mode: &TlsMode) -> Result<
             let (tcp, conn) = Box::pin(handshake_over(tcp, to, mode, peer))
                 .await?
                 .into_inner();
-            Ok(Stream::Tls(Box::new(super::tls_conn::TlsConn {
-                sock: super::tls_conn::Reactor(tcp),
+            Ok(Stream::Tls(Box::new(super::tls_conn::TlsConn::new(
+                super::tls_conn::Reactor(tcp),
                 conn,
-            })))
+            ))))
         }
         other => {
             let tls = Box::pin(handshake_over(other, to, mode, peer)).await?;

@@ -40,6 +40,63 @@ impl io::Write for Reactor {
 pub struct TlsConn<S> {
     pub sock: S,
     pub conn: rustls::ClientConnection,
+    /// Bytes read from the socket that rustls has not taken yet.
+    ahead: Ahead,
+}
+
+/// What one `recv` brought beyond the room rustls gives a read (one
+/// record's): rustls then takes it from here, without a system call.
+#[derive(Default)]
+struct Ahead {
+    buf: Vec<u8>,
+    at: usize,
+    end: usize,
+}
+
+/// How much one `recv` asks for.
+const AHEAD: usize = 64 << 10;
+
+/// The socket as rustls reads it: through [`Ahead`].
+struct ReadAhead<'a, S> {
+    sock: &'a mut S,
+    ahead: &'a mut Ahead,
+}
+
+impl<S: io::Read> io::Read for ReadAhead<'_, S> {
+    fn read(&mut self, dst: &mut [u8]) -> io::Result<usize> {
+        let a = &mut *self.ahead;
+        if a.at == a.end {
+            if a.buf.is_empty() {
+                a.buf = vec![0; AHEAD];
+            }
+            a.end = self.sock.read(&mut a.buf)?;
+            a.at = 0;
+        }
+        let n = dst.len().min(a.end - a.at);
+        dst[..n].copy_from_slice(&a.buf[a.at..a.at + n]);
+        a.at += n;
+        Ok(n)
+    }
+}
+
+impl<S> TlsConn<S> {
+    /// A session over `sock`, after its handshake.
+    pub fn new(sock: S, conn: rustls::ClientConnection) -> Self {
+        TlsConn {
+            sock,
+            conn,
+            ahead: Ahead::default(),
+        }
+    }
+
+    /// The same session (and what it read ahead) over `f(sock)`.
+    pub fn map_sock<T, E>(self, f: impl FnOnce(S) -> Result<T, E>) -> Result<TlsConn<T>, E> {
+        Ok(TlsConn {
+            sock: f(self.sock)?,
+            conn: self.conn,
+            ahead: self.ahead,
+        })
+    }
 }
 
 impl<S: io::Read + io::Write> TlsConn<S> {
@@ -60,7 +117,10 @@ impl<S: io::Read + io::Write> TlsConn<S> {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(e) => return Err(e),
             }
-            self.conn.read_tls(&mut self.sock)?;
+            self.conn.read_tls(&mut ReadAhead {
+                sock: &mut self.sock,
+                ahead: &mut self.ahead,
+            })?;
             let processed = self.conn.process_new_packets();
             // Alerts and key-update answers go out as soon as they exist, as
             // far as the socket takes them.  A write error is the next
@@ -358,6 +418,75 @@ mod tests {
                 .expect("close_notify ends it");
             assert!(rest.is_empty());
         });
+        server.join().expect("server");
+    }
+
+    /// Bytes queued in the socket `fd` (FIONREAD).
+    fn queued(fd: std::os::fd::RawFd) -> usize {
+        let mut n: libc::c_int = 0;
+        // SAFETY: ioctl(2) FIONREAD on a socket the caller keeps open,
+        // writing one int.
+        let r = unsafe { libc::ioctl(fd, libc::FIONREAD, &mut n) };
+        assert_eq!(r, 0, "FIONREAD");
+        usize::try_from(n).expect("a count")
+    }
+
+    #[test]
+    fn one_recv_takes_many_records_and_they_go_with_the_session() {
+        const RECORDS: usize = 24;
+        let record = |i: usize| vec![b'a' + u8::try_from(i).expect("small"); 1000];
+        let (sent_tx, sent_rx) = mpsc::channel::<()>();
+        let (go_tx, go_rx) = mpsc::channel::<()>();
+        let (rt, mut s, server) = tls_pair(move |s| {
+            for i in 0..RECORDS {
+                s.write_all(&record(i)).expect("write");
+            }
+            s.flush().expect("flush");
+            sent_tx.send(()).expect("sent");
+            go_rx.recv().expect("go");
+            s.conn.send_close_notify();
+            s.flush().expect("close_notify");
+        });
+        sent_rx.recv().expect("sent");
+        let fd = match &s {
+            Stream::Tls(t) => t.sock.0.as_raw_fd(),
+            _ => unreachable!(),
+        };
+        // Every record is in the client's socket before it reads (bounded).
+        for _ in 0..5000 {
+            if queued(fd) >= RECORDS * 1000 {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        assert!(queued(fd) >= RECORDS * 1000, "the records did not come");
+        let first = rt.block_on(async {
+            use tokio::io::AsyncReadExt;
+            let mut first = vec![0u8; 1000];
+            s.read_exact(&mut first).await.expect("first record");
+            first
+        });
+        assert_eq!(first, record(0));
+        // One recv took them all (rustls alone reads 4 KiB at a time).
+        assert_eq!(queued(fd), 0, "records left in the socket");
+        // The socket leaves the reactor empty: the records read ahead go
+        // with the session and are read out of it.
+        let _rt = rt.enter();
+        let mut rest = Vec::new();
+        {
+            let _d = direct::driving();
+            while rest.len() < (RECORDS - 1) * 1000 {
+                match read_with(&mut s, Waker::noop(), 4096) {
+                    Poll::Ready(Ok(got)) => rest.extend_from_slice(&got),
+                    other => panic!("after {} bytes: {other:?}", rest.len()),
+                }
+            }
+            assert!(matches!(s, Stream::Direct(Direct::Tls(_))));
+        }
+        let want: Vec<u8> = (1..RECORDS).flat_map(record).collect();
+        assert!(rest == want, "the records read ahead differ");
+        go_tx.send(()).expect("go");
+        assert!(read_driven(&mut s).expect("close_notify").is_empty());
         server.join().expect("server");
     }
 
