@@ -45,16 +45,46 @@ pub struct TlsConn<S> {
 }
 
 /// What one `recv` brought beyond the room rustls gives a read (one
-/// record's): rustls then takes it from here, without a system call.
+/// record's): rustls then takes it from here, without a system call.  The
+/// buffer is held only while it holds something: a drained one goes back to
+/// its thread's spares ([`SPARES`]), so an idle connection holds none.
 #[derive(Default)]
 struct Ahead {
-    buf: Vec<u8>,
+    buf: Option<Box<[u8]>>,
     at: usize,
     end: usize,
 }
 
 /// How much one `recv` asks for.
 const AHEAD: usize = 64 << 10;
+
+/// Drained [`Ahead`] buffers kept per thread, for the next read.
+const SPARES: usize = 2;
+
+thread_local! {
+    static SPARE: std::cell::RefCell<Vec<Box<[u8]>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+impl Ahead {
+    fn take_buf() -> Box<[u8]> {
+        SPARE
+            .with_borrow_mut(Vec::pop)
+            .unwrap_or_else(|| vec![0; AHEAD].into_boxed_slice())
+    }
+
+    /// Give the buffer back to the thread's spares when it is drained.
+    fn release_if_drained(&mut self) {
+        if self.at == self.end {
+            if let Some(b) = self.buf.take() {
+                SPARE.with_borrow_mut(|s| {
+                    if s.len() < SPARES {
+                        s.push(b);
+                    }
+                });
+            }
+        }
+    }
+}
 
 /// The socket as rustls reads it: through [`Ahead`].
 struct ReadAhead<'a, S> {
@@ -66,15 +96,21 @@ impl<S: io::Read> io::Read for ReadAhead<'_, S> {
     fn read(&mut self, dst: &mut [u8]) -> io::Result<usize> {
         let a = &mut *self.ahead;
         if a.at == a.end {
-            if a.buf.is_empty() {
-                a.buf = vec![0; AHEAD];
+            let buf = a.buf.get_or_insert_with(Ahead::take_buf);
+            match self.sock.read(buf) {
+                Ok(got) => (a.at, a.end) = (0, got),
+                Err(e) => {
+                    a.release_if_drained();
+                    return Err(e);
+                }
             }
-            a.end = self.sock.read(&mut a.buf)?;
-            a.at = 0;
         }
         let n = dst.len().min(a.end - a.at);
-        dst[..n].copy_from_slice(&a.buf[a.at..a.at + n]);
+        if let Some(buf) = &a.buf {
+            dst[..n].copy_from_slice(&buf[a.at..a.at + n]);
+        }
         a.at += n;
+        a.release_if_drained();
         Ok(n)
     }
 }
@@ -485,6 +521,11 @@ mod tests {
         }
         let want: Vec<u8> = (1..RECORDS).flat_map(record).collect();
         assert!(rest == want, "the records read ahead differ");
+        // Drained, the connection holds no read-ahead buffer.
+        match &s {
+            Stream::Direct(Direct::Tls(t)) => assert!(t.ahead.buf.is_none(), "a buffer kept"),
+            _ => unreachable!(),
+        }
         go_tx.send(()).expect("go");
         assert!(read_driven(&mut s).expect("close_notify").is_empty());
         server.join().expect("server");
