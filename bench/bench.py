@@ -12,6 +12,10 @@ in --repeat rounds, default 3, and the median wall time and median CPU time are 
   conc  20000 GETs of /small, 64 in flight
   dl    200 GETs of /1m (1 MiB), the whole body read, one at a time
   up    200 POSTs of a 1 MiB bytes body to /upload, one at a time
+  up_file  the same from a 1 MiB file (a temporary file, in the page cache): aiohttp and
+        aioxide get the open file (data=f: read in the default executor, 64 KiB at a
+        time, as aiohttp does); httpx and pyreqwest, which take no file, an async
+        generator reading it so (asyncio.to_thread), with its Content-Length
   json  5000 GETs of /json (~2 KB) parsed by the client's own json(), one at a time
   tls_seq   3000 GETs of /small over HTTPS (certificate not verified), one at a time
   tls_conc  20000 GETs of /small over HTTPS (certificate not verified), 64 in flight
@@ -84,6 +88,7 @@ import platform
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from statistics import median
@@ -103,6 +108,7 @@ SCENARIOS = {
     "conc": (20000, 640),
     "dl": (200, 20),
     "up": (200, 20),
+    "up_file": (200, 20),
     "json": (5000, 200),
     "tls_seq": (3000, 200),
     "tls_conc": (20000, 640),
@@ -124,7 +130,7 @@ SCENARIOS = {
 # other scenario is a group of its own.
 GROUPS = (
     ("seq", "conc", "json"),
-    ("dl", "up"),
+    ("dl", "up", "up_file"),
     ("tls_seq", "tls_conc", "h2_conc"),
     ("tls_dl", "tls_dl16", "h2_dl"),
     ("mw", "trace", "proxy_conc"),
@@ -138,7 +144,10 @@ H2_SCENARIOS = ("h2_conc", "h2_dl")
 IN_FLIGHT = {"h2_dl": 16, "tls_dl16": 16}
 # The forward proxy of proxy_conc (set by the worker from --proxy-url).
 PROXY_URL: str | None = None
-BYTES_SCENARIOS = ("dl", "up", "tls_dl", "h2_dl", "tls_dl16")
+BYTES_SCENARIOS = ("dl", "up", "up_file", "tls_dl", "h2_dl", "tls_dl16")
+# The file up_file sends (written by the worker that runs it, removed after).
+UPLOAD_FILE: str | None = None
+FILE_CHUNK = 2**16  # what aiohttp's file payload reads at a time
 # Figures a row has only when they could be read (the server's CPU needs its pid).
 OPTIONAL_FIGURES = ("page_faults", "server_cpu_s")
 WS_SCENARIOS = tuple(n for n in SCENARIOS if n.startswith("ws_"))
@@ -344,7 +353,9 @@ def request_fn(
     get_small: Callable[[], Awaitable[None]]
     download: Callable[[], Awaitable[None]]
     upload: Callable[[], Awaitable[None]]
+    upload_file: Callable[[], Awaitable[None]]
     get_json: Callable[[], Awaitable[None]]
+    file_headers = {"Content-Length": str(MIB)}
 
     if client in AIOHTTP_API:
         extra: dict[str, Any] = {}
@@ -369,6 +380,13 @@ def request_fn(
                 body = await resp.read()
                 if resp.status != 200 or body != b"ok":
                     fail("POST /upload", resp.status, body)
+
+        async def upload_file() -> None:
+            # The session closes the file once it is sent (as aiohttp does).
+            async with session.post(upload_url, data=open(upload_path(), "rb")) as resp:  # noqa: SIM115
+                body = await resp.read()
+                if resp.status != 200 or body != b"ok":
+                    fail("POST /upload (file)", resp.status, body)
 
         async def get_json() -> None:
             async with session.get(doc) as resp:
@@ -397,6 +415,12 @@ def request_fn(
             if resp.status_code != 200 or body != b"ok":
                 fail("POST /upload", resp.status_code, body)
 
+        async def upload_file() -> None:
+            resp = await session.post(upload_url, content=file_chunks(), headers=file_headers)
+            body = resp.content
+            if resp.status_code != 200 or body != b"ok":
+                fail("POST /upload (file)", resp.status_code, body)
+
         async def get_json() -> None:
             resp = await session.get(doc)
             data = resp.json()
@@ -424,6 +448,13 @@ def request_fn(
             if resp.status != 200 or body != b"ok":
                 fail("POST /upload", resp.status, body)
 
+        async def upload_file() -> None:
+            req = session.post(upload_url).headers(file_headers).body_stream(file_chunks())
+            resp = await req.build().send()
+            body = await resp.bytes()
+            if resp.status != 200 or body != b"ok":
+                fail("POST /upload (file)", resp.status, body)
+
         async def get_json() -> None:
             resp = await session.get(doc).build().send()
             data = await resp.json()
@@ -435,6 +466,7 @@ def request_fn(
         "conc": (get_small, SMALL_SIZE),
         "dl": (download, MIB),
         "up": (upload, MIB),
+        "up_file": (upload_file, MIB),
         "json": (get_json, len(json.dumps(json_doc()))),
         "tls_seq": (get_small, SMALL_SIZE),
         "tls_conc": (get_small, SMALL_SIZE),
@@ -446,6 +478,24 @@ def request_fn(
         "trace": (get_small, SMALL_SIZE),
         "proxy_conc": (get_small, SMALL_SIZE),
     }[name]
+
+
+def upload_path() -> str:
+    """The file up_file sends: 1 MiB, written once per worker process."""
+    global UPLOAD_FILE
+    if UPLOAD_FILE is None:
+        fd, path = tempfile.mkstemp(prefix="aioxide-bench-", suffix=".bin")
+        with os.fdopen(fd, "wb") as f:
+            f.write(bytes(range(256)) * (MIB // 256))
+        UPLOAD_FILE = path
+    return UPLOAD_FILE
+
+
+async def file_chunks() -> AsyncIterator[bytes]:
+    """The upload file as the peers without a file body take it: read in a thread."""
+    with open(upload_path(), "rb") as f:
+        while chunk := await asyncio.to_thread(f.read, FILE_CHUNK):
+            yield chunk
 
 
 async def drive(one: Callable[[], Awaitable[None]], n: int, concurrency: int) -> None:
@@ -632,6 +682,8 @@ def worker_main(client: str, loop_name: str, args: argparse.Namespace, names: li
             results.append({"scenario": name, "error": f"{type(e).__name__}: {e}"})
     loop.run_until_complete(loop.shutdown_asyncgens())
     loop.close()
+    if UPLOAD_FILE is not None:
+        os.unlink(UPLOAD_FILE)
     version = getattr(http, "__version__", "?")
     # flushed now: pyreqwest 0.15.1 can abort at interpreter exit, after its figures are in
     out = {"client": client, "version": version, "loop": loop_name, "results": results}
