@@ -9,7 +9,9 @@ idiom, times out and the next read returns the next line, then the rest.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import types
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -350,15 +352,26 @@ async def test_a_dropped_body_is_reused_for_the_next_with_a_fresh_hash(
     assert sys.getrefcount(held) == kept - 1
 
 
-async def _kept_bodies_server(serve: Any, n: int) -> str:
+@contextlib.asynccontextmanager
+async def _kept_bodies(serve: Any, n: int, unused_for: float) -> AsyncIterator[str]:
+    # A server of n-byte bodies (its URL), with kept bodies let go once
+    # unused for `unused_for` seconds; none kept before, the age restored after.
     from aiohttp import web
+
+    from aioxide import _aioxide
 
     async def fill(request: web.Request) -> web.Response:
         return web.Response(body=b"x" * n)
 
     app = web.Application()
     app.router.add_get("/", fill)
-    return str(await serve(app))
+    url = str(await serve(app))
+    assert _aioxide.kept_bytes() == 0, "left by an earlier session"
+    before = _aioxide.set_unused_for(unused_for)
+    try:
+        yield url
+    finally:
+        _aioxide.set_unused_for(before)
 
 
 async def _until_kept(size: int) -> None:
@@ -378,18 +391,12 @@ async def test_a_kept_body_is_let_go_by_the_loops_timer(aiohttp: Any, serve: Any
     from aioxide import _aioxide
 
     n = 300_000
-    url = await _kept_bodies_server(serve, n)
-    assert _aioxide.kept_bytes() == 0, "left by an earlier session"
-    before = _aioxide.set_unused_for(0.2)
-    try:
-        async with aiohttp.ClientSession() as s:
-            async with s.get(url) as resp:
-                body = await asyncio.wait_for(resp.read(), 5)
-            assert _aioxide.kept_bytes() == n
-            await _until_kept(0)
-            assert len(body) == n
-    finally:
-        _aioxide.set_unused_for(before)
+    async with _kept_bodies(serve, n, 0.2) as url, aiohttp.ClientSession() as s:
+        async with s.get(url) as resp:
+            body = await asyncio.wait_for(resp.read(), 5)
+        assert _aioxide.kept_bytes() == n
+        await _until_kept(0)
+        assert len(body) == n
 
 
 async def test_kept_bodies_go_in_turn_never_before_their_time(aiohttp: Any, serve: Any) -> None:
@@ -400,26 +407,20 @@ async def test_kept_bodies_go_in_turn_never_before_their_time(aiohttp: Any, serv
     from aioxide import _aioxide
 
     n = 300_000
-    url = await _kept_bodies_server(serve, n)
-    assert _aioxide.kept_bytes() == 0, "left by an earlier session"
-    before = _aioxide.set_unused_for(30)
-    try:
-        async with aiohttp.ClientSession() as s:
+    async with _kept_bodies(serve, n, 30) as url, aiohttp.ClientSession() as s:
 
-            async def get() -> bytes:
-                async with s.get(url) as resp:
-                    return await asyncio.wait_for(resp.read(), 5)
+        async def get() -> bytes:
+            async with s.get(url) as resp:
+                return await asyncio.wait_for(resp.read(), 5)
 
-            held = [await get()]
-            _aioxide.move_kept_clock(0.5)
-            held.append(await get())
-            assert _aioxide.kept_bytes() == 2 * n
-            # Unused 30.1 and 29.6 of 30 s: the timer's call lets the first go.
-            _aioxide.move_kept_clock(29.6)
-            _aioxide.let_go_unused()
-            assert _aioxide.kept_bytes() == n
-            # The timer it set again (due in about 0.4 s) lets the other go.
-            await _until_kept(0)
-            assert len(held) == 2
-    finally:
-        _aioxide.set_unused_for(before)
+        held = [await get()]
+        _aioxide.move_kept_clock(0.5)
+        held.append(await get())
+        assert _aioxide.kept_bytes() == 2 * n
+        # Unused 30.1 and 29.6 of 30 s: the timer's call lets the first go.
+        _aioxide.move_kept_clock(29.6)
+        _aioxide.let_go_unused()
+        assert _aioxide.kept_bytes() == n
+        # The timer it set again (due in about 0.4 s) lets the other go.
+        await _until_kept(0)
+        assert len(held) == 2
