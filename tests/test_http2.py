@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import inspect
 import json
 import os
 import shutil
@@ -588,6 +589,9 @@ class Raw:
     window: int | None = None
     # Open with a SETTINGS frame no client may accept.
     bad_settings: bool = False
+    # PINGs the server received (it answers them unless muted).
+    pings: int = 0
+    pinged: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class RawConn:
@@ -602,6 +606,10 @@ class RawConn:
         self.h2 = h2.connection.H2Connection(config=cfg)
         self.goaway_waiting: list[int] = []
         self.goaway: int | None = None
+        # Muted: the server reads on but processes nothing more (no PING
+        # answered), as a peer gone without a FIN looks from the client.
+        self.muted = False
+        self.writer: asyncio.StreamWriter | None = None
 
     def ok(self, sid: int, body: bytes = b"ok") -> None:
         self.h2.send_headers(sid, [(":status", "200"), ("content-length", str(len(body)))])
@@ -624,6 +632,14 @@ class RawConn:
             self.h2.send_data(sid, b"x" * 10)
         elif path in ("/hold", "/upload"):
             self.raw.hold_seen.set()
+        elif path == "/mute":
+            self.muted = True
+        elif path == "/mute-body":
+            self.h2.send_headers(sid, [(":status", "200"), ("content-length", "100")])
+            self.h2.send_data(sid, b"x" * 10)
+            self.muted = True
+        elif path == "/slow":
+            asyncio.get_running_loop().call_later(1.0, self.answer_late, sid)
         elif path == "/bye":
             # The answer and a GOAWAY in one write; the connection stays open.
             self.ok(sid, b"bye")
@@ -636,6 +652,11 @@ class RawConn:
                 self.goaway = low
         else:
             self.ok(sid)
+
+    def answer_late(self, sid: int) -> None:
+        if self.writer is not None and not self.writer.is_closing():
+            self.ok(sid, b"slow")
+            self.writer.write(self.h2.data_to_send())
 
     def write(self, writer: asyncio.StreamWriter) -> None:
         """What h2 has to send; a pending GOAWAY first (written by hand: h2
@@ -664,14 +685,20 @@ class RawConn:
             values = {h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: self.raw.window}
             self.h2.local_settings = h2.settings.Settings(client=False, initial_values=values)
         self.h2.initiate_connection()
+        self.writer = writer
         writer.write(self.h2.data_to_send())
         while data := await reader.read(65536):
+            if self.muted:
+                continue
             for ev in self.h2.receive_data(data):
                 if isinstance(ev, h2.events.RequestReceived):
                     self.on_request(ev.stream_id, dict(ev.headers)[":path"])
                 elif isinstance(ev, h2.events.StreamReset):
                     self.raw.resets.append(ev.stream_id)
                     self.raw.reset_seen.set()
+                elif isinstance(ev, h2.events.PingReceived):
+                    self.raw.pings += 1
+                    self.raw.pinged.set()
             self.write(writer)
             await writer.drain()
 
@@ -817,6 +844,77 @@ async def test_a_stalled_upload_times_out_alone(aiohttp: Any, raw_h2: Raw) -> No
         with pytest.raises(asyncio.TimeoutError):
             timeout = aiohttp.ClientTimeout(total=0.3)
             await s.post(raw_h2.url + "/upload", data=b"u" * 100_000, timeout=timeout)
+        async with s.get(raw_h2.url + "/ok") as r:
+            assert await r.read() == b"ok"
+    assert raw_h2.opened == 1
+
+
+def pinging(aiohttp: Any, interval: float | None = 0.2) -> Any:
+    """A session whose HTTP/2 connections PING after ``interval`` seconds
+    without a frame and give up 0.5 s later."""
+    conn = aiohttp.TCPConnector(
+        http2="prior_knowledge", http2_ping_interval=interval, http2_ping_timeout=0.5
+    )
+    return aiohttp.ClientSession(connector=conn)
+
+
+async def test_ping_settings_are_checked(aiohttp: Any) -> None:
+    for bad in (
+        {"http2_ping_interval": 0},
+        {"http2_ping_interval": -1.0},
+        {"http2_ping_timeout": 0},
+        {"http2_ping_timeout": float("nan")},
+    ):
+        with pytest.raises(ValueError, match="http2_ping"):
+            aiohttp.TCPConnector(http2=True, **bad)
+    # On by default: 30 s without a frame, then 20 s for the answer.
+    sig = inspect.signature(aiohttp.TCPConnector)
+    assert sig.parameters["http2_ping_interval"].default == 30.0
+    assert sig.parameters["http2_ping_timeout"].default == 20.0
+
+
+async def test_an_unanswered_ping_fails_the_request_and_drops_the_connection(
+    aiohttp: Any, raw_h2: Raw
+) -> None:
+    async with pinging(aiohttp) as s:
+        # The server takes the request, then answers nothing, PING neither.
+        # (The message is aiohttp's plain "Server disconnected"; the control
+        # test below shows that the PING is what ends the request.)
+        with pytest.raises(aiohttp.ServerDisconnectedError):
+            await asyncio.wait_for(s.post(raw_h2.url + "/mute", data=b"x"), 10)
+        await asyncio.wait_for(raw_h2.closed.wait(), 10)
+        # The pool dropped it: the next request opens a new connection.
+        async with s.get(raw_h2.url + "/ok") as r:
+            assert await r.read() == b"ok"
+    assert raw_h2.opened == 2 and raw_h2.paths == ["/mute", "/ok"]
+
+
+async def test_an_unanswered_ping_in_a_body_is_a_payload_error(aiohttp: Any, raw_h2: Raw) -> None:
+    async with pinging(aiohttp) as s:
+        async with s.get(raw_h2.url + "/mute-body") as r:
+            assert r.status == 200
+            # Without the PING, this read would wait for the timeout.
+            with pytest.raises(aiohttp.ClientPayloadError):
+                await asyncio.wait_for(r.read(), 10)
+
+
+async def test_without_pings_a_mute_server_holds_the_request(aiohttp: Any, raw_h2: Raw) -> None:
+    # The control for the test above: what ends it there is the PING.
+    async with pinging(aiohttp, interval=None) as s:
+        with pytest.raises(asyncio.TimeoutError):
+            await s.post(raw_h2.url + "/mute", data=b"x", timeout=aiohttp.ClientTimeout(total=1.5))
+    assert raw_h2.pings == 0
+
+
+async def test_answered_pings_keep_slow_and_idle_connections(aiohttp: Any, raw_h2: Raw) -> None:
+    async with pinging(aiohttp) as s:
+        # Answered 1 s later: the server answers the PINGs sent meanwhile.
+        async with s.get(raw_h2.url + "/slow") as r:
+            assert await r.read() == b"slow"
+        assert raw_h2.pings >= 1
+        # Idle in the pool, it is checked too, and stays.
+        raw_h2.pinged.clear()
+        await asyncio.wait_for(raw_h2.pinged.wait(), 10)
         async with s.get(raw_h2.url + "/ok") as r:
             assert await r.read() == b"ok"
     assert raw_h2.opened == 1

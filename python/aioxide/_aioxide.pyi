@@ -154,6 +154,10 @@ class Session:
         # offered h2 and http/1.1 by ALPN), "prior_knowledge" (also h2c to
         # http:// origins).  TCPConnector(http2=False|True|"prior_knowledge").
         http2: str = "off",
+        # PING after this many seconds without a frame (None: never); an
+        # unanswered PING closes its connection after http2_ping_timeout.
+        http2_ping_interval: float | None = ...,
+        http2_ping_timeout: float = 20.0,
     ) -> Session: ...
     def request(
         self,

@@ -164,7 +164,8 @@ class BaseConnector:
                 self._hooks_bridge = None
 
     def __del__(self) -> None:
-        if not getattr(self, "_closed", True):
+        # (No engine when __init__ raised before making it.)
+        if not getattr(self, "_closed", True) and hasattr(self, "_engine"):
             self._engine.close()
 
     async def __aenter__(self) -> "BaseConnector":
@@ -213,6 +214,8 @@ class TCPConnector(BaseConnector):
         socket_factory: Any = None,
         ssl_shutdown_timeout: Any = sentinel,
         http2: bool | str = False,
+        http2_ping_interval: float | None = 30.0,
+        http2_ping_timeout: float = 20.0,
     ) -> None:
         """aioxide's addition: ``http2`` (default False, aiohttp's behaviour).
 
@@ -220,6 +223,12 @@ class TCPConnector(BaseConnector):
         uses what the server picks; ``http2="prior_knowledge"`` also speaks
         HTTP/2 without TLS (h2c) to http:// origins.  Requests to one origin
         share one HTTP/2 connection, up to the server's concurrent stream limit.
+
+        An HTTP/2 connection that has had no frame from the server for
+        ``http2_ping_interval`` seconds (busy or idle) sends a PING; one not
+        answered within ``http2_ping_timeout`` seconds closes the connection,
+        and its requests fail with ServerDisconnectedError (ClientPayloadError
+        in a body).  ``http2_ping_interval=None`` sends none.
         """
         http2_mode = _http2_mode(http2)
         self._ssl = connector_ssl_from_args(
@@ -232,6 +241,8 @@ class TCPConnector(BaseConnector):
                 DeprecationWarning,
                 stacklevel=2,
             )
+        if family not in (socket.AF_UNSPEC, socket.AF_INET, socket.AF_INET6):
+            raise ValueError(f"family must be AF_UNSPEC, AF_INET or AF_INET6, not {family!r}")
         hooks: dict[str, Any] = {}
         if resolver is not None and type(resolver) is not ThreadedResolver:
             hooks["resolver"] = functools.partial(_start_resolve, resolver)
@@ -243,28 +254,36 @@ class TCPConnector(BaseConnector):
             lb = bridge_for(loop or asyncio.get_running_loop())
             lb.acquire()
             hooks["bridge"] = lb.bridge
-        if family not in (socket.AF_UNSPEC, socket.AF_INET, socket.AF_INET6):
-            raise ValueError(f"family must be AF_UNSPEC, AF_INET or AF_INET6, not {family!r}")
-        super().__init__(
-            keepalive_timeout=keepalive_timeout,
-            force_close=force_close,
-            limit=limit,
-            limit_per_host=limit_per_host,
-            enable_cleanup_closed=enable_cleanup_closed,
-            loop=loop,
-            timeout_ceil_threshold=timeout_ceil_threshold,
-            _engine_options={
-                "family": int(family),
-                "local_addr": None if local_addr is None else (local_addr[0], int(local_addr[1])),
-                "happy_eyeballs_delay": happy_eyeballs_delay,
-                "interleave": interleave,
-                "use_dns_cache": use_dns_cache,
-                "ttl_dns_cache": ttl_dns_cache,
-                "dns_cache_max_size": dns_cache_max_size,
-                "http2": http2_mode,
-                **hooks,
-            },
-        )
+        try:
+            super().__init__(
+                keepalive_timeout=keepalive_timeout,
+                force_close=force_close,
+                limit=limit,
+                limit_per_host=limit_per_host,
+                enable_cleanup_closed=enable_cleanup_closed,
+                loop=loop,
+                timeout_ceil_threshold=timeout_ceil_threshold,
+                _engine_options={
+                    "family": int(family),
+                    "local_addr": None
+                    if local_addr is None
+                    else (local_addr[0], int(local_addr[1])),
+                    "happy_eyeballs_delay": happy_eyeballs_delay,
+                    "interleave": interleave,
+                    "use_dns_cache": use_dns_cache,
+                    "ttl_dns_cache": ttl_dns_cache,
+                    "dns_cache_max_size": dns_cache_max_size,
+                    "http2": http2_mode,
+                    "http2_ping_interval": http2_ping_interval,
+                    "http2_ping_timeout": http2_ping_timeout,
+                    **hooks,
+                },
+            )
+        except BaseException:
+            # The engine refused an option: the bridge is not kept open.
+            if lb is not None:
+                lb.release()
+            raise
         self._hooks_bridge = lb
         self._resolver = resolver
         self._socket_factory = socket_factory

@@ -61,7 +61,7 @@ impl Drop for Session {
 #[pymethods]
 impl Session {
     #[new]
-    #[pyo3(signature = (*, limit=100, limit_per_host=0, force_close=false, keepalive_timeout=Some(15.0), user_agent=None, max_headers=128, family=0, local_addr=None, happy_eyeballs_delay=Some(0.25), interleave=None, use_dns_cache=true, ttl_dns_cache=Some(10.0), dns_cache_max_size=1000, bridge=None, resolver=None, socket_factory=None, unix_path=None, http2="off"))]
+    #[pyo3(signature = (*, limit=100, limit_per_host=0, force_close=false, keepalive_timeout=Some(15.0), user_agent=None, max_headers=128, family=0, local_addr=None, happy_eyeballs_delay=Some(0.25), interleave=None, use_dns_cache=true, ttl_dns_cache=Some(10.0), dns_cache_max_size=1000, bridge=None, resolver=None, socket_factory=None, unix_path=None, http2="off", http2_ping_interval=Some(30.0), http2_ping_timeout=20.0))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         limit: usize,
@@ -82,10 +82,25 @@ impl Session {
         socket_factory: Option<Py<PyAny>>,
         unix_path: Option<std::path::PathBuf>,
         http2: &str,
+        http2_ping_interval: Option<f64>,
+        http2_ping_timeout: f64,
     ) -> PyResult<Self> {
         let mut cfg = ClientConfig::default();
         cfg.pool.http2 = aioxide::policy::h2::Http2::from_name(http2)
             .ok_or_else(|| PyValueError::new_err(format!("unknown http2 mode {http2:?}")))?;
+        let positive = |name: &str, s: f64| -> PyResult<Duration> {
+            if s.is_finite() && s > 0.0 {
+                Ok(Duration::from_secs_f64(s))
+            } else {
+                Err(PyValueError::new_err(format!(
+                    "{name} must be > 0, not {s}"
+                )))
+            }
+        };
+        cfg.pool.h2_ping_interval = http2_ping_interval
+            .map(|s| positive("http2_ping_interval", s))
+            .transpose()?;
+        cfg.pool.h2_ping_timeout = positive("http2_ping_timeout", http2_ping_timeout)?;
         cfg.pool.limit = limit;
         cfg.pool.limit_per_host = limit_per_host;
         cfg.pool.force_close = force_close;

@@ -209,12 +209,17 @@ const CONNECTION_WINDOW: u32 = 1 << 30;
 
 /// The HTTP/2 handshake on `stream`, then the server's first SETTINGS
 /// (its stream limit decides whether the next request shares this
-/// connection); `slots` stay with the connection.
+/// connection); `slots` stay with the connection.  After
+/// `cfg.h2_ping_interval` without a frame from the server, busy or idle,
+/// the connection sends PING; unanswered within `cfg.h2_ping_timeout`, it
+/// closes, failing its streams: requests multiplexed on a connection whose
+/// peer vanished without a FIN do not all wait for their timeouts.
 pub(crate) async fn handshake(
     key: &Key,
     stream: connect::Stream,
     meta: Option<Arc<connect::ConnMeta>>,
     slots: Slots,
+    cfg: &super::PoolConfig,
 ) -> Result<Arc<Shared>, Error> {
     let failed = |e: String| {
         Error::new(ErrorKind::Io, format!("HTTP/2 handshake failed: {e}")).with_addr(
@@ -230,8 +235,16 @@ pub(crate) async fn handshake(
         tx,
     };
     let tasks = Tasks::default();
-    let (sender, conn) = http2::Builder::new(tasks.clone())
-        .initial_connection_window_size(CONNECTION_WINDOW)
+    let mut builder = http2::Builder::new(tasks.clone());
+    builder.initial_connection_window_size(CONNECTION_WINDOW);
+    if let Some(every) = cfg.h2_ping_interval {
+        builder
+            .timer(hyper_util::rt::TokioTimer::new())
+            .keep_alive_interval(every)
+            .keep_alive_timeout(cfg.h2_ping_timeout)
+            .keep_alive_while_idle(true);
+    }
+    let (sender, conn) = builder
         .handshake(TokioIo::new(io))
         .await
         .map_err(|e| failed(e.to_string()).with_source(e))?;
@@ -315,6 +328,13 @@ pub(crate) fn exchange_error(e: hyper::Error) -> Error {
         Error::new(ErrorKind::ServerDisconnected, h2_message(h2e))
     } else if e.is_parse() || e.is_parse_status() {
         Error::new(ErrorKind::BadResponse, format!("Invalid response: {e}"))
+    } else if e.is_timeout() {
+        // hyper's only timer on a client connection: keep-alive PING.  (A
+        // body being read when it fires gets the connection's end instead.)
+        Error::new(
+            ErrorKind::ServerDisconnected,
+            "Server disconnected: the connection's PING went unanswered",
+        )
     } else if e.is_canceled() || e.is_incomplete_message() || e.is_closed() {
         Error::new(ErrorKind::ServerDisconnected, "Server disconnected")
     } else if e.is_user() {

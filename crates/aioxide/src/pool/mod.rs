@@ -58,6 +58,11 @@ pub struct PoolConfig {
     pub connect: connect::dns::ConnectConfig,
     /// HTTP/2: off, by ALPN, or also with prior knowledge (h2c).
     pub http2: crate::policy::h2::Http2,
+    /// HTTP/2 connections check their peer with PING after this long
+    /// without a frame from it (None: never).
+    pub h2_ping_interval: Option<Duration>,
+    /// A PING unanswered this long closes its connection.
+    pub h2_ping_timeout: Duration,
 }
 
 impl Default for PoolConfig {
@@ -72,6 +77,8 @@ impl Default for PoolConfig {
             max_headers: 128,
             connect: connect::dns::ConnectConfig::default(),
             http2: crate::policy::h2::Http2::Off,
+            h2_ping_interval: Some(Duration::from_secs(30)),
+            h2_ping_timeout: Duration::from_secs(20),
         }
     }
 }
@@ -921,7 +928,11 @@ impl Pool {
             return Ok(());
         }
         let slots = (lease._total.take(), lease._host.take());
-        let shared = until(deadline, Box::pin(h2::handshake(key, stream, meta, slots))).await??;
+        let shared = until(
+            deadline,
+            Box::pin(h2::handshake(key, stream, meta, slots, &self.cfg)),
+        )
+        .await??;
         lease.stream = Some(StreamSlot::new(shared.clone()));
         if !self.cfg.force_close {
             self.adopt_shared(key, shared.clone());
