@@ -867,6 +867,21 @@ async def test_ping_settings_are_checked(aiohttp: Any) -> None:
     ):
         with pytest.raises(ValueError, match="http2_ping"):
             aiohttp.TCPConnector(http2=True, **bad)
+    # A refused connector with hooks does not keep the loop's bridge open.
+    from aioxide._bridge import bridge_for
+
+    class Resolver:
+        async def resolve(self, host: str, port: int = 0, family: int = 0) -> list[Any]:
+            return []
+
+        async def close(self) -> None:
+            pass
+
+    lb = bridge_for(asyncio.get_running_loop())
+    users = lb.users
+    with pytest.raises(ValueError, match="http2_ping"):
+        aiohttp.TCPConnector(resolver=Resolver(), http2_ping_interval=0)
+    assert lb.users == users
     # On by default: 30 s without a frame, then 20 s for the answer.
     sig = inspect.signature(aiohttp.TCPConnector)
     assert sig.parameters["http2_ping_interval"].default == 30.0
