@@ -156,7 +156,7 @@ class Session:
         http2: str = "off",
         # PING after this many seconds without a frame (None: never); an
         # unanswered PING closes its connection after http2_ping_timeout.
-        http2_ping_interval: float | None = ...,
+        http2_ping_interval: float | None = None,
         http2_ping_timeout: float = 20.0,
     ) -> Session: ...
     def request(

@@ -214,7 +214,7 @@ class TCPConnector(BaseConnector):
         socket_factory: Any = None,
         ssl_shutdown_timeout: Any = sentinel,
         http2: bool | str = False,
-        http2_ping_interval: float | None = 30.0,
+        http2_ping_interval: float | None = None,
         http2_ping_timeout: float = 20.0,
     ) -> None:
         """aioxide's addition: ``http2`` (default False, aiohttp's behaviour).
@@ -224,11 +224,11 @@ class TCPConnector(BaseConnector):
         HTTP/2 without TLS (h2c) to http:// origins.  Requests to one origin
         share one HTTP/2 connection, up to the server's concurrent stream limit.
 
-        An HTTP/2 connection that has had no frame from the server for
-        ``http2_ping_interval`` seconds (busy or idle) sends a PING; one not
-        answered within ``http2_ping_timeout`` seconds closes the connection,
-        and its requests fail with ServerDisconnectedError (ClientPayloadError
-        in a body).  ``http2_ping_interval=None`` sends none.
+        ``http2_ping_interval`` (seconds; default None: off): an HTTP/2
+        connection that has had no frame from the server for that long (busy
+        or idle) sends a PING; one not answered within ``http2_ping_timeout``
+        seconds closes the connection, and its requests fail with
+        ServerDisconnectedError (ClientPayloadError in a body).
         """
         http2_mode = _http2_mode(http2)
         self._ssl = connector_ssl_from_args(

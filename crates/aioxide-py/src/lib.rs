@@ -61,7 +61,7 @@ impl Drop for Session {
 #[pymethods]
 impl Session {
     #[new]
-    #[pyo3(signature = (*, limit=100, limit_per_host=0, force_close=false, keepalive_timeout=Some(15.0), user_agent=None, max_headers=128, family=0, local_addr=None, happy_eyeballs_delay=Some(0.25), interleave=None, use_dns_cache=true, ttl_dns_cache=Some(10.0), dns_cache_max_size=1000, bridge=None, resolver=None, socket_factory=None, unix_path=None, http2="off", http2_ping_interval=Some(30.0), http2_ping_timeout=20.0))]
+    #[pyo3(signature = (*, limit=100, limit_per_host=0, force_close=false, keepalive_timeout=Some(15.0), user_agent=None, max_headers=128, family=0, local_addr=None, happy_eyeballs_delay=Some(0.25), interleave=None, use_dns_cache=true, ttl_dns_cache=Some(10.0), dns_cache_max_size=1000, bridge=None, resolver=None, socket_factory=None, unix_path=None, http2="off", http2_ping_interval=None, http2_ping_timeout=20.0))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         limit: usize,
