@@ -27,6 +27,9 @@ in --repeat rounds, default 3, and the median wall time and median CPU time are 
   h2_dl     200 GETs of /1m over HTTP/2, 16 in flight on one connection (compare
             with tls_dl16: the same over HTTP/1.1, 16 connections)
   tls_dl16  200 GETs of /1m over HTTPS/1.1, 16 in flight
+  dl16m 10 GETs of /16m (16 MiB), the whole body read, one at a time; also the peak RSS:
+        how far the process's resident memory rose above what it held with its client
+        open and no request made yet (VmHWM, reset through /proc/self/clear_refs)
   mw    as conc, through one trivial pass-through middleware (its cost: compare with conc)
   trace as conc, with one no-op request-start hook (aiohttp's TraceConfig)
   proxy_conc  as conc, through a forward HTTP proxy (a second nginx server, --proxy-url,
@@ -116,6 +119,7 @@ SCENARIOS = {
     "h2_conc": (20000, 640),
     "h2_dl": (200, 32),
     "tls_dl16": (200, 32),
+    "dl16m": (10, 2),
     "mw": (20000, 640),
     "trace": (20000, 640),
     "proxy_conc": (20000, 640),
@@ -144,12 +148,15 @@ H2_SCENARIOS = ("h2_conc", "h2_dl")
 IN_FLIGHT = {"h2_dl": 16, "tls_dl16": 16}
 # The forward proxy of proxy_conc (set by the worker from --proxy-url).
 PROXY_URL: str | None = None
-BYTES_SCENARIOS = ("dl", "up", "up_file", "tls_dl", "h2_dl", "tls_dl16")
+BYTES_SCENARIOS = ("dl", "up", "up_file", "tls_dl", "h2_dl", "tls_dl16", "dl16m")
+# Scenarios whose peak RSS is measured (each runs in a process of its own).
+RSS_SCENARIOS = ("dl16m",)
+BIG_SIZE = 16 * MIB
 # The file up_file sends (written by the worker that runs it, removed after).
 UPLOAD_FILE: str | None = None
 FILE_CHUNK = 2**16  # what aiohttp's file payload reads at a time
 # Figures a row has only when they could be read (the server's CPU needs its pid).
-OPTIONAL_FIGURES = ("page_faults", "server_cpu_s")
+OPTIONAL_FIGURES = ("page_faults", "server_cpu_s", "rss_growth")
 WS_SCENARIOS = tuple(n for n in SCENARIOS if n.startswith("ws_"))
 CLIENTS = ("aiohttp", "aioxide", "httpx", "pyreqwest")
 AIOHTTP_API = ("aiohttp", "aioxide")
@@ -185,6 +192,7 @@ def write_docroot(root: str) -> None:
         "small": b"x" * SMALL_SIZE,
         "json": json.dumps(json_doc()).encode(),
         "1m": bytes(range(256)) * (MIB // 256),
+        "16m": bytes(range(256)) * (BIG_SIZE // 256),
     }
     for name, data in files.items():
         with open(os.path.join(root, name), "wb") as f:
@@ -210,6 +218,21 @@ def page_faults() -> int:
     """Minor page faults of this process so far (every thread): pages the kernel had to
     give it, each zeroed, as when a big buffer is allocated anew instead of reused."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
+def vm_kib(field: str) -> int:
+    """A figure of /proc/self/status in KiB (VmRSS, VmHWM)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise LookupError(field)
+
+
+def reset_peak_rss() -> None:
+    """Make VmHWM start again from the present RSS (Linux 4.0+)."""
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
 
 
 def proc_stat(pid: int) -> list[str]:
@@ -348,7 +371,8 @@ def request_fn(
     client: str, name: str, session: Any, base: str
 ) -> tuple[Callable[[], Awaitable[None]], int]:
     """One request of scenario `name`, which checks its answer; and the bytes it moves."""
-    small, big, doc, upload_url = base + "/small", base + "/1m", base + "/json", base + "/upload"
+    small, doc, upload_url = base + "/small", base + "/json", base + "/upload"
+    big, big_size = (base + "/16m", BIG_SIZE) if name == "dl16m" else (base + "/1m", MIB)
     payload = b"u" * MIB
     get_small: Callable[[], Awaitable[None]]
     download: Callable[[], Awaitable[None]]
@@ -372,8 +396,8 @@ def request_fn(
         async def download() -> None:
             async with session.get(big, **extra) as resp:
                 body = await resp.read()
-                if resp.status != 200 or len(body) != MIB or resp.version[0] != major:
-                    fail("GET /1m", resp.status, (resp.version, len(body)))
+                if resp.status != 200 or len(body) != big_size or resp.version[0] != major:
+                    fail("GET " + big, resp.status, (resp.version, len(body)))
 
         async def upload() -> None:
             async with session.post(upload_url, data=payload) as resp:
@@ -406,8 +430,8 @@ def request_fn(
         async def download() -> None:
             resp = await session.get(big)
             body = resp.content
-            if resp.status_code != 200 or len(body) != MIB or resp.http_version != version:
-                fail("GET /1m", resp.status_code, (resp.http_version, len(body)))
+            if resp.status_code != 200 or len(body) != big_size or resp.http_version != version:
+                fail("GET " + big, resp.status_code, (resp.http_version, len(body)))
 
         async def upload() -> None:
             resp = await session.post(upload_url, content=payload)
@@ -439,8 +463,8 @@ def request_fn(
         async def download() -> None:
             resp = await session.get(big).build().send()
             body = await resp.bytes()
-            if resp.status != 200 or len(body) != MIB or (resp.version == "HTTP/2.0") != h2:
-                fail("GET /1m", resp.status, (resp.version, len(body)))
+            if resp.status != 200 or len(body) != big_size or (resp.version == "HTTP/2.0") != h2:
+                fail("GET " + big, resp.status, (resp.version, len(body)))
 
         async def upload() -> None:
             resp = await session.post(upload_url).body_bytes(payload).build().send()
@@ -474,6 +498,7 @@ def request_fn(
         "h2_conc": (get_small, SMALL_SIZE),
         "h2_dl": (download, MIB),
         "tls_dl16": (download, MIB),
+        "dl16m": (download, BIG_SIZE),
         "mw": (get_small, SMALL_SIZE),
         "trace": (get_small, SMALL_SIZE),
         "proxy_conc": (get_small, SMALL_SIZE),
@@ -535,6 +560,7 @@ def timed_result(
     cpus: list,
     servers: list,
     faults: list,
+    rss_growth: float | None = None,
 ) -> dict[str, Any]:
     row = {
         "scenario": name,
@@ -547,6 +573,8 @@ def timed_result(
     }
     if faults:
         row["page_faults"] = median(faults)
+    if rss_growth is not None:
+        row["rss_growth"] = rss_growth
     if servers and None not in servers:
         row["server_cpu_s"] = median(servers)
     return row
@@ -562,6 +590,13 @@ class Timer:
         self.cpus: list[float] = []
         self.servers: list[float | None] = []
         self.faults: list[int] = []
+        # Peak RSS above the RSS before the first request, MiB (RSS_SCENARIOS only).
+        self.rss_base: int | None = None
+
+    def watch_rss(self) -> None:
+        """From now on, note how far the RSS rises above what it is now."""
+        reset_peak_rss()
+        self.rss_base = vm_kib("VmRSS")
 
     def start(self) -> None:
         self._srv = server_cpu_seconds(self.pids)
@@ -576,7 +611,8 @@ class Timer:
         self.servers.append(None if end is None or self._srv is None else end - self._srv)
 
     def result(self, name: str, n: int, size: int) -> dict[str, Any]:
-        return timed_result(name, n, size, self.walls, self.cpus, self.servers, self.faults)
+        rss = None if self.rss_base is None else (vm_kib("VmHWM") - self.rss_base) / 1024
+        return timed_result(name, n, size, self.walls, self.cpus, self.servers, self.faults, rss)
 
 
 async def measure(
@@ -587,6 +623,9 @@ async def measure(
     timer = Timer("BENCH_NGINX_PID")
     async with open_client(client, http, name) as session:
         one, size = request_fn(client, name, session, base)
+        if name in RSS_SCENARIOS:
+            gc.collect()
+            timer.watch_rss()
         await drive(one, warmup, concurrency)
         for _ in range(repeat):
             gc.collect()
@@ -1077,6 +1116,11 @@ def main() -> int:
     if any(faults_per_mib(r) is not None for r in rows):
         print()
         print_faults_table(rows, names, loops, clients)
+    if any("rss_growth" in r for r in rows):
+        print()
+        title = "peak RSS growth, MiB (above the RSS with the client open, before any request):"
+        big = [n for n in names if n in RSS_SCENARIOS]
+        print_per_client(title, rows, big, loops, clients, lambda r: r.get("rss_growth"))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(
