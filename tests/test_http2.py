@@ -851,9 +851,9 @@ async def test_a_stalled_upload_times_out_alone(aiohttp: Any, raw_h2: Raw) -> No
 
 def pinging(aiohttp: Any, interval: float | None = 0.2) -> Any:
     """A session whose HTTP/2 connections PING after ``interval`` seconds
-    without a frame and give up 0.5 s later."""
+    without a frame and give up 2 s later (room for a loaded machine)."""
     conn = aiohttp.TCPConnector(
-        http2="prior_knowledge", http2_ping_interval=interval, http2_ping_timeout=0.5
+        http2="prior_knowledge", http2_ping_interval=interval, http2_ping_timeout=2.0
     )
     return aiohttp.ClientSession(connector=conn)
 
@@ -917,7 +917,8 @@ async def test_without_pings_a_mute_server_holds_the_request(aiohttp: Any, raw_h
     # The control for the test above: what ends it there is the PING.
     async with pinging(aiohttp, interval=None) as s:
         with pytest.raises(asyncio.TimeoutError):
-            await s.post(raw_h2.url + "/mute", data=b"x", timeout=aiohttp.ClientTimeout(total=1.5))
+            # (Longer than the PING's 0.2 + 2 s above.)
+            await s.post(raw_h2.url + "/mute", data=b"x", timeout=aiohttp.ClientTimeout(total=3))
     assert raw_h2.pings == 0
 
 
