@@ -280,6 +280,8 @@ class ClientSession:
             warnings.warn(_AUTH_DEPRECATED, DeprecationWarning, stacklevel=2)
         if connector is None:
             connector = TCPConnector(loop=loop)
+        if connector._loop is not loop:
+            raise RuntimeError("Session and connector has to use same event loop")
         self._connector = connector
         self._connector_owner = connector_owner
         self._default_auth = auth

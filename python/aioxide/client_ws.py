@@ -733,12 +733,21 @@ async def connect(session: Any, url: Any, **kw: Any) -> ClientWebSocketResponse:
     from multidict import CIMultiDict
 
     from . import _aioxide
+    from ._tls import _merge_ssl_params
     from .client_exceptions import WSServerHandshakeError
 
     if kw["auth"] is not None:
         warnings.warn(
             "The 'auth' parameter is deprecated and will be removed in v4;"
             " pass headers={'Authorization': "
+            "aiohttp.encode_basic_auth(login, password)} instead",
+            DeprecationWarning,
+            stacklevel=4,
+        )
+    if kw["proxy_auth"] is not None:
+        warnings.warn(
+            "The 'proxy_auth' parameter is deprecated and will be removed in v4;"
+            " pass proxy_headers={'Proxy-Authorization': "
             "aiohttp.encode_basic_auth(login, password)} instead",
             DeprecationWarning,
             stacklevel=4,
@@ -780,6 +789,8 @@ async def connect(session: Any, url: Any, **kw: Any) -> ClientWebSocketResponse:
     if ssl is None:
         warnings.warn("ssl=None is deprecated, please use ssl=True", DeprecationWarning, 4)
         ssl = True
+    # verify_ssl, ssl_context and fingerprint folded into ssl, with aiohttp's warnings.
+    ssl = _merge_ssl_params(ssl, kw["verify_ssl"], kw["ssl_context"], kw["fingerprint"], 5)
 
     with warnings.catch_warnings():
         # (auth's and proxy_auth's warnings were given above, as aiohttp's.)
@@ -794,9 +805,6 @@ async def connect(session: Any, url: Any, **kw: Any) -> ClientWebSocketResponse:
             proxy=kw["proxy"],
             proxy_auth=kw["proxy_auth"],
             ssl=ssl,
-            verify_ssl=kw["verify_ssl"],
-            fingerprint=kw["fingerprint"],
-            ssl_context=kw["ssl_context"],
             server_hostname=kw["server_hostname"],
             proxy_headers=kw["proxy_headers"],
             _upgrade=True,
