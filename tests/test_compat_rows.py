@@ -1,9 +1,9 @@
 """Rows of docs/COMPATIBILITY.md that no other test covered: loop= parameters,
-connector attributes, aiohttp.request()'s connector, Connection.close(),
-ResolveResult, ws_connect's parameters and the WebSocket's frame-sending
-methods.  Every test runs on both targets (``AIOXIDE_TEST_TARGET=aiohttp``);
-where aioxide differs, the test checks each one's own behaviour and the row
-says "differs"."""
+connector attributes, aiohttp.request()'s connector, request cookies on
+redirects, Connection.close(), ResolveResult, ws_connect's parameters and the
+WebSocket's frame-sending methods.  Every test runs on both targets
+(``AIOXIDE_TEST_TARGET=aiohttp``); where aioxide differs, the test checks each
+one's own behaviour and the row says "differs"."""
 
 from __future__ import annotations
 
@@ -166,31 +166,6 @@ def test_resolve_result_is_aiohttps_typed_dict(aiohttp: Any) -> None:
     }
     assert typing.get_type_hints(ours) == typing.get_type_hints(reference.ResolveResult)
     assert ours.__required_keys__ == reference.ResolveResult.__required_keys__
-
-
-# -- per-request parameters ----------------------------------------------------------
-
-
-async def test_per_request_max_line_size(aiohttp: Any, raw_server: Any) -> None:
-    # A 300-byte reason phrase: the status line is what max_line_size measures.
-    async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
-        for _ in range(4):  # bounded: the requests of this test
-            await read_request_head(r)
-            w.write(b"HTTP/1.1 200 " + b"O" * 300 + b"\r\nContent-Length: 2\r\n\r\nok")
-            await w.drain()
-
-    url = await raw_server(handler)
-    async with aiohttp.ClientSession() as s:
-        async with s.get(url) as resp:
-            assert await resp.read() == b"ok"
-        with pytest.raises(aiohttp.ClientResponseError) as info:
-            await s.get(url, max_line_size=100)
-        assert info.value.status == 400
-    async with aiohttp.ClientSession(max_line_size=100) as s:
-        with pytest.raises(aiohttp.ClientResponseError):
-            await s.get(url)
-        async with s.get(url, max_line_size=1000) as resp:
-            assert await resp.read() == b"ok"
 
 
 # -- cookies ---------------------------------------------------------------------

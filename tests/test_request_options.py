@@ -468,10 +468,21 @@ async def test_redirect_resends_a_file_body(
     assert got == [data]
 
 
-async def test_per_request_head_limits(aiohttp: Any, raw_server: Any) -> None:
+@pytest.mark.parametrize(
+    ("option", "head"),
+    [
+        # Name plus value of a header field.
+        ("max_field_size", b"HTTP/1.1 200 OK\r\nX-Long: " + b"v" * 300 + b"\r\n"),
+        # The status line (a 300-byte reason phrase).
+        ("max_line_size", b"HTTP/1.1 200 " + b"O" * 300 + b"\r\n"),
+    ],
+)
+async def test_per_request_head_limits(
+    aiohttp: Any, raw_server: Any, option: str, head: bytes
+) -> None:
     async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
         await read_request_head(r)
-        w.write(b"HTTP/1.1 200 OK\r\nX-Long: " + b"v" * 300 + b"\r\nContent-Length: 2\r\n\r\nok")
+        w.write(head + b"Content-Length: 2\r\n\r\nok")
         await w.drain()
 
     url = await raw_server(handler)
@@ -479,12 +490,12 @@ async def test_per_request_head_limits(aiohttp: Any, raw_server: Any) -> None:
         async with s.get(url) as resp:
             assert await resp.read() == b"ok"
         with pytest.raises(aiohttp.ClientResponseError) as info:
-            await s.get(url, max_field_size=100)
+            await s.get(url, **{option: 100})
         assert info.value.status == 400
-    async with aiohttp.ClientSession(max_field_size=100) as s:
+    async with aiohttp.ClientSession(**{option: 100}) as s:
         with pytest.raises(aiohttp.ClientResponseError):
             await s.get(url)
-        async with s.get(url, max_field_size=1000) as resp:
+        async with s.get(url, **{option: 1000}) as resp:
             assert await resp.read() == b"ok"
 
 

@@ -47,7 +47,7 @@ from .client_exceptions import (
 from .client_reqrep import ClientRequest, ClientResponse, RequestInfo
 from .connector import BaseConnector, TCPConnector
 from .cookiejar import CookieJar, DummyCookieJar
-from .helpers import _SENTINEL, BasicAuth, sentinel
+from .helpers import _SENTINEL, AUTH_DEPRECATED, PROXY_AUTH_DEPRECATED, BasicAuth, sentinel
 from .http import HttpVersion, HttpVersion10, HttpVersion11
 from .tracing import TraceConfig
 from .typedefs import LooseCookies, LooseHeaders, Query, StrOrURL
@@ -163,12 +163,6 @@ _R = TypeVar("_R", bound=ClientResponse)
 _T = TypeVar("_T")
 _WS = TypeVar("_WS", bound="ClientWebSocketResponse[Any]")
 
-_AUTH_DEPRECATED = (
-    "The 'auth' parameter is deprecated and will be removed in v4;"
-    " pass headers={'Authorization': "
-    "aiohttp.encode_basic_auth(login, password)} instead"
-)
-
 
 class ClientSession:
     """First-class interface for making HTTP requests."""
@@ -277,7 +271,7 @@ class ClientSession:
                 stacklevel=2,
             )
         if auth is not None:
-            warnings.warn(_AUTH_DEPRECATED, DeprecationWarning, stacklevel=2)
+            warnings.warn(AUTH_DEPRECATED, DeprecationWarning, stacklevel=2)
         if connector is None:
             connector = TCPConnector(loop=loop)
         if connector._loop is not loop:
@@ -954,15 +948,9 @@ _URL_KEPT_LEN = 2048
 def _warn_deprecated_arguments(auth: Any, proxy_auth: Any, chunked: Any) -> None:
     """aiohttp 3.14's DeprecationWarnings for a request's arguments."""
     if auth is not None:
-        warnings.warn(_AUTH_DEPRECATED, DeprecationWarning, stacklevel=4)
+        warnings.warn(AUTH_DEPRECATED, DeprecationWarning, stacklevel=4)
     if proxy_auth is not None:
-        warnings.warn(
-            "The 'proxy_auth' parameter is deprecated and will be removed in v4;"
-            " pass proxy_headers={'Proxy-Authorization': "
-            "aiohttp.encode_basic_auth(login, password)} instead",
-            DeprecationWarning,
-            stacklevel=4,
-        )
+        warnings.warn(PROXY_AUTH_DEPRECATED, DeprecationWarning, stacklevel=4)
     if chunked is not None and not isinstance(chunked, bool):
         warnings.warn("Chunk size is deprecated #1615", DeprecationWarning, stacklevel=4)
 

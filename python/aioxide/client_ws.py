@@ -735,23 +735,12 @@ async def connect(session: Any, url: Any, **kw: Any) -> ClientWebSocketResponse:
     from . import _aioxide
     from ._tls import _merge_ssl_params
     from .client_exceptions import WSServerHandshakeError
+    from .helpers import AUTH_DEPRECATED, PROXY_AUTH_DEPRECATED
 
     if kw["auth"] is not None:
-        warnings.warn(
-            "The 'auth' parameter is deprecated and will be removed in v4;"
-            " pass headers={'Authorization': "
-            "aiohttp.encode_basic_auth(login, password)} instead",
-            DeprecationWarning,
-            stacklevel=4,
-        )
+        warnings.warn(AUTH_DEPRECATED, DeprecationWarning, stacklevel=4)
     if kw["proxy_auth"] is not None:
-        warnings.warn(
-            "The 'proxy_auth' parameter is deprecated and will be removed in v4;"
-            " pass proxy_headers={'Proxy-Authorization': "
-            "aiohttp.encode_basic_auth(login, password)} instead",
-            DeprecationWarning,
-            stacklevel=4,
-        )
+        warnings.warn(PROXY_AUTH_DEPRECATED, DeprecationWarning, stacklevel=4)
     timeout = kw["timeout"]
     if type(timeout).__name__ == "_SENTINEL" or timeout is None:
         ws_timeout = DEFAULT_WS_CLIENT_TIMEOUT

@@ -47,6 +47,18 @@ EMPTY_BODY_STATUS_CODES = frozenset((204, 304, *range(100, 200)))
 # https://datatracker.ietf.org/doc/html/rfc9112#section-6.3-2.2
 EMPTY_BODY_METHODS = frozenset({"HEAD"})
 
+# aiohttp 3.14's DeprecationWarnings for auth= and proxy_auth= (requests and ws_connect).
+AUTH_DEPRECATED = (
+    "The 'auth' parameter is deprecated and will be removed in v4;"
+    " pass headers={'Authorization': "
+    "aiohttp.encode_basic_auth(login, password)} instead"
+)
+PROXY_AUTH_DEPRECATED = (
+    "The 'proxy_auth' parameter is deprecated and will be removed in v4;"
+    " pass proxy_headers={'Proxy-Authorization': "
+    "aiohttp.encode_basic_auth(login, password)} instead"
+)
+
 CHAR = {chr(i) for i in range(0, 128)}
 CTL = {chr(i) for i in range(0, 32)} | {chr(127)}
 SEPARATORS = {
