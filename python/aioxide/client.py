@@ -164,6 +164,41 @@ _T = TypeVar("_T")
 _WS = TypeVar("_WS", bound="ClientWebSocketResponse[Any]")
 
 
+def _session_timeout(
+    timeout: ClientTimeout | _SENTINEL | None,
+    read_timeout: float | _SENTINEL,
+    conn_timeout: float | None,
+) -> ClientTimeout:
+    """ClientSession's timeout from ``timeout=`` and the deprecated
+    ``read_timeout=`` / ``conn_timeout=`` (aiohttp's warnings and errors)."""
+    if timeout is not sentinel and timeout is not None:
+        adopted = ClientTimeout._adopt(timeout)
+        if not isinstance(adopted, ClientTimeout):
+            raise ValueError(
+                f"timeout parameter cannot be of {type(adopted)} type, "
+                "please use 'timeout=ClientTimeout(...)'"
+            )
+        if read_timeout is not sentinel or conn_timeout is not None:
+            raise ValueError("read_timeout and conn_timeout are deprecated; use timeout")
+        return adopted
+    result = DEFAULT_TIMEOUT if timeout is sentinel else ClientTimeout()
+    if read_timeout is not sentinel:
+        warnings.warn(
+            "read_timeout is deprecated, use timeout argument instead",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        result = dataclasses.replace(result, total=read_timeout)
+    if conn_timeout is not None:
+        warnings.warn(
+            "conn_timeout is deprecated, use timeout argument instead",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        result = dataclasses.replace(result, connect=conn_timeout)
+    return result
+
+
 class ClientSession:
     """First-class interface for making HTTP requests."""
 
@@ -236,33 +271,7 @@ class ClientSession:
         if version != HttpVersion11 and version != HttpVersion10:
             raise ValueError(f"aioxide speaks HTTP/1.1 and HTTP/1.0, not {version!r}")
 
-        if timeout is sentinel or timeout is None:
-            self._timeout = DEFAULT_TIMEOUT if timeout is sentinel else ClientTimeout()
-            if read_timeout is not sentinel:
-                warnings.warn(
-                    "read_timeout is deprecated, use timeout argument instead",
-                    DeprecationWarning,
-                    stacklevel=2,
-                )
-                self._timeout = dataclasses.replace(self._timeout, total=read_timeout)
-            if conn_timeout is not None:
-                warnings.warn(
-                    "conn_timeout is deprecated, use timeout argument instead",
-                    DeprecationWarning,
-                    stacklevel=2,
-                )
-                self._timeout = dataclasses.replace(self._timeout, connect=conn_timeout)
-        else:
-            timeout = ClientTimeout._adopt(timeout)
-            if not isinstance(timeout, ClientTimeout):
-                raise ValueError(
-                    f"timeout parameter cannot be of {type(timeout)} type, "
-                    "please use 'timeout=ClientTimeout(...)'"
-                )
-            if read_timeout is not sentinel or conn_timeout is not None:
-                raise ValueError("read_timeout and conn_timeout are deprecated; use timeout")
-            self._timeout = timeout
-
+        self._timeout = _session_timeout(timeout, read_timeout, conn_timeout)
         if ssl_shutdown_timeout is not sentinel:
             warnings.warn(
                 "The ssl_shutdown_timeout parameter is deprecated "
