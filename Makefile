@@ -62,7 +62,7 @@ H2_SUITE := $(addprefix tests/test_,$(addsuffix .py, \
 	request_flow request_options redirects session_cookies timeouts uploads streams \
 	decompression auth digest_auth middlewares tracing_api tracing_stream client_response \
 	response_extras release formdata multipart client_session client_request \
-	session_options payload_close connection_info aiohttp_interop))
+	session_options payload_close connection_info aiohttp_interop upload_tracker))
 
 test-python: build
 	$(PY) -m pytest -q -p no:cacheprovider

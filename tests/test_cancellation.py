@@ -882,7 +882,9 @@ async def test_the_body_of_a_driven_request_is_read_on_the_loops_thread(
             release.set()
             assert await reading == body
             # (read() waits on an engine task: one wake-up; handing a long
-            # body's reader to the engine, another.)
-            assert bridge.wakeups() - before == 1 + (size > 2**16)
+            # body's reader to the engine, another, unless both were
+            # submitted before the engine took the first: one batch.)
+            woken = bridge.wakeups() - before
+            assert 1 <= woken <= 1 + (size > 2**16)
         assert bridge.driven_count() == 0
         assert bridge.outstanding() == 0

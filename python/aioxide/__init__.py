@@ -47,7 +47,13 @@ from .client_exceptions import (
 )
 from .client_middleware_digest_auth import DigestAuthMiddleware
 from .client_middlewares import ClientHandlerType, ClientMiddlewareType
-from .client_reqrep import ClientRequest, ClientResponse, ContentDisposition, RequestInfo
+from .client_reqrep import (
+    ClientRequest,
+    ClientResponse,
+    ContentDisposition,
+    RequestInfo,
+    UploadTracker,
+)
 from .client_ws import ClientWebSocketResponse, ClientWSTimeout
 from .compression_utils import set_zlib_backend
 from .connector import (
@@ -230,6 +236,7 @@ __all__ = (
     "ProxyConnector",
     "UnixConnector",
     "UploadAbortedError",
+    "UploadTracker",
     "WSMessageTypeError",
     "WSServerHandshakeError",
 )

@@ -58,6 +58,7 @@ class HookedRequest:
         "s",
         "loop",
         "opts",
+        "upload",
         "method",
         "url",
         "params",
@@ -116,6 +117,7 @@ class HookedRequest:
         proxy: URL | None,
         proxy_auth: BasicAuth | None,
         proxy_headers: Any,
+        upload: Any = None,
     ) -> None:
         if data is not None and json is not None:
             raise ValueError("data and json parameters can not be used at the same time")
@@ -128,6 +130,7 @@ class HookedRequest:
         self.s = session
         self.loop = loop = session._loop
         self.opts = opts
+        self.upload = upload
         self.method, self.url, self.params, self.data = method, url, params, data
         self.cookies, self.auth = cookies, auth
         self.hdrs: CIMultiDict[str] = CIMultiDict(session._prepare_headers(headers))
@@ -319,6 +322,7 @@ class HookedRequest:
                     hop,
                     self.rewinders,
                     remaining,
+                    self.upload,
                 )
         except asyncio.CancelledError:
             raise

@@ -44,7 +44,7 @@ from .client_exceptions import (
     ClientConnectorError,
     InvalidUrlClientError,
 )
-from .client_reqrep import ClientRequest, ClientResponse, RequestInfo
+from .client_reqrep import ClientRequest, ClientResponse, RequestInfo, UploadTracker
 from .connector import BaseConnector, TCPConnector
 from .cookiejar import CookieJar, DummyCookieJar
 from .helpers import _SENTINEL, AUTH_DEPRECATED, PROXY_AUTH_DEPRECATED, BasicAuth, sentinel
@@ -95,7 +95,7 @@ class _RequestOptions(TypedDict, total=False):
     max_field_size: int | None
     max_headers: int | None
     middlewares: Sequence[ClientMiddlewareType] | None
-    upload_tracker: Any
+    upload_tracker: UploadTracker | None
 
 
 class _WSConnectOptions(TypedDict, total=False):
@@ -716,9 +716,24 @@ class ClientSession:
         max_field_size: int | None = None,
         max_headers: int | None = None,
         middlewares: Any = None,
-        upload_tracker: Any = None,
+        upload_tracker: UploadTracker | None = None,
         _upgrade: bool = False,
+        _tracker: UploadTracker | None = None,
     ) -> ClientResponse:
+        if upload_tracker is not None:
+            # The same request with the tracker bound, settled at its end
+            # (answered or failed; its body may still be going out).
+            upload_tracker._bind()
+            kw = dict(locals())
+            del kw["self"], kw["method"], kw["str_or_url"], kw["upload_tracker"]
+            kw["_tracker"] = upload_tracker
+            try:
+                resp = await self._request(method, str_or_url, **kw)
+            except BaseException as e:
+                upload_tracker._finalize(self._lb.bridge, e)
+                raise
+            upload_tracker._finalize(self._lb.bridge, None)
+            return resp
         if self.closed:
             raise RuntimeError("Session is closed")
         if asyncio.get_running_loop() is not self._loop and self._lb.pid == os.getpid():
@@ -798,6 +813,7 @@ class ClientSession:
                 proxy=proxy,
                 proxy_auth=proxy_auth,
                 proxy_headers=proxy_headers,
+                upload=_tracker,
             ).run(mws)
             if isinstance(own_ctx, SSLContext):
                 resp._ssl_context = own_ctx
@@ -808,7 +824,12 @@ class ClientSession:
         if params:
             url = url.extend_query(params)
         raw = await self._send(
-            method, self._url_text(str_or_url, url), self._prepare_headers(headers), payload, opts
+            method,
+            self._url_text(str_or_url, url),
+            self._prepare_headers(headers),
+            payload,
+            opts,
+            upload=_tracker,
         )
         heads = raw.history()
         history: tuple[ClientResponse, ...] = ()
@@ -833,6 +854,7 @@ class ClientSession:
         hop: _HopTrace | None = None,
         rewinders: list[Rewinder] | None = None,
         total: float | None = None,
+        upload: UploadTracker | None = None,
     ) -> Any:
         """The one engine call of a request (or of one hop of it): the body
         streamed in when it is not bytes, a seekable one offered again for
@@ -861,6 +883,7 @@ class ClientSession:
             rewinder,
             None if hop is None else hop.on_send,
             total,
+            None if upload is None else upload._progress,
         )
         if feeder is not None:
             source = payload.source

@@ -21,8 +21,15 @@ from yarl import URL
 
 from . import hdrs
 from ._aioxide import ACCEPT_ENCODING, DEFAULT_ACCEPT  # the engine's automatic headers
+from ._aioxide import UploadProgress as _UploadProgress
 from ._aioxide import json_loads as _json_loads
-from .client_exceptions import ClientConnectionError, ClientResponseError, ContentTypeError
+from .client_exceptions import (
+    ClientConnectionError,
+    ClientError,
+    ClientResponseError,
+    ContentTypeError,
+    UploadAbortedError,
+)
 from .helpers import (
     EMPTY_BODY_METHODS,
     EMPTY_BODY_STATUS_CODES,
@@ -107,6 +114,76 @@ _UTF8 = frozenset(("utf-8", "utf8"))
 
 def _default_charset_resolver(resp: "ClientResponse", body: bytes) -> str:
     return "utf-8"
+
+
+class UploadTracker:
+    """Tracks the upload of one request's body (aiohttp 3.14).
+
+    Pass a fresh instance as the request's ``upload_tracker`` and read
+    ``attempts``, ``bytes_written`` and ``upload_complete`` while it runs.
+    Every attempt at sending the request (a redirect hop that sends the body
+    again, a retry on a new connection) counts from zero.  Created inside a
+    running event loop; a second request given it raises RuntimeError.
+    """
+
+    def __init__(self) -> None:
+        self.upload_complete: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._progress = _UploadProgress()
+        self._bound = False
+        self._failure: ClientError | None = None
+
+    @property
+    def attempts(self) -> int:
+        """Attempts started so far."""
+        return self._progress.attempts
+
+    @property
+    def bytes_written(self) -> int:
+        """Body bytes of the current attempt handed to the connection: over
+        HTTP/1.1 at most 64 KiB ahead of the kernel, over HTTP/2 ahead by
+        what the stream's window and send buffer take."""
+        return self._progress.written
+
+    def _bind(self) -> None:
+        if self._bound:
+            raise RuntimeError("UploadTracker is already bound to a request")
+        self._bound = True
+
+    def _finalize(self, bridge: Any, failure: BaseException | None) -> None:
+        """The request is over: answered, or raised ``failure``.  Settles
+        ``upload_complete`` now, or when its last attempt stops writing (a
+        body may still be going out after the answer came)."""
+        self._failure = failure if isinstance(failure, ClientError) else None
+        outcome = self._progress.outcome
+        if outcome is not True:
+            self._settle(outcome)
+            return
+        fut = self.upload_complete.get_loop().create_future()
+        fut.add_done_callback(self._settled)
+        try:
+            self._progress.settled(bridge, fut)
+        except Exception as e:  # the session's loop bridge is gone
+            fut.set_exception(e)
+
+    def _settled(self, fut: asyncio.Future[Any]) -> None:
+        failed = fut.cancelled() or fut.exception() is not None
+        self._settle(False if failed else fut.result())
+
+    def _settle(self, outcome: bool | BaseException | None) -> None:
+        """None: sent whole; an exception: how it failed (the request's own
+        when it failed too, as aiohttp's); False: cut short."""
+        done = self.upload_complete
+        if done.done():
+            return
+        if outcome is None:
+            done.set_result(None)
+            return
+        if isinstance(outcome, BaseException):
+            outcome = self._failure or outcome
+        else:
+            outcome = UploadAbortedError("The request body was not fully sent")
+        done.set_exception(outcome)
+        done.exception()  # (not "never retrieved" for a .done() poll)
 
 
 class ClientResponse:

@@ -15,6 +15,7 @@ mod response;
 mod runtime;
 mod spec;
 mod tls;
+mod upload;
 mod whole;
 mod ws;
 
@@ -169,7 +170,7 @@ impl Session {
     }
 
     /// Start a request; `fut` completes with a `Response` or an exception.
-    #[pyo3(signature = (bridge, fut, options, method, url, headers, body=None, content_type=None, body_stream=None, body_rewind=None, on_send=None, total=None))]
+    #[pyo3(signature = (bridge, fut, options, method, url, headers, body=None, content_type=None, body_stream=None, body_rewind=None, on_send=None, total=None, upload=None))]
     #[allow(clippy::too_many_arguments)]
     fn request(
         &self,
@@ -185,6 +186,7 @@ impl Session {
         body_rewind: Option<Py<PyAny>>,
         on_send: Option<Py<PyAny>>,
         total: Option<f64>,
+        upload: Option<&upload::UploadProgress>,
     ) -> PyResult<u64> {
         let body_stream = match body_stream {
             Some(r) => Some(
@@ -217,6 +219,7 @@ impl Session {
                     hook: Arc::new(hook),
                 }) as Arc<dyn aioxide::client::OnSend>)
             }),
+            upload: upload.map(|u| u.0.clone()),
         });
         let drivable = self.client.drivable(&req);
         let client = self.client.clone();
@@ -391,6 +394,7 @@ fn _aioxide(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<tls::TlsConfig>()?;
     m.add_class::<cookies::CookieStore>()?;
     m.add_class::<ws::WebSocket>()?;
+    m.add_class::<upload::UploadProgress>()?;
     m.add_class::<loadgen::LoadGen>()?;
     m.add_function(wrap_pyfunction!(ws::ws_request, m)?)?;
     m.add_function(wrap_pyfunction!(ws::ws_check, m)?)?;

@@ -190,6 +190,7 @@ pub struct Call {
     pub body_stream: Option<aioxide::body::request::BodyStream>,
     pub body_rewind: Option<Hook<dyn aioxide::body::request::Rewind>>,
     pub on_send: Option<Hook<dyn aioxide::client::OnSend>>,
+    pub upload: Option<std::sync::Arc<aioxide::body::upload::Upload>>,
 }
 
 impl Options {
@@ -232,6 +233,7 @@ impl Options {
             on_send: call.on_send,
             proxy: o.proxy.clone(),
             upgrade: o.upgrade,
+            upload: call.upload,
         }
     }
 }

@@ -101,6 +101,8 @@ pub struct Request {
     /// A `101 Switching Protocols` answer keeps its connection for the
     /// caller (`ResponseBody::take_upgrade`; WebSockets).
     pub upgrade: bool,
+    /// Counts each attempt's body bytes (aiohttp's `upload_tracker=`).
+    pub upload: Option<Arc<crate::body::upload::Upload>>,
 }
 
 /// Observes each request as it goes on a connection: how the connection
@@ -142,6 +144,7 @@ impl Request {
             on_send: None,
             proxy: None,
             upgrade: false,
+            upload: None,
         }
     }
 

@@ -141,6 +141,8 @@ pub fn body_channel(capacity: usize, length: Option<u64>) -> (BodySender, BodySt
 pub enum RequestBody {
     Full(Option<Bytes>),
     Stream(BodyStream),
+    /// Either, its bytes counted for an upload tracker.
+    Tracked(Box<crate::body::upload::Tracked>),
 }
 
 impl RequestBody {
@@ -174,6 +176,7 @@ impl http_body::Body for RequestBody {
                 Poll::Ready(Some(Ok(b))) => Poll::Ready(Some(Ok(Frame::data(b)))),
                 Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e))),
             },
+            RequestBody::Tracked(t) => t.poll_frame(cx),
         }
     }
 
@@ -182,6 +185,7 @@ impl http_body::Body for RequestBody {
             RequestBody::Full(None) => true,
             RequestBody::Full(Some(b)) => b.is_empty(),
             RequestBody::Stream(_) => false,
+            RequestBody::Tracked(t) => t.is_end_stream(),
         }
     }
 
@@ -192,6 +196,7 @@ impl http_body::Body for RequestBody {
                 Some(n) => SizeHint::with_exact(n),
                 None => SizeHint::default(),
             },
+            RequestBody::Tracked(t) => t.size_hint(),
         }
     }
 }

@@ -81,6 +81,7 @@ impl Prepared {
     pub(crate) fn outgoing(
         &mut self,
         limits: crate::HeadLimits,
+        attempt: Option<crate::body::upload::Attempt>,
     ) -> (crate::pool::Outgoing<'_>, Written) {
         let mut written = None;
         let body = match &mut self.body {
@@ -95,6 +96,10 @@ impl Prepared {
                 }
                 None => RequestBody::empty(),
             },
+        };
+        let body = match attempt {
+            Some(a) => body.tracked(a),
+            None => body,
         };
         let out = crate::pool::Outgoing {
             method: &self.method,

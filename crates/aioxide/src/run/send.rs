@@ -34,8 +34,10 @@ pub(crate) async fn send(
 ) -> Result<Sent, Error> {
     let mut fresh = false;
     loop {
+        // (An attempt counts from before its connection, as aiohttp's.)
+        let attempt = req.upload.as_ref().map(|u| u.start());
         let mut lease = checkout(pool, req, key, prepared, total, fresh).await?;
-        let err = match send_once(&mut lease, req, prepared).await {
+        let err = match send_once(&mut lease, req, prepared, attempt).await {
             Ok(resp) => return Ok((lease, resp)),
             Err(e) => e,
         };
@@ -97,13 +99,14 @@ async fn checkout(
 }
 
 /// One attempt, bounded by `sock_read` (the total deadline is enforced
-/// around the whole request already).
+/// around the whole request already); its body counted in `attempt`.
 async fn send_once(
     lease: &mut Lease,
     req: &Request,
     prepared: &mut Prepared,
+    attempt: Option<crate::body::upload::Attempt>,
 ) -> Result<Answer, Error> {
-    let (request, written) = prepared.outgoing(req.head_limits);
+    let (request, written) = prepared.outgoing(req.head_limits, attempt);
     // One send future for both ways (two would each take room in this one).
     let mut send = std::pin::pin!(lease.send(request));
     let Some(sock_read) = req.timeouts.sock_read else {
