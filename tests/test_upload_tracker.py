@@ -37,6 +37,18 @@ def app_with(**routes: Any) -> web.Application:
     return app
 
 
+async def completes(
+    aiohttp: Any, s: Any, method: str, url: str, text: str, counts: tuple[int, int], **kw: Any
+) -> None:
+    """Send with a new tracker: the answer is ``text``, the tracker ends
+    with (attempts, bytes_written) == ``counts`` and the body sent whole."""
+    t = aiohttp.UploadTracker()
+    async with s.request(method, url, upload_tracker=t, **kw) as r:
+        assert await r.text() == text
+    assert (t.attempts, t.bytes_written) == counts
+    assert await t.upload_complete is None
+
+
 async def until(check: Any, what: str) -> None:
     """Wait (5 s at most) for ``check()`` to hold."""
 
@@ -96,11 +108,7 @@ async def test_a_redirect_that_resends_the_body_is_a_second_attempt(
 
     url = await serve(app_with(moved=moved))
     async with aiohttp.ClientSession() as s:
-        t = aiohttp.UploadTracker()
-        async with s.post(url + "/moved", data=b"z" * 1000, upload_tracker=t) as r:
-            assert await r.text() == "1000"
-        assert (t.attempts, t.bytes_written) == (2, 1000)
-        assert await t.upload_complete is None
+        await completes(aiohttp, s, "POST", url + "/moved", "1000", (2, 1000), data=b"z" * 1000)
 
 
 async def test_a_request_without_a_body_completes_with_nothing_written(
@@ -108,11 +116,7 @@ async def test_a_request_without_a_body_completes_with_nothing_written(
 ) -> None:
     url = await serve(app_with())
     async with aiohttp.ClientSession() as s:
-        t = aiohttp.UploadTracker()
-        async with s.get(url + "/get", upload_tracker=t) as r:
-            assert await r.text() == "ok"
-        assert (t.attempts, t.bytes_written) == (1, 0)
-        assert await t.upload_complete is None
+        await completes(aiohttp, s, "GET", url + "/get", "ok", (1, 0))
 
 
 async def test_a_tracker_observes_one_request(aiohttp: Any, serve: Any) -> None:
@@ -140,11 +144,7 @@ async def test_each_call_of_the_handler_by_a_middleware_is_an_attempt(
         return await handler(req)
 
     async with aiohttp.ClientSession(middlewares=(twice,)) as s:
-        t = aiohttp.UploadTracker()
-        async with s.post(url + "/up", data=b"m" * 500, upload_tracker=t) as r:
-            assert await r.text() == "500"
-        assert (t.attempts, t.bytes_written) == (2, 500)
-        assert await t.upload_complete is None
+        await completes(aiohttp, s, "POST", url + "/up", "500", (2, 500), data=b"m" * 500)
 
 
 async def test_a_failing_source_fails_upload_complete_with_the_requests_error(
