@@ -721,19 +721,9 @@ class ClientSession:
         _tracker: UploadTracker | None = None,
     ) -> ClientResponse:
         if upload_tracker is not None:
-            # The same request with the tracker bound, settled at its end
-            # (answered or failed; its body may still be going out).
-            upload_tracker._bind()
             kw = dict(locals())
-            del kw["self"], kw["method"], kw["str_or_url"], kw["upload_tracker"]
-            kw["_tracker"] = upload_tracker
-            try:
-                resp = await self._request(method, str_or_url, **kw)
-            except BaseException as e:
-                upload_tracker._finalize(self._lb.bridge, e)
-                raise
-            upload_tracker._finalize(self._lb.bridge, None)
-            return resp
+            del kw["self"], kw["method"], kw["str_or_url"], kw["upload_tracker"], kw["_tracker"]
+            return await self._tracked(upload_tracker, method, str_or_url, kw)
         if self.closed:
             raise RuntimeError("Session is closed")
         if asyncio.get_running_loop() is not self._loop and self._lb.pid == os.getpid():
@@ -842,6 +832,21 @@ class ClientSession:
         check = self._raise_for_status if raise_for_status is None else raise_for_status
         if check:
             await check_status(resp, check)
+        return resp
+
+    async def _tracked(
+        self, tracker: UploadTracker, method: str, str_or_url: Any, kw: dict[str, Any]
+    ) -> ClientResponse:
+        """The request (``kw``: its other arguments) with ``tracker`` bound,
+        settled at its end (answered or failed; its body may still be going
+        out)."""
+        tracker._bind()
+        try:
+            resp = await self._request(method, str_or_url, _tracker=tracker, **kw)
+        except BaseException as e:
+            tracker._finalize(self._lb.bridge, e)
+            raise
+        tracker._finalize(self._lb.bridge, None)
         return resp
 
     async def _send(
