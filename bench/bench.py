@@ -719,6 +719,13 @@ def worker_main(client: str, loop_name: str, args: argparse.Namespace, names: li
             results.append(loop.run_until_complete(asyncio.wait_for(run, TIMEOUT)))
         except Exception as e:  # noqa: BLE001 - any failure is reported, then the next runs
             results.append({"scenario": name, "error": f"{type(e).__name__}: {e}"})
+    # As asyncio.run ends: what is still going (an upload body the server
+    # answered before reading, its source still being read) is cancelled
+    # first; otherwise its generator cannot be closed ("already running").
+    pending = asyncio.all_tasks(loop)
+    for task in pending:
+        task.cancel()
+    loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
     loop.run_until_complete(loop.shutdown_asyncgens())
     loop.close()
     if UPLOAD_FILE is not None:
