@@ -220,14 +220,16 @@ async def test_fallback_charset_resolver(aiohttp: Any, serve: Any) -> None:
 
 
 async def test_deprecated_read_and_conn_timeout(aiohttp: Any) -> None:
-    with pytest.warns(DeprecationWarning, match="read_timeout"):
+    with pytest.warns(DeprecationWarning, match="read_timeout") as rec:
         s = aiohttp.ClientSession(read_timeout=7)
     assert s.timeout.total == 7
     await s.close()
-    with pytest.warns(DeprecationWarning, match="conn_timeout"):
+    with pytest.warns(DeprecationWarning, match="conn_timeout") as rec2:
         s = aiohttp.ClientSession(conn_timeout=3)
     assert s.timeout.connect == 3
     await s.close()
+    # Both point at the caller's line, as aiohttp's do.
+    assert [w.filename for w in [*rec, *rec2]] == [__file__, __file__]
     with pytest.raises(ValueError):
         aiohttp.ClientSession(read_timeout=1, timeout=aiohttp.ClientTimeout(total=2))
 

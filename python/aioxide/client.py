@@ -183,20 +183,17 @@ def _session_timeout(
         return adopted
     result = DEFAULT_TIMEOUT if timeout is sentinel else ClientTimeout()
     if read_timeout is not sentinel:
-        warnings.warn(
-            "read_timeout is deprecated, use timeout argument instead",
-            DeprecationWarning,
-            stacklevel=3,
-        )
-        result = dataclasses.replace(result, total=read_timeout)
+        result = _deprecated_timeout(result, "read_timeout", total=read_timeout)
     if conn_timeout is not None:
-        warnings.warn(
-            "conn_timeout is deprecated, use timeout argument instead",
-            DeprecationWarning,
-            stacklevel=3,
-        )
-        result = dataclasses.replace(result, connect=conn_timeout)
+        result = _deprecated_timeout(result, "conn_timeout", connect=conn_timeout)
     return result
+
+
+def _deprecated_timeout(result: ClientTimeout, name: str, **field: Any) -> ClientTimeout:
+    """``result`` with the field a deprecated argument sets, and aiohttp's
+    warning for it (pointing at the ClientSession call)."""
+    warnings.warn(f"{name} is deprecated, use timeout argument instead", DeprecationWarning, 4)
+    return dataclasses.replace(result, **field)
 
 
 class ClientSession:
