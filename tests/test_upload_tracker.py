@@ -255,3 +255,17 @@ async def test_a_connection_reset_mid_body_aborts_the_upload(aiohttp: Any, raw_s
         # confirmed from its transport's buffer: here none, 0).
         if aiohttp.__name__ != "aiohttp":
             assert 1000 <= t.bytes_written < 8 * 2**20
+
+
+async def test_with_compress_the_compressed_bytes_are_counted(aiohttp: Any, serve: Any) -> None:
+    url = await serve(app_with())
+    data = b"a" * 100_000
+    async with aiohttp.ClientSession() as s:
+        t = aiohttp.UploadTracker()
+        async with s.post(url + "/up", data=data, compress="deflate", upload_tracker=t) as r:
+            assert await r.text() == str(len(data))  # (the server inflates it)
+        assert await t.upload_complete is None
+    if aiohttp.__name__ == "aiohttp":
+        assert t.bytes_written == len(data)  # scaled back to the payload's
+    else:
+        assert 0 < t.bytes_written < len(data) // 10  # what went on the wire
