@@ -11,7 +11,7 @@ EXT_STAMP := $(VENV)/.ext-stamp
 RUST_SRC := $(shell find crates -name '*.rs' -o -name Cargo.toml) Cargo.toml Cargo.lock
 PY_SRC := $(shell find python -name '*.py' -o -name '*.pyi')
 
-.PHONY: all run test test-rust test-python bench bench-cli soak lint fmt build clean wheel test-matrix docs
+.PHONY: all run test test-rust test-python bench bench-cli bench-py soak lint fmt build clean wheel test-matrix docs
 
 all: build
 
@@ -86,6 +86,15 @@ bench-cli: build
 	@command -v wrk >/dev/null || { export DEBIAN_FRONTEND=noninteractive; \
 		apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 	BENCH_SCRIPT=$(abspath bench/cli_bench.py) bench/run.sh $(abspath $(PY))
+
+# The Python layer's instructions per request under callgrind, against a stand-in
+# engine (bench/pylayer.py): the figure a change to the request path is judged
+# by, as it does not move with the machine's load. Installs valgrind with apt-get
+# when it is missing (needs root).
+bench-py: build
+	@command -v valgrind >/dev/null || { export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -qq && apt-get install -y -qq valgrind >/dev/null; }
+	$(PY) bench/pylayer.py
 
 # Soak: the cancellation storms at full size (10,000 requests per loop), the exit
 # with requests in flight 200 times, then bench/soak.py against the bench's nginx:

@@ -58,8 +58,9 @@ async def test_ssl_false_skips_verification(aiohttp: Any, https_base: str) -> No
             assert await resp.text() == "secure https"
 
 
-async def _run_client(url: str, ca_file: str) -> tuple[int, str, str]:
-    """Fetch url in a fresh interpreter whose system trust store is ca_file."""
+async def _run_client(url: str, ca_file: str, **options: str) -> tuple[int, str, str]:
+    """Fetch url in a fresh interpreter whose system trust store is ca_file
+    (``options``: the request's other keyword arguments)."""
     target = os.environ.get("AIOXIDE_TEST_TARGET", "aioxide")
     code = textwrap.dedent(
         f"""
@@ -71,6 +72,7 @@ async def _run_client(url: str, ca_file: str) -> tuple[int, str, str]:
             async with client.ClientSession() as s:
                 try:
                     kw = {{"ssl": ctx}} if ctx else {{}}
+                    kw.update({options!r})
                     async with s.get({url!r}, **kw) as r:
                         print("OK", r.status, await r.text())
                 except client.ClientConnectorCertificateError as e:
@@ -114,3 +116,25 @@ async def test_wrong_host_is_rejected(ca: trustme.CA, tmp_path: Any, serve: Any)
     rc, out, err = await _run_client(base + "/", ca_file)
     assert rc == 0, err
     assert out.strip() == "CERT 127.0.0.1"
+
+
+async def test_server_hostname_with_the_default_verification(
+    ca: trustme.CA, tmp_path: Any, serve: Any
+) -> None:
+    # The same server as above: named by server_hostname=, it is verified
+    # (and SNI sent) for that name, with the session's default ssl.
+    cert = ca.issue_cert("other.example")
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    cert.configure_cert(ctx)
+    app = web.Application()
+
+    async def hello(request: web.Request) -> web.Response:
+        return web.Response(text="named")
+
+    app.router.add_get("/", hello)
+    base = await serve(app, ssl_context=ctx)
+    ca_file = str(tmp_path / "ca.pem")
+    ca.cert_pem.write_to_path(ca_file)
+    rc, out, err = await _run_client(base + "/", ca_file, server_hostname="other.example")
+    assert rc == 0, err
+    assert out.strip() == "OK 200 named"

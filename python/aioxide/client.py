@@ -36,7 +36,7 @@ from yarl import URL
 
 from . import _aioxide, _interop, _proxy, hdrs
 from . import client_ws as _client_ws
-from ._body import Feeder, Rewinder, keep_feeding, prepare_body
+from ._body import _NO_BODY, Feeder, Rewinder, keep_feeding, prepare_body
 from ._bridge import bridge_for
 from ._hooked import HookedRequest, check_status, compress_name, request_cookies
 from ._tls import tls_for
@@ -563,10 +563,14 @@ class ClientSession:
             self._urls[str_or_url] = (url, str(url))
         return url
 
-    def _url_text(self, str_or_url: Any, url: URL) -> str:
-        """``str(url)``: remembered when ``url`` is what a str became."""
-        known = self._urls.get(str_or_url) if type(str_or_url) is str else None
-        return known[1] if known is not None and known[0] is url else str(url)
+    def _url_and_text(self, str_or_url: Any) -> tuple[URL, str]:
+        """``_build_url`` and the URL's text: both remembered for a str."""
+        if type(str_or_url) is str:
+            url = self._build_url(str_or_url)
+            known = self._urls.get(str_or_url)
+            return known if known is not None else (url, str(url))
+        url = self._build_url(str_or_url)
+        return url, str(url)
 
     def _prepare_headers(self, headers: Any) -> list[tuple[str, str]]:
         if not headers:
@@ -682,7 +686,6 @@ class ClientSession:
         self,
         method: str,
         str_or_url: Any,
-        *,
         params: Any = None,
         data: Any = None,
         json: Any = None,
@@ -721,7 +724,8 @@ class ClientSession:
             kw = dict(locals())
             del kw["self"], kw["method"], kw["str_or_url"], kw["upload_tracker"], kw["_tracker"]
             return await self._tracked(upload_tracker, method, str_or_url, kw)
-        if self.closed:
+        connector = self._connector
+        if self._closed_flag or connector is None or connector.closed:
             raise RuntimeError("Session is closed")
         if asyncio.get_running_loop() is not self._loop and self._lb.pid == os.getpid():
             # aiohttp fails here too (RuntimeError: "Timeout context manager
@@ -739,40 +743,67 @@ class ClientSession:
         if proxy is not None:
             proxy = _proxy.proxy_url(proxy)
             proxy_headers = self._prepare_headers(proxy_headers)
-        if ssl is not True:
-            ssl = _interop.ssl_value(ssl)
-        tls = tls_for(self._connector._ssl, ssl, verify_ssl, ssl_context, fingerprint)  # type: ignore[union-attr]
-        _warn_deprecated_arguments(auth, proxy_auth, chunked)
+        # (Each default below is tested before its step is called: the
+        # common request pays a comparison, not a call.)
+        plain_tls = ssl is True and verify_ssl is None and ssl_context is None
+        if plain_tls and fingerprint is None and connector._ssl is True:
+            tls: Any = True
+        else:
+            if ssl is not True:
+                ssl = _interop.ssl_value(ssl)
+            tls = tls_for(connector._ssl, ssl, verify_ssl, ssl_context, fingerprint)
+        if auth is not None or proxy_auth is not None or chunked is not None:
+            _warn_deprecated_arguments(auth, proxy_auth, chunked)
+        known = self._urls.get(str_or_url) if type(str_or_url) is str else None
         try:
-            url = self._build_url(str_or_url)
+            url, text = known or self._url_and_text(str_or_url)
         except (ValueError, TypeError) as e:
             raise InvalidUrlClientError(str_or_url) from e
-        opts = self._options(
-            auth,
-            skip_auto_headers,
-            allow_redirects,
-            max_redirects,
-            timeout,
-            auto_decompress,
-            tls,
-            (max_line_size, max_field_size, max_headers),
-            chunked,
-            compress,
-            expect100,
-            read_until_eof,
-            server_hostname,
-            cookies,
-        )
+        if (
+            auth is None
+            and skip_auto_headers is None
+            and allow_redirects
+            and max_redirects == 10
+            and timeout is sentinel
+            and auto_decompress is None
+            and tls is True
+            and max_line_size is None
+            and max_field_size is None
+            and max_headers is None
+            and not chunked
+            and not compress
+            and not expect100
+            and read_until_eof
+            and server_hostname is None
+            and not cookies
+        ):
+            opts = self._opts
+        else:
+            opts = self._options(
+                auth,
+                skip_auto_headers,
+                allow_redirects,
+                max_redirects,
+                timeout,
+                auto_decompress,
+                tls,
+                (max_line_size, max_field_size, max_headers),
+                chunked,
+                compress,
+                expect100,
+                read_until_eof,
+                server_hostname,
+                cookies,
+            )
         mws = self._middlewares if middlewares is None else middlewares
         if _upgrade:
             opts = opts.replace(upgrade=True)
         # aioxide.testing answers hops in Python: those requests take the hooked path.
-        testing = self._connector._testing_answer is not None  # type: ignore[union-attr]
-        hooked = mws or self._hooked or testing
+        hooked = mws or self._hooked or connector._testing_answer is not None
         if proxy is not None and not hooked:
             opts = opts.replace(proxy=_proxy.engine_option(proxy, proxy_auth, proxy_headers))
         # (The request's own SSLContext, for get_extra_info("sslcontext").)
-        own_ctx = ssl if isinstance(ssl, SSLContext) else ssl_context
+        own_ctx = None if plain_tls else ssl if isinstance(ssl, SSLContext) else ssl_context
         if hooked:
             resp = await HookedRequest(
                 self,
@@ -807,13 +838,17 @@ class ClientSession:
             return resp
         # The fast path: the engine drives every hop; Python is not entered
         # again until the final response (or error) comes back.
-        payload = prepare_body(data, json, self._json_serialize, self._json_serialize_bytes)
+        if data is None and json is None:
+            payload = _NO_BODY
+        else:
+            payload = prepare_body(data, json, self._json_serialize, self._json_serialize_bytes)
         if params:
             url = url.extend_query(params)
+            text = str(url)
         raw = await self._send(
             method,
-            self._url_text(str_or_url, url),
-            self._prepare_headers(headers),
+            text,
+            [] if not headers and not self._default_headers else self._prepare_headers(headers),
             payload,
             opts,
             upload=_tracker,

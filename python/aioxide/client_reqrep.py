@@ -275,20 +275,21 @@ class ClientResponse:
         self.version = HttpVersion11 if version == (1, 1) else HttpVersion(*version)
         self._loop = loop
         self._session = session
-        self._history = history
-        self._body = None
-        self._released = False
-        self._closed = raw is None
-        self._in_context = False
+        if history:
+            self._history = history
+        # (_body, _released and _in_context keep their class defaults.)
         if session is not None:
             self._resolve_charset = session._resolve_charset
-            self._connector = session.connector
+            self._connector = session._connector
         self._bridge = bridge
-        # The whole body when the engine read it ahead: read() returns it
-        # directly, and resp.content is only built when asked for.
-        self._ready_body = None if raw is None else raw.body
-        if self._ready_body is not None:
-            self._closed = True
+        if raw is not None:
+            # The whole body when the engine read it ahead: read() returns it
+            # directly, and resp.content is only built when asked for.
+            ready = raw.body
+            if ready is None:
+                self._closed = False  # (a body still to come)
+            else:
+                self._ready_body = ready
         return self
 
     @property
@@ -741,7 +742,7 @@ class _Noop:
     __slots__ = ()
 
     def __await__(self) -> Any:
-        yield from ()
+        return iter(())  # done at once (no generator to make)
 
 
 _NOOP = _Noop()
