@@ -9,7 +9,10 @@ not move with this VM's phases as times do: a change to the request path is
 judged by them (docs/MEASUREMENTS.md).
 
     python bench/pylayer.py            # callgrind: instructions per request, each mode
-    python bench/pylayer.py MODE N     # MODE: full | direct | floor; N requests
+    python bench/pylayer.py MODE N     # MODE: full | direct | floor | mw | trace
+
+`mw` and `trace` are `full` through the path a middleware or a trace config
+takes (`_hooked.HookedRequest`), as in make bench's scenarios of those names.
 """
 
 from __future__ import annotations
@@ -30,9 +33,13 @@ URL = "http://127.0.0.1:1/small"
 
 class _Head:
     request_method = "GET"
+    url = URL
     status = 200
     reason = "OK"
     version = (1, 1)
+
+    def header(self, name: str) -> None:
+        return None
 
 
 class _Raw:
@@ -62,8 +69,26 @@ class _Engine:
         pass
 
 
+async def _passthrough(req: Any, handler: Any) -> Any:
+    return await handler(req)
+
+
+async def _on_start(session: Any, ctx: Any, params: Any) -> None:
+    return None
+
+
+def _session(mode: str) -> aioxide.ClientSession:
+    if mode == "mw":
+        return aioxide.ClientSession(middlewares=(_passthrough,))
+    if mode == "trace":
+        tc = aioxide.TraceConfig()
+        tc.on_request_start.append(_on_start)
+        return aioxide.ClientSession(trace_configs=[tc])
+    return aioxide.ClientSession()
+
+
 async def main(mode: str, n: int) -> None:
-    s = aioxide.ClientSession()
+    s = _session(mode)
     real = s._connector._engine  # type: ignore[union-attr]
     s._connector._engine = _Engine()  # type: ignore[union-attr]
     loop, bridge, opts = asyncio.get_running_loop(), s._lb.bridge, s._opts
@@ -87,7 +112,7 @@ async def main(mode: str, n: int) -> None:
         await r.read()
         r.release()
 
-    one = {"full": full, "direct": direct, "floor": floor}[mode]
+    one = {"full": full, "direct": direct, "floor": floor, "mw": full, "trace": full}[mode]
     for _ in range(n):
         await one()
     s._connector._engine = real  # type: ignore[union-attr]
@@ -115,7 +140,7 @@ def report(n: int = 5000) -> None:
     """Instructions per request of each mode: a run of n minus a run of none."""
     if shutil.which("valgrind") is None:
         raise SystemExit("pylayer: valgrind is missing (apt-get install valgrind)")
-    for mode in ("full", "direct", "floor"):
+    for mode in ("full", "direct", "floor", "mw", "trace"):
         per = (instructions(mode, n) - instructions(mode, 0)) / n
         print(f"{mode:7} {per:9,.0f} instructions per request", flush=True)
 

@@ -299,6 +299,30 @@ async def test_redirect(aiohttp: Any, base: str) -> None:
         assert len({id(e.ctx) for e in rec.events}) == 1
 
 
+@pytest.mark.parametrize("params", [None, {"b": "2"}])
+async def test_the_query_is_in_every_signals_url(
+    aiohttp: Any, base: str, unused_port: int, params: Any
+) -> None:
+    # As aiohttp: a query written in the URL stays in the URL every signal
+    # names, with or without params= (which update it).
+    rec = Recorder(aiohttp)
+    query = "?a=1" if params is None else "?a=1&b=2"
+    async with aiohttp.ClientSession(trace_configs=[rec.config]) as s:
+        async with s.get(f"{base}/redirect?a=1", params=params) as resp:
+            assert await resp.read() == b"hello"
+        with pytest.raises(aiohttp.ClientConnectorError):
+            await s.get(f"http://127.0.0.1:{unused_port}/x?a=1", params=params)
+    refused = URL(f"http://127.0.0.1:{unused_port}/x{query}")
+    starts = [p.url for p in rec.get("request_start")]
+    assert starts == [URL(f"{base}/redirect{query}"), refused]
+    (redirect,) = rec.get("request_redirect")
+    assert redirect.url == URL(f"{base}/redirect{query}")
+    (end,) = rec.get("request_end")
+    assert end.url == URL(f"{base}/ok")
+    (exc,) = rec.get("request_exception")
+    assert exc.url == refused
+
+
 async def test_post_redirect_307_resends_the_body(aiohttp: Any, base: str) -> None:
     """A 307 keeps the POST and its body: chunk_sent on both hops."""
     rec = Recorder(aiohttp)

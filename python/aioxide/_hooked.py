@@ -203,7 +203,10 @@ class HookedRequest:
                 await rw.close()
 
     def _full_url(self) -> URL:
-        return self.url.update_query(self.params)
+        """The hop's URL updated by ``params=`` (as aiohttp's signals name
+        it; yarl's ``update_query(None)`` would drop the query)."""
+        params = self.params
+        return self.url.update_query(params) if params else self.url
 
     def _hop_target(self) -> None:
         """This hop's URL (without credentials) and its credentials."""
