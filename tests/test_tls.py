@@ -99,8 +99,9 @@ async def test_trusted_through_system_store(https_base: str, ca: trustme.CA, tmp
     assert out.strip() == "OK 200 secure https"
 
 
-async def test_wrong_host_is_rejected(ca: trustme.CA, tmp_path: Any, serve: Any) -> None:
-    # A certificate for another name, served on 127.0.0.1.
+async def _other_name_server(ca: trustme.CA, tmp_path: Any, serve: Any) -> tuple[str, str]:
+    """A server on 127.0.0.1 with a certificate for other.example (answering
+    "x"), and the CA's file."""
     cert = ca.issue_cert("other.example")
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     cert.configure_cert(ctx)
@@ -113,7 +114,12 @@ async def test_wrong_host_is_rejected(ca: trustme.CA, tmp_path: Any, serve: Any)
     base = await serve(app, ssl_context=ctx)
     ca_file = str(tmp_path / "ca.pem")
     ca.cert_pem.write_to_path(ca_file)
-    rc, out, err = await _run_client(base + "/", ca_file)
+    return base + "/", ca_file
+
+
+async def test_wrong_host_is_rejected(ca: trustme.CA, tmp_path: Any, serve: Any) -> None:
+    url, ca_file = await _other_name_server(ca, tmp_path, serve)
+    rc, out, err = await _run_client(url, ca_file)
     assert rc == 0, err
     assert out.strip() == "CERT 127.0.0.1"
 
@@ -121,20 +127,9 @@ async def test_wrong_host_is_rejected(ca: trustme.CA, tmp_path: Any, serve: Any)
 async def test_server_hostname_with_the_default_verification(
     ca: trustme.CA, tmp_path: Any, serve: Any
 ) -> None:
-    # The same server as above: named by server_hostname=, it is verified
-    # (and SNI sent) for that name, with the session's default ssl.
-    cert = ca.issue_cert("other.example")
-    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    cert.configure_cert(ctx)
-    app = web.Application()
-
-    async def hello(request: web.Request) -> web.Response:
-        return web.Response(text="named")
-
-    app.router.add_get("/", hello)
-    base = await serve(app, ssl_context=ctx)
-    ca_file = str(tmp_path / "ca.pem")
-    ca.cert_pem.write_to_path(ca_file)
-    rc, out, err = await _run_client(base + "/", ca_file, server_hostname="other.example")
+    # The server above, named by server_hostname=: verified (and SNI sent)
+    # for that name, with the session's default ssl.
+    url, ca_file = await _other_name_server(ca, tmp_path, serve)
+    rc, out, err = await _run_client(url, ca_file, server_hostname="other.example")
     assert rc == 0, err
-    assert out.strip() == "OK 200 named"
+    assert out.strip() == "OK 200 x"
