@@ -612,7 +612,9 @@ class ClientResponse:
 
     async def _trace_body(self, body: bytes) -> None:
         for trace in self._traces:
-            await trace.send_response_chunk_received(self.method, self.url, body)
+            # (Only a config listening to it: self.url parses the engine's URL.)
+            if trace._trace_config.on_response_chunk_received:
+                await trace.send_response_chunk_received(self.method, self.url, body)
 
     def _header(self, name: str) -> str | None:
         """One header's value: from the engine's fields when the multidict

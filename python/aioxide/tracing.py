@@ -420,7 +420,8 @@ class Trace:
     """Internal dependency holder class.
 
     Keeps together what sending a signal needs: the session, the TraceConfig
-    and this request's trace_config_ctx.
+    and this request's trace_config_ctx.  A signal nobody listens to is not
+    sent: its parameters are not made and nothing is awaited.
     """
 
     def __init__(
@@ -434,25 +435,31 @@ class Trace:
         self._session = session
 
     async def send_request_start(self, method: str, url: URL, headers: CIMultiDict[str]) -> None:
-        return await self._trace_config.on_request_start.send(
-            self._session,
-            self._trace_config_ctx,
-            TraceRequestStartParams(method, url, headers),
-        )
+        signal = self._trace_config.on_request_start
+        if signal:
+            await signal.send(
+                self._session,
+                self._trace_config_ctx,
+                TraceRequestStartParams(method, url, headers),
+            )
 
     async def send_request_chunk_sent(self, method: str, url: URL, chunk: bytes) -> None:
-        return await self._trace_config.on_request_chunk_sent.send(
-            self._session,
-            self._trace_config_ctx,
-            TraceRequestChunkSentParams(method, url, chunk),
-        )
+        signal = self._trace_config.on_request_chunk_sent
+        if signal:
+            await signal.send(
+                self._session,
+                self._trace_config_ctx,
+                TraceRequestChunkSentParams(method, url, chunk),
+            )
 
     async def send_response_chunk_received(self, method: str, url: URL, chunk: bytes) -> None:
-        return await self._trace_config.on_response_chunk_received.send(
-            self._session,
-            self._trace_config_ctx,
-            TraceResponseChunkReceivedParams(method, url, chunk),
-        )
+        signal = self._trace_config.on_response_chunk_received
+        if signal:
+            await signal.send(
+                self._session,
+                self._trace_config_ctx,
+                TraceResponseChunkReceivedParams(method, url, chunk),
+            )
 
     async def send_request_end(
         self,
@@ -461,11 +468,13 @@ class Trace:
         headers: CIMultiDict[str],
         response: ClientResponse,
     ) -> None:
-        return await self._trace_config.on_request_end.send(
-            self._session,
-            self._trace_config_ctx,
-            TraceRequestEndParams(method, url, headers, response),
-        )
+        signal = self._trace_config.on_request_end
+        if signal:
+            await signal.send(
+                self._session,
+                self._trace_config_ctx,
+                TraceRequestEndParams(method, url, headers, response),
+            )
 
     async def send_request_exception(
         self,
@@ -474,11 +483,13 @@ class Trace:
         headers: CIMultiDict[str],
         exception: BaseException,
     ) -> None:
-        return await self._trace_config.on_request_exception.send(
-            self._session,
-            self._trace_config_ctx,
-            TraceRequestExceptionParams(method, url, headers, exception),
-        )
+        signal = self._trace_config.on_request_exception
+        if signal:
+            await signal.send(
+                self._session,
+                self._trace_config_ctx,
+                TraceRequestExceptionParams(method, url, headers, exception),
+            )
 
     async def send_request_redirect(
         self,
@@ -487,60 +498,78 @@ class Trace:
         headers: CIMultiDict[str],
         response: ClientResponse,
     ) -> None:
-        return await self._trace_config.on_request_redirect.send(
-            self._session,
-            self._trace_config_ctx,
-            TraceRequestRedirectParams(method, url, headers, response),
-        )
+        signal = self._trace_config.on_request_redirect
+        if signal:
+            await signal.send(
+                self._session,
+                self._trace_config_ctx,
+                TraceRequestRedirectParams(method, url, headers, response),
+            )
 
     async def send_connection_queued_start(self) -> None:
-        return await self._trace_config.on_connection_queued_start.send(
-            self._session, self._trace_config_ctx, TraceConnectionQueuedStartParams()
-        )
+        signal = self._trace_config.on_connection_queued_start
+        if signal:
+            await signal.send(
+                self._session, self._trace_config_ctx, TraceConnectionQueuedStartParams()
+            )
 
     async def send_connection_queued_end(self) -> None:
-        return await self._trace_config.on_connection_queued_end.send(
-            self._session, self._trace_config_ctx, TraceConnectionQueuedEndParams()
-        )
+        signal = self._trace_config.on_connection_queued_end
+        if signal:
+            await signal.send(
+                self._session, self._trace_config_ctx, TraceConnectionQueuedEndParams()
+            )
 
     async def send_connection_create_start(self) -> None:
-        return await self._trace_config.on_connection_create_start.send(
-            self._session, self._trace_config_ctx, TraceConnectionCreateStartParams()
-        )
+        signal = self._trace_config.on_connection_create_start
+        if signal:
+            await signal.send(
+                self._session, self._trace_config_ctx, TraceConnectionCreateStartParams()
+            )
 
     async def send_connection_create_end(self) -> None:
-        return await self._trace_config.on_connection_create_end.send(
-            self._session, self._trace_config_ctx, TraceConnectionCreateEndParams()
-        )
+        signal = self._trace_config.on_connection_create_end
+        if signal:
+            await signal.send(
+                self._session, self._trace_config_ctx, TraceConnectionCreateEndParams()
+            )
 
     async def send_connection_reuseconn(self) -> None:
-        return await self._trace_config.on_connection_reuseconn.send(
-            self._session, self._trace_config_ctx, TraceConnectionReuseconnParams()
-        )
+        signal = self._trace_config.on_connection_reuseconn
+        if signal:
+            await signal.send(
+                self._session, self._trace_config_ctx, TraceConnectionReuseconnParams()
+            )
 
     async def send_dns_resolvehost_start(self, host: str) -> None:
-        return await self._trace_config.on_dns_resolvehost_start.send(
-            self._session, self._trace_config_ctx, TraceDnsResolveHostStartParams(host)
-        )
+        signal = self._trace_config.on_dns_resolvehost_start
+        if signal:
+            await signal.send(
+                self._session, self._trace_config_ctx, TraceDnsResolveHostStartParams(host)
+            )
 
     async def send_dns_resolvehost_end(self, host: str) -> None:
-        return await self._trace_config.on_dns_resolvehost_end.send(
-            self._session, self._trace_config_ctx, TraceDnsResolveHostEndParams(host)
-        )
+        signal = self._trace_config.on_dns_resolvehost_end
+        if signal:
+            await signal.send(
+                self._session, self._trace_config_ctx, TraceDnsResolveHostEndParams(host)
+            )
 
     async def send_dns_cache_hit(self, host: str) -> None:
-        return await self._trace_config.on_dns_cache_hit.send(
-            self._session, self._trace_config_ctx, TraceDnsCacheHitParams(host)
-        )
+        signal = self._trace_config.on_dns_cache_hit
+        if signal:
+            await signal.send(self._session, self._trace_config_ctx, TraceDnsCacheHitParams(host))
 
     async def send_dns_cache_miss(self, host: str) -> None:
-        return await self._trace_config.on_dns_cache_miss.send(
-            self._session, self._trace_config_ctx, TraceDnsCacheMissParams(host)
-        )
+        signal = self._trace_config.on_dns_cache_miss
+        if signal:
+            await signal.send(self._session, self._trace_config_ctx, TraceDnsCacheMissParams(host))
 
     async def send_request_headers(self, method: str, url: URL, headers: CIMultiDict[str]) -> None:
-        return await self._trace_config.on_request_headers_sent.send(
-            self._session,
-            self._trace_config_ctx,
-            TraceRequestHeadersSentParams(method, url, headers),
-        )
+        signal = self._trace_config.on_request_headers_sent
+        if signal:
+            await signal.send(
+                self._session,
+                self._trace_config_ctx,
+                TraceRequestHeadersSentParams(method, url, headers),
+            )
