@@ -564,13 +564,10 @@ class ClientSession:
         return url
 
     def _url_and_text(self, str_or_url: Any) -> tuple[URL, str]:
-        """``_build_url`` and the URL's text: both remembered for a str."""
-        if type(str_or_url) is str:
-            url = self._build_url(str_or_url)
-            known = self._urls.get(str_or_url)
-            return known if known is not None else (url, str(url))
+        """``_build_url`` and the URL's text (remembered with it for a str)."""
         url = self._build_url(str_or_url)
-        return url, str(url)
+        known = self._urls.get(str_or_url) if type(str_or_url) is str else None
+        return known if known is not None else (url, str(url))
 
     def _prepare_headers(self, headers: Any) -> list[tuple[str, str]]:
         if not headers:
@@ -759,42 +756,24 @@ class ClientSession:
             url, text = known or self._url_and_text(str_or_url)
         except (ValueError, TypeError) as e:
             raise InvalidUrlClientError(str_or_url) from e
-        if (
-            auth is None
-            and skip_auto_headers is None
-            and allow_redirects
-            and max_redirects == 10
-            and timeout is sentinel
-            and auto_decompress is None
-            and tls is True
-            and max_line_size is None
-            and max_field_size is None
-            and max_headers is None
-            and not chunked
-            and not compress
-            and not expect100
-            and read_until_eof
-            and server_hostname is None
-            and not cookies
-        ):
-            opts = self._opts
-        else:
-            opts = self._options(
-                auth,
-                skip_auto_headers,
-                allow_redirects,
-                max_redirects,
-                timeout,
-                auto_decompress,
-                tls,
-                (max_line_size, max_field_size, max_headers),
-                chunked,
-                compress,
-                expect100,
-                read_until_eof,
-                server_hostname,
-                cookies,
-            )
+        args = (
+            auth,
+            skip_auto_headers,
+            allow_redirects,
+            max_redirects,
+            timeout,
+            auto_decompress,
+            tls,
+            (max_line_size, max_field_size, max_headers),
+            chunked,
+            compress,
+            expect100,
+            read_until_eof,
+            server_hostname,
+            cookies,
+        )
+        # (All defaults, the common case: compared, not computed.)
+        opts = self._opts if args == _DEFAULT_OPTION_ARGS else self._options(*args)
         mws = self._middlewares if middlewares is None else middlewares
         if _upgrade:
             opts = opts.replace(upgrade=True)
@@ -1007,6 +986,25 @@ class ClientSession:
 
 
 _NO_LIMITS = (None, None, None)
+
+#: ``_options``' arguments when a request overrides nothing: it would give
+#: the session's own options back.
+_DEFAULT_OPTION_ARGS = (
+    None,  # auth
+    None,  # skip_auto_headers
+    True,  # allow_redirects
+    10,  # max_redirects
+    sentinel,  # timeout
+    None,  # auto_decompress
+    True,  # tls
+    _NO_LIMITS,
+    None,  # chunked
+    None,  # compress
+    False,  # expect100
+    True,  # read_until_eof
+    None,  # server_hostname
+    None,  # cookies
+)
 
 #: How many URLs given as str a session remembers (_build_url), up to what
 #: length; past that many it starts over.
