@@ -429,22 +429,20 @@ impl Bridge {
     /// wake-up per request (the loop's, for the answer), not three.  What it
     /// waits for elsewhere (a timer, a new connection, a streamed body)
     /// wakes it through `drain`.  Otherwise it runs on the engine.
-    pub fn request<F>(
+    /// (`task` comes boxed: a request's future is a few KiB, moved once.)
+    pub fn request(
         slf: &Bound<'_, Self>,
         fut: Py<PyAny>,
         drivable: bool,
-        task: F,
-    ) -> PyResult<u64>
-    where
-        F: Future<Output = Deliver> + Send + 'static,
-    {
+        task: Pin<Box<dyn Future<Output = Deliver> + Send>>,
+    ) -> PyResult<u64> {
         let this = slf.get();
         if !drivable || this.calls.load(Ordering::Relaxed) > 0 || !this.drives() {
             return this.spawn(fut, task);
         }
         this.check()?;
         let (id, _slot) = this.register(Wait::Call, fut);
-        Self::start_driven(slf, id, Box::pin(task));
+        Self::start_driven(slf, id, task);
         Ok(id)
     }
 

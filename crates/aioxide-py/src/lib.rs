@@ -223,13 +223,14 @@ impl Session {
         });
         let drivable = self.client.drivable(&req);
         let client = self.client.clone();
-        Bridge::request(bridge, fut, drivable, async move {
+        let task = Box::pin(async move {
             let r = client.execute(req).await;
             Box::new(move |py: Python<'_>| match r {
                 Ok(resp) => to_response(py, resp),
                 Err(e) => Err(errors::to_py(py, e)),
             }) as Deliver
-        })
+        });
+        Bridge::request(bridge, fut, drivable, task)
     }
 
     /// Close idle connections; later requests fail.
