@@ -212,6 +212,16 @@ async def test_module_level_request_context_manager(aiohttp: Any, base: str) -> 
     assert echo["body"] == "payload"
 
 
+async def test_module_level_request_is_not_awaitable(aiohttp: Any, base: str) -> None:
+    """As in aiohttp, ``await request(...)`` is a TypeError: its session is
+    closed only by ``async with``."""
+    cm = aiohttp.request("GET", base + "/echo")
+    with pytest.raises(TypeError, match="await"):
+        await cm
+    async with cm as resp:
+        assert resp.status == 200
+
+
 # --------------------------------------------------------------------------- base_url
 
 

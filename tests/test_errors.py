@@ -303,6 +303,9 @@ async def test_connection_refused(aiohttp: Any, raw_server: Any, unused_port: in
         assert e.port == unused_port
         assert isinstance(e.os_error, ConnectionRefusedError)
         assert e.errno == errno.ECONNREFUSED
+        # The key's ssl is the request's ssl= (True by default), http too.
+        assert e.ssl is True
+        assert str(e).startswith(f"Cannot connect to host 127.0.0.1:{unused_port} ssl:default [")
         await _assert_session_still_works(s, good)
 
 

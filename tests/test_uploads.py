@@ -67,6 +67,29 @@ async def test_async_generator_is_sent_chunked(aiohttp: Any, base: str) -> None:
     assert got["ct"] == "application/octet-stream"
 
 
+async def test_a_body_longer_than_the_callers_content_length_is_cut_to_it(
+    aiohttp: Any, base: str
+) -> None:
+    """aiohttp sends at most the Content-Length the caller set (its
+    ``write_with_length``); the rest would be read as the next request."""
+    data = os.urandom(1000)
+
+    async def gen() -> Any:
+        yield data[:600]
+        yield data[600:]
+
+    async with aiohttp.ClientSession() as s:
+        for body in (data, gen(), io.BytesIO(data)):
+            headers = {"Content-Length": "500"}
+            async with s.post(base + "/up", data=body, headers=headers) as resp:
+                assert resp.status == 200
+                got = await resp.json()
+            assert (got["n"], got["sha"], got["cl"]) == (500, _sha(data[:500]), "500")
+        # The connection stayed in step: the next request on it is answered.
+        async with s.post(base + "/up", data=b"abc") as resp:
+            assert (await resp.json())["n"] == 3
+
+
 async def test_file_is_streamed_with_its_length_and_name(
     aiohttp: Any, base: str, tmp_path: Any
 ) -> None:

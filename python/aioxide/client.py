@@ -1135,9 +1135,6 @@ class _SessionRequestContextManager:
         self._resp.release()
         await self._session.close()
 
-    def __await__(self) -> Generator[Any, None, ClientResponse]:
-        return self.__aenter__().__await__()
-
 
 def request(
     method: str,

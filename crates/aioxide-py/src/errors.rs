@@ -34,7 +34,9 @@ fn connection_key<'py>(py: Python<'py>, e: &Error) -> PyResult<Bound<'py, PyAny>
         e.host.clone().unwrap_or_default(),
         e.port.unwrap_or(0),
         e.is_tls,
-        e.is_tls,
+        // aiohttp's key holds the request's `ssl=`, True unless given, for
+        // http too ("ssl:default" in the message).
+        true,
         py.None(),
         py.None(),
         py.None(),

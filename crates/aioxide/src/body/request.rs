@@ -65,6 +65,9 @@ pub struct BodyStream {
     pub encoder: Option<Box<Encoder>>,
     /// Told when the last chunk has been handed to the connection.
     pub written: Option<tokio::sync::oneshot::Sender<()>>,
+    /// Bytes still to send when the caller's `Content-Length` bounds the
+    /// body (aiohttp's `write_with_length`): what goes past it is dropped.
+    pub limit: Option<u64>,
 }
 
 impl BodyStream {
@@ -77,7 +80,32 @@ impl BodyStream {
         self
     }
 
+    /// Cap the body at `n` bytes (the caller's `Content-Length`).
+    pub fn limit_to(&mut self, n: u64) {
+        self.limit = Some(n);
+        self.length = Some(self.length.map_or(n, |l| l.min(n)));
+    }
+
     fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<BodyItem>> {
+        let Some(left) = self.limit else {
+            return self.poll_chunk(cx);
+        };
+        if left == 0 {
+            return Poll::Ready(None);
+        }
+        match self.poll_chunk(cx) {
+            Poll::Ready(Some(Ok(mut b))) => {
+                if b.len() as u64 > left {
+                    b.truncate(left as usize);
+                }
+                self.limit = Some(left - b.len() as u64);
+                Poll::Ready(Some(Ok(b)))
+            }
+            other => other,
+        }
+    }
+
+    fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<BodyItem>> {
         loop {
             let item = match self.rx.poll_recv(cx) {
                 Poll::Pending => return Poll::Pending,
@@ -132,6 +160,7 @@ pub fn body_channel(capacity: usize, length: Option<u64>) -> (BodySender, BodySt
             length,
             encoder: None,
             written: None,
+            limit: None,
         },
     )
 }
@@ -223,6 +252,19 @@ mod tests {
         let b = RequestBody::Stream(s);
         assert_eq!(b.size_hint().exact(), None);
         assert_eq!(&b.collect().await.unwrap().to_bytes()[..], b"abcdef");
+    }
+
+    #[tokio::test]
+    async fn a_limited_stream_stops_at_its_limit() {
+        let (tx, mut s) = body_channel(4, Some(9));
+        s.limit_to(4);
+        assert_eq!(s.length, Some(4));
+        for part in ["abc", "def", "ghi"] {
+            assert!(tx.send(Bytes::from(part)).await);
+        }
+        let b = RequestBody::Stream(s);
+        assert_eq!(b.size_hint().exact(), Some(4));
+        assert_eq!(&b.collect().await.unwrap().to_bytes()[..], b"abcd");
     }
 
     #[tokio::test]

@@ -202,6 +202,10 @@ pub(crate) fn prepare(
     automatic_headers(cfg, req, hop, &body, &mut map)?;
     let expect = framing_headers(req, hop, &body, &mut map)?;
     let chunked = body.is_some() && is_chunked(&map);
+    let body = match caller_length(hop.headers) {
+        Some(n) if !chunked => within_length(body, n),
+        _ => body,
+    };
     Ok(Prepared {
         method: hop.method.to_owned(),
         target,
@@ -291,6 +295,27 @@ fn automatic_headers(
         auto_field(map, "Content-Encoding", c)?;
     }
     Ok(())
+}
+
+/// The caller's own `Content-Length`, when it is a number.
+fn caller_length(headers: &[(String, String)]) -> Option<u64> {
+    let (_, v) = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))?;
+    v.trim().parse().ok()
+}
+
+/// A body cut to the caller's `Content-Length` (aiohttp's
+/// `write_with_length`): bytes past it would be read as the next request.
+fn within_length(body: Payload, n: u64) -> Payload {
+    match body {
+        Payload::Bytes(b) if b.len() as u64 > n => Payload::Bytes(b.slice(..n as usize)),
+        Payload::Stream(Some(mut s)) => {
+            s.limit_to(n);
+            Payload::Stream(Some(s))
+        }
+        other => other,
+    }
 }
 
 /// aiohttp's update_transfer_encoding rules (compress implies chunked), and
