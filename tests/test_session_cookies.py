@@ -5,7 +5,7 @@ a jar of the user's own, and resp.cookies."""
 from __future__ import annotations
 
 import asyncio
-from http.cookies import BaseCookie, SimpleCookie
+from http.cookies import BaseCookie, Morsel, SimpleCookie
 from typing import Any
 
 import pytest
@@ -89,6 +89,40 @@ async def test_request_cookies_with_default_jar(aiohttp: Any, base: str) -> None
         async with s.get(base + "/show", cookies={"x": "y z"}) as resp:
             got = (await resp.json())["cookies"]
     assert got == {"x": "y z"}
+
+
+def _morsel(name: str, value: str, **attrs: Any) -> Morsel[str]:
+    m: Morsel[str] = Morsel()
+    m.set(name, value, value)
+    for k, v in attrs.items():
+        m[k] = v
+    return m
+
+
+async def test_request_cookie_morsels_keep_their_attributes(
+    aiohttp: Any, base: str, session_kw: dict[str, Any]
+) -> None:
+    """A request's cookies= go through a jar of their own, as in aiohttp: a
+    Secure Morsel is not sent over http, one for another path is not sent,
+    and a Morsel goes under its own key."""
+    cookies = {
+        "plain": "ok",
+        "auth": _morsel("auth", "token", secure=True),
+        "admin": _morsel("admin", "1", path="/admin"),
+        "dictkey": _morsel("morselkey", "2"),
+    }
+    async with aiohttp.ClientSession(cookie_jar=jar(aiohttp), **session_kw) as s:
+        async with s.get(base + "/show", cookies=cookies) as resp:
+            got = (await resp.json())["cookies"]
+    assert got == {"plain": "ok", "morselkey": "2"}
+
+
+async def test_session_cookie_morsel_goes_under_its_own_key(aiohttp: Any, base: str) -> None:
+    cookies = {"dictkey": _morsel("morselkey", "2"), "s": _morsel("s", "1", secure=True)}
+    async with aiohttp.ClientSession(cookie_jar=jar(aiohttp), cookies=cookies) as s:
+        async with s.get(base + "/show") as resp:
+            got = (await resp.json())["cookies"]
+    assert got == {"morselkey": "2"}
 
 
 async def test_explicit_cookie_header_merges(aiohttp: Any, base: str) -> None:

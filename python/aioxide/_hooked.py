@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterable, AsyncIterator
-from http.cookies import Morsel, SimpleCookie
 from typing import TYPE_CHECKING, Any
 
 from multidict import CIMultiDict, istr
@@ -41,7 +40,7 @@ from .client_exceptions import (
 )
 from .client_middlewares import build_client_middlewares
 from .client_reqrep import AUTO_HEADERS, ClientRequest, ClientResponse
-from .cookiejar import DummyCookieJar
+from .cookiejar import CookieJar, DummyCookieJar
 from .helpers import BasicAuth, strip_auth_from_url
 from .http import HttpVersion10
 from .payload import JsonBytesPayload, JsonPayload
@@ -486,20 +485,12 @@ def _body_again(req: ClientRequest) -> Any:
 
 
 def request_cookies(cookies: Any, url: URL, quote: bool = True) -> Any:
-    """A request's own cookies= for ``url`` (as aiohttp's temporary jar,
-    which quotes values as the session's jar does)."""
-    c: SimpleCookie = SimpleCookie()
-    items = cookies.items() if hasattr(cookies, "items") else cookies
-    for name, value in items:
-        if hasattr(value, "coded_value"):
-            value = value.value
-        if quote:
-            c[name] = value
-        else:
-            m: Morsel[str] = Morsel()
-            m.set(name, value, value)
-            dict.__setitem__(c, name, m)
-    return c
+    """A request's own cookies= for ``url``: aiohttp's temporary jar, so a
+    Morsel's attributes apply (Secure, Domain, Path, expiry) and its values
+    are quoted as the session's jar quotes them."""
+    jar = CookieJar(quote_cookie=quote)
+    jar.update_cookies(cookies)
+    return jar.filter_cookies(url)
 
 
 class _HopTrace:

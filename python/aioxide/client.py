@@ -640,8 +640,10 @@ class ClientSession:
         read_until_eof: bool,
         server_hostname: str | None,
         cookies: Any,
+        url: URL,
     ) -> Any:
-        """A request's options: the session's, with what the request overrides."""
+        """A request's options (for ``url``): the session's, with what the
+        request overrides."""
         kw: dict[str, Any] = {}
         if auth is not None:
             kw["auth"] = auth.encode()
@@ -676,7 +678,7 @@ class ClientSession:
         if server_hostname is not None:
             kw["server_hostname"] = server_hostname
         if cookies:
-            kw["cookies"] = _request_cookies_list(cookies, self._cookie_jar.quote_cookie)
+            kw["cookies"] = _request_cookies_list(cookies, self._cookie_jar.quote_cookie, url)
         return self._opts.replace(**kw) if kw else self._opts
 
     async def _request(
@@ -773,7 +775,7 @@ class ClientSession:
             cookies,
         )
         # (All defaults, the common case: compared, not computed.)
-        opts = self._opts if args == _DEFAULT_OPTION_ARGS else self._options(*args)
+        opts = self._opts if args == _DEFAULT_OPTION_ARGS else self._options(*args, url)
         mws = self._middlewares if middlewares is None else middlewares
         if _upgrade:
             opts = opts.replace(upgrade=True)
@@ -1022,10 +1024,11 @@ def _warn_deprecated_arguments(auth: Any, proxy_auth: Any, chunked: Any) -> None
         warnings.warn("Chunk size is deprecated #1615", DeprecationWarning, stacklevel=4)
 
 
-def _request_cookies_list(cookies: Any, quote: bool) -> list[tuple[str, str]]:
-    """A request's cookies= as (name, value as sent) pairs for the engine."""
-    c = request_cookies(cookies, URL(), quote)
-    return [(name, m.coded_value) for name, m in c.items()]
+def _request_cookies_list(cookies: Any, quote: bool, url: URL) -> list[tuple[str, str]]:
+    """A request's cookies= for ``url`` as (name, value as sent) pairs for
+    the engine."""
+    c = request_cookies(cookies, url, quote)
+    return [(m.key, m.coded_value) for m in c.values()]
 
 
 #: The signals of one hop, sent from the engine's report as it sends.

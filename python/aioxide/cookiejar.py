@@ -261,7 +261,9 @@ class CookieJar(AbstractCookieJar):
                 tmp: Morsel[str] = Morsel()
                 tmp.set(name, str(cookie), str(cookie))
                 cookie = tmp
-            _insert(self._store, origin, name, cookie)
+            # A Morsel is sent under its own key (aiohttp's jar builds the
+            # Cookie header from it), whatever the mapping's key.
+            _insert(self._store, origin, cookie.key or name, cookie)
 
     def update_cookies_from_headers(self, headers: Sequence[str], response_url: URL) -> None:
         """Update cookies from raw Set-Cookie field values."""
