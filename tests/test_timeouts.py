@@ -173,6 +173,36 @@ async def test_total_timeout_also_limits_stalled_body(aiohttp: Any, raw_server: 
     _assert_plain_timeout(ei.value, aiohttp)
 
 
+async def test_total_timeout_holds_for_a_reader_that_never_waits(
+    aiohttp: Any, raw_server: Any
+) -> None:
+    """A slow consumer of a fast body always finds data buffered: aiohttp's
+    reader checks the total timer as it takes buffered data, so the read
+    after the deadline raises all the same."""
+
+    async def flood(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request_head(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 10000000\r\n\r\n")
+        try:
+            for _ in range(10000):
+                writer.write(b"1" * 1000)
+                await writer.drain()
+                await asyncio.sleep(0.01)
+        except OSError:
+            pass
+
+    url = await raw_server(flood)
+    t0 = time.monotonic()
+    tmo = aiohttp.ClientTimeout(total=0.5)
+    async with aiohttp.ClientSession(timeout=tmo) as s, s.get(url + "/") as resp:
+        with pytest.raises(asyncio.TimeoutError) as ei:
+            async for _ in resp.content.iter_chunked(1):
+                await asyncio.sleep(0.01)
+                assert time.monotonic() - t0 < PROMPT
+    _assert_plain_timeout(ei.value, aiohttp)
+    assert 0.5 <= time.monotonic() - t0 < 0.5 + PROMPT / 4
+
+
 # ---------------------------------------------------------------------------
 # sock_read
 # ---------------------------------------------------------------------------

@@ -759,6 +759,10 @@ class StreamReader:
 
     def _read_nowait(self, n: int) -> bytes:
         """At most ``n`` buffered bytes, or the whole buffer if n == -1."""
+        if not self._eof and self._raw is not None:
+            # The total timeout holds for a reader that never waits (its
+            # data always buffered), as aiohttp's timer's assert_timeout.
+            self._raw.check_deadline()
         if n == -1:
             count = len(self._buffer)
             if count == 1:

@@ -117,6 +117,9 @@ class _Raw:
     def chunk_ends(self, upto: int) -> list[int]:
         return []
 
+    def check_deadline(self) -> None:
+        pass
+
     def close(self) -> None:
         pass
 

@@ -147,6 +147,8 @@ struct BodyPipe {
     /// The body read whole into one bytes object (see [`Whole`]), once the
     /// owner has filled it and until a reader takes it.
     whole: WholeSlot,
+    /// The request's total deadline (`check_deadline`).
+    total: Option<aioxide::policy::timeout::Deadline>,
 }
 
 type WholeSlot = Arc<Mutex<Option<Py<PyBytes>>>>;
@@ -666,6 +668,15 @@ impl Response {
         ends.drain(..n).collect()
     }
 
+    /// Raise the total timeout's error when its deadline has passed: the
+    /// reader calls it as it takes buffered data without waiting.
+    fn check_deadline(&self, py: Python<'_>) -> PyResult<()> {
+        match aioxide::policy::timeout::passed(self.stream.total, std::time::Instant::now()) {
+            Some(e) => Err(errors::to_py(py, e)),
+            None => Ok(()),
+        }
+    }
+
     /// Stop reading: an unfinished connection is closed, not reused.
     fn close(&self) {
         let s = &self.stream;
@@ -679,6 +690,7 @@ impl Response {
 pub(crate) fn to_response(py: Python<'_>, mut r: aioxide::Response) -> PyResult<Py<PyAny>> {
     let raw = Arc::new(Progress::new(&mut r.body));
     let upgrade = Mutex::new(r.body.take_upgrade());
+    let total = r.body.total_deadline();
     let (body, stream) = if r.body.is_complete() {
         let data = r.body.take_buffered();
         let stream = BodyPipe {
@@ -686,6 +698,7 @@ pub(crate) fn to_response(py: Python<'_>, mut r: aioxide::Response) -> PyResult<
             feed: Arc::new(Feed::finished([])),
             raw,
             whole: Default::default(),
+            total,
         };
         (Some(PyBytes::new(py, &data).unbind()), stream)
     } else {
@@ -694,6 +707,7 @@ pub(crate) fn to_response(py: Python<'_>, mut r: aioxide::Response) -> PyResult<
             feed: Arc::new(Feed::new(0)),
             raw,
             whole: Default::default(),
+            total,
         };
         (None, stream)
     };

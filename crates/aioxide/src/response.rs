@@ -223,6 +223,11 @@ impl ResponseBody {
         self.done && self.buffered() == 0 && self.pending.is_none()
     }
 
+    /// The request's total deadline, which its body's reads keep.
+    pub fn total_deadline(&self) -> Option<Deadline> {
+        self.total
+    }
+
     /// Whether the whole body arrived intact and is buffered.
     pub fn is_complete(&self) -> bool {
         self.done && self.pending.is_none()

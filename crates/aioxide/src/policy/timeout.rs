@@ -87,6 +87,16 @@ pub fn read_deadline(now: Instant, total: Option<Deadline>, t: &Timeouts) -> Opt
     ])
 }
 
+/// The error of `total` when it has passed at `now`: a body's reader
+/// that takes what is already buffered checks it too, so that one that
+/// never waits still meets its total timeout (aiohttp's `assert_timeout`).
+pub fn passed(total: Option<Deadline>, now: Instant) -> Option<crate::Error> {
+    match total {
+        Some((at, kind)) if now >= at => Some(crate::pool::timeout_error(kind)),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,6 +108,16 @@ mod tests {
         assert_eq!(t.connect, None);
         assert_eq!(t.sock_read, None, "0 means no limit");
         assert_eq!(t.sock_connect, Some(Duration::from_secs(30)));
+    }
+
+    #[test]
+    fn a_passed_total_deadline_is_its_error() {
+        let now = Instant::now();
+        assert!(passed(None, now).is_none());
+        let total = Some((now + Duration::from_secs(1), ErrorKind::TotalTimeout));
+        assert!(passed(total, now).is_none());
+        let e = passed(total, now + Duration::from_secs(1)).unwrap();
+        assert_eq!(e.kind, ErrorKind::TotalTimeout);
     }
 
     #[test]
