@@ -389,6 +389,47 @@ async def test_heartbeat_pings_and_survives_a_live_peer(aiohttp: Any, serve: Any
             assert await ws.receive_str() == "echo:still"
 
 
+async def test_heartbeat_counts_a_frame_still_arriving_as_data(
+    aiohttp: Any, serve: Any
+) -> None:
+    """A long frame trickling in for several heartbeat periods: its bytes
+    are data from the peer (aiohttp resets the heartbeat on incoming bytes),
+    so the client neither pings meanwhile nor closes for want of a PONG
+    queued behind the frame."""
+    seen: list[str] = []
+
+    async def handler(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(autoping=False)
+        await ws.prepare(request)
+        frame = bytes((0x82, 126)) + (2048).to_bytes(2, "big") + b"x" * 2048
+        transport = request.transport
+        assert transport is not None
+        for i in range(0, len(frame), 64):  # 33 pieces, 10 ms apart
+            transport.write(frame[i : i + 64])
+            await asyncio.sleep(0.01)
+        with contextlib.suppress(asyncio.TimeoutError):
+            while True:
+                msg = await ws.receive(timeout=1)
+                seen.append(msg.type.name)
+                if msg.type in (web.WSMsgType.CLOSE, web.WSMsgType.CLOSED):
+                    break
+        return ws
+
+    app = web.Application()
+    app.router.add_get("/", handler)
+    url = str(await serve(app)) + "/"
+    async with aiohttp.ClientSession() as s:
+        async with s.ws_connect(url, heartbeat=0.1) as ws:
+            msg = await asyncio.wait_for(ws.receive(), 5)
+            assert (msg.type, len(msg.data)) == (aiohttp.WSMsgType.BINARY, 2048)
+            assert not ws.closed
+    for _ in range(200):  # bounded: until the server saw the close
+        if seen:
+            break
+        await asyncio.sleep(0.01)
+    assert seen == ["CLOSE"]
+
+
 async def test_heartbeat_without_pong_closes_with_1006(aiohttp: Any, raw_server: Any) -> None:
     url = await raw_server(_raw_ws(_ok, hold=3.0))
     async with aiohttp.ClientSession() as s:

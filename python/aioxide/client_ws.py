@@ -344,7 +344,8 @@ class ClientWebSocketResponse(Generic[_DecodeText]):
         self._heartbeat_cb: asyncio.TimerHandle | None = None
         self._pong_heartbeat = heartbeat / 2.0 if heartbeat is not None else 0.0
         self._pong_response_cb: asyncio.TimerHandle | None = None
-        self._received_at_ping = 0
+        # Bytes received when the heartbeat was last reset or a ping sent.
+        self._received_mark = 0
         self._loop = loop
         self._waiting = False
         self._close_wait: asyncio.Future[None] | None = None
@@ -376,13 +377,22 @@ class ClientWebSocketResponse(Generic[_DecodeText]):
         self._cancel_pong_response_cb()
         if self._heartbeat_cb is not None:
             self._heartbeat_cb.cancel()
+        self._received_mark = self._received()
         self._heartbeat_cb = self._loop.call_later(self._heartbeat, self._send_heartbeat)
+
+    def _received(self) -> int:
+        """Bytes read from the connection so far (frames still arriving too)."""
+        return self._ws.received() if self._ws is not None else 0
 
     def _send_heartbeat(self) -> None:
         self._heartbeat_cb = None
         if self._closed or self._closing:
             return
-        self._received_at_ping = self._ws.received() if self._ws is not None else 0
+        if self._received() != self._received_mark:
+            # Data came meanwhile (a long frame arriving): as aiohttp, whose
+            # heartbeat is reset by incoming bytes, no ping is due yet.
+            self._reset_heartbeat()
+            return
         self._cancel_pong_response_cb()
         self._pong_response_cb = self._loop.call_later(
             self._pong_heartbeat, self._pong_not_received
@@ -398,7 +408,7 @@ class ClientWebSocketResponse(Generic[_DecodeText]):
 
     def _pong_not_received(self) -> None:
         self._pong_response_cb = None
-        if self._ws is not None and self._ws.received() != self._received_at_ping:
+        if self._received() != self._received_mark:
             # Data (a pong among it) came since the ping: the peer is alive.
             self._reset_heartbeat()
             return

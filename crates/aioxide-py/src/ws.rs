@@ -31,7 +31,8 @@ pub struct WebSocket {
     /// The reader, until the first read hands it to its owner task.
     idle: Mutex<Option<WsReader<ReadHalf<Upgraded>>>>,
     writer: Writer,
-    /// Messages received so far (heartbeat: data came since a ping).
+    /// Bytes the reader has read so far (heartbeat: data came since a
+    /// ping, a frame still arriving too).
     received: Arc<AtomicU64>,
     /// The socket, when it was detached from the engine: Python's loop
     /// then drives it (`read_now`, `send_now`, `write_pending`).
@@ -54,11 +55,12 @@ impl WebSocket {
         // (The upgraded stream reads the bytes that came after the 101
         // first, and holds the pool slots until both halves are gone.)
         let (r, w) = tokio::io::split(up);
+        let reader = WsReader::new(r, &config, &[]);
         WebSocket {
             feed: Arc::new(Feed::new(0)),
-            idle: Mutex::new(Some(WsReader::new(r, &config, &[]))),
+            received: reader.received(),
+            idle: Mutex::new(Some(reader)),
             writer: Arc::new(tokio::sync::Mutex::new(Some(WsWriter::new(w, &config)))),
-            received: Arc::new(AtomicU64::new(0)),
             fd,
         }
     }
@@ -67,7 +69,7 @@ impl WebSocket {
         self.feed.set_want(READ_AHEAD);
         let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(reader) = idle {
-            bridge.submit(pump(reader, self.feed.clone(), self.received.clone()))?;
+            bridge.submit(pump(reader, self.feed.clone()))?;
         }
         Ok(())
     }
@@ -75,11 +77,7 @@ impl WebSocket {
 
 /// The owner of the reading half: reads while demand lasts, until the end,
 /// an error, or the consumer closing the feed.
-async fn pump(
-    mut reader: WsReader<ReadHalf<Upgraded>>,
-    feed: Arc<MsgFeed>,
-    received: Arc<AtomicU64>,
-) {
+async fn pump(mut reader: WsReader<ReadHalf<Upgraded>>, feed: Arc<MsgFeed>) {
     loop {
         let Some(room) = feed.wait_demand().await else {
             return;
@@ -91,7 +89,6 @@ async fn pump(
         };
         match got {
             Ok(msgs) => {
-                received.fetch_add(msgs.len() as u64, Ordering::Relaxed);
                 for m in msgs {
                     feed.push(m, 1);
                 }
@@ -224,8 +221,6 @@ impl WebSocket {
             std::task::Poll::Ready(Ok(msgs)) => {
                 let ended = reader.has_ended();
                 drop(idle);
-                self.received
-                    .fetch_add(msgs.len() as u64, Ordering::Relaxed);
                 let list = PyList::empty(py);
                 for m in msgs {
                     list.append(to_py(py, m)?)?;
@@ -364,7 +359,7 @@ impl WebSocket {
         self.start_reading(bridge)
     }
 
-    /// Messages received so far by the reader.
+    /// Bytes read so far from the connection (frames still arriving too).
     fn received(&self) -> u64 {
         self.received.load(Ordering::Relaxed)
     }

@@ -4,6 +4,8 @@
 //! several tasks send).
 
 use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
@@ -54,6 +56,10 @@ pub struct WsReader<R> {
     decoder: Decoder,
     assembler: Assembler,
     failed: Option<WsError>,
+    /// Bytes read from the stream so far, shared with whoever watches the
+    /// connection's liveness (a heartbeat: data arriving, even a frame not
+    /// yet complete, is an answer).
+    received: Arc<AtomicU64>,
 }
 
 impl<R: AsyncRead + Unpin> WsReader<R> {
@@ -69,7 +75,14 @@ impl<R: AsyncRead + Unpin> WsReader<R> {
             decoder: Decoder::new(config.role, deflate),
             assembler: Assembler::new(config.max_msg_size, deflate),
             failed: None,
+            received: Arc::default(),
         }
+    }
+
+    /// The count of bytes read from the stream, shared: it goes on growing
+    /// while the reader is owned elsewhere.
+    pub fn received(&self) -> Arc<AtomicU64> {
+        self.received.clone()
     }
 
     /// The next message among the bytes already received, without reading:
@@ -185,6 +198,7 @@ impl<R: AsyncRead + Unpin> WsReader<R> {
                 // SAFETY: the reader initialised the first `n` bytes of the
                 // spare capacity it was given.
                 unsafe { self.buf.set_len(self.buf.len() + n) };
+                self.received.fetch_add(n as u64, Ordering::Relaxed);
                 Poll::Ready(Ok(short))
             }
         }
