@@ -6,6 +6,7 @@ middlewares or trace configs.  Each test runs on the three paths (the
 from __future__ import annotations
 
 import asyncio
+import os
 import hashlib
 from typing import Any
 
@@ -188,6 +189,36 @@ async def test_idempotent_request_retried_once_on_a_fresh_connection(
         async with s.request(method, url) as resp:
             assert resp.status == 200
     assert len(conns) == 2
+
+
+async def test_a_file_body_is_sent_again_on_the_retry(
+    aiohttp: Any, raw_server: Any, session_kw: dict[str, Any], tmp_path: Any
+) -> None:
+    """The retry of an idempotent request starts a file body over (as for a
+    307), as aiohttp does; its bytes all arrive on the new connection."""
+    conns: list[int] = []
+    got: list[bytes] = []
+
+    async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        conns.append(1)
+        head = await asyncio.wait_for(r.readuntil(b"\r\n\r\n"), 5)
+        if len(conns) == 1:
+            return  # closed by the fixture, no answer
+        length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+        got.append(await asyncio.wait_for(r.readexactly(length), 5))
+        w.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+        await w.drain()
+
+    url = await raw_server(handler)
+    data = os.urandom(200_000)
+    path = tmp_path / "upload.bin"
+    path.write_bytes(data)
+    async with aiohttp.ClientSession(**session_kw) as s:
+        with path.open("rb") as f:
+            async with s.put(url, data=f) as resp:
+                assert resp.status == 200
+    assert len(conns) == 2
+    assert got == [data]
 
 
 @pytest.mark.parametrize("method", ["POST", "PATCH"])

@@ -65,6 +65,10 @@ pub(crate) struct Prepared {
     chunked: bool,
     /// The body waits for `100 Continue`.
     expect: bool,
+    /// The body's Content-Encoding (`compress=`) and the caller's
+    /// Content-Length: what a body rewound for another attempt gets again.
+    coding: Option<String>,
+    cap: Option<u64>,
 }
 
 /// Resolves once a streamed body has been written.
@@ -74,6 +78,17 @@ impl Prepared {
     /// Whether the request can be sent again (its body is not a used stream).
     pub(crate) fn replayable(&self) -> bool {
         !matches!(self.body, Payload::Stream(None))
+    }
+
+    /// The used stream replaced by `s`, the same body from its start.
+    pub(crate) fn rewound(&mut self, mut s: crate::body::request::BodyStream) {
+        if let Some(c) = self.coding.as_deref() {
+            s = s.compressed(c);
+        }
+        if let Some(n) = self.cap {
+            s.limit_to(n);
+        }
+        self.body = Payload::Stream(Some(s));
     }
 
     /// The request as a connection sends it (a streamed body is handed
@@ -202,9 +217,10 @@ pub(crate) fn prepare(
     automatic_headers(cfg, req, hop, &body, &mut map)?;
     let expect = framing_headers(req, hop, &body, &mut map)?;
     let chunked = body.is_some() && is_chunked(&map);
-    let body = match caller_length(hop.headers) {
-        Some(n) if !chunked => within_length(body, n),
-        _ => body,
+    let cap = caller_length(hop.headers).filter(|_| !chunked);
+    let body = match cap {
+        Some(n) => within_length(body, n),
+        None => body,
     };
     Ok(Prepared {
         method: hop.method.to_owned(),
@@ -214,6 +230,8 @@ pub(crate) fn prepare(
         body,
         chunked,
         expect,
+        coding: hop.coding.map(str::to_owned),
+        cap,
     })
 }
 

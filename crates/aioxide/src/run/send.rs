@@ -45,12 +45,12 @@ pub(crate) async fn send(
         // when an HTTP/2 server refused the stream unprocessed.
         let retry = req.retry_stale
             && !fresh
-            && prepared.replayable()
             && (is_idempotent(method) || crate::pool::refused(&err))
             && matches!(err.kind, ErrorKind::ServerDisconnected | ErrorKind::Io);
         lease.close = crate::events::CloseReason::Failed;
         drop(lease);
-        if !retry {
+        // (A streamed body goes again only when it can start over: a file.)
+        if !retry || !(prepared.replayable() || rewind(req, prepared).await) {
             return Err(err.with_addr(&key.host, key.port, key.tls.is_some()));
         }
         if pool.events.enabled() {
@@ -61,6 +61,21 @@ pub(crate) async fn send(
             });
         }
         fresh = true;
+    }
+}
+
+/// The used streamed body made again from its start (a seekable file, as
+/// for a 307), for another attempt; false when it cannot be.
+async fn rewind(req: &Request, prepared: &mut Prepared) -> bool {
+    let Some(r) = &req.body_rewind else {
+        return false;
+    };
+    match r.0.rewind().await {
+        Some(s) => {
+            prepared.rewound(s);
+            true
+        }
+        None => false,
     }
 }
 
