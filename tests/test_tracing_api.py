@@ -460,6 +460,27 @@ async def test_failing_trace_handler(aiohttp: Any, base: str) -> None:
     assert rec.names() == ["request_start"]
 
 
+async def test_a_failing_request_start_ends_the_traces_already_started(
+    aiohttp: Any, base: str
+) -> None:
+    """When a later trace config's request_start raises, the configs whose
+    request_start already ran see request_exception, the others nothing."""
+    first, third = Recorder(aiohttp), Recorder(aiohttp)
+    failing = aiohttp.TraceConfig()
+
+    async def boom(session: Any, ctx: Any, params: Any) -> None:
+        raise RuntimeError("trace boom")
+
+    failing.on_request_start.append(boom)
+    configs = [first.config, failing, third.config]
+    async with aiohttp.ClientSession(trace_configs=configs) as s:
+        with pytest.raises(RuntimeError, match="trace boom"):
+            await s.get(f"{base}/ok")
+    assert first.names() == ["request_start", "request_exception"]
+    assert type(first.get("request_exception")[0].exception) is RuntimeError
+    assert third.names() == []
+
+
 async def test_trace_request_ctx_and_factory(aiohttp: Any, base: str) -> None:
     class Ctx(SimpleNamespace):
         pass

@@ -165,12 +165,14 @@ class HookedRequest:
 
     # -- the flow ----------------------------------------------------------
     async def run(self, middlewares: Any) -> ClientResponse:
-        traces = self.traces
-        for trace in traces:
-            await trace.send_request_start(self.method, self._full_url(), self.hdrs)
-        handler = build_client_middlewares(self.send, middlewares)
+        # Only the traces that saw request_start see its end or exception.
+        traces: list[Trace] = []
         resp: ClientResponse | None = None
         try:
+            for trace in self.traces:
+                await trace.send_request_start(self.method, self._full_url(), self.hdrs)
+                traces.append(trace)
+            handler = build_client_middlewares(self.send, middlewares)
             while True:
                 self._hop_target()
                 env = await self._env_for_hop() if self.s._trust_env else None
