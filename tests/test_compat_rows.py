@@ -586,3 +586,33 @@ async def test_ws_connect_proxy_headers(
     # proxy_headers out there, aioxide sends them (as for requests).
     assert p.heads[1].startswith(f"GET {ws_url} HTTP/1.1\r\n".encode())
     assert proxy_authorization(p.heads[1]) == (None if is_aiohttp(aiohttp) else BASIC)
+
+
+def test_submodules_export_aiohttps_names(aiohttp: Any) -> None:
+    """``from aiohttp.client import ClientResponseError`` and the like: every
+    name of aiohttp.client's ``__all__`` (and Fingerprint in client_reqrep,
+    NamedPipeConnector in connector) is there, the same object as the
+    package's."""
+    import importlib
+
+    import aiohttp as real
+
+    for sub, names in (
+        ("client", real.client.__all__),
+        ("client_reqrep", ("Fingerprint", "RequestInfo", "ClientResponse")),
+        ("connector", ("NamedPipeConnector", "UnixConnector", "TCPConnector")),
+    ):
+        mod = importlib.import_module(f"{aiohttp.__name__}.{sub}")
+        for name in names:
+            assert getattr(mod, name) is getattr(aiohttp, name), (sub, name)
+    assert set(importlib.import_module(f"{aiohttp.__name__}.client").__all__) >= set(
+        real.client.__all__
+    )
+
+
+async def test_named_pipe_connector_needs_the_proactor_loop(aiohttp: Any) -> None:
+    """Off Windows there is no proactor loop: aiohttp fails looking for
+    asyncio.ProactorEventLoop (AttributeError); aioxide says why."""
+    expected = RuntimeError if TARGET == "aioxide" else AttributeError
+    with pytest.raises(expected, match="Named Pipes only available|ProactorEventLoop"):
+        aiohttp.NamedPipeConnector("\\\\.\\pipe\\x")

@@ -6,8 +6,8 @@ middlewares or trace configs.  Each test runs on the three paths (the
 from __future__ import annotations
 
 import asyncio
-import os
 import hashlib
+import os
 from typing import Any
 
 import pytest

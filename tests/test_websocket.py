@@ -389,9 +389,7 @@ async def test_heartbeat_pings_and_survives_a_live_peer(aiohttp: Any, serve: Any
             assert await ws.receive_str() == "echo:still"
 
 
-async def test_heartbeat_counts_a_frame_still_arriving_as_data(
-    aiohttp: Any, serve: Any
-) -> None:
+async def test_heartbeat_counts_a_frame_still_arriving_as_data(aiohttp: Any, serve: Any) -> None:
     """A long frame trickling in for several heartbeat periods: its bytes
     are data from the peer (aiohttp resets the heartbeat on incoming bytes),
     so the client neither pings meanwhile nor closes for want of a PONG

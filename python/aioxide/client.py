@@ -39,13 +39,42 @@ from . import client_ws as _client_ws
 from ._body import _NO_BODY, Feeder, Rewinder, keep_feeding, prepare_body
 from ._bridge import bridge_for
 from ._hooked import HookedRequest, check_status, compress_name, request_cookies
-from ._tls import tls_for
+from ._tls import Fingerprint, tls_for
 from .client_exceptions import (
+    ClientConnectionError,
+    ClientConnectionResetError,
+    ClientConnectorCertificateError,
+    ClientConnectorDNSError,
     ClientConnectorError,
+    ClientConnectorSSLError,
+    ClientError,
+    ClientHttpProxyError,
+    ClientOSError,
+    ClientPayloadError,
+    ClientProxyConnectionError,
+    ClientResponseError,
+    ClientSSLError,
+    ConnectionTimeoutError,
+    ContentTypeError,
+    InvalidURL,
     InvalidUrlClientError,
+    InvalidUrlRedirectClientError,
+    NonHttpUrlClientError,
+    NonHttpUrlRedirectClientError,
+    RedirectClientError,
+    ServerConnectionError,
+    ServerDisconnectedError,
+    ServerFingerprintMismatch,
+    ServerTimeoutError,
+    SocketTimeoutError,
+    TooManyRedirects,
+    UploadAbortedError,
+    WSMessageTypeError,
+    WSServerHandshakeError,
 )
 from .client_reqrep import ClientRequest, ClientResponse, RequestInfo, UploadTracker
-from .connector import BaseConnector, TCPConnector
+from .client_ws import ClientWebSocketResponse, ClientWSTimeout
+from .connector import BaseConnector, NamedPipeConnector, TCPConnector, UnixConnector
 from .cookiejar import CookieJar, DummyCookieJar
 from .helpers import _SENTINEL, AUTH_DEPRECATED, PROXY_AUTH_DEPRECATED, BasicAuth, sentinel
 from .http import HttpVersion, HttpVersion10, HttpVersion11
@@ -56,12 +85,56 @@ if TYPE_CHECKING:
     from typing_extensions import Unpack
 
     from ._hooked import _HopTrace
-    from ._tls import Fingerprint
     from .abc import AbstractCookieJar
     from .client_middlewares import ClientMiddlewareType
-    from .client_ws import ClientWebSocketResponse, ClientWSTimeout
 
-__all__ = ("ClientSession", "ClientTimeout", "RequestInfo", "request")
+# aiohttp.client's names, importable from here as from there.
+__all__ = (
+    "ClientConnectionError",
+    "ClientConnectionResetError",
+    "ClientConnectorCertificateError",
+    "ClientConnectorDNSError",
+    "ClientConnectorError",
+    "ClientConnectorSSLError",
+    "ClientError",
+    "ClientHttpProxyError",
+    "ClientOSError",
+    "ClientPayloadError",
+    "ClientProxyConnectionError",
+    "ClientResponseError",
+    "ClientSSLError",
+    "ConnectionTimeoutError",
+    "ContentTypeError",
+    "InvalidURL",
+    "InvalidUrlClientError",
+    "RedirectClientError",
+    "NonHttpUrlClientError",
+    "InvalidUrlRedirectClientError",
+    "NonHttpUrlRedirectClientError",
+    "ServerConnectionError",
+    "ServerDisconnectedError",
+    "ServerFingerprintMismatch",
+    "ServerTimeoutError",
+    "SocketTimeoutError",
+    "TooManyRedirects",
+    "UploadAbortedError",
+    "WSServerHandshakeError",
+    "ClientRequest",
+    "ClientResponse",
+    "Fingerprint",
+    "RequestInfo",
+    "UploadTracker",
+    "BaseConnector",
+    "TCPConnector",
+    "UnixConnector",
+    "NamedPipeConnector",
+    "ClientWebSocketResponse",
+    "ClientSession",
+    "ClientTimeout",
+    "ClientWSTimeout",
+    "request",
+    "WSMessageTypeError",
+)
 
 
 class _RequestOptions(TypedDict, total=False):

@@ -23,6 +23,7 @@ from . import hdrs
 from ._aioxide import ACCEPT_ENCODING, DEFAULT_ACCEPT  # the engine's automatic headers
 from ._aioxide import UploadProgress as _UploadProgress
 from ._aioxide import json_loads as _json_loads
+from ._tls import Fingerprint
 from .client_exceptions import (
     ClientConnectionError,
     ClientError,
@@ -46,7 +47,7 @@ from .streams import DEFAULT_LIMIT, EMPTY_PAYLOAD, StreamReader
 if TYPE_CHECKING:
     from .client import ClientSession
 
-__all__ = ("ClientRequest", "ClientResponse", "ContentDisposition", "RequestInfo")
+__all__ = ("ClientRequest", "ClientResponse", "ContentDisposition", "Fingerprint", "RequestInfo")
 
 json_re = re.compile(r"^application/(?:[\w.+-]+?\+)?json")
 _LINK_PARAM_RE = re.compile(r"^([^\s=]+)\s*=\s*(?:(['\"])(.*?)\2|(\S*))$", re.M)

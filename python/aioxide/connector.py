@@ -25,6 +25,7 @@ __all__ = (
     "BaseConnector",
     "Connection",
     "ConnectionKey",
+    "NamedPipeConnector",
     "SocketFactoryType",
     "TCPConnector",
     "UnixConnector",
@@ -380,6 +381,31 @@ class UnixConnector(BaseConnector):
             err.__cause__ = e.__cause__
             return err
         return e
+
+
+class NamedPipeConnector(BaseConnector):
+    """aiohttp's Windows named-pipe connector: only the proactor event loop
+    has named pipes, which aioxide's engine does not use, so creating one
+    raises aiohttp's RuntimeError for any other loop."""
+
+    allowed_protocol_schema_set: frozenset[str] = frozenset({"", "http", "https", "npipe"})
+    _path: str
+
+    def __init__(
+        self,
+        path: str,
+        force_close: bool = False,
+        keepalive_timeout: float | None | _SENTINEL = sentinel,
+        limit: int = 100,
+        limit_per_host: int = 0,
+        loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        raise RuntimeError("Named Pipes only available in proactor loop under windows")
+
+    @property
+    def path(self) -> str:
+        """Path to the named pipe."""
+        return self._path
 
 
 _DEFAULT_CONTEXTS: dict[bool, Any] = {}
