@@ -255,6 +255,11 @@ async def test_deprecation_warnings_of_aiohttp(aiohttp: Any, echo: str) -> None:
     with pytest.warns(DeprecationWarning, match="ssl_shutdown_timeout"):
         session = aiohttp.ClientSession(ssl_shutdown_timeout=1)
     await session.close()
+    with pytest.warns(DeprecationWarning):
+        proxy_auth = aiohttp.BasicAuth("u", "p")
+    with pytest.warns(DeprecationWarning, match="'proxy_auth' parameter is deprecated"):
+        session = aiohttp.ClientSession(proxy_auth=proxy_auth)
+    await session.close()
     async with aiohttp.ClientSession() as s:
         with pytest.warns(DeprecationWarning, match="Chunk size is deprecated"):
             async with s.post(echo + "/echo", data=b"abc", chunked=1024) as resp:

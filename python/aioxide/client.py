@@ -351,6 +351,8 @@ class ClientSession:
             )
         if auth is not None:
             warnings.warn(AUTH_DEPRECATED, DeprecationWarning, stacklevel=2)
+        if proxy_auth is not None:
+            warnings.warn(PROXY_AUTH_DEPRECATED, DeprecationWarning, stacklevel=2)
         if connector is None:
             connector = TCPConnector(loop=loop)
         if connector._loop is not loop:
