@@ -90,6 +90,38 @@ async def test_a_body_longer_than_the_callers_content_length_is_cut_to_it(
             assert (await resp.json())["n"] == 3
 
 
+async def test_write_with_length_reads_no_more_than_it_writes(aiohttp: Any) -> None:
+    """An IOBasePayload's ``write_with_length(w, n)`` stops reading at n
+    (a source may never end), as aiohttp's."""
+
+    class Writer:
+        def __init__(self) -> None:
+            self.buf = bytearray()
+
+        async def write(self, b: bytes) -> None:
+            self.buf += b
+
+    class Endless(io.RawIOBase):
+        reads = 0
+
+        def readable(self) -> bool:
+            return True
+
+        def read(self, n: int = -1) -> bytes:
+            self.reads += 1
+            return b"x" * (65536 if n is None or n < 0 else n)
+
+    src = io.BytesIO(os.urandom(10_000_000))
+    w = Writer()
+    await aiohttp.payload.IOBasePayload(src).write_with_length(w, 10)
+    assert (bytes(w.buf), src.tell()) == (src.getvalue()[:10], 10)
+    endless = Endless()
+    w = Writer()
+    await asyncio.wait_for(aiohttp.payload.IOBasePayload(endless).write_with_length(w, 100_000), 10)
+    assert len(w.buf) == 100_000
+    assert endless.reads <= 3
+
+
 async def test_file_is_streamed_with_its_length_and_name(
     aiohttp: Any, base: str, tmp_path: Any
 ) -> None:

@@ -359,9 +359,11 @@ async def _write_chunks(
     async for chunk in chunks:
         if remaining is None:
             await writer.write(chunk)
-        elif remaining > 0:
-            await writer.write(chunk[:remaining])
-            remaining -= len(chunk)
+            continue
+        await writer.write(chunk[:remaining])
+        remaining -= len(chunk)
+        if remaining <= 0:
+            break  # the rest is not read (a source may never end)
 
 
 class BytesPayload(Payload):
@@ -505,13 +507,15 @@ class IOBasePayload(Payload):
         await self.write_with_length(writer, None)
 
     async def write_with_length(self, writer: Any, content_length: int | None) -> None:
-        await _write_chunks(self._chunks(), writer, content_length)
+        await _write_chunks(self._chunks(content_length), writer, content_length)
 
-    async def _chunks(self) -> AsyncIterator[bytes]:
+    async def _chunks(self, limit: int | None = None) -> AsyncIterator[bytes]:
         # Reads happen in the default executor, a chunk at a time, and stop at
-        # the size known when reading began (as aiohttp).
+        # the size known when reading began, or at ``limit`` (as aiohttp).
         loop = asyncio.get_running_loop()
-        available, chunk = await loop.run_in_executor(None, self._read_and_available_len, None)
+        available, chunk = await loop.run_in_executor(None, self._read_and_available_len, limit)
+        if limit is not None:
+            available = limit if available is None else min(available, limit)
         written = 0
         while chunk:
             if available is not None and written + len(chunk) > available:
@@ -520,7 +524,8 @@ class IOBasePayload(Payload):
             yield chunk
             if available is not None and written >= available:
                 return
-            chunk = await loop.run_in_executor(None, self._read, CHUNK_SIZE)
+            want = CHUNK_SIZE if available is None else min(CHUNK_SIZE, available - written)
+            chunk = await loop.run_in_executor(None, self._read, want)
 
     def _close(self) -> None:
         if self._consumed:
