@@ -125,6 +125,20 @@ async def test_session_cookie_morsel_goes_under_its_own_key(aiohttp: Any, base: 
     assert got == {"morselkey": "2"}
 
 
+async def test_cookie_values_from_code_are_quoted_not_dropped(
+    aiohttp: Any, base: str, session_kw: dict[str, Any]
+) -> None:
+    """A value given from code with a ``;`` goes quoted (``"a\\073b"``), one
+    past 4 KiB goes as it is: aiohttp's jar keeps both."""
+    cookies = {"semi": "a;b", "big": "x" * 5000, "plain": "v"}
+    async with aiohttp.ClientSession(cookie_jar=jar(aiohttp), cookies=cookies, **session_kw) as s:
+        assert len(s.cookie_jar) == 3
+        async with s.get(base + "/show") as resp:
+            got = await resp.json()
+    assert got["cookies"] == cookies
+    assert 'semi="a\\073b"' in got["header"]
+
+
 async def test_explicit_cookie_header_merges(aiohttp: Any, base: str) -> None:
     async with aiohttp.ClientSession(cookie_jar=jar(aiohttp), cookies={"a": "jar"}) as s:
         async with s.get(base + "/show", headers={"Cookie": "h=1; a=header"}) as resp:

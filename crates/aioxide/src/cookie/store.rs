@@ -304,23 +304,32 @@ impl CookieJar {
         cookie: SetCookie,
         now: SystemTime,
     ) -> Result<Stored, CookieRejected> {
-        match origin {
+        // A value given from code is sent quoted when it must be (aiohttp's
+        // `SimpleCookie` coding: `a;b` goes as `"a\073b"`), at any length
+        // (the Cookie header's own limit applies): only without quoting
+        // must it be sendable as it is.
+        if cookie.name.is_empty() {
+            return Err(CookieRejected::EmptyName);
+        }
+        let raw = !self.config.quote_cookie || cookie.value.starts_with('"');
+        if unsendable(&cookie.name, if raw { &cookie.value } else { "" }) {
+            return Err(CookieRejected::ControlCharacter);
+        }
+        let host;
+        let origin = match origin {
             Some(url) => {
-                let host = canonical_host(url.host_str().unwrap_or(""));
-                let origin = Origin {
+                host = canonical_host(url.host_str().unwrap_or(""));
+                Origin {
                     host: Some(&host),
                     path: url.path(),
-                };
-                self.store(&origin, cookie, None, None, now)
+                }
             }
-            None => {
-                let origin = Origin {
-                    host: None,
-                    path: "/",
-                };
-                self.store(&origin, cookie, None, None, now)
-            }
-        }
+            None => Origin {
+                host: None,
+                path: "/",
+            },
+        };
+        self.keep(&origin, cookie, None, None, now)
     }
 
     /// RFC 6265 §5.3. `expiry` overrides the attributes (a saved deadline),
@@ -333,12 +342,6 @@ impl CookieJar {
         creation: Option<SystemTime>,
         now: SystemTime,
     ) -> Result<Stored, CookieRejected> {
-        let host = origin.host.filter(|h| !h.is_empty());
-        if let Some(h) = host {
-            if !self.config.unsafe_ && is_ip(h) {
-                return Err(CookieRejected::IpAddressHost);
-            }
-        }
         if c.name.is_empty() {
             return Err(CookieRejected::EmptyName);
         }
@@ -347,6 +350,24 @@ impl CookieJar {
         }
         if unsendable(&c.name, &c.value) {
             return Err(CookieRejected::ControlCharacter);
+        }
+        self.keep(origin, c, expiry, creation, now)
+    }
+
+    /// [`CookieJar::store`] once the name and value passed their checks.
+    fn keep(
+        &mut self,
+        origin: &Origin<'_>,
+        c: SetCookie,
+        expiry: Option<Option<SystemTime>>,
+        creation: Option<SystemTime>,
+        now: SystemTime,
+    ) -> Result<Stored, CookieRejected> {
+        let host = origin.host.filter(|h| !h.is_empty());
+        if let Some(h) = host {
+            if !self.config.unsafe_ && is_ip(h) {
+                return Err(CookieRejected::IpAddressHost);
+            }
         }
 
         // §5.3 step 3: Max-Age wins over Expires; an invalid one is ignored.

@@ -546,21 +546,42 @@ fn empty_jar_and_odd_targets() {
 
 #[test]
 fn unsendable_api_cookies_are_refused() {
+    let raw = JarConfig {
+        quote_cookie: false,
+        ..JarConfig::default()
+    };
+    let from = url("http://example.com/");
+    for (config, pairs) in [
+        (
+            JarConfig::default(),
+            &[("a;b", "1"), ("a=b", "1"), ("", "1")][..],
+        ),
+        (raw, &[("a", "x;y"), ("a", "x\ny"), ("a;b", "1")][..]),
+    ] {
+        let mut j = CookieJar::new(config);
+        for (n, v) in pairs {
+            assert!(
+                j.insert(Some(&from), SetCookie::new(*n, *v), t(0)).is_err(),
+                "{n:?}={v:?}"
+            );
+        }
+        assert!(j.is_empty());
+    }
+}
+
+#[test]
+fn api_values_are_quoted_when_they_must_be_at_any_length() {
+    // aiohttp's update_cookies: SimpleCookie codes the value; no 4096 limit.
     let mut j = jar();
     let from = url("http://example.com/");
-    for (n, v) in [
-        ("a;b", "1"),
-        ("a=b", "1"),
-        ("a", "x;y"),
-        ("a", "x\ny"),
-        ("", "1"),
-    ] {
-        assert!(
-            j.insert(Some(&from), SetCookie::new(n, v), t(0)).is_err(),
-            "{n:?}={v:?}"
-        );
+    let big = "x".repeat(5000);
+    for (n, v) in [("semi", "a;b"), ("nl", "x\ny"), ("big", big.as_str())] {
+        assert!(j.insert(Some(&from), SetCookie::new(n, v), t(0)).is_ok());
     }
-    assert!(j.is_empty());
+    let sent = header(&j, "http://example.com/", t(1)).unwrap();
+    assert!(sent.contains("semi=\"a\\073b\""), "{sent}");
+    assert!(sent.contains("nl=\"x\\012y\""), "{sent}");
+    assert!(sent.contains(&format!("big={big}")));
 }
 
 #[test]
