@@ -190,6 +190,8 @@ async def test_user_cookie_jar_is_used(aiohttp: Any, base: str) -> None:
             pass
 
         def update_cookies(self, cookies: Any, response_url: URL = URL()) -> None:
+            # As aiohttp: (name, Morsel) pairs from the Set-Cookie fields.
+            assert all(isinstance(m, Morsel) for _, m in cookies)
             self.updates.append((dict(cookies), response_url))
 
         def filter_cookies(self, request_url: URL) -> BaseCookie[str]:

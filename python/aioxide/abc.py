@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any, TypedDict
 
 from yarl import URL
 
+from .helpers import parse_set_cookie_headers
+
 __all__ = (
     "AbstractCookieJar",
     "AbstractResolver",
@@ -102,11 +104,9 @@ class AbstractCookieJar(Sized, IterableBase):
         """Update cookies."""
 
     def update_cookies_from_headers(self, headers: Any, response_url: URL) -> None:
-        """Update cookies from raw Set-Cookie headers."""
-        if headers:
-            cookies_to_update: BaseCookie[str] = BaseCookie()
-            for cookie_header in headers:
-                cookies_to_update.load(cookie_header)
+        """Update cookies from raw Set-Cookie headers: ``update_cookies``
+        gets (name, Morsel) pairs, as aiohttp's parser makes them."""
+        if headers and (cookies_to_update := parse_set_cookie_headers(headers)):
             self.update_cookies(cookies_to_update, response_url)
 
     @abstractmethod
