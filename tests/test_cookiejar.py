@@ -436,6 +436,17 @@ async def test_clear_predicate_also_drops_expired(aiohttp: Any) -> None:
     assert len(jar) == 1
 
 
+async def test_filter_cookies_clears_the_expired_ones(aiohttp: Any) -> None:
+    """As aiohttp's: len() counts an expired cookie until something clears
+    it; filter_cookies() does."""
+    jar = aiohttp.CookieJar()
+    set_from(jar, "http://example.com/", "soon=1; Max-Age=1", "kept=2")
+    await asyncio.sleep(1.1)
+    assert len(jar) == 2
+    assert list(jar.filter_cookies(URL("http://example.com/"))) == ["kept"]
+    assert len(jar) == 1
+
+
 async def test_clear_domain(aiohttp: Any) -> None:
     jar = aiohttp.CookieJar()
     set_from(jar, "http://example.com/", "a=1")

@@ -275,6 +275,9 @@ class CookieJar(AbstractCookieJar):
         filtered: BaseCookie[str] = BaseCookie()
         if not len(self._store):
             return filtered
+        # As aiohttp's: expired cookies are cleared first (len() then
+        # no longer counts them).
+        self._store.clear_expired()
         if type(request_url) is not URL:
             warnings.warn(
                 "filter_cookies expects yarl.URL instances only,"
