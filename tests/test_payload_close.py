@@ -5,6 +5,7 @@ the request paths (fast, middleware, trace)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 import pytest
@@ -111,3 +112,23 @@ async def test_closed_after_a_cancellation(
         with pytest.raises(asyncio.CancelledError):
             await task
     assert await closed_soon(f)
+
+
+@pytest.mark.parametrize("path", ["/ok", "/loop", "/bad"])
+async def test_an_in_memory_payload_is_closed_too(
+    aiohttp: Any, base: str, session_kw: dict[str, Any], path: str
+) -> None:
+    """A Payload whose bytes are sent from memory (a user's BytesPayload
+    subclass) has its close() awaited when the request ends, as aiohttp's."""
+    closed: list[bool] = []
+
+    class Tracked(aiohttp.payload.BytesPayload):  # type: ignore[misc,name-defined]
+        async def close(self) -> None:
+            closed.append(True)
+            await super().close()
+
+    async with aiohttp.ClientSession(**session_kw) as s:
+        with contextlib.suppress(aiohttp.ClientError):
+            async with s.post(base + path, data=Tracked(b"payload"), max_redirects=2) as resp:
+                assert await resp.text() == "ok"
+    assert closed

@@ -35,7 +35,7 @@ __all__ = ("Feeder", "Prepared", "Rewinder", "close_source", "prepare_body")
 class Prepared:
     """A request body: bytes, or a source to stream, with its headers."""
 
-    __slots__ = ("data", "source", "length", "content_type", "headers", "payload")
+    __slots__ = ("data", "source", "length", "content_type", "headers", "payload", "close_after")
 
     def __init__(
         self,
@@ -51,6 +51,9 @@ class Prepared:
         self.content_type = content_type
         self.headers = headers or []
         self.payload: Any = None
+        # A Payload whose bytes were taken: closed once the request is over
+        # (as aiohttp closes the request's body), answered or failed.
+        self.close_after: Payload | None = None
 
 
 #: A request without a body (never changed: only a body's source is rewound).
@@ -66,7 +69,9 @@ def _prepare_payload(p: Payload) -> Prepared:
     extra = [(str(k), v) for k, v in headers.items() if k.lower() not in _FRAMING]
     mem = _payload_mem(p, True)
     if mem is not None:
-        return Prepared(mem, content_type=content_type, headers=extra)
+        prepared = Prepared(mem, content_type=content_type, headers=extra)
+        prepared.close_after = p
+        return prepared
     size = p.size
     prepared = Prepared(
         source=_body_source(p, size), length=size, content_type=content_type, headers=extra
@@ -99,10 +104,15 @@ async def _body_source(p: Payload, length: int | None, close: bool = True) -> As
     finally:
         await close_source(chunks)
         if close:
-            try:
-                await p.close()
-            except Exception:  # pragma: no cover - a user's close() failing
-                internal_logger.exception("Failed to close the request body %r", p)
+            await close_payload(p)
+
+
+async def close_payload(p: Payload) -> None:
+    """Close a request's Payload; a failing close() is logged, not raised."""
+    try:
+        await p.close()
+    except Exception:  # pragma: no cover - a user's close() failing
+        internal_logger.exception("Failed to close the request body %r", p)
 
 
 class Rewinder:

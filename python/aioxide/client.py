@@ -36,7 +36,7 @@ from yarl import URL
 
 from . import _aioxide, _interop, _proxy, hdrs
 from . import client_ws as _client_ws
-from ._body import _NO_BODY, Feeder, Rewinder, keep_feeding, prepare_body
+from ._body import _NO_BODY, Feeder, Rewinder, close_payload, keep_feeding, prepare_body
 from ._bridge import bridge_for
 from ._hooked import HookedRequest, check_status, compress_name, request_cookies
 from ._tls import Fingerprint, tls_for
@@ -1014,6 +1014,8 @@ class ClientSession:
                     await rewinder.close()
                 else:
                     rewinders.append(rewinder)
+            if payload.close_after is not None:
+                await close_payload(payload.close_after)
 
     def _response(
         self,

@@ -627,15 +627,18 @@ class BytesIOPayload(IOBasePayload):
         await self.write_with_length(writer, None)
 
     async def write_with_length(self, writer: Any, content_length: int | None) -> None:
-        await _write_chunks(self._chunks(), writer, content_length)
+        await _write_chunks(self._chunks(content_length), writer, content_length)
 
-    async def _chunks(self) -> AsyncIterator[bytes]:
+    async def _chunks(self, limit: int | None = None) -> AsyncIterator[bytes]:
         self._set_or_restore_start_position()
         first = True
-        while True:
-            chunk = self._value.read(CHUNK_SIZE)
+        left = limit
+        while left is None or left > 0:
+            chunk = self._value.read(CHUNK_SIZE if left is None else min(CHUNK_SIZE, left))
             if not chunk:
                 return
+            if left is not None:
+                left -= len(chunk)
             if not first:
                 await asyncio.sleep(0)  # a large buffer must not block the loop
             first = False
