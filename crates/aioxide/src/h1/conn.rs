@@ -120,7 +120,8 @@ impl Conn {
         // A final answer to an `Expect` request that got no `100`: its body
         // is not sent at all.
         let sending = !writer.is_done() && writer.gate_open;
-        let writer = sending.then_some(writer);
+        // (Boxed: kept only while an upload goes on past the head.)
+        let writer = sending.then(|| Box::new(writer));
         let framing = if upgrade { Framing::Empty } else { framing };
         Ok(Answer {
             head,
@@ -181,7 +182,7 @@ pub struct Reader {
     conn: Option<Conn>,
     decode: Decode,
     /// The request body, when it is still being written.
-    writer: Option<Writer>,
+    writer: Option<Box<Writer>>,
     reusable: bool,
 }
 
