@@ -468,3 +468,16 @@ async def test_requote_redirect_url(
         async with s.get(url + "/start") as resp:
             assert await resp.text() == "ok"
     assert seen == [expected]
+
+
+async def test_a_location_without_a_path_keeps_none_in_resp_url(
+    aiohttp: Any, server: _Server, session_kw: dict[str, Any]
+) -> None:
+    """``Location: http://host:port``: aiohttp's resp.url shows it as given
+    (yarl), with no ``/`` added; the request still asks for ``/``."""
+    async with aiohttp.ClientSession(**session_kw) as s:
+        async with s.get(server.base + "/redirect/302", params={"to": server.base}) as resp:
+            echo = await resp.json()
+            assert str(resp.url) == server.base
+            assert str(resp.request_info.url) == server.base
+    assert echo["raw_path"] == "/"

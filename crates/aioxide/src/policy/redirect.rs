@@ -47,6 +47,7 @@ pub fn step(
     } else {
         next.into()
     };
+    let url = keep_empty_path(location, url);
     Ok(RedirectStep {
         method,
         keep_body,
@@ -54,6 +55,34 @@ pub fn step(
         same_origin,
         dropped: dropped_headers(keep_body, same_origin),
     })
+}
+
+/// The next URL as an absolute `Location` without a path wrote it
+/// (`http://host:port`, maybe with a query): the parser's serialization
+/// adds a `/`, which aiohttp's `resp.url` (yarl) does not show.  The
+/// request still asks for `/`.
+fn keep_empty_path(location: &str, url: String) -> String {
+    let loc = location.trim();
+    let Some(at) = loc.find("://") else {
+        return url;
+    };
+    if loc[at + 3..].contains('/') {
+        return url;
+    }
+    let Some(slash) = url
+        .find("://")
+        .and_then(|i| url[i + 3..].find('/').map(|j| i + 3 + j))
+    else {
+        return url;
+    };
+    match url.as_bytes().get(slash + 1) {
+        None | Some(b'?' | b'#') => {
+            let mut out = url;
+            out.remove(slash);
+            out
+        }
+        _ => url,
+    }
 }
 
 /// aiohttp's "Invalid redirect URL origin": an http(s) `Location` with an
@@ -193,6 +222,27 @@ pub fn dropped_headers(keep_body: bool, same_origin: bool) -> Vec<&'static str> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_absolute_location_without_a_path_keeps_none() {
+        let cur = "http://a.test/x";
+        for (loc, want) in [
+            ("http://b.test:8080", "http://b.test:8080"),
+            ("http://b.test?q=1", "http://b.test?q=1"),
+            ("http://b.test/", "http://b.test/"),
+            ("http://b.test/p", "http://b.test/p"),
+            ("/p", "http://a.test/p"),
+            ("//b.test", "http://b.test/"),
+        ] {
+            let step = step(302, "GET", cur, loc, false).unwrap();
+            assert_eq!(step.url, want, "{loc}");
+            let dest = crate::dest::parse_dest(&step.url, true).unwrap();
+            assert_eq!(
+                dest.target.split('?').next(),
+                Some(if loc.ends_with("/p") { "/p" } else { "/" })
+            );
+        }
+    }
 
     fn u(s: &str) -> Url {
         Url::parse(s).unwrap()
