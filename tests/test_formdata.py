@@ -599,3 +599,38 @@ async def test_failing_payload_write(aiohttp: Any, base: str) -> None:
             assert isinstance(info.value.__cause__, ZeroDivisionError)
         async with s.post(base + "/raw", data=b"ok") as resp:  # still usable
             assert resp.status == 200
+
+
+async def test_deprecated_streamer_as_body(aiohttp: Any, serve: Any) -> None:
+    """aiohttp's deprecated ``@streamer``: a coroutine writing the body to
+    the writer it is given, with or without its own arguments."""
+
+    async def handler(request: web.Request) -> web.Response:
+        body = await request.read()
+        return web.json_response(
+            {"body": body.decode(), "ct": request.content_type, "cl": request.content_length}
+        )
+
+    app = web.Application()
+    app.router.add_post("/", handler)
+    base = await serve(app)
+    with pytest.warns(DeprecationWarning, match="@streamer is deprecated"):
+
+        @aiohttp.streamer
+        async def send(writer: Any, parts: int) -> None:
+            for i in range(parts):
+                await writer.write(b"part%d;" % i)
+
+    with pytest.warns(DeprecationWarning, match="@streamer is deprecated"):
+
+        @aiohttp.streamer
+        async def send_two(writer: Any) -> None:
+            await writer.write(b"a")
+            await writer.write(b"b")
+
+    async with aiohttp.ClientSession() as s:
+        async with s.post(base + "/", data=send(3), headers={"Content-Length": "18"}) as resp:
+            got = await resp.json()
+        assert got == {"body": "part0;part1;part2;", "ct": "application/octet-stream", "cl": 18}
+        async with s.post(base + "/", data=send_two) as resp:
+            assert (await resp.json())["body"] == "ab"

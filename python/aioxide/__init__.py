@@ -102,6 +102,7 @@ from .payload import (
     get_payload,
     payload_type,
 )
+from .payload_streamer import streamer
 from .resolver import AsyncResolver, DefaultResolver, ThreadedResolver
 from .streams import EMPTY_PAYLOAD, EofStream, StreamReader
 from .tracing import (
@@ -207,6 +208,7 @@ __all__ = (
     "ServerFingerprintMismatch",
     "ServerTimeoutError",
     "set_zlib_backend",
+    "streamer",
     "SocketFactoryType",
     "SocketTimeoutError",
     "StreamReader",
