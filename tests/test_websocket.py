@@ -399,10 +399,13 @@ async def test_heartbeat_counts_a_frame_still_arriving_as_data(aiohttp: Any, ser
     async def handler(request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(autoping=False)
         await ws.prepare(request)
-        frame = bytes((0x82, 126)) + (2048).to_bytes(2, "big") + b"x" * 2048
+        # 4 KiB in 65 pieces 10 ms apart: about 0.65 s, more than a ping
+        # and its pong timeout (0.3 + 0.15 s) even on a busy machine, while a
+        # gap would have to exceed 0.3 s for a ping to be due.
+        frame = bytes((0x82, 126)) + (4096).to_bytes(2, "big") + b"x" * 4096
         transport = request.transport
         assert transport is not None
-        for i in range(0, len(frame), 64):  # 33 pieces, 10 ms apart
+        for i in range(0, len(frame), 64):
             transport.write(frame[i : i + 64])
             await asyncio.sleep(0.01)
         with contextlib.suppress(asyncio.TimeoutError):
@@ -417,9 +420,9 @@ async def test_heartbeat_counts_a_frame_still_arriving_as_data(aiohttp: Any, ser
     app.router.add_get("/", handler)
     url = str(await serve(app)) + "/"
     async with aiohttp.ClientSession() as s:
-        async with s.ws_connect(url, heartbeat=0.1) as ws:
+        async with s.ws_connect(url, heartbeat=0.3) as ws:
             msg = await asyncio.wait_for(ws.receive(), 5)
-            assert (msg.type, len(msg.data)) == (aiohttp.WSMsgType.BINARY, 2048)
+            assert (msg.type, len(msg.data)) == (aiohttp.WSMsgType.BINARY, 4096)
             assert not ws.closed
     for _ in range(200):  # bounded: until the server saw the close
         if seen:
