@@ -90,6 +90,19 @@ async def test_a_body_longer_than_the_callers_content_length_is_cut_to_it(
             assert (await resp.json())["n"] == 3
 
 
+@pytest.mark.parametrize("value", ["abc", "-1", " 5 "])
+async def test_a_body_with_a_content_length_that_is_no_number_is_value_error(
+    aiohttp: Any, base: str, value: str
+) -> None:
+    """aiohttp refuses a caller's Content-Length that is no plain number when
+    it sends a body (ValueError, nothing sent); the session stays usable."""
+    async with aiohttp.ClientSession() as s:
+        with pytest.raises(ValueError, match="Invalid Content-Length header"):
+            await s.post(base + "/up", data=b"x" * 20, headers={"Content-Length": value})
+        async with s.post(base + "/up", data=b"abc") as resp:
+            assert (await resp.json())["n"] == 3
+
+
 async def test_write_with_length_reads_no_more_than_it_writes(aiohttp: Any) -> None:
     """An IOBasePayload's ``write_with_length(w, n)`` stops reading at n
     (a source may never end), as aiohttp's."""

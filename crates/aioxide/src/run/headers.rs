@@ -217,7 +217,12 @@ pub(crate) fn prepare(
     automatic_headers(cfg, req, hop, &body, &mut map)?;
     let expect = framing_headers(req, hop, &body, &mut map)?;
     let chunked = body.is_some() && is_chunked(&map);
-    let cap = caller_length(hop.headers).filter(|_| !chunked);
+    // (With a body only: aiohttp sends a body's length, and refuses a
+    // caller's one that is no number.)
+    let cap = match body.is_some() && !chunked {
+        true => caller_length(hop.headers)?,
+        false => None,
+    };
     let body = match cap {
         Some(n) => within_length(body, n),
         None => body,
@@ -316,11 +321,19 @@ fn automatic_headers(
 }
 
 /// The caller's own `Content-Length`, when it is a number.
-fn caller_length(headers: &[(String, String)]) -> Option<u64> {
-    let (_, v) = headers
+fn caller_length(headers: &[(String, String)]) -> Result<Option<u64>, Error> {
+    let Some((_, v)) = headers
         .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))?;
-    v.trim().parse().ok()
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+    else {
+        return Ok(None);
+    };
+    // Digits only, as aiohttp's `_content_length` (no sign, no spaces).
+    match v.bytes().all(|b| b.is_ascii_digit()) {
+        true => v.parse().map(Some).ok(),
+        false => None,
+    }
+    .ok_or_else(|| invalid(&format!("Invalid Content-Length header: {v:?}")))
 }
 
 /// A body cut to the caller's `Content-Length` (aiohttp's
@@ -415,6 +428,17 @@ fn check_framing(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_callers_content_length_is_a_number_or_an_error() {
+        let h = |v: &str| vec![("Content-Length".to_owned(), v.to_owned())];
+        assert_eq!(caller_length(&[]).unwrap(), None);
+        assert_eq!(caller_length(&h("500")).unwrap(), Some(500));
+        for bad in ["abc", "-1", " 5 ", "", "+5", "99999999999999999999999"] {
+            let e = caller_length(&h(bad)).unwrap_err();
+            assert_eq!(e.kind, ErrorKind::InvalidArgument, "{bad:?}");
+        }
+    }
 
     #[test]
     fn methods() {
