@@ -61,9 +61,10 @@ class _Raw:
 class _Engine:
     """Answers every request at once."""
 
-    def request(self, bridge: Any, fut: asyncio.Future[Any], *args: Any) -> int:
+    def request(self, bridge: Any, loop: asyncio.AbstractEventLoop, *args: Any) -> Any:
+        fut = loop.create_future()
         fut.set_result(_Raw())
-        return 1
+        return fut
 
     def close(self) -> None:
         pass
@@ -103,9 +104,8 @@ async def main(mode: str, n: int) -> None:
         r.release()
 
     async def floor() -> None:  # the engine call and the response, by hand
-        fut = loop.create_future()
-        s._connector._engine.request(  # type: ignore[union-attr]
-            bridge, fut, opts, "GET", URL, [], None, None, None, None, None, None, None
+        fut = s._connector._engine.request(  # type: ignore[union-attr]
+            bridge, loop, opts, "GET", URL, [], None, None, None, None, None, None, None
         )
         raw = await fut
         r = ClientResponse._from_engine(raw, raw.head, loop, bridge, s, ())

@@ -32,6 +32,7 @@ import os
 import random
 import socket
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -48,7 +49,7 @@ from faults.harness import (
     tls_contexts,
 )
 
-from conftest import TARGET, read_request_head
+from conftest import TARGET
 
 SIZE = int(os.environ.get("AIOXIDE_STORM_SIZE", "2000"))
 WAVE = 100  # requests in flight at once
@@ -566,40 +567,71 @@ def test_cancellation_storm(aiohttp: Any, loop_name: str) -> None:
     print(f"{loop_name}: {summary}")
 
 
-@pytest.mark.skipif(TARGET != "aioxide", reason="watches aioxide's bridge for the answer")
-async def test_cancelled_as_its_answer_arrives(aiohttp: Any, raw_server: Any) -> None:
+def _serve_two_answers(srv: socket.socket, closed: threading.Event) -> None:
+    """Both requests' heads read, answer /first, then /second 50 ms later
+    (an unfinished body); ``closed`` is set when /second's client goes."""
+    conns: dict[bool, socket.socket] = {}
+    try:
+        for _ in range(2):
+            c, _ = srv.accept()
+            c.settimeout(10)
+            head = b""
+            while b"\r\n\r\n" not in head:
+                head += c.recv(4096)
+            conns[head.startswith(b"GET /second")] = c
+        time.sleep(0.2)
+        conns[False].sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        time.sleep(0.05)
+        conns[True].sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\nabc")
+        while conns[True].recv(4096):
+            pass
+        closed.set()
+    except OSError:
+        pass
+    finally:
+        for c in conns.values():
+            c.close()
+
+
+@pytest.mark.skipif(TARGET != "aioxide", reason="aioxide's bridge: its batch, its driving switch")
+async def test_cancelled_as_its_answer_arrives(aiohttp: Any) -> None:
     # The answer is in (its future set) but the task, cancelled, never takes
     # it: the response's connection must close now, while the cancelled task
     # (and the traceback that holds the request's frame) is still referenced.
+    # Both answers arrive while the loop is blocked (the server is a thread),
+    # so one callback of the bridge sets both futures; the first task, woken
+    # first, cancels the second before it runs.
     from aioxide._bridge import bridge_for
 
-    closed = asyncio.Event()
+    closed = threading.Event()
+    srv = socket.create_server(("127.0.0.1", 0))
+    url = f"http://127.0.0.1:{srv.getsockname()[1]}"
+    server = threading.Thread(target=_serve_two_answers, args=(srv, closed), daemon=True)
+    server.start()
+    try:
+        async with aiohttp.ClientSession() as s:
+            bridge = bridge_for(asyncio.get_running_loop()).bridge
+            bridge.driving = False  # both answers through the engine's queue
 
-    async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
-        try:
-            await read_request_head(r)
-            w.write(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\nabc")
-            await w.drain()
-            await r.read()  # until the client goes
-        finally:
-            closed.set()
+            second = asyncio.ensure_future(s.get(url + "/second"))
 
-    url = await raw_server(handler)
-    async with aiohttp.ClientSession() as s:
-        bridge = bridge_for(asyncio.get_running_loop()).bridge
-        task = asyncio.ensure_future(s.get(url))
-        async with asyncio.timeout(5):
-            while bridge.outstanding() == 0:  # submitted
-                await asyncio.sleep(0)
-            while bridge.outstanding():  # answered; the task resumes next turn
-                await asyncio.sleep(0)
-        assert not task.done()
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
-        try:
+            async def first() -> None:
+                async with s.get(url + "/first") as r:
+                    second.cancel()
+                    await r.read()
+
+            task = asyncio.ensure_future(first())
             async with asyncio.timeout(5):
-                await closed.wait()
-        except TimeoutError:
-            raise AssertionError("the connection of a response nobody got stays open") from None
-        assert task.cancelled()
+                while bridge.outstanding() < 2:  # both submitted
+                    await asyncio.sleep(0)
+            time.sleep(0.8)  # both answers arrive meanwhile
+            async with asyncio.timeout(5):
+                await task
+            with pytest.raises(asyncio.CancelledError):
+                await second
+            if not await asyncio.to_thread(closed.wait, 5):
+                raise AssertionError("the connection of a response nobody got stays open")
+            assert second.cancelled()
+    finally:
+        srv.close()
+        server.join(10)

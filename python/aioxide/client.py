@@ -962,10 +962,9 @@ class ClientSession:
             if Rewinder.applies(payload):
                 rewinder = Rewinder(payload, loop, bridge)
             feeder = Feeder(payload)
-        fut = loop.create_future()
-        rid = self._connector._engine.request(  # type: ignore[union-attr]
+        fut = self._connector._engine.request(  # type: ignore[union-attr]
             bridge,
-            fut,
+            loop,
             opts,
             method,
             url,
@@ -989,7 +988,7 @@ class ClientSession:
             answered = True
             return raw
         except asyncio.CancelledError:
-            bridge.abort(rid)
+            bridge.abort(fut.rid)
             if fut.done() and not fut.cancelled() and fut.exception() is None:
                 # The answer came as the task was cancelled: its connection
                 # goes now, not when the task's traceback is collected.

@@ -7,6 +7,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod bridge;
 mod cookies;
 mod errors;
+mod future;
 mod hooks;
 mod json;
 mod loadgen;
@@ -169,13 +170,14 @@ impl Session {
         })
     }
 
-    /// Start a request; `fut` completes with a `Response` or an exception.
-    #[pyo3(signature = (bridge, fut, options, method, url, headers, body=None, content_type=None, body_stream=None, body_rewind=None, on_send=None, total=None, upload=None))]
+    /// Start a request: the future (of `loop_`) it returns completes with a
+    /// `Response` or an exception.
+    #[pyo3(signature = (bridge, loop_, options, method, url, headers, body=None, content_type=None, body_stream=None, body_rewind=None, on_send=None, total=None, upload=None))]
     #[allow(clippy::too_many_arguments)]
     fn request(
         &self,
         bridge: &Bound<'_, Bridge>,
-        fut: Py<PyAny>,
+        loop_: Py<PyAny>,
         options: &spec::Options,
         method: String,
         url: String,
@@ -187,7 +189,7 @@ impl Session {
         on_send: Option<Py<PyAny>>,
         total: Option<f64>,
         upload: Option<&upload::UploadProgress>,
-    ) -> PyResult<u64> {
+    ) -> PyResult<Py<future::EngineFuture>> {
         let body_stream = match body_stream {
             Some(r) => Some(
                 r.stream
@@ -230,7 +232,11 @@ impl Session {
                 Err(e) => Err(errors::to_py(py, e)),
             }) as Deliver
         });
-        Bridge::request(bridge, fut, drivable, task)
+        let py = bridge.py();
+        let fut = Py::new(py, future::EngineFuture::new(loop_))?;
+        let rid = Bridge::request(bridge, fut.clone_ref(py).into_any(), drivable, task)?;
+        fut.borrow_mut(py).set_rid(rid);
+        Ok(fut)
     }
 
     /// Close idle connections; later requests fail.
@@ -383,6 +389,7 @@ fn hop_auth(
 #[pymodule]
 fn _aioxide(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Bridge>()?;
+    m.add_class::<future::EngineFuture>()?;
     m.add_class::<Session>()?;
     m.add_class::<spec::Options>()?;
     m.add_class::<Response>()?;
