@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import http.server
+import sys
 import threading
 from typing import Any
 
@@ -69,7 +70,8 @@ async def test_a_cancel_message_reaches_the_awaiting_code(aiohttp: Any, serve: A
             with pytest.raises(asyncio.CancelledError) as info:
                 async with asyncio.timeout(10):
                     await task
-            assert info.value.args == ("stop now",)
+            if sys.version_info >= (3, 11):  # (3.9's and 3.10's tasks drop it)
+                assert info.value.args == ("stop now",)
             async with asyncio.timeout(10), s.get(url + "/") as r:
                 assert await r.read() == b"ok"
     finally:
