@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import io
 import os
 from typing import Any
 
 import pytest
 from aiohttp import web
+
+from conftest import TARGET
 
 
 @pytest.fixture
@@ -219,6 +222,61 @@ async def test_a_file_body_is_sent_again_on_the_retry(
                 assert resp.status == 200
     assert len(conns) == 2
     assert got == [data]
+
+
+class _Collect:
+    """A payload writer that keeps the chunks; ``after_first`` runs (and is
+    awaited) once the first chunk is in."""
+
+    def __init__(self, after_first: Any = None) -> None:
+        self.chunks: list[bytes] = []
+        self.after_first = after_first
+
+    async def write(self, chunk: bytes, *args: Any, **kwargs: Any) -> None:
+        self.chunks.append(bytes(chunk))
+        if len(self.chunks) == 1 and self.after_first is not None:
+            await self.after_first()
+
+
+@pytest.mark.skipif(TARGET != "aioxide", reason="aioxide's second pass over a file body")
+@pytest.mark.parametrize("kind", ["file", "bytesio"])
+async def test_a_second_pass_over_a_file_body_reads_its_own_bytes(
+    aiohttp: Any, tmp_path: Any, kind: str
+) -> None:
+    """A retry (or a 307) sends a file body again while a read of the first
+    pass may still be under way: the second pass gets every byte anyway."""
+    size = aiohttp.payload.CHUNK_SIZE
+    data = os.urandom(3 * size + 100)
+    path = tmp_path / "body.bin"
+    path.write_bytes(data)
+    f: Any = path.open("rb") if kind == "file" else io.BytesIO(data)
+    p = aiohttp.payload.get_payload(f)
+    second_started = asyncio.Event()
+    first_read_again = asyncio.Event()
+
+    async def first_waits() -> None:
+        await second_started.wait()
+
+    async def second_lets_first_read() -> None:
+        second_started.set()
+        await first_read_again.wait()
+
+    w1 = _Collect(first_waits)
+    w2 = _Collect(second_lets_first_read)
+    try:
+        async with asyncio.timeout(10):
+            first = asyncio.ensure_future(p.write_with_length(w1, None))
+            while not w1.chunks:
+                await asyncio.sleep(0)
+            second = asyncio.ensure_future(p.write_with_length(w2, None))
+            while len(w1.chunks) < 2:  # the first pass read on, past the second's start
+                await asyncio.sleep(0)
+            first.cancel()
+            first_read_again.set()
+            await second
+    finally:
+        f.close()
+    assert b"".join(w2.chunks) == data
 
 
 @pytest.mark.parametrize("method", ["POST", "PATCH"])

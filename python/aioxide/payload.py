@@ -14,6 +14,7 @@ it is all in memory) or into an async iterable of chunks (``_body_source``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import io
 import json as _json_mod
@@ -22,6 +23,7 @@ import mimetypes
 import os
 import re
 import sys
+import threading
 import warnings
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterable, AsyncIterator, Iterable
@@ -451,9 +453,15 @@ class StringIOPayload(StringPayload):
         super().__init__(value.read(), *args, **kwargs)
 
 
+#: What a file payload made without IOBasePayload.__init__ locks with.
+_NO_LOCK = contextlib.nullcontext()
+
+
 class IOBasePayload(Payload):
     _value: io.IOBase
     _start_position: int | None = None
+    #: Held by each read of the file in the executor, with the seek before it.
+    _io_lock: threading.Lock | None = None
 
     def __init__(
         self, value: IO[Any], disposition: str | None = "attachment", *args: Any, **kwargs: Any
@@ -462,6 +470,7 @@ class IOBasePayload(Payload):
             kwargs["filename"] = guess_filename(value)
 
         super().__init__(value, *args, **kwargs)
+        self._io_lock = threading.Lock()
 
         if self._filename is not None and disposition is not None:
             if hdrs.CONTENT_DISPOSITION not in self.headers:
@@ -513,7 +522,7 @@ class IOBasePayload(Payload):
         # Reads happen in the default executor, a chunk at a time, and stop at
         # the size known when reading began, or at ``limit`` (as aiohttp).
         loop = asyncio.get_running_loop()
-        available, chunk = await loop.run_in_executor(None, self._read_and_available_len, limit)
+        available, chunk, pos = await loop.run_in_executor(None, self._first_read, limit)
         if limit is not None:
             available = limit if available is None else min(available, limit)
         written = 0
@@ -525,7 +534,31 @@ class IOBasePayload(Payload):
             if available is not None and written >= available:
                 return
             want = CHUNK_SIZE if available is None else min(CHUNK_SIZE, available - written)
-            chunk = await loop.run_in_executor(None, self._read, want)
+            chunk, pos = await loop.run_in_executor(None, self._read_at, pos, want)
+
+    # A body sent again (a retry on a fresh connection, a 307) starts a second
+    # pass over the file while a read of the first may still be running in
+    # the executor: each pass reads from where its own last read ended.
+
+    def _first_read(self, limit: int | None) -> tuple[int | None, bytes, Any]:
+        with self._io_lock or _NO_LOCK:
+            size, chunk = self._read_and_available_len(limit)
+            return size, chunk, self._position()
+
+    def _read_at(self, pos: Any, want: int) -> tuple[bytes, Any]:
+        with self._io_lock or _NO_LOCK:
+            if pos is not None:
+                self._value.seek(pos)
+            return self._read(want), self._position()
+
+    def _position(self) -> Any:
+        """Where the file is (None: it cannot seek, or it is read once)."""
+        if self._consumed or self._start_position is None:
+            return None
+        try:
+            return self._value.tell()
+        except (OSError, AttributeError, ValueError):
+            return None
 
     def _close(self) -> None:
         if self._consumed:
@@ -631,12 +664,15 @@ class BytesIOPayload(IOBasePayload):
 
     async def _chunks(self, limit: int | None = None) -> AsyncIterator[bytes]:
         self._set_or_restore_start_position()
+        pos = self._value.tell()
         first = True
         left = limit
         while left is None or left > 0:
+            self._value.seek(pos)  # (another pass may have moved it meanwhile)
             chunk = self._value.read(CHUNK_SIZE if left is None else min(CHUNK_SIZE, left))
             if not chunk:
                 return
+            pos += len(chunk)
             if left is not None:
                 left -= len(chunk)
             if not first:
