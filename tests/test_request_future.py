@@ -78,6 +78,26 @@ async def test_a_cancel_message_reaches_the_awaiting_code(aiohttp: Any, serve: A
         release.set()
 
 
+@pytest.mark.skipif(TARGET != "aioxide", reason="the repr of aioxide's request future")
+async def test_a_task_waiting_for_its_answer_shows_what_it_waits_for(
+    aiohttp: Any, serve: Any
+) -> None:
+    release = asyncio.Event()
+    url = await serve(_app(release))
+    try:
+        async with aiohttp.ClientSession() as s:
+            task = asyncio.ensure_future(s.get(url + "/slow"))
+            async with asyncio.timeout(10):
+                while "wait_for=<EngineFuture pending request=" not in repr(task):
+                    await asyncio.sleep(0.01)
+            release.set()
+            async with asyncio.timeout(10):
+                resp = await task
+            resp.release()
+    finally:
+        release.set()
+
+
 def test_an_interrupt_in_one_woken_task_leaves_the_others_answered(aiohttp: Any) -> None:
     """KeyboardInterrupt raised by a task right after its answer leaves the
     loop as in asyncio, and the answers delivered beside it are not lost."""

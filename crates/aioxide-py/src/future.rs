@@ -191,6 +191,17 @@ fn reraise(e: Bound<'_, PyAny>) -> PyResult<()> {
 
 #[pymethods]
 impl EngineFuture {
+    /// As an asyncio future's, with the bridge's id of its request (what a
+    /// task waiting on it shows as `wait_for=`).
+    fn __repr__(&self) -> String {
+        let state = match self.state {
+            State::Pending => "pending",
+            State::Cancelled(_) => "cancelled",
+            State::Done(_) | State::Failed(_) => "finished",
+        };
+        format!("<EngineFuture {state} request={}>", self.rid)
+    }
+
     fn get_loop(&self, py: Python<'_>) -> Py<PyAny> {
         self.loop_.clone_ref(py)
     }
