@@ -5,7 +5,8 @@
 //! `add_done_callback`, `result`, `cancel`), and the bridge completes it on
 //! the loop's thread. When the bridge completes it from one of the loop's
 //! own callbacks (`drain`, a driven request's socket or timer), the waiting
-//! task is woken right there, in its context: an asyncio future would pay
+//! task is woken in that callback, in its context, once every result of
+//! the batch is set (`Bridge::in_callback`): an asyncio future would pay
 //! `loop.call_soon` (four Python calls and a `Handle` on the default loop)
 //! and a turn of the loop's queue for the same wake-up. Everywhere else
 //! (`cancel`, `set_result`, inside a task) its callbacks go through
