@@ -101,6 +101,22 @@ async def test_aiohttp_form_data_payload_and_multipart(
         assert "hello" in got["body"] and 'name="f"' in got["body"]
 
 
+async def test_a_users_subclass_of_aiohttps_classes(aiohttp: Any, echo: str) -> None:
+    # Defined here, outside the aiohttp package: still aiohttp's payload
+    # and timeout, as isinstance says.
+    class Tagged(real_aiohttp.payload.BytesPayload):
+        pass
+
+    class Short(real_aiohttp.ClientTimeout):
+        pass
+
+    async with aiohttp.ClientSession(timeout=Short(total=30)) as s:
+        async with s.post(echo + "/echo", data=Tagged(b"tagged", content_type="x/t")) as resp:
+            got = await resp.json()
+    assert got["body"] == "tagged"
+    assert got["headers"]["Content-Type"] == "x/t"
+
+
 async def test_aiohttp_trace_config_gets_its_signals(aiohttp: Any, echo: str) -> None:
     seen: list[tuple[str, Any]] = []
     tc = real_aiohttp.TraceConfig()

@@ -15,9 +15,8 @@ from typing import Any
 
 
 def _is(obj: Any, module: str, name: str) -> bool:
-    """Whether ``obj`` is an instance of aiohttp's ``module.name``."""
-    if not type(obj).__module__.startswith("aiohttp"):
-        return False
+    """Whether ``obj`` is an instance of aiohttp's ``module.name`` (or of a
+    subclass of it, wherever that is defined)."""
     mod = sys.modules.get(module)
     cls = getattr(mod, name, None) if mod is not None else None
     return cls is not None and isinstance(obj, cls)
