@@ -117,6 +117,34 @@ async def test_request_cookie_morsels_keep_their_attributes(
     assert got == {"plain": "ok", "morselkey": "2"}
 
 
+async def test_request_cookies_follow_the_jars_secure_origins(
+    aiohttp: Any, base: str, session_kw: dict[str, Any]
+) -> None:
+    """The jar of a request's cookies= is set up as the session's: an origin
+    the session's jar treats as secure gets a Secure Morsel over http."""
+    secure_jar = aiohttp.CookieJar(unsafe=True, treat_as_secure_origin=[base])
+    cookies = {"auth": _morsel("auth", "token", secure=True), "plain": "ok"}
+    async with aiohttp.ClientSession(cookie_jar=secure_jar, **session_kw) as s:
+        async with s.get(base + "/show", cookies=cookies) as resp:
+            got = (await resp.json())["cookies"]
+    assert got == {"auth": "token", "plain": "ok"}
+
+
+async def test_request_cookies_are_not_held_to_the_jars_limits(
+    aiohttp: Any, base: str, session_kw: dict[str, Any]
+) -> None:
+    """A request's own cookies= all go, past the 150 a jar sends at most
+    (aiohttp 3.14's unlimited jar for them); the session's jar keeps its
+    limit."""
+    many = {f"c{i}": "v" for i in range(151)}
+    async with aiohttp.ClientSession(cookie_jar=jar(aiohttp), **session_kw) as s:
+        async with s.get(base + "/show", cookies=many) as resp:
+            assert len((await resp.json())["cookies"]) == 151
+    async with aiohttp.ClientSession(cookie_jar=jar(aiohttp), cookies=many) as s:
+        async with s.get(base + "/show") as resp:
+            assert len((await resp.json())["cookies"]) == 150
+
+
 async def test_session_cookie_morsel_goes_under_its_own_key(aiohttp: Any, base: str) -> None:
     cookies = {"dictkey": _morsel("morselkey", "2"), "s": _morsel("s", "1", secure=True)}
     async with aiohttp.ClientSession(cookie_jar=jar(aiohttp), cookies=cookies) as s:

@@ -292,6 +292,7 @@ class CookieStore:
         unsafe_: bool = False,
         quote_cookie: bool = True,
         treat_as_secure_origin: list[tuple[str, str, int]] = ...,
+        limits: bool = True,
     ) -> CookieStore: ...
     @property
     def unsafe_(self) -> bool: ...

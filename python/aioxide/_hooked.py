@@ -40,7 +40,7 @@ from .client_exceptions import (
 )
 from .client_middlewares import build_client_middlewares
 from .client_reqrep import AUTO_HEADERS, ClientRequest, ClientResponse
-from .cookiejar import CookieJar, DummyCookieJar
+from .cookiejar import DummyCookieJar, _UnlimitedCookieJar
 from .helpers import BasicAuth, strip_auth_from_url
 from .http import HttpVersion10
 from .payload import JsonBytesPayload, JsonPayload
@@ -294,7 +294,7 @@ class HookedRequest:
         jar_cookies = self.jar.filter_cookies(url) if self.jar is not None else None
         if self.cookies is None:
             return jar_cookies
-        own = request_cookies(self.cookies, url, self.s._cookie_jar.quote_cookie)
+        own = request_cookies(self.cookies, url, self.s._cookie_jar)
         if jar_cookies is None:
             return own
         if own:
@@ -486,11 +486,16 @@ def _body_again(req: ClientRequest) -> Any:
     return req._payload_source()
 
 
-def request_cookies(cookies: Any, url: URL, quote: bool = True) -> Any:
+def request_cookies(cookies: Any, url: URL, session_jar: Any) -> Any:
     """A request's own cookies= for ``url``: aiohttp's temporary jar, so a
-    Morsel's attributes apply (Secure, Domain, Path, expiry) and its values
-    are quoted as the session's jar quotes them."""
-    jar = CookieJar(quote_cookie=quote)
+    Morsel's attributes apply (Secure, Domain, Path, expiry), set up as the
+    session's jar is (quoting, IP hosts, secure origins) but without its
+    limits."""
+    jar = _UnlimitedCookieJar(
+        unsafe=getattr(session_jar, "unsafe", False),
+        quote_cookie=getattr(session_jar, "quote_cookie", True),
+        treat_as_secure_origin=getattr(session_jar, "treat_as_secure_origin", None) or None,
+    )
     jar.update_cookies(cookies)
     return jar.filter_cookies(url)
 

@@ -753,7 +753,7 @@ class ClientSession:
         if server_hostname is not None:
             kw["server_hostname"] = server_hostname
         if cookies:
-            kw["cookies"] = _request_cookies_list(cookies, self._cookie_jar.quote_cookie, url)
+            kw["cookies"] = _request_cookies_list(cookies, self._cookie_jar, url)
         return self._opts.replace(**kw) if kw else self._opts
 
     async def _request(
@@ -1100,10 +1100,10 @@ def _warn_deprecated_arguments(auth: Any, proxy_auth: Any, chunked: Any) -> None
         warnings.warn("Chunk size is deprecated #1615", DeprecationWarning, stacklevel=4)
 
 
-def _request_cookies_list(cookies: Any, quote: bool, url: URL) -> list[tuple[str, str]]:
+def _request_cookies_list(cookies: Any, session_jar: Any, url: URL) -> list[tuple[str, str]]:
     """A request's cookies= for ``url`` as (name, value as sent) pairs for
     the engine."""
-    c = request_cookies(cookies, url, quote)
+    c = request_cookies(cookies, url, session_jar)
     return [(m.key, m.coded_value) for m in c.values()]
 
 

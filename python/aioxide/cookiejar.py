@@ -127,6 +127,10 @@ def _origins(treat_as_secure_origin: StrOrURL | Iterable[StrOrURL] | None) -> fr
 class CookieJar(AbstractCookieJar):
     """Implements cookie storage adhering to RFC 6265 (the engine's store)."""
 
+    #: Whether the jar's limits apply (aiohttp's name): cookies per domain
+    #: and in all, per request, a name and value's length.
+    _limits_enabled = True
+
     def __init__(
         self,
         *,
@@ -144,6 +148,7 @@ class CookieJar(AbstractCookieJar):
             treat_as_secure_origin=[
                 (o.scheme, o.raw_host or "", o.port or 0) for o in self._treat_as_secure_origin
             ],
+            limits=self._limits_enabled,
         )
 
     @property
@@ -294,6 +299,13 @@ class CookieJar(AbstractCookieJar):
             # Bypass BaseCookie.__setitem__, which would re-encode the value.
             dict.__setitem__(filtered, name, morsel)
         return filtered
+
+
+class _UnlimitedCookieJar(CookieJar):
+    """A request's own ``cookies=``: aiohttp's jar for them, without the
+    limits."""
+
+    _limits_enabled = False
 
 
 class DummyCookieJar(AbstractCookieJar):

@@ -95,19 +95,21 @@ const NO_TARGET: CookieTarget<'static> = CookieTarget {
 #[pymethods]
 impl CookieStore {
     /// `treat_as_secure_origin`: `(scheme, host, port)` origins, the port the
-    /// effective one.
+    /// effective one; `limits=False` for a request's own cookies.
     #[new]
-    #[pyo3(signature = (*, unsafe_=false, quote_cookie=true, treat_as_secure_origin=Vec::new()))]
+    #[pyo3(signature = (*, unsafe_=false, quote_cookie=true, treat_as_secure_origin=Vec::new(), limits=true))]
     fn new(
         unsafe_: bool,
         quote_cookie: bool,
         treat_as_secure_origin: Vec<(String, String, u16)>,
+        limits: bool,
     ) -> Self {
         CookieStore {
             jar: Arc::new(Mutex::new(CookieJar::new(JarConfig {
                 unsafe_,
                 quote_cookie,
                 treat_as_secure_origin,
+                limits,
             }))),
         }
     }

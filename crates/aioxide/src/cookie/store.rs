@@ -38,6 +38,10 @@ pub struct JarConfig {
     /// Origins `(scheme, host, port)` that get `Secure` cookies over cleartext.
     /// The port is the effective one (80 for `http` without a port).
     pub treat_as_secure_origin: Vec<(String, String, u16)>,
+    /// The limits apply (name and value length, cookies per domain and in
+    /// all, per request and the header's length). Off for a request's own
+    /// `cookies=`, which aiohttp puts in a jar without them.
+    pub limits: bool,
 }
 
 impl Default for JarConfig {
@@ -46,6 +50,7 @@ impl Default for JarConfig {
             unsafe_: false,
             quote_cookie: true,
             treat_as_secure_origin: Vec::new(),
+            limits: true,
         }
     }
 }
@@ -345,11 +350,13 @@ impl CookieJar {
         if c.name.is_empty() {
             return Err(CookieRejected::EmptyName);
         }
-        if c.name.len() + c.value.len() > MAX_NAME_VALUE_LEN {
-            return Err(CookieRejected::TooLong);
-        }
-        if unsendable(&c.name, &c.value) {
-            return Err(CookieRejected::ControlCharacter);
+        if self.config.limits {
+            if c.name.len() + c.value.len() > MAX_NAME_VALUE_LEN {
+                return Err(CookieRejected::TooLong);
+            }
+            if unsendable(&c.name, &c.value) {
+                return Err(CookieRejected::ControlCharacter);
+            }
         }
         self.keep(origin, c, expiry, creation, now)
     }
@@ -451,7 +458,7 @@ impl CookieJar {
         let (creation, seq, outcome) = match existing.and_then(|i| self.remove_at(&domain, i)) {
             Some(old) => (old.cookie.creation, old.seq, Stored::Replaced),
             None => {
-                if !self.make_room(&domain, c.secure, now) {
+                if self.config.limits && !self.make_room(&domain, c.secure, now) {
                     return Err(CookieRejected::DomainFull);
                 }
                 let seq = self.next_seq;
@@ -666,7 +673,10 @@ impl CookieJar {
                 .then(a.cookie.creation.cmp(&b.cookie.creation))
                 .then(a.seq.cmp(&b.seq))
         });
-        let out = self.within_limits(out);
+        let out = match self.config.limits {
+            true => self.within_limits(out),
+            false => out,
+        };
         let generation = self.access_clock.fetch_add(1, Ordering::Relaxed) + 1;
         for e in &out {
             e.last_access.store(generation, Ordering::Relaxed);

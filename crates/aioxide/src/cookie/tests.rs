@@ -499,6 +499,34 @@ fn total_eviction() {
 }
 
 #[test]
+fn a_jar_without_limits_keeps_and_sends_all() {
+    // A request's own cookies= (aiohttp's jar for them has no limits).
+    let mut j = CookieJar::new(JarConfig {
+        limits: false,
+        ..JarConfig::default()
+    });
+    fill(
+        &mut j,
+        "example.com",
+        "c",
+        MAX_COOKIES_PER_DOMAIN + 10,
+        "",
+        t(0),
+    );
+    assert_eq!(j.len(), MAX_COOKIES_PER_DOMAIN + 10);
+    let sent = j.matching(&url("https://example.com/"), t(1));
+    assert_eq!(sent.len(), MAX_COOKIES_PER_DOMAIN + 10);
+    let long = "x".repeat(MAX_NAME_VALUE_LEN + 1);
+    assert!(j
+        .insert(
+            Some(&url("https://example.com/")),
+            SetCookie::new("long", &long),
+            t(1)
+        )
+        .is_ok());
+}
+
+#[test]
 fn per_request_limits() {
     let mut j = jar();
     fill(&mut j, "example.com", "c", 160, "", t(0));
