@@ -481,3 +481,17 @@ async def test_a_location_without_a_path_keeps_none_in_resp_url(
             assert str(resp.url) == server.base
             assert str(resp.request_info.url) == server.base
     assert echo["raw_path"] == "/"
+
+
+async def test_a_location_with_credentials_and_no_path_keeps_none(
+    aiohttp: Any, server: _Server, session_kw: dict[str, Any]
+) -> None:
+    """``Location: http://user@host:port``: the credentials become the next
+    hop's Basic auth and leave the URL, which still shows no ``/``."""
+    to = server.base.replace("://", "://user@", 1)
+    async with aiohttp.ClientSession(**session_kw) as s:
+        async with s.get(server.base + "/redirect/302", params={"to": to}) as resp:
+            echo = await resp.json()
+            assert str(resp.url) == server.base
+    assert echo["raw_path"] == "/"
+    assert _values(echo, "Authorization") == ["Basic dXNlcjo="]

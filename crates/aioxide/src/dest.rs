@@ -100,7 +100,12 @@ pub(crate) fn dest_from_url(mut url: Url, raw: Option<&str>) -> Dest {
     let port = url
         .port_or_known_default()
         .unwrap_or(if tls { 443 } else { 80 });
-    let url_str = url.to_string();
+    let mut url_str = url.to_string();
+    if raw.is_some_and(authority_only) && url.path() == "/" {
+        // `http://user@host:port`: shown as yarl shows it, no `/` added
+        // (the request still asks for `/`).
+        url_str.pop();
+    }
     let target = request_target(raw.filter(|_| auth.is_none()).unwrap_or(&url_str));
     Dest {
         url: url_str,
@@ -111,6 +116,13 @@ pub(crate) fn dest_from_url(mut url: Url, raw: Option<&str>) -> Dest {
         target,
         auth,
     }
+}
+
+/// Whether a URL is only a scheme and an authority: no path, query or
+/// fragment (yarl then shows no `/` after it).
+fn authority_only(raw: &str) -> bool {
+    raw.find("://")
+        .is_some_and(|i| !raw[i + 3..].contains(['/', '?', '#']))
 }
 
 /// Parse and check a request URL, as aiohttp does before any I/O.
@@ -318,6 +330,18 @@ mod tests {
             ("h", 81, "/x")
         );
         assert_eq!(parse_dest("http://[::1]:81/", false).unwrap().host, "::1");
+        // Credentials out, the rest as yarl shows it: no `/` added to a bare
+        // authority, one before a query or fragment.
+        for (raw, url, target) in [
+            ("http://u@h:81", "http://h:81", "/"),
+            ("http://u@H", "http://h", "/"),
+            ("http://u@h?q=1", "http://h/?q=1", "/?q=1"),
+            ("http://u@h#f", "http://h/#f", "/"),
+            ("http://u@h/", "http://h/", "/"),
+        ] {
+            let d = parse_dest(raw, true).unwrap();
+            assert_eq!((d.url.as_str(), d.target.as_str()), (url, target), "{raw}");
+        }
         assert_eq!(
             parse_dest("ftp://x/", false).unwrap_err().kind,
             ErrorKind::NonHttpUrl
