@@ -378,6 +378,27 @@ async def test_redirect_to_a_url_without_origin(
     assert server.hits.get("echo", 0) == 0
 
 
+@pytest.mark.parametrize(
+    "location",
+    [
+        "http://[bad",
+        "http://:80/x",
+        "http://example.com:999999/path",
+        "http://example.com:non_int_port/",
+    ],
+)
+async def test_redirect_to_what_is_not_a_url_says_so(
+    aiohttp: Any, server: _Server, session_kw: dict[str, Any], location: str
+) -> None:
+    """aiohttp's message for a Location that yarl cannot parse."""
+    async with aiohttp.ClientSession(**session_kw) as s:
+        with pytest.raises(aiohttp.InvalidUrlRedirectClientError) as info:
+            await s.get(server.base + "/redirect/302", params={"to": location})
+    assert str(info.value) == (
+        f"{location} - Server attempted redirecting to a location that does not look like a URL"
+    )
+
+
 @pytest.mark.parametrize("location", ["http:/echo", "http:/dir/../echo"])
 async def test_redirect_to_a_scheme_relative_reference_is_followed(
     aiohttp: Any, server: _Server, session_kw: dict[str, Any], location: str

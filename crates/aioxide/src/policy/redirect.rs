@@ -31,15 +31,11 @@ pub fn step(
     requote: bool,
 ) -> Result<RedirectStep, Error> {
     let current = crate::dest::parse_url(current, true)?;
-    if lacks_origin(current.scheme(), location) {
-        return Err(
-            Error::new(ErrorKind::InvalidRedirectUrl, "Invalid redirect URL origin")
-                .with_url(location),
-        );
+    if let Some(message) = lacks_origin(current.scheme(), location) {
+        return Err(Error::new(ErrorKind::InvalidRedirectUrl, message).with_url(location));
     }
-    let next = resolve_location(&current, location).map_err(|kind| {
-        Error::new(kind, "Server attempted redirecting to an invalid URL").with_url(location)
-    })?;
+    let next = resolve_location(&current, location)
+        .map_err(|kind| Error::new(kind, NOT_A_URL).with_url(location))?;
     let (method, keep_body) = next_method(status, method);
     let same_origin = same_origin(&current, &next);
     let url = if requote {
@@ -85,32 +81,42 @@ fn keep_empty_path(location: &str, url: String) -> String {
     }
 }
 
+/// aiohttp's message for a `Location` yarl cannot parse.
+const NOT_A_URL: &str = "Server attempted redirecting to a location that does not look like a URL";
+
 /// aiohttp's "Invalid redirect URL origin": an http(s) `Location` with an
 /// empty host (`http:///x`, `http://`), or of the other scheme without
 /// `//` (`https:/x` answered on an http URL).  `http:/x` answered on an
 /// http URL is a reference to the current origin, as browsers read it.
-fn lacks_origin(current_scheme: &str, location: &str) -> bool {
+/// An empty host with a port (`http://:80/`) is one yarl does not parse
+/// at all ([`NOT_A_URL`]).  None when the `Location` has its origin.
+fn lacks_origin(current_scheme: &str, location: &str) -> Option<&'static str> {
     let loc: String = location
         .trim_matches(|c: char| c <= ' ')
         .chars()
         .filter(|c| !matches!(c, '\t' | '\n' | '\r'))
         .collect();
+    const ORIGIN: &str = "Invalid redirect URL origin";
     let Some((scheme, rest)) = loc.split_once(':') else {
-        return false;
+        return None;
     };
     let http = scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https");
     if !http {
         // Relative references, and other schemes (refused as non-http).
-        return false;
+        return None;
     }
     let slash = |b: Option<&u8>| matches!(b, Some(b'/' | b'\\'));
     let bytes = rest.as_bytes();
     if !(slash(bytes.first()) && slash(bytes.get(1))) {
-        return !scheme.eq_ignore_ascii_case(current_scheme);
+        return (!scheme.eq_ignore_ascii_case(current_scheme)).then_some(ORIGIN);
     }
     let authority = rest[2..].split(['/', '\\', '?', '#']).next().unwrap_or("");
     let host_port = authority.rsplit('@').next().unwrap_or("");
-    host_port.is_empty() || host_port.starts_with(':')
+    if host_port.starts_with(':') {
+        Some(NOT_A_URL)
+    } else {
+        host_port.is_empty().then_some(ORIGIN)
+    }
 }
 
 /// The statuses aiohttp follows.
@@ -368,10 +374,20 @@ mod tests {
             "http://",
             "https:/",
             "https:/x",
-            "http://:80/x",
             " http:///x",
         ] {
             assert_eq!(step_err("http://a.example/p", loc), origin, "{loc}");
+        }
+        // What yarl does not parse at all: aiohttp's other message.
+        let not_a_url = (ErrorKind::InvalidRedirectUrl, NOT_A_URL.to_owned());
+        for loc in [
+            "http://:80/x",
+            "http://:/",
+            "http://u@:80/",
+            "http://example.com:999999/path",
+            "http://example.com:non_int_port/",
+        ] {
+            assert_eq!(step_err("http://a.example/p", loc), not_a_url, "{loc}");
         }
         // Also after a first hop that went elsewhere.
         assert_eq!(step_err("http://b.example:81/q", "http://"), origin);
