@@ -97,9 +97,7 @@ fn lacks_origin(current_scheme: &str, location: &str) -> Option<&'static str> {
         .filter(|c| !matches!(c, '\t' | '\n' | '\r'))
         .collect();
     const ORIGIN: &str = "Invalid redirect URL origin";
-    let Some((scheme, rest)) = loc.split_once(':') else {
-        return None;
-    };
+    let (scheme, rest) = loc.split_once(':')?;
     let http = scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https");
     if !http {
         // Relative references, and other schemes (refused as non-http).
