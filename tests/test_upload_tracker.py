@@ -227,11 +227,46 @@ async def test_a_body_still_going_after_the_answer_settles_at_its_end(
             assert t.bytes_written == 100
             assert not t.upload_complete.done()
             gate.set()
-            # (aioxide writes the rest as the answer is read; aiohttp on
-            # its own: reading the answer first suits both.)
             assert await r.text() == "300"
             assert await asyncio.wait_for(t.upload_complete, 5) is None
         assert (t.attempts, t.bytes_written) == (1, 300)
+
+
+async def test_a_body_still_going_after_the_answer_goes_on_unread(
+    aiohttp: Any, serve: Any, session_kw: dict[str, Any]
+) -> None:
+    """The answer came first; the rest of the body is written while nobody
+    reads the answer (aiohttp's writer goes on on its own): waiting for the
+    upload before reading does not hang."""
+
+    async def early(request: web.Request) -> web.StreamResponse:
+        resp = web.StreamResponse()
+        await resp.prepare(request)
+        await resp.write(b"x")
+        got = await request.read()
+        await resp.write(str(len(got)).encode())
+        return resp
+
+    url = await serve(app_with(early=early))
+    gate = asyncio.Event()
+    chunk = b"z" * 4096
+
+    async def later() -> AsyncIterator[bytes]:
+        yield chunk
+        await gate.wait()
+        yield chunk
+
+    async with aiohttp.ClientSession(**session_kw) as s:
+        t = aiohttp.UploadTracker()
+        async with s.post(url + "/early", data=later(), upload_tracker=t) as r:
+            assert not t.upload_complete.done()
+            gate.set()
+            assert await asyncio.wait_for(t.upload_complete, 5) is None
+            assert t.bytes_written == 2 * len(chunk)
+            assert await r.read() == b"x8192"
+        # The connection served its whole exchange: it goes back to the pool.
+        async with s.post(url + "/early", data=b"again") as r:
+            assert await r.read() == b"x5"
 
 
 async def test_a_connection_reset_mid_body_aborts_the_upload(aiohttp: Any, raw_server: Any) -> None:

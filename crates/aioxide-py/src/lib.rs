@@ -225,10 +225,11 @@ impl Session {
         });
         let drivable = self.client.drivable(&req);
         let client = self.client.clone();
+        let owner = bridge.clone().unbind();
         let task = Box::pin(async move {
             let r = client.execute(req).await;
             Box::new(move |py: Python<'_>| match r {
-                Ok(resp) => to_response(py, resp),
+                Ok(resp) => to_response(py, resp, owner.bind(py)),
                 Err(e) => Err(errors::to_py(py, e)),
             }) as Deliver
         });

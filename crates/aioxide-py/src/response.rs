@@ -245,7 +245,7 @@ async fn pump(
                 }
             }
             Into::Pieces(ref waiter) => {
-                let Some(room) = feed.wait_demand().await else {
+                let Some(room) = demand(&feed, &mut body).await else {
                     return;
                 };
                 let waiter = waiter.as_deref();
@@ -268,6 +268,21 @@ async fn pump(
             Err(e) => return feed.finish(Err(e)),
         }
     }
+}
+
+/// The consumer's demand (None once it closed the feed).  Meanwhile a
+/// request body the server answered early goes on being written, as
+/// aiohttp's writer goes on on its own: the server may read all of it
+/// before it sends the rest of its answer.
+async fn demand(feed: &BodyFeed, body: &mut ResponseBody) -> Option<usize> {
+    if body.is_uploading() {
+        tokio::select! {
+            biased;
+            d = feed.wait_demand() => return d,
+            () = body.finish_upload() => {}
+        }
+    }
+    feed.wait_demand().await
 }
 
 /// The owner of a body read whole into `w`: fills it, then leaves it in
@@ -687,7 +702,14 @@ impl Response {
     }
 }
 
-pub(crate) fn to_response(py: Python<'_>, mut r: aioxide::Response) -> PyResult<Py<PyAny>> {
+/// The Python object of an engine response.  A body whose request's body
+/// is still being written gets its owner at once (`demand` writes it).
+pub(crate) fn to_response(
+    py: Python<'_>,
+    mut r: aioxide::Response,
+    bridge: &Bound<'_, Bridge>,
+) -> PyResult<Py<PyAny>> {
+    let uploading = r.body.is_uploading();
     let raw = Arc::new(Progress::new(&mut r.body));
     let upgrade = Mutex::new(r.body.take_upgrade());
     let total = r.body.total_deadline();
@@ -717,7 +739,7 @@ pub(crate) fn to_response(py: Python<'_>, mut r: aioxide::Response) -> PyResult<
         .get_all("transfer-encoding")
         .any(|v| v.to_ascii_lowercase().windows(7).any(|w| w == b"chunked"));
     let head = Py::new(py, Head::from_engine(r.head))?;
-    Ok(Py::new(
+    let resp = Py::new(
         py,
         Response {
             head,
@@ -727,8 +749,11 @@ pub(crate) fn to_response(py: Python<'_>, mut r: aioxide::Response) -> PyResult<
             stream,
             upgrade,
         },
-    )?
-    .into_any())
+    )?;
+    if uploading {
+        resp.get().start(py, bridge, 0)?;
+    }
+    Ok(resp.into_any())
 }
 
 /// The feeding end of a streamed request body.

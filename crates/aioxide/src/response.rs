@@ -181,6 +181,23 @@ impl ResponseBody {
         matches!(&self.incoming, Some(WireBody::H1(r)) if r.is_detached())
     }
 
+    /// Whether the request's body is still being written on this body's
+    /// connection: the server answered before it had all of it.
+    pub fn is_uploading(&self) -> bool {
+        self.incoming.as_ref().is_some_and(WireBody::is_uploading)
+    }
+
+    /// Write the rest of the request's body without reading this one (its
+    /// reader comes later), as aiohttp's writer goes on on its own: returns
+    /// once it is written or failed, or at the request's total deadline.
+    pub async fn finish_upload(&mut self) {
+        let Some(wire) = self.incoming.as_mut() else {
+            return;
+        };
+        let upload = std::future::poll_fn(|cx| wire.poll_upload(cx));
+        let _ = with_deadline(self.total, upload).await;
+    }
+
     /// Whether the rest comes over a connection shared with other bodies
     /// at once (an HTTP/2 stream): its pieces then arrive spread over its
     /// whole life, interleaved with theirs.

@@ -201,6 +201,25 @@ impl Reader {
         self.decode.is_done()
     }
 
+    /// Whether the request body is still being written (the server
+    /// answered before it had all of it).
+    pub fn is_uploading(&self) -> bool {
+        self.conn.is_some() && self.writer.is_some()
+    }
+
+    /// Write the rest of the request body without reading the answer:
+    /// Ready once it is all written, or its writing failed (the connection
+    /// then serves no other request; a read meets the error).
+    pub fn poll_upload(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let (Some(conn), Some(w)) = (self.conn.as_mut(), self.writer.as_mut()) else {
+            return Poll::Ready(());
+        };
+        let done = std::task::ready!(w.poll(cx, &mut conn.io));
+        self.reusable &= done;
+        self.writer = None;
+        Poll::Ready(())
+    }
+
     /// The next piece of the body; `None` at its end.
     pub fn poll_piece(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Piece, Error>>> {
         let Some(conn) = self.conn.as_mut() else {

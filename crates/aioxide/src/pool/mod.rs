@@ -121,6 +121,20 @@ pub enum WireBody {
 }
 
 impl WireBody {
+    /// Whether the request body is still being written on this connection
+    /// (HTTP/1.1; over HTTP/2 the connection's task writes it).
+    pub fn is_uploading(&self) -> bool {
+        matches!(self, WireBody::H1(r) if r.is_uploading())
+    }
+
+    /// Write the rest of the request body, reading nothing.
+    pub fn poll_upload(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        match self {
+            WireBody::H1(r) => r.poll_upload(cx),
+            WireBody::H2(_) => std::task::Poll::Ready(()),
+        }
+    }
+
     /// The next piece; `None` at the end.
     pub fn poll_piece(
         &mut self,
