@@ -166,6 +166,21 @@ async def test_secure_cookies(aiohttp: Any) -> None:
     assert sent(jar, "ws://example.com/") == {"p": "2"}
 
 
+async def test_secure_with_an_over_long_value_stays_secure(aiohttp: Any) -> None:
+    # The 1024-byte limit on attribute values does not drop a flag: the
+    # cookie stays off plain http.
+    jar = aiohttp.CookieJar()
+    set_from(jar, "https://example.com/", "sid=1; Secure=" + "x" * 1025)
+    assert sent(jar, "https://example.com/") == {"sid": "1"}
+    assert sent(jar, "http://example.com/") == {}
+
+
+async def test_a_value_no_header_can_carry_is_dropped_alone(aiohttp: Any) -> None:
+    jar = aiohttp.CookieJar()
+    jar.update_cookies({"a": "\udcff", "ok": "v"}, URL("http://example.com/"))
+    assert sent(jar, "http://example.com/") == {"ok": "v"}
+
+
 async def test_treat_as_secure_origin(aiohttp: Any) -> None:
     jar = aiohttp.CookieJar(treat_as_secure_origin=["http://example.com:8080"])
     assert jar.treat_as_secure_origin == frozenset({URL("http://example.com:8080")})

@@ -187,10 +187,23 @@ PAYLOAD_ERRORS = {
 }
 
 
-@pytest.mark.parametrize("bad", list(PAYLOAD_ERRORS.values()), ids=list(PAYLOAD_ERRORS))
+_CUT = "Response payload is not completed: "
+# What each says, as aiohttp's parser words it (logged and searched for).
+PAYLOAD_MESSAGES = {
+    "content_length_body_cut": _CUT + "<ContentLengthError: 400, message='Not enough data to "
+    "satisfy content length header (received 3 of 100 bytes).'>",
+    "chunked_closed_before_last_chunk": _CUT + "<TransferEncodingError: 400, message='Not "
+    "enough data to satisfy transfer length header.'>",
+    "chunked_closed_mid_chunk": _CUT + "<TransferEncodingError: 400, message='Not enough data "
+    "to satisfy transfer length header.'>",
+}
+
+
+@pytest.mark.parametrize("case", list(PAYLOAD_ERRORS))
 async def test_truncated_body_raises_payload_error(
-    aiohttp: Any, raw_server: Any, bad: bytes
+    aiohttp: Any, raw_server: Any, case: str
 ) -> None:
+    bad = PAYLOAD_ERRORS[case]
     base = await raw_server(_server(bad, hold=False))
     async with aiohttp.ClientSession() as s:
         t0 = time.monotonic()
@@ -200,6 +213,7 @@ async def test_truncated_body_raises_payload_error(
                 await asyncio.wait_for(resp.read(), PROMPT)
         assert time.monotonic() - t0 < PROMPT
         assert ei.type is aiohttp.ClientPayloadError
+        assert str(ei.value) == PAYLOAD_MESSAGES[case]
         await _assert_session_still_works(s, base)
 
 

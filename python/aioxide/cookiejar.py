@@ -268,7 +268,12 @@ class CookieJar(AbstractCookieJar):
                 cookie = tmp
             # A Morsel is sent under its own key (aiohttp's jar builds the
             # Cookie header from it), whatever the mapping's key.
-            _insert(self._store, origin, cookie.key or name, cookie)
+            try:
+                _insert(self._store, origin, cookie.key or name, cookie)
+            except UnicodeEncodeError:
+                # (A lone surrogate: no Cookie header can carry it; aiohttp
+                # drops such a cookie and keeps the others.)
+                continue
 
     def update_cookies_from_headers(self, headers: Sequence[str], response_url: URL) -> None:
         """Update cookies from raw Set-Cookie field values."""

@@ -168,7 +168,13 @@ pub fn parse_set_cookie(field: &[u8]) -> Result<SetCookie, CookieRejected> {
             Some(i) => (trim_wsp(&av[..i]), trim_wsp(&av[i + 1..])),
             None => (trim_wsp(av), &b""[..]),
         };
-        if attr_value.len() > MAX_ATTRIBUTE_VALUE_LEN {
+        // The flags' values mean nothing: an over-long one still sets the
+        // flag (a `Secure` dropped for it would let the cookie go over
+        // plain http; aiohttp keeps it Secure too).
+        let flag = [&b"secure"[..], b"httponly", b"partitioned"]
+            .iter()
+            .any(|f| attr_name.eq_ignore_ascii_case(f));
+        if attr_value.len() > MAX_ATTRIBUTE_VALUE_LEN && !flag {
             continue;
         }
         let owned = || utf8(attr_value).map(str::to_owned);
@@ -306,5 +312,13 @@ mod tests {
         assert_eq!(p(&s).path, None);
         let s = format!("a=b; path=/{}", "p".repeat(1023));
         assert!(p(&s).path.is_some());
+        // A flag keeps its meaning whatever its value.
+        let s = format!(
+            "a=b; Secure={}; HttpOnly={}",
+            "x".repeat(1025),
+            "y".repeat(1025)
+        );
+        let c = p(&s);
+        assert!(c.secure && c.http_only);
     }
 }

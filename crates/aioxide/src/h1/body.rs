@@ -61,6 +61,8 @@ enum Chunk {
 #[derive(Debug)]
 pub struct Decode {
     kind: Kind,
+    /// The Content-Length, for what an incomplete body says.
+    announced: u64,
     ext_bytes: usize,
     trailer_bytes: usize,
 }
@@ -80,8 +82,13 @@ impl Decode {
             Framing::Chunked => Kind::Chunked(Chunk::Size { size: 0, digits: 0 }),
             Framing::Close => Kind::Close { eof: false },
         };
+        let announced = match framing {
+            Framing::Length(n) => n,
+            _ => 0,
+        };
         Decode {
             kind,
+            announced,
             ext_bytes: 0,
             trailer_bytes: 0,
         }
@@ -106,6 +113,23 @@ impl Decode {
         match self.kind {
             Kind::Length(n) => Some(n),
             _ => None,
+        }
+    }
+
+    /// What a body that ended early says, as aiohttp's parser does: the
+    /// bytes received of a Content-Length, or the missing chunks.
+    pub fn incomplete(&self) -> String {
+        match self.kind {
+            Kind::Length(left) => format!(
+                "<ContentLengthError: 400, message='Not enough data to satisfy content length \
+                 header (received {} of {} bytes).'>",
+                self.announced - left.min(self.announced),
+                self.announced
+            ),
+            Kind::Chunked(_) => "<TransferEncodingError: 400, message='Not enough data to \
+                                 satisfy transfer length header.'>"
+                .to_owned(),
+            Kind::Close { .. } => "incomplete message".to_owned(),
         }
     }
 

@@ -240,8 +240,8 @@ impl Reader {
             }
             match std::task::ready!(conn.poll_fill(cx)) {
                 Ok(0) => {
-                    if let Err(e) = self.decode.on_eof() {
-                        return Poll::Ready(Some(Err(body_error(e))));
+                    if self.decode.on_eof().is_err() {
+                        return Poll::Ready(Some(Err(incomplete(&self.decode))));
                     }
                 }
                 Ok(_) => {}
@@ -285,7 +285,7 @@ impl Reader {
         debug_assert_eq!(part.filled().as_ptr(), start);
         let n = part.filled().len();
         if n == 0 && room > 0 {
-            return Poll::Ready(Err(body_error(BodyError("incomplete message"))));
+            return Poll::Ready(Err(incomplete(&self.decode)));
         }
         // SAFETY: `part` is the front of `dst`'s unfilled part, and its
         // reader initialised its first `n` bytes.
@@ -534,10 +534,15 @@ fn io_error(e: io::Error) -> Error {
 }
 
 fn body_error(e: BodyError) -> Error {
-    if e.0 == "incomplete message" {
-        return Error::payload("Response payload is not completed");
-    }
     Error::payload(format!("Response payload is not completed: {}", e.0))
+}
+
+/// A body that ended before its framing said it would.
+fn incomplete(decode: &Decode) -> Error {
+    Error::payload(format!(
+        "Response payload is not completed: {}",
+        decode.incomplete()
+    ))
 }
 
 fn payload_io_error(e: io::Error) -> Error {

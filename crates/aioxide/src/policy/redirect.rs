@@ -31,7 +31,7 @@ pub fn step(
     requote: bool,
 ) -> Result<RedirectStep, Error> {
     let current = crate::dest::parse_url(current, true)?;
-    if let Some(message) = lacks_origin(current.scheme(), location) {
+    if let Some(message) = refused_origin(current.scheme(), location) {
         return Err(Error::new(ErrorKind::InvalidRedirectUrl, message).with_url(location));
     }
     let next = resolve_location(&current, location)
@@ -89,8 +89,9 @@ const NOT_A_URL: &str = "Server attempted redirecting to a location that does no
 /// `//` (`https:/x` answered on an http URL).  `http:/x` answered on an
 /// http URL is a reference to the current origin, as browsers read it.
 /// An empty host with a port (`http://:80/`) is one yarl does not parse
-/// at all ([`NOT_A_URL`]).  None when the `Location` has its origin.
-fn lacks_origin(current_scheme: &str, location: &str) -> Option<&'static str> {
+/// at all: [`NOT_A_URL`]. The message of the refusal; None when the
+/// `Location` has its origin.
+fn refused_origin(current_scheme: &str, location: &str) -> Option<&'static str> {
     let loc: String = location
         .trim_matches(|c: char| c <= ' ')
         .chars()
