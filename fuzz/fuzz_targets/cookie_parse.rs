@@ -107,6 +107,7 @@ fuzz_target!(|data: &[u8]| {
         unsafe_: ctl & 4 != 0,
         quote_cookie: ctl & 8 != 0,
         treat_as_secure_origin: Vec::new(),
+        limits: true,
     });
     jar.update_from_response(&url, &fields, now);
     for c in jar.iter() {
