@@ -11,7 +11,7 @@ EXT_STAMP := $(VENV)/.ext-stamp
 RUST_SRC := $(shell find crates -name '*.rs' -o -name Cargo.toml) Cargo.toml Cargo.lock
 PY_SRC := $(shell find python -name '*.py' -o -name '*.pyi')
 
-.PHONY: all run test test-rust test-python bench bench-cli bench-py soak lint fmt build clean wheel test-matrix docs
+.PHONY: all run test test-rust test-python bench bench-cli bench-py soak lint fmt build clean wheel test-matrix docs upstream-suite
 
 all: build
 
@@ -86,6 +86,19 @@ bench-cli: build
 	@command -v wrk >/dev/null || { export DEBIAN_FRONTEND=noninteractive; \
 		apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 	BENCH_SCRIPT=$(abspath bench/cli_bench.py) bench/run.sh $(abspath $(PY))
+
+# aiohttp's own client tests (its sdist's tests/, fetched into .upstream/) with
+# aioxide as the client, a file at a time: a report, not a gate (tests of
+# aiohttp's internals fail by design; tools/upstream/README.md).
+UPSTREAM_FILES ?= test_client_functional.py test_client_ws_functional.py \
+	test_client_middleware.py test_client_session.py test_proxy_functional.py \
+	test_cookiejar.py test_client_exceptions.py test_formdata.py \
+	test_client_fingerprint.py test_tracing.py test_multipart.py
+upstream-suite: build
+	@for f in $(UPSTREAM_FILES); do \
+		echo "upstream-suite: $$f"; \
+		tools/upstream/run.sh tests/$$f -q 2>&1 | grep -E "[0-9]+ (passed|failed)" | tail -1; \
+	done
 
 # The Python layer's instructions per request under callgrind, against a stand-in
 # engine (bench/pylayer.py): the figure a change to the request path is judged
