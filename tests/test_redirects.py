@@ -516,3 +516,32 @@ async def test_a_location_with_credentials_and_no_path_keeps_none(
             assert str(resp.url) == server.base
     assert echo["raw_path"] == "/"
     assert _values(echo, "Authorization") == ["Basic dXNlcjo="]
+
+
+@pytest.mark.parametrize("query", ["?q=1", "?q=/x"])
+@pytest.mark.parametrize("user", ["", "user@"])
+async def test_a_location_with_a_query_and_no_path_shows_the_slash(
+    aiohttp: Any, server: _Server, session_kw: dict[str, Any], user: str, query: str
+) -> None:
+    """``Location: http://host:port?q=1``, with credentials or not: yarl
+    shows a ``/`` before a query (unlike a bare ``http://host:port``)."""
+    to = server.base.replace("://", "://" + user, 1) + query
+    async with aiohttp.ClientSession(**session_kw) as s:
+        async with s.get(server.base + "/redirect/302", params={"to": to}) as resp:
+            echo = await resp.json()
+            assert str(resp.url) == server.base + "/" + query
+    assert echo["raw_path"] == "/" + query
+
+
+@pytest.mark.parametrize("user", ["", "user@"])
+async def test_a_location_with_a_fragment_and_no_path(
+    aiohttp: Any, server: _Server, session_kw: dict[str, Any], user: str
+) -> None:
+    """``Location: http://host:port#f``: resp.url as aiohttp's (its fragment
+    dropped); the request asks for ``/``."""
+    to = server.base.replace("://", "://" + user, 1) + "#f"
+    async with aiohttp.ClientSession(**session_kw) as s:
+        async with s.get(server.base + "/redirect/302", params={"to": to}) as resp:
+            echo = await resp.json()
+            assert str(resp.url) == server.base
+    assert echo["raw_path"] == "/"

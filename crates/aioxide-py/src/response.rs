@@ -245,7 +245,9 @@ async fn pump(
                 }
             }
             Into::Pieces(ref waiter) => {
-                let Some(room) = demand(&feed, &mut body).await else {
+                // (The consumer's demand; None once it closed the feed.
+                // Meanwhile the engine goes on with an upload answered early.)
+                let Some(room) = body.meanwhile(feed.wait_demand()).await else {
                     return;
                 };
                 let waiter = waiter.as_deref();
@@ -268,21 +270,6 @@ async fn pump(
             Err(e) => return feed.finish(Err(e)),
         }
     }
-}
-
-/// The consumer's demand (None once it closed the feed).  Meanwhile a
-/// request body the server answered early goes on being written, as
-/// aiohttp's writer goes on on its own: the server may read all of it
-/// before it sends the rest of its answer.
-async fn demand(feed: &BodyFeed, body: &mut ResponseBody) -> Option<usize> {
-    if body.is_uploading() {
-        tokio::select! {
-            biased;
-            d = feed.wait_demand() => return d,
-            () = body.finish_upload() => {}
-        }
-    }
-    feed.wait_demand().await
 }
 
 /// The owner of a body read whole into `w`: fills it, then leaves it in
@@ -703,7 +690,8 @@ impl Response {
 }
 
 /// The Python object of an engine response.  A body whose request's body
-/// is still being written gets its owner at once (`demand` writes it).
+/// is still being written gets its owner at once (the engine's
+/// `ResponseBody::meanwhile` writes it).
 pub(crate) fn to_response(
     py: Python<'_>,
     mut r: aioxide::Response,

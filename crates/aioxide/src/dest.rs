@@ -100,12 +100,10 @@ pub(crate) fn dest_from_url(mut url: Url, raw: Option<&str>) -> Dest {
     let port = url
         .port_or_known_default()
         .unwrap_or(if tls { 443 } else { 80 });
-    let mut url_str = url.to_string();
-    if raw.is_some_and(authority_only) && url.path() == "/" {
-        // `http://user@host:port`: shown as yarl shows it, no `/` added
-        // (the request still asks for `/`).
-        url_str.pop();
-    }
+    let url_str = match raw {
+        Some(raw) => without_added_slash(raw, url.to_string()),
+        None => url.to_string(),
+    };
     let target = request_target(raw.filter(|_| auth.is_none()).unwrap_or(&url_str));
     Dest {
         url: url_str,
@@ -118,11 +116,29 @@ pub(crate) fn dest_from_url(mut url: Url, raw: Option<&str>) -> Dest {
     }
 }
 
-/// Whether a URL is only a scheme and an authority: no path, query or
-/// fragment (yarl then shows no `/` after it).
-fn authority_only(raw: &str) -> bool {
-    raw.find("://")
-        .is_some_and(|i| !raw[i + 3..].contains(['/', '?', '#']))
+/// `url`, the parser's serialization of `raw`, without the `/` it adds
+/// after a scheme and authority with no path and no query
+/// (`http://user@host:port`, maybe with a fragment): yarl shows none
+/// there (it does before a query).  The request still asks for `/`.
+pub(crate) fn without_added_slash(raw: &str, mut url: String) -> String {
+    let Some(rest) = raw.find("://").map(|i| &raw[i + 3..]) else {
+        return url;
+    };
+    if rest
+        .find(['/', '?', '#'])
+        .is_some_and(|j| rest.as_bytes()[j] != b'#')
+    {
+        return url;
+    }
+    let added = url
+        .find("://")
+        .and_then(|i| url[i + 3..].find('/').map(|j| i + 3 + j));
+    if let Some(k) = added {
+        if matches!(url.as_bytes().get(k + 1), None | Some(b'#')) {
+            url.remove(k);
+        }
+    }
+    url
 }
 
 /// Parse and check a request URL, as aiohttp does before any I/O.
@@ -294,6 +310,22 @@ mod tests {
     }
 
     #[test]
+    fn the_slash_after_a_bare_authority_is_not_shown() {
+        let cases = [
+            ("http://u@h:81", "http://u@h:81/", "http://u@h:81"),
+            ("http://h#f", "http://h/#f", "http://h#f"),
+            (" http://h", "http://h/", "http://h"),
+            ("http://h?q=1", "http://h/?q=1", "http://h/?q=1"),
+            ("http://h/", "http://h/", "http://h/"),
+            ("http://h/#f", "http://h/#f", "http://h/#f"),
+            ("//h", "http://h/", "http://h/"),
+        ];
+        for (raw, url, shown) in cases {
+            assert_eq!(without_added_slash(raw, url.to_owned()), shown, "{raw}");
+        }
+    }
+
+    #[test]
     fn fast_and_full_parsing_agree() {
         for raw in [
             "http://h/x?y=1",
@@ -331,12 +363,12 @@ mod tests {
         );
         assert_eq!(parse_dest("http://[::1]:81/", false).unwrap().host, "::1");
         // Credentials out, the rest as yarl shows it: no `/` added to a bare
-        // authority, one before a query or fragment.
+        // authority (a fragment after it too), one before a query.
         for (raw, url, target) in [
             ("http://u@h:81", "http://h:81", "/"),
             ("http://u@H", "http://h", "/"),
             ("http://u@h?q=1", "http://h/?q=1", "/?q=1"),
-            ("http://u@h#f", "http://h/#f", "/"),
+            ("http://u@h#f", "http://h#f", "/"),
             ("http://u@h/", "http://h/", "/"),
         ] {
             let d = parse_dest(raw, true).unwrap();

@@ -182,15 +182,34 @@ impl ResponseBody {
     }
 
     /// Whether the request's body is still being written on this body's
-    /// connection: the server answered before it had all of it.
+    /// connection: the server answered before it had all of it.  Such a
+    /// body is to be driven from the moment it is handed over, read or not
+    /// ([`ResponseBody::meanwhile`]): the server may want the rest of the
+    /// upload before it sends the rest of its answer.
     pub fn is_uploading(&self) -> bool {
         self.incoming.as_ref().is_some_and(WireBody::is_uploading)
     }
 
+    /// Wait for `until` (the reader's next demand), writing meanwhile the
+    /// rest of a request body the server answered early, as aiohttp's
+    /// writer goes on on its own.
+    pub async fn meanwhile<F: std::future::Future>(&mut self, until: F) -> F::Output {
+        if !self.is_uploading() {
+            return until.await;
+        }
+        tokio::pin!(until);
+        tokio::select! {
+            biased;
+            out = &mut until => return out,
+            () = self.finish_upload() => {}
+        }
+        until.await
+    }
+
     /// Write the rest of the request's body without reading this one (its
-    /// reader comes later), as aiohttp's writer goes on on its own: returns
-    /// once it is written or failed, or at the request's total deadline.
-    pub async fn finish_upload(&mut self) {
+    /// reader comes later): returns once it is written or failed, or at the
+    /// request's total deadline.
+    async fn finish_upload(&mut self) {
         let Some(wire) = self.incoming.as_mut() else {
             return;
         };

@@ -43,7 +43,7 @@ pub fn step(
     } else {
         next.into()
     };
-    let url = keep_empty_path(location, url);
+    let url = crate::dest::without_added_slash(location.trim(), url);
     Ok(RedirectStep {
         method,
         keep_body,
@@ -51,34 +51,6 @@ pub fn step(
         same_origin,
         dropped: dropped_headers(keep_body, same_origin),
     })
-}
-
-/// The next URL as an absolute `Location` without a path wrote it
-/// (`http://host:port`, maybe with a query): the parser's serialization
-/// adds a `/`, which aiohttp's `resp.url` (yarl) does not show.  The
-/// request still asks for `/`.
-fn keep_empty_path(location: &str, url: String) -> String {
-    let loc = location.trim();
-    let Some(at) = loc.find("://") else {
-        return url;
-    };
-    if loc[at + 3..].contains('/') {
-        return url;
-    }
-    let Some(slash) = url
-        .find("://")
-        .and_then(|i| url[i + 3..].find('/').map(|j| i + 3 + j))
-    else {
-        return url;
-    };
-    match url.as_bytes().get(slash + 1) {
-        None | Some(b'?' | b'#') => {
-            let mut out = url;
-            out.remove(slash);
-            out
-        }
-        _ => url,
-    }
 }
 
 /// aiohttp's message for a `Location` yarl cannot parse.
@@ -233,7 +205,8 @@ mod tests {
         let cur = "http://a.test/x";
         for (loc, want) in [
             ("http://b.test:8080", "http://b.test:8080"),
-            ("http://b.test?q=1", "http://b.test?q=1"),
+            ("http://b.test?q=1", "http://b.test/?q=1"),
+            ("http://b.test#f", "http://b.test#f"),
             ("http://b.test/", "http://b.test/"),
             ("http://b.test/p", "http://b.test/p"),
             ("/p", "http://a.test/p"),
