@@ -376,85 +376,23 @@ impl CookieJar {
                 return Err(CookieRejected::IpAddressHost);
             }
         }
-
-        // §5.3 step 3: Max-Age wins over Expires; an invalid one is ignored.
-        let max_age = c.max_age.filter(|v| parse_max_age(v.as_bytes()).is_some());
-        let expires_attr = c
-            .expires
-            .filter(|v| parse_cookie_date(v.as_bytes()).is_some());
-        let expires = match expiry {
-            Some(e) => e,
-            None => match (&max_age, &expires_attr) {
-                (Some(m), _) => match parse_max_age(m.as_bytes()) {
-                    Some(delta) if delta > 0 => Some(
-                        now.checked_add(Duration::from_secs(delta.unsigned_abs()))
-                            .map_or(from_unix_secs(i64::MAX), |t| {
-                                t.min(from_unix_secs(i64::MAX))
-                            }),
-                    ),
-                    // delta <= 0: "the earliest representable date and time".
-                    _ => Some(UNIX_EPOCH),
-                },
-                (None, Some(e)) => parse_cookie_date(e.as_bytes()),
-                (None, None) => None,
-            },
-        };
-
-        // §5.2.3 / §5.3 steps 4-6: the domain.
-        let mut domain_attr = match c.domain.as_deref() {
-            Some(d) => {
-                let d = d.strip_prefix('.').unwrap_or(d);
-                if d.is_ascii() {
-                    d.to_ascii_lowercase()
-                } else {
-                    // §5.1.2: IDNA to A-labels.
-                    match url::Host::parse(d) {
-                        Ok(url::Host::Domain(a)) => a,
-                        _ => return Err(CookieRejected::DomainMismatch),
-                    }
-                }
-            }
-            None => String::new(),
-        };
-        if !domain_attr.is_empty() && is_public_suffix(&domain_attr) {
-            if host == Some(domain_attr.as_str()) {
-                domain_attr.clear();
-            } else {
-                return Err(CookieRejected::PublicSuffix);
-            }
-        }
-        let (domain, host_only) = if !domain_attr.is_empty() {
-            if let Some(h) = host {
-                if !domain_match(h, &domain_attr) {
-                    return Err(CookieRejected::DomainMismatch);
-                }
-            }
-            (domain_attr, false)
-        } else {
-            match host {
-                Some(h) => (h.to_owned(), true),
-                None => (String::new(), false),
-            }
-        };
-
+        let life = Lifetime::of(&c, expiry, now);
+        let (domain, host_only) = cookie_domain(c.domain.as_deref(), host)?;
         // §5.2.4: the path.
         let path = match c.path {
             Some(p) if p.starts_with('/') => p,
             _ => default_path(origin.path).to_owned(),
         };
-
         let existing = self.domains.get(&domain).and_then(|v| {
             v.iter()
                 .position(|e| e.cookie.name == c.name && e.cookie.path == path)
         });
-        let expired = expires.is_some_and(|e| e <= now);
-        if expired {
+        if life.expires.is_some_and(|e| e <= now) {
             if let Some(i) = existing {
                 self.remove_at(&domain, i);
             }
             return Ok(Stored::Expired);
         }
-
         let (creation, seq, outcome) = match existing.and_then(|i| self.remove_at(&domain, i)) {
             Some(old) => (old.cookie.creation, old.seq, Stored::Replaced),
             None => {
@@ -466,31 +404,37 @@ impl CookieJar {
                 (creation.unwrap_or(now), seq, Stored::Added)
             }
         };
+        let cookie = StoredCookie {
+            name: c.name,
+            value: c.value,
+            domain: domain.clone(),
+            path,
+            host_only,
+            secure: c.secure,
+            http_only: c.http_only,
+            partitioned: c.partitioned,
+            expires: life.expires,
+            creation,
+            same_site: c.same_site,
+            max_age: life.max_age,
+            expires_attr: life.expires_attr,
+            comment: c.comment,
+            version: c.version,
+        };
+        self.push(domain, cookie, seq);
+        Ok(outcome)
+    }
+
+    /// Add a cookie, its place already made.
+    fn push(&mut self, domain: String, cookie: StoredCookie, seq: u64) {
         let generation = self.access_clock.fetch_add(1, Ordering::Relaxed) + 1;
         let entry = Entry {
-            cookie: StoredCookie {
-                name: c.name,
-                value: c.value,
-                domain: domain.clone(),
-                path,
-                host_only,
-                secure: c.secure,
-                http_only: c.http_only,
-                partitioned: c.partitioned,
-                expires,
-                creation,
-                same_site: c.same_site,
-                max_age,
-                expires_attr,
-                comment: c.comment,
-                version: c.version,
-            },
+            cookie,
             seq,
             last_access: AtomicU64::new(generation),
         };
         self.domains.entry(domain).or_default().push(entry);
         self.count += 1;
-        Ok(outcome)
     }
 
     fn remove_at(&mut self, domain: &str, i: usize) -> Option<Entry> {
@@ -794,4 +738,88 @@ impl CookieJar {
         }
         Some(out)
     }
+}
+
+/// A cookie's lifetime (RFC 6265 §5.3 step 3): the valid Max-Age and
+/// Expires attributes as sent, and when it expires (None: at the session's
+/// end).
+struct Lifetime {
+    max_age: Option<String>,
+    expires_attr: Option<String>,
+    expires: Option<SystemTime>,
+}
+
+impl Lifetime {
+    /// Max-Age wins over Expires; an invalid one is ignored.  `saved`
+    /// overrides both (a saved deadline).
+    fn of(c: &SetCookie, saved: Option<Option<SystemTime>>, now: SystemTime) -> Lifetime {
+        let max_age = c
+            .max_age
+            .clone()
+            .filter(|v| parse_max_age(v.as_bytes()).is_some());
+        let expires_attr = c
+            .expires
+            .clone()
+            .filter(|v| parse_cookie_date(v.as_bytes()).is_some());
+        let expires = match saved {
+            Some(e) => e,
+            None => match (&max_age, &expires_attr) {
+                (Some(m), _) => Some(max_age_deadline(m, now)),
+                (None, Some(e)) => parse_cookie_date(e.as_bytes()),
+                (None, None) => None,
+            },
+        };
+        Lifetime {
+            max_age,
+            expires_attr,
+            expires,
+        }
+    }
+}
+
+/// When a (valid) Max-Age ends: past the end of time, the end of time; at
+/// most zero, "the earliest representable date and time".
+fn max_age_deadline(max_age: &str, now: SystemTime) -> SystemTime {
+    match parse_max_age(max_age.as_bytes()) {
+        Some(delta) if delta > 0 => now
+            .checked_add(Duration::from_secs(delta.unsigned_abs()))
+            .map_or(from_unix_secs(i64::MAX), |t| {
+                t.min(from_unix_secs(i64::MAX))
+            }),
+        _ => UNIX_EPOCH,
+    }
+}
+
+/// RFC 6265 §5.2.3 and §5.3 steps 4-6: the domain a cookie is kept under,
+/// and whether it is host-only.  A Domain attribute that is a public
+/// suffix counts only when it is the host itself (then host-only).
+fn cookie_domain(attr: Option<&str>, host: Option<&str>) -> Result<(String, bool), CookieRejected> {
+    let mut domain = match attr {
+        Some(d) => {
+            let d = d.strip_prefix('.').unwrap_or(d);
+            if d.is_ascii() {
+                d.to_ascii_lowercase()
+            } else {
+                // §5.1.2: IDNA to A-labels.
+                match url::Host::parse(d) {
+                    Ok(url::Host::Domain(a)) => a,
+                    _ => return Err(CookieRejected::DomainMismatch),
+                }
+            }
+        }
+        None => String::new(),
+    };
+    if !domain.is_empty() && is_public_suffix(&domain) {
+        if host != Some(domain.as_str()) {
+            return Err(CookieRejected::PublicSuffix);
+        }
+        domain.clear();
+    }
+    if domain.is_empty() {
+        return Ok(host.map_or((String::new(), false), |h| (h.to_owned(), true)));
+    }
+    if host.is_some_and(|h| !domain_match(h, &domain)) {
+        return Err(CookieRejected::DomainMismatch);
+    }
+    Ok((domain, false))
 }
