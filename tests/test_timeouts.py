@@ -443,3 +443,19 @@ async def test_sock_read_times_the_wait_after_an_upload(aiohttp: Any, raw_server
         # ServerDisconnectedError, not SocketTimeoutError.)
         with pytest.raises(aiohttp.SocketTimeoutError):
             await s.post(url, data=body())
+
+
+async def test_seconds_far_beyond_any_wait_mean_no_limit(aiohttp: Any, raw_server: Any) -> None:
+    """aiohttp takes any number of seconds (``1e300``): every timeout, the
+    connector's keep-alive, DNS cache and Happy Eyeballs settings so large
+    work as "never" (they once panicked in the engine's conversion)."""
+    url = await raw_server(_delayed_server(0.0, b"ok"))
+    huge = 1e300
+    conn = aiohttp.TCPConnector(
+        keepalive_timeout=huge, ttl_dns_cache=huge, happy_eyeballs_delay=huge
+    )
+    every = aiohttp.ClientTimeout(total=huge, connect=huge, sock_read=huge, sock_connect=huge)
+    async with aiohttp.ClientSession(connector=conn, timeout=every) as s:
+        for timeout in (every, aiohttp.ClientTimeout(total=huge), huge):
+            async with s.get(url + "/", timeout=timeout) as resp:
+                assert await resp.read() == b"ok"

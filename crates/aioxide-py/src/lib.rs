@@ -90,14 +90,11 @@ impl Session {
         let mut cfg = ClientConfig::default();
         cfg.pool.http2 = aioxide::policy::h2::Http2::from_name(http2)
             .ok_or_else(|| PyValueError::new_err(format!("unknown http2 mode {http2:?}")))?;
-        let positive = |name: &str, s: f64| -> PyResult<Duration> {
-            if s.is_finite() && s > 0.0 {
-                Ok(Duration::from_secs_f64(s))
-            } else {
-                Err(PyValueError::new_err(format!(
-                    "{name} must be > 0, not {s}"
-                )))
-            }
+        use aioxide::policy::timeout::setting;
+        let positive = |name: &str, s: f64| setting(name, s, false).map_err(PyValueError::new_err);
+        let secs = |name: &str, v: Option<f64>| -> PyResult<Option<Duration>> {
+            v.map(|s| setting(name, s, true).map_err(PyValueError::new_err))
+                .transpose()
         };
         cfg.pool.h2_ping_interval = http2_ping_interval
             .map(|s| positive("http2_ping_interval", s))
@@ -106,19 +103,8 @@ impl Session {
         cfg.pool.limit = limit;
         cfg.pool.limit_per_host = limit_per_host;
         cfg.pool.force_close = force_close;
-        cfg.pool.keepalive = match keepalive_timeout {
-            Some(s) if s.is_finite() && s >= 0.0 => Some(Duration::from_secs_f64(s)),
-            Some(_) => return Err(PyValueError::new_err("keepalive_timeout must be >= 0")),
-            None => None,
-        };
+        cfg.pool.keepalive = secs("keepalive_timeout", keepalive_timeout)?;
         cfg.pool.max_headers = max_headers;
-        let secs = |name: &str, v: Option<f64>| -> PyResult<Option<Duration>> {
-            match v {
-                Some(s) if s.is_finite() && s >= 0.0 => Ok(Some(Duration::from_secs_f64(s))),
-                Some(_) => Err(PyValueError::new_err(format!("{name} must be >= 0"))),
-                None => Ok(None),
-            }
-        };
         let c = &mut cfg.pool.connect;
         c.family = Family::from_af(family)
             .ok_or_else(|| PyValueError::new_err(format!("unsupported address family {family}")))?;

@@ -30,11 +30,8 @@ pub struct LoadGen {
 }
 
 fn secs(name: &str, v: Option<f64>) -> PyResult<Option<Duration>> {
-    match v {
-        Some(s) if s.is_finite() && s > 0.0 => Ok(Some(Duration::from_secs_f64(s))),
-        Some(_) => Err(PyValueError::new_err(format!("{name} must be > 0"))),
-        None => Ok(None),
-    }
+    v.map(|s| aioxide::policy::timeout::setting(name, s, false).map_err(PyValueError::new_err))
+        .transpose()
 }
 
 fn runtime(threads: usize) -> std::io::Result<tokio::runtime::Runtime> {

@@ -26,8 +26,7 @@ impl Timeouts {
         sock_connect: Option<f64>,
     ) -> Self {
         fn d(v: Option<f64>) -> Option<Duration> {
-            v.filter(|s| s.is_finite() && *s > 0.0)
-                .map(Duration::from_secs_f64)
+            v.filter(|s| s.is_finite() && *s > 0.0).map(duration)
         }
         Timeouts {
             total: d(total),
@@ -35,6 +34,36 @@ impl Timeouts {
             sock_connect: d(sock_connect),
             sock_read: d(sock_read),
         }
+    }
+}
+
+/// The longest wait the engine keeps, about a century: a caller's larger
+/// number of seconds (aiohttp takes any) means "never" in practice, and a
+/// deadline that far ahead still fits in an `Instant`.
+pub const LONGEST: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+/// A caller's seconds as a duration, at most [`LONGEST`] (zero for NaN
+/// or below zero): `Duration::from_secs_f64` panics past its range.
+pub fn duration(secs: f64) -> Duration {
+    if secs.is_nan() || secs <= 0.0 {
+        return Duration::ZERO;
+    }
+    if secs >= LONGEST.as_secs_f64() {
+        return LONGEST;
+    }
+    Duration::from_secs_f64(secs)
+}
+
+/// A setting's seconds, checked: finite and above zero (or zero too when
+/// `zero_ok`); else what `name` must be, in words.
+pub fn setting(name: &str, secs: f64, zero_ok: bool) -> Result<Duration, String> {
+    let ok = secs.is_finite() && (secs > 0.0 || (zero_ok && secs == 0.0));
+    match ok {
+        true => Ok(duration(secs)),
+        false => Err(format!(
+            "{name} must be {} 0, not {secs}",
+            if zero_ok { ">=" } else { ">" }
+        )),
     }
 }
 
@@ -100,6 +129,29 @@ pub fn passed(total: Option<Deadline>, now: Instant) -> Option<crate::Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn huge_and_odd_seconds_do_not_panic() {
+        assert_eq!(duration(1e300), LONGEST);
+        assert_eq!(duration(f64::INFINITY), LONGEST);
+        assert_eq!(duration(f64::NAN), Duration::ZERO);
+        assert_eq!(duration(-1.0), Duration::ZERO);
+        assert_eq!(duration(1.5), Duration::from_millis(1500));
+        let _ = Instant::now() + LONGEST;
+        let t = Timeouts::from_secs(Some(1e300), None, Some(1e20), None);
+        assert_eq!((t.total, t.sock_read), (Some(LONGEST), Some(LONGEST)));
+        assert_eq!(setting("x", 0.0, true), Ok(Duration::ZERO));
+        assert_eq!(
+            setting("x", 0.0, false).unwrap_err(),
+            "x must be > 0, not 0"
+        );
+        assert_eq!(
+            setting("x", -1.0, true).unwrap_err(),
+            "x must be >= 0, not -1"
+        );
+        assert!(setting("x", f64::INFINITY, true).is_err());
+        assert_eq!(setting("x", 1e300, false), Ok(LONGEST));
+    }
 
     #[test]
     fn secs() {
