@@ -66,3 +66,17 @@ async def test_idle_connection_is_closed_for_the_server(aiohttp: Any, raw_server
         async with s.get(url) as r:
             assert await r.read() == b"ok"
         await asyncio.wait_for(closed.wait(), 3)
+
+
+async def test_limits_past_any_count_mean_no_limit(aiohttp: Any, serve: Any) -> None:
+    """``limit=2**63`` (any int, as aiohttp takes): no limit in practice
+    (tokio's semaphore refuses more than 2**61 - 1 permits, and panicked)."""
+
+    base, _ = await _counting_server(serve)
+    url = base + "/"
+    for big in (2**61, 2**63, 2**64 - 1):
+        conn = aiohttp.TCPConnector(limit=big, limit_per_host=big)
+        async with aiohttp.ClientSession(connector=conn) as s:
+            rs = await asyncio.gather(*(s.get(url) for _ in range(3)))
+            for r in rs:
+                assert await r.text() == "ok"

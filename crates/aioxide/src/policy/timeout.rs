@@ -54,10 +54,10 @@ pub fn duration(secs: f64) -> Duration {
     Duration::from_secs_f64(secs)
 }
 
-/// A setting's seconds, checked: finite and above zero (or zero too when
-/// `zero_ok`); else what `name` must be, in words.
+/// A setting's seconds, checked: above zero (or zero too when `zero_ok`;
+/// infinity is "never": [`LONGEST`]); else what `name` must be, in words.
 pub fn setting(name: &str, secs: f64, zero_ok: bool) -> Result<Duration, String> {
-    let ok = secs.is_finite() && (secs > 0.0 || (zero_ok && secs == 0.0));
+    let ok = secs > 0.0 || (zero_ok && secs == 0.0);
     match ok {
         true => Ok(duration(secs)),
         false => Err(format!(
@@ -149,7 +149,9 @@ mod tests {
             setting("x", -1.0, true).unwrap_err(),
             "x must be >= 0, not -1"
         );
-        assert!(setting("x", f64::INFINITY, true).is_err());
+        assert_eq!(setting("x", f64::INFINITY, false), Ok(LONGEST));
+        assert!(setting("x", f64::NAN, true).is_err());
+        assert!(setting("x", f64::NEG_INFINITY, true).is_err());
         assert_eq!(setting("x", 1e300, false), Ok(LONGEST));
     }
 

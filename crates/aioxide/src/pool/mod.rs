@@ -262,7 +262,7 @@ impl Gates {
             self.map.retain(|_, s| Arc::strong_count(s) > 1);
             self.map.len()
         });
-        let s = Arc::new(Semaphore::new(permits));
+        let s = Arc::new(slots(permits));
         self.map.insert(key.clone(), s.clone());
         s
     }
@@ -582,9 +582,16 @@ pub(crate) fn timeout_error(kind: ErrorKind) -> Error {
 
 pub(crate) use until as with_deadline;
 
+/// The semaphore of a `limit` or `limit_per_host`: one past tokio's most
+/// permits (2^61 - 1, which `Semaphore::new` panics over) is no limit in
+/// practice, and gets that many.
+fn slots(limit: usize) -> Semaphore {
+    Semaphore::new(limit.min(Semaphore::MAX_PERMITS))
+}
+
 impl Pool {
     pub fn new(cfg: PoolConfig) -> Arc<Self> {
-        let total = (cfg.limit > 0).then(|| Arc::new(Semaphore::new(cfg.limit)));
+        let total = (cfg.limit > 0).then(|| Arc::new(slots(cfg.limit)));
         Arc::new(Pool {
             dns: connect::dns::DnsCache::default(),
             cfg,
