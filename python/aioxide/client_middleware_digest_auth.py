@@ -115,6 +115,130 @@ def parse_header_pairs(header: str) -> dict[str, str]:
     return pairs
 
 
+def _realm_and_nonce(challenge: DigestAuthChallenge) -> tuple[str, str]:
+    """The challenge's realm and nonce; ClientError when either is missing or
+    the nonce is empty."""
+    if "realm" not in challenge:
+        raise ClientError("Malformed Digest auth challenge: Missing 'realm' parameter")
+
+    if "nonce" not in challenge:
+        raise ClientError("Malformed Digest auth challenge: Missing 'nonce' parameter")
+
+    # An empty realm is allowed (RFC 7616: SHOULD contain the host name).
+    realm = challenge["realm"]
+    nonce = challenge["nonce"]
+
+    # An empty nonce would defeat replay protection.
+    if not nonce:
+        raise ClientError("Security issue: Digest auth challenge contains empty 'nonce' value")
+    return realm, nonce
+
+
+def _select_qop(qop_raw: str) -> str:
+    """The qop to answer with: auth-int when offered, else auth; "" when the
+    challenge has none.  ClientError when it offers neither."""
+    if not qop_raw:
+        return ""
+    valid_qops = {"auth", "auth-int"}.intersection(
+        {q.strip() for q in qop_raw.split(",") if q.strip()}
+    )
+    if not valid_qops:
+        raise ClientError(
+            f"Digest auth error: Unsupported Quality of Protection (qop) value(s): {qop_raw}"
+        )
+    return "auth-int" if "auth-int" in valid_qops else "auth"
+
+
+def _hash_function(algorithm: str) -> Callable[[bytes], hashlib._Hash]:
+    """The hash of an (upper-cased) algorithm name; ClientError for an
+    unsupported one."""
+    if algorithm not in DigestFunctions:
+        raise ClientError(
+            f"Digest auth error: Unsupported hash algorithm: {algorithm}. "
+            f"Supported algorithms: {', '.join(SUPPORTED_ALGORITHMS)}"
+        )
+    return DigestFunctions[algorithm]
+
+
+def _H(hash_fn: Callable[[bytes], hashlib._Hash], x: bytes) -> bytes:
+    """RFC 7616 section 3: H(data) = hex(hash(data))."""
+    return hash_fn(x).hexdigest().encode()
+
+
+def _KD(hash_fn: Callable[[bytes], hashlib._Hash], s: bytes, d: bytes) -> bytes:
+    """RFC 7616 section 3: KD(secret, data) = H(secret ":" data)."""
+    return _H(hash_fn, b":".join((s, d)))
+
+
+async def _a2(
+    hash_fn: Callable[[bytes], hashlib._Hash], method: str, path: str, qop: str, body: Any
+) -> bytes:
+    """RFC 7616 A2: method and request-target, with H(entity-body) for auth-int."""
+    A2 = f"{method.upper()}:{path}".encode()
+    if qop == "auth-int":
+        if isinstance(body, Payload):
+            entity_bytes = await body.as_bytes()
+        elif isinstance(body, (bytes, bytearray, memoryview)):
+            entity_bytes = bytes(body)
+        else:
+            # aiohttp hashes b"" for anything that is not a Payload.
+            entity_bytes = b""
+        A2 = b":".join((A2, _H(hash_fn, entity_bytes)))
+    return A2
+
+
+def _make_cnonce(nonce_count: int, nonce_bytes: bytes) -> str:
+    """A client nonce: 16 hex digits of a hash of the count, the nonce, the
+    time and random bytes."""
+    return hashlib.sha1(
+        b"".join(
+            [
+                str(nonce_count).encode("utf-8"),
+                nonce_bytes,
+                time.ctime().encode("utf-8"),
+                os.urandom(8),
+            ]
+        )
+    ).hexdigest()[:16]
+
+
+def _response_digest(
+    hash_fn: Callable[[bytes], hashlib._Hash],
+    HA1: bytes,
+    HA2: bytes,
+    nonce_bytes: bytes,
+    qop: str,
+    ncvalue: str,
+    cnonce: str,
+) -> bytes:
+    """RFC 7616 section 3.4.1: the ``response`` value, with nc, cnonce and
+    qop in the digest when a qop is used."""
+    if qop:
+        noncebit = b":".join(
+            (
+                nonce_bytes,
+                ncvalue.encode("utf-8"),
+                cnonce.encode("utf-8"),
+                qop.encode("utf-8"),
+                HA2,
+            )
+        )
+        return _KD(hash_fn, HA1, noncebit)
+    return _KD(hash_fn, HA1, b":".join((nonce_bytes, HA2)))
+
+
+def _format_digest_header(header_fields: dict[str, str]) -> str:
+    """The ``Digest ...`` header value; the RFC's quoted fields are quoted."""
+    pairs: list[str] = []
+    for field, value in header_fields.items():
+        if field in QUOTED_AUTH_FIELDS:
+            pairs.append(f'{field}="{value}"')
+        else:
+            pairs.append(f"{field}={value}")
+
+    return f"Digest {', '.join(pairs)}"
+
+
 class DigestAuthMiddleware:
     """HTTP Digest authentication client middleware, as aiohttp's.
 
@@ -160,105 +284,28 @@ class DigestAuthMiddleware:
         algorithm.
         """
         challenge = self._challenge
-        if "realm" not in challenge:
-            raise ClientError("Malformed Digest auth challenge: Missing 'realm' parameter")
-
-        if "nonce" not in challenge:
-            raise ClientError("Malformed Digest auth challenge: Missing 'nonce' parameter")
-
-        # An empty realm is allowed (RFC 7616: SHOULD contain the host name).
-        realm = challenge["realm"]
-        nonce = challenge["nonce"]
-
-        # An empty nonce would defeat replay protection.
-        if not nonce:
-            raise ClientError("Security issue: Digest auth challenge contains empty 'nonce' value")
-
-        qop_raw = challenge.get("qop", "")
+        realm, nonce = _realm_and_nonce(challenge)
         # The algorithm is echoed as given; matched in upper case.
         algorithm_original = challenge.get("algorithm", "MD5")
         algorithm = algorithm_original.upper()
         opaque = challenge.get("opaque", "")
-
         nonce_bytes = nonce.encode("utf-8")
         realm_bytes = realm.encode("utf-8")
         # The encoded request-target, as sent on the wire and signed by the server.
         path = URL(url).raw_path_qs
-
-        qop = ""
-        qop_bytes = b""
-        if qop_raw:
-            valid_qops = {"auth", "auth-int"}.intersection(
-                {q.strip() for q in qop_raw.split(",") if q.strip()}
-            )
-            if not valid_qops:
-                raise ClientError(
-                    "Digest auth error: Unsupported Quality of Protection (qop) value(s): "
-                    f"{qop_raw}"
-                )
-
-            qop = "auth-int" if "auth-int" in valid_qops else "auth"
-            qop_bytes = qop.encode("utf-8")
-
-        if algorithm not in DigestFunctions:
-            raise ClientError(
-                f"Digest auth error: Unsupported hash algorithm: {algorithm}. "
-                f"Supported algorithms: {', '.join(SUPPORTED_ALGORITHMS)}"
-            )
-        hash_fn: Final = DigestFunctions[algorithm]
-
-        def H(x: bytes) -> bytes:
-            """RFC 7616 section 3: H(data) = hex(hash(data))."""
-            return hash_fn(x).hexdigest().encode()
-
-        def KD(s: bytes, d: bytes) -> bytes:
-            """RFC 7616 section 3: KD(secret, data) = H(secret ":" data)."""
-            return H(b":".join((s, d)))
+        qop = _select_qop(challenge.get("qop", ""))
+        hash_fn: Final = _hash_function(algorithm)
 
         A1 = b":".join((self._login_bytes, realm_bytes, self._password_bytes))
-        A2 = f"{method.upper()}:{path}".encode()
-        if qop == "auth-int":
-            if isinstance(body, Payload):
-                entity_bytes = await body.as_bytes()
-            elif isinstance(body, (bytes, bytearray, memoryview)):
-                entity_bytes = bytes(body)
-            else:
-                # aiohttp hashes b"" for anything that is not a Payload.
-                entity_bytes = b""
-            A2 = b":".join((A2, H(entity_bytes)))
+        A2 = await _a2(hash_fn, method, path, qop, body)
+        HA1 = _H(hash_fn, A1)
+        HA2 = _H(hash_fn, A2)
 
-        HA1 = H(A1)
-        HA2 = H(A2)
-
-        if nonce_bytes == self._last_nonce_bytes:
-            self._nonce_count += 1
-        else:
-            self._nonce_count = 1
-
-        self._last_nonce_bytes = nonce_bytes
-        ncvalue = f"{self._nonce_count:08x}"
-        ncvalue_bytes = ncvalue.encode("utf-8")
-
-        cnonce = hashlib.sha1(
-            b"".join(
-                [
-                    str(self._nonce_count).encode("utf-8"),
-                    nonce_bytes,
-                    time.ctime().encode("utf-8"),
-                    os.urandom(8),
-                ]
-            )
-        ).hexdigest()[:16]
-        cnonce_bytes = cnonce.encode("utf-8")
-
+        ncvalue = self._count_nonce(nonce_bytes)
+        cnonce = _make_cnonce(self._nonce_count, nonce_bytes)
         if algorithm.endswith("-SESS"):
-            HA1 = H(b":".join((HA1, nonce_bytes, cnonce_bytes)))
-
-        if qop:
-            noncebit = b":".join((nonce_bytes, ncvalue_bytes, cnonce_bytes, qop_bytes, HA2))
-            response_digest = KD(HA1, noncebit)
-        else:
-            response_digest = KD(HA1, b":".join((nonce_bytes, HA2)))
+            HA1 = _H(hash_fn, b":".join((HA1, nonce_bytes, cnonce.encode("utf-8"))))
+        response_digest = _response_digest(hash_fn, HA1, HA2, nonce_bytes, qop, ncvalue, cnonce)
 
         header_fields = {
             "username": escape_quotes(self._login_str),
@@ -268,23 +315,23 @@ class DigestAuthMiddleware:
             "response": response_digest.decode(),
             "algorithm": algorithm_original,
         }
-
         if opaque:
             header_fields["opaque"] = escape_quotes(opaque)
-
         if qop:
             header_fields["qop"] = qop
             header_fields["nc"] = ncvalue
             header_fields["cnonce"] = cnonce
+        return _format_digest_header(header_fields)
 
-        pairs: list[str] = []
-        for field, value in header_fields.items():
-            if field in QUOTED_AUTH_FIELDS:
-                pairs.append(f'{field}="{value}"')
-            else:
-                pairs.append(f"{field}={value}")
+    def _count_nonce(self, nonce_bytes: bytes) -> str:
+        """Count one more use of the nonce (1 for a new one); its ``nc`` value."""
+        if nonce_bytes == self._last_nonce_bytes:
+            self._nonce_count += 1
+        else:
+            self._nonce_count = 1
 
-        return f"Digest {', '.join(pairs)}"
+        self._last_nonce_bytes = nonce_bytes
+        return f"{self._nonce_count:08x}"
 
     def _in_protection_space(self, url: URL) -> bool:
         """Whether ``url`` is in the protection space.

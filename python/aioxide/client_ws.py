@@ -36,6 +36,7 @@ from .http import (
 )
 
 if TYPE_CHECKING:
+    from multidict import CIMultiDict
     from typing_extensions import Self, TypeVar
 
     # Whether TEXT messages are decoded to str (the default) or kept as bytes
@@ -734,23 +735,30 @@ class ClientWebSocketResponse(Generic[_DecodeText]):
         await self.close()
 
 
-async def connect(session: Any, url: Any, **kw: Any) -> ClientWebSocketResponse:
-    """``ClientSession.ws_connect``: the upgrade request through the session's
-    request flow (pool, TLS, cookies, auth, proxies, middlewares, tracing),
-    the answer judged by the engine as aiohttp judges it, then the socket."""
+# Deprecation warnings below name the caller of ``ws_connect``: their
+# stacklevel counts the helper, connect, ClientSession._ws_connect and the
+# awaiting frame (one more than when connect itself gave them).
+_HELPER_STACKLEVEL = 5
+
+
+def _warn_deprecated_auth(kw: dict[str, Any]) -> None:
+    """aiohttp's warnings for ``auth=`` and ``proxy_auth=``, given here once
+    (the upgrade request is told to keep quiet about them)."""
     import warnings
 
-    from multidict import CIMultiDict
-
-    from . import _aioxide
-    from ._tls import _merge_ssl_params
-    from .client_exceptions import WSServerHandshakeError
     from .helpers import AUTH_DEPRECATED, PROXY_AUTH_DEPRECATED
 
     if kw["auth"] is not None:
-        warnings.warn(AUTH_DEPRECATED, DeprecationWarning, stacklevel=4)
+        warnings.warn(AUTH_DEPRECATED, DeprecationWarning, stacklevel=_HELPER_STACKLEVEL)
     if kw["proxy_auth"] is not None:
-        warnings.warn(PROXY_AUTH_DEPRECATED, DeprecationWarning, stacklevel=4)
+        warnings.warn(PROXY_AUTH_DEPRECATED, DeprecationWarning, stacklevel=_HELPER_STACKLEVEL)
+
+
+def _ws_timeout(kw: dict[str, Any]) -> ClientWSTimeout:
+    """The ClientWSTimeout of ``timeout=`` and ``receive_timeout=``, with
+    aiohttp's warnings for their deprecated float forms."""
+    import warnings
+
     timeout = kw["timeout"]
     if type(timeout).__name__ == "_SENTINEL" or timeout is None:
         ws_timeout = DEFAULT_WS_CLIENT_TIMEOUT
@@ -761,7 +769,7 @@ async def connect(session: Any, url: Any, **kw: Any) -> ClientWebSocketResponse:
             "parameter 'timeout' of type 'float' is deprecated, please use "
             "'timeout=ClientWSTimeout(ws_close=...)'",
             DeprecationWarning,
-            stacklevel=4,
+            stacklevel=_HELPER_STACKLEVEL,
         )
         ws_timeout = ClientWSTimeout(ws_close=timeout)
     if kw["receive_timeout"] is not None:
@@ -769,32 +777,62 @@ async def connect(session: Any, url: Any, **kw: Any) -> ClientWebSocketResponse:
             "float parameter 'receive_timeout' is deprecated, please use "
             "parameter 'timeout=ClientWSTimeout(ws_receive=...)'",
             DeprecationWarning,
-            stacklevel=4,
+            stacklevel=_HELPER_STACKLEVEL,
         )
         ws_timeout = dataclasses.replace(ws_timeout, ws_receive=kw["receive_timeout"])
+    return ws_timeout
 
-    # The engine's upgrade headers; the user's own Upgrade, Connection and
-    # Sec-WebSocket-Version win (aiohttp's setdefault), the rest are ours.
+
+def _upgrade_headers(kw: dict[str, Any]) -> tuple[CIMultiDict[str], list[str], str]:
+    """The request headers with the engine's upgrade headers added, the
+    offered subprotocols, and the Sec-WebSocket-Key the answer must match."""
+    from multidict import CIMultiDict
+
+    from . import _aioxide
+
+    # The user's own Upgrade, Connection and Sec-WebSocket-Version win
+    # (aiohttp's setdefault), the rest are ours.
     headers: CIMultiDict[str] = CIMultiDict(kw["headers"] or ())
     protocols = [str(p) for p in kw["protocols"]]
-    compress = kw["compress"]
-    sec_key, upgrade = _aioxide.ws_request(protocols, compress, kw["origin"])
+    sec_key, upgrade = _aioxide.ws_request(protocols, kw["compress"], kw["origin"])
     for name, value in upgrade:
         if name in _USER_MAY_SET:
             headers.setdefault(name, value)
         else:
             headers[name] = value
+    return headers, protocols, sec_key
+
+
+def _ssl_param(kw: dict[str, Any]) -> Any:
+    """``ssl=`` with ``verify_ssl``, ``ssl_context`` and ``fingerprint``
+    folded in, with aiohttp's warnings."""
+    import warnings
+
+    from ._tls import _merge_ssl_params
+
     ssl = kw["ssl"]
     if ssl is None:
-        warnings.warn("ssl=None is deprecated, please use ssl=True", DeprecationWarning, 4)
+        warnings.warn(
+            "ssl=None is deprecated, please use ssl=True", DeprecationWarning, _HELPER_STACKLEVEL
+        )
         ssl = True
-    # verify_ssl, ssl_context and fingerprint folded into ssl, with aiohttp's warnings.
-    ssl = _merge_ssl_params(ssl, kw["verify_ssl"], kw["ssl_context"], kw["fingerprint"], 5)
+    # (_merge_ssl_params is one frame further down.)
+    return _merge_ssl_params(
+        ssl, kw["verify_ssl"], kw["ssl_context"], kw["fingerprint"], _HELPER_STACKLEVEL + 1
+    )
+
+
+async def _handshake_request(
+    session: Any, url: Any, kw: dict[str, Any], headers: CIMultiDict[str], ssl: Any
+) -> Any:
+    """Send the upgrade request through the session's request flow; the
+    response is kept open (read_until_eof=False) for the socket."""
+    import warnings
 
     with warnings.catch_warnings():
         # (auth's and proxy_auth's warnings were given above, as aiohttp's.)
         warnings.simplefilter("ignore", DeprecationWarning)
-        resp = await session._request(
+        return await session._request(
             kw["method"],
             url,
             params=kw["params"],
@@ -808,10 +846,21 @@ async def connect(session: Any, url: Any, **kw: Any) -> ClientWebSocketResponse:
             proxy_headers=kw["proxy_headers"],
             _upgrade=True,
         )
+
+
+def _accept(
+    resp: Any, kw: dict[str, Any], sec_key: str, protocols: list[str]
+) -> tuple[Any, str | None, tuple[int, bool, int, bool] | None]:
+    """Judge the handshake answer and take its socket: (ws, protocol,
+    deflate).  WSServerHandshakeError for a refused upgrade; on any error
+    the response is closed."""
+    from . import _aioxide
+    from .client_exceptions import WSServerHandshakeError
+
     try:
         pairs = [(str(k), v) for k, v in resp.headers.items()]
         error, protocol, deflate = _aioxide.ws_check(
-            resp.status, pairs, sec_key, protocols, compress
+            resp.status, pairs, sec_key, protocols, kw["compress"]
         )
         if error is not None:
             raise WSServerHandshakeError(
@@ -828,18 +877,37 @@ async def connect(session: Any, url: Any, **kw: Any) -> ClientWebSocketResponse:
     except BaseException:
         resp.close()
         raise
+    return ws, protocol, deflate
+
+
+def _reader_writer(session: Any, ws: Any, decode_text: bool) -> tuple[_Reader, _Writer]:
+    """The socket's reader and writer: on the session's loop for a direct
+    socket, else through the engine's tasks (started here)."""
     loop = session._loop
     bridge = session._lb.bridge
-    reader: _Reader
-    writer: _Writer
     fd = ws.fileno()
     if fd is not None:
-        reader = _LoopReader(ws, bridge, loop, kw["decode_text"], fd)
-        writer = _LoopWriter(ws, bridge, loop, fd)
-    else:
-        ws.start(bridge)
-        reader = _Reader(ws, bridge, loop, kw["decode_text"])
-        writer = _Writer(ws, bridge, loop)
+        return (
+            _LoopReader(ws, bridge, loop, decode_text, fd),
+            _LoopWriter(ws, bridge, loop, fd),
+        )
+    ws.start(bridge)
+    return _Reader(ws, bridge, loop, decode_text), _Writer(ws, bridge, loop)
+
+
+async def connect(session: Any, url: Any, **kw: Any) -> ClientWebSocketResponse:
+    """``ClientSession.ws_connect``: the upgrade request through the session's
+    request flow (pool, TLS, cookies, auth, proxies, middlewares, tracing),
+    the answer judged by the engine as aiohttp judges it, then the socket."""
+    # The argument steps run (and warn) in aiohttp's order, before any I/O.
+    _warn_deprecated_auth(kw)
+    ws_timeout = _ws_timeout(kw)
+    headers, protocols, sec_key = _upgrade_headers(kw)
+    ssl = _ssl_param(kw)
+
+    resp = await _handshake_request(session, url, kw, headers, ssl)
+    ws, protocol, deflate = _accept(resp, kw, sec_key, protocols)
+    reader, writer = _reader_writer(session, ws, kw["decode_text"])
     ws_resp: ClientWebSocketResponse = session._ws_response_class(
         reader,
         writer,
@@ -848,7 +916,7 @@ async def connect(session: Any, url: Any, **kw: Any) -> ClientWebSocketResponse:
         ws_timeout,
         kw["autoclose"],
         kw["autoping"],
-        loop,
+        session._loop,
         heartbeat=kw["heartbeat"],
         compress=deflate[0] if deflate else 0,
         client_notakeover=deflate[1] if deflate else False,
