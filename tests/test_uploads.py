@@ -188,6 +188,28 @@ async def test_failing_generator_raises_client_connection_error(aiohttp: Any, ba
             assert (await resp.json())["n"] == 2
 
 
+@pytest.mark.parametrize("bad", [1000, [104, 105], "text"])
+async def test_a_generator_chunk_that_is_not_bytes_fails_the_request(
+    aiohttp: Any, base: str, bad: Any
+) -> None:
+    """An int chunk is not ``bytes(n)`` zero bytes, a list not its bytes, a
+    str not sent: the request fails as aiohttp's (its writer takes only
+    bytes-like chunks); bytearray and memoryview chunks go as their bytes."""
+
+    async def gen(chunk: Any) -> Any:
+        yield b"ab"
+        yield chunk
+
+    async with aiohttp.ClientSession() as s:
+        with pytest.raises(aiohttp.ClientConnectionError) as info:
+            async with s.post(base + "/up", data=gen(bad)):
+                pass  # pragma: no cover
+        assert isinstance(info.value.__cause__, TypeError)
+        for good in (bytearray(b"cd"), memoryview(b"xcdx")[1:3]):
+            async with s.post(base + "/up", data=gen(good)) as resp:
+                assert (await resp.json())["n"] == 4
+
+
 async def test_a_failing_generator_never_ends_its_body_as_complete(
     aiohttp: Any, serve: Any
 ) -> None:

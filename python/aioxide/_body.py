@@ -256,7 +256,9 @@ class Feeder:
                 it = source.__aiter__()
                 try:
                     async for chunk in it:
-                        if not await _send(writer, bytes(chunk), loop, bridge):
+                        if type(chunk) is not bytes:
+                            chunk = _bytes_like(chunk)
+                        if not await _send(writer, chunk, loop, bridge):
                             return
                 finally:
                     await close_source(it)
@@ -293,6 +295,17 @@ class Feeder:
         if self.task is not None and not self.task.done():
             self.task.cancel()
         self.writer.close()
+
+
+def _bytes_like(chunk: Any) -> bytes:
+    """A chunk from an async iterable body: bytes-like, as aiohttp's writer
+    takes (``bytes(1000)`` would make a thousand zero bytes of an int)."""
+    try:
+        return memoryview(chunk).tobytes()
+    except TypeError:
+        raise TypeError(
+            f"a body chunk must be bytes-like, not {type(chunk).__name__!r}"
+        ) from None
 
 
 async def _send(
