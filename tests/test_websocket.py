@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import gc
 import hashlib
 import ssl
 from typing import Any
@@ -244,6 +245,30 @@ async def test_bad_handshakes(aiohttp: Any, raw_server: Any, answer: Any, messag
             await s.ws_connect(url)
     assert ei.value.message == message
     assert ei.value.status == 101
+
+
+async def test_a_refused_101_closes_its_connection_at_once(aiohttp: Any, raw_server: Any) -> None:
+    """A 101 the client refuses (a wrong Sec-WebSocket-Accept): its
+    connection is closed as the exception is raised, with the session still
+    open, not when the garbage collector finds the response."""
+    closed = asyncio.Event()
+
+    async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        await _raw_ws(lambda k: _ok(k).replace(_accept(k), b"AAAA"))(r, w)
+        await _until_eof(r)
+        closed.set()
+
+    url = await raw_server(handler)
+    gc.disable()
+    try:
+        async with aiohttp.ClientSession() as s:
+            with pytest.raises(aiohttp.WSServerHandshakeError):
+                # (In a task, as wait_for runs it: the task, its exception
+                # and the exception's frames make a cycle.)
+                await asyncio.wait_for(s.ws_connect(url), 5)
+            await asyncio.wait_for(closed.wait(), 3)
+    finally:
+        gc.enable()
 
 
 async def test_frames_right_after_the_101_are_read(aiohttp: Any, raw_server: Any) -> None:

@@ -679,13 +679,16 @@ impl Response {
         }
     }
 
-    /// Stop reading: an unfinished connection is closed, not reused.
+    /// Stop reading: an unfinished connection is closed, not reused; a
+    /// `101` answer's connection no WebSocket took is closed too (a
+    /// refused handshake's, at once: not when the response is collected).
     fn close(&self) {
         let s = &self.stream;
         if let Some(mut b) = s.idle.lock().unwrap_or_else(|p| p.into_inner()).take() {
             b.close();
         }
         s.feed.close();
+        drop(self.upgrade.lock().unwrap_or_else(|p| p.into_inner()).take());
     }
 }
 
