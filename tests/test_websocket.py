@@ -90,6 +90,10 @@ async def test_echo_text_binary_json(aiohttp: Any, base: str, compress: int) -> 
             assert (msg.data, msg.extra) == ("echo:hi", "")
             await ws.send_bytes(b"abc")
             assert await ws.receive_bytes() == b"cba"
+            # A bytearray and a memoryview, as aiohttp's.
+            for data in (bytearray(b"def"), memoryview(b"xghix")[1:4]):
+                await ws.send_bytes(data)
+                assert await ws.receive_bytes() == bytes(data)[::-1]
             await ws.send_json({"a": 1})
             assert await ws.receive_str() == 'echo:{"a": 1}'
             big = "x" * 200_000

@@ -513,8 +513,10 @@ class ClientWebSocketResponse(Generic[_DecodeText]):
 
     async def send_bytes(self, data: Any, compress: int | None = None) -> None:
         """Send a BINARY message."""
-        if not isinstance(data, (bytes, bytearray, memoryview)):
-            raise TypeError("data argument must be byte-ish (%r)" % type(data))
+        if type(data) is not bytes:
+            if not isinstance(data, (bytes, bytearray, memoryview)):
+                raise TypeError("data argument must be byte-ish (%r)" % type(data))
+            data = bytes(data)
         await self._writer.send_frame(data, WSMsgType.BINARY, compress=compress)
 
     async def send_json(
