@@ -334,6 +334,11 @@ async def test_read_until_eof_false_keeps_framed_bodies(aiohttp: Any, raw_server
         {"X-Evil": "a\r\nInjected: yes"},
         {"X-Evil": "a\nb"},
         {"X-Evil\r\nInjected": "yes"},
+        # Every control character but HTAB, as aiohttp 3.14.
+        {"X-Evil": "a\x01b"},
+        {"X-Evil": "a\x1bb"},
+        {"X-Evil": "a\x7fb"},
+        {"X-Evil\x08": "b"},
     ],
 )
 async def test_crlf_in_header_is_value_error_and_nothing_sent(
@@ -346,6 +351,15 @@ async def test_crlf_in_header_is_value_error_and_nothing_sent(
             await s.get(url, headers=headers)
         await asyncio.sleep(0.05)
     assert cap.heads == []
+
+
+async def test_a_tab_in_a_header_value_is_sent(aiohttp: Any, raw_server: Any) -> None:
+    cap = Capture()
+    url = await raw_server(cap)
+    async with aiohttp.ClientSession() as s:
+        async with s.get(url, headers={"X-Tab": "a\tb"}) as resp:
+            await resp.read()
+    assert b"\r\nX-Tab: a\tb\r\n" in cap.heads[0]
 
 
 # -- max_headers ---------------------------------------------------------------
