@@ -435,3 +435,16 @@ async def test_http2_bench(h2_server: tuple[str, str]) -> None:
         assert code == 0, err
         r = json.loads(out)
         assert (r["answered"], r["status"]) == (100, {"200": 100}), r
+
+
+def test_the_load_generators_wait_takes_any_number_of_seconds() -> None:
+    """NaN (no wait) once panicked converting to a duration."""
+    from aioxide._aioxide import LoadGen
+
+    lg = LoadGen("http://127.0.0.1:1/", count=1)
+    try:
+        for t in (float("nan"), -1.0, 0.0):
+            assert lg.wait(t) in (True, False)
+        assert lg.wait(10.0)  # (port 1 refuses at once)
+    finally:
+        lg.stop()

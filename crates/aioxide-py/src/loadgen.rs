@@ -150,7 +150,8 @@ impl LoadGen {
 
     /// Wait up to `timeout` seconds for the end (without the GIL); true once over.
     fn wait(&self, py: Python<'_>, timeout: f64) -> bool {
-        let wait = Duration::from_secs_f64(timeout.clamp(0.0, 3600.0));
+        // (NaN and below zero: no wait.)
+        let wait = aioxide::policy::timeout::duration(timeout).min(Duration::from_secs(3600));
         let outcome = self.outcome.clone();
         py.detach(move || {
             let (lock, cv) = &*outcome;
