@@ -7,6 +7,7 @@ crates/aioxide/src/connect/mod.rs and connect/dns.rs.)
 from __future__ import annotations
 
 import asyncio
+import gc
 import socket
 from typing import Any
 
@@ -194,6 +195,64 @@ async def test_resolver_failure_is_dns_error(aiohttp: Any, base: str) -> None:
             await s.get(f"http://missing.example.test:{port_of(base)}/")
     assert isinstance(info.value, OSError)
     assert info.value.host == "missing.example.test"
+
+
+class _Buggy:
+    """A resolver whose answer is `answer()` (which may raise)."""
+
+    def __init__(self, answer: Any) -> None:
+        self.answer = answer
+
+    async def resolve(self, host: str, port: int = 0, family: int = 0) -> Any:
+        return self.answer()
+
+    async def close(self) -> None:
+        pass
+
+
+def _entry(port: int) -> list[dict[str, Any]]:
+    return [
+        {"hostname": "h", "host": "127.0.0.1", "port": port, "family": 2, "proto": 0, "flags": 0}
+    ]
+
+
+@pytest.mark.parametrize(
+    "answer,raised",
+    [
+        (lambda: 1 / 0, ZeroDivisionError),
+        (lambda: None, TypeError),
+        (lambda: _entry(70000), OverflowError),
+    ],
+)
+async def test_what_a_resolver_raises_is_raised(
+    aiohttp: Any, base: str, answer: Any, raised: type
+) -> None:
+    """Not an OSError (a bug in the resolver, an answer that is not a list
+    of hosts, a port out of range): the request raises it as aiohttp does,
+    not a DNS error, and no task is left with an exception nobody read."""
+    loop = asyncio.get_running_loop()
+    unread: list[Any] = []
+    loop.set_exception_handler(lambda _loop, context: unread.append(context))
+    try:
+        connector = aiohttp.TCPConnector(resolver=_Buggy(answer))
+        async with aiohttp.ClientSession(connector=connector) as s:
+            with pytest.raises(raised):
+                await s.get(f"http://buggy.example.test:{port_of(base)}/")
+        gc.collect()
+        await asyncio.sleep(0)
+    finally:
+        loop.set_exception_handler(None)
+    assert unread == []
+
+
+async def test_what_a_socket_factory_raises_is_raised(aiohttp: Any, base: str) -> None:
+    def factory(addr_info: Any) -> socket.socket:
+        raise ZeroDivisionError("no socket")
+
+    connector = aiohttp.TCPConnector(socket_factory=factory)
+    async with aiohttp.ClientSession(connector=connector) as s:
+        with pytest.raises(ZeroDivisionError):
+            await s.get(base + "/")
 
 
 async def test_resolver_gets_the_family(aiohttp: Any, base: str) -> None:

@@ -262,14 +262,18 @@ class ResolveToken:
     """Completes one resolution the engine asked Python for."""
 
     def set(self, addrs: list[tuple[str, int]]) -> None: ...
-    def fail(self, message: str, errno: int | None = None) -> None: ...
+    def fail(
+        self, message: str, errno: int | None = None, exc: BaseException | None = None
+    ) -> None: ...
 
 @final
 class SocketToken:
     """Completes one socket_factory call the engine asked Python for."""
 
     def set(self, fd: int) -> None: ...
-    def fail(self, message: str, errno: int | None = None) -> None: ...
+    def fail(
+        self, message: str, errno: int | None = None, exc: BaseException | None = None
+    ) -> None: ...
 
 def redirect_step(
     status: int, method: str, url: str, location: str, requote: bool = True

@@ -121,19 +121,28 @@ def _start_resolve(resolver: Any, host: str, port: int, family: int, token: Any)
     async def run() -> None:
         try:
             infos = await resolver.resolve(host, port, socket.AddressFamily(family))
+            addrs = [(str(i["host"]), _port(i["port"]) or port) for i in infos]
         except asyncio.CancelledError:
             token.fail("resolution cancelled")
             raise
         except OSError as e:
             token.fail(str(e.strerror or e), e.errno if isinstance(e.errno, int) else None)
-        except BaseException as e:  # noqa: BLE001 - reported to the request
-            token.fail(repr(e))
+        except BaseException as e:  # noqa: BLE001 - raised by the request, as aiohttp
+            token.fail(repr(e), None, e)
         else:
-            token.set([(str(i["host"]), int(i["port"]) or port) for i in infos])
+            token.set(addrs)
 
     task = asyncio.get_running_loop().create_task(run())
     _tasks.add(task)
     task.add_done_callback(_tasks.discard)
+
+
+def _port(value: Any) -> int:
+    """A port a resolver returned: aiohttp's connect() refuses one out of range."""
+    port = int(value)
+    if not 0 <= port <= 65535:
+        raise OverflowError("connect(): port must be 0-65535.")
+    return port
 
 
 def _make_socket(factory: Any, family: int, ip: str, port: int, token: Any) -> None:
@@ -145,7 +154,7 @@ def _make_socket(factory: Any, family: int, ip: str, port: int, token: Any) -> N
     except OSError as e:
         token.fail(str(e), e.errno if isinstance(e.errno, int) else None)
         return
-    except BaseException as e:  # noqa: BLE001 - reported to the request
-        token.fail(repr(e))
+    except BaseException as e:  # noqa: BLE001 - raised by the request, as aiohttp
+        token.fail(repr(e), None, e)
         return
     token.set(sock.detach())

@@ -199,6 +199,26 @@ pub fn websocket_error(py: Python<'_>, code: u16, message: &str) -> PyErr {
 }
 
 /// Build the Python exception for `e`.
+/// The exception a user's hook (resolver, socket factory) raised, when
+/// that is what failed the request: raised again as it is.
+fn hook_raised(py: Python<'_>, e: &Error) -> Option<PyErr> {
+    use crate::hooks::HookRaised;
+    let mut cur = std::error::Error::source(e);
+    while let Some(c) = cur {
+        let inner = c
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .map(|i| i as &(dyn std::error::Error + 'static));
+        for candidate in [Some(c), inner].into_iter().flatten() {
+            if let Some(h) = candidate.downcast_ref::<HookRaised>() {
+                return Some(h.0.clone_ref(py));
+            }
+        }
+        cur = c.source();
+    }
+    None
+}
+
 pub fn to_py(py: Python<'_>, e: Error) -> PyErr {
     match build(py, &e) {
         Ok(err) => err,
@@ -207,6 +227,9 @@ pub fn to_py(py: Python<'_>, e: Error) -> PyErr {
 }
 
 fn build(py: Python<'_>, e: &Error) -> PyResult<PyErr> {
+    if let Some(raised) = hook_raised(py, e) {
+        return Ok(raised);
+    }
     let msg = e.message.clone();
     let exc = match e.kind {
         ErrorKind::InvalidArgument => return Ok(PyValueError::new_err(msg)),

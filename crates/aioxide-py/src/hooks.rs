@@ -15,7 +15,30 @@ use tokio::sync::oneshot;
 
 use crate::bridge::LoopHandle;
 
-type Answer<T> = Mutex<Option<oneshot::Sender<Result<T, (String, Option<i32>)>>>>;
+/// A hook's failure: its message, errno, and the exception it raised when
+/// that was not an OSError (the request raises it as it is, as aiohttp
+/// lets it through).
+type Failure = (String, Option<i32>, Option<PyErr>);
+
+type Answer<T> = Mutex<Option<oneshot::Sender<Result<T, Failure>>>>;
+
+/// The exception a user's hook raised (`errors::to_py` raises it again).
+#[derive(Debug)]
+pub struct HookRaised(pub PyErr);
+
+impl std::fmt::Display for HookRaised {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the hook raised {}", self.0)
+    }
+}
+
+impl std::error::Error for HookRaised {}
+
+/// A failure as Python reports it: `exc`, when given, is what the hook
+/// raised.
+fn failure(message: String, errno: Option<i32>, exc: Option<Bound<'_, PyAny>>) -> Failure {
+    (message, errno, exc.map(PyErr::from_value))
+}
 
 /// Completes one resolution: Python calls `set` or `fail` exactly once.
 #[pyclass(frozen, module = "aioxide._aioxide")]
@@ -32,11 +55,12 @@ impl ResolveToken {
         }
     }
 
-    /// The resolver failed: its message and errno (a gaierror's code).
-    #[pyo3(signature = (message, errno=None))]
-    fn fail(&self, message: String, errno: Option<i32>) {
+    /// The resolver failed: its message and errno (a gaierror's code), or
+    /// the exception it raised (`exc`, not an OSError).
+    #[pyo3(signature = (message, errno=None, exc=None))]
+    fn fail(&self, message: String, errno: Option<i32>, exc: Option<Bound<'_, PyAny>>) {
         if let Some(tx) = self.tx.lock().unwrap_or_else(|p| p.into_inner()).take() {
-            let _ = tx.send(Err((message, errno)));
+            let _ = tx.send(Err(failure(message, errno, exc)));
         }
     }
 }
@@ -56,10 +80,10 @@ impl SocketToken {
         }
     }
 
-    #[pyo3(signature = (message, errno=None))]
-    fn fail(&self, message: String, errno: Option<i32>) {
+    #[pyo3(signature = (message, errno=None, exc=None))]
+    fn fail(&self, message: String, errno: Option<i32>, exc: Option<Bound<'_, PyAny>>) {
         if let Some(tx) = self.tx.lock().unwrap_or_else(|p| p.into_inner()).take() {
-            let _ = tx.send(Err((message, errno)));
+            let _ = tx.send(Err(failure(message, errno, exc)));
         }
     }
 }
@@ -188,7 +212,10 @@ impl Resolve for PyResolver {
                     }
                     Ok(out)
                 }
-                Ok(Err((msg, errno))) => Err(failed(msg, errno)),
+                Ok(Err((msg, errno, None))) => Err(failed(msg, errno)),
+                Ok(Err((msg, errno, Some(raised)))) => {
+                    Err(failed(msg, errno).with_source(HookRaised(raised)))
+                }
                 Err(_) => Err(failed("the resolver gave no answer".into(), None)),
             }
         })
@@ -227,9 +254,10 @@ impl SocketFactory for PySocketFactory {
                 // SAFETY: Python detached this descriptor and handed it over.
                 Ok(Ok(fd)) if fd >= 0 => Ok(unsafe { OwnedFd::from_raw_fd(fd) }),
                 Ok(Ok(_)) => Err(std::io::Error::other("socket_factory gave no socket")),
-                Ok(Err((msg, errno))) => Err(match errno {
-                    Some(n) => std::io::Error::from_raw_os_error(n),
-                    None => std::io::Error::other(msg),
+                Ok(Err((msg, errno, raised))) => Err(match (errno, raised) {
+                    (_, Some(raised)) => std::io::Error::other(HookRaised(raised)),
+                    (Some(n), None) => std::io::Error::from_raw_os_error(n),
+                    (None, None) => std::io::Error::other(msg),
                 }),
                 Err(_) => Err(std::io::Error::other("socket_factory gave no answer")),
             }

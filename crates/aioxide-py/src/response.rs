@@ -688,7 +688,12 @@ impl Response {
             b.close();
         }
         s.feed.close();
-        drop(self.upgrade.lock().unwrap_or_else(|p| p.into_inner()).take());
+        drop(
+            self.upgrade
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take(),
+        );
     }
 }
 
