@@ -303,9 +303,7 @@ def _bytes_like(chunk: Any) -> bytes:
     try:
         return memoryview(chunk).tobytes()
     except TypeError:
-        raise TypeError(
-            f"a body chunk must be bytes-like, not {type(chunk).__name__!r}"
-        ) from None
+        raise TypeError(f"a body chunk must be bytes-like, not {type(chunk).__name__!r}") from None
 
 
 async def _send(
