@@ -246,6 +246,25 @@ async def test_redirect_chain_within_max_redirects_succeeds(aiohttp: Any, server
         assert len(resp.history) == 2
 
 
+@pytest.mark.parametrize(
+    "limit,followed",
+    [(0, 2), (-1, None), (-(2**70), None), (2**63, 2), (2**70, 2), (1, None)],
+)
+async def test_any_int_is_a_max_redirects(
+    aiohttp: Any, server: _Server, session_kw: dict[str, Any], limit: int, followed: int | None
+) -> None:
+    """As aiohttp's ``redirects >= max_redirects``: 0 is no limit, a
+    negative one stops at the first redirect, one past any count none."""
+    async with aiohttp.ClientSession(**session_kw) as s:
+        if followed is None:
+            with pytest.raises(aiohttp.TooManyRedirects) as info:
+                await s.get(server.base + "/hop1", max_redirects=limit)
+            assert len(info.value.history) == 1
+            return
+        async with s.get(server.base + "/hop1", max_redirects=limit) as resp:
+            assert len(resp.history) == followed
+
+
 # --------------------------------------------------------------------------- Location forms
 
 

@@ -86,7 +86,7 @@ impl Opts {
             "default_auth_origin" => self.default_auth_origin = v.extract()?,
             "skip_auto_headers" => self.skip_auto_headers = v.extract()?,
             "allow_redirects" => self.allow_redirects = v.extract()?,
-            "max_redirects" => self.max_redirects = v.extract()?,
+            "max_redirects" => self.max_redirects = redirect_limit(v)?,
             "total" => self.total = v.extract()?,
             "connect" => self.connect = v.extract()?,
             "sock_read" => self.sock_read = v.extract()?,
@@ -236,4 +236,19 @@ impl Options {
             upload: call.upload,
         }
     }
+}
+
+/// `max_redirects=` as the engine's limit: any int, as aiohttp takes
+/// (one past 128 bits counts by its sign).
+fn redirect_limit(v: &Bound<'_, PyAny>) -> PyResult<u32> {
+    let n = match v.extract::<i128>() {
+        Ok(n) => n,
+        Err(e) if v.is_instance_of::<pyo3::types::PyInt>() => match v.lt(0) {
+            Ok(true) => -1,
+            Ok(false) => i128::MAX,
+            Err(_) => return Err(e),
+        },
+        Err(e) => return Err(e),
+    };
+    Ok(aioxide::policy::redirect::limit(n))
 }

@@ -90,6 +90,16 @@ fn refused_origin(current_scheme: &str, location: &str) -> Option<&'static str> 
     }
 }
 
+/// aiohttp's `max_redirects` (any int) as the engine's limit: 0 is none;
+/// below zero the first redirect is one too many (aiohttp compares
+/// `redirects >= max_redirects`); past `u32` none in practice.
+pub fn limit(max_redirects: i128) -> u32 {
+    match max_redirects {
+        n if n < 0 => 1,
+        n => u32::try_from(n).unwrap_or(u32::MAX),
+    }
+}
+
 /// The statuses aiohttp follows.
 pub fn is_redirect(status: u16) -> bool {
     matches!(status, 301 | 302 | 303 | 307 | 308)
@@ -199,6 +209,15 @@ pub fn dropped_headers(keep_body: bool, same_origin: bool) -> Vec<&'static str> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn any_max_redirects_is_a_limit() {
+        assert_eq!(limit(0), 0);
+        assert_eq!(limit(10), 10);
+        assert_eq!(limit(-1), 1);
+        assert_eq!(limit(i128::MIN), 1);
+        assert_eq!(limit(1 << 40), u32::MAX);
+    }
 
     #[test]
     fn an_absolute_location_without_a_path_keeps_none() {
