@@ -67,3 +67,14 @@ async def test_auth_with_authorization_header_is_refused(aiohttp: Any, port: int
                 auth=aiohttp.BasicAuth("a", "b"),
                 headers={"Authorization": "Bearer t"},
             )
+
+
+async def test_a_plain_tuple_is_not_basic_auth(aiohttp: Any, port: int) -> None:
+    """aiohttp's TypeError, for the request's ``auth=`` and the session's
+    (aiohttp raises that one at the request, aioxide at once)."""
+    async with aiohttp.ClientSession() as s:
+        with pytest.raises(TypeError, match="BasicAuth"):
+            await s.get(f"http://127.0.0.1:{port}/", auth=("user", "pass"))
+    with pytest.raises(TypeError, match="BasicAuth"):
+        async with aiohttp.ClientSession(auth=("user", "pass")) as s:
+            await s.get(f"http://127.0.0.1:{port}/")

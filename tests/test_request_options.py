@@ -513,6 +513,24 @@ async def test_per_request_head_limits(
             assert await resp.read() == b"ok"
 
 
+async def test_a_tiny_read_bufsize_still_reads_in_socket_sized_pieces(
+    aiohttp: Any, raw_server: Any
+) -> None:
+    """``read_bufsize`` bounds what is buffered, not what one read takes:
+    with 1, 200 KB come in a few pieces (aiohttp: 2), not 2-byte ones."""
+
+    async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        await read_request_head(r)
+        w.write(b"HTTP/1.1 200 OK\r\nContent-Length: 200000\r\n\r\n" + b"x" * 200_000)
+        await w.drain()
+
+    url = await raw_server(handler)
+    async with aiohttp.ClientSession(read_bufsize=1) as s, s.get(url) as resp:
+        pieces = [p async for p in resp.content.iter_any()]
+    assert sum(map(len, pieces)) == 200_000
+    assert len(pieces) < 100
+
+
 async def test_per_request_read_bufsize(aiohttp: Any, raw_server: Any) -> None:
     cap = Capture()
     url = await raw_server(cap)

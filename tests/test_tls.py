@@ -47,6 +47,18 @@ async def test_untrusted_certificate_is_rejected(aiohttp: Any, https_base: str) 
     assert isinstance(e.certificate_error, ssl.SSLError)
 
 
+async def test_an_empty_server_hostname_is_the_urls_host(
+    aiohttp: Any, https_base: str, ca: trustme.CA
+) -> None:
+    """``server_hostname=""``: the URL's host is verified, as aiohttp's
+    ``req.server_hostname or host``."""
+    ctx = ssl.create_default_context()
+    ca.configure_trust(ctx)
+    async with aiohttp.ClientSession() as s:
+        async with s.get(https_base + "/", ssl=ctx, server_hostname="") as resp:
+            assert await resp.text() == "secure https"
+
+
 async def test_ssl_false_skips_verification(aiohttp: Any, https_base: str) -> None:
     async with aiohttp.ClientSession() as s:
         async with s.get(https_base + "/", ssl=False) as resp:

@@ -41,7 +41,7 @@ from .client_exceptions import (
 from .client_middlewares import build_client_middlewares
 from .client_reqrep import AUTO_HEADERS, ClientRequest, ClientResponse
 from .cookiejar import DummyCookieJar, _UnlimitedCookieJar
-from .helpers import BasicAuth, strip_auth_from_url
+from .helpers import BasicAuth, basic_auth_header, strip_auth_from_url
 from .http import HttpVersion10
 from .payload import JsonBytesPayload, JsonPayload
 from .tracing import Trace
@@ -271,7 +271,7 @@ class HookedRequest:
         """This hop's credentials, chosen by the engine's rule (policy/auth.rs)."""
         s, auth = self.s, self.auth
         chosen = _hop_auth(
-            None if auth is None else auth.encode(),
+            None if auth is None else basic_auth_header(auth),
             None if auth_from_url is None else auth_from_url.encode(),
             bool(self.history),
             s._default_auth_header,

@@ -4,8 +4,8 @@ Programs adopt aioxide while libraries still build aiohttp objects
 (OpenTelemetry's TraceConfig, SDKs' FormData, payloads, ClientTimeout,
 Fingerprint).  This module recognises them only when aiohttp is already
 imported (it never imports aiohttp) and says what each one is; the callers
-turn them into their own.  aiohttp's TraceConfig and BasicAuth need nothing:
-their API is the one the session calls.
+turn them into their own.  aiohttp's TraceConfig and BasicAuth need nothing
+more: their API is the one the session calls.
 """
 
 from __future__ import annotations
@@ -20,6 +20,10 @@ def _is(obj: Any, module: str, name: str) -> bool:
     mod = sys.modules.get(module)
     cls = getattr(mod, name, None) if mod is not None else None
     return cls is not None and isinstance(obj, cls)
+
+
+def is_basic_auth(obj: Any) -> bool:
+    return _is(obj, "aiohttp.helpers", "BasicAuth")
 
 
 def is_timeout(obj: Any) -> bool:

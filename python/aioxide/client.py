@@ -76,7 +76,14 @@ from .client_reqrep import ClientRequest, ClientResponse, RequestInfo, UploadTra
 from .client_ws import ClientWebSocketResponse, ClientWSTimeout
 from .connector import BaseConnector, NamedPipeConnector, TCPConnector, UnixConnector
 from .cookiejar import CookieJar, DummyCookieJar
-from .helpers import _SENTINEL, AUTH_DEPRECATED, PROXY_AUTH_DEPRECATED, BasicAuth, sentinel
+from .helpers import (
+    _SENTINEL,
+    AUTH_DEPRECATED,
+    PROXY_AUTH_DEPRECATED,
+    BasicAuth,
+    basic_auth_header,
+    sentinel,
+)
 from .http import HttpVersion, HttpVersion10, HttpVersion11
 from .tracing import TraceConfig
 from .typedefs import LooseCookies, LooseHeaders, Query, StrOrURL
@@ -360,7 +367,7 @@ class ClientSession:
         self._connector = connector
         self._connector_owner = connector_owner
         self._default_auth = auth
-        self._default_auth_header = auth.encode() if auth is not None else None
+        self._default_auth_header = basic_auth_header(auth) if auth is not None else None
         self._base_url_origin = str(self._base_url.origin()) if self._base_url is not None else None
         # URLs given as str: yarl's URL and its text, made once (_build_url).
         self._urls: dict[str, tuple[URL, str]] = {}
@@ -721,7 +728,7 @@ class ClientSession:
         request overrides."""
         kw: dict[str, Any] = {}
         if auth is not None:
-            kw["auth"] = auth.encode()
+            kw["auth"] = basic_auth_header(auth)
         if skip_auto_headers is not None:
             kw["skip_auto_headers"] = [*self._skip_list, *(str(h) for h in skip_auto_headers)]
         if not allow_redirects:
@@ -750,7 +757,7 @@ class ClientSession:
             kw["expect100"] = True
         if not read_until_eof:
             kw["read_until_eof"] = False
-        if server_hostname is not None:
+        if server_hostname:  # ("": the URL's host, as aiohttp's `or host`)
             kw["server_hostname"] = server_hostname
         if cookies:
             kw["cookies"] = _request_cookies_list(cookies, self._cookie_jar, url)

@@ -19,6 +19,8 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Sequence
 
 from multidict import MultiDict, MultiDictProxy
+
+from ._interop import is_basic_auth
 from yarl import URL
 
 if TYPE_CHECKING:
@@ -142,6 +144,14 @@ class BasicAuth(namedtuple("BasicAuth", ["login", "password", "encoding"])):
     def encode(self) -> str:
         """Return the ``Authorization`` header value for these credentials."""
         return encode_basic_auth(self.login, self.password, self.encoding)
+
+
+def basic_auth_header(auth: Any) -> str:
+    """The ``Authorization`` value of ``auth=``: a BasicAuth (aioxide's or
+    aiohttp's), else aiohttp's TypeError (a plain tuple is not one)."""
+    if not isinstance(auth, BasicAuth) and not is_basic_auth(auth):
+        raise TypeError("BasicAuth() tuple is required instead")
+    return str(auth.encode())
 
 
 def _basic_auth_no_warn(login: str, password: str = "", encoding: str = "latin1") -> BasicAuth:

@@ -46,6 +46,9 @@ DEFAULT_LIMIT = DEFAULT_CHUNK_SIZE
 
 # The most one engine call is asked for (it returns what has arrived, up to this).
 _MAX_PIECE = 1 << 30
+# The least: a small read_bufsize is aiohttp's buffer limit, not the size of
+# what one read takes from the socket (64 KiB and more there).
+_MIN_PIECE = 1 << 16
 
 
 class EofStream(Exception):
@@ -497,7 +500,7 @@ class StreamReader:
             raw.chunk,
             self._bridge,
             waiter,
-            min(self._high_water, _MAX_PIECE),
+            max(min(self._high_water, _MAX_PIECE), _MIN_PIECE),
         )
         if self._exception is not None:
             # Released or closed while the engine was reading.
