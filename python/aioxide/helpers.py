@@ -16,12 +16,12 @@ from email.parser import HeaderParser
 from email.policy import HTTP
 from http.cookies import CookieError, Morsel
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from multidict import MultiDict, MultiDictProxy
+from yarl import URL
 
 from ._interop import is_basic_auth
-from yarl import URL
 
 if TYPE_CHECKING:
     from typing_extensions import Self
