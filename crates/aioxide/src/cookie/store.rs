@@ -365,7 +365,7 @@ impl CookieJar {
     fn keep(
         &mut self,
         origin: &Origin<'_>,
-        c: SetCookie,
+        mut c: SetCookie,
         expiry: Option<Option<SystemTime>>,
         creation: Option<SystemTime>,
         now: SystemTime,
@@ -376,7 +376,7 @@ impl CookieJar {
                 return Err(CookieRejected::IpAddressHost);
             }
         }
-        let life = Lifetime::of(&c, expiry, now);
+        let life = Lifetime::of(c.max_age.take(), c.expires.take(), expiry, now);
         let (domain, host_only) = cookie_domain(c.domain.as_deref(), host)?;
         // §5.2.4: the path.
         let path = match c.path {
@@ -750,17 +750,17 @@ struct Lifetime {
 }
 
 impl Lifetime {
-    /// Max-Age wins over Expires; an invalid one is ignored.  `saved`
-    /// overrides both (a saved deadline).
-    fn of(c: &SetCookie, saved: Option<Option<SystemTime>>, now: SystemTime) -> Lifetime {
-        let max_age = c
-            .max_age
-            .clone()
-            .filter(|v| parse_max_age(v.as_bytes()).is_some());
-        let expires_attr = c
-            .expires
-            .clone()
-            .filter(|v| parse_cookie_date(v.as_bytes()).is_some());
+    /// Of the Max-Age and Expires attributes as sent: Max-Age wins over
+    /// Expires; an invalid one is ignored.  `saved` overrides both (a saved
+    /// deadline).
+    fn of(
+        max_age: Option<String>,
+        expires: Option<String>,
+        saved: Option<Option<SystemTime>>,
+        now: SystemTime,
+    ) -> Lifetime {
+        let max_age = max_age.filter(|v| parse_max_age(v.as_bytes()).is_some());
+        let expires_attr = expires.filter(|v| parse_cookie_date(v.as_bytes()).is_some());
         let expires = match saved {
             Some(e) => e,
             None => match (&max_age, &expires_attr) {
