@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+from yarl import URL
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -22,9 +23,13 @@ async def port(serve: Any) -> int:
     async def to_localhost(request: web.Request) -> web.Response:
         raise web.HTTPFound(f"http://localhost:{request.url.port}/echo")
 
+    async def to_colon_user(request: web.Request) -> web.Response:
+        raise web.HTTPFound(f"http://a%3Ab:c@127.0.0.1:{request.url.port}/echo")
+
     app = web.Application()
     app.router.add_get("/echo", echo)
     app.router.add_get("/r", to_localhost)
+    app.router.add_get("/to-colon", to_colon_user)
     base = await serve(app)
     return int(base.rsplit(":", 1)[1])
 
@@ -78,3 +83,21 @@ async def test_a_plain_tuple_is_not_basic_auth(aiohttp: Any, port: int) -> None:
     with pytest.raises(TypeError, match="BasicAuth"):
         async with aiohttp.ClientSession(auth=("user", "pass")) as s:
             await s.get(f"http://127.0.0.1:{port}/")
+
+
+@pytest.mark.parametrize("session_kw", ["fast", "middleware", "trace"], indirect=True)
+async def test_a_colon_in_the_urls_user_name_is_a_value_error(
+    aiohttp: Any, port: int, session_kw: dict[str, Any]
+) -> None:
+    """Basic credentials cannot carry a ``:`` in the user name (RFC 7617):
+    aiohttp's ValueError, for the request's URL and
+    a redirect's; a ``:`` in the password is fine."""
+    base = URL(f"http://127.0.0.1:{port}/echo")
+    async with aiohttp.ClientSession(**session_kw) as s:
+        for url in (base.with_user("a:b"), f"http://a%3Ab:c@127.0.0.1:{port}/echo"):
+            with pytest.raises(ValueError, match="not allowed in login"):
+                await s.get(url)
+        with pytest.raises(ValueError, match="not allowed in login"):
+            await s.get(f"http://127.0.0.1:{port}/to-colon")
+        with_colon_in_password = base.with_user("a").with_password("b:c")
+        assert await _auth_seen(s, str(with_colon_in_password)) == "Basic YTpiOmM="

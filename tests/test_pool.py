@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 from aiohttp import web
 
 
@@ -70,13 +71,26 @@ async def test_idle_connection_is_closed_for_the_server(aiohttp: Any, raw_server
 
 async def test_limits_past_any_count_mean_no_limit(aiohttp: Any, serve: Any) -> None:
     """``limit=2**63`` (any int, as aiohttp takes): no limit in practice
-    (tokio's semaphore refuses more than 2**61 - 1 permits, and panicked)."""
+    (tokio's semaphore refuses more than 2**61 - 1 permits, and panicked;
+    past 64 bits it was an OverflowError)."""
 
     base, _ = await _counting_server(serve)
     url = base + "/"
-    for big in (2**61, 2**63, 2**64 - 1):
+    for big in (2**61, 2**63, 2**64 - 1, 2**64, 2**200):
         conn = aiohttp.TCPConnector(limit=big, limit_per_host=big)
         async with aiohttp.ClientSession(connector=conn) as s:
             rs = await asyncio.gather(*(s.get(url) for _ in range(3)))
             for r in rs:
                 assert await r.text() == "ok"
+
+
+@pytest.mark.parametrize("option", ["limit", "limit_per_host"])
+@pytest.mark.parametrize("value", [-1, -(2**70)])
+async def test_a_negative_limit_is_a_value_error_at_once(option: str, value: int) -> None:
+    """aioxide only: aiohttp takes it and then waits for a free connection
+    forever (``limit - len(acquired)`` is never above 0); it was an
+    OverflowError here."""
+    import aioxide
+
+    with pytest.raises(ValueError, match=f"{option} must be 0"):
+        aioxide.TCPConnector(**{option: value})

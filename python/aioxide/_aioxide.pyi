@@ -164,8 +164,8 @@ class Session:
     def __new__(
         cls,
         *,
-        limit: int = 100,
-        limit_per_host: int = 0,
+        limit: int | None = None,  # None: 100; any int, below 0 a ValueError
+        limit_per_host: int | None = None,  # None: 0 (no limit)
         force_close: bool = False,
         keepalive_timeout: float | None = ...,
         user_agent: str | None = None,

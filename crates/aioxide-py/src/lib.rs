@@ -63,11 +63,11 @@ impl Drop for Session {
 #[pymethods]
 impl Session {
     #[new]
-    #[pyo3(signature = (*, limit=100, limit_per_host=0, force_close=false, keepalive_timeout=Some(15.0), user_agent=None, max_headers=128, family=0, local_addr=None, happy_eyeballs_delay=Some(0.25), interleave=None, use_dns_cache=true, ttl_dns_cache=Some(10.0), dns_cache_max_size=1000, bridge=None, resolver=None, socket_factory=None, unix_path=None, http2="off", http2_ping_interval=None, http2_ping_timeout=20.0))]
+    #[pyo3(signature = (*, limit=None, limit_per_host=None, force_close=false, keepalive_timeout=Some(15.0), user_agent=None, max_headers=128, family=0, local_addr=None, happy_eyeballs_delay=Some(0.25), interleave=None, use_dns_cache=true, ttl_dns_cache=Some(10.0), dns_cache_max_size=1000, bridge=None, resolver=None, socket_factory=None, unix_path=None, http2="off", http2_ping_interval=None, http2_ping_timeout=20.0))]
     #[allow(clippy::too_many_arguments)]
     fn new(
-        limit: usize,
-        limit_per_host: usize,
+        limit: Option<&Bound<'_, PyAny>>,
+        limit_per_host: Option<&Bound<'_, PyAny>>,
         force_close: bool,
         keepalive_timeout: Option<f64>,
         user_agent: Option<String>,
@@ -100,8 +100,12 @@ impl Session {
             .map(|s| positive("http2_ping_interval", s))
             .transpose()?;
         cfg.pool.h2_ping_timeout = positive("http2_ping_timeout", http2_ping_timeout)?;
-        cfg.pool.limit = limit;
-        cfg.pool.limit_per_host = limit_per_host;
+        let count = |name: &str, v: Option<&Bound<'_, PyAny>>, default: usize| match v {
+            None => Ok(default),
+            Some(v) => aioxide::pool::limit(name, spec::any_int(v)?).map_err(PyValueError::new_err),
+        };
+        cfg.pool.limit = count("limit", limit, 100)?;
+        cfg.pool.limit_per_host = count("limit_per_host", limit_per_host, 0)?;
         cfg.pool.force_close = force_close;
         cfg.pool.keepalive = secs("keepalive_timeout", keepalive_timeout)?;
         cfg.pool.max_headers = max_headers;

@@ -238,17 +238,20 @@ impl Options {
     }
 }
 
-/// `max_redirects=` as the engine's limit: any int, as aiohttp takes
-/// (one past 128 bits counts by its sign).
+/// `max_redirects=` as the engine's limit: any int, as aiohttp takes.
 fn redirect_limit(v: &Bound<'_, PyAny>) -> PyResult<u32> {
-    let n = match v.extract::<i128>() {
-        Ok(n) => n,
+    Ok(aioxide::policy::redirect::limit(any_int(v)?))
+}
+
+/// A Python int of any size: one past 128 bits counts by its sign.
+pub(crate) fn any_int(v: &Bound<'_, PyAny>) -> PyResult<i128> {
+    match v.extract::<i128>() {
+        Ok(n) => Ok(n),
         Err(e) if v.is_instance_of::<pyo3::types::PyInt>() => match v.lt(0) {
-            Ok(true) => -1,
-            Ok(false) => i128::MAX,
-            Err(_) => return Err(e),
+            Ok(true) => Ok(i128::MIN),
+            Ok(false) => Ok(i128::MAX),
+            Err(_) => Err(e),
         },
-        Err(e) => return Err(e),
-    };
-    Ok(aioxide::policy::redirect::limit(n))
+        Err(e) => Err(e),
+    }
 }

@@ -89,8 +89,8 @@ fn fast_dest(raw: &str) -> Option<Dest> {
     })
 }
 
-pub(crate) fn dest_from_url(mut url: Url, raw: Option<&str>) -> Dest {
-    let auth = take_url_auth(&mut url);
+pub(crate) fn dest_from_url(mut url: Url, raw: Option<&str>) -> Result<Dest, Error> {
+    let auth = take_url_auth(&mut url)?;
     let tls = matches!(url.scheme(), "https" | "wss");
     let host = match url.host() {
         Some(url::Host::Ipv6(a)) => a.to_string(),
@@ -105,7 +105,7 @@ pub(crate) fn dest_from_url(mut url: Url, raw: Option<&str>) -> Dest {
         None => url.to_string(),
     };
     let target = request_target(raw.filter(|_| auth.is_none()).unwrap_or(&url_str));
-    Dest {
+    Ok(Dest {
         url: url_str,
         tls,
         host,
@@ -113,7 +113,7 @@ pub(crate) fn dest_from_url(mut url: Url, raw: Option<&str>) -> Dest {
         host_header: host_header(&url),
         target,
         auth,
-    }
+    })
 }
 
 /// `url`, the parser's serialization of `raw`, without the `/` it adds
@@ -154,7 +154,7 @@ pub fn parse_dest_owned(raw: String, redirected: bool) -> Result<Dest, Error> {
         return Ok(d);
     }
     let url = parse_url(&raw, redirected)?;
-    Ok(dest_from_url(url, Some(&raw)))
+    dest_from_url(url, Some(&raw))
 }
 
 /// http and https; ws and wss too for a request (aiohttp's connector
@@ -214,16 +214,24 @@ fn percent_decode(s: &str) -> String {
         .unwrap_or_default()
 }
 
-/// `Basic` credentials from a URL's userinfo (removed from the URL).
-fn take_url_auth(url: &mut Url) -> Option<String> {
+/// `Basic` credentials from a URL's userinfo (removed from the URL).  A
+/// user name with a `:` (`%3A` in the URL) has no Basic form: aiohttp's
+/// ValueError, for a request's URL and a redirect's.
+fn take_url_auth(url: &mut Url) -> Result<Option<String>, Error> {
     if url.username().is_empty() && url.password().is_none() {
-        return None;
+        return Ok(None);
     }
     let user = percent_decode(url.username());
+    if user.contains(':') {
+        return Err(Error::new(
+            ErrorKind::InvalidArgument,
+            "A \":\" is not allowed in login (RFC 7617#section-2)",
+        ));
+    }
     let pass = percent_decode(url.password().unwrap_or(""));
     let _ = url.set_username("");
     let _ = url.set_password(None);
-    Some(basic_auth(&user, &pass))
+    Ok(Some(basic_auth(&user, &pass)))
 }
 
 /// The `Authorization` value for HTTP Basic (latin-1, as aiohttp's default).
@@ -303,10 +311,15 @@ mod tests {
     fn basic() {
         assert_eq!(basic_auth("user", "pass"), "Basic dXNlcjpwYXNz");
         let mut u = Url::parse("http://us%40er:p%3Ass@h/").unwrap();
-        assert_eq!(take_url_auth(&mut u).unwrap(), basic_auth("us@er", "p:ss"));
+        let auth = take_url_auth(&mut u).unwrap();
+        assert_eq!(auth.unwrap(), basic_auth("us@er", "p:ss"));
         assert_eq!(u.as_str(), "http://h/");
         let mut u = Url::parse("http://h/").unwrap();
-        assert!(take_url_auth(&mut u).is_none());
+        assert!(take_url_auth(&mut u).unwrap().is_none());
+        // A `:` in the user name has no Basic form (the password may have one).
+        let mut u = Url::parse("http://a%3Ab:c@h/").unwrap();
+        let err = take_url_auth(&mut u).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::InvalidArgument);
     }
 
     #[test]
@@ -336,7 +349,7 @@ mod tests {
             "http://a-b.c/?q",
         ] {
             let fast = fast_dest(raw).expect(raw);
-            let full = dest_from_url(parse_url(raw, false).unwrap(), Some(raw));
+            let full = dest_from_url(parse_url(raw, false).unwrap(), Some(raw)).unwrap();
             assert_eq!(
                 (fast.tls, &fast.host, fast.port),
                 (full.tls, &full.host, full.port),

@@ -582,6 +582,16 @@ pub(crate) fn timeout_error(kind: ErrorKind) -> Error {
 
 pub(crate) use until as with_deadline;
 
+/// aiohttp's `limit` or `limit_per_host` (any int) as the pool's: 0 is no
+/// limit, and so is one past any count (the semaphore caps it).  Below
+/// zero aiohttp would wait for a free connection forever: refused here.
+pub fn limit(name: &str, n: i128) -> Result<usize, String> {
+    if n < 0 {
+        return Err(format!("{name} must be 0 (no limit) or more"));
+    }
+    Ok(usize::try_from(n).unwrap_or(usize::MAX))
+}
+
 /// The semaphore of a `limit` or `limit_per_host`: one past tokio's most
 /// permits (2^61 - 1, which `Semaphore::new` panics over) is no limit in
 /// practice, and gets that many.
@@ -1169,6 +1179,21 @@ mod tests {
         let err = pool.acquire(&key, dl, |_| None, false).await.err().unwrap();
         assert_eq!(err.kind, ErrorKind::ConnectTimeout);
         drop(permit);
+    }
+
+    #[test]
+    fn any_int_is_a_limit_but_a_negative_one() {
+        assert_eq!(limit("limit", 0), Ok(0));
+        assert_eq!(limit("limit", 100), Ok(100));
+        assert_eq!(limit("limit", i128::MAX), Ok(usize::MAX));
+        assert!(limit("limit_per_host", -1)
+            .unwrap_err()
+            .contains("limit_per_host"));
+        // The most a semaphore takes, without tokio's panic.
+        assert_eq!(
+            slots(usize::MAX).available_permits(),
+            Semaphore::MAX_PERMITS
+        );
     }
 
     #[tokio::test]
