@@ -25,6 +25,7 @@ __all__ = [
     "body_channel",
     "redirect_step",
     "is_redirect",
+    "too_many_redirects",
     "ACCEPT_ENCODING",
     "DEFAULT_ACCEPT",
     "hop_auth",
@@ -279,6 +280,7 @@ def redirect_step(
     status: int, method: str, url: str, location: str, requote: bool = True
 ) -> tuple[str, bool, str, bool, list[str]]: ...
 def is_redirect(status: int) -> bool: ...
+def too_many_redirects(followed: int, max_redirects: int) -> bool: ...
 
 ACCEPT_ENCODING: str
 DEFAULT_ACCEPT: str

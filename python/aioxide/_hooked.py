@@ -6,7 +6,8 @@ aioxide.testing answerer.  Each hop is one engine call with redirects off
 (``ClientSession._send``, as on the fast path), wrapped by the middlewares,
 announced to the trace configs, its cookies from and to the session's jar.
 The rules stay the engine's: which redirect to follow and how
-(``redirect_step``), which credentials go on a hop (``hop_auth``).
+(``redirect_step``), how many (``too_many_redirects``), which credentials
+go on a hop (``hop_auth``).
 
 ``HookedRequest.run`` is the flow; each step is a method: ``_hop_target``
 (URL and credentials), ``_env_for_hop`` (trust_env only), ``_next_request``
@@ -28,6 +29,7 @@ from . import _proxy, hdrs
 from ._aioxide import hop_auth as _hop_auth
 from ._aioxide import is_redirect as _is_redirect
 from ._aioxide import redirect_step as _redirect_step
+from ._aioxide import too_many_redirects as _too_many_redirects
 from ._body import Rewinder, close_source, prepare_body
 from .client_exceptions import (
     ClientConnectorError,
@@ -358,8 +360,7 @@ class HookedRequest:
         and headers set); False when it has no Location (the end)."""
         self.redirects += 1
         self.history.append(resp)
-        max_redirects = self.max_redirects
-        if max_redirects and self.redirects >= max_redirects:
+        if _too_many_redirects(self.redirects, self.max_redirects):
             resp.close()
             raise TooManyRedirects(self.history[0].request_info, tuple(self.history))
         location = resp.headers.get(hdrs.LOCATION) or resp.headers.get(hdrs.URI)

@@ -354,6 +354,14 @@ fn redirect_step(
     Ok((s.method, s.keep_body, s.url, s.same_origin, s.dropped))
 }
 
+/// Whether `followed` redirects are too many for `max_redirects` (any
+/// int), by the engine's rule (policy/redirect.rs).
+#[pyfunction]
+fn too_many_redirects(followed: usize, max_redirects: &Bound<'_, PyAny>) -> PyResult<bool> {
+    use aioxide::policy::redirect::{limit, too_many};
+    Ok(too_many(followed, limit(spec::any_int(max_redirects)?)))
+}
+
 /// One hop's Authorization value by the engine's rule (policy/auth.rs);
 /// raises ValueError for the combinations aiohttp refuses.
 #[pyfunction]
@@ -400,6 +408,7 @@ fn _aioxide(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(body_channel, m)?)?;
     m.add_function(wrap_pyfunction!(redirect_step, m)?)?;
     m.add_function(wrap_pyfunction!(is_redirect, m)?)?;
+    m.add_function(wrap_pyfunction!(too_many_redirects, m)?)?;
     m.add_function(wrap_pyfunction!(live_tasks, m)?)?;
     m.add_function(wrap_pyfunction!(json::json_loads, m)?)?;
     m.add(

@@ -100,6 +100,13 @@ pub fn limit(max_redirects: i128) -> u32 {
     }
 }
 
+/// Whether the redirect just met (`followed` of them so far, this one
+/// counted) is one too many for a [`limit`]: aiohttp's
+/// `redirects >= max_redirects`, where 0 is no limit.
+pub fn too_many(followed: usize, limit: u32) -> bool {
+    limit > 0 && followed >= limit as usize
+}
+
 /// The statuses aiohttp follows.
 pub fn is_redirect(status: u16) -> bool {
     matches!(status, 301 | 302 | 303 | 307 | 308)
@@ -217,6 +224,9 @@ mod tests {
         assert_eq!(limit(-1), 1);
         assert_eq!(limit(i128::MIN), 1);
         assert_eq!(limit(1 << 40), u32::MAX);
+        assert!(!too_many(1, limit(0)) && !too_many(usize::MAX, limit(0)));
+        assert!(!too_many(1, limit(2)) && too_many(2, limit(2)));
+        assert!(too_many(1, limit(-5)));
     }
 
     #[test]

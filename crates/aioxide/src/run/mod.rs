@@ -295,7 +295,7 @@ impl Flow {
     ) -> Result<(), Error> {
         let status = head.status;
         self.history.push(head);
-        if self.req.max_redirects > 0 && self.history.len() as u32 >= self.req.max_redirects {
+        if redirect::too_many(self.history.len(), self.req.max_redirects) {
             let history = std::mem::take(&mut self.history);
             return Err(
                 Error::new(ErrorKind::TooManyRedirects, "Exceeded redirect limit")
