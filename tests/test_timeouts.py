@@ -459,3 +459,26 @@ async def test_seconds_far_beyond_any_wait_mean_no_limit(aiohttp: Any, raw_serve
         for timeout in (every, aiohttp.ClientTimeout(total=huge), huge):
             async with s.get(url + "/", timeout=timeout) as resp:
                 assert await resp.read() == b"ok"
+
+
+async def test_zero_or_negative_seconds_mean_no_limit(aiohttp: Any, raw_server: Any) -> None:
+    """aiohttp's ``total``, ``connect`` and ``sock_connect`` of 0 or less are
+    no limit, and so is ``sock_read=0``; aiohttp's negative ``sock_read``
+    times out at once (its ``call_later`` of a negative delay), where
+    aioxide's is no limit, as every other field's."""
+    url = await raw_server(_delayed_server(0.05, b"ok")) + "/"
+    async with aiohttp.ClientSession() as s:
+        for secs in (0, -1, -1e300):
+            for field in ("total", "connect", "sock_connect"):
+                timeout = aiohttp.ClientTimeout(**{field: secs})
+                async with s.get(url, timeout=timeout) as resp:
+                    assert await resp.read() == b"ok"
+        async with s.get(url, timeout=aiohttp.ClientTimeout(sock_read=0)) as resp:
+            assert await resp.read() == b"ok"
+        negative = aiohttp.ClientTimeout(sock_read=-1)
+        if aiohttp.__name__ == "aiohttp":
+            with pytest.raises(aiohttp.SocketTimeoutError):
+                await s.get(url, timeout=negative)
+            return
+        async with s.get(url, timeout=negative) as resp:
+            assert await resp.read() == b"ok"
