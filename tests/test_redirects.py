@@ -564,3 +564,18 @@ async def test_a_location_with_a_fragment_and_no_path(
             echo = await resp.json()
             assert str(resp.url) == server.base
     assert echo["raw_path"] == "/"
+
+
+async def test_reading_a_redirect_in_the_history_says_connection_closed(
+    aiohttp: Any, server: _Server, session_kw: dict[str, Any]
+) -> None:
+    """As aiohttp: a redirect's connection went on to the next hop, so its
+    body cannot be read (it read as b"" on the fast path)."""
+    async with aiohttp.ClientSession(**session_kw) as s:
+        async with s.get(server.base + "/hop1") as resp:
+            assert (await resp.json())["raw_path"] == "/echo?done=1"
+            assert len(resp.history) == 2
+            for hop in resp.history:
+                for read in (hop.read, hop.text, hop.json, hop.content.read, hop.content.readany):
+                    with pytest.raises(aiohttp.ClientConnectionError, match="Connection closed"):
+                        await read()

@@ -348,7 +348,12 @@ class ClientResponse:
                 )
                 stream.total_bytes = len(self._body)
                 stream.set_read_chunk_size(sys.maxsize)
-            elif raw is None or raw.body is not None:
+            elif raw is None:
+                # A redirect in the history: its connection went on to the
+                # next hop, and reading says so (aiohttp's "Connection closed").
+                stream = StreamReader(None, loop, bridge, body=b"", limit=limit)
+                stream.set_exception(ClientConnectionError("Connection closed"))
+            elif raw.body is not None:
                 stream = StreamReader(None, loop, bridge, body=b"", limit=limit)
             else:
                 stream = StreamReader(
