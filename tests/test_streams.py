@@ -567,3 +567,46 @@ async def test_zero_length_body_is_a_stream_at_eof(
         assert await content.readchunk() == (b"", False)
         assert await content.readchunk() == (b"", False)
         assert await content.read() == b""
+
+
+def _cut_in_a_chunk(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> Any:
+    """A chunked body whose second chunk (5 bytes announced) ends after 2."""
+
+    async def handler() -> None:
+        await read_request_head(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n")
+        await writer.drain()
+        await asyncio.sleep(0.1)
+        writer.write(b"5\r\nde")
+        await writer.drain()
+
+    return handler()
+
+
+@pytest.mark.parametrize("how", ["readany", "read_n", "iter_any", "readchunk", "readexactly"])
+async def test_bytes_received_before_a_body_error_are_handed_out_first(
+    session: Any, raw_server: Any, aiohttp: Any, how: str
+) -> None:
+    """Nothing received is lost: the bytes of a chunk cut short come out
+    before the ClientPayloadError, as in aiohttp (they were dropped, in most
+    runs, when the engine met the end of the connection in the same read)."""
+    url = await raw_server(_cut_in_a_chunk)
+    async with session.get(url) as resp:
+        got = b""
+        with pytest.raises(aiohttp.ClientPayloadError):
+            if how == "readexactly":
+                got = await resp.content.readexactly(5)
+                await resp.content.read()
+            for _ in range(10):
+                if how == "readany":
+                    piece = await resp.content.readany()
+                elif how == "read_n":
+                    piece = await resp.content.read(100)
+                elif how == "readchunk":
+                    piece, _ = await resp.content.readchunk()
+                else:
+                    piece = await resp.content.iter_any().__anext__()
+                assert piece, "the end of the body before its error"
+                got += piece
+        assert got == b"abcde"
+        assert resp.content.total_bytes == 5

@@ -551,7 +551,8 @@ impl Response {
     }
 
     /// The next piece of the body, at most `max` bytes; None at EOF.  The
-    /// engine reads ahead up to `max` bytes; a cancelled wait loses nothing.
+    /// engine reads ahead up to `max` bytes; a cancelled wait loses nothing,
+    /// nor does a body error: what arrived before it is handed out first.
     fn chunk(
         &self,
         py: Python<'_>,
@@ -577,10 +578,6 @@ impl Response {
                     } else {
                         PyBytes::new(py, b"").into_any().unbind()
                     });
-                }
-                if let FeedEnd::Failed(Some(_)) = st.end {
-                    // As aiohttp: a body error is raised at once.
-                    end_of(py, &mut st)?;
                 }
                 let out = take_bytes(py, &mut st, max)?;
                 drop(st);

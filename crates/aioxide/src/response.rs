@@ -299,9 +299,42 @@ impl ResponseBody {
             lease.close = crate::events::CloseReason::Failed;
         }
         self.lease = None;
-        self.ready.clear();
-        self.front = None;
+        // (What is buffered stays: it came before the error, see `defer`.)
         e
+    }
+
+    /// An error met with bytes of the body buffered: they are handed out
+    /// first, and the error on the read after them (nothing received is
+    /// lost).  Err(e) at once when nothing is buffered.
+    fn defer(&mut self, e: Error) -> Result<(), Error> {
+        if self.buffered() == 0 {
+            return Err(e);
+        }
+        self.pending = Some(e);
+        Ok(())
+    }
+
+    /// The error kept by `defer` or `read_ahead`, once nothing that came
+    /// before it is left.
+    fn take_pending(&mut self) -> Result<(), Error> {
+        match self.pending.take() {
+            Some(e) if self.buffered() == 0 => Err(e),
+            kept => {
+                self.pending = kept;
+                Ok(())
+            }
+        }
+    }
+
+    /// Wait until something is buffered or the body is done; an error met
+    /// meanwhile is deferred behind what is buffered.
+    async fn fill(&mut self) -> Result<(), Error> {
+        while self.buffered() == 0 && !self.done {
+            if let Err(e) = self.next_frame().await {
+                return self.defer(e);
+            }
+        }
+        Ok(())
     }
 
     /// Close the body now; an unfinished connection is closed, not reused.
@@ -447,9 +480,7 @@ impl ResponseBody {
     /// buffered, else from what is.  Ok(0) at the end of the body (or when
     /// `dst` is full).
     pub async fn read_into(&mut self, dst: &mut ReadBuf<'_>) -> Result<usize, Error> {
-        if let Some(e) = self.pending.take() {
-            return Err(e);
-        }
+        self.take_pending()?;
         loop {
             if self.buffered() > 0 || self.done || dst.remaining() == 0 {
                 return Ok(self.copy_buffered(dst));
@@ -457,7 +488,7 @@ impl ResponseBody {
             let direct = self.decoder.is_none()
                 && matches!(&self.incoming, Some(WireBody::H1(r)) if r.reads_into());
             if !direct {
-                self.next_frame().await?;
+                self.fill().await?;
                 continue;
             }
             self.leave_loop_if_long().await;
@@ -527,12 +558,8 @@ impl ResponseBody {
     /// `None` at the end.  For a reader that keeps every piece (the whole
     /// rest) and copies them once, into their final place.
     pub async fn next_piece(&mut self) -> Result<Option<Bytes>, Error> {
-        if let Some(e) = self.pending.take() {
-            return Err(e);
-        }
-        while self.buffered() == 0 && !self.done {
-            self.next_frame().await?;
-        }
+        self.take_pending()?;
+        self.fill().await?;
         Ok(self.take_piece())
     }
 
@@ -559,15 +586,16 @@ impl ResponseBody {
 
     /// The next piece of the body, at most `max` bytes (more may be
     /// buffered for later); `None` at the end.  Waits for at least one byte.
+    /// An error is returned once the bytes that came before it are taken.
     pub async fn chunk(&mut self, max: usize) -> Result<Option<Bytes>, Error> {
-        if let Some(e) = self.pending.take() {
-            return Err(e);
-        }
+        self.take_pending()?;
         let max = max.max(1);
-        while self.buffered() == 0 && !self.done {
-            self.next_frame().await?;
+        self.fill().await?;
+        if self.pending.is_none() {
+            if let Err(e) = self.read_available(max) {
+                self.defer(e)?;
+            }
         }
-        self.read_available(max)?;
         if let Some(f) = self.front.as_mut() {
             let out = f.split_to(f.len().min(max));
             if f.is_empty() {
@@ -585,7 +613,7 @@ impl ResponseBody {
     /// Everything left in the body.
     pub async fn read_to_end(&mut self) -> Result<Bytes, Error> {
         if let Some(e) = self.pending.take() {
-            return Err(e);
+            return Err(self.dropping_buffered(e));
         }
         if let (None, Some(n)) = (&self.decoder, self.size_hint) {
             // The announced length at once: no regrowth copies (bounded, in
@@ -594,7 +622,9 @@ impl ResponseBody {
             self.ready.reserve(want.saturating_sub(self.buffered()));
         }
         while !self.done {
-            self.next_frame().await?;
+            if let Err(e) = self.next_frame().await {
+                return Err(self.dropping_buffered(e));
+            }
         }
         Ok(self.take_buffered())
     }
@@ -682,6 +712,13 @@ impl ResponseBody {
     /// Decoded bytes buffered and not handed out.
     pub fn buffered(&self) -> usize {
         self.ready.len() + self.front.as_ref().map_or(0, Bytes::len)
+    }
+
+    /// `e`, for a read of the whole rest: what is buffered goes with it.
+    fn dropping_buffered(&mut self, e: Error) -> Error {
+        self.ready.clear();
+        self.front = None;
+        e
     }
 
     /// Take the whole buffer (only meaningful once `is_done`).

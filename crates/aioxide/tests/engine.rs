@@ -384,3 +384,62 @@ fn drivable_requests_are_http_without_h2c_and_https_over_tcp_without_h2() {
     assert!(alpn.drivable(&Request::get("http://127.0.0.1/")));
     assert!(!alpn.drivable(&Request::get("https://127.0.0.1/")));
 }
+
+/// A chunked answer whose second chunk (9 bytes announced) ends after 5,
+/// sent once the client has the response, in one segment with the close.
+async fn cut_in_a_chunk() -> (String, tokio::sync::mpsc::Sender<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (go, mut going) = tokio::sync::mpsc::channel::<()>(1);
+    tokio::spawn(async move {
+        let (mut sock, _) = listener.accept().await.unwrap();
+        let mut buf = [0u8; 4096];
+        let _ = sock.read(&mut buf).await.unwrap();
+        let head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n";
+        sock.write_all(head).await.unwrap();
+        let _ = going.recv().await;
+        let _ = sock.write_all(b"9\r\ndefgh").await;
+    });
+    (format!("http://{addr}/"), go)
+}
+
+#[tokio::test]
+async fn the_bytes_before_a_body_error_come_out_before_it() {
+    // Each way of reading in pieces: nothing received is lost (the cut
+    // chunk's bytes were dropped when the close came in the same read).
+    for how in 0..3 {
+        let (url, go) = cut_in_a_chunk().await;
+        let mut r = Client::default().execute(Request::get(&url)).await.unwrap();
+        go.send(()).await.unwrap();
+        let mut got = Vec::new();
+        let err = loop {
+            let piece = match how {
+                0 => r.body.chunk(2).await,
+                1 => r.body.next_piece().await,
+                _ => {
+                    let mut out = [std::mem::MaybeUninit::<u8>::uninit(); 3];
+                    let mut dst = tokio::io::ReadBuf::uninit(&mut out);
+                    r.body
+                        .read_into(&mut dst)
+                        .await
+                        .map(|_| Some(bytes::Bytes::copy_from_slice(dst.filled())))
+                }
+            };
+            match piece {
+                Ok(Some(b)) => got.extend_from_slice(&b),
+                Ok(None) => panic!("a clean end after {got:?}"),
+                Err(e) => break e,
+            }
+        };
+        assert_eq!(got, b"abcdefgh", "way {how}");
+        assert_eq!(err.kind, ErrorKind::Payload);
+    }
+    // Read whole, the same body is the error alone.
+    let (url, go) = cut_in_a_chunk().await;
+    let mut r = Client::default().execute(Request::get(&url)).await.unwrap();
+    go.send(()).await.unwrap();
+    assert_eq!(
+        r.body.read_to_end().await.unwrap_err().kind,
+        ErrorKind::Payload
+    );
+}
