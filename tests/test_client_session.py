@@ -568,3 +568,22 @@ async def test_force_close_uses_new_connection_per_request(aiohttp: Any, base: s
             async with s.get(base + "/port") as resp:
                 ports.append(int(await resp.text()))
     assert len(set(ports)) == 3
+
+
+async def test_a_session_dropped_open_warns_and_tells_the_loop(aiohttp: Any) -> None:
+    """As aiohttp: ResourceWarning("Unclosed client session ...") and the
+    loop's exception handler told (aioxide said nothing)."""
+    loop = asyncio.get_running_loop()
+    told: list[dict[str, Any]] = []
+    loop.set_exception_handler(lambda _loop, context: told.append(context))
+    try:
+        s = aiohttp.ClientSession()
+        with pytest.warns(ResourceWarning, match="Unclosed client session"):
+            del s
+        assert [c["message"] for c in told] == ["Unclosed client session"]
+        closed = aiohttp.ClientSession()
+        await closed.close()
+        del closed
+        assert len(told) == 1
+    finally:
+        loop.set_exception_handler(None)

@@ -1052,11 +1052,19 @@ class ClientSession:
         """Detach the connector from the session without closing it."""
         self._connector = None
 
-    def __del__(self) -> None:
+    def __del__(self, _warnings: Any = warnings) -> None:
         if not self._closed_flag:
             self._closed_flag = True
-            if self._connector is not None and self._connector_owner:
-                self._connector._close()
+            connector = self.__dict__.get("_connector")
+            if connector is None:
+                return  # (__init__ raised before it had one)
+            if not connector.closed:
+                # As aiohttp: a ResourceWarning, and the loop's handler told.
+                _warnings.warn(f"Unclosed client session {self!r}", ResourceWarning, source=self)
+                context = {"client_session": self, "message": "Unclosed client session"}
+                self._loop.call_exception_handler(context)
+            if self._connector_owner:
+                connector._close()
 
     async def __aenter__(self) -> "ClientSession":
         return self

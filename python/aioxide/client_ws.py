@@ -11,6 +11,7 @@ close handshake, and which message or exception each case gives.
 from __future__ import annotations
 
 import asyncio
+import copy
 import dataclasses
 import json
 from collections import deque
@@ -168,9 +169,22 @@ class _Writer:
             await self._call(self._ws.flush)
 
     async def close(self, code: int = 1000, message: bytes | str = b"") -> None:
-        if isinstance(message, str):
-            message = message.encode()
-        await self._call(self._ws.close, int(code), message.decode("utf-8", "replace"))
+        await self._call(self._ws.close, int(code), _reason(message))
+
+
+def _as_bytes(message: Any) -> Any:
+    """A frame's payload: a bytearray or memoryview as its bytes (aiohttp
+    takes any bytes-like object); anything else as it is."""
+    if type(message) is bytes or not isinstance(message, (bytearray, memoryview)):
+        return message
+    return bytes(message)
+
+
+def _reason(message: Any) -> str:
+    """A close frame's reason as the engine's text (a bytes-like one decoded)."""
+    if isinstance(message, str):
+        return message
+    return bytes(message).decode("utf-8", "replace")
 
 
 # Messages read ahead of the consumer before the loop stops watching the
@@ -212,7 +226,9 @@ class _LoopReader(_Reader):
             batch = self._ws.read_now()
         except BaseException as exc:  # the read's end: after the messages
             self._unwatch()
-            self._error = exc
+            # (Without this frame's traceback, which holds this reader: the
+            # cycle would keep the engine's objects until a collection.)
+            self._error = exc.with_traceback(None)
         else:
             if batch is None:
                 return
@@ -243,7 +259,8 @@ class _LoopReader(_Reader):
         buffer = self._buffer
         while not buffer:
             if self._error is not None:
-                raise self._error
+                # (A copy: the one kept must not hold this frame, nor so this reader.)
+                raise copy.copy(self._error)
             fut = self._waiter = self._loop.create_future()
             try:
                 await fut
@@ -302,9 +319,7 @@ class _LoopWriter(_Writer):
             await self._drain()
 
     async def close(self, code: int = 1000, message: bytes | str = b"") -> None:
-        if isinstance(message, bytes):
-            message = message.decode("utf-8", "replace")
-        done = self._ws.close_now(int(code), message)
+        done = self._ws.close_now(int(code), _reason(message))
         if not done or self._drained is not None:
             await self._drain()
 
@@ -442,6 +457,17 @@ class ClientWebSocketResponse(Generic[_DecodeText]):
             self._exception = exc
         self._close_response()
 
+    def __del__(self) -> None:
+        # Dropped open: its socket goes now (the loop watching it, or the
+        # engine's task reading it, would keep it open), as aiohttp's
+        # connection closes its transport when collected.
+        # (A subclass whose __init__ raised has neither.)
+        if not getattr(self, "_closed", True) and getattr(self, "_ws", None) is not None:
+            try:
+                self._close_response()
+            except Exception:  # noqa: BLE001 - a closed loop: nothing left to stop
+                pass
+
     def _close_response(self) -> None:
         if self._ws is not None:
             # (The loop stops watching the socket before it is closed.)
@@ -493,17 +519,17 @@ class ClientWebSocketResponse(Generic[_DecodeText]):
     # -- sending
     async def ping(self, message: bytes = b"") -> None:
         """Send a PING frame."""
-        await self._writer.send_frame(message, WSMsgType.PING)
+        await self._writer.send_frame(_as_bytes(message), WSMsgType.PING)
 
     async def pong(self, message: bytes = b"") -> None:
         """Send a PONG frame."""
-        await self._writer.send_frame(message, WSMsgType.PONG)
+        await self._writer.send_frame(_as_bytes(message), WSMsgType.PONG)
 
     async def send_frame(
         self, message: bytes, opcode: WSMsgType, compress: int | None = None
     ) -> None:
         """Send one frame with the given opcode."""
-        await self._writer.send_frame(message, opcode, compress)
+        await self._writer.send_frame(_as_bytes(message), opcode, compress)
 
     async def send_str(self, data: str, compress: int | None = None) -> None:
         """Send a TEXT message."""
@@ -629,8 +655,12 @@ class ClientWebSocketResponse(Generic[_DecodeText]):
                 self._close_code = WSCloseCode.OK
                 await self.close()
                 return WSMessage(WSMsgType.CLOSED, None, None)
-            except ClientError:
-                # The connection was lost (ServerDisconnectedError...).
+            except ClientError as exc:
+                # The connection was lost (ServerDisconnectedError...): as
+                # aiohttp, exception() is a ClientConnectionResetError.
+                self._exception = ClientConnectionResetError(
+                    f"Connection lost without a close frame: {exc}"
+                )
                 self._set_closed()
                 self._close_code = WSCloseCode.ABNORMAL_CLOSURE
                 return WS_CLOSED_MESSAGE
@@ -795,7 +825,9 @@ def _upgrade_headers(kw: dict[str, Any]) -> tuple[CIMultiDict[str], list[str], s
     # The user's own Upgrade, Connection and Sec-WebSocket-Version win
     # (aiohttp's setdefault), the rest are ours.
     headers: CIMultiDict[str] = CIMultiDict(kw["headers"] or ())
-    protocols = [str(p) for p in kw["protocols"]]
+    # (None is no subprotocol; each must be a str: aiohttp joins them.)
+    protocols = list(kw["protocols"] or ())
+    ",".join(protocols)
     sec_key, upgrade = _aioxide.ws_request(protocols, kw["compress"], kw["origin"])
     for name, value in upgrade:
         if name in _USER_MAY_SET:
@@ -909,21 +941,32 @@ async def connect(session: Any, url: Any, **kw: Any) -> ClientWebSocketResponse:
 
     resp = await _handshake_request(session, url, kw, headers, ssl)
     ws, protocol, deflate = _accept(resp, kw, sec_key, protocols)
-    reader, writer = _reader_writer(session, ws, kw["decode_text"])
-    ws_resp: ClientWebSocketResponse = session._ws_response_class(
-        reader,
-        writer,
-        protocol,
-        resp,
-        ws_timeout,
-        kw["autoclose"],
-        kw["autoping"],
-        session._loop,
-        heartbeat=kw["heartbeat"],
-        compress=deflate[0] if deflate else 0,
-        client_notakeover=deflate[1] if deflate else False,
-        ws=ws,
-    )
+    reader = writer = None
+    try:
+        reader, writer = _reader_writer(session, ws, kw["decode_text"])
+        ws_resp: ClientWebSocketResponse = session._ws_response_class(
+            reader,
+            writer,
+            protocol,
+            resp,
+            ws_timeout,
+            kw["autoclose"],
+            kw["autoping"],
+            session._loop,
+            heartbeat=kw["heartbeat"],
+            compress=deflate[0] if deflate else 0,
+            client_notakeover=deflate[1] if deflate else False,
+            ws=ws,
+        )
+    except BaseException:
+        # (A ws_response_class that refused its arguments: the socket goes
+        # now, not when the garbage collector finds it.)
+        if reader is not None and writer is not None:
+            reader.stop()
+            writer.stop()
+        ws.abort(session._lb.bridge)
+        resp.close()
+        raise
     if session.connector is not None:
         session.connector._websockets.add(ws_resp)
     return ws_resp

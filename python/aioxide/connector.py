@@ -596,6 +596,10 @@ class _EngineTransport:
         return f"<aioxide._EngineTransport {self._connection!r}>"
 
 
+def _no_response() -> None:
+    return None
+
+
 class Connection:
     """The connection behind a response (aiohttp's Connection).
 
@@ -609,12 +613,18 @@ class Connection:
     def __init__(self, connector: BaseConnector, key: Any, response: Any) -> None:
         self._connector = connector
         self._key = key
-        self._response = response
+        # (Weakly: the response caches this connection, and the cycle would
+        # keep both, with the engine's objects, until a collection.)
+        self._response_ref: Callable[[], Any] = weakref.ref(response)
         self._loop = connector._loop
         self._callbacks: list[Any] = []
 
     def __repr__(self) -> str:
         return f"Connection<{self._key}>"
+
+    @property
+    def _response(self) -> Any:
+        return self._response_ref()
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
@@ -701,14 +711,14 @@ class Connection:
 
     def close(self) -> None:
         """Close the connection (and the response that holds it)."""
-        r, self._response = self._response, None
+        r, self._response_ref = self._response, _no_response
         if r is not None:
             r.close()
         self._notify()
 
     def release(self) -> None:
         """Release the connection (and the response that holds it)."""
-        r, self._response = self._response, None
+        r, self._response_ref = self._response, _no_response
         if r is not None:
             r.release()
         self._notify()
