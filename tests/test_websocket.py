@@ -10,6 +10,7 @@ import contextlib
 import gc
 import hashlib
 import ssl
+import warnings
 import weakref
 from typing import Any
 
@@ -894,3 +895,24 @@ async def test_protocols_none_is_none_and_each_must_be_a_str(aiohttp: Any, base:
         for bad in ([b"chat"], [1]):
             with pytest.raises(TypeError):
                 await s.ws_connect(base + "/ws", protocols=bad)
+
+
+async def test_a_timeout_that_is_no_number_leaves_no_coroutine_unawaited(
+    aiohttp: Any, base: str
+) -> None:
+    """receive(timeout="1") gives aiohttp's ERROR message (a TypeError), and
+    close() with such a ws_close gives up as aiohttp; neither leaves the
+    "coroutine ... was never awaited" RuntimeWarning behind."""
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        async with aiohttp.ClientSession() as s:
+            ws = await s.ws_connect(base + "/ws")
+            msg = await ws.receive(timeout="1")
+            assert msg.type is aiohttp.WSMsgType.ERROR
+            assert isinstance(msg.data, TypeError)
+            bad = aiohttp.ClientWSTimeout(ws_close="1")  # type: ignore[arg-type]
+            ws = await s.ws_connect(base + "/ws", timeout=bad)
+            await ws.close()
+            assert isinstance(ws.exception(), TypeError)
+            gc.collect()
+    assert [str(w.message) for w in seen if "never awaited" in str(w.message)] == []

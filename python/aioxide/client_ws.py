@@ -457,6 +457,15 @@ class ClientWebSocketResponse(Generic[_DecodeText]):
             self._exception = exc
         self._close_response()
 
+    async def _read_within(self, timeout: Any) -> WSMessage:
+        """The next message, within ``timeout`` seconds."""
+        read = self._reader.read()
+        try:
+            return await asyncio.wait_for(read, timeout)
+        except TypeError:
+            read.close()  # (a timeout that is no number: never awaited)
+            raise
+
     def __del__(self) -> None:
         # Dropped open: its socket goes now (the loop watching it, or the
         # engine's task reading it, would keep it open), as aiohttp's
@@ -590,7 +599,7 @@ class ClientWebSocketResponse(Generic[_DecodeText]):
 
         while True:
             try:
-                msg = await asyncio.wait_for(self._reader.read(), self._timeout.ws_close)
+                msg = await self._read_within(self._timeout.ws_close)
             except asyncio.CancelledError:
                 self._close_abnormally()
                 raise
@@ -638,7 +647,7 @@ class ClientWebSocketResponse(Generic[_DecodeText]):
                 try:
                     msg: WSMessage
                     if receive_timeout:
-                        msg = await asyncio.wait_for(self._reader.read(), receive_timeout)
+                        msg = await self._read_within(receive_timeout)
                     else:
                         msg = await self._reader.read()
                     if self._heartbeat is not None:
