@@ -321,3 +321,18 @@ async def test_a_lower_case_set_cookie_reaches_the_jar_on_every_path(
         async with s.get(url + "/") as resp:
             assert await resp.read() == b"ok"
         assert sorted(c.key for c in s.cookie_jar) == ["low", "up"]
+
+
+async def test_a_cookie_with_a_control_character_is_not_stored_or_sent(
+    aiohttp: Any, base: str
+) -> None:
+    """As aiohttp 3.14.5 (CVE-2026-3644): a cookie given with a control
+    character (HTAB too) in its value is dropped, the others kept; it was
+    stored and sent with the character as an octal escape."""
+    odd = {"a": "x\x00y", "t": "t\tt", "n": "l\nf", "d": "x\x7f"}
+    async with aiohttp.ClientSession(cookie_jar=jar(aiohttp), cookies={**odd, "ok": "1"}) as s:
+        assert len(s.cookie_jar) == 1
+        async with s.get(base + "/show") as resp:
+            assert (await resp.json())["header"] == "ok=1"
+        s.cookie_jar.update_cookies(odd)
+        assert len(s.cookie_jar) == 1
