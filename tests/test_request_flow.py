@@ -121,6 +121,30 @@ async def test_same_headers_on_the_wire_on_every_path(
     assert "accept" not in names and "x-session" in names and "x-req" in names
 
 
+@pytest.mark.h1_only("the request line and Host as HTTP/1.1 sends them")
+async def test_host_is_always_sent_once_and_connect_asks_for_the_authority(
+    aiohttp: Any, raw_server: Any, session_kw: dict[str, Any]
+) -> None:
+    """As aiohttp's ClientRequest: skip_auto_headers cannot skip Host, two
+    Host fields given send the last one, first; CONNECT's target is
+    ``host:port``. (The fast path sent no Host, both Hosts, and the path.)"""
+    url, heads = await _wire_heads(raw_server, 3)
+    async with aiohttp.ClientSession(**session_kw) as s:
+        for kw in (
+            {"skip_auto_headers": ("Host",)},
+            {"headers": [("Host", "first.test"), ("X-A", "1"), ("Host", "last.test")]},
+        ):
+            async with s.get(url + "/p", **kw) as resp:
+                assert await resp.read() == b"ok"
+        async with s.request("CONNECT", url + "/p?q") as resp:
+            assert await resp.read() == b"ok"
+    port = url.rsplit(":", 1)[1]
+    hosts = [[v for k, v in _fields(h) if k == "host"] for h in heads]
+    assert hosts == [[f"127.0.0.1:{port}"], ["last.test"], [f"127.0.0.1:{port}"]]
+    assert heads[1].split(b"\r\n")[1].lower() == b"host: last.test"
+    assert heads[2].split(b"\r\n")[0] == f"CONNECT 127.0.0.1:{port} HTTP/1.1".encode()
+
+
 async def test_what_a_middleware_deletes_is_not_sent(aiohttp: Any, raw_server: Any) -> None:
     url, heads = await _wire_heads(raw_server, 1)
 

@@ -336,3 +336,7 @@ async def test_a_cookie_with_a_control_character_is_not_stored_or_sent(
             assert (await resp.json())["header"] == "ok=1"
         s.cookie_jar.update_cookies(odd)
         assert len(s.cookie_jar) == 1
+        # A request's own cookies are not the jar's: sent quoted, as aiohttp.
+        async with s.get(base + "/show", cookies={"a": "x\x00y"}) as resp:
+            sent = (await resp.json())["header"].split("; ")
+            assert sorted(sent) == ['a="x\\000y"', "ok=1"]

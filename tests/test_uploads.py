@@ -210,6 +210,25 @@ async def test_a_generator_chunk_that_is_not_bytes_fails_the_request(
                 assert (await resp.json())["n"] == 4
 
 
+@pytest.mark.parametrize("session_kw", ["fast", "middleware", "trace"], indirect=True)
+async def test_a_generator_raising_cancelled_error_fails_its_request_as_a_client_error(
+    aiohttp: Any, base: str, session_kw: dict[str, Any]
+) -> None:
+    """A body source that raises CancelledError itself (the caller is not
+    cancelled): a ClientConnectionError, as aiohttp's ServerDisconnectedError
+    is one (it was a bare ValueError("request body aborted"))."""
+
+    async def gen() -> Any:
+        yield b"ab"
+        raise asyncio.CancelledError()
+
+    async with aiohttp.ClientSession(**session_kw) as s:
+        with pytest.raises(aiohttp.ClientConnectionError):
+            await asyncio.wait_for(s.post(base + "/up", data=gen()), 5)
+        async with s.post(base + "/up", data=b"ok") as resp:
+            assert (await resp.json())["n"] == 2
+
+
 async def test_a_failing_generator_never_ends_its_body_as_complete(
     aiohttp: Any, serve: Any
 ) -> None:
@@ -251,16 +270,39 @@ async def test_a_failing_generator_never_ends_its_body_as_complete(
         assert seen and not seen[0].startswith("complete"), seen
 
 
-async def test_redirect_307_with_consumed_stream(aiohttp: Any, base: str) -> None:
+@pytest.mark.parametrize("session_kw", ["fast", "middleware", "trace"], indirect=True)
+async def test_redirect_307_with_consumed_stream(
+    aiohttp: Any, base: str, session_kw: dict[str, Any]
+) -> None:
+    """A 307 sends an in-memory file again from where it stood (through a
+    middleware or a trace config it went empty, and with its own
+    Content-Length the request hung); a generator or a pipe cannot be sent
+    again: ClientPayloadError (through a middleware a pipe went empty)."""
+
     async def gen() -> Any:
         yield b"x" * 10
 
-    async with aiohttp.ClientSession() as s:
+    async with aiohttp.ClientSession(**session_kw) as s:
         with pytest.raises(aiohttp.ClientPayloadError):
             await s.post(base + "/r307", data=gen())
-        # In-memory bodies are sent again.
-        async with s.post(base + "/r307", data=io.BytesIO(b"abc")) as resp:
-            assert (await resp.json())["n"] == 3
+        seeked = io.BytesIO(b"skip-abc")
+        seeked.seek(5)
+        text = io.StringIO("h\u00e9llo")
+        for body, headers, want in [
+            (io.BytesIO(b"abc"), {}, b"abc"),
+            (seeked, {}, b"abc"),
+            (text, {}, "h\u00e9llo".encode()),
+            (io.BytesIO(b"abcdef"), {"Content-Length": "6"}, b"abcdef"),
+        ]:
+            async with s.post(base + "/r307", data=body, headers=headers) as resp:
+                got = await asyncio.wait_for(resp.json(), 5)
+                assert (got["n"], got["sha"]) == (len(want), hashlib.sha256(want).hexdigest())
+        r, w = os.pipe()
+        os.write(w, b"piped")
+        os.close(w)
+        with open(r, "rb") as pipe:
+            with pytest.raises(aiohttp.ClientPayloadError):
+                await asyncio.wait_for(s.post(base + "/r307", data=pipe), 5)
 
 
 def _zeros(size: int) -> Any:

@@ -239,12 +239,13 @@ def _prepare_slow(data: Any) -> Prepared:
 class Feeder:
     """Streams a body source into the engine while the request runs."""
 
-    __slots__ = ("writer", "reader", "task", "error")
+    __slots__ = ("writer", "reader", "task", "error", "stopping")
 
     def __init__(self, prepared: Prepared) -> None:
         self.writer, self.reader = body_channel(CHANNEL_CAPACITY, prepared.length)
         self.task: asyncio.Task[None] | None = None
         self.error: BaseException | None = None
+        self.stopping = False
 
     def start(self, source: Any, loop: asyncio.AbstractEventLoop, bridge: Any) -> None:
         self.task = loop.create_task(self._run(source, loop, bridge))
@@ -273,9 +274,12 @@ class Feeder:
                     if not await _send(writer, chunk, loop, bridge):
                         return
             writer.close()
-        except asyncio.CancelledError:
+        except asyncio.CancelledError as e:
             writer.abort("cancelled")
-            raise
+            if self.stopping:
+                raise
+            # (Raised by the source itself, not a stop: its failure, as any.)
+            self.error = e
         except BaseException as e:  # the request fails with this
             self.error = e
             writer.abort(repr(e))
@@ -293,6 +297,7 @@ class Feeder:
     def stop(self) -> None:
         """The request is over: stop feeding."""
         if self.task is not None and not self.task.done():
+            self.stopping = True
             self.task.cancel()
         self.writer.close()
 

@@ -19,6 +19,7 @@ Coroutines are made only where something is awaited.
 from __future__ import annotations
 
 import asyncio
+import io
 from collections.abc import AsyncIterable, AsyncIterator
 from typing import TYPE_CHECKING, Any
 
@@ -308,7 +309,9 @@ class HookedRequest:
         middlewares left in req.headers is what is sent: the engine adds no
         automatic header the ClientRequest already decided on."""
         s, loop = self.s, self.loop
-        payload = prepare_body(req._payload_source(), None, s._json_serialize)
+        source = req._payload_source()
+        req._rewind = _rewind_point(source)  # type: ignore[attr-defined]
+        payload = prepare_body(source, None, s._json_serialize)
         resend = Rewinder.applies(payload)
         req._resend = payload.payload if resend else None  # type: ignore[attr-defined]
         req._streamed = payload.source is not None and not resend  # type: ignore[attr-defined]
@@ -479,12 +482,30 @@ def _body_again(req: ClientRequest) -> Any:
     resend = getattr(req, "_resend", None)
     if resend is not None and not resend.consumed:
         return resend
-    if getattr(req, "_streamed", False):
+    if resend is not None or getattr(req, "_streamed", False):
+        # (A file that could not seek back, a pipe: consumed too.)
         raise ClientPayloadError(
             "Cannot follow redirect with a consumed request body. "
             "Use bytes, a seekable file-like object, or set allow_redirects=False."
         )
-    return req._payload_source()
+    source = req._payload_source()
+    rewind = getattr(req, "_rewind", None)
+    if rewind is not None:
+        # An in-memory file (BytesIO, StringIO) read whole by the first hop:
+        # from where it was then, as aiohttp's payload seeks back.
+        source.seek(rewind)
+    return source
+
+
+def _rewind_point(source: Any) -> int | None:
+    """Where a file object given as the body stands before a hop reads it
+    (None for anything else, or a file that cannot tell)."""
+    if not isinstance(source, io.IOBase):
+        return None
+    try:
+        return source.tell() if source.seekable() else None
+    except (OSError, ValueError):
+        return None
 
 
 def request_cookies(cookies: Any, url: URL, session_jar: Any) -> Any:

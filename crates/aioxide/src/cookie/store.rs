@@ -312,14 +312,15 @@ impl CookieJar {
         // A value given from code is sent quoted when it must be (aiohttp's
         // `SimpleCookie` coding: `a;b` goes as `"a\073b"`), at any length
         // (the Cookie header's own limit applies): only without quoting
-        // must it be sendable as it is.  A control character (HTAB too)
+        // must it be sendable as it is.  With the limits on (a session's
+        // jar, not a request's own cookies), a control character (HTAB too)
         // is refused either way, as aiohttp 3.14.5 does (CVE-2026-3644: the
         // quoted form would carry it as an octal escape).
         if cookie.name.is_empty() {
             return Err(CookieRejected::EmptyName);
         }
         let ctl = |s: &str| s.bytes().any(|b| matches!(b, 0x00..=0x1F | 0x7F));
-        if ctl(&cookie.name) || ctl(&cookie.value) {
+        if self.config.limits && (ctl(&cookie.name) || ctl(&cookie.value)) {
             return Err(CookieRejected::ControlCharacter);
         }
         let raw = !self.config.quote_cookie || cookie.value.starts_with('"');

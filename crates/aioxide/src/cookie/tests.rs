@@ -764,4 +764,13 @@ fn a_cookie_given_from_code_with_a_control_character_is_refused() {
         Ok(Stored::Added)
     );
     assert_eq!(j.len(), 1);
+    // A request's own cookies (no limits) go quoted, as aiohttp sends them.
+    let mut own = CookieJar::new(JarConfig {
+        limits: false,
+        ..JarConfig::default()
+    });
+    let added = own.insert(Some(&from), SetCookie::new("a", "x\0y"), t(0));
+    assert_eq!(added, Ok(Stored::Added));
+    let sent = header(&own, "http://example.com/", t(1));
+    assert_eq!(sent.as_deref(), Some("a=\"x\\000y\""));
 }

@@ -200,8 +200,10 @@ pub(crate) fn prepare(
     body: Payload,
 ) -> Result<Prepared, Error> {
     let mut map = Fields::with_capacity(hop.headers.len() + 8);
-    caller_headers(req, hop, &mut map)?;
+    caller_headers(hop, &mut map)?;
     let target = match hop.forward {
+        // (aiohttp's: CONNECT asks for the authority, `host:port`.)
+        None if hop.method.eq_ignore_ascii_case("CONNECT") => connect_target(hop.dest),
         None => hop.dest.target.clone(),
         Some(extra) => {
             for (k, v) in extra.iter().filter(|(k, _)| !has_header(hop.headers, k)) {
@@ -240,6 +242,16 @@ pub(crate) fn prepare(
     })
 }
 
+/// The authority-form target of a CONNECT request (RFC 9110 §9.3.6):
+/// `host:port`, an IPv6 host in brackets, the port always given.
+fn connect_target(dest: &crate::dest::Dest) -> String {
+    if dest.host.contains(':') {
+        format!("[{}]:{}", dest.host, dest.port)
+    } else {
+        format!("{}:{}", dest.host, dest.port)
+    }
+}
+
 /// Whether the engine adds `name`: the caller neither set nor skipped it.
 fn is_auto(req: &Request, headers: &[(String, String)], name: &str) -> bool {
     !has_header(headers, name)
@@ -257,12 +269,20 @@ fn is_chunked(map: &Fields) -> bool {
     })
 }
 
-/// `Host` unless given, then the caller's fields in order, names as written.
-fn caller_headers(req: &Request, hop: &Hop<'_>, map: &mut Fields) -> Result<(), Error> {
-    if is_auto(req, hop.headers, "host") {
-        auto_field(map, "Host", &hop.dest.host_header)?;
+/// `Host` first, then the caller's other fields in order, names as
+/// written.  As aiohttp's `update_headers`: `Host` is always sent (not
+/// one of the automatic headers `skip_auto_headers` can skip), and the
+/// caller's last `Host` field, if any, replaces the URL's.
+fn caller_headers(hop: &Hop<'_>, map: &mut Fields) -> Result<(), Error> {
+    let is_host = |k: &str| k.eq_ignore_ascii_case("host");
+    match hop.headers.iter().rev().find(|(k, _)| is_host(k)) {
+        Some((k, v)) => {
+            let (name, value) = checked_field(k, v)?;
+            map.push(name, value);
+        }
+        None => auto_field(map, "Host", &hop.dest.host_header)?,
     }
-    for (k, v) in hop.headers {
+    for (k, v) in hop.headers.iter().filter(|(k, _)| !is_host(k)) {
         let (name, value) = checked_field(k, v)?;
         map.push(name, value);
     }
@@ -479,5 +499,57 @@ mod tests {
             .err()
             .expect("refused");
         assert_eq!(err.kind, ErrorKind::InvalidArgument);
+    }
+
+    #[test]
+    fn connect_asks_for_the_authority() {
+        let cfg = ClientConfig::default();
+        for (url, want) in [
+            ("http://a.test/p?q", "a.test:80"),
+            ("https://[::1]:8443/p", "[::1]:8443"),
+        ] {
+            let req = Request::new("CONNECT", url);
+            let dest = crate::dest::parse_dest(&req.url, false).expect("a URL");
+            let hop = Hop {
+                method: "CONNECT",
+                dest: &dest,
+                headers: &[],
+                auth: &None,
+                coding: None,
+                forward: None,
+            };
+            let p = prepare(&cfg, &req, &hop, Payload::None).expect("prepared");
+            assert_eq!(p.target, want);
+        }
+    }
+
+    #[test]
+    fn host_is_always_sent_once_the_callers_last_first() {
+        // As aiohttp's update_headers: skip_auto_headers does not skip it,
+        // and a caller's last Host replaces the URL's, in first place.
+        let cfg = ClientConfig::default();
+        let mut req = Request::new("GET", "http://a.test/x");
+        req.skip_auto_headers = vec!["Host".to_owned()];
+        let dest = crate::dest::parse_dest(&req.url, false).expect("a URL");
+        let given = [
+            ("X-A".to_owned(), "1".to_owned()),
+            ("Host".to_owned(), "first".to_owned()),
+            ("host".to_owned(), "last".to_owned()),
+        ];
+        for (headers, want) in [(&given[..0], "a.test"), (&given[..], "last")] {
+            let hop = Hop {
+                method: "GET",
+                dest: &dest,
+                headers,
+                auth: &None,
+                coding: None,
+                forward: None,
+            };
+            let p = prepare(&cfg, &req, &hop, Payload::None).expect("prepared");
+            assert_eq!(p.headers.get_all("host").count(), 1);
+            let first = p.headers.iter().next().expect("a field");
+            assert!(first.0.eq_ignore_ascii_case(b"host"));
+            assert_eq!(first.1, want.as_bytes());
+        }
     }
 }
