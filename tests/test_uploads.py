@@ -211,6 +211,39 @@ async def test_a_generator_chunk_that_is_not_bytes_fails_the_request(
 
 
 @pytest.mark.parametrize("session_kw", ["fast", "middleware", "trace"], indirect=True)
+async def test_a_307_sends_a_form_with_files_again(
+    aiohttp: Any, base: str, session_kw: dict[str, Any], tmp_path: Any
+) -> None:
+    """As aiohttp: a FormData with an open file (and a field) is sent again
+    whole on a 307 (it failed: "consumed request body"); with a pipe in it,
+    it cannot be: ClientPayloadError."""
+    path = tmp_path / "up.bin"
+    path.write_bytes(b"file-bytes" * 1000)
+
+    def form(f: Any) -> Any:
+        fd = aiohttp.FormData()
+        fd.add_field("name", "value")
+        fd.add_field("file", f, filename="up.bin")
+        return fd
+
+    async with aiohttp.ClientSession(**session_kw) as s:
+        with open(path, "rb") as f:
+            async with s.post(base + "/up", data=form(f)) as resp:
+                direct = await resp.json()
+        with open(path, "rb") as f:
+            async with s.post(base + "/r307", data=form(f)) as resp:
+                again = await asyncio.wait_for(resp.json(), 5)
+        # (Each form has its own boundary: the same length, the file whole.)
+        assert again["n"] == direct["n"] > 10_000
+        r, w = os.pipe()
+        os.write(w, b"piped")
+        os.close(w)
+        with open(r, "rb") as pipe:
+            with pytest.raises(aiohttp.ClientPayloadError):
+                await asyncio.wait_for(s.post(base + "/r307", data=form(pipe)), 5)
+
+
+@pytest.mark.parametrize("session_kw", ["fast", "middleware", "trace"], indirect=True)
 async def test_a_generator_raising_cancelled_error_fails_its_request_as_a_client_error(
     aiohttp: Any, base: str, session_kw: dict[str, Any]
 ) -> None:

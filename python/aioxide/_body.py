@@ -16,11 +16,13 @@ from ._aioxide import BodyWriter, body_channel
 from ._bridge import call_engine
 from .client_exceptions import ClientConnectionError
 from .formdata import FormData
+from .multipart import MultipartWriter
 from .payload import (
     _FORBIDDEN_HEADER_CHARS_RE,
     CHANNEL_CAPACITY,
     CHUNK_SIZE,
     PAYLOAD_REGISTRY,
+    BytesPayload,
     IOBasePayload,
     Payload,
     _payload_chunks,
@@ -134,7 +136,7 @@ class Rewinder:
     @staticmethod
     def applies(prepared: Prepared) -> bool:
         p = getattr(prepared, "payload", None)
-        return isinstance(p, IOBasePayload) and not p.consumed
+        return p is not None and _sendable_again(p)
 
     def __call__(self, token: Any) -> None:
         if self.payload.consumed:
@@ -165,6 +167,21 @@ class Rewinder:
             await self.payload.close()
         except Exception:  # pragma: no cover - a user's close() failing
             internal_logger.exception("Failed to close the request body %r", self.payload)
+
+
+def _sendable_again(p: Payload) -> bool:
+    """Whether a streamed payload can be sent again from its start (aiohttp
+    re-sends it on a 307/308): a file that can seek back, or a multipart body
+    (FormData with files) whose every part is in memory or such a file."""
+    if p.consumed:
+        return False
+    if isinstance(p, IOBasePayload):
+        return True
+    if isinstance(p, MultipartWriter):
+        return all(
+            isinstance(part, BytesPayload) or _sendable_again(part) for part, _, _ in p._parts
+        )
+    return False
 
 
 # -- prepare_body --------------------------------------------------------------
