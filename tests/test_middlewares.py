@@ -227,3 +227,44 @@ async def test_client_request_update_methods(aiohttp: Any, base: str) -> None:
             got = CIMultiDict((await resp.json())["headers"])
     assert got["X-New"] == "1" and "X-Old" not in got
     assert got["Authorization"].startswith("Basic ")
+
+
+async def test_a_middleware_sees_the_bodys_headers(aiohttp: Any, base: str) -> None:
+    """As aiohttp's ClientRequest: Content-Length and the payload's
+    Content-Type are in req.headers when the middleware runs (they were
+    added only as the request went out), a middleware may delete one, and
+    update_body() gives the new body's length."""
+    seen: list[tuple[str | None, str | None]] = []
+
+    async def look(req: Any, handler: Any) -> Any:
+        seen.append((req.headers.get("Content-Length"), req.headers.get("Content-Type")))
+        return await handler(req)
+
+    form = aiohttp.FormData()
+    form.add_field("f", b"data", filename="f.bin")
+    async with aiohttp.ClientSession(middlewares=(look,)) as s:
+        for kw in ({"data": b"abc"}, {"data": "h\u00e9"}, {"data": {"a": "1"}}, {"json": [1]}, {}):
+            async with s.post(base + "/echo", **kw) as resp:
+                await resp.read()
+        async with s.post(base + "/echo", data=form) as resp:
+            await resp.read()
+    assert seen[:5] == [
+        ("3", "application/octet-stream"),
+        ("3", "text/plain; charset=utf-8"),
+        ("3", "application/x-www-form-urlencoded"),
+        ("3", "application/json"),
+        ("0", None),
+    ]
+    assert seen[5][1] is not None and seen[5][1].startswith("multipart/form-data; boundary=")
+    assert int(seen[5][0] or 0) > 4
+
+    async def rewrite(req: Any, handler: Any) -> Any:
+        del req.headers["Content-Type"]
+        await req.update_body(b"longer-body")
+        assert req.headers["Content-Length"] == "11"
+        return await handler(req)
+
+    async with aiohttp.ClientSession(middlewares=(rewrite,)) as s:
+        async with s.post(base + "/echo", data=b"x") as resp:
+            got = await resp.json()
+    assert got["body"] == "longer-body"

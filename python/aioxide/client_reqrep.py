@@ -892,6 +892,7 @@ class ClientRequest:
         self._body = None
         self._data = data
         self._traces = [] if traces is None else traces
+        self._body_headers()
 
     # -- attributes of the reference ------------------------------------------
     @property
@@ -939,16 +940,45 @@ class ClientRequest:
 
     @body.setter
     def body(self, value: Any) -> None:
-        self._data = value
-        self._body = None
+        self._replace_body(value)
 
     async def update_body(self, body: Any) -> None:
         """Replace the body (closing the old payload, as aiohttp)."""
         old = self._body
         if old is not None and hasattr(old, "close"):
             await old.close()
-        self._data = body
-        self._body = None
+        self._replace_body(body)
+
+    def _replace_body(self, body: Any) -> None:
+        """A new body: the old one's length and framing go with it (aiohttp's
+        ``_update_body``)."""
+        self.headers.popall(hdrs.CONTENT_LENGTH, None)
+        if self.chunked:
+            self.headers.popall(hdrs.TRANSFER_ENCODING, None)
+        self.update_body_from_data(body)
+
+    def _body_headers(self) -> None:
+        """The body's headers, as aiohttp's ``update_body_from_data`` sets
+        them when the request is made, so that middlewares see them: its
+        Content-Length (0 for a POST without one; none for a chunked or
+        compressed body, whose length the engine frames), and the payload's
+        own (Content-Type, Content-Disposition) unless given or skipped."""
+        headers = self.headers
+        data = self._data
+        unframed = not self.chunked and not self.compress
+        if data is None:
+            if self.method not in self.GET_METHODS and unframed:
+                headers.setdefault(hdrs.CONTENT_LENGTH, "0")
+            return
+        body = self.body
+        if unframed and hdrs.CONTENT_LENGTH not in headers:
+            size = getattr(body, "size", None)
+            if size is not None:
+                headers[hdrs.CONTENT_LENGTH] = str(size)
+        skip = self._skip_auto_headers
+        for key, value in getattr(body, "headers", {}).items():
+            if key not in headers and key not in skip:
+                headers[key] = value
 
     @property
     def request_info(self) -> RequestInfo:
@@ -1017,9 +1047,11 @@ class ClientRequest:
             self.expect100 = True
 
     def update_body_from_data(self, body: Any, _stacklevel: int = 3) -> None:
-        """Replace the body from data, as the constructor does."""
+        """Replace the body from data, as the constructor does (a Content-Length
+        already set stays, as in aiohttp: ``update_body`` drops it)."""
         self._data = body
         self._body = None
+        self._body_headers()
 
     def terminate(self) -> None:
         """Nothing to stop: the engine writes the body (aiohttp cancels its writer task)."""
@@ -1062,13 +1094,14 @@ class ClientRequest:
 
 
 def _to_payload(data: Any) -> Any:
+    from . import _interop
     from . import payload as _payload
     from .formdata import FormData
 
-    if isinstance(data, _payload.Payload):
+    if isinstance(data, _payload.Payload) or _interop.is_payload(data):
         return data
-    if isinstance(data, FormData):
-        return data()
+    if isinstance(data, FormData) or _interop.is_form_data(data):
+        return data()  # (aiohttp's FormData gives aiohttp's payload)
     try:
         return _payload.PAYLOAD_REGISTRY.get(data, disposition=None)
     except _payload.LookupError:
