@@ -93,8 +93,11 @@ def test_client_timeout_fields_and_frozen(aiohttp: Any) -> None:
         t.total = 10  # frozen
 
 
-async def test_session_default_timeout(aiohttp: Any) -> None:
-    async with aiohttp.ClientSession() as s:
+@pytest.mark.parametrize("given", [{}, {"timeout": None}])
+async def test_session_default_timeout(aiohttp: Any, given: dict[str, Any]) -> None:
+    """timeout=None is "not given", as aiohttp 3.14 reads it (it was no
+    limit at all here: a request could wait for ever)."""
+    async with aiohttp.ClientSession(**given) as s:
         t = s.timeout
         assert t.total == 300
         assert t.sock_connect == 30

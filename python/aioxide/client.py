@@ -261,7 +261,8 @@ def _session_timeout(
         if read_timeout is not sentinel or conn_timeout is not None:
             raise ValueError("read_timeout and conn_timeout are deprecated; use timeout")
         return adopted
-    result = DEFAULT_TIMEOUT if timeout is sentinel else ClientTimeout()
+    # (None is "not given", as aiohttp 3.14 reads it: the default, not no limit.)
+    result = DEFAULT_TIMEOUT
     if read_timeout is not sentinel:
         result = _deprecated_timeout(result, "read_timeout", total=read_timeout)
     if conn_timeout is not None:
