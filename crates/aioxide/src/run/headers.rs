@@ -460,6 +460,22 @@ mod tests {
         }
     }
 
+    /// A hop of `method` to `dest` with the caller's `headers`, no more.
+    fn plain_hop<'a>(
+        method: &'a str,
+        dest: &'a crate::dest::Dest,
+        headers: &'a [(String, String)],
+    ) -> Hop<'a> {
+        Hop {
+            method,
+            dest,
+            headers,
+            auth: &None,
+            coding: None,
+            forward: None,
+        }
+    }
+
     #[test]
     fn methods() {
         assert!(is_get_like("GET") && is_get_like("HEAD") && !is_get_like("DELETE"));
@@ -470,14 +486,7 @@ mod tests {
         let mut cfg = ClientConfig::default();
         let req = Request::new("POST", "http://a.test:81/x");
         let dest = crate::dest::parse_dest(&req.url, false).expect("a URL");
-        let hop = Hop {
-            method: "POST",
-            dest: &dest,
-            headers: &[],
-            auth: &None,
-            coding: None,
-            forward: None,
-        };
+        let hop = plain_hop("POST", &dest, &[]);
         let p = prepare(&cfg, &req, &hop, Payload::None).expect("prepared");
         let names: Vec<&[u8]> = p.headers.iter().map(|(k, _)| k).collect();
         assert_eq!(
@@ -510,14 +519,7 @@ mod tests {
         ] {
             let req = Request::new("CONNECT", url);
             let dest = crate::dest::parse_dest(&req.url, false).expect("a URL");
-            let hop = Hop {
-                method: "CONNECT",
-                dest: &dest,
-                headers: &[],
-                auth: &None,
-                coding: None,
-                forward: None,
-            };
+            let hop = plain_hop("CONNECT", &dest, &[]);
             let p = prepare(&cfg, &req, &hop, Payload::None).expect("prepared");
             assert_eq!(p.target, want);
         }
@@ -537,14 +539,7 @@ mod tests {
             ("host".to_owned(), "last".to_owned()),
         ];
         for (headers, want) in [(&given[..0], "a.test"), (&given[..], "last")] {
-            let hop = Hop {
-                method: "GET",
-                dest: &dest,
-                headers,
-                auth: &None,
-                coding: None,
-                forward: None,
-            };
+            let hop = plain_hop("GET", &dest, headers);
             let p = prepare(&cfg, &req, &hop, Payload::None).expect("prepared");
             assert_eq!(p.headers.get_all("host").count(), 1);
             let first = p.headers.iter().next().expect("a field");
