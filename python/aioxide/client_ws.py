@@ -172,6 +172,16 @@ class _Writer:
         await self._call(self._ws.close, int(code), _reason(message))
 
 
+def _fresh(error: BaseException) -> BaseException:
+    """A copy of a kept error to raise: the one kept must not take the
+    raising frame into its traceback (nor so the reader that keeps it);
+    the error itself when it cannot be copied."""
+    try:
+        return copy.copy(error)
+    except Exception:  # noqa: BLE001 - an exception class with its own signature
+        return error
+
+
 def _as_bytes(message: Any) -> Any:
     """A frame's payload: a bytearray or memoryview as its bytes (aiohttp
     takes any bytes-like object); anything else as it is."""
@@ -259,8 +269,7 @@ class _LoopReader(_Reader):
         buffer = self._buffer
         while not buffer:
             if self._error is not None:
-                # (A copy: the one kept must not hold this frame, nor so this reader.)
-                raise copy.copy(self._error)
+                raise _fresh(self._error)
             fut = self._waiter = self._loop.create_future()
             try:
                 await fut
