@@ -40,10 +40,19 @@ fuzz_target!(|data: &[u8]| {
     for requote in [false, true] {
         match step(status, method, current, location, requote) {
             Ok(s) => {
-                let next = parse_dest(&s.url, true)
-                    .unwrap_or_else(|e| panic!("{current:?} + {location:?} -> {:?}: {e}", s.url));
-                assert!(!next.host.is_empty());
                 let u = Url::parse(&s.url).expect("a redirect result parses");
+                let next = match parse_dest(&s.url, true) {
+                    Ok(next) => next,
+                    // A user name with `:` has no Basic form: aiohttp's
+                    // ValueError when the hop is made, and only then.
+                    Err(e) if e.kind == ErrorKind::InvalidArgument => {
+                        let user = u.username().to_ascii_lowercase();
+                        assert!(user.contains("%3a"), "{:?}: {e}", s.url);
+                        continue;
+                    }
+                    Err(e) => panic!("{current:?} + {location:?} -> {:?}: {e}", s.url),
+                };
+                assert!(!next.host.is_empty());
                 assert!(matches!(u.scheme(), "http" | "https"));
                 for base in [BASES[0], BASES[3], current] {
                     if let Ok(b) = Url::parse(base) {
