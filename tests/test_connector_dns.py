@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
 import socket
 from typing import Any
 
@@ -333,6 +334,75 @@ async def test_socket_factory_error_is_connector_error(aiohttp: Any, base: str) 
         with pytest.raises(aiohttp.ClientConnectorError) as info:
             await s.get(base + "/")
     assert info.value.errno == 13
+
+
+def open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc")
+async def test_sessions_with_hooks_leave_no_descriptor(aiohttp: Any, base: str) -> None:
+    """A closed session with a resolver or a socket factory that made a
+    request keeps no descriptor: each held one of its loop bridge's until
+    the process ended (the engine's clone of the client was never freed)."""
+    port = port_of(base)
+
+    def factory(addr_info: Any) -> socket.socket:
+        family, type_, proto, _, _ = addr_info
+        return socket.socket(family=family, type=type_, proto=proto)
+
+    async def one_session(hook: str) -> None:
+        if hook == "resolver":
+            connector = aiohttp.TCPConnector(
+                resolver=user_resolver(aiohttp, {"fd.example.test": ["127.0.0.1"]})
+            )
+            url = f"http://fd.example.test:{port}/"
+        else:
+            connector = aiohttp.TCPConnector(socket_factory=factory)
+            url = base + "/"
+        async with aiohttp.ClientSession(connector=connector) as s:
+            async with s.get(url) as resp:
+                assert resp.status == 200
+
+    for hook in ("resolver", "socket_factory"):
+        await one_session(hook)  # whatever is made once per process
+        gc.collect()
+        before = open_fds()
+        for _ in range(10):
+            await one_session(hook)
+        for _ in range(200):
+            gc.collect()
+            if open_fds() - before <= 1:
+                break
+            await asyncio.sleep(0.01)
+        assert open_fds() - before <= 1, hook
+
+
+@pytest.mark.skipif(TARGET != "aioxide", reason="the engine's own count")
+async def test_a_closed_session_frees_its_engine_pool(aiohttp: Any, base: str) -> None:
+    """Every request cloned the engine client (its pool and settings) and
+    the clone was never dropped: a closed session's pool stayed for good."""
+    from aioxide._aioxide import Session as EngineSession
+
+    async def one_session() -> None:
+        async with aiohttp.ClientSession() as s:
+            async with s.get(base + "/") as resp:  # driven on the loop's thread
+                await resp.read()
+            await asyncio.gather(*(s.get(base + "/") for _ in range(3)))  # on the engine
+            with pytest.raises(aiohttp.ClientConnectorError):
+                await s.get("http://127.0.0.1:1/")
+
+    gc.collect()
+    before = EngineSession.live_pools()
+    for _ in range(5):
+        await one_session()
+    # The engine's thread drops a request's task just after its answer.
+    for _ in range(200):
+        gc.collect()
+        if EngineSession.live_pools() == before:
+            break
+        await asyncio.sleep(0.01)
+    assert EngineSession.live_pools() == before
 
 
 @pytest.mark.skipif(TARGET != "aioxide", reason="aiohttp 3.14 has no public cached_hosts")

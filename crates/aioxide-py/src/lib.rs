@@ -214,7 +214,9 @@ impl Session {
             upload: upload.map(|u| u.0.clone()),
         });
         let drivable = self.client.drivable(&req);
-        let client = self.client.clone();
+        // (`Client::clone`, not the ManuallyDrop's: that clone would never
+        // be dropped, and the pool with it.)
+        let client = Client::clone(&self.client);
         let owner = bridge.clone().unbind();
         let task = Box::pin(async move {
             let r = client.execute(req).await;
@@ -236,6 +238,13 @@ impl Session {
             true => self.client.pool().close_leaking(),
             false => self.client.close(),
         }
+    }
+
+    /// Engine pools alive in this process (tests: a closed session's
+    /// pool is freed with it).
+    #[staticmethod]
+    fn live_pools() -> usize {
+        aioxide::pool::live_pools()
     }
 
     #[getter]

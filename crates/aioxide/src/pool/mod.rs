@@ -298,6 +298,15 @@ impl H1Only {
     }
 }
 
+/// Pools alive in this process (a test's evidence that a closed client
+/// frees its pool).
+static LIVE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// How many pools are alive in this process.
+pub fn live_pools() -> usize {
+    LIVE.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 pub struct Pool {
     cfg: PoolConfig,
     /// TCPConnector's DNS cache.
@@ -335,6 +344,12 @@ pub struct Lease {
     h1: bool,
     /// Why, for the connection event.
     pub(crate) close: CloseReason,
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        LIVE.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 impl Drop for Lease {
@@ -602,6 +617,7 @@ fn slots(limit: usize) -> Semaphore {
 impl Pool {
     pub fn new(cfg: PoolConfig) -> Arc<Self> {
         let total = (cfg.limit > 0).then(|| Arc::new(slots(cfg.limit)));
+        LIVE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Arc::new(Pool {
             dns: connect::dns::DnsCache::default(),
             cfg,
