@@ -7,6 +7,7 @@ Every test here must pass against aiohttp 3.14.5 (AIOXIDE_TEST_TARGET=aiohttp).
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -587,3 +588,28 @@ async def test_a_session_dropped_open_warns_and_tells_the_loop(aiohttp: Any) -> 
         assert len(told) == 1
     finally:
         loop.set_exception_handler(None)
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc")
+async def test_a_closed_session_held_keeps_no_descriptor(aiohttp: Any, base: str) -> None:
+    """A closed session kept referenced, and the response it gave, hold no
+    descriptor (as aiohttp's): each held three (its loop bridge's eventfd,
+    the engine runtime's epoll and eventfd) until it was freed."""
+
+    async def one() -> tuple[Any, Any]:
+        s = aiohttp.ClientSession()
+        resp = await s.get(base + "/port")
+        await resp.read()
+        await s.close()
+        return s, resp
+
+    held = [await one()]  # (what is made once per process)
+    before = len(os.listdir("/proc/self/fd"))
+    for _ in range(10):
+        held.append(await one())
+    for _ in range(200):  # (the engine's thread ends on its own)
+        if len(os.listdir("/proc/self/fd")) - before <= 1:
+            break
+        await asyncio.sleep(0.01)
+    assert len(os.listdir("/proc/self/fd")) - before <= 1
+    assert all(s.closed for s, _ in held)

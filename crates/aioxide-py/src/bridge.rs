@@ -12,7 +12,7 @@ use std::future::Future;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock, Weak};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
@@ -34,7 +34,9 @@ type Job = (Pin<Box<dyn Future<Output = ()> + Send>>, Arc<AbortSlot>);
 
 struct Shared {
     queue: Mutex<Vec<(u64, Deliver)>>,
-    efd: OwnedFd,
+    /// The eventfd the loop watches; closed (None) with the bridge, so that
+    /// a closed bridge someone still holds keeps no descriptor.
+    efd: RwLock<Option<OwnedFd>>,
     closed: AtomicBool,
     /// Work submitted from the loop thread, handed to the engine in batches:
     /// one wake-up of the engine thread per batch, not one per request.
@@ -261,10 +263,17 @@ impl Shared {
     /// Make the loop's reader (`drain`) run.
     fn signal_loop(&self) {
         let one: u64 = 1;
-        // SAFETY: writing 8 bytes from a valid u64 to an eventfd we own.
-        unsafe {
-            libc::write(self.efd.as_raw_fd(), (&one as *const u64).cast(), 8);
+        if let Some(efd) = &*self.efd() {
+            // SAFETY: writing 8 bytes from a valid u64 to an eventfd we own
+            // (open while the read lock is held).
+            unsafe {
+                libc::write(efd.as_raw_fd(), (&one as *const u64).cast(), 8);
+            }
         }
+    }
+
+    fn efd(&self) -> std::sync::RwLockReadGuard<'_, Option<OwnedFd>> {
+        self.efd.read().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -330,8 +339,10 @@ pub struct Bridge {
     /// `weakref.ref(loop)`, once the loop's bridge gave it (`drive_on`):
     /// from then on a lone request may be driven on the loop's thread.
     loop_ref: OnceLock<Py<PyAny>>,
-    /// The engine's runtime, entered while a driven request is polled.
-    handle: Option<tokio::runtime::Handle>,
+    /// The engine's runtime, entered while a driven request is polled;
+    /// dropped when the bridge closes (a handle keeps the runtime's driver,
+    /// its epoll and eventfd, open).
+    handle: Mutex<Option<tokio::runtime::Handle>>,
     /// Lone requests are driven on the loop's thread (`Bridge.driving`).
     drive: AtomicBool,
     /// Set while one of the loop's own callbacks (`drain`, `poll_ready`,
@@ -350,6 +361,13 @@ impl Bridge {
 
     fn driven(&self) -> MutexGuard<'_, HashMap<u64, Driven>> {
         self.driven.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn runtime_handle(&self) -> Option<tokio::runtime::Handle> {
+        self.handle
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     fn watcher(&self) -> MutexGuard<'_, Option<Watcher>> {
@@ -503,7 +521,8 @@ impl Bridge {
             return;
         };
         let (polled, handoff) = {
-            let _rt = this.handle.as_ref().map(|h| h.enter());
+            let rt = this.runtime_handle();
+            let _rt = rt.as_ref().map(|h| h.enter());
             let _driving = direct::driving();
             let mut cx = Context::from_waker(&d.waker);
             let p = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -605,7 +624,8 @@ impl Bridge {
         };
         Self::watch(slf, id, &mut d.watch, Want::NONE);
         d.cancel_timer(slf.py());
-        let _rt = this.handle.as_ref().map(|h| h.enter());
+        let rt = this.runtime_handle();
+        let _rt = rt.as_ref().map(|h| h.enter());
         drop(d);
     }
 
@@ -774,7 +794,7 @@ impl Bridge {
         let forks = crate::runtime::fork_count();
         let shared = Arc::new(Shared {
             queue: Mutex::new(Vec::new()),
-            efd,
+            efd: RwLock::new(Some(efd)),
             closed: AtomicBool::new(false),
             submit: Mutex::new(Vec::new()),
             notify: Notify::new(),
@@ -796,7 +816,7 @@ impl Bridge {
             driven: Mutex::new(HashMap::new()),
             watcher: Mutex::new(Some(Watcher::new()?)),
             loop_ref: OnceLock::new(),
-            handle: runtime.handle(),
+            handle: Mutex::new(runtime.handle()),
             drive: AtomicBool::new(drive_enabled()),
             inline: AtomicBool::new(false),
             woken: Mutex::new(Vec::new()),
@@ -859,7 +879,7 @@ impl Bridge {
     /// The eventfd the event loop watches.
     #[getter]
     fn fd(&self) -> i32 {
-        self.shared.efd.as_raw_fd()
+        self.shared.efd().as_ref().map_or(-1, |fd| fd.as_raw_fd())
     }
 
     /// Complete every finished future (the loop's reader callback), and
@@ -872,13 +892,11 @@ impl Bridge {
             return Ok(());
         }
         let mut buf: u64 = 0;
-        // SAFETY: reading 8 bytes into a valid u64 from our eventfd.
-        unsafe {
-            libc::read(
-                this.shared.efd.as_raw_fd(),
-                (&mut buf as *mut u64).cast(),
-                8,
-            );
+        if let Some(efd) = &*this.shared.efd() {
+            // SAFETY: reading 8 bytes into a valid u64 from our eventfd.
+            unsafe {
+                libc::read(efd.as_raw_fd(), (&mut buf as *mut u64).cast(), 8);
+            }
         }
         this.flush();
         this.in_callback(py, || {
@@ -955,6 +973,14 @@ impl Bridge {
                 Self::drop_driven(slf, id);
             }
             drop(this.watcher().take());
+            drop(this.handle.lock().unwrap_or_else(|p| p.into_inner()).take());
+            drop(
+                this.shared
+                    .efd
+                    .write()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .take(),
+            );
             crate::recycle::release();
         } else {
             // Dropping them would take the parent's sockets out of the
