@@ -348,6 +348,49 @@ async def test_connect_timeout_during_tcp_handshake(aiohttp: Any, field: str) ->
         ls.close()
 
 
+def _slow_resolver(aiohttp: Any, delay: float) -> Any:
+    """A user resolver that answers 127.0.0.1 after ``delay`` seconds."""
+
+    class Slow(aiohttp.abc.AbstractResolver):  # type: ignore[misc,name-defined]
+        async def resolve(self, host: str, port: int = 0, family: int = 0) -> list[Any]:
+            await asyncio.sleep(delay)
+            return [
+                {
+                    "hostname": host,
+                    "host": "127.0.0.1",
+                    "port": port,
+                    "family": socket.AF_INET,
+                    "proto": 0,
+                    "flags": socket.AI_NUMERICHOST,
+                }
+            ]
+
+        async def close(self) -> None:
+            pass
+
+    return Slow()
+
+
+@pytest.mark.parametrize("field", ["sock_connect", "connect"])
+async def test_sock_connect_does_not_count_the_name_lookup(
+    aiohttp: Any, raw_server: Any, field: str
+) -> None:
+    """As aiohttp's: ``sock_connect`` bounds connecting to the peer, not the
+    name's lookup before it (``connect`` and ``total`` bound both); aioxide
+    counted a slow lookup against ``sock_connect``."""
+    url = await raw_server(_delayed_server(0))
+    port = int(url.rsplit(":", 1)[1])
+    connector = aiohttp.TCPConnector(resolver=_slow_resolver(aiohttp, 0.4))
+    tmo = aiohttp.ClientTimeout(**{field: 0.2})
+    async with aiohttp.ClientSession(connector=connector, timeout=tmo) as s:
+        if field == "connect":
+            with pytest.raises(aiohttp.ConnectionTimeoutError):
+                await s.get(f"http://slow.example.test:{port}/")
+        else:
+            async with s.get(f"http://slow.example.test:{port}/") as resp:
+                assert await resp.read() == b"late"
+
+
 # ---------------------------------------------------------------------------
 # per-request overrides
 # ---------------------------------------------------------------------------

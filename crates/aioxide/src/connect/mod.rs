@@ -513,21 +513,74 @@ fn getaddrinfo(host: &str, port: u16, af: i32) -> Result<Vec<SocketAddr>, (i32, 
     Ok(out)
 }
 
-/// Open a connection to `target`, step by step: transport, tunnel, TLS.
-/// Nothing here has its own timeout: the caller's connect deadline wraps
-/// the whole chain, the tunnel included.
+/// Open a connection to `target`, step by step: the first hop's name
+/// resolved, then transport, tunnel, TLS.  Nothing here has its own
+/// timeout: the caller's deadlines wrap [`resolve_first_hop`] (the pool's `connect`)
+/// and [`connect_resolved`] (`sock_connect` too, as aiohttp's covers the
+/// connection, not the name's lookup).
 pub async fn connect(
     target: &Target,
     cfg: &ConnectConfig,
     cache: &DnsCache,
 ) -> Result<(Stream, dns::DnsOutcome), Error> {
+    let hop = resolve_first_hop(target, cfg, cache).await?;
+    connect_resolved(target, hop, cfg, cache).await
+}
+
+/// The first hop of a connection, resolved ([`resolve_first_hop`]).
+pub struct FirstHop {
+    /// Its addresses, in the order to try them (none for a Unix socket).
+    addrs: Vec<SocketAddr>,
+    /// What name resolution did.
+    pub outcome: dns::DnsOutcome,
+}
+
+/// Step 0: the first hop's addresses: the proxy's when there is one (its
+/// name is resolved, not the origin's); nothing for UnixConnector's socket.
+pub async fn resolve_first_hop(
+    target: &Target,
+    cfg: &ConnectConfig,
+    cache: &DnsCache,
+) -> Result<FirstHop, Error> {
     if target.tunnel.is_forward() && target.tls.is_some() {
         return Err(Error::new(
             ErrorKind::InvalidArgument,
             "a TLS origin through an HTTP proxy needs a CONNECT tunnel",
         ));
     }
-    let (stream, outcome) = transport(target, cfg, cache).await?;
+    if cfg.unix_path.is_some() {
+        return Ok(FirstHop {
+            addrs: Vec::new(),
+            outcome: dns::DnsOutcome::None,
+        });
+    }
+    let (host, port, is_tls) = first_hop(target);
+    let (addrs, outcome) = resolve_cached(host, port, cfg, cache)
+        .await
+        .map_err(|mut e| {
+            e.is_tls = is_tls;
+            e
+        })?;
+    Ok(FirstHop { addrs, outcome })
+}
+
+/// The first hop's host, port and whether it speaks TLS.
+fn first_hop(target: &Target) -> (&str, u16, bool) {
+    match target.tunnel.proxy() {
+        Some(p) => (p.host.as_str(), p.port, target.tunnel.proxy_tls().is_some()),
+        None => (target.host.as_str(), target.port, target.tls.is_some()),
+    }
+}
+
+/// Steps 1 to 3 to `target` from its resolved first hop.
+pub async fn connect_resolved(
+    target: &Target,
+    hop: FirstHop,
+    cfg: &ConnectConfig,
+    cache: &DnsCache,
+) -> Result<(Stream, dns::DnsOutcome), Error> {
+    let outcome = hop.outcome;
+    let stream = transport(target, hop.addrs, cfg).await?;
     let stream = Box::pin(tunnel(stream, target, cfg, cache)).await?;
     let stream = match &target.tls {
         None => stream,
@@ -545,38 +598,24 @@ pub async fn connect(
     Ok((stream, outcome))
 }
 
-/// Step 1: a socket to the first hop (the proxy when there is one: its
-/// name is resolved, not the origin's): resolve, connect to each address
-/// in turn (or UnixConnector's socket).  A proxy that cannot be reached is
-/// [`ErrorKind::ProxyConnect`].
+/// Step 1: a socket to the first hop (the proxy when there is one): each
+/// of its addresses in turn (or UnixConnector's socket).  A proxy that
+/// cannot be reached is [`ErrorKind::ProxyConnect`].
 async fn transport(
     target: &Target,
+    addrs: Vec<SocketAddr>,
     cfg: &ConnectConfig,
-    cache: &DnsCache,
-) -> Result<(Stream, dns::DnsOutcome), Error> {
+) -> Result<Stream, Error> {
     if let Some(path) = &cfg.unix_path {
         return connect_unix(path, target).await;
     }
-    let (host, port, is_tls, kind) = match target.tunnel.proxy() {
-        Some(p) => {
-            let tls = target.tunnel.proxy_tls().is_some();
-            (p.host.as_str(), p.port, tls, ErrorKind::ProxyConnect)
-        }
-        None => (
-            target.host.as_str(),
-            target.port,
-            target.tls.is_some(),
-            ErrorKind::Connect,
-        ),
+    let (host, port, is_tls) = first_hop(target);
+    let kind = match target.tunnel.proxy() {
+        Some(_) => ErrorKind::ProxyConnect,
+        None => ErrorKind::Connect,
     };
-    let (addrs, outcome) = resolve_cached(host, port, cfg, cache)
-        .await
-        .map_err(|mut e| {
-            e.is_tls = is_tls;
-            e
-        })?;
     match connect_any(addrs, cfg).await {
-        Ok(t) => Ok((Stream::Tcp(t), outcome)),
+        Ok(t) => Ok(Stream::Tcp(t)),
         Err(e) => Err(Error::new(
             kind,
             format!("Cannot connect to host {host}:{port} ssl:{is_tls} [{e}]"),
@@ -651,10 +690,7 @@ async fn proxy_tls(
 }
 
 /// UnixConnector: every request goes to one socket path, whatever its host.
-async fn connect_unix(
-    path: &std::path::Path,
-    target: &Target,
-) -> Result<(Stream, dns::DnsOutcome), Error> {
+async fn connect_unix(path: &std::path::Path, target: &Target) -> Result<Stream, Error> {
     let is_tls = target.tls.is_some();
     if is_tls {
         return Err(Error::new(
@@ -667,7 +703,7 @@ async fn connect_unix(
         .with_addr(&target.host, target.port, true));
     }
     match tokio::net::UnixStream::connect(path).await {
-        Ok(s) => Ok((Stream::Unix(s), dns::DnsOutcome::None)),
+        Ok(s) => Ok(Stream::Unix(s)),
         Err(e) => Err(Error::new(
             ErrorKind::Connect,
             format!(

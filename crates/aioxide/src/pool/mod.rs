@@ -877,7 +877,7 @@ impl Pool {
         }
         // Boxed: opening is the rare path, and its future (3.5 KB) would
         // otherwise size, and be copied with, every request's future.
-        Box::pin(self.connect_into(&mut lease, key, sock_connect(Instant::now()))).await?;
+        Box::pin(self.connect_into(&mut lease, key, acquire, sock_connect)).await?;
         Ok(lease)
     }
 
@@ -911,7 +911,7 @@ impl Pool {
                 None => self.slots(key, acquire).await?,
             },
         };
-        self.connect_into(&mut lease, key, sock_connect(Instant::now()))
+        self.connect_into(&mut lease, key, acquire, sock_connect)
             .await?;
         Ok(lease)
     }
@@ -955,9 +955,15 @@ impl Pool {
         self: &Arc<Self>,
         lease: &mut Lease,
         key: &Key,
-        deadline: Option<Deadline>,
+        acquire: Option<Deadline>,
+        sock_connect: &impl Fn(Instant) -> Option<Deadline>,
     ) -> Result<(), Error> {
-        let (stream, dns, meta) = until(deadline, Box::pin(self.open(key))).await??;
+        let (stream, dns, deadline) = Box::pin(self.open(key, acquire, sock_connect)).await?;
+        let verified = key
+            .tls
+            .as_ref()
+            .is_some_and(connect::tls::TlsMode::verifies);
+        let meta = Some(Arc::new(stream.meta(verified)));
         self.opened(key, &stream, meta.as_deref());
         lease.dns = dns;
         lease.meta = meta.clone();
@@ -1081,17 +1087,16 @@ impl Pool {
     }
 
     /// A new stream to `key` (transport, tunnel, TLS) and what it is.
+    /// A new connection for `key`: its first hop's name resolved within
+    /// `acquire` (the `connect` timeout), then the connection made within
+    /// `sock_connect` counted from there (aiohttp's covers the connection,
+    /// not the lookup); the deadline that bound it.
     async fn open(
         &self,
         key: &Key,
-    ) -> Result<
-        (
-            connect::Stream,
-            connect::dns::DnsOutcome,
-            Option<Arc<connect::ConnMeta>>,
-        ),
-        Error,
-    > {
+        acquire: Option<Deadline>,
+        sock_connect: &impl Fn(Instant) -> Option<Deadline>,
+    ) -> Result<(connect::Stream, connect::dns::DnsOutcome, Option<Deadline>), Error> {
         let target = Target {
             host: key.host.clone(),
             port: key.port,
@@ -1103,13 +1108,12 @@ impl Pool {
         if target.needs_engine() {
             connect::direct::to_engine().await;
         }
-        let (stream, dns) = connect::connect(&target, &self.cfg.connect, &self.dns).await?;
-        let verified = key
-            .tls
-            .as_ref()
-            .is_some_and(connect::tls::TlsMode::verifies);
-        let meta = Some(Arc::new(stream.meta(verified)));
-        Ok((stream, dns, meta))
+        let cfg = &self.cfg.connect;
+        let hop = until(acquire, connect::resolve_first_hop(&target, cfg, &self.dns)).await??;
+        let deadline = sock_connect(Instant::now());
+        let made = connect::connect_resolved(&target, hop, cfg, &self.dns);
+        let (stream, dns) = until(deadline, made).await??;
+        Ok((stream, dns, deadline))
     }
 }
 
