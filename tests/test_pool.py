@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from conftest import TARGET
+
 
 async def _counting_server(serve: Any) -> tuple[str, set[Any]]:
     peers: set[Any] = set()
@@ -34,6 +36,30 @@ async def test_idle_connection_expires_after_keepalive_timeout(aiohttp: Any, ser
         async with s.get(base + "/") as r:
             assert await r.text() == "ok"
     assert len(peers) == 2, "an expired idle connection is not reused"
+
+
+@pytest.mark.skipif(TARGET != "aioxide", reason="the engine's own count")
+async def test_a_closed_session_leaves_no_engine_task(aiohttp: Any, serve: Any) -> None:
+    """A session closed with an idle connection kept its pool's keepalive
+    task until keepalive_timeout ran out: one engine task per closed session
+    (an hour of them with keepalive_timeout=3600)."""
+    from aioxide._aioxide import live_tasks
+
+    base, _ = await _counting_server(serve)
+    async with aiohttp.ClientSession() as running:  # (keeps the engine running)
+        async with running.get(base + "/") as r:
+            await r.read()
+        before = live_tasks()
+        for _ in range(5):
+            conn = aiohttp.TCPConnector(keepalive_timeout=3600)
+            async with aiohttp.ClientSession(connector=conn) as s:
+                async with s.get(base + "/") as r:
+                    assert await r.text() == "ok"
+        for _ in range(200):
+            if live_tasks() == before:
+                break
+            await asyncio.sleep(0.01)
+        assert live_tasks() == before
 
 
 async def test_idle_connection_kept_within_keepalive_timeout(aiohttp: Any, serve: Any) -> None:

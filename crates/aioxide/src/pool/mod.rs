@@ -732,7 +732,7 @@ impl Pool {
         if !inner.reaper {
             if let Ok(rt) = tokio::runtime::Handle::try_current() {
                 inner.reaper = true;
-                rt.spawn(reap(Arc::downgrade(self), ka));
+                rt.spawn(reap(Arc::downgrade(self), self.closed_tx.subscribe(), ka));
             }
         }
     }
@@ -1149,11 +1149,20 @@ async fn slot(
 
 /// Closes idle connections when their keepalive_timeout runs out, so that
 /// servers see them closed (aiohttp's connector does the same); it ends
-/// when no idle connection is left, or with the pool.
-async fn reap(pool: std::sync::Weak<Pool>, ka: Duration) {
+/// when no idle connection is left, or as the pool closes or goes (not at
+/// its next turn: a closed session's task stayed for keepalive_timeout).
+async fn reap(
+    pool: std::sync::Weak<Pool>,
+    mut closed: tokio::sync::watch::Receiver<bool>,
+    ka: Duration,
+) {
     let mut wait = ka;
     loop {
-        tokio::time::sleep(wait).await;
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            // (An error: the pool is gone.)
+            _ = closed.wait_for(|c| *c) => return,
+        }
         let Some(pool) = pool.upgrade() else { return };
         match pool.sweep(ka) {
             Some(next) => wait = next.saturating_duration_since(Instant::now()),
