@@ -162,6 +162,49 @@ async def test_user_resolver_is_used_and_cached(aiohttp: Any, base: str) -> None
     assert resolver.closed is False  # a resolver the user gave is theirs to close
 
 
+class SlowMapResolver(MapResolver):
+    """Answers after 50 ms; a host named ``boom.*`` raises ``LookupError``."""
+
+    async def resolve(self, host: str, port: int = 0, family: int = socket.AF_INET) -> list[Any]:
+        await asyncio.sleep(0.05)
+        if host.startswith("boom."):
+            self.calls.append((host, port, int(family)))
+            raise LookupError("the resolver's own error")
+        return await super().resolve(host, port, family)
+
+
+@pytest.mark.parametrize("use_dns_cache", [True, False])
+async def test_concurrent_requests_to_a_new_host_share_one_lookup(
+    aiohttp: Any, base: str, use_dns_cache: bool
+) -> None:
+    """As aiohttp's connector: with the DNS cache on, connections to a host
+    not cached yet wait for one lookup (aioxide made one each); its failure
+    fails them all with the resolver's exception. Without the cache, each
+    connection looks up."""
+    port = port_of(base)
+
+    class R(SlowMapResolver, aiohttp.abc.AbstractResolver):  # type: ignore[misc,name-defined]
+        pass
+
+    resolver = R({"shared.example.test": ["127.0.0.1"]})
+    connector = aiohttp.TCPConnector(resolver=resolver, use_dns_cache=use_dns_cache)
+    async with aiohttp.ClientSession(connector=connector) as s:
+
+        async def one(host: str) -> str:
+            async with s.get(f"http://{host}:{port}/") as resp:
+                return str(await resp.text())
+
+        texts = await asyncio.gather(*(one("shared.example.test") for _ in range(6)))
+        assert texts == ["127.0.0.1"] * 6
+        assert len(resolver.calls) == (1 if use_dns_cache else 6)
+        del resolver.calls[:]
+        failed = await asyncio.gather(
+            *(one("boom.example.test") for _ in range(4)), return_exceptions=True
+        )
+        assert [type(e) for e in failed] == [LookupError] * 4, failed
+        assert len(resolver.calls) == (1 if use_dns_cache else 4)
+
+
 async def test_dns_cache_ttl_expires(aiohttp: Any, base: str) -> None:
     port = port_of(base)
     resolver = user_resolver(aiohttp, {"ttl.example.test": ["127.0.0.1"]})

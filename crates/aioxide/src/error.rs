@@ -231,6 +231,43 @@ impl std::error::Error for Error {
     }
 }
 
+impl Error {
+    /// One of the errors of many waiters on one failure (a shared DNS
+    /// lookup's): its fields copied, the original its source, so that what
+    /// caused it (a hook's exception too) is still found through `source()`.
+    pub fn shared(e: &Arc<Error>) -> Error {
+        Error {
+            kind: e.kind,
+            message: e.message.clone(),
+            host: e.host.clone(),
+            port: e.port,
+            is_tls: e.is_tls,
+            errno: e.errno,
+            url: e.url.clone(),
+            history: None,
+            request: e.request.clone(),
+            fingerprints: e.fingerprints.clone(),
+            source: Some(Box::new(Box::new(Shared(e.clone())))),
+        }
+    }
+}
+
+/// The error a [`Error::shared`] copy was made from.
+#[derive(Debug)]
+struct Shared(Arc<Error>);
+
+impl fmt::Display for Shared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for Shared {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

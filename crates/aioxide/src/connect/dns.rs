@@ -169,10 +169,16 @@ struct Entry {
     next: usize,
 }
 
-/// The DNS cache: (host, port) -> addresses, with a TTL.
+/// One lookup in flight, shared by the connections that wait for it.
+pub(crate) type Lookup = Arc<tokio::sync::OnceCell<Result<Vec<SocketAddr>, Arc<Error>>>>;
+
+/// The DNS cache: (host, port) -> addresses, with a TTL; and the lookups
+/// in flight, so that connections to a host not cached yet wait for one
+/// lookup instead of making one each (as aiohttp's connector).
 #[derive(Default)]
 pub struct DnsCache {
     inner: Mutex<HashMap<(String, u16), Entry>>,
+    inflight: Mutex<HashMap<(String, u16), Lookup>>,
 }
 
 impl DnsCache {
@@ -222,6 +228,21 @@ impl DnsCache {
                 next: 1,
             },
         );
+    }
+
+    /// The lookup in flight for (host, port), made when there is none.
+    pub(crate) fn lookup(&self, host: &str, port: u16) -> Lookup {
+        let mut map = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry((host.to_owned(), port)).or_default().clone()
+    }
+
+    /// `lookup` is over: the next miss makes a new one.
+    pub(crate) fn lookup_done(&self, host: &str, port: u16, lookup: &Lookup) {
+        let mut map = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
+        let key = (host.to_owned(), port);
+        if map.get(&key).is_some_and(|l| Arc::ptr_eq(l, lookup)) {
+            map.remove(&key);
+        }
     }
 
     /// Forget one (host, port), or everything.

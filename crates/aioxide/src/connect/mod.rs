@@ -393,11 +393,41 @@ pub async fn resolve_cached(
         return Ok((vec![SocketAddr::new(ip, port)], dns::DnsOutcome::None));
     }
     let now = std::time::Instant::now();
-    if cfg.use_dns_cache {
-        if let Some(v) = cache.get(bare, port, cfg.ttl_dns_cache, now) {
-            return Ok((v, dns::DnsOutcome::CacheHit));
-        }
+    if !cfg.use_dns_cache {
+        return Ok((lookup(host, port, cfg).await?, dns::DnsOutcome::Resolved));
     }
+    if let Some(v) = cache.get(bare, port, cfg.ttl_dns_cache, now) {
+        return Ok((v, dns::DnsOutcome::CacheHit));
+    }
+    // One lookup per host at a time: the others wait for its answer (for
+    // them a cache hit, as aiohttp's trace says).  A cancelled lookup is
+    // taken over by one of its waiters.
+    let shared = cache.lookup(bare, port);
+    let mut made = false;
+    let answer = shared
+        .get_or_init(|| {
+            made = true;
+            async {
+                let r = lookup(host, port, cfg).await;
+                if let Ok(addrs) = &r {
+                    cache.put(bare, port, addrs.clone(), cfg.dns_cache_max_size, now);
+                }
+                r.map_err(std::sync::Arc::new)
+            }
+        })
+        .await;
+    cache.lookup_done(bare, port, &shared);
+    match answer {
+        Ok(addrs) if made => Ok((addrs.clone(), dns::DnsOutcome::CacheMiss)),
+        Ok(addrs) => Ok((addrs.clone(), dns::DnsOutcome::CacheHit)),
+        Err(e) => Err(Error::shared(e)),
+    }
+}
+
+/// One lookup of `host`: the user's resolver or getaddrinfo, the
+/// addresses of `cfg.family` kept.
+async fn lookup(host: &str, port: u16, cfg: &ConnectConfig) -> Result<Vec<SocketAddr>, Error> {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
     let af = match cfg.family {
         dns::Family::Any => libc::AF_UNSPEC,
         dns::Family::V4 => libc::AF_INET,
@@ -421,12 +451,7 @@ pub async fn resolve_cached(
         None => resolve_family(host, port, af).await?,
     };
     addrs.retain(|a| cfg.family.admits(a));
-    if cfg.use_dns_cache {
-        cache.put(bare, port, addrs.clone(), cfg.dns_cache_max_size, now);
-        Ok((addrs, dns::DnsOutcome::CacheMiss))
-    } else {
-        Ok((addrs, dns::DnsOutcome::Resolved))
-    }
+    Ok(addrs)
 }
 
 async fn resolve_family(host: &str, port: u16, af: i32) -> Result<Vec<SocketAddr>, Error> {
@@ -797,7 +822,151 @@ pub async fn connect_any(addrs: Vec<SocketAddr>, cfg: &ConnectConfig) -> io::Res
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
     use std::time::{Duration, Instant};
+
+    /// A resolver that counts its calls, answers after 20 ms, and fails
+    /// when asked to.
+    struct Counting {
+        calls: std::sync::atomic::AtomicUsize,
+        fail: bool,
+    }
+
+    impl dns::Resolve for Counting {
+        fn resolve(
+            &self,
+            _host: &str,
+            port: u16,
+            _family: dns::Family,
+        ) -> dns::BoxFuture<Result<Vec<SocketAddr>, Error>> {
+            self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let fail = self.fail;
+            Box::pin(async move {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                match fail {
+                    true => Err(Error::new(ErrorKind::Dns, "no such host")
+                        .with_source(io::Error::other("the resolver's own error"))),
+                    false => Ok(vec![SocketAddr::from(([127, 0, 0, 1], port))]),
+                }
+            })
+        }
+    }
+
+    fn counting(fail: bool, cache: bool) -> (Arc<Counting>, ConnectConfig) {
+        let r = Arc::new(Counting {
+            calls: Default::default(),
+            fail,
+        });
+        let cfg = ConnectConfig {
+            resolver: Some(dns::Hook(r.clone() as Arc<dyn dns::Resolve>)),
+            use_dns_cache: cache,
+            ..ConnectConfig::default()
+        };
+        (r, cfg)
+    }
+
+    fn calls(r: &Counting) -> usize {
+        r.calls.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    #[tokio::test]
+    async fn concurrent_lookups_of_one_host_share_one() {
+        let (r, cfg) = counting(false, true);
+        let cache = DnsCache::default();
+        let all = futures_join(8, || resolve_cached("one.test", 80, &cfg, &cache)).await;
+        assert_eq!(calls(&r), 1);
+        let outcomes: Vec<_> = all.into_iter().map(|a| a.unwrap().1).collect();
+        let misses = outcomes
+            .iter()
+            .filter(|o| **o == dns::DnsOutcome::CacheMiss)
+            .count();
+        assert_eq!(misses, 1, "{outcomes:?}");
+        // Another host is looked up on its own; without the cache, each
+        // connection looks up.
+        resolve_cached("two.test", 80, &cfg, &cache).await.unwrap();
+        assert_eq!(calls(&r), 2);
+        let (r, cfg) = counting(false, false);
+        futures_join(3, || resolve_cached("one.test", 80, &cfg, &cache)).await;
+        assert_eq!(calls(&r), 3);
+    }
+
+    #[tokio::test]
+    async fn a_failed_shared_lookup_fails_every_waiter_with_its_cause() {
+        let (r, cfg) = counting(true, true);
+        let cache = DnsCache::default();
+        let all = futures_join(4, || resolve_cached("bad.test", 80, &cfg, &cache)).await;
+        assert_eq!(calls(&r), 1);
+        for e in all.into_iter().map(|a| a.unwrap_err()) {
+            assert_eq!(e.kind, ErrorKind::Dns);
+            let mut cause = std::error::Error::source(&e);
+            let mut found = false;
+            while let Some(c) = cause {
+                found |= c.to_string() == "the resolver's own error";
+                cause = c.source();
+            }
+            assert!(found, "{e:?}");
+        }
+        // The failure is not cached: the next connection looks up again.
+        assert!(resolve_cached("bad.test", 80, &cfg, &cache).await.is_err());
+        assert_eq!(calls(&r), 2);
+    }
+
+    #[tokio::test]
+    async fn a_waiter_takes_over_a_cancelled_lookup() {
+        let (r, cfg) = counting(false, true);
+        let cache = DnsCache::default();
+        let first = resolve_cached("one.test", 80, &cfg, &cache);
+        let second = resolve_cached("one.test", 80, &cfg, &cache);
+        let mut first = Box::pin(first);
+        let mut second = Box::pin(second);
+        // Both start; the first (making the lookup) is then dropped.
+        assert!(futures_poll_once(&mut first).await.is_none());
+        assert!(futures_poll_once(&mut second).await.is_none());
+        drop(first);
+        let (addrs, outcome) = tokio::time::timeout(Duration::from_secs(5), second)
+            .await
+            .expect("bounded")
+            .unwrap();
+        assert_eq!(addrs.len(), 1);
+        assert_eq!(outcome, dns::DnsOutcome::CacheMiss);
+        assert_eq!(calls(&r), 2);
+    }
+
+    /// `n` futures made by `make`, run together to their ends.
+    async fn futures_join<F: std::future::Future>(
+        n: usize,
+        make: impl Fn() -> F,
+    ) -> Vec<F::Output> {
+        let mut pending: Vec<Pin<Box<F>>> = (0..n).map(|_| Box::pin(make())).collect();
+        let mut out: Vec<Option<F::Output>> = (0..n).map(|_| None).collect();
+        std::future::poll_fn(|cx| {
+            let mut done = true;
+            for (i, f) in pending.iter_mut().enumerate() {
+                if out[i].is_none() {
+                    match f.as_mut().poll(cx) {
+                        Poll::Ready(v) => out[i] = Some(v),
+                        Poll::Pending => done = false,
+                    }
+                }
+            }
+            if done {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        })
+        .await;
+        out.into_iter().map(Option::unwrap).collect()
+    }
+
+    /// Poll `f` once: its output if it is ready.
+    async fn futures_poll_once<F: std::future::Future + Unpin>(f: &mut F) -> Option<F::Output> {
+        let polled = std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut *f).poll(cx))).await;
+        match polled {
+            Poll::Ready(v) => Some(v),
+            Poll::Pending => None,
+        }
+    }
 
     #[tokio::test]
     async fn happy_eyeballs_does_not_wait_for_a_black_hole() {
