@@ -646,6 +646,11 @@ class RawConn:
             # The answer and a GOAWAY in one write; the connection stays open.
             self.ok(sid, b"bye")
             self.h2.close_connection(last_stream_id=sid)
+        elif path == "/goaway-mute" and self.first:
+            # hypercorn at keep_alive_max_requests: a GOAWAY that covers
+            # this stream, then nothing; the socket stays open.
+            self.h2.close_connection(last_stream_id=sid)
+            self.muted = True
         elif path == "/goaway" and self.first:
             # Two requests arrive; the second is left out by GOAWAY.
             self.goaway_waiting.append(sid)
@@ -800,6 +805,31 @@ async def test_goaway_retries_the_unprocessed_request_on_a_new_connection(
 
         got = await asyncio.gather(get(), get())
     assert sorted(got) == [b"before goaway", b"ok"]
+    assert raw_h2.opened == 2
+
+
+@pytest.mark.parametrize("method", ["POST", "GET"])
+async def test_a_stream_its_goaway_covers_but_never_answered_ends(
+    aiohttp: Any, raw_h2: Raw, method: str
+) -> None:
+    """A server that sends GOAWAY covering a stream, never answers it and
+    keeps the socket open (hypercorn at keep_alive_max_requests) held the
+    request, its stream and the socket for good (with no total timeout).
+    After http2_ping_timeout of silence the connection ends: a POST fails as
+    disconnected, a GET is sent again on a new connection."""
+    conn = aiohttp.TCPConnector(http2="prior_knowledge", http2_ping_timeout=0.5)
+    timeout = aiohttp.ClientTimeout(total=None)
+    async with aiohttp.ClientSession(connector=conn, timeout=timeout) as s:
+        url = raw_h2.url + "/goaway-mute"
+        if method == "POST":
+            with pytest.raises(aiohttp.ServerDisconnectedError):
+                await asyncio.wait_for(s.post(url, data=b"x"), 10)
+            await asyncio.wait_for(raw_h2.closed.wait(), 10)
+            async with s.get(raw_h2.url + "/ok") as r:
+                assert await r.read() == b"ok"
+        else:
+            async with await asyncio.wait_for(s.get(url), 10) as r:
+                assert await r.read() == b"ok"
     assert raw_h2.opened == 2
 
 

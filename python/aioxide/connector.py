@@ -229,7 +229,9 @@ class TCPConnector(BaseConnector):
         connection that has had no frame from the server for that long (busy
         or idle) sends a PING; one not answered within ``http2_ping_timeout``
         seconds closes the connection, and its requests fail with
-        ServerDisconnectedError (ClientPayloadError in a body).
+        ServerDisconnectedError (ClientPayloadError in a body). After the
+        server's GOAWAY, ``http2_ping_timeout`` seconds without a byte from
+        it end the streams still waiting there the same way.
         """
         http2_mode = _http2_mode(http2)
         self._ssl = connector_ssl_from_args(

@@ -6,7 +6,7 @@
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{ready, Context, Poll};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use hyper::client::conn::http2;
@@ -229,10 +229,12 @@ pub(crate) async fn handshake(
         )
     };
     let (tx, mut rx) = watch::channel(PeerState::default());
+    let heard = Arc::new(Heard::new());
     let io = Watched {
         io: stream,
         frames: FrameWatch::default(),
         tx,
+        heard: heard.clone(),
     };
     let tasks = Tasks::default();
     let mut builder = http2::Builder::new(tasks.clone());
@@ -248,10 +250,8 @@ pub(crate) async fn handshake(
         .handshake(TokioIo::new(io))
         .await
         .map_err(|e| failed(e.to_string()).with_source(e))?;
-    let task = tokio::spawn(async move {
-        let _ = conn.await;
-    })
-    .abort_handle();
+    let silence = cfg.h2_ping_timeout;
+    let task = tokio::spawn(drive(conn, rx.clone(), heard, silence)).abort_handle();
     let driver = Driver(task);
     if rx.wait_for(|p| p.settings).await.is_err() {
         return Err(failed("the server closed before its SETTINGS".into()));
@@ -266,6 +266,53 @@ pub(crate) async fn handshake(
         peer: Some(rx),
         _slots: slots,
     }))
+}
+
+/// Run the connection.  After the server's GOAWAY, h2 keeps the streams it
+/// covers open for their answers (RFC 9113 §6.8) and ends the connection
+/// when none is left; a server that goes silent instead, its socket open
+/// (hypercorn at keep_alive_max_requests: the stream that brought its
+/// GOAWAY is run but never answered), would hold them, their requests and
+/// the socket for good.  After `silence` without a byte from it the
+/// connection's reading is cut: its streams fail as disconnected (an
+/// idempotent request is sent again on a new connection) and it ends.
+async fn drive<C: std::future::Future>(
+    conn: C,
+    mut peer: watch::Receiver<PeerState>,
+    heard: Arc<Heard>,
+    silence: Duration,
+) {
+    // (`conn` is hyper's dispatch, which may end before the connection: h2's
+    // own task goes on while streams are open.  The connection is gone when
+    // its reader is, and with it the watch's sender.)
+    let mut conn = std::pin::pin!(conn);
+    let mut dispatching = true;
+    loop {
+        tokio::select! {
+            _ = conn.as_mut(), if dispatching => dispatching = false,
+            seen = async { peer.wait_for(|p| p.goaway).await.is_ok() } => match seen {
+                true => break,
+                false => return,
+            },
+        }
+    }
+    let mut cut = false;
+    loop {
+        // (Once cut, only the connection's end is waited for.)
+        let due = heard.last() + silence;
+        tokio::select! {
+            _ = conn.as_mut(), if dispatching => dispatching = false,
+            gone = async { peer.changed().await.is_err() } => if gone {
+                return;
+            },
+            () = tokio::time::sleep_until(due.into()), if !cut => {
+                if heard.last() + silence <= Instant::now() {
+                    heard.cut();
+                    cut = true;
+                }
+            }
+        }
+    }
 }
 
 /// The request as hyper's HTTP/2 client takes it: an absolute URI (the
@@ -343,10 +390,19 @@ pub(crate) fn exchange_error(e: hyper::Error) -> Error {
         let io = std::error::Error::source(&e).and_then(|s| s.downcast_ref::<std::io::Error>());
         match io {
             // A TLS peer that hangs up without close_notify: a disconnect.
-            Some(ioe) if ioe.kind() == std::io::ErrorKind::UnexpectedEof => Error::new(
-                ErrorKind::ServerDisconnected,
-                format!("Server disconnected: {ioe}"),
-            ),
+            // (h2 ends the streams of a connection that closed with a
+            // broken pipe.)
+            Some(ioe)
+                if matches!(
+                    ioe.kind(),
+                    std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::BrokenPipe
+                ) =>
+            {
+                Error::new(
+                    ErrorKind::ServerDisconnected,
+                    format!("Server disconnected: {ioe}"),
+                )
+            }
             Some(ioe) => Error::new(ErrorKind::Io, ioe.to_string()).with_io(ioe),
             None => Error::new(
                 ErrorKind::ServerDisconnected,
@@ -481,6 +537,61 @@ struct Watched {
     io: connect::Stream,
     frames: FrameWatch,
     tx: watch::Sender<PeerState>,
+    heard: Arc<Heard>,
+}
+
+/// When the server last sent bytes on a connection; and the switch that
+/// ends its reading ([`Heard::cut`]).
+struct Heard {
+    base: Instant,
+    /// Milliseconds since `base`.
+    ms: std::sync::atomic::AtomicU64,
+    cut: std::sync::atomic::AtomicBool,
+    /// The reader's task, waiting for bytes.
+    reader: Mutex<Option<std::task::Waker>>,
+}
+
+impl Heard {
+    fn new() -> Self {
+        Heard {
+            base: Instant::now(),
+            ms: Default::default(),
+            cut: Default::default(),
+            reader: Mutex::new(None),
+        }
+    }
+
+    /// End the connection's reading: its next read fails, so h2 fails its
+    /// streams (their requests get the error) and the connection ends.
+    fn cut(&self) {
+        self.cut.store(true, std::sync::atomic::Ordering::Release);
+        if let Some(w) = self.reader.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            w.wake();
+        }
+    }
+
+    fn is_cut(&self) -> bool {
+        self.cut.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Wake `w` when the reading is cut.
+    fn wait(&self, w: &std::task::Waker) {
+        let mut slot = self.reader.lock().unwrap_or_else(|p| p.into_inner());
+        match &*slot {
+            Some(old) if old.will_wake(w) => {}
+            _ => *slot = Some(w.clone()),
+        }
+    }
+
+    fn touch(&self) {
+        let ms = self.base.elapsed().as_millis() as u64;
+        self.ms.store(ms, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn last(&self) -> Instant {
+        let ms = self.ms.load(std::sync::atomic::Ordering::Relaxed);
+        self.base + Duration::from_millis(ms)
+    }
 }
 
 impl AsyncRead for Watched {
@@ -491,8 +602,29 @@ impl AsyncRead for Watched {
     ) -> Poll<std::io::Result<()>> {
         let me = self.get_mut();
         let before = buf.filled().len();
-        ready!(Pin::new(&mut me.io).poll_read(cx, buf))?;
-        if me.frames.feed(&buf.filled()[before..]) {
+        // (What happens after GOAWAY only: no clock read per read before.)
+        let goaway = me.frames.state.goaway;
+        if goaway && me.heard.is_cut() {
+            return Poll::Ready(Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "the server sent GOAWAY, then nothing more",
+            )));
+        }
+        if Pin::new(&mut me.io).poll_read(cx, buf)?.is_pending() {
+            if goaway {
+                me.heard.wait(cx.waker());
+                // (Cut between the check and the registration: read again.)
+                if me.heard.is_cut() {
+                    cx.waker().wake_by_ref();
+                }
+            }
+            return Poll::Pending;
+        }
+        let changed = me.frames.feed(&buf.filled()[before..]);
+        if me.frames.state.goaway && buf.filled().len() > before {
+            me.heard.touch();
+        }
+        if changed {
             me.tx.send_replace(me.frames.state);
         }
         Poll::Ready(Ok(()))
