@@ -251,6 +251,18 @@ class DropsItsSecondRequest:
         await asyncio.sleep(0.5)
 
 
+def resolved(host: str, port: int, ip: str = "127.0.0.1") -> dict[str, Any]:
+    """One address of a user resolver's answer (aiohttp's ResolveResult)."""
+    return {
+        "hostname": host,
+        "host": ip,
+        "port": port,
+        "family": socket.AF_INET6 if ":" in ip else socket.AF_INET,
+        "proto": 0,
+        "flags": socket.AI_NUMERICHOST,
+    }
+
+
 @pytest.fixture
 def unused_port() -> int:
     """A loopback port with nothing listening on it."""

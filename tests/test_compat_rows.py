@@ -23,7 +23,7 @@ import trustme
 from aiohttp import web
 from yarl import URL
 
-from conftest import TARGET, read_request_head
+from conftest import TARGET, read_request_head, resolved
 
 WS_KEY = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
@@ -111,16 +111,7 @@ class OneNameResolver:
         self.calls.append(host)
         if host != "compat.test":
             raise OSError(-2, "Name or service not known")
-        return [
-            {
-                "hostname": host,
-                "host": "127.0.0.1",
-                "port": port,
-                "family": socket.AF_INET,
-                "proto": 0,
-                "flags": socket.AI_NUMERICHOST,
-            }
-        ]
+        return [resolved(host, port)]
 
     async def close(self) -> None:
         pass

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from conftest import TARGET
+from conftest import TARGET, resolved
 
 
 @pytest.fixture
@@ -125,17 +125,7 @@ class MapResolver:
         await asyncio.sleep(0)
         if host not in self.table:
             raise OSError(-2, "Name or service not known")
-        return [
-            {
-                "hostname": host,
-                "host": ip,
-                "port": port,
-                "family": socket.AF_INET6 if ":" in ip else socket.AF_INET,
-                "proto": 0,
-                "flags": socket.AI_NUMERICHOST,
-            }
-            for ip in self.table[host]
-        ]
+        return [resolved(host, port, ip) for ip in self.table[host]]
 
     async def close(self) -> None:
         self.closed = True

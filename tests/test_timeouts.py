@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from conftest import read_request_head
+from conftest import read_request_head, resolved
 
 PROMPT = 10.0  # generous upper bound (seconds) for "raised promptly"
 
@@ -354,16 +354,7 @@ def _slow_resolver(aiohttp: Any, delay: float) -> Any:
     class Slow(aiohttp.abc.AbstractResolver):  # type: ignore[misc,name-defined]
         async def resolve(self, host: str, port: int = 0, family: int = 0) -> list[Any]:
             await asyncio.sleep(delay)
-            return [
-                {
-                    "hostname": host,
-                    "host": "127.0.0.1",
-                    "port": port,
-                    "family": socket.AF_INET,
-                    "proto": 0,
-                    "flags": socket.AI_NUMERICHOST,
-                }
-            ]
+            return [resolved(host, port)]
 
         async def close(self) -> None:
             pass
