@@ -382,6 +382,40 @@ async def test_sock_connect_does_not_count_the_name_lookup(
                 assert await resp.read() == b"late"
 
 
+async def test_sock_connect_starts_again_for_the_next_address(
+    aiohttp: Any, raw_server: Any
+) -> None:
+    """As aiohttp's connector: when ``sock_connect`` runs out on a host's
+    first address (tried alone: ``happy_eyeballs_delay=None``), the next
+    addresses are tried with a deadline of their own (aioxide's one deadline
+    covered them all and the request failed)."""
+    ls, fillers, dead = _hanging_listener()
+    try:
+        if not await _probe_connect_hangs(dead):
+            pytest.skip("this kernel completes connects to a full accept queue")
+        live = int((await raw_server(_delayed_server(0))).rsplit(":", 1)[1])
+
+        class TwoAddresses(aiohttp.abc.AbstractResolver):  # type: ignore[misc,name-defined]
+            async def resolve(self, host: str, port: int = 0, family: int = 0) -> list[Any]:
+                return [resolved(host, dead), resolved(host, live)]
+
+            async def close(self) -> None:
+                pass
+
+        connector = aiohttp.TCPConnector(resolver=TwoAddresses(), happy_eyeballs_delay=None)
+        tmo = aiohttp.ClientTimeout(sock_connect=0.3)
+        async with aiohttp.ClientSession(connector=connector, timeout=tmo) as s:
+            async with s.get("http://two.example.test/") as resp:
+                assert await resp.read() == b"late"
+            # With one address, its timeout is the request's.
+            with pytest.raises(aiohttp.ConnectionTimeoutError):
+                await s.get(f"http://127.0.0.1:{dead}/")
+    finally:
+        for c in fillers:
+            c.close()
+        ls.close()
+
+
 # ---------------------------------------------------------------------------
 # per-request overrides
 # ---------------------------------------------------------------------------

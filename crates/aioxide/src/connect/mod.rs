@@ -560,6 +560,30 @@ pub struct FirstHop {
     pub outcome: dns::DnsOutcome,
 }
 
+impl FirstHop {
+    /// What is left to try after an attempt on these addresses timed out:
+    /// the first `per_family` of each address family dropped, as aiohttp's
+    /// connector does before it tries again (aiohappyeyeballs'
+    /// `pop_addr_infos_interleave`); None when nothing is left.
+    pub fn after_timeout(&self, per_family: usize) -> Option<FirstHop> {
+        let (mut v4, mut v6) = (0, 0);
+        let rest: Vec<SocketAddr> = self
+            .addrs
+            .iter()
+            .filter(|a| {
+                let seen = if a.is_ipv4() { &mut v4 } else { &mut v6 };
+                *seen += 1;
+                *seen > per_family
+            })
+            .copied()
+            .collect();
+        (!rest.is_empty()).then_some(FirstHop {
+            addrs: rest,
+            outcome: self.outcome,
+        })
+    }
+}
+
 /// Step 0: the first hop's addresses: the proxy's when there is one (its
 /// name is resolved, not the origin's); nothing for UnixConnector's socket.
 pub async fn resolve_first_hop(
@@ -867,6 +891,35 @@ mod tests {
 
     fn calls(r: &Counting) -> usize {
         r.calls.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    #[test]
+    fn a_timed_out_attempt_drops_the_first_address_of_each_family() {
+        let hop = |v: &[&str]| FirstHop {
+            addrs: v.iter().map(|a| a.parse().unwrap()).collect(),
+            outcome: dns::DnsOutcome::CacheMiss,
+        };
+        let addrs = |h: Option<FirstHop>| {
+            h.map(|h| h.addrs.iter().map(|a| a.to_string()).collect::<Vec<_>>())
+        };
+        let all = hop(&[
+            "[::1]:1",
+            "10.0.0.1:1",
+            "[::2]:1",
+            "10.0.0.2:1",
+            "10.0.0.3:1",
+        ]);
+        assert_eq!(
+            addrs(all.after_timeout(1)),
+            Some(vec![
+                "[::2]:1".into(),
+                "10.0.0.2:1".into(),
+                "10.0.0.3:1".into()
+            ])
+        );
+        assert_eq!(addrs(all.after_timeout(2)), Some(vec!["10.0.0.3:1".into()]));
+        assert_eq!(addrs(hop(&["10.0.0.1:1"]).after_timeout(1)), None);
+        assert_eq!(addrs(hop(&[]).after_timeout(1)), None);
     }
 
     #[tokio::test]

@@ -1109,11 +1109,28 @@ impl Pool {
             connect::direct::to_engine().await;
         }
         let cfg = &self.cfg.connect;
-        let hop = until(acquire, connect::resolve_first_hop(&target, cfg, &self.dns)).await??;
-        let deadline = sock_connect(Instant::now());
-        let made = connect::connect_resolved(&target, hop, cfg, &self.dns);
-        let (stream, dns) = until(deadline, made).await??;
-        Ok((stream, dns, deadline))
+        let mut hop = until(acquire, connect::resolve_first_hop(&target, cfg, &self.dns)).await??;
+        let per_family = cfg.interleave.unwrap_or(1).max(1);
+        loop {
+            let deadline = sock_connect(Instant::now());
+            let rest = hop.after_timeout(per_family);
+            let made = connect::connect_resolved(&target, hop, cfg, &self.dns);
+            match until(deadline, made).await {
+                Ok(made) => {
+                    let (stream, dns) = made?;
+                    return Ok((stream, dns, deadline));
+                }
+                // `sock_connect` ran out (not `connect` or `total`): as
+                // aiohttp's connector, the addresses after the first get a
+                // deadline of their own.
+                Err(e) => match rest {
+                    Some(next) if acquire.is_none_or(|(at, _)| Instant::now() < at) => {
+                        hop = next;
+                    }
+                    _ => return Err(e),
+                },
+            }
+        }
     }
 }
 
