@@ -611,6 +611,8 @@ class RawConn:
         # Muted: the server reads on but processes nothing more (no PING
         # answered), as a peer gone without a FIN looks from the client.
         self.muted = False
+        # Close the socket after this write (streams left open).
+        self.hangup = False
         self.writer: asyncio.StreamWriter | None = None
 
     def ok(self, sid: int, body: bytes = b"ok") -> None:
@@ -646,6 +648,8 @@ class RawConn:
             # The answer and a GOAWAY in one write; the connection stays open.
             self.ok(sid, b"bye")
             self.h2.close_connection(last_stream_id=sid)
+        elif path == "/hangup":
+            self.hangup = True
         elif path == "/goaway-mute" and self.first:
             # hypercorn at keep_alive_max_requests: a GOAWAY that covers
             # this stream, then nothing; the socket stays open.
@@ -708,6 +712,8 @@ class RawConn:
                     self.raw.pinged.set()
             self.write(writer)
             await writer.drain()
+            if self.hangup:
+                return
 
 
 @pytest.fixture
@@ -830,6 +836,20 @@ async def test_a_stream_its_goaway_covers_but_never_answered_ends(
         else:
             async with await asyncio.wait_for(s.get(url), 10) as r:
                 assert await r.read() == b"ok"
+    assert raw_h2.opened == 2
+
+
+async def test_a_server_that_hangs_up_on_an_open_stream_is_a_disconnect(
+    aiohttp: Any, raw_h2: Raw
+) -> None:
+    """The connection closed with a POST's stream open (no GOAWAY, no
+    RST_STREAM): ServerDisconnectedError, as over HTTP/1.1 (it was
+    ClientOSError "stream closed because of a broken pipe")."""
+    async with h2c(aiohttp) as s:
+        with pytest.raises(aiohttp.ServerDisconnectedError):
+            await asyncio.wait_for(s.post(raw_h2.url + "/hangup", data=b"x"), 10)
+        async with s.get(raw_h2.url + "/ok") as r:
+            assert await r.read() == b"ok"
     assert raw_h2.opened == 2
 
 

@@ -181,6 +181,21 @@ pub struct DnsCache {
     inflight: Mutex<HashMap<(String, u16), Lookup>>,
 }
 
+/// A connection waiting on a lookup in flight; dropped, it tells the cache
+/// ([`DnsCache::lookup_done`]), whether answered or cancelled.
+pub(crate) struct Waiting<'a> {
+    pub cache: &'a DnsCache,
+    pub host: &'a str,
+    pub port: u16,
+    pub lookup: Lookup,
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.cache.lookup_done(self.host, self.port, &self.lookup);
+    }
+}
+
 impl DnsCache {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, u16), Entry>> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
@@ -236,13 +251,26 @@ impl DnsCache {
         map.entry((host.to_owned(), port)).or_default().clone()
     }
 
-    /// `lookup` is over: the next miss makes a new one.
+    /// A waiter on `lookup` is gone (answered, or cancelled): the lookup
+    /// leaves the map once it is over, or when no one else waits on it (a
+    /// cancelled one would otherwise stay, one per host never asked again).
     pub(crate) fn lookup_done(&self, host: &str, port: u16, lookup: &Lookup) {
         let mut map = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
         let key = (host.to_owned(), port);
-        if map.get(&key).is_some_and(|l| Arc::ptr_eq(l, lookup)) {
+        let ours = map.get(&key).is_some_and(|l| Arc::ptr_eq(l, lookup));
+        // (Held by the map and the caller only: no other waiter.)
+        if ours && (lookup.initialized() || Arc::strong_count(lookup) <= 2) {
             map.remove(&key);
         }
+    }
+
+    /// Lookups in the map now.
+    #[cfg(test)]
+    pub(crate) fn lookups_in_flight(&self) -> usize {
+        self.inflight
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .len()
     }
 
     /// Forget one (host, port), or everything.

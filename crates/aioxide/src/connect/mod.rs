@@ -402,9 +402,15 @@ pub async fn resolve_cached(
     // One lookup per host at a time: the others wait for its answer (for
     // them a cache hit, as aiohttp's trace says).  A cancelled lookup is
     // taken over by one of its waiters.
-    let shared = cache.lookup(bare, port);
+    let waiting = dns::Waiting {
+        cache,
+        host: bare,
+        port,
+        lookup: cache.lookup(bare, port),
+    };
     let mut made = false;
-    let answer = shared
+    let answer = waiting
+        .lookup
         .get_or_init(|| {
             made = true;
             async {
@@ -416,7 +422,6 @@ pub async fn resolve_cached(
             }
         })
         .await;
-    cache.lookup_done(bare, port, &shared);
     match answer {
         Ok(addrs) if made => Ok((addrs.clone(), dns::DnsOutcome::CacheMiss)),
         Ok(addrs) => Ok((addrs.clone(), dns::DnsOutcome::CacheHit)),
@@ -934,6 +939,7 @@ mod tests {
             .filter(|o| **o == dns::DnsOutcome::CacheMiss)
             .count();
         assert_eq!(misses, 1, "{outcomes:?}");
+        assert_eq!(cache.lookups_in_flight(), 0);
         // Another host is looked up on its own; without the cache, each
         // connection looks up.
         resolve_cached("two.test", 80, &cfg, &cache).await.unwrap();
@@ -983,6 +989,13 @@ mod tests {
         assert_eq!(addrs.len(), 1);
         assert_eq!(outcome, dns::DnsOutcome::CacheMiss);
         assert_eq!(calls(&r), 2);
+        assert_eq!(cache.lookups_in_flight(), 0);
+        // A lookup cancelled with no one else waiting leaves nothing behind.
+        let mut lone = Box::pin(resolve_cached("lone.test", 80, &cfg, &cache));
+        assert!(futures_poll_once(&mut lone).await.is_none());
+        assert_eq!(cache.lookups_in_flight(), 1);
+        drop(lone);
+        assert_eq!(cache.lookups_in_flight(), 0);
     }
 
     /// `n` futures made by `make`, run together to their ends.
